@@ -1,0 +1,105 @@
+"""The booking interface every channel, the kiosk API and the notifier rely on.
+
+Values are frozen and plain; the one real implementation is the Redis store
+(``booking.store.RedisBookingService``). Errors carry a stable ``code`` that menus route on and the
+HTTP API returns; ``message`` is safe to show a patient (it never contains PII).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Protocol
+
+
+class BookingStatus(str, Enum):
+    CONFIRMED = "confirmed"
+    CHECKED_IN = "checked_in"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class Department:
+    id: str
+    name: Mapping[str, str]  # language -> name, e.g. {"zh": "内科", "en": "Internal medicine"}
+
+
+@dataclass(frozen=True, slots=True)
+class SessionAvailability:
+    """One clinic session of one department on one day, as a remote caller sees it."""
+
+    dept_id: str
+    day: dt.date
+    session: str  # "am" | "pm"
+    label: Mapping[str, str]  # {"zh": "上午", "en": "morning"}
+    remote_left: int
+
+
+@dataclass(frozen=True, slots=True)
+class BookingRequest:
+    dept_id: str
+    day: dt.date
+    session: str
+    id_number: str  # 18-character resident ID, X upper-case
+    msisdn: str  # E.164 digits without '+'
+    channel: str  # "ussd" | "ivr" | "sms" | "api"
+    request_key: str = ""  # idempotency key: the same key returns the same booking
+
+
+@dataclass(frozen=True, slots=True)
+class Booking:
+    tcode: str  # 10 digits, always shown as 10 consecutive digits
+    dept_id: str
+    dept_name: Mapping[str, str]
+    day: dt.date
+    session: str
+    session_label: Mapping[str, str]
+    id_number: str
+    msisdn: str
+    channel: str
+    status: BookingStatus
+    created_at: float
+    checked_in_at: float | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+class BookingError(Exception):
+    """A refused operation. ``code`` is stable (see docs/booking.md); ``message`` is patient-safe."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+BookingListener = Callable[[Booking], Awaitable[None] | None]
+
+
+class BookingService(Protocol):
+    """What channels and the kiosk may ask of booking. Time comes from the service's clock."""
+
+    async def departments(self) -> list[Department]: ...
+
+    async def open_days(self, dept_id: str) -> list[dt.date]:
+        """Days ahead (from tomorrow) on which the department still has remote places."""
+        ...
+
+    async def sessions(self, dept_id: str, day: dt.date) -> list[SessionAvailability]: ...
+
+    async def book(self, request: BookingRequest) -> Booking:
+        """Reserve a remote place and confirm it; raises BookingError (full, duplicate, ...)."""
+        ...
+
+    async def verify(self, tcode: str) -> Booking:
+        """The booking behind a T-code if it can be checked in today; raises BookingError."""
+        ...
+
+    async def check_in(self, tcode: str, kiosk_id: str) -> Booking:
+        """Mark the booking used, once; a second call raises BookingError('already_checked_in')."""
+        ...
+
+    def subscribe(self, listener: BookingListener) -> None:
+        """Call ``listener`` after every confirmed booking (the SMS notifier listens here)."""
+        ...

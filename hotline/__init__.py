@@ -1,0 +1,1 @@
+"""hotline: the composition root. Only this package knows every other one."""

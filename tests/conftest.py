@@ -1,0 +1,35 @@
+"""Shared fixtures: one real redis-server for the whole run, flushed before each test.
+
+Set REDIS_URL to use a running server instead (it is flushed too: never point it at real data).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import pytest_twisted
+
+from hotline.redis_client import connect
+from hotline.redis_server import RedisProcess
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    data_dir: Path = tmp_path_factory.mktemp("redis")
+    with RedisProcess(data_dir=data_dir, durable=False) as server:
+        yield server.url
+
+
+@pytest_twisted.async_yield_fixture
+async def redis(redis_url: str):
+    """A txredisapi connection to a flushed database."""
+    conn = await connect(redis_url, reconnect=False)
+    await conn.flushdb()
+    yield conn
+    await conn.disconnect()
