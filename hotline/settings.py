@@ -1,0 +1,164 @@
+"""Settings: ``config/hotline.yaml`` merged over built-in defaults.
+
+A config file only needs the keys it changes. Absent ``redis.url`` means an embedded redis-server
+(AOF, data under ``data_dir``); absent ``sms.smpp`` means a loopback SMSC simulator. Relative file
+paths are resolved against the directory of the config file, so a deployment keeps its menus and
+catalog next to its settings.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULTS: dict[str, Any] = {
+    "data_dir": "../var",
+    "redis": {"url": None},
+    "http": {"port": 8080, "interface": "127.0.0.1"},
+    "ivr": {"fastagi": {"port": 4573, "interface": "127.0.0.1"}},
+    "sms": {
+        "source_addr": "12580",
+        "templates": "sms.yaml",
+        "smpp": None,  # {host, port, system_id, password, system_type}
+    },
+    "menus": ["menus/booking.yaml"],
+    "default_menu": "booking",
+    "hospital": "hospital.yaml",
+    "admin": {"token": None},
+}
+
+SMPP_DEFAULTS: dict[str, Any] = {
+    "host": "127.0.0.1",
+    "port": 2775,
+    "system_id": "hotline",
+    "password": "",
+    "system_type": "",
+}
+
+
+class SettingsError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Resolved settings. ``raw`` keeps the merged mapping for components that read their own keys."""
+
+    base_dir: Path
+    raw: Mapping[str, Any]
+
+    def path(self, value: str) -> Path:
+        p = Path(value)
+        return p if p.is_absolute() else (self.base_dir / p).resolve()
+
+    @property
+    def data_dir(self) -> Path:
+        return self.path(self.raw["data_dir"])
+
+    @property
+    def redis_url(self) -> str | None:
+        return self.raw["redis"]["url"]
+
+    @property
+    def http_port(self) -> int:
+        return int(self.raw["http"]["port"])
+
+    @property
+    def http_interface(self) -> str:
+        return str(self.raw["http"]["interface"])
+
+    @property
+    def fastagi_port(self) -> int:
+        return int(self.raw["ivr"]["fastagi"]["port"])
+
+    @property
+    def fastagi_interface(self) -> str:
+        return str(self.raw["ivr"]["fastagi"]["interface"])
+
+    @property
+    def smpp(self) -> Mapping[str, Any] | None:
+        configured = self.raw["sms"]["smpp"]
+        return None if configured is None else {**SMPP_DEFAULTS, **configured}
+
+    @property
+    def sms_source_addr(self) -> str:
+        return str(self.raw["sms"]["source_addr"])
+
+    @property
+    def sms_templates(self) -> Path:
+        return self.path(self.raw["sms"]["templates"])
+
+    @property
+    def menu_files(self) -> list[Path]:
+        return [self.path(m) for m in self.raw["menus"]]
+
+    @property
+    def default_menu(self) -> str:
+        return str(self.raw["default_menu"])
+
+    @property
+    def hospital_file(self) -> Path:
+        return self.path(self.raw["hospital"])
+
+    @property
+    def admin_token(self) -> str | None:
+        return self.raw["admin"]["token"]
+
+
+def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep-merge ``override`` into a copy of ``base`` (mappings merge, everything else replaces)."""
+    out = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load_settings(path: Path | None, overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Read ``path`` (None → defaults relative to ./config) and apply ``overrides`` on top."""
+    data: Mapping[str, Any] = {}
+    base_dir = Path("config").resolve()
+    if path is not None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise SettingsError(f"{path}: cannot read settings: {exc.strerror}") from exc
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+            raise SettingsError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from exc
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, Mapping):
+            raise SettingsError(f"{path}: settings must be a mapping of keys, not {type(loaded)}")
+        unknown = set(loaded) - set(DEFAULTS)
+        if unknown:
+            raise SettingsError(f"{path}: unknown setting(s): {', '.join(sorted(unknown))}")
+        data = loaded
+        base_dir = path.resolve().parent
+    raw = merge(merge(DEFAULTS, data), overrides or {})
+    _check(raw, path)
+    return Settings(base_dir=base_dir, raw=raw)
+
+
+def _check(raw: Mapping[str, Any], path: Path | None) -> None:
+    where = str(path) if path else "settings"
+    for key in ("http", "ivr"):
+        node = raw[key] if key == "http" else raw[key]["fastagi"]
+        port = node.get("port")
+        if not isinstance(port, int) or not 0 <= port <= 65535:
+            raise SettingsError(f"{where}: {key} port must be an integer 0-65535, got {port!r}")
+    if not isinstance(raw["menus"], list) or not raw["menus"]:
+        raise SettingsError(f"{where}: menus must be a non-empty list of files")
+    smpp = raw["sms"]["smpp"]
+    if smpp is not None and not isinstance(smpp, Mapping):
+        raise SettingsError(f"{where}: sms.smpp must be a mapping (host, port, system_id, ...)")
