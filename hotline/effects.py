@@ -1,0 +1,85 @@
+"""Run the menu engine's effects against booking: the only place effect names meet booking calls.
+
+Effect names and value shapes are the contract in docs/menus.md. Texts are rendered in the
+session's language here so the engine only ever handles plain lists of ``{"id", "name"}``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from booking.api import Booking, BookingError, BookingRequest, BookingService
+from booking.rules import day_label
+from menus.types import Effect, EffectResult, Session
+
+RunEffect = Callable[[Effect, Session], Awaitable[EffectResult]]
+
+
+def _name(names: Any, lang: str) -> str:
+    if isinstance(names, str):
+        return names
+    return str(names.get(lang) or next(iter(names.values()), ""))
+
+
+def make_effect_runner(booking: BookingService) -> RunEffect:
+    """An async ``run_effect(effect, session)`` bound to ``booking``."""
+
+    async def departments(_: dict[str, Any], session: Session) -> Any:
+        return [{"id": d.id, "name": _name(d.name, session.lang)} for d in await booking.departments()]
+
+    async def open_days(args: dict[str, Any], session: Session) -> Any:
+        days = await booking.open_days(str(args["dept"]))
+        return [{"id": d.isoformat(), "name": day_label(d, session.lang)} for d in days]
+
+    async def sessions(args: dict[str, Any], session: Session) -> Any:
+        day = dt.date.fromisoformat(str(args["day"]))
+        found = await booking.sessions(str(args["dept"]), day)
+        return [
+            {"id": s.session, "name": _name(s.label, session.lang), "left": s.remote_left}
+            for s in found
+            if s.remote_left > 0
+        ]
+
+    async def book(args: dict[str, Any], session: Session) -> Any:
+        request = BookingRequest(
+            dept_id=str(args["dept"]),
+            day=dt.date.fromisoformat(str(args["day"])),
+            session=str(args["session"]),
+            id_number=str(args["id_number"]),
+            msisdn=session.msisdn,
+            channel=session.channel,
+            request_key=str(args.get("request_key", "")),
+        )
+        return booking_summary(await booking.book(request), session.lang)
+
+    handlers = {
+        "departments": departments,
+        "open_days": open_days,
+        "sessions": sessions,
+        "book": book,
+    }
+
+    async def run_effect(effect: Effect, session: Session) -> EffectResult:
+        handler = handlers.get(effect.name)
+        if handler is None:
+            return EffectResult(ok=False, error="unknown_effect")
+        try:
+            return EffectResult(ok=True, value=await handler(dict(effect.args), session))
+        except BookingError as exc:
+            return EffectResult(ok=False, error=exc.code, value={"message": exc.message})
+        except (KeyError, ValueError):
+            return EffectResult(ok=False, error="bad_arguments")
+
+    return run_effect
+
+
+def booking_summary(booking: Booking, lang: str) -> dict[str, str]:
+    """The fields a menu may show about a booking (no ID or phone number)."""
+    return {
+        "tcode": booking.tcode,
+        "dept_name": _name(booking.dept_name, lang),
+        "day_name": day_label(booking.day, lang),
+        "session_name": _name(booking.session_label, lang),
+    }
