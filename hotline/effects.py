@@ -27,7 +27,8 @@ def make_effect_runner(booking: BookingService) -> RunEffect:
     """An async ``run_effect(effect, session)`` bound to ``booking``."""
 
     async def departments(_: dict[str, Any], session: Session) -> Any:
-        return [{"id": d.id, "name": _name(d.name, session.lang)} for d in await booking.departments()]
+        found = await booking.departments()
+        return [{"id": d.id, "name": _name(d.name, session.lang)} for d in found]
 
     async def open_days(args: dict[str, Any], session: Session) -> Any:
         days = await booking.open_days(str(args["dept"]))

@@ -26,7 +26,9 @@ def mask_text(text: str) -> str:
     return _LONG_NUMBER.sub(lambda m: mask_tail(m.group(0)), text)
 
 
-def mask_pii(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+def mask_pii(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     for key, value in list(event.items()):
         if not isinstance(value, str):
             continue

@@ -47,7 +47,7 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Resolved settings. ``raw`` keeps the merged mapping for components that read their own keys."""
+    """Resolved settings; ``raw`` keeps the merged mapping for components reading their own keys."""
 
     base_dir: Path
     raw: Mapping[str, Any]
@@ -111,7 +111,7 @@ class Settings:
 
 
 def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """Deep-merge ``override`` into a copy of ``base`` (mappings merge, everything else replaces)."""
+    """Deep-merge ``override`` into a copy of ``base``: mappings merge, anything else replaces."""
     out = copy.deepcopy(dict(base))
     for key, value in override.items():
         if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):

@@ -90,10 +90,12 @@ class JsonEndpoint(Resource):
                 body = read_json(request)
                 write_json(request, 200, await self.handler(body))
             except BookingError as exc:
-                write_json(request, ERROR_STATUS.get(exc.code, 400), error_body(exc.code, exc.message))
+                status = ERROR_STATUS.get(exc.code, 400)
+                write_json(request, status, error_body(exc.code, exc.message))
             except Exception:
                 log.failure("http.unhandled")
-                write_json(request, 500, error_body("internal", "internal error, nothing was changed"))
+                body = error_body("internal", "internal error, nothing was changed")
+                write_json(request, 500, body)
 
         Deferred.fromCoroutine(run())
         return NOT_DONE_YET
