@@ -1,0 +1,150 @@
+"""Wiring: build every component from Settings and start the listeners.
+
+This is the only module that knows all packages. ``start()`` returns a ``Running`` handle whose
+``stop()`` undoes everything in reverse order (listeners, SMPP bind, Redis connection, embedded
+redis-server), so tests and ``hotline demo --once`` can start and stop a whole server in-process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from twisted.internet.interfaces import IListeningPort
+from twisted.logger import Logger
+from twisted.web.server import Site
+
+from booking.catalog import load_catalog
+from booking.idcard import is_valid_resident_id
+from booking.rules import day_label
+from booking.store import RedisBookingService
+from hotline import redis_client
+from hotline.effects import make_effect_runner
+from hotline.notify import SmsNotifier, load_templates
+from hotline.redis_server import RedisProcess
+from hotline.settings import Settings
+from hotline.web import build_root
+from ivr.server import FastAGIFactory, listen_fastagi
+from menus.definition import MenuSource, load_menu
+from menus.driver import Dialogue
+from sms.service import SmppSender
+from sms.smsc import start_smsc
+from ussd.at import AtUssdResource
+from ussd.sessions import UssdSessionStore
+
+log = Logger()
+
+OnSms = Callable[[str, str, str], None]  # (to, from, text): what the SMSC simulator received
+
+VALIDATORS = {"resident_id": is_valid_resident_id}
+
+
+@dataclass
+class Running:
+    """Handles of a started server; ``stop()`` shuts down in reverse order of start."""
+
+    settings: Settings
+    booking: RedisBookingService
+    dialogue: Dialogue
+    http_port: int
+    fastagi_port: int
+    smsc_port: int | None
+    redis_url: str
+    _stoppers: list[Callable[[], Any]] = field(default_factory=list)
+
+    async def stop(self) -> None:
+        for stop in reversed(self._stoppers):
+            try:
+                result = stop()
+                if hasattr(result, "addBoth") or hasattr(result, "__await__"):
+                    await result
+            except Exception:
+                log.failure("app.stop_failed")
+        self._stoppers.clear()
+
+
+def load_static(settings: Settings) -> tuple[Any, MenuSource, dict[str, dict[str, str]]]:
+    """Load and validate everything operators edit; raises with file:line before anything starts."""
+    catalog = load_catalog(settings.hospital_file)
+    menus = MenuSource({})
+    for path in settings.menu_files:
+        definition = load_menu(path)
+        menus = MenuSource({**menus.definitions, definition.name: definition})
+    templates = load_templates(settings.sms_templates)
+    return catalog, menus, templates
+
+
+async def start(settings: Settings, reactor: Any, *, on_sms: OnSms | None = None) -> Running:
+    catalog, menus, templates = load_static(settings)
+    stoppers: list[Callable[[], Any]] = []
+
+    redis_url = settings.redis_url
+    if redis_url is None:
+        embedded = RedisProcess(data_dir=settings.data_dir / "redis", durable=True).start()
+        stoppers.append(embedded.stop)
+        redis_url = embedded.url
+        log.info("redis.embedded port={port} dir={dir}", port=embedded.port, dir=embedded.data_dir)
+    redis = await redis_client.connect(redis_url)
+    stoppers.append(redis.disconnect)
+
+    smpp = settings.smpp
+    smsc_port: int | None = None
+    if smpp is None:
+        smsc_listener = start_smsc(reactor, 0, on_message=on_sms or _log_sms)
+        stoppers.append(smsc_listener.stopListening)
+        smsc_port = smsc_listener.getHost().port
+        smpp = {"host": "127.0.0.1", "port": smsc_port, "system_id": "hotline", "password": ""}
+    sender = SmppSender(
+        host=smpp["host"],
+        port=int(smpp["port"]),
+        system_id=str(smpp["system_id"]),
+        password=str(smpp["password"]),
+        source_addr=settings.sms_source_addr,
+        reactor=reactor,
+    )
+    sender.startService()
+    stoppers.append(sender.stopService)
+
+    booking = RedisBookingService(redis, catalog, clock=reactor)
+    booking.subscribe(SmsNotifier(sender, templates, catalog.name, day_label))
+    dialogue = Dialogue(menus, make_effect_runner(booking), VALIDATORS)
+
+    ussd = AtUssdResource(
+        dialogue, UssdSessionStore(redis), menu_name=settings.default_menu, clock=reactor
+    )
+    root = build_root(booking, redis.ping, ussd_at=ussd)
+    http: IListeningPort = reactor.listenTCP(
+        settings.http_port, Site(root), backlog=1024, interface=settings.http_interface
+    )
+    stoppers.append(http.stopListening)
+
+    agi: IListeningPort = listen_fastagi(
+        reactor,
+        settings.fastagi_port,
+        FastAGIFactory(dialogue, clock=reactor, default_menu=settings.default_menu),
+        interface=settings.fastagi_interface,
+    )
+    stoppers.append(agi.stopListening)
+
+    running = Running(
+        settings=settings,
+        booking=booking,
+        dialogue=dialogue,
+        http_port=http.getHost().port,
+        fastagi_port=agi.getHost().port,
+        smsc_port=smsc_port,
+        redis_url=redis_url,
+        _stoppers=stoppers,
+    )
+    log.info(
+        "hotline.started http={http} fastagi={agi} redis={redis}",
+        http=running.http_port,
+        agi=running.fastagi_port,
+        redis=redis_url,
+    )
+    return running
+
+
+def _log_sms(to: str, source: str, text: str) -> None:
+    log.info("smsc.received from={source} chars={n}", source=source, n=len(text))

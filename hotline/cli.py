@@ -1,0 +1,84 @@
+"""``hotline``: serve, demo, and checks for what operators edit.
+
+Exit codes: 0 fine, 1 a check found errors, 2 configuration that cannot start (printed with
+file:line), 3 the demo's scripted booking failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+CONFIG_ERRORS: tuple[type[Exception], ...] = (ValueError, OSError)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hotline", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--config", type=Path, default=None, help="settings file (default: config/hotline.yaml)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run the server as configured")
+    demo = sub.add_parser("demo", help="run on embedded Redis and a loopback SMSC, print each SMS")
+    demo.add_argument("--once", action="store_true", help="book once by USSD, check in, then exit")
+    demo.add_argument("--http-port", type=int, default=None)
+    demo.add_argument("--fastagi-port", type=int, default=None)
+    menus = sub.add_parser("menus", help="menu tools")
+    menus_sub = menus.add_subparsers(dest="menus_command", required=True)
+    check = menus_sub.add_parser("check", help="validate menu files; non-zero exit on error")
+    check.add_argument("files", nargs="+", type=Path)
+    return parser
+
+
+def default_config(path: Path | None) -> Path | None:
+    if path is not None:
+        return path
+    candidate = Path("config/hotline.yaml")
+    return candidate if candidate.exists() else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "menus":
+        return menus_check(args.files)
+    from hotline.settings import load_settings
+
+    overrides: dict[str, Any] = {}
+    if args.command == "demo":
+        overrides = {"redis": {"url": None}, "sms": {"smpp": None}}
+        if args.http_port is not None:
+            overrides["http"] = {"port": args.http_port}
+        if args.fastagi_port is not None:
+            overrides["ivr"] = {"fastagi": {"port": args.fastagi_port}}
+    try:
+        settings = load_settings(default_config(args.config), overrides)
+        from hotline.app import load_static
+
+        load_static(settings)  # refuse to start on a broken menu, catalog or template
+    except CONFIG_ERRORS as exc:
+        print(f"hotline: cannot start: {exc}", file=sys.stderr)
+        return 2
+    from hotline.run import run
+
+    return run(settings, demo=args.command == "demo", once=getattr(args, "once", False))
+
+
+def menus_check(files: list[Path]) -> int:
+    from menus.definition import load_menu
+
+    failed = 0
+    for path in files:
+        try:
+            definition = load_menu(path)
+        except CONFIG_ERRORS as exc:
+            print(f"error: {exc}")
+            failed += 1
+        else:
+            print(f"ok: {path}: menu {definition.name!r} version {definition.version}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

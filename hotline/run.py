@@ -1,0 +1,146 @@
+"""Run the server under the reactor.
+
+``serve`` runs until stopped; ``demo`` adds a banner and prints each SMS; ``demo --once`` books one
+slot over real HTTP, checks it in at the kiosk API and exits (a smoke test of the whole product).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from twisted.internet import defer
+from twisted.internet.task import react
+from twisted.logger import Logger
+
+from hotline.logs import start_logging
+from hotline.pii import mask_tail
+from hotline.settings import Settings, merge
+
+log = Logger()
+
+DEMO_PHONE = "13800138000"
+DEMO_ID_KEYED = "11010519491231002*"  # 11010519491231002X: a keypad types X as *
+TCODE = re.compile(r"(?<!\d)\d{10}(?!\d)")
+
+
+def run(settings: Settings, *, demo: bool, once: bool) -> int:
+    start_logging(level="warn" if once else "info")
+    scratch: Path | None = None
+    if once:  # a private data dir: the scripted booking must not collide with earlier demo runs
+        scratch = Path(tempfile.mkdtemp(prefix="hotline-demo-"))
+        settings = Settings(settings.base_dir, merge(settings.raw, {"data_dir": str(scratch)}))
+    outcome: dict[str, int] = {"code": 0}
+    try:
+        react(lambda reactor: defer.ensureDeferred(_main(reactor, settings, demo, once, outcome)))
+    except SystemExit as exc:
+        if exc.code not in (0, None):
+            return int(exc.code)
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return outcome["code"]
+
+
+async def _main(
+    reactor: Any, settings: Settings, demo: bool, once: bool, outcome: dict[str, int]
+) -> None:
+    from hotline.app import start
+
+    sms_seen: list[tuple[str, str]] = []
+    sms_waiter: defer.Deferred[None] = defer.Deferred()
+
+    def on_sms(to: str, source: str, text: str) -> None:
+        print(f"[SMSC] SMS to {mask_tail(to)} from {source}: {text}", flush=True)
+        sms_seen.append((to, text))
+        if not sms_waiter.called:
+            sms_waiter.callback(None)
+
+    running = await start(settings, reactor, on_sms=on_sms if demo else None)
+    if not once:
+        reactor.addSystemEventTrigger(
+            "before", "shutdown", lambda: defer.ensureDeferred(running.stop())
+        )
+        _banner(running.http_port, running.fastagi_port, demo)
+        await defer.Deferred()  # until Ctrl-C / SIGTERM: the shutdown trigger stops everything
+        return
+    try:
+        outcome["code"] = await scripted_booking(reactor, running.http_port, sms_waiter, sms_seen)
+    finally:
+        await running.stop()
+
+
+def _banner(http_port: int, agi_port: int, demo: bool) -> None:
+    base = f"http://127.0.0.1:{http_port}"
+    form = "sessionId=demo1&serviceCode=*12580%23&phoneNumber=13800138000&networkCode=46000&text="
+    print(
+        f"""
+hotline is running{" (demo: embedded Redis, loopback SMSC)" if demo else ""}.
+  USSD   curl -s -d '{form}' {base}/ussd/at
+         then repeat with text=1, text=1*1, ... (all inputs so far, joined by *)
+  Voice  Asterisk dialplan: same => n,AGI(agi://127.0.0.1:{agi_port}/booking)
+  Kiosk  curl -s -d '{{"tcode":"<code>","kiosk_id":"k1"}}' {base}/api/kiosk/verify
+  Health curl -s {base}/healthz
+{"Each SMS the simulated SMSC receives is printed here. " if demo else ""}Ctrl-C stops.
+""",
+        flush=True,
+    )
+
+
+async def _post(reactor: Any, url: str, body: bytes, content_type: bytes) -> tuple[int, str]:
+    from io import BytesIO
+
+    from twisted.web.client import Agent, FileBodyProducer, readBody
+    from twisted.web.http_headers import Headers
+
+    agent = Agent(reactor)
+    headers = Headers({b"content-type": [content_type]})
+    response = await agent.request(b"POST", url.encode(), headers, FileBodyProducer(BytesIO(body)))
+    return response.code, (await readBody(response)).decode("utf-8")
+
+
+async def scripted_booking(
+    reactor: Any, http_port: int, sms_waiter: defer.Deferred[None], sms_seen: list[tuple[str, str]]
+) -> int:
+    """Answer 1 at every menu and the demo ID when asked; then verify and check in the T-code."""
+    base = f"http://127.0.0.1:{http_port}"
+    inputs: list[str] = []
+    reply = ""
+    for _hop in range(20):
+        form = {
+            "sessionId": "demo-once",
+            "serviceCode": "*12580#",
+            "phoneNumber": DEMO_PHONE,
+            "networkCode": "46000",
+            "text": "*".join(inputs),
+        }
+        body = urlencode(form).encode()
+        status, reply = await _post(
+            reactor, f"{base}/ussd/at", body, b"application/x-www-form-urlencoded"
+        )
+        print(f"[USSD] > {form['text'] or '(dial)'}\n{reply}\n", flush=True)
+        if status != 200 or not reply.startswith("CON "):
+            break
+        asks_id = "身份证" in reply or "ID number" in reply
+        inputs.append(DEMO_ID_KEYED if asks_id else "1")
+    match = TCODE.search(reply)
+    if not reply.startswith("END ") or match is None:
+        print("demo: the USSD booking did not end with a T-code", file=sys.stderr)
+        return 3
+    tcode = match.group(0)
+    await defer.DeferredList([sms_waiter], fireOnOneErrback=True).addTimeout(10, reactor)
+    if not any(tcode in text for _, text in sms_seen):
+        print("demo: no SMS carried the T-code", file=sys.stderr)
+        return 3
+    for path in ("verify", "check-in", "check-in"):
+        body = json.dumps({"tcode": tcode, "kiosk_id": "demo-kiosk"}).encode()
+        status, answer = await _post(reactor, f"{base}/api/kiosk/{path}", body, b"application/json")
+        print(f"[KIOSK] POST /api/kiosk/{path} → {status} {answer}", flush=True)
+    print(f"demo: booked, sent and checked in T-code {tcode}", flush=True)
+    return 0
