@@ -40,3 +40,25 @@ def start_logging(stream: IO[str] = sys.stdout, level: str = "info") -> None:
     predicate = LogLevelFilterPredicate(defaultLogLevel=LogLevel.levelWithName(level))
     observer = FilteringLogObserver(MaskingObserver(stream), [predicate])
     globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
+    configure_structlog("warning" if level == "warn" else level)
+
+
+def configure_structlog(level: str = "info") -> None:
+    """structlog events (ivr/) get the same masking and one-line format as Twisted's."""
+    import logging
+
+    import structlog
+
+    from hotline.pii import mask_pii
+
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="%Y-%m-%dT%H:%M:%S", utc=False),
+            mask_pii,
+            structlog.dev.ConsoleRenderer(colors=False),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping()[level.upper()]
+        ),
+    )
