@@ -1,0 +1,291 @@
+"""The ESME side of one SMPP 3.4 transceiver link: bind, submit within a window, keep alive.
+
+States: open -> binding -> bound -> unbinding -> closed (drawn in docs/sms.md).  Inputs come
+from the wire (responses, enquire_link, unbind, deliver_sm), from timers (bind/response
+timeouts, idle enquire_link) and from callers (``bind``, ``submit``, ``unbind``).  The clock is
+injected; reconnecting is ``sms.service``'s job (ClientService), not this protocol's.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from twisted.internet import defer
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from sms import encoding
+from sms.dlr import Receipt, is_receipt, parse_receipt
+from sms.smpp import status as st
+from sms.smpp.framing import PduReceiver
+from sms.smpp.pdu import MAX_SEQ, RESPONSE_BIT, Pdu, PduError, response_for
+
+log = Logger(namespace="sms.esme")
+
+OnReceipt = Callable[[Receipt], None]
+OnMessage = Callable[[str, str, str], None]  # (to, from, text) for mobile-originated SMS
+
+
+class SmppError(Exception):
+    """The SMSC answered with a non-zero command_status (or generic_nack)."""
+
+    def __init__(self, command: str, status: int) -> None:
+        super().__init__(f"{command} failed: command_status 0x{status:02X}")
+        self.command = command
+        self.status = status
+
+    @property
+    def retryable(self) -> bool:
+        return self.status in st.RETRYABLE
+
+
+class LinkLost(Exception):
+    """The connection closed before the response came; the request may be sent again."""
+
+
+class ResponseTimeout(Exception):
+    """No response within the configured time (only that request fails, not the link)."""
+
+
+class NotBound(Exception):
+    pass
+
+
+class State(enum.Enum):
+    OPEN = "open"
+    BINDING = "binding"
+    BOUND = "bound"
+    UNBINDING = "unbinding"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class EsmeConfig:
+    system_id: str
+    password: str
+    system_type: str = ""
+    window: int = 10
+    bind_timeout: float = 30.0
+    response_timeout: float = 30.0
+    enquire_link_interval: float = 30.0
+    unbind_timeout: float = 5.0
+
+
+@dataclass(slots=True)
+class _Outstanding:
+    command: str
+    deferred: defer.Deferred[Pdu]
+    timer: IDelayedCall
+
+
+class EsmeProtocol(PduReceiver):
+    def __init__(
+        self,
+        config: EsmeConfig,
+        clock: IReactorTime,
+        *,
+        on_receipt: OnReceipt | None = None,
+        on_message: OnMessage | None = None,
+        on_lost: Callable[[EsmeProtocol], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.on_receipt = on_receipt
+        self.on_message = on_message
+        self.on_lost = on_lost
+        self.state = State.OPEN
+        self._seq = 0
+        self._outstanding: dict[int, _Outstanding] = {}
+        self._waiting: deque[tuple[dict[str, Any], defer.Deferred[Pdu]]] = deque()
+        self._submits_in_flight = 0
+        self._idle: IDelayedCall | None = None
+
+    # -- connection ----------------------------------------------------------------------
+    def connectionMade(self) -> None:
+        self._touch()
+
+    def connectionLost(self, reason: Failure | None = None) -> None:
+        self.state = State.CLOSED
+        if self._idle is not None and self._idle.active():
+            self._idle.cancel()
+        self._idle = None
+        pending, self._outstanding = self._outstanding, {}
+        waiting, self._waiting = self._waiting, deque()
+        for item in pending.values():
+            if item.timer.active():
+                item.timer.cancel()
+            item.deferred.errback(LinkLost(f"link closed awaiting {item.command}_resp"))
+        for _, d in waiting:
+            d.errback(LinkLost("link closed before submit_sm was sent"))
+        log.info("smpp.link_closed")
+        if self.on_lost is not None:
+            self.on_lost(self)
+
+    # -- callers -------------------------------------------------------------------------
+    def bind(self) -> defer.Deferred[None]:
+        """bind_transceiver; fails with SmppError/ResponseTimeout and then closes the link."""
+        self.state = State.BINDING
+        cfg = self.config
+        d = self._request(
+            Pdu("bind_transceiver", 0, 0, {
+                "system_id": cfg.system_id, "password": cfg.password,
+                "system_type": cfg.system_type, "interface_version": 0x34,
+            }),
+            cfg.bind_timeout,
+        )
+
+        def bound(resp: Pdu) -> None:
+            self.state = State.BOUND
+            log.info("smpp.bind_ok system_id={sid}", sid=resp.get("system_id", ""))
+            self._pump()
+
+        def failed(f: Failure) -> Failure:
+            log.warn("smpp.bind_failed {why}", why=f.getErrorMessage())
+            self._close()
+            return f
+
+        return d.addCallbacks(bound, failed)
+
+    def submit(self, params: dict[str, Any]) -> defer.Deferred[str]:
+        """submit_sm; fires with the SMSC's message_id.  Queues while the window is full."""
+        if self.state is not State.BOUND:
+            return defer.fail(NotBound(f"link is {self.state.value}"))
+        d: defer.Deferred[Pdu] = defer.Deferred()
+        self._waiting.append((params, d))
+        self._pump()
+        return d.addCallback(lambda resp: str(resp.get("message_id") or ""))
+
+    def unbind(self) -> defer.Deferred[None]:
+        """Polite goodbye: unbind, wait up to unbind_timeout for unbind_resp, then close."""
+        if self.state is not State.BOUND:
+            self._close()
+            return defer.succeed(None)
+        self.state = State.UNBINDING
+        d = self._request(Pdu("unbind", 0), self.config.unbind_timeout)
+        return d.addBoth(lambda _: self._close())
+
+    @property
+    def in_flight(self) -> int:
+        return self._submits_in_flight
+
+    @property
+    def queued(self) -> int:
+        return len(self._waiting)
+
+    # -- internals -----------------------------------------------------------------------
+    def _next_seq(self) -> int:
+        while True:
+            self._seq = self._seq % MAX_SEQ + 1
+            if self._seq not in self._outstanding:
+                return self._seq
+
+    def _request(self, pdu: Pdu, timeout: float) -> defer.Deferred[Pdu]:
+        seq = self._next_seq()
+        d: defer.Deferred[Pdu] = defer.Deferred()
+        timer = self.clock.callLater(timeout, self._timed_out, seq)
+        self._outstanding[seq] = _Outstanding(pdu.command, d, timer)
+        self.sendPdu(Pdu(pdu.command, seq, 0, pdu.params))
+        return d
+
+    def _pump(self) -> None:
+        while (self.state is State.BOUND and self._waiting
+               and self._submits_in_flight < self.config.window):
+            params, d = self._waiting.popleft()
+            self._submits_in_flight += 1
+            sent = self._request(Pdu("submit_sm", 0, 0, params), self.config.response_timeout)
+            sent.addBoth(self._submit_done)
+            sent.chainDeferred(d)
+
+    def _submit_done(self, result: Any) -> Any:
+        self._submits_in_flight -= 1
+        self._pump()
+        return result
+
+    def _timed_out(self, seq: int) -> None:
+        item = self._outstanding.pop(seq, None)
+        if item is None:
+            return
+        log.warn("smpp.response_timeout command={cmd} seq={seq}", cmd=item.command, seq=seq)
+        if item.command in ("enquire_link", "bind_transceiver"):
+            self._close()  # a dead link: enquire_link unanswered, or no bind_resp
+        item.deferred.errback(ResponseTimeout(f"no {item.command}_resp within time"))
+
+    def _close(self) -> None:
+        if self.transport is not None and self.state is not State.CLOSED:
+            self.transport.loseConnection()
+
+    def _touch(self) -> None:
+        """Restart the idle timer: enquire_link only when nothing arrived for a while."""
+        if self._idle is not None and self._idle.active():
+            self._idle.reset(self.config.enquire_link_interval)
+        elif self.state is not State.CLOSED:
+            self._idle = self.clock.callLater(self.config.enquire_link_interval, self._idle_due)
+
+    def _idle_due(self) -> None:
+        self._idle = None
+        if self.state in (State.BOUND, State.BINDING):
+            d = self._request(Pdu("enquire_link", 0), self.config.response_timeout)
+            d.addErrback(lambda f: None)  # timeout already closed the link
+        self._touch()
+
+    # -- wire ----------------------------------------------------------------------------
+    def pduReceived(self, pdu: Pdu) -> None:
+        self._touch()
+        if pdu.is_response:
+            self._response(pdu)
+        elif pdu.command == "enquire_link":
+            self.sendPdu(response_for(pdu))
+        elif pdu.command == "unbind":
+            self.sendPdu(response_for(pdu))
+            self.state = State.UNBINDING
+            self._close()
+        elif pdu.command == "deliver_sm":
+            self.sendPdu(response_for(pdu))
+            self._deliver(pdu)
+        else:
+            self.sendPdu(Pdu("generic_nack", pdu.seq, st.RINVCMDID))
+
+    def pduRejected(self, err: PduError) -> None:
+        if err.command_id & RESPONSE_BIT and err.seq in self._outstanding:
+            self._fail(err.seq, SmppError(f"undecodable response 0x{err.command_id:08X}",
+                                          err.status))
+            return
+        log.warn("smpp.pdu_rejected {why}", why=err.reason)
+        super().pduRejected(err)
+
+    def _response(self, pdu: Pdu) -> None:
+        item = self._outstanding.get(pdu.seq)
+        if item is None:
+            log.warn("smpp.unexpected_response command={c} seq={s}", c=pdu.command, s=pdu.seq)
+            return
+        if pdu.status != 0 or pdu.command == "generic_nack":
+            self._fail(pdu.seq, SmppError(item.command, pdu.status))
+            return
+        del self._outstanding[pdu.seq]
+        item.timer.cancel()
+        item.deferred.callback(pdu)
+
+    def _fail(self, seq: int, error: Exception) -> None:
+        item = self._outstanding.pop(seq)
+        item.timer.cancel()
+        item.deferred.errback(error)
+
+    def _deliver(self, pdu: Pdu) -> None:
+        esm_class = int(pdu.get("esm_class", 0))
+        body = pdu.get("short_message") or pdu.get("message_payload") or b""
+        decoded = encoding.decode(int(pdu.get("data_coding", 0)), esm_class, body)
+        try:
+            if is_receipt(esm_class, pdu.params):
+                receipt = parse_receipt(pdu.params, decoded.text)
+                if receipt is not None and self.on_receipt is not None:
+                    self.on_receipt(receipt)
+            elif self.on_message is not None:
+                self.on_message(pdu.get("destination_addr", ""), pdu.get("source_addr", ""),
+                                decoded.text)
+        except Exception:
+            log.failure("smpp.deliver_callback_failed")
