@@ -1,1 +1,5 @@
-"""menus."""
+"""menus: the YAML menu language, its loader, the pure engine and the async driver.
+
+Import the parts directly: ``menus.definition.load_menu``, ``menus.engine.step``,
+``menus.driver.Dialogue``; ``menus.types`` holds the values that cross to the channels.
+"""

@@ -1,0 +1,259 @@
+"""Node parsers for the menu loader: one function per YAML ``type`` (``PARSERS``).
+
+References and variable uses are collected in ``Ctx`` while parsing and checked by
+``menus._loader`` once every node is known, so forward references work.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import yaml
+
+from menus import _yaml as y
+from menus.definition import (
+    BUILTIN_VARS,
+    KNOWN_VALIDATORS,
+    ActNode,
+    AskNode,
+    Choice,
+    DigitsSpec,
+    EndNode,
+    Keys,
+    Node,
+    SayNode,
+    Text,
+)
+from menus.errors import MenuError
+from menus.template import Template, parse
+
+ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+ITEM_SCOPE = frozenset({"n", "name", "item"})
+NODE_KEYS = {
+    "say": {"text", "prompt", "next"},
+    "ask": {
+        "text",
+        "prompt",
+        "choices",
+        "list",
+        "digits",
+        "save",
+        "next",
+        "invalid",
+        "noinput",
+        "nomatch",
+        "on_max",
+        "empty",
+        "timeout",
+        "inter_timeout",
+    },
+    "act": {"effect", "args", "save", "next", "on_error"},
+    "end": {"text", "prompt"},
+}
+
+
+@dataclass
+class Ctx:
+    """Parsing state: declared languages and the references to check at the end."""
+
+    languages: tuple[str, ...]
+    keys: Keys = field(default_factory=Keys)
+    targets: list[tuple[y.Where, yaml.Node, str, str]] = field(default_factory=list)
+    uses: list[tuple[y.Where, yaml.Node, Template, frozenset[str]]] = field(default_factory=list)
+    saves: set[str] = field(default_factory=set)
+    lists: list[tuple[y.Where, yaml.Node, str]] = field(default_factory=list)
+
+    def text(self, node: yaml.Node, where: y.Where, what: str, extra=frozenset()) -> Text:
+        entries = y.mapping(node, where, what)
+        out: dict[str, Template] = {}
+        for lang, (key_node, value_node) in entries.items():
+            if lang not in self.languages:
+                raise where.error(key_node, f"{what}: language {lang!r} is not declared")
+            out[lang] = self.template(value_node, where, f"{what}.{lang}", extra)
+        for lang in self.languages:
+            if lang not in out:
+                raise where.error(node, f"{what}: missing translation {lang!r}")
+        return out
+
+    def template(self, node: yaml.Node, where: y.Where, what: str, extra=frozenset()) -> Template:
+        try:
+            tpl = parse(y.string(node, where, what))
+        except MenuError as err:
+            raise where.error(node, f"{what}: {err}") from None
+        self.uses.append((where, node, tpl, frozenset(extra)))
+        return tpl
+
+    def target(self, node: yaml.Node, where: y.Where, what: str) -> str:
+        name = y.string(node, where, what)
+        self.targets.append((where, node, name, what))
+        return name
+
+    def save(self, node: yaml.Node, where: y.Where) -> str:
+        name = y.string(node, where, "save")
+        if not ID.match(name) or name in BUILTIN_VARS:
+            raise where.error(
+                node, f"save {name!r} must be a name other than {sorted(BUILTIN_VARS)}"
+            )
+        self.saves.add(name)
+        return name
+
+
+Entries = dict[str, tuple[yaml.Node, yaml.Node]]
+
+
+def opt(entries: Entries, key: str) -> yaml.Node | None:
+    return entries[key][1] if key in entries else None
+
+
+def need(entries: Entries, key: str, where: y.Where, node: yaml.Node) -> yaml.Node:
+    if key not in entries:
+        raise where.error(node, f"missing {key!r}")
+    return entries[key][1]
+
+
+def _say(c: Ctx, nid: str, e: Entries, w: y.Where, n: yaml.Node) -> SayNode:
+    prompt = opt(e, "prompt")
+    return SayNode(
+        id=nid,
+        text=c.text(need(e, "text", w, n), w, "text"),
+        next=c.target(need(e, "next", w, n), w, "next"),
+        prompt=y.string(prompt, w, "prompt") if prompt is not None else None,
+    )
+
+
+def _end(c: Ctx, nid: str, e: Entries, w: y.Where, n: yaml.Node) -> EndNode:
+    prompt = opt(e, "prompt")
+    return EndNode(
+        id=nid,
+        text=c.text(need(e, "text", w, n), w, "text"),
+        prompt=y.string(prompt, w, "prompt") if prompt is not None else None,
+    )
+
+
+def _act(c: Ctx, nid: str, e: Entries, w: y.Where, n: yaml.Node) -> ActNode:
+    effect = y.string(need(e, "effect", w, n), w, "effect")
+    if not ID.match(effect):
+        raise w.error(e["effect"][1], f"effect {effect!r} is not a valid name")
+    args: dict[str, Template] = {}
+    if (args_node := opt(e, "args")) is not None:
+        for key, (_, value) in y.mapping(args_node, w, "args").items():
+            args[key] = c.template(value, w, f"args.{key}")
+    on_error: dict[str, str] = {}
+    if (err_node := opt(e, "on_error")) is not None:
+        for key, (_, value) in y.mapping(err_node, w, "on_error").items():
+            on_error[key] = c.target(value, w, f"on_error.{key}")
+    save = opt(e, "save")
+    return ActNode(
+        id=nid,
+        effect=effect,
+        next=c.target(need(e, "next", w, n), w, "next"),
+        args=args,
+        save=c.save(save, w) if save is not None else None,
+        on_error=on_error,
+    )
+
+
+def _digits(c: Ctx, node: yaml.Node, w: y.Where) -> DigitsSpec:
+    e = y.mapping(node, w, "digits")
+    unknown = set(e) - {"min", "max", "validator", "allow_star", "star_as"}
+    if unknown:
+        raise w.error(e[min(unknown)][0], f"digits: unknown key {min(unknown)!r}")
+    lo = opt(e, "min")
+    hi = opt(e, "max")
+    if lo is None and hi is None:
+        raise w.error(node, "digits: give min and/or max")
+    low = y.integer(lo, w, "digits.min") if lo is not None else None
+    high = y.integer(hi, w, "digits.max") if hi is not None else None
+    low = high if low is None else low
+    high = low if high is None else high
+    assert low is not None and high is not None
+    if not 1 <= low <= high <= 32:
+        raise w.error(node, f"digits: need 1 <= min <= max <= 32, got {low}..{high}")
+    validator = None
+    if (v := opt(e, "validator")) is not None:
+        validator = y.string(v, w, "digits.validator")
+        if validator not in KNOWN_VALIDATORS:
+            known = ", ".join(sorted(KNOWN_VALIDATORS))
+            raise w.error(v, f"unknown validator {validator!r} (known: {known})")
+    star = opt(e, "allow_star")
+    star_as = opt(e, "star_as")
+    return DigitsSpec(
+        min=low,
+        max=high,
+        validator=validator,
+        allow_star=y.boolean(star, w, "digits.allow_star") if star is not None else False,
+        star_as=y.string(star_as, w, "digits.star_as") if star_as is not None else "X",
+    )
+
+
+def _choices(c: Ctx, node: yaml.Node, w: y.Where) -> tuple[Choice, ...]:
+    out: list[Choice] = []
+    for key, (key_node, value) in y.mapping(node, w, "choices").items():
+        cw = w.inside(f"choice {key!r}")
+        if not key.isdigit() and key != "#":
+            raise w.error(key_node, f"choice key {key!r} must be digits or '#'")
+        if key == c.keys.back or key in c.keys.reserved:
+            raise w.error(key_node, f"choice key {key!r} is a global key (see 'keys')")
+        e = y.mapping(value, cw, "choice")
+        unknown = set(e) - {"text", "next"}
+        if unknown:
+            raise cw.error(e[min(unknown)][0], f"unknown key {min(unknown)!r}")
+        out.append(
+            Choice(
+                key=key,
+                text=c.text(need(e, "text", cw, value), cw, "text"),
+                next=c.target(need(e, "next", cw, value), cw, "next"),
+            )
+        )
+    if not out:
+        raise w.error(node, "choices is empty")
+    return tuple(out)
+
+
+def _ask(c: Ctx, nid: str, e: Entries, w: y.Where, n: yaml.Node) -> AskNode:
+    kinds = [k for k in ("choices", "list", "digits") if k in e]
+    if len(kinds) != 1:
+        why = "neither" if not kinds else f"more than one of {kinds}"
+        raise w.error(n, f"an ask needs exactly one of choices, list, digits ({why})")
+    kind = kinds[0]
+    kw: dict = {}
+    if kind == "choices":
+        kw["choices"] = _choices(c, e["choices"][1], w)
+    elif kind == "list":
+        kw["list_var"] = y.string(e["list"][1], w, "list")
+        c.lists.append((w, e["list"][1], kw["list_var"]))
+    else:
+        kw["digits"] = _digits(c, e["digits"][1], w)
+    if kind != "choices":
+        kw["save"] = c.save(need(e, "save", w, n), w)
+        kw["next"] = c.target(need(e, "next", w, n), w, "next")
+    elif "next" in e or "save" in e:
+        raise w.error(n, "an ask with choices takes next from each choice (no next/save)")
+    if (v := opt(e, "prompt")) is not None:
+        kw["prompt"] = y.string(v, w, "prompt")
+    if (v := opt(e, "invalid")) is not None:
+        kw["invalid"] = c.text(v, w, "invalid")
+    for key, attr in (("noinput", "max_noinput"), ("nomatch", "max_nomatch")):
+        if (v := opt(e, key)) is not None:
+            kw[attr] = y.integer(v, w, key)
+            if kw[attr] < 1:
+                raise w.error(v, f"{key} must be at least 1")
+    for key in ("on_max", "empty"):
+        if (v := opt(e, key)) is not None:
+            kw[key] = c.target(v, w, key)
+    for key, attr in (("timeout", "first_timeout_s"), ("inter_timeout", "inter_timeout_s")):
+        if (v := opt(e, key)) is not None:
+            kw[attr] = y.number(v, w, key)
+            if kw[attr] <= 0:
+                raise w.error(v, f"{key} must be positive")
+    return AskNode(id=nid, text=c.text(need(e, "text", w, n), w, "text"), **kw)
+
+
+PARSERS: Mapping[str, Callable[[Ctx, str, Entries, y.Where, yaml.Node], Node]] = {
+    "say": _say,
+    "ask": _ask,
+    "act": _act,
+    "end": _end,
+}

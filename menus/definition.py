@@ -1,0 +1,214 @@
+"""Menu definitions: frozen values loaded from ``config/menus/*.yaml`` and validated on load.
+
+Loading is strict, as in goflow: a definition that loads is one the engine can run (every target
+exists, every declared language has its text, every validator is known), and each problem is
+reported as ``file:line:col: node 'x': why``. The YAML language is documented in docs/menus.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from menus.errors import MenuError
+from menus.template import Template
+
+__all__ = [
+    "BUILTIN_ENDS",
+    "BUILTIN_VARS",
+    "DEFAULT_MESSAGES",
+    "KNOWN_VALIDATORS",
+    "ActNode",
+    "AskNode",
+    "Choice",
+    "DigitsSpec",
+    "EndNode",
+    "Keys",
+    "MenuDefinition",
+    "MenuError",
+    "MenuSource",
+    "Node",
+    "SayNode",
+    "load_menu",
+    "load_menu_text",
+]
+
+Text = Mapping[str, Template]  # language -> template
+
+KNOWN_VALIDATORS = frozenset({"resident_id", "msisdn", "date"})
+BUILTIN_VARS = frozenset({"msisdn", "channel", "lang"})
+# Targets that end the session with a standard message instead of naming a node.
+BUILTIN_ENDS = {"$goodbye": "goodbye", "$error": "error", "$empty": "empty"}
+DEFAULT_MESSAGES: Mapping[str, Mapping[str, str]] = {
+    "invalid": {"zh": "输入有误，请重新输入。", "en": "Sorry, that is not a valid entry."},
+    "noinput": {"zh": "您没有输入。", "en": "We did not hear your entry."},
+    "goodbye": {"zh": "输入错误次数过多，再见。", "en": "Too many attempts. Goodbye."},
+    "error": {"zh": "系统繁忙，请稍后再试。", "en": "The service is busy. Please try again later."},
+    "empty": {"zh": "暂无可选项，再见。", "en": "Nothing is available now. Goodbye."},
+    "item_ussd": {"zh": "{n}.{name}", "en": "{n}. {name}"},
+    "item_ivr": {"zh": "{name}请按{n}。", "en": "For {name}, press {n}."},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """A static option of an ``ask``: the key to press, its label and where it leads."""
+
+    key: str
+    text: Text
+    next: str
+
+
+@dataclass(frozen=True, slots=True)
+class DigitsSpec:
+    """Free digit entry of a fixed or bounded length, checked by a named validator."""
+
+    min: int
+    max: int
+    validator: str | None = None
+    allow_star: bool = False
+    star_as: str = "X"  # what a '*' is saved as when allow_star (an ID number's X)
+
+
+@dataclass(frozen=True, slots=True)
+class SayNode:
+    id: str
+    text: Text
+    next: str
+    prompt: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AskNode:
+    """Waits for input: exactly one of ``choices``, ``list_var`` or ``digits`` is set."""
+
+    id: str
+    text: Text
+    prompt: str | None = None
+    choices: tuple[Choice, ...] = ()
+    list_var: str | None = None
+    digits: DigitsSpec | None = None
+    save: str | None = None
+    next: str | None = None
+    invalid: Text | None = None
+    max_noinput: int = 3
+    max_nomatch: int = 3
+    on_max: str = "$goodbye"
+    empty: str = "$empty"
+    first_timeout_s: float = 5.0
+    inter_timeout_s: float = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class ActNode:
+    """Asks the host to run an effect; its result picks ``next`` or an ``on_error`` route."""
+
+    id: str
+    effect: str
+    next: str
+    args: Mapping[str, Template] = field(default_factory=dict)
+    save: str | None = None
+    on_error: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class EndNode:
+    id: str
+    text: Text
+    prompt: str | None = None
+
+
+Node = SayNode | AskNode | ActNode | EndNode
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Global keys: ``back`` returns to the previous question; ``reserved`` keys are no choice."""
+
+    back: str = "*"
+    reserved: tuple[str, ...] = ("0",)
+    history: int = 10  # cap of the back stack
+
+
+@dataclass(frozen=True, slots=True)
+class MenuDefinition:
+    name: str
+    version: str  # short sha256 of the file bytes
+    filename: str
+    languages: tuple[str, ...]
+    start: str
+    nodes: Mapping[str, Node]
+    keys: Keys = Keys()
+    messages: Mapping[str, Text] = field(default_factory=dict)
+
+    @property
+    def default_lang(self) -> str:
+        return self.languages[0]
+
+    def message(self, name: str, lang: str) -> Template:
+        """A standard message (``invalid``, ``goodbye``, ``item_ussd``...) in ``lang``."""
+        texts = self.messages[name]
+        return texts.get(lang) or texts[self.default_lang]
+
+
+def version_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:12]
+
+
+def load_menu(path: str | Path) -> MenuDefinition:
+    """Load and validate one menu file; raises MenuError naming ``path:line:col``."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise MenuError(f"{path}: cannot read menu: {err.strerror}") from err
+    return load_menu_bytes(data, str(path))
+
+
+def load_menu_text(text: str, filename: str = "<menu>") -> MenuDefinition:
+    return load_menu_bytes(text.encode("utf-8"), filename)
+
+
+def load_menu_bytes(data: bytes, filename: str) -> MenuDefinition:
+    from menus._loader import parse_menu  # the parser needs the node classes above
+
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise MenuError(f"{filename}: menu files must be UTF-8 ({err.reason})") from err
+    return parse_menu(text, filename, version_of(data))
+
+
+class MenuSource:
+    """Menus by name. Old versions are kept so sessions started before a reload can finish."""
+
+    def __init__(self, definitions: Iterable[MenuDefinition] = ()) -> None:
+        self._latest: dict[str, MenuDefinition] = {}
+        self._versions: dict[tuple[str, str], MenuDefinition] = {}
+        for definition in definitions:
+            self.add(definition)
+
+    @classmethod
+    def from_paths(cls, paths: Iterable[str | Path]) -> MenuSource:
+        return cls(load_menu(p) for p in paths)
+
+    def add(self, definition: MenuDefinition) -> None:
+        """Make ``definition`` the current version of its menu (a hot reload)."""
+        self._latest[definition.name] = definition
+        self._versions[(definition.name, definition.version)] = definition
+
+    def get(self, name: str, version: str | None = None) -> MenuDefinition:
+        """The given version if still held, else the latest; KeyError for an unknown menu."""
+        if version is not None and (name, version) in self._versions:
+            return self._versions[(name, version)]
+        if name not in self._latest:
+            raise KeyError(f"no menu named {name!r}")
+        return self._latest[name]
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(sorted(self._latest))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._latest

@@ -1,0 +1,91 @@
+"""The async shell around the engine: run effects until the caller has something to see.
+
+Channels call ``Dialogue.begin``/``resume`` and render the ``Output``. ``run_effect`` is any async
+callable (a coroutine function or one returning a Twisted Deferred): we only ``await`` it, so this
+module imports no Twisted and works under whatever drives the coroutine.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import structlog
+
+from menus.definition import MenuDefinition, MenuSource
+from menus.engine import Validators, fail, start, step
+from menus.errors import MenuError
+from menus.types import Effect, EffectResult, Input, Output, Session, Start
+from menus.validators import DEFAULT_VALIDATORS
+
+__all__ = ["Dialogue", "RunEffect"]
+
+RunEffect = Callable[[Effect, Session], Awaitable[EffectResult] | EffectResult]
+log = structlog.get_logger("menus.driver")
+
+
+class Dialogue:
+    """Drives menu sessions for a channel: ``begin`` a menu, then ``resume`` with each input."""
+
+    def __init__(
+        self,
+        source: MenuSource,
+        run_effect: RunEffect,
+        validators: Validators | None = None,
+        *,
+        max_effects: int = 20,
+    ) -> None:
+        self._source = source
+        self._run_effect = run_effect
+        self._validators: Mapping[str, Callable[[str], bool]] = {
+            **DEFAULT_VALIDATORS,
+            **(validators or {}),
+        }
+        self._max_effects = max_effects
+
+    async def begin(
+        self, menu: str, *, channel: str, msisdn: str, lang: str | None = None
+    ) -> tuple[Session, Output]:
+        """Start ``menu`` (KeyError if unknown) and return the first thing to show."""
+        definition = self._source.get(menu)
+        session = start(definition, channel=channel, msisdn=msisdn, lang=lang)
+        return await self._drive(definition, session, Start())
+
+    async def resume(self, session: Session, inp: Input) -> tuple[Session, Output]:
+        """Feed one input (digits, no-input, hang-up) and return the next output."""
+        definition = self._source.get(session.menu, session.version)
+        return await self._drive(definition, session, inp)
+
+    async def _drive(
+        self, definition: MenuDefinition, session: Session, inp: Input
+    ) -> tuple[Session, Output]:
+        for _ in range(self._max_effects + 1):
+            try:
+                result = step(definition, session, inp, validators=self._validators)
+            except MenuError as err:
+                log.error("menu_failed", menu=definition.name, node=session.node, error=str(err))
+                result = fail(definition, session)
+            session = result.session
+            if result.output is not None:
+                return session, result.output
+            assert result.effect is not None
+            inp = await self._effect(result.effect, session)
+        log.error("menu_effect_loop", menu=definition.name, node=session.node)
+        result = fail(definition, session)
+        assert result.output is not None
+        return result.session, result.output
+
+    async def _effect(self, effect: Effect, session: Session) -> EffectResult:
+        """Run one effect; any exception or odd return value becomes ``error``."""
+        try:
+            value: Any = self._run_effect(effect, session)
+            if inspect.isawaitable(value):
+                value = await value
+        except Exception as err:
+            log.warning("effect_failed", effect=effect.name, node=session.node, error=repr(err))
+            return EffectResult(ok=False, error="error")
+        if not isinstance(value, EffectResult):
+            log.warning("effect_bad_result", effect=effect.name, result_type=type(value).__name__)
+            return EffectResult(ok=False, error="error")
+        return value

@@ -1,0 +1,147 @@
+"""Text templates: ``{var}``, ``{var.field}``, ``{digits:var}``, ``{last4:var}``.
+
+Deliberately tiny: names are looked up in a mapping (session vars) and nothing else, so a menu
+file cannot run code or reach Python attributes. ``{{`` and ``}}`` write literal braces.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from menus.errors import MenuError
+from menus.types import Say, SayDigits
+
+FILTERS = ("digits", "last4")
+_FIELD = re.compile(r"^(?:(?P<filter>[a-z0-9]+):)?(?P<path>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)$")
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """A ``{...}`` slot: a dotted path into the scope and an optional filter."""
+
+    path: tuple[str, ...]
+    filter: str | None = None
+
+    @property
+    def root(self) -> str:
+        return self.path[0]
+
+
+Segment = str | Field
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A parsed template; ``source`` is kept for error messages and docs."""
+
+    source: str
+    segments: tuple[Segment, ...]
+
+    def fields(self) -> tuple[Field, ...]:
+        return tuple(s for s in self.segments if isinstance(s, Field))
+
+
+def parse(source: str) -> Template:
+    """Parse ``source`` or raise MenuError (the caller adds the file position)."""
+    segments: list[Segment] = []
+    literal: list[str] = []
+    i = 0
+    while i < len(source):
+        ch = source[i]
+        if ch in "{}" and source[i : i + 2] in ("{{", "}}"):
+            literal.append(ch)
+            i += 2
+            continue
+        if ch == "}":
+            raise MenuError(f"unmatched '}}' in {source!r}")
+        if ch != "{":
+            literal.append(ch)
+            i += 1
+            continue
+        end = source.find("}", i)
+        if end < 0:
+            raise MenuError(f"unclosed '{{' in {source!r}")
+        inner = source[i + 1 : end].strip()
+        match = _FIELD.match(inner)
+        if match is None:
+            raise MenuError(f"bad field {{{inner}}} in {source!r}: use {{name}} or {{name.field}}")
+        flt = match.group("filter")
+        if flt is not None and flt not in FILTERS:
+            raise MenuError(f"unknown filter {flt!r} in {source!r} (known: {', '.join(FILTERS)})")
+        if literal:
+            segments.append("".join(literal))
+            literal = []
+        segments.append(Field(tuple(match.group("path").split(".")), flt))
+        i = end + 1
+    if literal:
+        segments.append("".join(literal))
+    return Template(source, tuple(segments))
+
+
+def lookup(scope: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    """Follow ``path`` through nested mappings; anything missing gives ``None``."""
+    value: Any = scope
+    for key in path:
+        if not isinstance(value, Mapping) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def _text(value: Any, flt: str | None) -> str:
+    text = "" if value is None else str(value)
+    if flt == "last4":
+        return text[-4:]
+    return text
+
+
+def render_str(template: Template, scope: Mapping[str, Any]) -> str:
+    """Render as one string (USSD lines, effect arguments); ``digits:`` gives the plain digits."""
+    out: list[str] = []
+    for seg in template.segments:
+        out.append(seg if isinstance(seg, str) else _text(lookup(scope, seg.path), seg.filter))
+    return "".join(out)
+
+
+def render_value(template: Template, scope: Mapping[str, Any]) -> Any:
+    """A template that is exactly ``{name}`` yields the raw value (keeps lists and numbers)."""
+    if len(template.segments) == 1 and isinstance(template.segments[0], Field):
+        seg = template.segments[0]
+        if seg.filter is None:
+            value = lookup(scope, seg.path)
+            return "" if value is None else value
+    return render_str(template, scope)
+
+
+def render_parts(
+    template: Template, scope: Mapping[str, Any], prompt: str | None = None
+) -> tuple[Say | SayDigits, ...]:
+    """Render into speech parts: ``{digits:x}`` becomes its own ``SayDigits`` part."""
+    parts: list[Say | SayDigits] = []
+    buf: list[str] = []
+
+    def flush() -> None:
+        nonlocal prompt
+        text = "".join(buf)
+        buf.clear()
+        if text:
+            parts.append(Say(text, prompt))
+            prompt = None
+
+    for seg in template.segments:
+        if isinstance(seg, str):
+            buf.append(seg)
+        elif seg.filter == "digits":
+            flush()
+            digits = _text(lookup(scope, seg.path), None)
+            if digits:
+                parts.append(SayDigits(digits))
+        else:
+            buf.append(_text(lookup(scope, seg.path), seg.filter))
+    flush()
+    if prompt is not None and not parts:
+        parts.append(Say("", prompt))
+    return tuple(parts)
