@@ -1,0 +1,298 @@
+"""FastAGI framing: pure parsers for the ``agi_*`` block and reply lines, plus the line protocol.
+
+The parsers take strings and return values so they can be table-tested. ``AgiProtocol`` is the
+thin Twisted shell: it reads the environment, then keeps exactly one command in flight (Asterisk
+silently aborts a running media command when another line arrives), tracks the out-of-band
+``HANGUP`` line and closes the socket when anything unexpected arrives. See docs/ivr.md.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import structlog
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
+from twisted.protocols.basic import LineReceiver
+from twisted.python.failure import Failure
+
+log = structlog.get_logger("ivr.agi")
+
+# Asterisk sends the characters it collected, so GET DATA may return '*' (and A-D) in the result;
+# the plain ``-?\d*`` would reject a resident ID ending in '*' (= X).
+REPLY_RE = re.compile(r"^200 result=(-?[0-9*#A-D]*)(?: \(([^)]*)\))?(?: endpos=(\d+))?$")
+USAGE_END = "520 End of proper usage."
+HANGUP_LINE = "HANGUP"
+
+
+class AgiError(Exception):
+    """The peer sent something that is not FastAGI; the call is closed."""
+
+
+class CallEnded(Exception):
+    """The socket closed before the command got its reply."""
+
+
+@dataclass(frozen=True, slots=True)
+class AgiEnv:
+    """The ``agi_*`` block Asterisk sends first. ``callerid`` is None when withheld."""
+
+    vars: dict[str, str]
+    script: str  # the menu name: agi_network_script without any ?query
+    callerid: str | None
+    language: str
+    channel: str
+    uniqueid: str
+
+    @property
+    def args(self) -> list[str]:
+        """Dialplan arguments after the URL (``agi_arg_1`` …)."""
+        out: list[str] = []
+        while f"agi_arg_{len(out) + 1}" in self.vars:
+            out.append(self.vars[f"agi_arg_{len(out) + 1}"])
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class AgiReply:
+    """One reply: ``code`` 200 with ``result``/``data``/``endpos``, or 510/511/520 with ``text``."""
+
+    code: int
+    result: str = ""
+    data: str | None = None  # the parenthesised part, e.g. "timeout"
+    endpos: int | None = None
+    text: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.code == 200
+
+    @property
+    def failed(self) -> bool:
+        """``result=-1``: the caller hung up or the media (e.g. a prompt file) failed."""
+        return self.code == 200 and self.result == "-1"
+
+    @property
+    def timed_out(self) -> bool:
+        return self.data == "timeout"
+
+    @property
+    def key(self) -> str | None:
+        """The digit that interrupted STREAM FILE / SAY DIGITS (``result`` is its ASCII code)."""
+        if self.code != 200 or not self.result or self.result.startswith("-"):
+            return None
+        if not self.result.isdigit() or int(self.result) == 0:
+            return None
+        return chr(int(self.result))
+
+
+def parse_env(lines: Iterable[str]) -> AgiEnv:
+    """Parse ``key: value`` lines (without the blank terminator). Raises AgiError if malformed."""
+    env: dict[str, str] = {}
+    for line in lines:
+        key, sep, value = line.partition(": ")
+        if not sep:
+            # Asterisk writes "agi_accountcode: " with a trailing space; a bare "key:" is tolerated
+            if line.endswith(":") and line[:-1].strip():
+                key, value = line[:-1], ""
+            else:
+                raise AgiError(f"bad environment line {line[:40]!r}")
+        key = key.strip().lower()
+        if not key.startswith("agi_"):
+            raise AgiError(f"bad environment key {key[:40]!r}")
+        env[key] = value
+    if not env:
+        raise AgiError("empty environment")
+    callerid = env.get("agi_callerid", "unknown").strip()
+    return AgiEnv(
+        vars=env,
+        script=env.get("agi_network_script", "").split("?", 1)[0].strip("/"),
+        callerid=None if callerid.lower() in ("", "unknown") else callerid,
+        language=env.get("agi_language", ""),
+        channel=env.get("agi_channel", ""),
+        uniqueid=env.get("agi_uniqueid", ""),
+    )
+
+
+def parse_reply(line: str) -> AgiReply:
+    """Parse one single-line reply. Raises AgiError for anything else (incl. ``520-`` starts)."""
+    if line.startswith("200 "):
+        m = REPLY_RE.match(line)
+        if m is None:
+            raise AgiError(f"bad 200 reply {line[:60]!r}")
+        endpos = int(m.group(3)) if m.group(3) is not None else None
+        return AgiReply(200, m.group(1), m.group(2), endpos)
+    for code in (510, 511, 520):
+        if line.startswith(f"{code} "):
+            return AgiReply(code, text=line[4:])
+    raise AgiError(f"bad reply {line[:60]!r}")
+
+
+class Quoted(str):
+    """An argument always written in double quotes (escape digits, by convention)."""
+
+
+def quote(arg: str) -> str:
+    """Quote one argument so Asterisk's ``parse_args`` gives it back unchanged."""
+    if "\n" in arg or "\r" in arg:
+        raise ValueError("AGI arguments cannot contain line breaks")
+    if arg and not isinstance(arg, Quoted) and not re.search(r'[\s"\\]', arg):
+        return arg
+    return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def format_command(*words: str) -> str:
+    """``format_command("STREAM", "FILE", "x", "")`` → ``STREAM FILE x ""``."""
+    return " ".join(quote(w) for w in words)
+
+
+@dataclass
+class _Pending:
+    line: str
+    timeout: float
+    deferred: Deferred[AgiReply]
+    usage: list[str] = field(default_factory=list)
+
+
+class AgiProtocol(LineReceiver):
+    """One FastAGI connection. Subclasses/owners set ``on_env`` and ``on_hangup``.
+
+    ``command()`` queues; only the head of the queue is on the wire. A reply fires its Deferred
+    with the AgiReply (any code). The out-of-band ``HANGUP`` sets ``hung_up`` and calls
+    ``on_hangup`` but does not consume a reply; Asterisk still answers the running command.
+    """
+
+    delimiter = b"\n"
+    MAX_LENGTH = 8192
+
+    def __init__(self, clock: IReactorTime) -> None:
+        self.clock = clock
+        self.env: AgiEnv | None = None
+        self.hung_up = False
+        self.closed = False
+        self.on_env: Callable[[AgiEnv], None] = lambda env: None
+        self.on_hangup: Callable[[], None] = lambda: None
+        self.on_closed: Callable[[], None] = lambda: None
+        self._env_lines: list[str] = []
+        self._queue: deque[_Pending] = deque()
+        self._in_flight: _Pending | None = None
+        self.log = log
+
+    # ------------------------------------------------------------------ commands
+
+    def command(self, *words: str, timeout: float = 30.0) -> Deferred[AgiReply]:
+        """Queue one command; its Deferred fires with the reply or fails with CallEnded."""
+        pending = _Pending(format_command(*words), timeout, Deferred(self._cancelled))
+        if self.closed:
+            pending.deferred.errback(CallEnded(pending.line))
+            return pending.deferred
+        self._queue.append(pending)
+        self._send_next()
+        return pending.deferred
+
+    def _send_next(self) -> None:
+        if self._in_flight is not None or not self._queue or self.closed:
+            return
+        pending = self._in_flight = self._queue.popleft()
+        pending.deferred.addTimeout(pending.timeout, self.clock)
+        self.sendLine(pending.line.encode("utf-8"))
+
+    def _cancelled(self, d: Deferred[AgiReply]) -> None:
+        """A command timed out (or was cancelled): replies are now out of step, so close."""
+        if self._in_flight is not None and self._in_flight.deferred is d:
+            self.log.warning("agi.command_timeout", command=self._in_flight.line.split(" ")[0])
+            self._in_flight = None
+        self.close()
+
+    def _complete(self, reply: AgiReply) -> None:
+        pending, self._in_flight = self._in_flight, None
+        assert pending is not None
+        pending.deferred.callback(reply)
+        self._send_next()
+
+    # ------------------------------------------------------------------ input
+
+    def lineReceived(self, line: bytes) -> None:
+        if self.closed:
+            return
+        try:
+            self._line(line.decode("utf-8"))
+        except (AgiError, UnicodeDecodeError) as err:
+            self.log.warning("agi.garbage", error=str(err))
+            self.close()
+
+    def _line(self, text: str) -> None:
+        if self.env is None:
+            if text:
+                if len(self._env_lines) >= 256:
+                    raise AgiError("environment too long")
+                self._env_lines.append(text)
+                return
+            self.env = parse_env(self._env_lines)
+            self.log = log.bind(call=self.env.uniqueid[-12:], menu=self.env.script)
+            self.on_env(self.env)
+            return
+        if text == HANGUP_LINE:
+            if not self.hung_up:
+                self.hung_up = True
+                self.log.info("agi.hangup")
+                self.on_hangup()
+            return
+        pending = self._in_flight
+        if pending is None:
+            raise AgiError(f"reply without a command {text[:60]!r}")
+        if pending.usage:  # inside a multi-line 520
+            pending.usage.append(text)
+            if text == USAGE_END:
+                self._complete(AgiReply(520, text="\n".join(pending.usage)))
+            elif len(pending.usage) > 200:
+                raise AgiError("520 usage text too long")
+            return
+        if text.startswith("520-"):
+            pending.usage.append(text)
+            return
+        self._complete(parse_reply(text))
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        self.log.warning("agi.line_too_long", length=len(line))
+        self.close()
+
+    # ------------------------------------------------------------------ teardown
+
+    def close(self) -> None:
+        """Close the socket; Asterisk ends AGI only when we do."""
+        if self.transport is not None and not self.closed:
+            self.transport.loseConnection()
+        self._fail_all()
+
+    def connectionLost(self, reason: Failure | None = None) -> None:
+        self._fail_all()
+
+    def _fail_all(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        waiting = ([self._in_flight] if self._in_flight else []) + list(self._queue)
+        self._in_flight = None
+        self._queue.clear()
+        for pending in waiting:
+            if not pending.deferred.called:
+                pending.deferred.errback(CallEnded(pending.line))
+        self.on_closed()
+
+
+__all__ = [
+    "AgiEnv",
+    "AgiError",
+    "AgiProtocol",
+    "AgiReply",
+    "CallEnded",
+    "Quoted",
+    "format_command",
+    "parse_env",
+    "parse_reply",
+    "quote",
+]

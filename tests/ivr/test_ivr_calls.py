@@ -1,0 +1,177 @@
+"""Whole calls over real TCP: our FastAGI server against the Asterisk simulator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import pytest_twisted
+from ivr_toys import ASK_ID, BYE, DONE, MAIN, STAR_HINT, TCODE, ToyDialogue
+from twisted.internet import defer
+from twisted.internet.protocol import Protocol
+from twisted.protocols.basic import LineReceiver
+
+from ivr.call import prompt_name
+from ivr.server import FastAGIFactory, listen_fastagi
+from ivr.simulator import HANGUP, SILENCE, TypeAhead, place_call
+from ivr.simulator_rules import env_lines
+from menus.types import Digits, HangUp, NoInput
+
+ESC = '"0123456789*"'
+ID = "11010519491231002*"
+
+
+def _reactor() -> Any:
+    from twisted.internet import reactor
+
+    return reactor
+
+
+@pytest_twisted.async_yield_fixture
+async def server():
+    reactor = _reactor()
+    dialogue = ToyDialogue()
+    factory = FastAGIFactory(dialogue, clock=reactor)
+    port = listen_fastagi(reactor, 0, factory)
+    yield dialogue, factory, port.getHost().port
+    await factory.when_idle()
+    await port.stopListening()
+
+
+def p(say: Any) -> str:
+    return prompt_name(say, "zh")
+
+
+@pytest_twisted.ensureDeferred
+async def test_full_call_renders_outputs_and_collects_digits(server) -> None:
+    dialogue, factory, port = server
+    sim = await place_call(_reactor(), port, ["1", ID])
+    await factory.when_idle()
+    assert sim.commands == [
+        "ANSWER",
+        f"STREAM FILE hotline/welcome {ESC}",
+        f"GET DATA {p(MAIN)} 5000 1",
+        f"STREAM FILE {p(ASK_ID)} {ESC}",
+        f"GET DATA {p(STAR_HINT)} 5000 18",
+        f'STREAM FILE {p(DONE)} ""',
+        f'SAY DIGITS {TCODE} ""',
+        "HANGUP",
+    ]
+    assert dialogue.begun == [
+        {"menu": "booking", "channel": "ivr", "msisdn": "8613800138000", "lang": None}
+    ]
+    assert dialogue.inputs == [Digits("1"), Digits(ID)]
+    assert sim.said_digits == [TCODE]
+    assert sim.events("aborted") == []
+    assert sim.transcript[-1] == ("closed", "")
+
+
+@pytest_twisted.ensureDeferred
+async def test_barge_in_key_counts_as_first_digit(server) -> None:
+    dialogue, factory, port = server
+    sim = await place_call(_reactor(), port, [TypeAhead("1"), TypeAhead("110105194912310021")])
+    await factory.when_idle()
+    assert dialogue.inputs == [Digits("1"), Digits("110105194912310021")]
+    # the welcome prompt was cut short by '1'; no GET DATA for the 1-digit choice
+    assert sim.commands[1:4] == [
+        f"STREAM FILE hotline/welcome {ESC}",
+        f"STREAM FILE {p(ASK_ID)} {ESC}",
+        "GET DATA silence/1 3000 17",
+    ]
+
+
+@pytest_twisted.ensureDeferred
+async def test_silence_becomes_no_input_then_goodbye(server) -> None:
+    dialogue, factory, port = server
+    sim = await place_call(_reactor(), port, [SILENCE, SILENCE])
+    await factory.when_idle()
+    assert dialogue.inputs == [NoInput(), NoInput()]
+    assert sim.commands[-2:] == [f'STREAM FILE {p(BYE)} ""', "HANGUP"]
+    assert len(sim.events("timeout")) == 2
+
+
+@pytest_twisted.ensureDeferred
+async def test_caller_hangup_feeds_hangup_and_closes(server) -> None:
+    dialogue, factory, port = server
+    sim = await place_call(_reactor(), port, ["1", HANGUP])
+    await factory.when_idle()
+    assert dialogue.inputs == [Digits("1"), HangUp()]
+    assert sim.events("hangup") == ["caller"]
+    assert "HANGUP" not in sim.commands  # nothing sent after the channel died
+    assert sim.transcript[-1] == ("closed", "")
+
+
+@pytest_twisted.ensureDeferred
+async def test_missing_prompt_ends_call_without_hangup_command(server) -> None:
+    dialogue, factory, port = server
+    sim = await place_call(_reactor(), port, ["1"], missing_files={"hotline/welcome"})
+    await factory.when_idle()
+    assert sim.commands == ["ANSWER", f"STREAM FILE hotline/welcome {ESC}"]
+    assert dialogue.inputs == [HangUp()]  # the menu still gets to release
+    assert sim.events("hangup") == []  # the dialplan continues after AGI()
+
+
+@pytest_twisted.ensureDeferred
+async def test_withheld_caller_id_gives_empty_msisdn(server) -> None:
+    dialogue, factory, port = server
+    await place_call(_reactor(), port, [HANGUP], callerid=None)
+    await factory.when_idle()
+    assert dialogue.begun[0]["msisdn"] == ""
+
+
+class RawAsterisk(LineReceiver):
+    """Sends the env block, then answers the first command with ``answer``."""
+
+    delimiter = b"\n"
+
+    def __init__(self, env: list[str], answer: bytes) -> None:
+        self.env, self.answer = env, answer
+        self.received: list[bytes] = []
+        self.closed: defer.Deferred[None] = defer.Deferred()
+
+    def connectionMade(self) -> None:
+        self.transport.write("".join(line + "\n" for line in self.env).encode())
+
+    def lineReceived(self, line: bytes) -> None:
+        self.received.append(line)
+        self.transport.write(self.answer)
+
+    def connectionLost(self, reason: Any = None) -> None:
+        self.closed.callback(None)
+
+
+async def _raw(port: int, proto: Protocol) -> None:
+    from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+
+    await connectProtocol(TCP4ClientEndpoint(_reactor(), "127.0.0.1", port), proto)
+
+
+@pytest_twisted.ensureDeferred
+async def test_garbage_reply_closes_that_call_only(server) -> None:
+    dialogue, factory, port = server
+    raw = RawAsterisk(env_lines(script="booking", port=port), b"hello there\n")
+    await _raw(port, raw)
+    sim = await place_call(_reactor(), port, ["1", ID])  # a concurrent, well-behaved call
+    await raw.closed
+    await factory.when_idle()
+    assert raw.received == [b"ANSWER"]
+    assert sim.commands[-1] == "HANGUP" and sim.said_digits == [TCODE]
+    assert HangUp() in dialogue.inputs  # the broken call's session was released
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"not an env line\n\n",
+        b"agi_network: yes\n" + b"x" * 9000 + b"\n",
+        b"\n",  # empty environment
+    ],
+)
+@pytest_twisted.ensureDeferred
+async def test_bad_environment_closes_without_starting(server, payload: bytes) -> None:
+    dialogue, _factory, port = server
+    raw = RawAsterisk([], b"")
+    await _raw(port, raw)
+    raw.transport.write(payload)
+    await raw.closed
+    assert dialogue.begun == [] and raw.received == []
