@@ -65,7 +65,7 @@ def _messages(c: Ctx, node: yaml.Node | None, w: y.Where) -> dict[str, Text]:
     return out
 
 
-def _say_cycles(nodes: Mapping[str, Node], where: y.Where) -> None:
+def _say_cycles(nodes: Mapping[str, Node], marks: Mapping[str, yaml.Node], where: y.Where) -> None:
     """A loop of ``say`` nodes would never wait for input: reject it at load."""
     for start in nodes:
         seen: list[str] = []
@@ -73,7 +73,8 @@ def _say_cycles(nodes: Mapping[str, Node], where: y.Where) -> None:
         while isinstance(node := nodes.get(current or ""), SayNode):
             if node.id in seen:
                 loop = " -> ".join([*seen[seen.index(node.id) :], node.id])
-                raise where.error(None, f"say nodes loop without waiting for input: {loop}")
+                at = where.inside(f"node {node.id!r}")
+                raise at.error(marks[node.id], f"say nodes loop without waiting for input: {loop}")
             seen.append(node.id)
             current = node.next
 
@@ -99,8 +100,10 @@ def parse_menu(text: str, filename: str, version: str) -> MenuDefinition:
     start = y.string(start_node, where, "start")
     messages = _messages(ctx, opt(top, "messages"), where)
     nodes: dict[str, Node] = {}
+    marks: dict[str, yaml.Node] = {}
     for nid, (key_node, node) in y.mapping(need(top, "nodes", where, root), where, "nodes").items():
         nw = where.inside(f"node {nid!r}")
+        marks[nid] = key_node
         if not ID.match(nid):
             raise nw.error(
                 key_node, "node ids are letters, digits and '_' (not starting with a digit)"
@@ -114,7 +117,7 @@ def parse_menu(text: str, filename: str, version: str) -> MenuDefinition:
         unknown = set(entries) - NODE_KEYS[kind] - {"type"}
         if unknown:
             raise nw.error(
-                entries[min(unknown)][0], f"unknown key {min(unknown)!r} for a {kind} node"
+                entries[min(unknown)][0], f"unknown key {min(unknown)!r} for a {kind!r} node"
             )
         nodes[nid] = PARSERS[kind](ctx, nid, entries, nw, node)
     if start not in nodes:
@@ -126,13 +129,13 @@ def parse_menu(text: str, filename: str, version: str) -> MenuDefinition:
     for w, node, var in ctx.lists:
         if var not in ctx.saves:
             raise w.error(node, f"list {var!r} is never saved by any node")
-    for w, node, tpl, extra in ctx.uses:
+    for w, node, what, tpl, extra in ctx.uses:
         for fld in tpl.fields():
             if fld.root not in known and fld.root not in extra:
                 raise w.error(
-                    node, f"{{{'.'.join(fld.path)}}}: variable {fld.root!r} is never saved"
+                    node, f"{what}: {{{'.'.join(fld.path)}}}: {fld.root!r} is never saved"
                 )
-    _say_cycles(nodes, where)
+    _say_cycles(nodes, marks, where)
     return MenuDefinition(
         name=name,
         version=version,

@@ -61,7 +61,9 @@ class Ctx:
     languages: tuple[str, ...]
     keys: Keys = field(default_factory=Keys)
     targets: list[tuple[y.Where, yaml.Node, str, str]] = field(default_factory=list)
-    uses: list[tuple[y.Where, yaml.Node, Template, frozenset[str]]] = field(default_factory=list)
+    uses: list[tuple[y.Where, yaml.Node, str, Template, frozenset[str]]] = field(
+        default_factory=list
+    )
     saves: set[str] = field(default_factory=set)
     lists: list[tuple[y.Where, yaml.Node, str]] = field(default_factory=list)
 
@@ -82,7 +84,7 @@ class Ctx:
             tpl = parse(y.string(node, where, what))
         except MenuError as err:
             raise where.error(node, f"{what}: {err}") from None
-        self.uses.append((where, node, tpl, frozenset(extra)))
+        self.uses.append((where, node, what, tpl, frozenset(extra)))
         return tpl
 
     def target(self, node: yaml.Node, where: y.Where, what: str) -> str:

@@ -44,7 +44,10 @@ def compose(text: str, where: Where) -> yaml.Node:
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         pos = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
-        raise MenuError(f"{where.filename}{pos}: YAML syntax error: {err.problem}") from err
+        why = err.problem or "invalid YAML"
+        if err.context and err.context_mark is not None and err.context_mark is not mark:
+            why += f" ({err.context} at line {err.context_mark.line + 1})"
+        raise MenuError(f"{where.filename}{pos}: YAML syntax error: {why}") from err
     except yaml.YAMLError as err:
         raise MenuError(f"{where.filename}: YAML error: {err}") from err
     if node is None:

@@ -8,7 +8,7 @@ reported as ``file:line:col: node 'x': why``. The YAML language is documented in
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -182,20 +182,30 @@ def load_menu_bytes(data: bytes, filename: str) -> MenuDefinition:
 
 
 class MenuSource:
-    """Menus by name. Old versions are kept so sessions started before a reload can finish."""
+    """Menus by name. Old versions are kept so sessions started before a reload can finish.
 
-    def __init__(self, definitions: Iterable[MenuDefinition] = ()) -> None:
+    Built from definitions or from a ``{name: definition}`` mapping; ``definitions`` gives the
+    latest of each, so a reload is ``MenuSource({**old.definitions, new.name: new})`` or
+    ``source.add(new)``.
+    """
+
+    def __init__(
+        self, definitions: Mapping[str, MenuDefinition] | Iterable[MenuDefinition] = ()
+    ) -> None:
         self._latest: dict[str, MenuDefinition] = {}
         self._versions: dict[tuple[str, str], MenuDefinition] = {}
-        for definition in definitions:
+        items = definitions.values() if isinstance(definitions, Mapping) else definitions
+        for definition in items:
             self.add(definition)
 
     @classmethod
     def from_paths(cls, paths: Iterable[str | Path]) -> MenuSource:
-        return cls(load_menu(p) for p in paths)
+        return cls([load_menu(p) for p in paths])
 
     def add(self, definition: MenuDefinition) -> None:
         """Make ``definition`` the current version of its menu (a hot reload)."""
+        if not isinstance(definition, MenuDefinition):
+            raise TypeError(f"MenuSource holds MenuDefinition values, not {definition!r}")
         self._latest[definition.name] = definition
         self._versions[(definition.name, definition.version)] = definition
 
@@ -207,8 +217,19 @@ class MenuSource:
             raise KeyError(f"no menu named {name!r}")
         return self._latest[name]
 
-    def names(self) -> tuple[str, ...]:
-        return tuple(sorted(self._latest))
+    @property
+    def definitions(self) -> dict[str, MenuDefinition]:
+        """The latest definition of each menu, by name (a copy)."""
+        return dict(self._latest)
+
+    def __getitem__(self, name: str) -> MenuDefinition:
+        return self.get(name)
 
     def __contains__(self, name: object) -> bool:
         return name in self._latest
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._latest))
+
+    def __len__(self) -> int:
+        return len(self._latest)
