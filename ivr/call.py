@@ -108,7 +108,7 @@ class Call:
                     return
                 session, output = await self.dialogue.resume(session, inp)
         except _Ended as ended:
-            event = "ivr.caller_hangup" if ended.hung_up else "ivr.call_failed"
+            event = "ivr.caller_hangup" if ended.hung_up else "ivr.call_ended"
             self.log.info(event, why=str(ended), node=session.node if session else None)
             if session is not None and not session.ended and not final:
                 await self._release(session)
@@ -186,7 +186,7 @@ class Call:
         if reply.failed:
             if words[0] == "HANGUP":
                 return reply
-            raise _Ended(f"{' '.join(words[:2])} result=-1", hung_up=False)
+            raise _Ended(f"{' '.join(words[:2])} result=-1: hang-up or media", hung_up=False)
         if not reply.ok:
             raise _Ended(f"{words[0]} got {reply.code}", hung_up=False)
         return reply
