@@ -87,6 +87,6 @@ async def start_server(dialogue: Any, redis: Any, **kwargs: Any) -> Server:
     ussd = Resource()
     root.putChild(b"ussd", ussd)
     ussd.putChild(b"at", resource)
-    port = reactor.listenTCP(0, Site(root), interface="127.0.0.1")
+    port = reactor.listenTCP(0, Site(root), backlog=1024, interface="127.0.0.1")
     url = f"http://127.0.0.1:{port.getHost().port}/ussd/at"
     return Server(url, dialogue, store, clock, resource, port)
