@@ -12,6 +12,7 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
 
 import structlog
 from twisted.internet.defer import Deferred
@@ -42,6 +43,7 @@ class AgiEnv:
 
     vars: dict[str, str]
     script: str  # the menu name: agi_network_script without any ?query
+    params: dict[str, str]  # the ?query of agi_network_script, e.g. {"lang": "en"}
     callerid: str | None
     language: str
     channel: str
@@ -107,9 +109,11 @@ def parse_env(lines: Iterable[str]) -> AgiEnv:
     if not env:
         raise AgiError("empty environment")
     callerid = env.get("agi_callerid", "unknown").strip()
+    script, _, query = env.get("agi_network_script", "").partition("?")
     return AgiEnv(
         vars=env,
-        script=env.get("agi_network_script", "").split("?", 1)[0].strip("/"),
+        script=script.strip("/"),
+        params=dict(parse_qsl(query)),
         callerid=None if callerid.lower() in ("", "unknown") else callerid,
         language=env.get("agi_language", ""),
         channel=env.get("agi_channel", ""),

@@ -96,7 +96,7 @@ class Call:
             if not self.menu:
                 raise _Ended("no menu in agi_network_script", hung_up=False)
             session, output = await self.dialogue.begin(
-                self.menu, channel="ivr", msisdn=self.msisdn
+                self.menu, channel="ivr", msisdn=self.msisdn, lang=self.env.params.get("lang")
             )
             self.log.info("ivr.call_start")
             while True:

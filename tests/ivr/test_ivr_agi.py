@@ -85,8 +85,9 @@ def test_simulator_env_block_is_in_asterisk_order() -> None:
 
 
 def test_parse_env_from_asterisk_block() -> None:
-    env = parse_env(env_lines(script="booking?x=1", args=("en",))[:-1])
+    env = parse_env(env_lines(script="booking?lang=en&x=1", args=("en",))[:-1])
     assert env.script == "booking"
+    assert env.params == {"lang": "en", "x": "1"}
     assert env.callerid == "13800138000"
     assert env.vars["agi_accountcode"] == ""
     assert env.args == ["en"]

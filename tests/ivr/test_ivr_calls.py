@@ -175,3 +175,21 @@ async def test_bad_environment_closes_without_starting(server, payload: bytes) -
     raw.transport.write(payload)
     await raw.closed
     assert dialogue.begun == [] and raw.received == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_menu_language_from_the_agi_url(server) -> None:
+    dialogue, factory, port = server
+    await place_call(_reactor(), port, [HANGUP], menu="booking?lang=en")
+    await factory.when_idle()
+    assert dialogue.begun[0]["menu"] == "booking" and dialogue.begun[0]["lang"] == "en"
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_burst_of_concurrent_calls_all_complete(server) -> None:
+    dialogue, factory, port = server
+    calls = [place_call(_reactor(), port, ["1", ID], uniqueid=f"1764100000.{i}") for i in range(60)]
+    sims = await defer.gatherResults(calls)
+    await factory.when_idle()
+    assert all(sim.said_digits == [TCODE] and sim.commands[-1] == "HANGUP" for sim in sims)
+    assert dialogue.inputs.count(Digits(ID)) == 60
