@@ -60,7 +60,8 @@ class Dialogue:
     async def _drive(
         self, definition: MenuDefinition, session: Session, inp: Input
     ) -> tuple[Session, Output]:
-        for _ in range(self._max_effects + 1):
+        effects = 0
+        while True:
             try:
                 result = step(definition, session, inp, validators=self._validators)
             except MenuError as err:
@@ -70,6 +71,9 @@ class Dialogue:
             if result.output is not None:
                 return session, result.output
             assert result.effect is not None
+            if effects >= self._max_effects:
+                break
+            effects += 1
             inp = await self._effect(result.effect, session)
         log.error("menu_effect_loop", menu=definition.name, node=session.node)
         result = fail(definition, session)

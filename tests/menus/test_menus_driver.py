@@ -1,0 +1,145 @@
+"""The async driver under Twisted: effects may return Deferreds or be coroutines; failures
+become the ``error`` route. Coroutines are driven by ``Deferred.fromCoroutine``, no reactor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from menus_support import GOOD_ID_KEYED, TCODE, VALIDATORS, canned
+from twisted.internet.defer import Deferred, succeed
+
+from menus.definition import MenuDefinition, MenuSource, load_menu_text
+from menus.driver import Dialogue
+from menus.types import Digits, Effect, EffectResult, HangUp, Output, SayDigits, Session
+
+
+def _result(coro: Any) -> Any:
+    """The value of a coroutine that finished synchronously (fails if it is still waiting)."""
+    d = Deferred.fromCoroutine(coro)
+    out: list[Any] = []
+    d.addBoth(out.append)
+    assert out, "the coroutine is still waiting"
+    if hasattr(out[0], "raiseException"):
+        out[0].raiseException()
+    return out[0]
+
+
+def test_full_booking_with_deferred_effects(booking_menu: MenuDefinition) -> None:
+    answers = canned()
+    calls: list[tuple[str, str]] = []
+
+    def run_effect(effect: Effect, session: Session) -> Deferred[EffectResult]:
+        calls.append((effect.name, session.msisdn))
+        return succeed(answers(effect))
+
+    dialogue = Dialogue(MenuSource([booking_menu]), run_effect, VALIDATORS)
+    session, out = _result(dialogue.begin("booking", channel="ussd", msisdn="8613800000000"))
+    assert out.text().startswith("欢迎使用12580预约挂号")
+    for key in ["1", "1", "1", "1", GOOD_ID_KEYED, "1"]:
+        session, out = _result(dialogue.resume(session, Digits(key)))
+    assert out.ends and SayDigits(TCODE) in out.parts
+    assert calls == [
+        (name, "8613800000000") for name in ("departments", "open_days", "sessions", "book")
+    ]
+
+
+def test_driver_waits_for_a_slow_effect(booking_menu: MenuDefinition) -> None:
+    pending: list[Deferred[EffectResult]] = []
+
+    def run_effect(effect: Effect, session: Session) -> Deferred[EffectResult]:
+        pending.append(Deferred())
+        return pending[-1]
+
+    dialogue = Dialogue(MenuSource([booking_menu]), run_effect, VALIDATORS)
+    session, _ = _result(dialogue.begin("booking", channel="ivr", msisdn=""))
+    done: list[tuple[Session, Output]] = []
+    Deferred.fromCoroutine(dialogue.resume(session, Digits("1"))).addCallback(done.append)
+    assert done == [] and len(pending) == 1
+    pending[0].callback(EffectResult(True, [{"id": "nk", "name": "内科"}]))
+    assert done and done[0][0].node == "pick_dept"
+    assert "内科请按1。" in done[0][1].text()
+
+
+def test_effect_that_raises_takes_the_error_route(booking_menu: MenuDefinition) -> None:
+    async def run_effect(effect: Effect, session: Session) -> EffectResult:
+        raise ConnectionError("redis down")
+
+    dialogue = Dialogue(MenuSource([booking_menu]), run_effect, VALIDATORS)
+    session, _ = _result(dialogue.begin("booking", channel="ussd", msisdn=""))
+    session, out = _result(dialogue.resume(session, Digits("1")))
+    assert out.ends and session.ended
+    assert out.text() == "抱歉，系统繁忙，预约未成功，请稍后再试。"
+
+
+def test_effect_returning_junk_is_an_error_and_plain_values_are_accepted(
+    booking_menu: MenuDefinition,
+) -> None:
+    def junk(effect: Effect, session: Session) -> Any:
+        return {"ok": True}
+
+    dialogue = Dialogue(MenuSource([booking_menu]), junk, VALIDATORS)
+    session, _ = _result(dialogue.begin("booking", channel="ussd", msisdn=""))
+    _, out = _result(dialogue.resume(session, Digits("1")))
+    assert out.ends and "系统繁忙" in out.text()
+
+    def plain(effect: Effect, session: Session) -> EffectResult:
+        return EffectResult(True, [{"id": "nk", "name": "内科"}])
+
+    dialogue = Dialogue(MenuSource([booking_menu]), plain, VALIDATORS)
+    session, _ = _result(dialogue.begin("booking", channel="ussd", msisdn=""))
+    session, out = _result(dialogue.resume(session, Digits("1")))
+    assert session.node == "pick_dept" and "1.内科" in out.text()
+
+
+def test_hangup_resume_ends_quietly(booking_menu: MenuDefinition) -> None:
+    dialogue = Dialogue(MenuSource([booking_menu]), lambda e, s: succeed(canned()(e)), VALIDATORS)
+    session, _ = _result(dialogue.begin("booking", channel="ivr", msisdn=""))
+    session, out = _result(dialogue.resume(session, HangUp()))
+    assert session.ended and out == Output((), None)
+
+
+LOOP = """\
+menu: spin
+languages: [en]
+start: a
+nodes:
+  a: {type: act, effect: ping, next: a}
+"""
+SAY_LOOP = """\
+menu: spin2
+languages: [en]
+start: load
+nodes:
+  load: {type: act, effect: ping, save: items, next: a}
+  a: {type: ask, text: {en: pick}, list: items, save: x, next: a, empty: b}
+  b: {type: say, text: {en: none}, next: a}
+"""
+
+
+def test_effect_loops_and_engine_loops_end_with_the_error_message() -> None:
+    source = MenuSource([load_menu_text(LOOP, "spin.yaml"), load_menu_text(SAY_LOOP, "spin2.yaml")])
+    count = 0
+
+    async def run_effect(effect: Effect, session: Session) -> EffectResult:
+        nonlocal count
+        count += 1
+        return EffectResult(True, [])
+
+    dialogue = Dialogue(source, run_effect, max_effects=7)
+    session, out = _result(dialogue.begin("spin", channel="ussd", msisdn=""))
+    assert count == 7 and out.ends and session.ended
+    assert out.text() == "The service is busy. Please try again later."
+    session, out = _result(dialogue.begin("spin2", channel="ussd", msisdn=""))
+    assert out.ends and out.text().endswith("The service is busy. Please try again later.")
+
+
+def test_resume_uses_the_version_the_session_started_on(booking_menu: MenuDefinition) -> None:
+    source = MenuSource([booking_menu])
+    dialogue = Dialogue(source, lambda e, s: succeed(canned()(e)), VALIDATORS)
+    session, _ = _result(dialogue.begin("booking", channel="ussd", msisdn=""))
+    text = "menu: booking\nlanguages: [zh]\nstart: a\nnodes:\n  a: {type: end, text: {zh: 新版}}\n"
+    source.add(load_menu_text(text, "new.yaml"))
+    session, _ = _result(dialogue.resume(session, Digits("1")))
+    assert session.node == "pick_dept"
+    _, fresh = _result(dialogue.begin("booking", channel="ussd", msisdn=""))
+    assert fresh.text() == "新版"
