@@ -149,3 +149,8 @@ def test_builtin_ends_are_valid_targets() -> None:
     text = MINIMAL.replace("a: {type: end", "a: {type: say, next: $goodbye")
     menu = load_menu_text(text, "m.yaml")
     assert menu.nodes["a"].next == "$goodbye"  # type: ignore[union-attr]
+
+
+def test_docs_show_the_shipped_menu_verbatim() -> None:
+    doc = (BOOKING_YAML.parents[2] / "docs" / "menus.md").read_text(encoding="utf-8")
+    assert "```yaml\n" + BOOKING_YAML.read_text(encoding="utf-8") + "```" in doc
