@@ -1,1 +1,19 @@
-"""ivr."""
+"""Voice channel: menus over Asterisk FastAGI (docs/ivr.md)."""
+
+from ivr.agi import AgiEnv, AgiError, AgiProtocol, AgiReply, parse_env, parse_reply
+from ivr.call import Call, normalise_msisdn, prompt_name
+from ivr.server import FastAGIFactory, listen_fastagi
+
+__all__ = [
+    "AgiEnv",
+    "AgiError",
+    "AgiProtocol",
+    "AgiReply",
+    "Call",
+    "FastAGIFactory",
+    "listen_fastagi",
+    "normalise_msisdn",
+    "parse_env",
+    "parse_reply",
+    "prompt_name",
+]

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 
 import structlog
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
@@ -26,11 +26,17 @@ log = structlog.get_logger("ivr.agi")
 # the plain ``-?\d*`` would reject a resident ID ending in '*' (= X).
 REPLY_RE = re.compile(r"^200 result=(-?[0-9*#A-D]*)(?: \(([^)]*)\))?(?: endpos=(\d+))?$")
 USAGE_END = "520 End of proper usage."
+_LONG_DIGITS = re.compile(r"\d{5,}")
 HANGUP_LINE = "HANGUP"
 
 
 class AgiError(Exception):
     """The peer sent something that is not FastAGI; the call is closed."""
+
+
+def _excerpt(text: str) -> str:
+    """A short, log-safe excerpt of peer input: digit runs (IDs, phones) keep their last 4."""
+    return repr(_LONG_DIGITS.sub(lambda m: "*" * (len(m[0]) - 4) + m[0][-4:], text[:60]))
 
 
 class CallEnded(Exception):
@@ -101,10 +107,10 @@ def parse_env(lines: Iterable[str]) -> AgiEnv:
             if line.endswith(":") and line[:-1].strip():
                 key, value = line[:-1], ""
             else:
-                raise AgiError(f"bad environment line {line[:40]!r}")
+                raise AgiError(f"bad environment line {_excerpt(line)}")
         key = key.strip().lower()
         if not key.startswith("agi_"):
-            raise AgiError(f"bad environment key {key[:40]!r}")
+            raise AgiError(f"bad environment key {_excerpt(key)}")
         env[key] = value
     if not env:
         raise AgiError("empty environment")
@@ -126,13 +132,13 @@ def parse_reply(line: str) -> AgiReply:
     if line.startswith("200 "):
         m = REPLY_RE.match(line)
         if m is None:
-            raise AgiError(f"bad 200 reply {line[:60]!r}")
+            raise AgiError(f"bad 200 reply {_excerpt(line)}")
         endpos = int(m.group(3)) if m.group(3) is not None else None
         return AgiReply(200, m.group(1), m.group(2), endpos)
     for code in (510, 511, 520):
         if line.startswith(f"{code} "):
             return AgiReply(code, text=line[4:])
-    raise AgiError(f"bad reply {line[:60]!r}")
+    raise AgiError(f"bad reply {_excerpt(line)}")
 
 
 class Quoted(str):
@@ -172,8 +178,10 @@ class AgiProtocol(LineReceiver):
     delimiter = b"\n"
     MAX_LENGTH = 8192
 
-    def __init__(self, clock: IReactorTime) -> None:
+    def __init__(self, clock: IReactorTime, *, env_timeout: float = 10.0) -> None:
         self.clock = clock
+        self.env_timeout = env_timeout
+        self._env_deadline: IDelayedCall | None = None
         self.env: AgiEnv | None = None
         self.hung_up = False
         self.closed = False
@@ -184,6 +192,15 @@ class AgiProtocol(LineReceiver):
         self._queue: deque[_Pending] = deque()
         self._in_flight: _Pending | None = None
         self.log = log
+
+    def connectionMade(self) -> None:
+        self._env_deadline = self.clock.callLater(self.env_timeout, self._no_env)
+
+    def _no_env(self) -> None:
+        """A peer that connects but sends no environment (a scanner, a stuck proxy) is dropped."""
+        self._env_deadline = None
+        self.log.warning("agi.no_environment", after_s=self.env_timeout)
+        self.close()
 
     # ------------------------------------------------------------------ commands
 
@@ -236,6 +253,9 @@ class AgiProtocol(LineReceiver):
                 self._env_lines.append(text)
                 return
             self.env = parse_env(self._env_lines)
+            if self._env_deadline is not None and self._env_deadline.active():
+                self._env_deadline.cancel()
+            self._env_deadline = None
             self.log = log.bind(call=self.env.uniqueid[-12:], menu=self.env.script)
             self.on_env(self.env)
             return
@@ -247,7 +267,7 @@ class AgiProtocol(LineReceiver):
             return
         pending = self._in_flight
         if pending is None:
-            raise AgiError(f"reply without a command {text[:60]!r}")
+            raise AgiError(f"reply without a command {_excerpt(text)}")
         if pending.usage:  # inside a multi-line 520
             pending.usage.append(text)
             if text == USAGE_END:
@@ -279,6 +299,9 @@ class AgiProtocol(LineReceiver):
         if self.closed:
             return
         self.closed = True
+        if self._env_deadline is not None and self._env_deadline.active():
+            self._env_deadline.cancel()
+        self._env_deadline = None
         waiting = ([self._in_flight] if self._in_flight else []) + list(self._queue)
         self._in_flight = None
         self._queue.clear()

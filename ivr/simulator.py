@@ -116,6 +116,14 @@ class AsteriskSimulator(LineReceiver):
     def said_digits(self) -> list[str]:
         return self.events("say_digits")
 
+    def format_transcript(self) -> str:
+        """The call as readable lines (for ``hotline simulate --channel ivr`` and failing tests)."""
+        arrows = {"cmd": ">>", "reply": "<<"}
+        return "\n".join(
+            f"{arrows.get(kind, '--')} {value}" if kind in arrows else f"-- {kind} {value}".rstrip()
+            for kind, value in self.transcript
+        )
+
     # ------------------------------------------------------------------ connection
 
     def connectionMade(self) -> None:

@@ -169,3 +169,9 @@ def test_prompt_names() -> None:
     assert name == prompt_name(Say("预约请按1"), "zh")
     assert name.startswith("hotline/zh/") and len(name) == len("hotline/zh/") + 12
     assert prompt_name(Say("预约请按1"), "en") != name
+
+
+def test_errors_do_not_carry_id_or_phone_numbers() -> None:
+    with pytest.raises(AgiError) as err:
+        parse_reply("200 result=110105194912310021 junk")
+    assert "110105194912310021" not in str(err.value) and "0021" in str(err.value)

@@ -116,3 +116,21 @@ def test_connection_lost_fails_pending() -> None:
     got = results(proto.command("ANSWER"))
     proto.connectionLost(None)
     assert isinstance(got[0].value, CallEnded)  # type: ignore[union-attr]
+
+
+def test_peer_that_sends_no_environment_is_dropped() -> None:
+    clock = Clock()
+    proto = AgiProtocol(clock, env_timeout=10)
+    transport = StringTransport()
+    proto.makeConnection(transport)
+    proto.dataReceived(b"agi_network: yes\n")  # started, never finished
+    clock.advance(9.9)
+    assert not transport.disconnecting
+    clock.advance(0.2)
+    assert transport.disconnecting
+
+
+def test_environment_cancels_the_deadline() -> None:
+    _, transport, clock, envs, _ = connected()
+    clock.advance(3600)
+    assert envs and not transport.disconnecting and not clock.getDelayedCalls()

@@ -90,3 +90,14 @@ def test_server_close_is_recorded_and_fires_done() -> None:
     sim.done.addCallback(got.append)
     sim.connectionLost(None)
     assert got == [sim] and sim.transcript[-1] == ("closed", "")
+
+
+def test_format_transcript() -> None:
+    sim, t, c = sim_with("1")
+    ask(sim, t, c, "GET DATA p 5000 1")
+    assert sim.format_transcript().splitlines() == [
+        ">> GET DATA p 5000 1",
+        "-- play p",
+        "-- key 1",
+        "<< 200 result=1",
+    ]
