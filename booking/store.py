@@ -8,14 +8,11 @@ uniqueness). Scripts are called by EVALSHA and loaded again if Redis answers NOS
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import inspect
 import re
-from collections.abc import Awaitable, Coroutine, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Awaitable, Coroutine, Mapping
 from typing import Any, Protocol, TypeVar
 
-import txredisapi
 from twisted.internet.defer import Deferred, FirstError, gatherResults
 from twisted.logger import Logger
 
@@ -32,6 +29,7 @@ from booking.api import (
 from booking.catalog import Catalog, DepartmentConfig
 from booking.idcard import is_valid_resident_id, mask_id, normalize_resident_id
 from booking.rules import check_in_refusal, is_open, local_now, open_days, remote_quota
+from booking.scripts import LuaScript
 from booking.tcode import Rng, is_well_formed, new_tcode
 
 log = Logger()
@@ -41,31 +39,11 @@ NOT_FOUND = "No booking matches this code. Please check the 10 digits in your SM
 REQUEST_TTL = 86400  # seconds an idempotency key replays its booking
 CANDIDATES = 3  # T-codes offered to one script call; all taken -> call again with fresh ones
 MAX_ATTEMPTS = 5
-_MSISDN = re.compile(r"^[1-9]\d{6,14}$")  # E.164 digits, no '+'
+_MSISDN = re.compile(r"[1-9][0-9]{6,14}")  # E.164 digits, no '+'
 
 
 class SecondsClock(Protocol):
     def seconds(self) -> float: ...
-
-
-class _Script:
-    """A Lua script run by EVALSHA; on NOSCRIPT (Redis restarted or flushed) it is loaded again."""
-
-    def __init__(self, redis: Any, name: str) -> None:
-        self.redis = redis
-        self.source = (Path(__file__).parent / f"{name}.lua").read_text(encoding="utf-8")
-        self.sha = hashlib.sha1(self.source.encode("utf-8")).hexdigest()
-
-    async def load(self) -> None:
-        self.sha = await self.redis.script_load(self.source)
-
-    async def __call__(self, keys_: Sequence[str], args: Sequence[object]) -> Any:
-        argv = [str(a) for a in args]
-        try:
-            return await self.redis.evalsha(self.sha, list(keys_), argv)
-        except txredisapi.ScriptDoesNotExist:
-            await self.load()
-            return await self.redis.evalsha(self.sha, list(keys_), argv)
 
 
 class RedisBookingService:
@@ -91,9 +69,9 @@ class RedisBookingService:
         self.rng = rng
         self.retention_days = retention_days
         self._listeners: list[BookingListener] = []
-        self._book = _Script(redis, "book")
-        self._check_in = _Script(redis, "check_in")
-        self._cancel = _Script(redis, "cancel")
+        self._book = LuaScript(redis, "book")
+        self._check_in = LuaScript(redis, "check_in")
+        self._cancel = LuaScript(redis, "cancel")
 
     async def load_scripts(self) -> None:
         """SCRIPT LOAD every script now (optional: they are loaded on first NOSCRIPT anyway)."""
@@ -151,7 +129,7 @@ class RedisBookingService:
         tmpl = dept.session(req.session) if dept else None
         if dept is None or tmpl is None or not is_open(req.day, now, self.catalog.days_ahead):
             raise BookingError("closed", "That session cannot be booked remotely.")
-        if not _MSISDN.match(req.msisdn) or not req.channel:
+        if not _MSISDN.fullmatch(req.msisdn) or not req.channel:
             raise BookingError("bad_request", "msisdn (E.164 digits) and channel are required.")
         return id_number, remote_quota(tmpl.places, dept.remote_share)
 
