@@ -139,7 +139,9 @@ def bad_syntax(name: str, argv: Sequence[str]) -> bool:
     low, high, _ = COMMANDS[name]
     if not low <= len(argv) <= high:
         return True
-    return name == "say digits" and not _INT.match(argv[2])
+    if name == "say digits":
+        return not _INT.match(argv[2])
+    return name == "stream file" and len(argv) == 5 and not _INT.match(argv[4])  # %ld offset
 
 
 def usage_reply(name: str) -> list[str]:

@@ -56,6 +56,8 @@ def test_reply_lines() -> None:
     assert usage[0] == "520-Invalid command syntax.  Proper usage follows:"
     assert usage[-1] == "520 End of proper usage." and len(usage) > 2
     assert ask(sim, t, c, 'SAY DIGITS abc ""')[-1] == "520 End of proper usage."
+    assert ask(sim, t, c, 'STREAM FILE p "" x')[-1] == "520 End of proper usage."
+    assert ask(sim, t, c, 'STREAM FILE gone "" 800') == ["200 result=-1 endpos=800"]
     assert sim.said_digits == ["0123456789"]
 
 
