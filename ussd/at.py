@@ -106,7 +106,12 @@ class AtUssdResource(Resource):
         return NOT_DONE_YET
 
     def _answer(self, request: Request, form: dict[str, str]) -> None:
-        state: dict[str, Any] = {"done": False}
+        state: dict[str, Any] = {"done": False, "gone": False}
+
+        def gone(_: Failure) -> None:
+            state["gone"] = True  # the gateway hung up; the hop still completes and is stored
+
+        request.notifyFinish().addErrback(gone)
 
         def finish(status: int, body: str) -> None:
             if state["done"]:
@@ -114,7 +119,7 @@ class AtUssdResource(Resource):
             state["done"] = True
             if state.get("timer") is not None and state["timer"].active():
                 state["timer"].cancel()
-            if request.finished or request._disconnected:
+            if state["gone"] or request.finished:
                 return
             request.write(_plain(request, status, body))
             request.finish()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest_twisted
 import treq
 from twisted.internet.defer import Deferred
-from ussd_harness import MSISDN, CountingDialogue, Server
+from ussd_harness import MSISDN, PHONE, CountingDialogue, Server
 
 
 @pytest_twisted.ensureDeferred
@@ -180,3 +180,66 @@ async def test_non_post_bad_utf8_and_repeated_fields_are_400(server: Server) -> 
     resp = await treq.post(server.url, json={"sessionId": "s9"})
     assert resp.code == 400 and "missing sessionId" in await treq.text_content(resp)
     assert server.dialogue.begins == 0
+
+
+@pytest_twisted.ensureDeferred
+async def test_gateway_hanging_up_mid_hop_is_harmless_and_the_hop_is_stored(
+    server: Server,
+) -> None:
+    from twisted.internet import reactor
+    from twisted.internet.protocol import ClientFactory, Protocol
+    from twisted.logger import globalLogPublisher
+
+    dialogue: CountingDialogue = server.dialogue
+    await server.post(text="")
+    dialogue.gate, dialogue.entered = Deferred(), Deferred()
+    entered = dialogue.entered
+    port = int(server.url.split(":")[2].split("/")[0])
+    form = f"sessionId=s1&phoneNumber={PHONE.replace('+', '%2B')}&text=1".encode()
+    head = (
+        "POST /ussd/at HTTP/1.1\r\nHost: x\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\n"
+        f"Content-Length: {len(form)}\r\n\r\n"
+    ).encode()
+
+    lost: Deferred[None] = Deferred()
+
+    class Raw(Protocol):
+        def connectionMade(self) -> None:
+            self.transport.write(head + form)
+
+        def connectionLost(self, reason: object = None) -> None:
+            lost.callback(None)
+
+    connected: Deferred[Protocol] = Deferred()
+
+    class Factory(ClientFactory):
+        def buildProtocol(self, addr: object) -> Protocol:
+            proto = Raw()
+            connected.callback(proto)
+            return proto
+
+    errors: list[dict] = []
+
+    def observe(event: dict) -> None:
+        if event.get("log_failure") is not None or event.get("isError"):
+            errors.append(event)
+
+    globalLogPublisher.addObserver(observe)
+    try:
+        reactor.connectTCP("127.0.0.1", port, Factory())
+        proto = await connected
+        await entered
+        proto.transport.loseConnection()
+        await lost
+        # a Redis round trip gives the reactor time to see the close on the server side too
+        assert (await server.store.load("at", "s1")).hop == 1
+        gate, dialogue.gate = dialogue.gate, None
+        gate.callback(None)
+        record = await server.store.load("at", "s1")
+        assert record is not None and record.text == "1" and record.hop == 2
+        assert await server.post(text="1") == (200, "CON 请输入身份证号")
+        assert dialogue.resumes == ["1"]
+    finally:
+        globalLogPublisher.removeObserver(observe)
+    assert errors == []
