@@ -115,23 +115,29 @@ def need(entries: Entries, key: str, where: y.Where, node: yaml.Node) -> yaml.No
     return entries[key][1]
 
 
+def _prompt(node: yaml.Node | None, text: Text, w: y.Where) -> str | None:
+    """A recorded prompt stands for the whole text, so that text must have no variables."""
+    if node is None:
+        return None
+    name = y.string(node, w, "prompt")
+    if any(tpl.fields() for tpl in text.values()):
+        raise w.error(node, f"prompt {name!r}: a recording cannot say a text with {{variables}}")
+    return name
+
+
 def _say(c: Ctx, nid: str, e: Entries, w: y.Where, n: yaml.Node) -> SayNode:
-    prompt = opt(e, "prompt")
+    text = c.text(need(e, "text", w, n), w, "text")
     return SayNode(
         id=nid,
-        text=c.text(need(e, "text", w, n), w, "text"),
+        text=text,
         next=c.target(need(e, "next", w, n), w, "next"),
-        prompt=y.string(prompt, w, "prompt") if prompt is not None else None,
+        prompt=_prompt(opt(e, "prompt"), text, w),
     )
 
 
 def _end(c: Ctx, nid: str, e: Entries, w: y.Where, n: yaml.Node) -> EndNode:
-    prompt = opt(e, "prompt")
-    return EndNode(
-        id=nid,
-        text=c.text(need(e, "text", w, n), w, "text"),
-        prompt=y.string(prompt, w, "prompt") if prompt is not None else None,
-    )
+    text = c.text(need(e, "text", w, n), w, "text")
+    return EndNode(id=nid, text=text, prompt=_prompt(opt(e, "prompt"), text, w))
 
 
 def _act(c: Ctx, nid: str, e: Entries, w: y.Where, n: yaml.Node) -> ActNode:
@@ -233,8 +239,6 @@ def _ask(c: Ctx, nid: str, e: Entries, w: y.Where, n: yaml.Node) -> AskNode:
         kw["next"] = c.target(need(e, "next", w, n), w, "next")
     elif "next" in e or "save" in e:
         raise w.error(n, "an ask with choices takes next from each choice (no next/save)")
-    if (v := opt(e, "prompt")) is not None:
-        kw["prompt"] = y.string(v, w, "prompt")
     if (v := opt(e, "invalid")) is not None:
         kw["invalid"] = c.text(v, w, "invalid")
     for key, attr in (("noinput", "max_noinput"), ("nomatch", "max_nomatch")):
@@ -250,7 +254,8 @@ def _ask(c: Ctx, nid: str, e: Entries, w: y.Where, n: yaml.Node) -> AskNode:
             kw[attr] = y.number(v, w, key)
             if kw[attr] <= 0:
                 raise w.error(v, f"{key} must be positive")
-    return AskNode(id=nid, text=c.text(need(e, "text", w, n), w, "text"), **kw)
+    text = c.text(need(e, "text", w, n), w, "text")
+    return AskNode(id=nid, text=text, prompt=_prompt(opt(e, "prompt"), text, w), **kw)
 
 
 PARSERS: Mapping[str, Callable[[Ctx, str, Entries, y.Where, yaml.Node], Node]] = {
