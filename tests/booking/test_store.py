@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 import pytest_twisted
+from booking_support import SH as TOMORROW_TZ
 from booking_support import TOMORROW, make_id
 
 from booking import keys
@@ -149,3 +151,26 @@ async def test_open_days_and_departments(service: RedisBookingService) -> None:
     assert days[0] == TOMORROW and len(days) == 7
     assert (await refused(service.open_days("zz"))).code == "unknown_department"
     assert await service.sessions("nk", TOMORROW - dt.timedelta(days=1)) == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_keys_expire_after_retention(service: RedisBookingService, redis) -> None:
+    booking = await service.book(req(1, request_key="sms-77"))
+    # visit day 2026-11-26 -> kept until 2026-12-27 00:00 Shanghai (1 + 30 days after)
+    end = dt.datetime(2026, 12, 27, tzinfo=TOMORROW_TZ).timestamp()
+    for key in [
+        keys.booking(booking.tcode),
+        keys.ids_of_day("nk", TOMORROW),
+        keys.remote_count("nk", TOMORROW, "am"),
+        keys.session_codes("nk", TOMORROW, "am"),
+    ]:
+        # EXPIREAT is absolute, so Redis counts the TTL from its own (real) clock.
+        assert abs(await redis.ttl(key) - (end - time.time())) <= 2, key
+    assert 0 < await redis.ttl(keys.request("sms-77")) <= 86400
+
+
+@pytest_twisted.ensureDeferred
+async def test_today_follows_hospital_timezone(service: RedisBookingService, clock) -> None:
+    clock.advance(14 * 3600)  # 2026-11-26 00:00 in Shanghai, still the 25th in UTC
+    assert (await service.open_days("nk"))[0] == TOMORROW + dt.timedelta(days=1)
+    assert (await refused(service.book(req(1)))).code == "closed"
