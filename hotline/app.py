@@ -75,7 +75,10 @@ def load_static(settings: Settings) -> tuple[Any, MenuSource, dict[str, dict[str
     return catalog, menus, templates
 
 
-async def start(settings: Settings, reactor: Any, *, on_sms: OnSms | None = None) -> Running:
+async def start(
+    settings: Settings, reactor: Any, *, on_sms: OnSms | None = None, clock: Any = None
+) -> Running:
+    """Start everything. ``clock`` (default: the reactor) is booking's notion of now."""
     catalog, menus, templates = load_static(settings)
     stoppers: list[Callable[[], Any]] = []
 
@@ -106,7 +109,7 @@ async def start(settings: Settings, reactor: Any, *, on_sms: OnSms | None = None
     sender.startService()
     stoppers.append(sender.stopService)
 
-    booking = RedisBookingService(redis, catalog, clock=reactor)
+    booking = RedisBookingService(redis, catalog, clock=clock or reactor)
     booking.subscribe(SmsNotifier(sender, templates, catalog.name, day_label))
     dialogue = Dialogue(menus, make_effect_runner(booking), VALIDATORS)
 

@@ -108,7 +108,7 @@ async def _post(reactor: Any, url: str, body: bytes, content_type: bytes) -> tup
 async def scripted_booking(
     reactor: Any, http_port: int, sms_waiter: defer.Deferred[None], sms_seen: list[tuple[str, str]]
 ) -> int:
-    """Answer 1 at every menu and the demo ID when asked; then verify and check in the T-code."""
+    """Answer 1 at every menu and the demo ID when asked; then ask the kiosk about the T-code."""
     base = f"http://127.0.0.1:{http_port}"
     inputs: list[str] = []
     reply = ""
@@ -127,7 +127,7 @@ async def scripted_booking(
         print(f"[USSD] > {form['text'] or '(dial)'}\n{reply}\n", flush=True)
         if status != 200 or not reply.startswith("CON "):
             break
-        asks_id = "身份证" in reply or "ID number" in reply
+        asks_id = "身份证号码" in reply or "ID number" in reply
         inputs.append(DEMO_ID_KEYED if asks_id else "1")
     match = TCODE.search(reply)
     if not reply.startswith("END ") or match is None:
@@ -138,9 +138,14 @@ async def scripted_booking(
     if not any(tcode in text for _, text in sms_seen):
         print("demo: no SMS carried the T-code", file=sys.stderr)
         return 3
-    for path in ("verify", "check-in", "check-in"):
-        body = json.dumps({"tcode": tcode, "kiosk_id": "demo-kiosk"}).encode()
-        status, answer = await _post(reactor, f"{base}/api/kiosk/{path}", body, b"application/json")
-        print(f"[KIOSK] POST /api/kiosk/{path} → {status} {answer}", flush=True)
-    print(f"demo: booked, sent and checked in T-code {tcode}", flush=True)
+    body = json.dumps({"tcode": tcode, "kiosk_id": "demo-kiosk"}).encode()
+    status, answer = await _post(reactor, f"{base}/api/kiosk/verify", body, b"application/json")
+    print(f"[KIOSK] POST /api/kiosk/verify → {status} {answer}", flush=True)
+    if status == 409 and "not_today" in answer:
+        print("demo: the kiosk refuses the code today because the visit is on a later day;"
+              " on the visit day the same code checks in once.", flush=True)
+    elif status != 200:
+        print("demo: the kiosk did not recognise the T-code", file=sys.stderr)
+        return 3
+    print(f"demo: booked by USSD, SMS sent, T-code {tcode} known to the kiosk", flush=True)
     return 0
