@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest_twisted
+from hypothesis import given
+from hypothesis import strategies as st
 from twisted.logger import formatEvent, globalLogPublisher
 from ussd_harness import PHONE, CountingDialogue, start_server
 
@@ -99,3 +101,13 @@ async def test_notices_use_the_default_language_when_the_session_is_unknown(redi
             200, "END Session expired, please dial again.")
     finally:
         await server.port.stopListening()
+
+
+@given(st.lists(st.text(alphabet="0123456789*#X", max_size=20), min_size=1, max_size=12).filter(
+    lambda xs: xs[0] != ""))
+def test_new_input_recovers_every_input_from_the_cumulative_text(inputs: list[str]) -> None:
+    previous = ""
+    for value in inputs:
+        text = f"{previous}*{value}" if previous else value
+        assert new_input(previous, text) == value
+        previous = text
