@@ -174,7 +174,7 @@ class RedisBookingService:
                 self._notify(booking)
                 return booking
             if status == "again":
-                return await self._load(tcode)
+                return _same_request(await self._load(tcode), request, id_number)
             if status == "duplicate":
                 raise BookingError(
                     "duplicate", "This ID already has a booking in this department on that day."
@@ -279,6 +279,16 @@ _MESSAGES = {
     "not_today": "This booking is for another day.",
     "already_checked_in": "This booking has already been checked in.",
 }
+
+
+def _same_request(booking: Booking, req: BookingRequest, id_number: str) -> Booking:
+    """A replayed request key must describe the booking it made; anything else is a client bug."""
+    same = (booking.dept_id, booking.day, booking.session, booking.id_number) == (
+        req.dept_id, req.day, req.session, id_number,
+    )  # fmt: skip
+    if not same:
+        raise BookingError("bad_request", "This request key was already used for another booking.")
+    return booking
 
 
 def _refusal(code: str) -> BookingError:

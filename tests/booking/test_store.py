@@ -85,6 +85,8 @@ async def test_request_key_is_idempotent(service: RedisBookingService, redis) ->
     assert second.tcode == first.tcode
     assert await redis.get(keys.remote_count("nk", TOMORROW, "am")) == "1"
     assert (await refused(service.book(req(1, request_key="call-43:book")))).code == "duplicate"
+    reused = await refused(service.book(req(2, request_key="call-42:book")))
+    assert reused.code == "bad_request"
 
 
 @pytest_twisted.ensureDeferred
