@@ -48,7 +48,7 @@ DEFAULT_MESSAGES: Mapping[str, Mapping[str, str]] = {
     "error": {"zh": "系统繁忙，请稍后再试。", "en": "The service is busy. Please try again later."},
     "empty": {"zh": "暂无可选项，再见。", "en": "Nothing is available now. Goodbye."},
     "item_ussd": {"zh": "{n}.{name}", "en": "{n}. {name}"},
-    "item_ivr": {"zh": "{name}请按{n}。", "en": "For {name}, press {n}."},
+    "item_ivr": {"zh": "{name}请按{n}。", "en": "{name}: press {n}."},
 }
 
 

@@ -92,7 +92,7 @@ def test_ivr_reads_options_as_press_n(booking_menu: MenuDefinition) -> None:
     _, out, _ = drive(booking_menu, session, Start(), canned())
     assert out.parts == (
         Say("Welcome to 12580 hospital appointments.", "welcome"),
-        Say("For booking, press 1."),
+        Say("Book an appointment: press 1."),
     )
 
 
