@@ -19,7 +19,7 @@ from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
-from ussd.gateway import DialogueLike, HopReply, UssdGateway
+from ussd.gateway import DialogueLike, HopReply, UssdGateway, mask
 from ussd.sessions import UssdSessionStore
 
 log = Logger(namespace="hotline.ussd.at")
@@ -70,7 +70,7 @@ class AtUssdResource(Resource):
     """The AT callback. ``hop_timeout_s`` answers an apology before the gateway gives up (15 s)
     while the hop itself carries on and is stored, so nothing is half-done."""
 
-    isLeaf = True
+    isLeaf = False  # /ussd/at itself, plus /ussd/at/end (the end-of-session notification)
 
     def __init__(
         self,
@@ -94,6 +94,14 @@ class AtUssdResource(Resource):
         self.gateway = UssdGateway(
             dialogue, store, menu_name, gateway="at", default_lang=default_lang
         )
+        self.end = AtUssdEndResource(store)
+
+    def getChild(self, path: bytes, request: Request) -> Resource:
+        if path == b"":
+            return self
+        if path == b"end" and not request.postpath:
+            return self.end
+        return _NotFound()
 
     def render(self, request: Request) -> bytes | int:
         if request.method != b"POST":
@@ -144,11 +152,67 @@ class AtUssdResource(Resource):
         d.addErrback(lambda f: log.failure("ussd reply could not be written", f))
 
 
+class _NotFound(Resource):
+    isLeaf = True
+
+    def render(self, request: Request) -> bytes:
+        return _plain(request, 404, "no such USSD endpoint (use /ussd/at or /ussd/at/end)")
+
+
 def _plain(request: Request, status: int, body: str) -> bytes:
     request.setResponseCode(status)
     request.setHeader(b"content-type", b"text/plain; charset=utf-8")
     request.setHeader(b"cache-control", b"no-store")
     return body.encode("utf-8")
+
+
+class AtUssdEndResource(Resource):
+    """``POST /ussd/at/end``: the gateway's end-of-session notification (sessionId, phoneNumber,
+    status Success|Incomplete|Failed, durationInSeconds, errorMessage). It is logged (a Failed
+    status means the gateway blamed us) and the session record is dropped early: no hop follows."""
+
+    isLeaf = True
+
+    def __init__(self, store: UssdSessionStore) -> None:
+        super().__init__()
+        self.store = store
+
+    def render(self, request: Request) -> bytes | int:
+        if request.method != b"POST":
+            return _plain(request, 400, "use POST with form fields sessionId, status")
+        args = request.args or {}
+        try:
+            fields = {
+                name: (args.get(name.encode()) or [b""])[0].decode("utf-8")[:MAX_FIELD]
+                for name in ("sessionId", "phoneNumber", "status", "durationInSeconds",
+                             "errorMessage")
+            }
+        except UnicodeDecodeError:
+            return _plain(request, 400, "fields must be UTF-8")
+        if not fields["sessionId"]:
+            return _plain(request, 400, "missing sessionId")
+        failed = fields["status"] == "Failed"
+        emit = log.warn if failed else log.info
+        emit(
+            "ussd session end session={sid} msisdn={msisdn} status={status} seconds={secs} "
+            "error={error}",
+            sid=fields["sessionId"][-12:], msisdn=mask(fields["phoneNumber"]),
+            status=fields["status"] or "?", secs=fields["durationInSeconds"] or "?",
+            error=fields["errorMessage"] or "-",
+        )
+
+        def done(_: object) -> None:
+            if not request.finished:
+                request.write(_plain(request, 200, "OK"))
+                request.finish()
+
+        def failed_delete(failure: Failure) -> None:
+            log.failure("ussd session end: could not drop the record", failure)
+            done(None)
+
+        d = Deferred.fromCoroutine(self.store.delete("at", fields["sessionId"]))
+        d.addCallbacks(done, failed_delete)
+        return NOT_DONE_YET
 
 
 AfricasTalkingResource = AtUssdResource  # the name the composition root uses

@@ -243,3 +243,27 @@ async def test_gateway_hanging_up_mid_hop_is_harmless_and_the_hop_is_stored(
     finally:
         globalLogPublisher.removeObserver(observe)
     assert errors == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_end_of_session_notification_drops_the_record(server: Server) -> None:
+    await server.post(text="")
+    end_url = server.url + "/end"
+    resp = await treq.post(end_url, data={
+        "sessionId": "s1", "phoneNumber": PHONE, "status": "Success", "durationInSeconds": "12",
+    })
+    assert resp.code == 200 and await treq.text_content(resp) == "OK"
+    assert await server.store.load("at", "s1") is None
+    assert await server.post(text="1") == (200, "END 会话已过期，请重新拨号。")
+    resp = await treq.post(end_url, data={"status": "Failed"})
+    assert resp.code == 400 and "missing sessionId" in await treq.text_content(resp)
+    resp = await treq.get(end_url)
+    assert resp.code == 400
+    resp = await treq.post(server.url + "/nope", data={"sessionId": "s1"})
+    assert resp.code == 404 and "no such USSD endpoint" in await treq.text_content(resp)
+
+
+@pytest_twisted.ensureDeferred
+async def test_trailing_slash_reaches_the_same_endpoint(server: Server) -> None:
+    resp = await treq.post(server.url + "/", data={"sessionId": "t", "phoneNumber": PHONE})
+    assert resp.code == 200 and (await treq.text_content(resp)).startswith("CON 欢迎")
