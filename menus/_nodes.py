@@ -240,7 +240,13 @@ def _ask(c: Ctx, nid: str, e: Entries, w: y.Where, n: yaml.Node) -> AskNode:
     elif "next" in e or "save" in e:
         raise w.error(n, "an ask with choices takes next from each choice (no next/save)")
     if (v := opt(e, "invalid")) is not None:
-        kw["invalid"] = c.text(v, w, "invalid")
+        if isinstance(v, yaml.SequenceNode):  # escalating hints: 1st, 2nd, ... no-match
+            hints = y.sequence(v, w, "invalid")
+            if not hints:
+                raise w.error(v, "invalid: give at least one text")
+            kw["invalid"] = tuple(c.text(h, w, f"invalid[{i}]") for i, h in enumerate(hints))
+        else:
+            kw["invalid"] = (c.text(v, w, "invalid"),)
     for key, attr in (("noinput", "max_noinput"), ("nomatch", "max_nomatch")):
         if (v := opt(e, key)) is not None:
             kw[attr] = y.integer(v, w, key)

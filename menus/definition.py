@@ -92,7 +92,7 @@ class AskNode:
     digits: DigitsSpec | None = None
     save: str | None = None
     next: str | None = None
-    invalid: Text | None = None
+    invalid: tuple[Text, ...] = ()  # hints by no-match count; the last one repeats
     max_noinput: int = 3
     max_nomatch: int = 3
     on_max: str = "$goodbye"

@@ -248,11 +248,10 @@ def _retry(definition: MenuDefinition, session: Session, node: AskNode, kind: st
     if count >= limit:
         return _run(definition, session, node.on_max)
     session = session.evolve(counters={**session.counters, key: count})
-    hint = (
-        node.invalid
-        if kind == "nomatch" and node.invalid
-        else definition.messages["noinput" if kind == "noinput" else "invalid"]
-    )
+    if kind == "nomatch" and node.invalid:
+        hint = node.invalid[min(count, len(node.invalid)) - 1]  # escalate, then stay
+    else:
+        hint = definition.messages["noinput" if kind == "noinput" else "invalid"]
     return _prompt(definition, session, node, _text(definition, session, hint, None))
 
 

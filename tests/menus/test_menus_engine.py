@@ -282,3 +282,36 @@ def test_sessions_survive_a_json_round_trip_mid_dialogue(booking_menu: MenuDefin
     _, out, _ = drive(booking_menu, restored, Digits("1"), canned())
     assert SayDigits(TCODE) in out.parts
     assert DEPTS[0] == restored.vars["dept"]
+
+
+def test_invalid_hints_escalate_and_the_last_repeats() -> None:
+    menu = load_menu_text(
+        """\
+menu: esc
+languages: [en]
+start: a
+nodes:
+  a:
+    type: ask
+    text: {en: "Enter 4 digits."}
+    digits: {min: 4}
+    save: pin
+    next: b
+    nomatch: 5
+    invalid:
+      - {en: "Not quite."}
+      - {en: "Four digits, for example 1234."}
+  b: {type: end, text: {en: "Thanks {pin}."}}
+""",
+        "esc.yaml",
+    )
+    session = step(menu, start(menu, channel="ivr", msisdn=""), Start(), validators={}).session
+    hints = []
+    for _ in range(3):
+        result = step(menu, session, Digits("12"), validators={})
+        session = result.session
+        assert result.output is not None
+        hints.append(result.output.parts[0])
+    assert hints == [Say("Not quite."), Say("Four digits, for example 1234."), hints[1]]
+    result = step(menu, session, Digits("1234#"), validators={})
+    assert result.output is not None and result.output.text() == "Thanks 1234."
