@@ -44,6 +44,11 @@ class Dialogue:
         }
         self._max_effects = max_effects
 
+    @property
+    def source(self) -> MenuSource:
+        """The menus this dialogue runs (``source.add(new)`` reloads one)."""
+        return self._source
+
     async def begin(
         self, menu: str, *, channel: str, msisdn: str, lang: str | None = None
     ) -> tuple[Session, Output]:

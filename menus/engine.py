@@ -196,7 +196,7 @@ def _answer(
     if value.endswith("#") and len(value) > 1:
         value = value[:-1]  # '#' ends variable-length entry and is never part of it
     star_is_input = node.digits is not None and node.digits.allow_star
-    if value == definition.keys.back and not star_is_input:
+    if definition.keys.back and value == definition.keys.back and not star_is_input:
         return _back(definition, session, node)
     target: str | None = None
     saved: dict[str, Any] = {}

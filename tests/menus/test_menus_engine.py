@@ -315,3 +315,27 @@ nodes:
     assert hints == [Say("Not quite."), Say("Four digits, for example 1234."), hints[1]]
     result = step(menu, session, Digits("1234#"), validators={})
     assert result.output is not None and result.output.text() == "Thanks 1234."
+
+
+def test_global_keys_are_configurable() -> None:
+    menu = load_menu_text(
+        """\
+menu: k
+languages: [zh]
+start: a
+keys: {back: "", reserved: []}
+nodes:
+  a:
+    type: ask
+    text: {zh: 选择}
+    choices:
+      "0": {text: {zh: 人工}, next: b}
+  b: {type: end, text: {zh: 转人工}}
+""",
+        "k.yaml",
+    )
+    session = step(menu, start(menu, channel="ussd", msisdn=""), Start(), validators={}).session
+    star = step(menu, session, Digits("*"), validators={})
+    assert star.session.counters == {"a.nomatch": 1}  # no back key: '*' is just a wrong entry
+    zero = step(menu, session, Digits("0"), validators={})
+    assert zero.output is not None and zero.output.text() == "转人工"
