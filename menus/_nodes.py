@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import yaml
 
@@ -67,7 +68,9 @@ class Ctx:
     saves: set[str] = field(default_factory=set)
     lists: list[tuple[y.Where, yaml.Node, str]] = field(default_factory=list)
 
-    def text(self, node: yaml.Node, where: y.Where, what: str, extra=frozenset()) -> Text:
+    def text(
+        self, node: yaml.Node, where: y.Where, what: str, extra: frozenset[str] = frozenset()
+    ) -> Text:
         entries = y.mapping(node, where, what)
         out: dict[str, Template] = {}
         for lang, (key_node, value_node) in entries.items():
@@ -79,7 +82,9 @@ class Ctx:
                 raise where.error(node, f"{what}: missing translation {lang!r}")
         return out
 
-    def template(self, node: yaml.Node, where: y.Where, what: str, extra=frozenset()) -> Template:
+    def template(
+        self, node: yaml.Node, where: y.Where, what: str, extra: frozenset[str] = frozenset()
+    ) -> Template:
         try:
             tpl = parse(y.string(node, where, what))
         except MenuError as err:
@@ -226,7 +231,7 @@ def _ask(c: Ctx, nid: str, e: Entries, w: y.Where, n: yaml.Node) -> AskNode:
         why = "neither" if not kinds else f"more than one of {kinds}"
         raise w.error(n, f"an ask needs exactly one of choices, list, digits ({why})")
     kind = kinds[0]
-    kw: dict = {}
+    kw: dict[str, Any] = {}
     if kind == "choices":
         kw["choices"] = _choices(c, e["choices"][1], w)
     elif kind == "list":
