@@ -26,18 +26,7 @@ class Issue:
 
 def targets(node: Node) -> Iterator[str]:
     """Every node id (or built-in end) ``node`` can lead to."""
-    if isinstance(node, SayNode):
-        yield node.next
-    elif isinstance(node, AskNode):
-        yield from (c.next for c in node.choices)
-        if node.next is not None:
-            yield node.next
-        yield node.on_max
-        if node.list_var is not None:
-            yield node.empty
-    elif isinstance(node, ActNode):
-        yield node.next
-        yield from node.on_error.values()
+    return (target for target, _ in _labelled(node))
 
 
 def reachable(definition: MenuDefinition) -> set[str]:
@@ -87,3 +76,35 @@ def inspect(
                     Issue(nid, f"zh text is {len(screen)} characters (USSD budget {ussd_limit})")
                 )
     return sorted(issues)
+
+
+def mermaid(definition: MenuDefinition) -> str:
+    """The menu as a mermaid flowchart (for docs and reviews); edges are labelled by cause."""
+    lines = ["flowchart TD"]
+    for nid, node in definition.nodes.items():
+        kind = type(node).__name__.removesuffix("Node").lower()
+        label = f"{nid}: {node.effect}" if isinstance(node, ActNode) else nid
+        lines.append(f'  {nid}["{kind} {label}"]')
+    for nid, node in definition.nodes.items():
+        for target, why in _labelled(node):
+            end = target.lstrip("$")
+            if target.startswith("$"):
+                lines.append(f"  {nid}__{end}([{end}])")
+                end = f"{nid}__{end}"
+            lines.append(f"  {nid} -->|{why}| {end}" if why else f"  {nid} --> {end}")
+    return "\n".join(lines) + "\n"
+
+
+def _labelled(node: Node) -> Iterator[tuple[str, str]]:
+    if isinstance(node, SayNode):
+        yield node.next, ""
+    elif isinstance(node, AskNode):
+        yield from ((c.next, c.key) for c in node.choices)
+        if node.next is not None:
+            yield node.next, "ok"
+        if node.list_var is not None:
+            yield node.empty, "empty"
+        yield node.on_max, "max"
+    elif isinstance(node, ActNode):
+        yield node.next, "ok"
+        yield from ((target, code) for code, target in node.on_error.items())

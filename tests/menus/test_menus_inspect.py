@@ -55,3 +55,15 @@ def test_menus_imports_nothing_else_of_ours() -> None:
             for name in names:
                 assert name.split(".")[0] not in ours, f"{path.name} imports {name}"
                 assert name.split(".")[0] != "twisted", f"{path.name} imports {name}"
+
+
+def test_mermaid_graph_names_every_edge(booking_menu: MenuDefinition) -> None:
+    from menus.inspect import mermaid
+
+    graph = mermaid(booking_menu)
+    assert graph.startswith("flowchart TD\n")
+    assert '  book["act book: book"]' in graph
+    assert "  book -->|full| full" in graph
+    assert "  pick_day -->|empty| no_days" in graph
+    assert "  welcome -->|1| load_depts" in graph
+    assert "  ask_id -->|max| ask_id__goodbye" in graph
