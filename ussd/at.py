@@ -163,7 +163,10 @@ def _plain(request: Request, status: int, body: str) -> bytes:
     request.setResponseCode(status)
     request.setHeader(b"content-type", b"text/plain; charset=utf-8")
     request.setHeader(b"cache-control", b"no-store")
-    return body.encode("utf-8")
+    data = body.encode("utf-8")
+    # an explicit length (not chunked encoding) suits the simplest gateway HTTP clients
+    request.setHeader(b"content-length", str(len(data)).encode())
+    return data
 
 
 class AtUssdEndResource(Resource):

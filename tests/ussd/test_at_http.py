@@ -266,4 +266,8 @@ async def test_end_of_session_notification_drops_the_record(server: Server) -> N
 @pytest_twisted.ensureDeferred
 async def test_trailing_slash_reaches_the_same_endpoint(server: Server) -> None:
     resp = await treq.post(server.url + "/", data={"sessionId": "t", "phoneNumber": PHONE})
-    assert resp.code == 200 and (await treq.text_content(resp)).startswith("CON 欢迎")
+    body = await treq.content(resp)
+    assert resp.code == 200 and body.decode("utf-8").startswith("CON 欢迎")
+    # an explicit length, not chunked: the simplest gateway HTTP clients expect it
+    assert resp.headers.getRawHeaders("content-length") == [str(len(body))]
+    assert resp.headers.getRawHeaders("content-type") == ["text/plain; charset=utf-8"]
