@@ -1,0 +1,39 @@
+"""Delivery receipts as SMSCs really send them: TLVs, text, both, odd spellings."""
+
+from __future__ import annotations
+
+import pytest
+
+from sms.dlr import Receipt, is_receipt, normalise_id, parse_receipt
+
+TEXT = ("id:0004A1 sub:001 dlvrd:001 submit date:2611261200 done date:2611261201 "
+        "stat:DELIVRD err:000 text:")
+
+
+@pytest.mark.parametrize(("params", "text", "expected"), [
+    ({}, TEXT, Receipt("4a1", "DELIVRD", "000")),
+    ({"receipted_message_id": "4A1", "message_state": 5}, "", Receipt("4a1", "UNDELIV", "")),
+    ({"receipted_message_id": "77"}, TEXT, Receipt("77", "DELIVRD", "000")),  # TLV wins
+    ({}, "ID:12 Stat:undeliv Err:001 Text:x", Receipt("12", "UNDELIV", "001")),
+    ({}, "id:12 sub:001", Receipt("12", "UNKNOWN", "")),
+    ({}, "no receipt here", None),
+])
+def test_parse(params: dict, text: str, expected: Receipt | None) -> None:
+    assert parse_receipt(params, text) == expected
+
+
+def test_final_and_delivered() -> None:
+    assert Receipt("1", "DELIVRD").final and Receipt("1", "DELIVRD").delivered
+    assert Receipt("1", "UNDELIV").final and not Receipt("1", "UNDELIV").delivered
+    assert not Receipt("1", "ENROUTE").final
+
+
+def test_is_receipt() -> None:
+    assert is_receipt(0x04, {})
+    assert is_receipt(0x00, {"receipted_message_id": "1"})
+    assert not is_receipt(0x40, {})
+
+
+def test_normalise_id() -> None:
+    assert normalise_id(" 00AbC ") == "abc"
+    assert normalise_id("000") == "0"
