@@ -33,6 +33,12 @@ class SmscProtocol(PduReceiver):
         self._seq = 0
         self._parts: dict[tuple[str, str, int, int], dict[int, str]] = {}
 
+    def connectionMade(self) -> None:
+        self.factory.connections.add(self)
+
+    def connectionLost(self, reason: object = None) -> None:
+        self.factory.connections.discard(self)
+
     def pduReceived(self, pdu: Pdu) -> None:
         if pdu.is_response:
             return  # deliver_sm_resp / enquire_link_resp: nothing to do
@@ -42,6 +48,7 @@ class SmscProtocol(PduReceiver):
             self.sendPdu(response_for(pdu))
         elif pdu.command == "unbind":
             self.sendPdu(response_for(pdu))
+            self.factory.unbinds += 1
             self.bound = False
             self.transport.loseConnection()
         elif pdu.command == "submit_sm":
@@ -115,11 +122,19 @@ class SmscFactory(Factory):
         self.system_id = system_id
         self.submits: list[Pdu] = []  # every submit_sm received, for tests
         self.ids = itertools.count(0x1000)
+        self.connections: set[SmscProtocol] = set()
+        self.unbinds = 0
 
     def buildProtocol(self, addr: Any) -> SmscProtocol:
-        proto = SmscProtocol()
+        proto: SmscProtocol = self.protocol()
         proto.factory = self
         return proto
+
+    def drop_all(self) -> None:
+        """Cut every client connection (tests: the SMSC "crashes")."""
+        for proto in list(self.connections):
+            if proto.transport is not None:
+                proto.transport.abortConnection()
 
 
 def start_smsc(reactor: Any, port: int, on_message: OnMessage, *, interface: str = "127.0.0.1",

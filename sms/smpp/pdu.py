@@ -135,7 +135,7 @@ class PduError(Exception):
 def response_for(request: Pdu, status: int = 0, **params: Any) -> Pdu:
     """The response PDU to ``request``: same seq, command id with the response bit set."""
     name = COMMAND_NAMES.get(request.command_id | RESPONSE_BIT)
-    if name is None:
+    if name is None or request.is_response:
         raise ValueError(f"{request.command} has no response")
     return Pdu(name, request.seq, status, params)
 

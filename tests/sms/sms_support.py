@@ -57,3 +57,10 @@ def bound_esme(**config: object) -> tuple[EsmeProtocol, StringTransport, Clock, 
 def submit_params(text: bytes = b"hi") -> dict:
     return {"source_addr": "12580", "destination_addr": "8613800138000", "short_message": text,
             "registered_delivery": 1}
+
+
+def outcome(d: object) -> list:
+    """Collect a Deferred's result (or Failure) synchronously; [] while it has not fired."""
+    box: list = []
+    d.addBoth(box.append)  # type: ignore[attr-defined]
+    return box

@@ -1,0 +1,158 @@
+"""SmppSender over real TCP against the loopback SMSC simulator: queue, dedup, reconnect."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest_twisted
+from twisted.internet import defer, reactor
+
+from sms.api import OutgoingSms
+from sms.service import SmppSender, mask
+from sms.smsc import SmscFactory, SmscProtocol, start_smsc
+
+TO = "8613800138000"
+TCODE_SMS = "【深圳市第一人民医院】预约成功：内科 11月26日 上午，取号码 1234567890。"
+
+
+class Inbox:
+    """on_message target whose ``wait(n)`` fires once n messages have arrived."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, str, str]] = []
+        self._waiters: list[tuple[int, defer.Deferred[None]]] = []
+
+    def __call__(self, to: str, source: str, text: str) -> None:
+        self.messages.append((to, source, text))
+        for n, d in list(self._waiters):
+            if len(self.messages) >= n:
+                self._waiters.remove((n, d))
+                d.callback(None)
+
+    def wait(self, n: int) -> defer.Deferred[None]:
+        d: defer.Deferred[None] = defer.Deferred()
+        if len(self.messages) >= n:
+            d.callback(None)
+        else:
+            self._waiters.append((n, d))
+        return d.addTimeout(10, reactor)
+
+
+def sender_for(port: int, **kw: Any) -> SmppSender:
+    s = SmppSender("127.0.0.1", port, "hotline", "secret", "12580", reactor=reactor,
+                   retry_policy=lambda attempt: 0.05, **kw)
+    s.startService()
+    return s
+
+
+@pytest_twisted.ensureDeferred
+async def test_sends_chinese_tcode_once_with_receipt() -> None:
+    inbox = Inbox()
+    listening = start_smsc(reactor, 0, inbox, credentials=("hotline", "secret"))
+    receipts: list = []
+    got_receipt: defer.Deferred[None] = defer.Deferred()
+
+    def on_receipt(key: str, receipt: Any) -> None:
+        receipts.append((key, receipt.stat))
+        got_receipt.callback(None)
+
+    sender = sender_for(listening.getHost().port, on_receipt=on_receipt)
+    try:
+        sender.send(OutgoingSms(TO, TCODE_SMS, "booked:1234567890"))
+        sender.send(OutgoingSms(TO, TCODE_SMS, "booked:1234567890"))  # duplicate key
+        sender.send(OutgoingSms(TO, "sentinel", "sentinel"))
+        await inbox.wait(2)
+        await got_receipt.addTimeout(10, reactor)
+        assert inbox.messages == [(TO, "12580", TCODE_SMS), (TO, "12580", "sentinel")]
+        assert receipts[0] == ("booked:1234567890", "DELIVRD")
+        submit = listening.factory.submits[0]
+        assert submit.params["data_coding"] == 8 and submit.params["registered_delivery"] == 1
+    finally:
+        await sender.stopService()
+        await listening.stopListening()
+
+
+@pytest_twisted.ensureDeferred
+async def test_long_message_arrives_whole() -> None:
+    inbox = Inbox()
+    listening = start_smsc(reactor, 0, inbox)
+    sender = sender_for(listening.getHost().port)
+    text = "复诊提醒：请携带身份证与病历本。" * 12
+    try:
+        sender.send(OutgoingSms(TO, text, "long"))
+        await inbox.wait(1)
+        assert inbox.messages == [(TO, "12580", text)]
+        assert len(listening.factory.submits) == 3
+    finally:
+        await sender.stopService()
+        await listening.stopListening()
+
+
+@pytest_twisted.ensureDeferred
+async def test_queued_while_smsc_down_then_delivered_after_reconnect() -> None:
+    inbox = Inbox()
+    listening = start_smsc(reactor, 0, inbox)
+    port = listening.getHost().port
+    acked: defer.Deferred[None] = defer.Deferred()
+    sender = sender_for(port, on_receipt=lambda key, r: acked.callback(None))
+    try:
+        sender.send(OutgoingSms(TO, "first", "a"))
+        await acked.addTimeout(10, reactor)  # resp and receipt are in: "first" is done
+        await listening.stopListening()
+        listening.factory.drop_all()
+        sender.send(OutgoingSms(TO, "while down", "b"))
+        listening = start_smsc(reactor, port, inbox)
+        await inbox.wait(2)
+        assert [m[2] for m in inbox.messages] == ["first", "while down"]
+    finally:
+        await sender.stopService()
+        await listening.stopListening()
+
+
+class DropOnFirstSubmit(SmscProtocol):
+    """Accepts the bind, then vanishes without answering the first submit_sm it sees."""
+
+    dropped = 0
+
+    def _submit(self, pdu: Any) -> None:
+        if DropOnFirstSubmit.dropped == 0:
+            DropOnFirstSubmit.dropped += 1
+            self.transport.loseConnection()
+            return
+        super()._submit(pdu)
+
+
+@pytest_twisted.ensureDeferred
+async def test_submit_lost_with_the_link_is_resent_after_reconnect() -> None:
+    inbox = Inbox()
+    factory = SmscFactory(inbox)
+    factory.protocol = DropOnFirstSubmit
+    listening = reactor.listenTCP(0, factory, interface="127.0.0.1")
+    sender = sender_for(listening.getHost().port)
+    try:
+        sender.send(OutgoingSms(TO, TCODE_SMS, "k"))
+        await inbox.wait(1)
+        assert DropOnFirstSubmit.dropped == 1
+        assert inbox.messages == [(TO, "12580", TCODE_SMS)]
+    finally:
+        await sender.stopService()
+        await listening.stopListening()
+
+
+@pytest_twisted.ensureDeferred
+async def test_stop_service_unbinds_politely() -> None:
+    inbox = Inbox()
+    listening = start_smsc(reactor, 0, inbox)
+    sender = sender_for(listening.getHost().port)
+    sender.send(OutgoingSms(TO, "hello", "h"))
+    await inbox.wait(1)
+    assert sender.bound
+    await sender.stopService()
+    assert not sender.bound
+    assert listening.factory.unbinds == 1
+    await listening.stopListening()
+
+
+def test_mask_keeps_last_four() -> None:
+    assert mask("8613800138000") == "*********8000"
+    assert mask("12") == "12"
