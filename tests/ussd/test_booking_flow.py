@@ -24,13 +24,14 @@ NOW = dt.datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 TOMORROW = dt.date(2026, 11, 26)
 TCODE = re.compile(r"(?<!\d)\d{10}(?!\d)")
 
-# One department, one morning session of 50 places, all of them bookable remotely.
+# One department; a morning and an afternoon session of 50 places each, all bookable remotely.
 CATALOG = """\
 hospital:
   name: {zh: 测试医院, en: Test hospital}
   remote_share: 1.0
 sessions:
   am: {label: {zh: 上午, en: morning}, places: 50}
+  pm: {label: {zh: 下午, en: afternoon}, places: 50}
 departments:
   - id: nk
     name: {zh: 内科, en: Internal medicine}
@@ -121,6 +122,8 @@ async def test_200_concurrent_sessions_for_50_places_book_exactly_50(redis) -> N
         full = [b for _, b in replies if "约满" in b]
         assert len(booked) == 50
         assert len(full) == n - 50
+        # the menu says the morning is full and offers the afternoon instead
+        assert all(b.startswith("CON ") and "1.下午" in b and "上午" not in b for b in full), full[0]
         assert len({TCODE.findall(b)[0] for b in booked}) == 50
         assert await booking.remote_left("nk", TOMORROW, "am") == 0
     finally:
