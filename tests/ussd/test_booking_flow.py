@@ -123,7 +123,9 @@ async def test_200_concurrent_sessions_for_50_places_book_exactly_50(redis) -> N
         assert len(booked) == 50
         assert len(full) == n - 50
         # the menu says the morning is full and offers the afternoon instead
-        assert all(b.startswith("CON ") and "1.下午" in b and "上午" not in b for b in full), full[0]
+        offers_afternoon = [b.startswith("CON ") and "1.下午" in b and "上午" not in b
+                            for b in full]
+        assert all(offers_afternoon), full[0]
         assert len({TCODE.findall(b)[0] for b in booked}) == 50
         assert await booking.remote_left("nk", TOMORROW, "am") == 0
     finally:
