@@ -30,6 +30,10 @@ DEFAULTS: dict[str, Any] = {
     "default_menu": "booking",
     "hospital": "hospital.yaml",
     "admin": {"token": None},
+    # Sections owned by one package each; keys inside are documented in that package's docs/.
+    "booking": {},
+    "payments": {},
+    "ussd": {},
 }
 
 SMPP_DEFAULTS: dict[str, Any] = {
