@@ -23,7 +23,7 @@ from sms import encoding
 from sms.dlr import Receipt, is_receipt, parse_receipt
 from sms.smpp import status as st
 from sms.smpp.framing import PduReceiver
-from sms.smpp.pdu import MAX_SEQ, RESPONSE_BIT, Pdu, PduError, response_for
+from sms.smpp.pdu import MAX_SEQ, RESPONSE_BIT, Pdu, PduError, encode_pdu, response_for
 
 log = Logger(namespace="sms.esme")
 
@@ -186,10 +186,15 @@ class EsmeProtocol(PduReceiver):
 
     def _request(self, pdu: Pdu, timeout: float) -> defer.Deferred[Pdu]:
         seq = self._next_seq()
+        try:
+            data = encode_pdu(Pdu(pdu.command, seq, 0, pdu.params))
+        except (ValueError, TypeError) as err:  # e.g. a 30-digit destination_addr
+            return defer.fail(ValueError(f"cannot encode {pdu.command}: {err}"))
         d: defer.Deferred[Pdu] = defer.Deferred()
         timer = self.clock.callLater(timeout, self._timed_out, seq)
         self._outstanding[seq] = _Outstanding(pdu.command, d, timer)
-        self.sendPdu(Pdu(pdu.command, seq, 0, pdu.params))
+        if self.transport is not None:
+            self.transport.write(data)
         return d
 
     def _pump(self) -> None:

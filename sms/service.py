@@ -2,18 +2,20 @@
 
 Messages go into an ``Outbox`` (in memory today; a Redis-backed durable outbox implements the
 same protocol later) and are flushed through one ESME transceiver link whenever it is bound.
-``ClientService`` keeps the link up (backoff 1 s -> 60 s with jitter); its ``prepareConnection``
-hook is where bind_transceiver happens, so a connection only counts once it is bound.  A submit
+``ClientService`` keeps the link up (``reconnect_policy``: 1 s -> 60 s, jittered); its
+``prepareConnection`` hook is where bind_transceiver happens, so a connection only counts once
+it is bound.  A submit
 lost with the link goes back to the outbox and is sent after the next bind.
 """
 
 from __future__ import annotations
 
+import random
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from twisted.application.internet import ClientService, backoffPolicy
+from twisted.application.internet import ClientService
 from twisted.application.service import Service
 from twisted.internet import defer
 from twisted.internet.endpoints import HostnameEndpoint
@@ -39,6 +41,18 @@ from sms.outbox import MemoryOutbox, Outbox
 log = Logger(namespace="sms.service")
 
 OnReceipt = Callable[[str, Receipt], None]  # (message key, receipt)
+
+
+def reconnect_policy(initial: float = 1.0, cap: float = 60.0, factor: float = 2.0,
+                     jitter: float = 0.2, rng: Callable[[], float] = random.random,
+                     ) -> Callable[[int], float]:
+    """Delay before reconnect attempt n (n >= 1 failures): 1, 2, 4 ... 60 s, each stretched by
+    up to ``jitter`` (20 %) so many senders do not reconnect in step."""
+
+    def policy(attempt: int) -> float:
+        return min(initial * factor ** max(attempt - 1, 0), cap) * (1 + jitter * rng())
+
+    return policy
 
 
 def mask(msisdn: str) -> str:
@@ -93,7 +107,7 @@ class SmppSender(Service):
         self._client = ClientService(
             endpoint if endpoint is not None else HostnameEndpoint(reactor, host, port),
             _EsmeFactory(self),
-            retryPolicy=retry_policy or backoffPolicy(initialDelay=1.0, maxDelay=60.0),
+            retryPolicy=retry_policy or reconnect_policy(),
             clock=self.clock,
             prepareConnection=self._prepare,
         )
@@ -154,6 +168,8 @@ class SmppSender(Service):
         esme = self._esme
         assert esme is not None
         try:
+            if not (message.to.isdigit() and len(message.to) <= 20):
+                raise ValueError(f"destination {mask(message.to)!r} is not 1-20 digits")
             parts = encoding.split(message.text, self._next_ref())
         except ValueError as err:
             self.outbox.dead(message, str(err))

@@ -225,3 +225,13 @@ def test_unbind_without_answer_closes_after_timeout() -> None:
     done = outcome(proto.unbind())
     clock.advance(5)
     assert done == [None] and transport.disconnecting
+
+
+def test_unencodable_submit_fails_alone() -> None:
+    proto, transport, _, _ = bound_esme(window=1)
+    bad = outcome(proto.submit({"destination_addr": "1" * 30, "short_message": b"x"}))
+    good = outcome(proto.submit(submit_params()))
+    assert isinstance(bad[0].value, ValueError) and "submit_sm" in str(bad[0].value)
+    (sub,) = take(transport)
+    feed(proto, response_for(sub, message_id="9"))
+    assert good == ["9"] and proto.in_flight == 0

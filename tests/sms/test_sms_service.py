@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import pytest
 import pytest_twisted
 from twisted.internet import defer, reactor
+from twisted.internet.task import Clock
 
 from sms.api import OutgoingSms
-from sms.service import SmppSender, mask
+from sms.service import SmppSender, mask, reconnect_policy
+from sms.smpp import status as st
+from sms.smpp.pdu import response_for
 from sms.smsc import SmscFactory, SmscProtocol, start_smsc
 
 TO = "8613800138000"
@@ -153,6 +158,132 @@ async def test_stop_service_unbinds_politely() -> None:
     await listening.stopListening()
 
 
+@pytest_twisted.ensureDeferred
+async def test_unsendable_message_is_dead_lettered_and_the_queue_moves_on() -> None:
+    inbox = Inbox()
+    listening = start_smsc(reactor, 0, inbox)
+    sender = sender_for(listening.getHost().port)
+    try:
+        sender.send(OutgoingSms("1" * 30, "too long an address", "bad"))
+        sender.send(OutgoingSms(TO, "fine", "good"))
+        await inbox.wait(1)
+        assert inbox.messages == [(TO, "12580", "fine")]
+        (dead, why), = sender.outbox.dead_letters
+        assert dead.key == "bad" and "not 1-20 digits" in why
+    finally:
+        await sender.stopService()
+        await listening.stopListening()
+
+
+def test_reconnect_policy_doubles_to_a_cap_with_bounded_jitter() -> None:
+    flat = reconnect_policy(rng=lambda: 0.0)
+    assert [flat(n) for n in (1, 2, 3, 6, 7, 50)] == [1, 2, 4, 32, 60, 60]
+    top = reconnect_policy(rng=lambda: 1.0)
+    assert top(1) == pytest.approx(1.2) and top(50) == pytest.approx(72)
+
+
 def test_mask_keeps_last_four() -> None:
     assert mask("8613800138000") == "*********8000"
     assert mask("12") == "12"
+
+
+class Scripted(SmscProtocol):
+    """Refuses the first ``refuse_binds`` binds and throttles the first ``throttle`` submits;
+    fires ``events`` entries so tests can wait on the network without sleeping."""
+
+    refuse_binds = 0
+    throttle = 0
+    binds: list[defer.Deferred[None]]
+    submits_seen = 0
+
+    def _bind(self, pdu: Any) -> None:
+        cls = type(self)
+        cls.binds.pop(0).callback(None) if cls.binds else None
+        if cls.refuse_binds > 0:
+            cls.refuse_binds -= 1
+            self.sendPdu(response_for(pdu, st.RBINDFAIL))
+            return
+        super()._bind(pdu)
+
+    def _submit(self, pdu: Any) -> None:
+        cls = type(self)
+        cls.submits_seen += 1
+        if cls.throttle > 0:
+            cls.throttle -= 1
+            self.sendPdu(response_for(pdu, st.RTHROTTLED))
+            return
+        super()._submit(pdu)
+
+
+def scripted_smsc(inbox: Inbox, **attrs: Any) -> tuple[Any, type[Scripted]]:
+    cls = type("ScriptedRun", (Scripted,), {"binds": [defer.Deferred() for _ in range(2)],
+                                            **attrs})
+    factory = SmscFactory(inbox)
+    factory.protocol = cls
+    return reactor.listenTCP(0, factory, interface="127.0.0.1"), cls
+
+
+class WatchedClock(Clock):
+    """A Clock that tells the test when something schedules a call: waiting without polling."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._watch: list[tuple[Callable[[float], bool], defer.Deferred[float]]] = []
+
+    def callLater(self, delay: float, f: Callable[..., object], *a: object, **kw: object) -> Any:
+        call = super().callLater(delay, f, *a, **kw)
+        for item in list(self._watch):
+            if item[0](delay):
+                self._watch.remove(item)
+                item[1].callback(delay)
+        return call
+
+    def scheduled(self, predicate: Callable[[float], bool]) -> defer.Deferred[float]:
+        d: defer.Deferred[float] = defer.Deferred()
+        self._watch.append((predicate, d))
+        return d.addTimeout(10, reactor)
+
+
+@pytest_twisted.ensureDeferred
+async def test_refused_bind_backs_off_on_the_injected_clock() -> None:
+    inbox = Inbox()
+    listening, cls = scripted_smsc(inbox, refuse_binds=1)
+    first, second = cls.binds
+    clock = WatchedClock()
+    retry_planned = clock.scheduled(lambda delay: 1.0 <= delay <= 1.2)  # 1 s plus jitter
+    sender = SmppSender("127.0.0.1", listening.getHost().port, "hotline", "secret", "12580",
+                        reactor=reactor, clock=clock)
+    sender.startService()
+    try:
+        sender.send(OutgoingSms(TO, "hello", "h"))
+        await first.addTimeout(10, reactor)
+        delay = await retry_planned
+        assert not second.called and not sender.bound
+        clock.advance(delay)
+        await second.addTimeout(10, reactor)
+        await inbox.wait(1)
+        assert inbox.messages == [(TO, "12580", "hello")]
+    finally:
+        await sender.stopService()
+        await listening.stopListening()
+
+
+@pytest_twisted.ensureDeferred
+async def test_throttled_submit_is_retried_after_a_delay() -> None:
+    inbox = Inbox()
+    listening, cls = scripted_smsc(inbox, throttle=1)
+    clock = WatchedClock()
+    sender = SmppSender("127.0.0.1", listening.getHost().port, "hotline", "secret", "12580",
+                        reactor=reactor, clock=clock)
+    retry_planned = clock.scheduled(lambda delay: delay == sender.retry_delay)
+    sender.startService()
+    try:
+        sender.send(OutgoingSms(TO, "hello", "h"))
+        await retry_planned
+        assert cls.submits_seen == 1 and inbox.messages == []
+        clock.advance(sender.retry_delay)
+        await inbox.wait(1)
+        assert cls.submits_seen == 2 and inbox.messages == [(TO, "12580", "hello")]
+    finally:
+        await sender.stopService()
+        await listening.stopListening()
