@@ -104,6 +104,7 @@ class SmppSender(Service):
         self._attempts: dict[str, int] = {}
         self._timers: set[IDelayedCall] = set()
         self._keys_by_id: OrderedDict[str, str] = OrderedDict()
+        self._early: OrderedDict[str, Receipt] = OrderedDict()  # receipts before their resp
         self._client = ClientService(
             endpoint if endpoint is not None else HostnameEndpoint(reactor, host, port),
             _EsmeFactory(self),
@@ -154,10 +155,21 @@ class SmppSender(Service):
             self._esme = None
 
     def _receipt(self, receipt: Receipt) -> None:
-        key = self._keys_by_id.get(receipt.message_id)
         log.info("sms.receipt id={id} stat={stat}", id=receipt.message_id, stat=receipt.stat)
-        if key is not None and self.on_receipt is not None:
-            self.on_receipt(key, receipt)
+        key = self._keys_by_id.get(receipt.message_id)
+        if key is None:  # SMSCs may send the receipt before submit_sm_resp: hold it briefly
+            self._early[receipt.message_id] = receipt
+            while len(self._early) > 1000:
+                self._early.popitem(last=False)
+            return
+        self._report(key, receipt)
+
+    def _report(self, key: str, receipt: Receipt) -> None:
+        if self.on_receipt is not None:
+            try:
+                self.on_receipt(key, receipt)
+            except Exception:
+                log.failure("sms.on_receipt_failed key={key}", key=key)
 
     # -- sending ---------------------------------------------------------------------------
     def _flush(self) -> None:
@@ -225,7 +237,11 @@ class SmppSender(Service):
         return self._ref
 
     def _remember(self, message_id: str, key: str) -> str:
-        self._keys_by_id[normalise_id(message_id)] = key
+        normalised = normalise_id(message_id)
+        self._keys_by_id[normalised] = key
+        early = self._early.pop(normalised, None)
+        if early is not None:
+            self._report(key, early)
         while len(self._keys_by_id) > 100_000:
             self._keys_by_id.popitem(last=False)
         return message_id

@@ -235,3 +235,17 @@ def test_unencodable_submit_fails_alone() -> None:
     (sub,) = take(transport)
     feed(proto, response_for(sub, message_id="9"))
     assert good == ["9"] and proto.in_flight == 0
+
+
+def test_failing_callback_still_acknowledges_deliver_sm() -> None:
+    proto, transport, _, _ = bound_esme()
+
+    def explode(receipt: Receipt) -> None:
+        raise RuntimeError("bug in the receipt handler")
+
+    proto.on_receipt = explode
+    feed(proto, Pdu("deliver_sm", 8, 0, {"esm_class": 4, "short_message": b"id:1 stat:DELIVRD"}),
+         Pdu("enquire_link", 9))
+    assert [(p.command, p.seq) for p in take(transport)] == [("deliver_sm_resp", 8),
+                                                              ("enquire_link_resp", 9)]
+    assert proto.state is State.BOUND

@@ -193,6 +193,7 @@ class Scripted(SmscProtocol):
 
     refuse_binds = 0
     throttle = 0
+    receipt_first = False
     binds: list[defer.Deferred[None]]
     submits_seen = 0
 
@@ -211,6 +212,11 @@ class Scripted(SmscProtocol):
         if cls.throttle > 0:
             cls.throttle -= 1
             self.sendPdu(response_for(pdu, st.RTHROTTLED))
+            return
+        if cls.receipt_first:  # receipt for the id the resp will carry, sent before the resp
+            self._receipt(pdu.get("destination_addr"), pdu.get("source_addr"), "1000")
+            self.factory.submits.append(pdu)
+            self.sendPdu(response_for(pdu, message_id="0001000"))
             return
         super()._submit(pdu)
 
@@ -284,6 +290,21 @@ async def test_throttled_submit_is_retried_after_a_delay() -> None:
         clock.advance(sender.retry_delay)
         await inbox.wait(1)
         assert cls.submits_seen == 2 and inbox.messages == [(TO, "12580", "hello")]
+    finally:
+        await sender.stopService()
+        await listening.stopListening()
+
+
+@pytest_twisted.ensureDeferred
+async def test_receipt_before_submit_resp_still_reaches_its_key() -> None:
+    inbox = Inbox()
+    listening, _ = scripted_smsc(inbox, receipt_first=True)
+    got: defer.Deferred[tuple[str, str]] = defer.Deferred()
+    sender = sender_for(listening.getHost().port,
+                        on_receipt=lambda key, r: got.callback((key, r.message_id)))
+    try:
+        sender.send(OutgoingSms(TO, "hello", "early"))
+        assert await got.addTimeout(10, reactor) == ("early", "1000")  # ids normalised
     finally:
         await sender.stopService()
         await listening.stopListening()
