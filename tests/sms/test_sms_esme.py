@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as hs
 from sms_support import bound_esme, feed, make_esme, outcome, submit_params, take
 from twisted.python.failure import Failure
 
@@ -249,3 +251,20 @@ def test_failing_callback_still_acknowledges_deliver_sm() -> None:
     assert [(p.command, p.seq) for p in take(transport)] == [("deliver_sm_resp", 8),
                                                               ("enquire_link_resp", 9)]
     assert proto.state is State.BOUND
+
+
+@settings(max_examples=200, deadline=None)
+@given(hs.lists(hs.one_of(
+    hs.binary(max_size=40),
+    hs.sampled_from([encode_pdu(Pdu("enquire_link", 5)), encode_pdu(Pdu("unbind_resp", 1)),
+                     encode_pdu(Pdu("deliver_sm", 6, 0, {"esm_class": 0x44,
+                                                         "short_message": b"\x05\x00"}))]),
+), max_size=8))
+def test_any_byte_stream_is_survived(chunks: list[bytes]) -> None:
+    proto, transport, clock, _ = bound_esme()
+    for chunk in chunks:
+        proto.dataReceived(chunk)
+    clock.advance(120)
+    for pdu in take(transport):  # whatever we wrote is a well-formed PDU
+        assert pdu.command in {"generic_nack", "enquire_link", "enquire_link_resp",
+                               "deliver_sm_resp", "unbind_resp"}

@@ -69,3 +69,30 @@ def test_simulator_refuses_submit_before_bind_and_nacks_unknown() -> None:
     result = outcome(client.submit({"destination_addr": "1", "short_message": b"x"}))
     pump.flush()
     assert result[0].value.status == st.RINVBNDSTS
+
+
+def test_keepalive_over_iosim_keeps_the_link_up() -> None:
+    received: list = []
+    server = SmscFactory(lambda *m: received.append(m)).buildProtocol(None)
+    clock = Clock()
+    client = EsmeProtocol(EsmeConfig("hotline", "x", response_timeout=10), clock)
+    pump = connect(server, FakeTransport(server, isServer=True),
+                   client, FakeTransport(client, isServer=False), greet=False)
+    client.bind()
+    pump.flush()
+    for _ in range(5):
+        clock.advance(30)  # idle: enquire_link goes out ...
+        pump.flush()  # ... and the simulator answers before the 10 s timeout
+        clock.advance(9)
+    assert client.state is State.BOUND
+    assert client._seq == 6  # bind + five enquire_links, all answered
+
+
+def test_unbind_over_iosim_closes_both_sides() -> None:
+    client, pump, factory, _, _ = pair()
+    client.bind()
+    pump.flush()
+    done = outcome(client.unbind())
+    pump.flush()
+    assert done == [None] and factory.unbinds == 1
+    assert client.state is State.CLOSED
