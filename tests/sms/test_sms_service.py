@@ -308,3 +308,18 @@ async def test_receipt_before_submit_resp_still_reaches_its_key() -> None:
     finally:
         await sender.stopService()
         await listening.stopListening()
+
+
+@pytest_twisted.ensureDeferred
+async def test_stop_while_smsc_unreachable_returns_and_keeps_messages() -> None:
+    listening = start_smsc(reactor, 0, Inbox())
+    port = listening.getHost().port
+    await listening.stopListening()  # nothing listens there now
+    clock = Clock()
+    sender = SmppSender("127.0.0.1", port, "hotline", "secret", "12580", reactor=reactor,
+                        clock=clock)
+    sender.startService()
+    sender.send(OutgoingSms(TO, "queued", "q"))
+    await sender.stopService()
+    assert not sender.bound and len(sender.outbox) == 1
+    assert all(not call.active() for call in clock.getDelayedCalls())
