@@ -164,7 +164,8 @@ def encode_pdu(pdu: Pdu) -> bytes:
         if name in klass.mandatoryParams or value is None:
             continue
         body += _encode_tlv(name, value)
-    if not 1 <= pdu.seq <= 0xFFFFFFFF and pdu.command != "generic_nack":
+    lowest = 0 if pdu.is_response else 1  # a response echoes whatever seq it answers
+    if not lowest <= pdu.seq <= 0xFFFFFFFF:
         raise ValueError(f"sequence_number {pdu.seq} out of range")
     return HEADER.pack(HEADER_LEN + len(body), pdu.command_id, pdu.status, pdu.seq) + bytes(body)
 

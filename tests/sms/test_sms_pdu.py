@@ -122,3 +122,11 @@ def test_encode_rejects_unknown_parameter() -> None:
         encode_pdu(Pdu("submit_sm", 1, 0, {"colour": 3}))
     with pytest.raises(ValueError, match="2 octets"):
         encode_pdu(Pdu("submit_sm", 1, 0, {"its_session_info": b"\x01"}))
+
+
+def test_sequence_number_range() -> None:
+    with pytest.raises(ValueError, match="out of range"):
+        encode_pdu(Pdu("enquire_link", 0))
+    with pytest.raises(ValueError, match="out of range"):
+        encode_pdu(Pdu("submit_sm", 1 << 32))
+    assert decode_pdu(encode_pdu(Pdu("enquire_link_resp", 0))).seq == 0  # echo a peer's 0
