@@ -1,9 +1,4 @@
-"""Spawn the independent SMSC (npm `smpp`, tests/peers/smsc.js) and read what it received.
-
-The peer prints ``{"listening": port}`` once bound, then one JSON line per submit_sm. Without
-``tests/peers/node_modules`` the tests that need it skip, unless HOTLINE_REQUIRE_PEERS=1 (CI),
-where a missing peer is a failure.
-"""
+"""Run tests/peers/smsc.js (npm smpp, not our code) as a child process of the reactor."""
 
 from __future__ import annotations
 
@@ -14,74 +9,81 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from twisted.internet import defer, protocol
+from twisted.internet import defer
+from twisted.internet.protocol import ProcessProtocol
+from twisted.python.failure import Failure
 
 PEERS = Path(__file__).resolve().parent / "peers"
 
 
 def require_peer() -> str:
+    """Path to node; skips (or fails under HOTLINE_REQUIRE_PEERS=1) when the peer is missing."""
     node = shutil.which("node")
     missing = None
     if node is None:
         missing = "node is not installed"
     elif not (PEERS / "node_modules" / "smpp").is_dir():
-        missing = "tests/peers/node_modules missing: run ./install.sh"
+        missing = "tests/peers/node_modules missing: run `npm install --prefix tests/peers`"
     if missing:
         if os.environ.get("HOTLINE_REQUIRE_PEERS") == "1":
             pytest.fail(f"independent SMSC peer required: {missing}")
-        pytest.skip(f"independent SMSC peer unavailable: {missing}")
+        pytest.skip(missing)
     assert node is not None
     return node
 
 
-class NodeSmsc(protocol.ProcessProtocol):
-    """The peer process; ``listening`` fires with its port, ``next_submit()`` with each message."""
+class NodeSmsc(ProcessProtocol):
+    """One JSON object per stdout line; ``next()`` waits for the next one."""
 
     def __init__(self) -> None:
-        self.listening: defer.Deferred[int] = defer.Deferred()
-        self.ended: defer.Deferred[None] = defer.Deferred()
-        self.received: list[dict[str, Any]] = []
-        self._waiters: list[defer.Deferred[dict[str, Any]]] = []
+        self.lines: list[dict[str, Any]] = []
+        self._read = 0
         self._buffer = b""
-        self.port = 0
+        self._waiter: defer.Deferred[None] | None = None
+        self.ended: defer.Deferred[None] = defer.Deferred()
+        self.stderr = b""
 
     def outReceived(self, data: bytes) -> None:
         self._buffer += data
         while b"\n" in self._buffer:
             line, self._buffer = self._buffer.split(b"\n", 1)
-            message = json.loads(line)
-            if "listening" in message:
-                self.port = int(message["listening"])
-                self.listening.callback(self.port)
-                continue
-            self.received.append(message)
-            if self._waiters:
-                self._waiters.pop(0).callback(message)
+            self.lines.append(json.loads(line))
+            self._wake()
 
-    def next_submit(self, reactor: Any, timeout: float) -> defer.Deferred[dict[str, Any]]:
-        """The next submit_sm not yet taken (already received ones come first)."""
-        taken = getattr(self, "_taken", 0)
-        self._taken = taken + 1
-        if taken < len(self.received):
-            return defer.succeed(self.received[taken])
-        d: defer.Deferred[dict[str, Any]] = defer.Deferred()
-        self._waiters.append(d)
-        return d.addTimeout(timeout, reactor)
+    def errReceived(self, data: bytes) -> None:
+        self.stderr += data
 
-    def processEnded(self, reason: Any) -> None:
-        if not self.listening.called:
-            self.listening.errback(RuntimeError("node SMSC exited before listening"))
+    def processEnded(self, reason: Failure) -> None:
+        self._wake()
         self.ended.callback(None)
 
-    def stop(self) -> defer.Deferred[None]:
+    def _wake(self) -> None:
+        if self._waiter is not None:
+            waiter, self._waiter = self._waiter, None
+            waiter.callback(None)
+
+    async def next(self, reactor: Any, timeout: float = 10) -> dict[str, Any]:
+        while self._read >= len(self.lines):
+            if self.ended.called:
+                raise RuntimeError(f"peer exited: {self.stderr.decode(errors='replace')}")
+            self._waiter = defer.Deferred()
+            await self._waiter.addTimeout(timeout, reactor)
+        self._read += 1
+        return self.lines[self._read - 1]
+
+    async def stop(self) -> None:
         if not self.ended.called:
-            self.transport.signalProcess("KILL")
-        return self.ended
+            self.transport.signalProcess("TERM")
+        await self.ended
 
 
-async def start_node_smsc(reactor: Any) -> NodeSmsc:
-    node = require_peer()
-    peer = NodeSmsc()
-    reactor.spawnProcess(peer, node, [node, str(PEERS / "smsc.js"), "0"], env=os.environ.copy())
-    await peer.listening
-    return peer
+async def start_node_smsc(reactor: Any, node: str, port: int = 0) -> tuple[NodeSmsc, int]:
+    proto = NodeSmsc()
+    reactor.spawnProcess(proto, node, [node, str(PEERS / "smsc.js"), str(port)],
+                         env=dict(os.environ), path=str(PEERS))
+    try:
+        first = await proto.next(reactor)
+    except BaseException:
+        await proto.stop()
+        raise
+    return proto, int(first["listening"])

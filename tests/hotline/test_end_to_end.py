@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest_twisted
 import treq
-from node_smsc import start_node_smsc
+from node_smsc import require_peer, start_node_smsc
 
 from booking.idcard import check_char
 from hotline.app import Running, start
@@ -46,14 +46,14 @@ def valid_id(seq: int) -> str:
 
 @pytest_twisted.async_yield_fixture
 async def system(redis, redis_url, tmp_path):
-    smsc = await start_node_smsc(reactor())
+    smsc, smsc_port = await start_node_smsc(reactor(), require_peer())
     settings = load_settings(
         ROOT / "config/hotline.yaml",
         {
             "redis": {"url": redis_url},
             "http": {"port": 0},
             "ivr": {"fastagi": {"port": 0}},
-            "sms": {"smpp": {"host": "127.0.0.1", "port": smsc.port}},
+            "sms": {"smpp": {"host": "127.0.0.1", "port": smsc_port}},
             "data_dir": str(tmp_path),
         },
     )
@@ -97,11 +97,11 @@ async def test_ussd_booking_ends_with_tcode_and_the_smsc_gets_it(system) -> None
     end = await book_by_ussd(running, "e2e-1", "13800138000", valid_id(11))
     tcode = TCODE.search(end)
     assert tcode, end
-    message = await smsc.next_submit(reactor(), timeout=5)
+    message = await smsc.next(reactor(), timeout=5)
     assert message["destination_addr"] == "8613800138000"
     assert message["data_coding"] == 8  # UCS2 for Chinese
     assert tcode.group(0) in message["text"]
-    assert len(smsc.received) == 1
+    assert len(smsc.lines) == 2  # the "listening" line and exactly one submit_sm
 
 
 @pytest_twisted.ensureDeferred
@@ -114,7 +114,7 @@ async def test_phone_booking_reads_the_tcode_and_the_smsc_gets_it(system) -> Non
     )
     codes = [d for d in sim.said_digits if len(d) == 10]
     assert len(codes) == 1, sim.format_transcript()
-    message = await smsc.next_submit(reactor(), timeout=5)
+    message = await smsc.next(reactor(), timeout=5)
     assert message["destination_addr"] == "8613912345678"
     assert codes[0] in message["text"]
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 import pytest_twisted
-from peer_support import require_peer, start_node_smsc
+from node_smsc import require_peer, start_node_smsc
 from twisted.internet import defer, reactor
 
 from sms.api import OutgoingSms
