@@ -9,6 +9,7 @@ silently aborts a running media command when another line arrives), tracks the o
 from __future__ import annotations
 
 import re
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -178,8 +179,16 @@ class AgiProtocol(LineReceiver):
     delimiter = b"\n"
     MAX_LENGTH = 8192
 
-    def __init__(self, clock: IReactorTime, *, env_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        clock: IReactorTime,
+        *,
+        env_timeout: float = 10.0,
+        on_latency: Callable[[float], None] | None = None,
+    ) -> None:
         self.clock = clock
+        self.on_latency = on_latency  # seconds from a peer line to our next command (bench)
+        self._heard: float | None = None
         self.env_timeout = env_timeout
         self._env_deadline: IDelayedCall | None = None
         self.env: AgiEnv | None = None
@@ -220,6 +229,9 @@ class AgiProtocol(LineReceiver):
         pending = self._in_flight = self._queue.popleft()
         pending.deferred.addTimeout(pending.timeout, self.clock)
         self.sendLine(pending.line.encode("utf-8"))
+        if self._heard is not None and self.on_latency is not None:
+            self.on_latency(time.perf_counter() - self._heard)
+        self._heard = None
 
     def _cancelled(self, d: Deferred[AgiReply]) -> None:
         """A command timed out (or was cancelled): replies are now out of step, so close."""
@@ -239,6 +251,8 @@ class AgiProtocol(LineReceiver):
     def lineReceived(self, line: bytes) -> None:
         if self.closed:
             return
+        if self.on_latency is not None:
+            self._heard = time.perf_counter()
         try:
             self._line(line.decode("utf-8"))
         except (AgiError, UnicodeDecodeError) as err:

@@ -1,28 +1,31 @@
 """One phone call: turns menu Outputs into AGI commands and DTMF replies into menu Inputs.
 
-The call is a short state machine: ``env → (render output → collect input → resume)* → end``.
+The call is an explicit state machine (``ivr.states``; diagram in docs/ivr.md):
+``connected → starting → (playing → collecting → thinking)* → finishing | releasing → closed``.
 It ends in one of three ways, each handled once in ``run``:
   * the output has no ``wait`` → ``HANGUP`` and close;
-  * the caller hangs up (``HANGUP`` line, ``result=-1``, 511, socket lost) → feed ``HangUp()`` to
-    the dialogue so the menu can release what it holds, then close;
-  * a media or engine failure → feed ``HangUp()``, close without ``HANGUP`` so the dialplan can
-    continue (e.g. play a fallback recording).
+  * the caller hangs up (``HANGUP`` line, ``result=-1`` then HANGUP, 511, socket lost) → feed
+    ``HangUp()`` to the dialogue so the menu can release what it holds, then close;
+  * a media failure (``result=-1`` without a hang-up), a reply deadline or an engine error →
+    feed ``HangUp()``, close without ``HANGUP`` so the dialplan can continue (a fallback).
+Every call leaves one ``ivr.call_record`` log line (``ivr.states.CallRecord``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
-from typing import Protocol
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 import phonenumbers
 
-from ivr.agi import AgiEnv, AgiProtocol, AgiReply, CallEnded, Quoted
-from menus.types import Digits, HangUp, Input, NoInput, Output, Say, SayDigits, Session
+from ivr.agi import AgiEnv, AgiProtocol, AgiReply, CallEnded
+from ivr.channel import ChannelEffects
+from ivr.render import prompt_name, render_output
+from ivr.states import CallRecord, CallState, Deadlines, check_transition
+from menus.types import Digits, HangUp, Input, NoInput, Output, Session
 
-BARGE_IN = "0123456789*"  # keys that stop a prompt; '#' only ends GET DATA
-SILENCE = "silence/1"  # a stock Asterisk file: GET DATA needs a file to play
-_RUNS = re.compile(r"[0-9]+|[A-Za-z]+")
+S = CallState
+__all__ = ["Call", "DialogueLike", "Ended", "normalise_msisdn", "prompt_name"]
 
 
 class DialogueLike(Protocol):
@@ -35,12 +38,13 @@ class DialogueLike(Protocol):
     async def resume(self, session: Session, inp: Input) -> tuple[Session, Output]: ...
 
 
-class _Ended(Exception):
+class Ended(Exception):
     """The call cannot go on; ``hung_up`` tells a caller hang-up from a media failure."""
 
-    def __init__(self, why: str, *, hung_up: bool) -> None:
+    def __init__(self, why: str, *, hung_up: bool, result: str | None = None) -> None:
         super().__init__(why)
         self.hung_up = hung_up
+        self.result = result or ("hangup" if hung_up else "media_failure")
 
 
 def normalise_msisdn(callerid: str | None, region: str = "CN") -> str:
@@ -59,12 +63,20 @@ def normalise_msisdn(callerid: str | None, region: str = "CN") -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
 
 
-def prompt_name(part: Say, lang: str) -> str:
-    """The sound file for a Say: its ``prompt``, else ``hotline/<lang>/<sha1(text)[:12]>``."""
-    if part.prompt:
-        return part.prompt
-    digest = hashlib.sha1(part.text.encode("utf-8")).hexdigest()[:12]
-    return f"hotline/{lang}/{digest}"
+_ACCEPTS: dict[type, bool] = {}
+
+
+def accepts_channel_effects(dialogue: object) -> bool:
+    """True when ``dialogue.begin`` takes ``channel_effects`` (contract 2; older drivers don't)."""
+    kind = type(dialogue)
+    if kind not in _ACCEPTS:
+        import inspect
+
+        params = inspect.signature(dialogue.begin).parameters  # type: ignore[attr-defined]
+        _ACCEPTS[kind] = "channel_effects" in params or any(
+            p.kind is p.VAR_KEYWORD for p in params.values()
+        )
+    return _ACCEPTS[kind]
 
 
 class Call:
@@ -77,116 +89,176 @@ class Call:
         dialogue: DialogueLike,
         *,
         default_menu: str | None = None,
-        command_timeout: float = 60.0,
+        deadlines: Deadlines | None = None,
+        transfer_targets: Mapping[str, str] | None = None,
+        dial_timeout_s: int = 30,
+        on_record: Callable[[CallRecord], None] | None = None,
     ) -> None:
         self.agi = agi
         self.env = env
         self.dialogue = dialogue
         self.menu = env.script or default_menu or ""
         self.msisdn = normalise_msisdn(env.callerid)
-        self.command_timeout = command_timeout
-        self.answered = False
+        self.deadlines = deadlines or Deadlines()
+        self.state = S.CONNECTED
+        self.session: Session | None = None
         self.log = agi.log.bind(caller_tail=self.msisdn[-4:] or "withheld")
+        self.record = CallRecord(
+            call=env.uniqueid[-12:],
+            menu=self.menu,
+            caller_tail=self.msisdn[-4:] or "withheld",
+            started=agi.clock.seconds(),
+        )
+        self._on_record = on_record
+        self.channel = ChannelEffects(
+            self._command,
+            msisdn=self.msisdn,
+            targets=transfer_targets or {},
+            dial_timeout_s=dial_timeout_s,
+            on_state=self._to,
+            on_outcome=self._transfer_outcome,
+        )
+        self._kw: dict[str, Any] = (
+            {"channel_effects": self.channel.run} if accepts_channel_effects(dialogue) else {}
+        )
+        agi.on_hangup = self._heard_hangup
+
+    # ------------------------------------------------------------------ the machine
+
+    def _to(self, new: CallState) -> None:
+        check_transition(self.state, new)
+        self.state = new
+
+    def _heard_hangup(self) -> None:
+        if self.record.hangup_at is None:
+            node = self.session.node if self.session else "-"
+            self.record.hangup_at = f"{self.state}:{node}"
+
+    def _transfer_outcome(self, outcome: str) -> None:
+        self.record.transfer = outcome
 
     async def run(self) -> None:
         """Run the dialogue to its end; never raises."""
-        session: Session | None = None
         final = False  # the last output was rendered: nothing to release
         try:
             if not self.menu:
-                raise _Ended("no menu in agi_network_script", hung_up=False)
-            session, output = await self.dialogue.begin(
-                self.menu, channel="ivr", msisdn=self.msisdn, lang=self.env.params.get("lang")
+                raise Ended("no menu in agi_network_script", hung_up=False, result="error")
+            self._to(S.STARTING)
+            self.session, output = await self.dialogue.begin(
+                self.menu,
+                channel="ivr",
+                msisdn=self.msisdn,
+                lang=self.env.params.get("lang"),
+                **self._kw,
             )
             self.log.info("ivr.call_start")
+            self._to(S.PLAYING)
+            await self._command("ANSWER")
             while True:
                 final = output.ends
-                inp = await self._render(output, session.lang)
+                if self.state is not S.PLAYING:
+                    self._to(S.PLAYING)
+                self.record.visit(self.session.node)
+                inp = await render_output(self._command, output, self.session.lang, self._to)
                 if final:
+                    self._to(S.FINISHING)
                     await self._command("HANGUP")
-                    self.log.info("ivr.call_done", node=session.node)
+                    self.record.result = "completed"
+                    self.record.end_node = self.session.node
+                    self.log.info("ivr.call_done", node=self.session.node)
                     return
-                session, output = await self.dialogue.resume(session, inp)
-        except _Ended as ended:
+                await self._resume(inp)
+                output = self._last_output
+        except Ended as ended:
+            self.record.result = ended.result
+            if not ended.hung_up:
+                self.record.failures.append(str(ended))
             event = "ivr.caller_hangup" if ended.hung_up else "ivr.call_ended"
-            self.log.info(event, why=str(ended), node=session.node if session else None)
-            if session is not None and not session.ended and not final:
-                await self._release(session)
+            self.log.info(event, why=str(ended), node=self.session.node if self.session else None)
+            await self._release(final)
         except Exception:
-            self.log.exception("ivr.call_error", node=session.node if session else None)
-            if session is not None and not session.ended and not final:
-                await self._release(session)
+            self.record.result = "error"
+            self.log.exception("ivr.call_error", node=self.session.node if self.session else None)
+            await self._release(final)
         finally:
-            self.agi.close()
+            self._finish()
 
-    async def _release(self, session: Session) -> None:
+    async def _resume(self, inp: Input) -> None:
+        assert self.session is not None
+        before = self.session.node
+        self._to(S.THINKING)
+        self.record.inputs += 1
+        if isinstance(inp, NoInput):
+            self.record.timeouts += 1
+        self.session, self._last_output = await self.dialogue.resume(self.session, inp, **self._kw)
+        if isinstance(inp, Digits) and self.session.node == before and not self._last_output.ends:
+            self.record.invalid += 1
+
+    _last_output: Output
+
+    async def _release(self, final: bool) -> None:
         """Tell the menu the caller is gone so it can drop holds and end the session."""
+        if self.state is S.CLOSED:
+            return
+        self._to(S.RELEASING)
+        if self.session is None or self.session.ended or final:
+            return
         try:
-            await self.dialogue.resume(session, HangUp())
+            await self.dialogue.resume(self.session, HangUp(), **self._kw)
         except Exception:
             self.log.exception("ivr.hangup_feed_failed")
 
-    # ------------------------------------------------------------------ rendering
+    def _finish(self) -> None:
+        if self.state is not S.CLOSED:
+            self._to(S.CLOSED)
+        self.agi.close()
+        if self.record.result == "hangup" and self.record.hangup_at is None:
+            node = self.session.node if self.session else "-"
+            self.record.hangup_at = f"socket:{node}"
+        self.record.duration_s = self.agi.clock.seconds() - self.record.started
+        self.log.info("ivr.call_record", **self.record.fields())
+        if self._on_record is not None:
+            self._on_record(self.record)
 
-    async def _render(self, output: Output, lang: str) -> Input:
-        """Play ``output``; if it waits, collect and return the caller's input."""
-        if not self.answered:
-            await self._command("ANSWER")
-            self.answered = True
-        wait = output.wait
-        escape = BARGE_IN if wait is not None else ""
-        parts = list(output.parts)
-        last_prompt = None
-        if wait is not None and parts and isinstance(parts[-1], Say):
-            last_prompt = prompt_name(parts.pop(), lang)  # GET DATA plays it
-        first = ""
-        for part in parts:
-            first = await self._play(part, lang, escape)
-            if first:
-                break
-        if wait is None:
-            return NoInput()
-        if first and wait.max_digits <= 1:
-            return Digits(first)
-        if first:  # barge-in: the pressed key counts; collect the rest after it
-            prompt, timeout_s, max_digits = SILENCE, wait.inter_timeout_s, wait.max_digits - 1
-        else:
-            prompt, timeout_s = last_prompt or SILENCE, wait.first_timeout_s
-            max_digits = wait.max_digits
-        ms = str(int(timeout_s * 1000))
-        budget = self.command_timeout + timeout_s * (max_digits + 1)
-        reply = await self._command("GET", "DATA", prompt, ms, str(max_digits), timeout=budget)
-        digits = first + reply.result
-        return Digits(digits) if digits else NoInput()
+    # ------------------------------------------------------------------ commands
 
-    async def _play(self, part: Say | SayDigits, lang: str, escape: str) -> str:
-        """Play one part; return the barge-in key ('' if none)."""
-        if isinstance(part, Say):
-            reply = await self._command("STREAM", "FILE", prompt_name(part, lang), Quoted(escape))
-            return reply.key or ""
-        for run in _RUNS.findall(part.digits):
-            verb = "DIGITS" if run.isdigit() else "ALPHA"
-            reply = await self._command("SAY", verb, run, "")
-            if reply.key:
-                return reply.key
-        return ""
+    async def _command(self, *words: str) -> AgiReply:
+        """Send one command; raise Ended on hang-up, dead channel or media failure.
 
-    async def _command(self, *words: str, timeout: float | None = None) -> AgiReply:
-        """Send one command; raise _Ended on hang-up, dead channel or media failure."""
-        if self.agi.hung_up:
-            raise _Ended("hangup line", hung_up=True)
+        Commands allowed on a dead channel (EXEC, GET VARIABLE) still run after a hang-up so a
+        transfer can read DIALSTATUS; anything else after the HANGUP line ends the call.
+        """
+        dead_ok = words[0] in ("EXEC", "GET")
+        if self.agi.hung_up and not dead_ok:
+            raise Ended("hangup line", hung_up=True)
         try:
-            reply = await self.agi.command(*words, timeout=timeout or self.command_timeout)
+            reply = await self.agi.command(*words, timeout=self.deadlines.for_command(words))
         except CallEnded as err:
-            raise _Ended("socket closed", hung_up=True) from err
-        except Exception as err:  # a timeout: the protocol has closed the call
-            raise _Ended(f"{words[0]} {type(err).__name__}", hung_up=False) from err
-        if reply.code == 511 or self.agi.hung_up:
-            raise _Ended(f"{words[0]} on a dead channel", hung_up=True)
+            raise Ended("socket closed", hung_up=True) from err
+        except Exception as err:  # a missed reply deadline: the protocol has closed the call
+            why = f"{words[0]} {type(err).__name__}"
+            raise Ended(why, hung_up=False, result="timeout") from err
+        if reply.code == 511:
+            raise Ended(f"{words[0]} on a dead channel", hung_up=True)
         if reply.failed:
-            if words[0] == "HANGUP":
+            if words[0] in ("HANGUP", "EXEC"):
                 return reply
-            raise _Ended(f"{' '.join(words[:2])} result=-1: hang-up or media", hung_up=False)
+            if await self._caller_gone():
+                raise Ended(f"{words[0]} result=-1 then HANGUP", hung_up=True)
+            raise Ended(f"{' '.join(words[:3])} result=-1: media failure", hung_up=False)
+        if self.agi.hung_up and not dead_ok:
+            raise Ended(f"{words[0]} answered after HANGUP", hung_up=True)
         if not reply.ok:
-            raise _Ended(f"{words[0]} got {reply.code}", hung_up=False)
+            raise Ended(f"{words[0]} got {reply.code}", hung_up=False, result="error")
         return reply
+
+    async def _caller_gone(self) -> bool:
+        """After ``result=-1``: hang-up or media failure? Asterisk sends ``HANGUP`` right after
+        the result when the caller left, so a ``CHANNEL STATUS`` probe then gets 511."""
+        if self.agi.hung_up:
+            return True
+        try:
+            probe = await self.agi.command("CHANNEL", "STATUS", timeout=self.deadlines.control_s)
+        except Exception:
+            return True
+        return self.agi.hung_up or probe.code == 511 or probe.failed

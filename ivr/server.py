@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -10,6 +11,7 @@ from twisted.internet.protocol import Factory
 
 from ivr.agi import AgiEnv, AgiProtocol
 from ivr.call import Call, DialogueLike
+from ivr.states import CallRecord, Deadlines
 
 # Twisted's default listen backlog is 50: a burst of calls then waits on 1 s SYN retries.
 BACKLOG = 1024
@@ -24,17 +26,25 @@ class FastAGIFactory(Factory):
         *,
         clock: IReactorTime,
         default_menu: str | None = None,
-        command_timeout: float = 60.0,
+        deadlines: Deadlines | None = None,
+        transfer_targets: Mapping[str, str] | None = None,
+        dial_timeout_s: int = 30,
+        on_record: Callable[[CallRecord], None] | None = None,
+        on_latency: Callable[[float], None] | None = None,
     ) -> None:
         self.dialogue = dialogue
         self.clock = clock
         self.default_menu = default_menu
-        self.command_timeout = command_timeout
+        self.deadlines = deadlines or Deadlines()
+        self.transfer_targets = dict(transfer_targets or {})
+        self.dial_timeout_s = dial_timeout_s
+        self.on_record = on_record
+        self.on_latency = on_latency
         self.active: set[Deferred[None]] = set()
         self._idle_waiters: list[Deferred[None]] = []
 
     def buildProtocol(self, addr: Any) -> AgiProtocol:
-        proto = AgiProtocol(self.clock)
+        proto = AgiProtocol(self.clock, on_latency=self.on_latency)
         proto.factory = self
         proto.on_env = lambda env: self._start(proto, env)
         return proto
@@ -45,7 +55,10 @@ class FastAGIFactory(Factory):
             env,
             self.dialogue,
             default_menu=self.default_menu,
-            command_timeout=self.command_timeout,
+            deadlines=self.deadlines,
+            transfer_targets=self.transfer_targets,
+            dial_timeout_s=self.dial_timeout_s,
+            on_record=self.on_record,
         )
         d = Deferred.fromCoroutine(call.run())
         self.active.add(d)

@@ -7,11 +7,18 @@ and type-ahead DTMF. A media command that is still "running" when the next line 
 aborted without a reply, as Asterisk does, and recorded as ``aborted``.
 
 The caller is a script of steps consumed by media commands:
-  * ``"123"``            keys typed when the next GET DATA / WAIT FOR DIGIT listens;
+  * ``"123"``            keys typed at once when the next GET DATA / WAIT FOR DIGIT listens;
+  * ``Keys("123", after=1.0, gap=0.4)``  the same with timing: the first key ``after`` s, then one
+                         every ``gap`` s; a pause longer than GET DATA's timeout ends the entry
+                         with ``(timeout)`` and the later keys land in the next command;
   * ``TypeAhead("1")``   keys pressed now: they interrupt the next prompt with those escape digits;
   * ``SILENCE``          the next GET DATA times out with nothing typed;
-  * ``HANGUP``           the caller hangs up during the next media command.
-No real time passes: a timeout is answered at once with its ``(timeout)`` result.
+  * ``HANGUP``           the caller hangs up during the next media command (or during Dial);
+  * ``Dial("BUSY")``     the outcome of the next ``EXEC Dial`` (DIALSTATUS);
+  * ``Garbage("x")``     a line that is not AGI is sent before the next reply.
+No real time passes. Media take virtual time (a prompt 2 s, a digit 0.5 s, GET DATA the keying
+and its timeouts); with ``clock=`` a ``task.Clock`` is advanced by it before each reply, so the
+server's reply deadlines on that Clock fire exactly as they would on a real call.
 """
 
 from __future__ import annotations
@@ -24,14 +31,20 @@ from typing import Any
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.interfaces import IDelayedCall, IReactorTCP, IReactorTime
+from twisted.internet.task import Clock
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
 from ivr.simulator_rules import (
     DEAD_OK,
+    DIGIT_S,
     MEDIA,
+    PROMPT_S,
     SAMPLES_PER_PROMPT,
+    Press,
     bad_syntax,
+    collect,
+    during_playback,
     env_lines,
     find_command,
     tokenize,
@@ -47,6 +60,33 @@ class TypeAhead:
 
 
 @dataclass(frozen=True, slots=True)
+class Keys:
+    """Keys typed once the next GET DATA listens: the first after ``after`` s, then each ``gap``."""
+
+    keys: str
+    after: float = 0.0
+    gap: float = 0.0
+
+    def presses(self) -> list[Press]:
+        return [(k, self.after if i == 0 else self.gap) for i, k in enumerate(self.keys)]
+
+
+@dataclass(frozen=True, slots=True)
+class Dial:
+    """What the next ``EXEC Dial`` gives: DIALSTATUS and, when answered, the talk time."""
+
+    status: str = "ANSWER"
+    talk_s: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Garbage:
+    """A line that is not AGI, written before the next reply."""
+
+    line: str
+
+
+@dataclass(frozen=True, slots=True)
 class _Marker:
     name: str
 
@@ -56,7 +96,7 @@ class _Marker:
 
 SILENCE = _Marker("SILENCE")
 HANGUP = _Marker("HANGUP")
-CallerStep = str | TypeAhead | _Marker
+CallerStep = str | Keys | TypeAhead | Dial | Garbage | _Marker
 
 
 class AsteriskSimulator(LineReceiver):
@@ -79,8 +119,11 @@ class AsteriskSimulator(LineReceiver):
         host: str = "127.0.0.1",
         port: int = 4573,
         uniqueid: str = "1764100000.1",
+        clock: Clock | None = None,
     ) -> None:
         self.reactor = reactor
+        self.clock = clock
+        self.elapsed = 0.0  # virtual seconds of media so far
         self.script: deque[CallerStep] = deque(script)
         self.env = env_lines(
             script=menu,
@@ -94,7 +137,7 @@ class AsteriskSimulator(LineReceiver):
         self.missing = frozenset(missing_files)
         self.transcript: list[tuple[str, str]] = []
         self.variables: dict[str, str] = {}
-        self.dtmf = ""  # keys pressed and not yet consumed
+        self.dtmf: list[Press] = []  # keys pressed (or about to be) and not yet consumed
         self.dead = False
         self.done: Deferred[AsteriskSimulator] = Deferred()
         self._running: tuple[IDelayedCall, str] | None = None
@@ -144,6 +187,11 @@ class AsteriskSimulator(LineReceiver):
             self._caller_hangup()
 
     def _reply(self, line: str) -> None:
+        if self.script and isinstance(self.script[0], Garbage):
+            garbage = self.script.popleft()
+            assert isinstance(garbage, Garbage)
+            self.transcript.append(("garbage", garbage.line))
+            self.sendLine(garbage.line.encode("utf-8"))
         self.transcript.append(("reply", line))
         self.sendLine(line.encode("utf-8"))
 
@@ -151,6 +199,12 @@ class AsteriskSimulator(LineReceiver):
         self.dead = True
         self.transcript.append(("hangup", "caller"))
         self.sendLine(b"HANGUP")
+
+    def _spend(self, seconds: float) -> None:
+        """Media take time: on the virtual timeline and, if given, on the shared Clock."""
+        self.elapsed += seconds
+        if self.clock is not None and seconds > 0:
+            self.clock.advance(seconds)
 
     # ------------------------------------------------------------------ commands
 
@@ -195,10 +249,37 @@ class AsteriskSimulator(LineReceiver):
         elif name == "set variable":
             self.variables[argv[2]] = argv[3]
             self._reply("200 result=1")
+        elif name == "get variable":
+            value = self.variables.get(argv[2])
+            self._reply("200 result=0" if value is None else f"200 result=1 ({value})")
+        elif name == "channel status":
+            self._reply("200 result=6")  # Up (a dead channel got 511 above)
         elif name == "verbose":
             self._reply("200 result=1")
-        else:  # noop, exec
+        elif name == "exec" and argv[1].lower() == "dial":
+            self._dial(argv)
+        else:  # noop, other apps
             self._reply("200 result=0")
+
+    def _dial(self, argv: list[str]) -> None:
+        """EXEC Dial: ring, then talk or fail; DIALSTATUS is set as Asterisk's app_dial does."""
+        self.transcript.append(("dial", argv[2] if len(argv) > 2 else ""))
+        step = self.script[0] if self.script else Dial("NOANSWER")
+        if step == HANGUP:  # the caller gives up while it rings
+            self.script.popleft()
+            self.variables["DIALSTATUS"] = "CANCEL"
+            self._spend(5.0)
+            self._reply("200 result=-1")
+            self._caller_hangup()
+            return
+        if isinstance(step, Dial):
+            self.script.popleft()
+        else:
+            step = Dial("NOANSWER")
+        self.variables["DIALSTATUS"] = step.status
+        ring_s = float(argv[2].split(",")[1]) if "," in argv[2] else 30.0
+        self._spend(step.talk_s + 5.0 if step.status == "ANSWER" else ring_s)
+        self._reply("200 result=0")
 
     # ------------------------------------------------------------------ media
 
@@ -206,18 +287,20 @@ class AsteriskSimulator(LineReceiver):
         self._running = None
         if self.script and self.script[0] == HANGUP:
             self.script.popleft()
+            self._spend(PROMPT_S / 2)
             self._reply("200 result=-1" + (" endpos=4000" if name == "stream file" else ""))
             self._caller_hangup()
             return
         if self.script and isinstance(self.script[0], TypeAhead):
             step = self.script.popleft()
             assert isinstance(step, TypeAhead)
-            self.dtmf += step.keys
+            self.dtmf += [(key, 0.0) for key in step.keys]
         if name == "get data":
             self._get_data(argv)
         elif name == "wait for digit":
             self._take_typed()
-            key = self._pop_key()
+            key, _, waited, self.dtmf = collect(self.dtmf, 1, int(argv[3]))
+            self._spend(waited)
             self._reply(f"200 result={ord(key)}" if key else "200 result=0")
         else:
             self._playback(name, argv)
@@ -230,19 +313,17 @@ class AsteriskSimulator(LineReceiver):
                 offset = argv[4] if len(argv) > 4 else "0"
                 self._reply(f"200 result=-1 endpos={offset}")
                 return
+            duration = PROMPT_S
         else:
             self.transcript.append((name.replace(" ", "_"), argv[2]))
-        escape = argv[3]
-        key = ""
-        while self.dtmf:  # keys that are not escape digits are swallowed by the playback
-            candidate = self._pop_key()
-            if candidate in escape:
-                key = candidate
-                self.transcript.append(("key", key))
-                break
+            duration = DIGIT_S * len(argv[2])
+        key, took, self.dtmf = during_playback(self.dtmf, argv[3], duration)
+        self._spend(took)
+        if key:
+            self.transcript.append(("key", key))
         result = str(ord(key)) if key else "0"
         if name == "stream file":
-            endpos = SAMPLES_PER_PROMPT // 2 if key else SAMPLES_PER_PROMPT
+            endpos = int(SAMPLES_PER_PROMPT * took / PROMPT_S)
             self._reply(f"200 result={result} endpos={endpos}")
         else:
             self._reply(f"200 result={result}")
@@ -254,33 +335,32 @@ class AsteriskSimulator(LineReceiver):
             return
         max_digits = int(argv[4]) if len(argv) > 4 and argv[4].lstrip("-").isdigit() else 0
         max_digits = max_digits if max_digits > 0 else 1024
-        if not self.dtmf and self.script and self.script[0] == SILENCE:
+        timeout_ms = int(argv[3]) if len(argv) > 3 and argv[3].lstrip("-").isdigit() else 0
+        # the prompt plays first; any key stops it and starts the entry (type-ahead is kept)
+        typed = bool(self.dtmf)
+        if not typed and self.script and self.script[0] == SILENCE:
             self.script.popleft()
-        else:
+        elif not typed:
             self._take_typed()
-        digits = ""
-        while self.dtmf:
-            key = self._pop_key()
-            if key == "#":
-                self.transcript.append(("key", digits + "#"))
-                self._reply(f"200 result={digits}")
-                return
-            digits += key
-            if len(digits) >= max_digits:
-                self.transcript.append(("key", digits))
-                self._reply(f"200 result={digits}")
-                return
-        self.transcript.append(("key", digits) if digits else ("timeout", argv[2]))
-        self._reply(f"200 result={digits} (timeout)")
+        if not self.dtmf:
+            self._spend(PROMPT_S if argv[2] != "silence/1" else 1.0)
+        digits, end, waited, self.dtmf = collect(self.dtmf, max_digits, timeout_ms)
+        self._spend(waited)
+        if end == "timeout":
+            self.transcript.append(("key", digits) if digits else ("timeout", argv[2]))
+            self._reply(f"200 result={digits} (timeout)")
+            return
+        self.transcript.append(("key", digits + ("#" if end == "#" else "")))
+        self._reply(f"200 result={digits}")
 
     def _take_typed(self) -> None:
-        """The caller answers now: the next plain-key step joins the DTMF buffer."""
+        """The caller answers now: the next keys step joins the DTMF buffer."""
         if self.script and isinstance(self.script[0], str):
-            self.dtmf += str(self.script.popleft())
-
-    def _pop_key(self) -> str:
-        key, self.dtmf = self.dtmf[:1], self.dtmf[1:]
-        return key
+            self.dtmf += [(key, 0.0) for key in str(self.script.popleft())]
+        elif self.script and isinstance(self.script[0], Keys):
+            step = self.script.popleft()
+            assert isinstance(step, Keys)
+            self.dtmf += step.presses()
 
 
 def place_call(

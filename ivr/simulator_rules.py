@@ -48,9 +48,20 @@ COMMANDS: dict[str, tuple[int, int, tuple[str, ...]]] = {
     "verbose": (2, 3, (" Usage: VERBOSE <message> <level>", "Logs a message to the console.")),
     "set variable": (4, 4, (" Usage: SET VARIABLE <variablename> <value>", "Sets a variable.")),
     "exec": (2, MAX_ARGS, (" Usage: EXEC <application> <options>", "Executes an application.")),
+    "get variable": (3, 3, (" Usage: GET VARIABLE <variablename>", "Gets a channel variable.")),
+    "channel status": (
+        2,
+        3,
+        (" Usage: CHANNEL STATUS [<channelname>]", "Returns status of the connected channel."),
+    ),
 }
 MEDIA = frozenset({"stream file", "get data", "say digits", "say alpha", "wait for digit"})
-DEAD_OK = frozenset({"exec", "noop", "set variable", "verbose"})
+DEAD_OK = frozenset({"exec", "get variable", "noop", "set variable", "verbose"})
+PROMPT_S = SAMPLES_PER_PROMPT / 8000
+DIGIT_S = 0.5  # one SAY DIGITS digit file
+
+# A key press and the seconds since the previous press (or since listening started).
+Press = tuple[str, float]
 _INT = re.compile(r"^\s*[+-]?\d")  # what sscanf("%d") accepts at the start
 
 
@@ -151,3 +162,51 @@ def usage_reply(name: str) -> list[str]:
         *COMMANDS[name][2],
         "520 End of proper usage.",
     ]
+
+
+def limits(timeout_ms: int) -> tuple[float, float]:
+    """GET DATA's (first-digit, inter-digit) timeouts: 0/absent → 6 s / 2 s; <0 → no limit."""
+    if timeout_ms > 0:
+        return timeout_ms / 1000, timeout_ms / 1000
+    if timeout_ms == 0:
+        return 6.0, 2.0
+    return float("inf"), float("inf")
+
+
+def collect(
+    presses: Sequence[Press], max_digits: int, timeout_ms: int
+) -> tuple[str, str, float, list[Press]]:
+    """GET DATA after the prompt: (digits, end, seconds waited, presses not yet made).
+
+    ``end`` is ``max`` (fixed length reached), ``#`` (terminator, not returned) or ``timeout``
+    (first-digit or inter-digit timeout; later presses stay for the next command).
+    """
+    first, inter = limits(timeout_ms)
+    digits, waited = "", 0.0
+    for i, (key, delay) in enumerate(presses):
+        limit = inter if digits else first
+        if delay > limit:
+            return digits, "timeout", waited + limit, [(key, delay - limit), *presses[i + 1 :]]
+        waited += delay
+        if key == "#":
+            return digits, "#", waited, list(presses[i + 1 :])
+        digits += key
+        if len(digits) >= max_digits:
+            return digits, "max", waited, list(presses[i + 1 :])
+    limit = inter if digits else first
+    return digits, "timeout", waited + (0.0 if limit == float("inf") else limit), []
+
+
+def during_playback(
+    presses: Sequence[Press], escape: str, duration: float
+) -> tuple[str, float, list[Press]]:
+    """Keys pressed while a prompt of ``duration`` s plays: the first escape digit stops it
+    (``key``, when); other keys are swallowed; presses after the end stay pending."""
+    elapsed = 0.0
+    for i, (key, delay) in enumerate(presses):
+        if elapsed + delay > duration:
+            return "", duration, [(key, elapsed + delay - duration), *presses[i + 1 :]]
+        elapsed += delay
+        if key in escape:
+            return key, elapsed, list(presses[i + 1 :])
+    return "", duration, []

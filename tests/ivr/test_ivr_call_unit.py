@@ -12,6 +12,7 @@ from twisted.internet.testing import StringTransport
 from ivr.agi import AgiProtocol
 from ivr.call import Call
 from ivr.simulator_rules import env_lines
+from ivr.states import Deadlines
 from menus.types import Digits, HangUp, Input, Output, Session
 
 ENV = "".join(line + "\n" for line in env_lines(script="booking")).encode()
@@ -67,11 +68,19 @@ def test_dead_channel_511_releases_the_session() -> None:
 def test_command_timeout_closes_and_releases() -> None:
     dialogue = ToyDialogue()
     proto, transport, clock, done = start(dialogue)
-    proto.dataReceived(b"200 result=0\n")
-    clock.advance(59)
+    proto.dataReceived(b"200 result=0\n")  # ANSWER; now STREAM FILE has prompt_s + margin_s
+    limit = Deadlines().for_command(("STREAM", "FILE", "x", ""))
+    clock.advance(limit - 1)
     assert not transport.disconnecting
     clock.advance(2)
     assert transport.disconnecting and dialogue.inputs == [HangUp()] and done == [None]
+
+
+def test_control_command_deadline_is_short() -> None:
+    dialogue = ToyDialogue()
+    _, transport, clock, done = start(dialogue)  # ANSWER is on the wire, never answered
+    clock.advance(Deadlines().control_s + 0.1)
+    assert transport.disconnecting and done == [None]
 
 
 def test_hangup_while_the_menu_is_busy_sends_nothing_more() -> None:

@@ -106,7 +106,8 @@ async def test_missing_prompt_ends_call_without_hangup_command(server) -> None:
     dialogue, factory, port = server
     sim = await place_call(_reactor(), port, ["1"], missing_files={"hotline/welcome"})
     await factory.when_idle()
-    assert sim.commands == ["ANSWER", f"STREAM FILE hotline/welcome {ESC}"]
+    # result=-1: hang-up or media? the probe is answered (channel up) → media failure
+    assert sim.commands == ["ANSWER", f"STREAM FILE hotline/welcome {ESC}", "CHANNEL STATUS"]
     assert dialogue.inputs == [HangUp()]  # the menu still gets to release
     assert sim.events("hangup") == []  # the dialplan continues after AGI()
 

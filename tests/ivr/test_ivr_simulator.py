@@ -40,7 +40,7 @@ def test_reply_lines() -> None:
     assert ask(sim, t, c, 'STREAM FILE p "0123456789"') == ["200 result=0 endpos=16000"]
     assert ask(sim, t, c, "GET DATA p 5000 4") == ["200 result=12 (timeout)"]
     assert ask(sim, t, c, "GET DATA p 5000 4") == ["200 result= (timeout)"]
-    assert ask(sim, t, c, 'STREAM FILE p "0123456789"') == ["200 result=55 endpos=8000"]
+    assert ask(sim, t, c, 'STREAM FILE p "0123456789"') == ["200 result=55 endpos=0"]
     assert ask(sim, t, c, "GET DATA p 5000 3") == ["200 result=123"]  # max reached
     assert ask(sim, t, c, "GET DATA p 5000 9") == ["200 result=456"]  # '#' ends, 9 stays
     assert ask(sim, t, c, 'SAY DIGITS 0123456789 "9"') == ["200 result=57"]  # typed-ahead 9

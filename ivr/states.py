@@ -1,0 +1,127 @@
+"""The call's states, its legal transitions, per-command reply deadlines and the call record.
+
+Pure data and functions (no Twisted) so the machine and the deadlines table-test. ``ivr.call.Call``
+moves through these states; an illegal move is a bug, logged and the call closed. The diagram is
+in docs/ivr.md ("The call as a state machine").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class CallState(StrEnum):
+    CONNECTED = "connected"  # environment read, no menu yet
+    STARTING = "starting"  # Dialogue.begin runs (may run effects)
+    PLAYING = "playing"  # STREAM FILE / SAY DIGITS of an output, one at a time
+    COLLECTING = "collecting"  # GET DATA in flight: the caller is keying
+    THINKING = "thinking"  # Dialogue.resume runs (booking effects, channel effects)
+    TRANSFERRING = "transferring"  # EXEC Dial in flight (a channel.transfer effect)
+    FINISHING = "finishing"  # the final output was played; HANGUP sent
+    RELEASING = "releasing"  # caller gone or media failed: HangUp() fed to the dialogue
+    CLOSED = "closed"
+
+
+S = CallState
+TRANSITIONS: dict[CallState, frozenset[CallState]] = {
+    S.CONNECTED: frozenset({S.STARTING, S.CLOSED}),
+    S.STARTING: frozenset({S.PLAYING, S.RELEASING, S.CLOSED}),
+    S.PLAYING: frozenset({S.COLLECTING, S.THINKING, S.FINISHING, S.RELEASING, S.CLOSED}),
+    S.COLLECTING: frozenset({S.THINKING, S.RELEASING, S.CLOSED}),
+    S.THINKING: frozenset({S.PLAYING, S.TRANSFERRING, S.RELEASING, S.CLOSED}),
+    S.TRANSFERRING: frozenset({S.THINKING, S.RELEASING, S.CLOSED}),
+    S.FINISHING: frozenset({S.CLOSED}),
+    S.RELEASING: frozenset({S.CLOSED}),
+    S.CLOSED: frozenset(),
+}
+
+
+class IllegalTransition(RuntimeError):
+    """A move the machine does not allow: a bug in the call driver, never caller input."""
+
+
+def check_transition(old: CallState, new: CallState) -> None:
+    if new not in TRANSITIONS[old]:
+        raise IllegalTransition(f"{old} -> {new}")
+
+
+@dataclass(frozen=True, slots=True)
+class Deadlines:
+    """How long to wait for each command's reply before calling the call out of step.
+
+    A reply that never comes means Asterisk lost the command or the replies are out of step;
+    either way the call is closed (and the menu released) rather than hanging forever.
+    """
+
+    control_s: float = 10.0  # ANSWER, HANGUP, SET/GET VARIABLE, VERBOSE, NOOP: answered at once
+    prompt_s: float = 60.0  # the longest prompt we ever play
+    per_digit_s: float = 1.5  # SAY DIGITS / SAY ALPHA: one digit file each
+    dial_s: float = 4 * 3600.0  # EXEC Dial returns when the bridged call ends
+    margin_s: float = 5.0
+
+    def for_command(self, words: tuple[str, ...]) -> float:
+        verb = " ".join(words[:2]).upper()
+        if verb == "STREAM FILE":
+            return self.prompt_s + self.margin_s
+        if verb in ("SAY DIGITS", "SAY ALPHA"):
+            return self.per_digit_s * len(words[2] if len(words) > 2 else "") + self.margin_s
+        if verb == "GET DATA":
+            timeout_s = int(words[3]) / 1000 if len(words) > 3 else 6.0
+            digits = int(words[4]) if len(words) > 4 else 1
+            return self.prompt_s + timeout_s * (digits + 1) + self.margin_s
+        if words and words[0].upper() == "EXEC" and len(words) > 1 and words[1] == "Dial":
+            return self.dial_s
+        return self.control_s
+
+
+_LONG_DIGITS = re.compile(r"\d{5,}")
+
+
+def mask_digits(text: str) -> str:
+    """Digit runs of 5+ (IDs, phones, T-codes) keep their last 4."""
+    return _LONG_DIGITS.sub(lambda m: "*" * (len(m[0]) - 4) + m[0][-4:], text)
+
+
+@dataclass
+class CallRecord:
+    """One line per call for operations: where the caller went, what failed, how it ended."""
+
+    call: str
+    menu: str
+    caller_tail: str  # last 4 digits, or "withheld"
+    started: float
+    path: list[str] = field(default_factory=list)  # node ids in the order they were shown
+    end_node: str | None = None  # where a completed call ended (e.g. done, duplicate)
+    inputs: int = 0
+    timeouts: int = 0  # NoInput fed to the menu
+    invalid: int = 0  # input that left the caller on the same question
+    failures: list[str] = field(default_factory=list)  # media/protocol failures (masked)
+    hangup_at: str | None = None  # "<state>:<node>" where the caller hung up
+    result: str = "open"  # completed | hangup | media_failure | timeout | error | transferred
+    transfer: str | None = None  # the channel.transfer outcome, if any
+    duration_s: float = 0.0
+
+    def visit(self, node: str) -> None:
+        if not self.path or self.path[-1] != node:
+            self.path.append(node)
+
+    def fields(self) -> dict[str, Any]:
+        """The record as log fields; nothing in it can carry a full ID or phone number."""
+        return {
+            "call": self.call,
+            "menu": self.menu,
+            "caller_tail": self.caller_tail,
+            "path": ">".join(self.path),
+            "inputs": self.inputs,
+            "timeouts": self.timeouts,
+            "invalid": self.invalid,
+            "failures": [mask_digits(f) for f in self.failures],
+            "hangup_at": self.hangup_at,
+            "end_node": self.end_node,
+            "result": self.result,
+            "transfer": self.transfer,
+            "duration_s": round(self.duration_s, 3),
+        }
