@@ -8,18 +8,18 @@ apology with 200 (a 5xx would only make the gateway show its own cryptic error).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
 import phonenumbers
-from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
-from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
-from ussd.gateway import DialogueLike, HopReply, UssdGateway, mask
+from ussd.gateway import DialogueLike, UssdGateway, mask
+from ussd.httpbase import default_clock, plain, serve_hop
 from ussd.sessions import UssdSessionStore
 
 log = Logger(namespace="hotline.ussd.at")
@@ -33,6 +33,7 @@ class BadRequest(ValueError):
     """The request is not a USSD hop we can read; the message is safe to send back."""
 
 
+@functools.lru_cache(maxsize=65536)
 def normalise_msisdn(raw: str, region: str = "CN") -> str:
     """E.164 digits without '+' (``+86 138-0013-8000`` and ``13800138000`` both give 86138...)."""
     try:
@@ -82,19 +83,18 @@ class AtUssdResource(Resource):
         hop_timeout_s: float = 10.0,
         default_lang: str = "zh",
         region: str = "CN",
+        gateway: UssdGateway | None = None,
+        **gateway_options: Any,
     ) -> None:
         super().__init__()
-        if clock is None:
-            from twisted.internet import reactor
-
-            clock = reactor  # type: ignore[assignment]
-        self.clock: IReactorTime = clock  # type: ignore[assignment]
+        self.clock: IReactorTime = default_clock(clock)
         self.hop_timeout_s = hop_timeout_s
         self.region = region
-        self.gateway = UssdGateway(
-            dialogue, store, menu_name, gateway="at", default_lang=default_lang
+        self.gateway = gateway or UssdGateway(
+            dialogue, store, menu_name, gateway="at", default_lang=default_lang, clock=self.clock,
+            **gateway_options,
         )
-        self.end = AtUssdEndResource(store)
+        self.end = AtUssdEndResource(self.gateway)
 
     def getChild(self, path: bytes, request: Request) -> Resource:
         if path == b"":
@@ -114,42 +114,9 @@ class AtUssdResource(Resource):
         return NOT_DONE_YET
 
     def _answer(self, request: Request, form: dict[str, str]) -> None:
-        state: dict[str, Any] = {"done": False, "gone": False}
-
-        def gone(_: Failure) -> None:
-            state["gone"] = True  # the gateway hung up; the hop still completes and is stored
-
-        request.notifyFinish().addErrback(gone)
-
-        def finish(status: int, body: str) -> None:
-            if state["done"]:
-                return
-            state["done"] = True
-            if state.get("timer") is not None and state["timer"].active():
-                state["timer"].cancel()
-            if state["gone"] or request.finished:
-                return
-            request.write(_plain(request, status, body))
-            request.finish()
-
-        def on_timeout() -> None:
-            log.warn("ussd hop over {s}s, answered with an apology", s=self.hop_timeout_s)
-            finish(200, self.gateway.notice("busy"))
-
-        def on_reply(reply: HopReply) -> None:
-            finish(reply.status, reply.body)
-
-        def on_error(failure: Failure) -> None:
-            log.failure("ussd hop failed (session kept)", failure)
-            finish(200, self.gateway.notice("error"))
-
-        timer: IDelayedCall = self.clock.callLater(self.hop_timeout_s, on_timeout)
-        state["timer"] = timer
-        d = Deferred.fromCoroutine(
-            self.gateway.hop(form["sessionId"], form["msisdn"], form["text"])
-        )
-        d.addCallbacks(on_reply, on_error)
-        d.addErrback(lambda f: log.failure("ussd reply could not be written", f))
+        hop = self.gateway.hop(form["sessionId"], form["msisdn"], form["text"])
+        serve_hop(request, self.gateway, self.clock, self.hop_timeout_s, form["msisdn"], hop,
+                  lambda req, reply: _plain(req, reply.status, reply.body))
 
 
 class _NotFound(Resource):
@@ -159,28 +126,22 @@ class _NotFound(Resource):
         return _plain(request, 404, "no such USSD endpoint (use /ussd/at or /ussd/at/end)")
 
 
-def _plain(request: Request, status: int, body: str) -> bytes:
-    request.setResponseCode(status)
-    request.setHeader(b"content-type", b"text/plain; charset=utf-8")
-    request.setHeader(b"cache-control", b"no-store")
-    data = body.encode("utf-8")
-    # an explicit length (not chunked encoding) suits the simplest gateway HTTP clients
-    request.setHeader(b"content-length", str(len(data)).encode())
-    return data
+_plain = plain
 
 
 class AtUssdEndResource(Resource):
     """``POST /ussd/at/end``: the gateway's end-of-session notification (sessionId, phoneNumber,
     status Success|Incomplete|Failed, durationInSeconds, errorMessage). It is logged (a Failed
-    status means the gateway blamed us) and the session record is dropped early: no hop follows."""
+    status means the gateway blamed us). The record stays: a caller whose dialogue broke off may
+    redial and continue; only this node's cached copy is dropped."""
 
     isLeaf = True
 
-    def __init__(self, store: UssdSessionStore) -> None:
+    def __init__(self, gateway: UssdGateway) -> None:
         super().__init__()
-        self.store = store
+        self.gateway = gateway
 
-    def render(self, request: Request) -> bytes | int:
+    def render(self, request: Request) -> bytes:
         if request.method != b"POST":
             return _plain(request, 400, "use POST with form fields sessionId, status")
         args = request.args or {}
@@ -203,19 +164,13 @@ class AtUssdEndResource(Resource):
             status=fields["status"] or "?", secs=fields["durationInSeconds"] or "?",
             error=fields["errorMessage"] or "-",
         )
-
-        def done(_: object) -> None:
-            if not request.finished:
-                request.write(_plain(request, 200, "OK"))
-                request.finish()
-
-        def failed_delete(failure: Failure) -> None:
-            log.failure("ussd session end: could not drop the record", failure)
-            done(None)
-
-        d = Deferred.fromCoroutine(self.store.delete("at", fields["sessionId"]))
-        d.addCallbacks(done, failed_delete)
-        return NOT_DONE_YET
+        try:
+            msisdn = normalise_msisdn(fields["phoneNumber"]) if fields["phoneNumber"] else ""
+        except BadRequest:
+            msisdn = ""
+        if msisdn:
+            self.gateway.store.forget(self.gateway.gateway, msisdn)
+        return _plain(request, 200, "OK")
 
 
 AfricasTalkingResource = AtUssdResource  # the name the composition root uses

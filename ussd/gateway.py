@@ -1,22 +1,24 @@
-"""One USSD hop, independent of how a gateway spells it on the wire (AT form, JSON, ...).
+"""One USSD hop, independent of how a gateway spells it on the wire (AT form, JSON, SMPP).
 
-A hop is: read the gateway session, work out the one new input from the cumulative ``text``,
-step the menu ``Dialogue`` once, store the new menu session together with the text and reply,
-answer. A retried hop (same text as last time) gets the stored reply and the menu is not stepped
-again, so a booking is never made twice because a gateway retried.
+A hop: find the caller's record, work out the one new input, step the menu ``Dialogue`` once (or
+turn a page, or answer a retry from the record), store the new record, answer. A retried hop
+(AT: same session id and same cumulative text) gets the stored reply and the menu is not stepped
+again. Long screens are paged here (``ussd.paging``): ``98``/``00`` never reach the menu.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
 from twisted.internet.defer import DeferredLock
 from twisted.logger import Logger
 
 from menus.types import Digits, Input, Output, Session
-from ussd.render import end_body, message, over_limit, reply_body
+from ussd.paging import BACK_KEY, NEXT_KEY, ScreenLimits, paginate
+from ussd.render import end_body, message, screen_lines
 from ussd.sessions import UssdRecord, UssdSessionStore
 
 log = Logger(namespace="hotline.ussd")
@@ -38,7 +40,28 @@ class HopReply:
 
     status: int
     body: str
-    kind: str  # new | step | retry | expired | ended | stale | mismatch (for logs and tests)
+    kind: str  # new|step|page|retry|offer|resumed|expired|ended|stale|mismatch (logs, tests)
+
+    @property
+    def final(self) -> bool:
+        return self.body.startswith("END")
+
+    @property
+    def screen(self) -> str:
+        """The text to show, without the CON/END marker."""
+        return self.body[4:] if self.body[:4] in ("CON ", "END ") else self.body
+
+
+@dataclass(frozen=True, slots=True)
+class HopEvent:
+    """Per-hop telemetry: no input values (they may be ID numbers), phone masked."""
+
+    gateway: str
+    msisdn: str  # masked to the last 4 digits
+    node: str  # the menu node after the hop ("-" when there is no session)
+    input: str  # start|digits|star|text|more|back|empty (the kind, never the value)
+    outcome: str  # HopReply.kind, or error/busy/abort/timeout from the wire adapters
+    ms: float
 
 
 def mask(msisdn: str) -> str:
@@ -59,8 +82,30 @@ def new_input(previous: str, text: str) -> str | None:
     return None
 
 
+def input_kind(value: str | None, paged: bool = False) -> str:
+    if value is None:
+        return "start"
+    if paged and value == NEXT_KEY:
+        return "more"
+    if paged and value == BACK_KEY:
+        return "back"
+    if value == "":
+        return "empty"
+    if value.isdigit():
+        return "digits"
+    return "star" if set(value) <= set("0123456789*#") else "text"
+
+
+class _Retry(Exception):
+    """The record changed under us (another node, expiry): reload and decide again."""
+
+
 class UssdGateway:
-    """Serves hops of one gateway (``gateway`` names it in the Redis key) for one menu."""
+    """Serves hops of one gateway (``gateway`` names it in the Redis key) for one menu.
+
+    ``timeout_s``: a dialogue idle longer than this is over (sliding, like the network's 180 s).
+    ``resume_s``: a caller who dials again within this time is offered to continue.
+    """
 
     def __init__(
         self,
@@ -70,78 +115,184 @@ class UssdGateway:
         *,
         gateway: str = "at",
         default_lang: str = "zh",
+        limits: ScreenLimits | None = None,
+        clock: Any = None,
+        timeout_s: float = 180.0,
+        resume_s: float = 600.0,
+        on_hop: Callable[[HopEvent], None] | None = None,
     ) -> None:
         self.dialogue = dialogue
         self.store = store
         self.menu_name = menu_name
         self.gateway = gateway
         self.default_lang = default_lang
+        self.limits = limits or ScreenLimits()
+        self._now: Callable[[], float] = clock.seconds if clock is not None else time.time
+        self.timeout_s = timeout_s
+        self.resume_s = resume_s
+        self.on_hop = on_hop
         self._locks: dict[str, DeferredLock] = {}
 
     async def hop(self, session_id: str, msisdn: str, text: str) -> HopReply:
-        """Answer one hop; hops of the same session on this node run one after another."""
-        started = time.monotonic()
-        lock = self._locks.setdefault(session_id, DeferredLock())
-        await lock.acquire()
-        try:
-            reply = await self._hop(session_id, msisdn, text)
-        finally:
-            lock.release()
-            if not lock.locked and not lock.waiting:
-                self._locks.pop(session_id, None)
-        log.info(
-            "ussd hop {gateway} session={session_id} msisdn={msisdn} kind={kind} "
-            "status={status} ends={ends} ms={ms:.1f}",
-            gateway=self.gateway, session_id=session_id[-12:], msisdn=mask(msisdn),
-            kind=reply.kind, status=reply.status, ends=reply.body.startswith("END"),
-            ms=(time.monotonic() - started) * 1000,
-        )
-        return reply
+        """A hop in the AT convention: ``text`` is every input so far joined by ``*``."""
+        return await self._locked(session_id, msisdn, text, cumulative=True)
+
+    async def hop_input(self, session_id: str, msisdn: str, value: str | None) -> HopReply:
+        """A hop from a gateway that sends only the latest input (None: the dialogue starts)."""
+        return await self._locked(session_id, msisdn, value, cumulative=False)
 
     def notice(self, name: str, lang: str | None = None) -> str:
         """An END body with one of our own notices (expired, error, busy ...)."""
         return end_body(message(name, lang or self.default_lang))
 
-    async def _hop(self, session_id: str, msisdn: str, text: str) -> HopReply:
-        record = await self.store.load(self.gateway, session_id)
-        if record is None:
-            if text != "":
-                return HopReply(200, self.notice("expired"), "expired")
-            session, output = await self.dialogue.begin(
-                self.menu_name, channel="ussd", msisdn=msisdn
-            )
-            return await self._store(session_id, session, output, text, 0, "new")
-        lang = record.session.lang
-        if record.session.msisdn != msisdn:
-            # Never continue someone else's dialogue, and do not say that it exists.
-            return HopReply(200, self.notice("expired", lang), "mismatch")
-        if text == record.text:
-            return HopReply(200, record.reply, "retry")
-        if record.reply.startswith("END"):
-            return HopReply(200, self.notice("ended", lang), "ended")
-        value = new_input(record.text, text)
-        if value is None:
-            return HopReply(409, "stale request: text does not extend the previous hop", "stale")
-        session, output = await self.dialogue.resume(record.session, Digits(value))
-        return await self._store(session_id, session, output, text, record.hop, "step")
-
-    async def _store(
-        self, session_id: str, session: Session, output: Output, text: str, hop: int, kind: str
-    ) -> HopReply:
-        body = reply_body(output)
-        if over_limit(body[4:]):
-            log.warn(
-                "ussd screen of {chars} chars at node {node} exceeds one USSD string "
-                "(sent whole; paging is not implemented yet)",
-                chars=len(body) - 4, node=session.node,
-            )
-        saved = await self.store.save(
-            self.gateway, session_id, session, text, body, expected_hop=hop
+    def record_event(self, msisdn: str, node: str, inp: str, outcome: str, ms: float) -> None:
+        """Telemetry for one hop (also used by the wire adapters for abort/timeout/error)."""
+        event = HopEvent(self.gateway, mask(msisdn), node, inp, outcome, round(ms, 2))
+        log.info(
+            "ussd hop {gateway} msisdn={msisdn} node={node} input={input} outcome={outcome} "
+            "ms={ms}",
+            gateway=event.gateway, msisdn=event.msisdn, node=event.node, input=event.input,
+            outcome=event.outcome, ms=event.ms,
         )
-        if saved is not None:
-            return HopReply(200, body, kind)
-        # Another node answered this session meanwhile: if it was the same hop, agree with it.
-        winner: UssdRecord | None = await self.store.load(self.gateway, session_id)
-        if winner is not None and winner.text == text:
-            return HopReply(200, winner.reply, "retry")
-        return HopReply(409, "stale request: the session moved on", "stale")
+        if self.on_hop is not None:
+            self.on_hop(event)
+
+    async def _locked(
+        self, session_id: str, msisdn: str, raw: str | None, *, cumulative: bool
+    ) -> HopReply:
+        started = time.monotonic()
+        lock = self._locks.setdefault(msisdn, DeferredLock())
+        await lock.acquire()
+        meta: dict[str, str] = {"node": "-", "input": "start" if not raw else "?"}
+        try:
+            reply = await self._hop(session_id, msisdn, raw, cumulative, meta)
+        finally:
+            lock.release()
+            if not lock.locked and not lock.waiting:
+                self._locks.pop(msisdn, None)
+        self.record_event(msisdn, meta["node"], meta["input"], reply.kind,
+                          (time.monotonic() - started) * 1000)
+        return reply
+
+    async def _hop(
+        self, session_id: str, msisdn: str, raw: str | None, cumulative: bool,
+        meta: dict[str, str],
+    ) -> HopReply:
+        record = self.store.cached(self.gateway, msisdn)
+        fresh = record is None
+        if fresh:
+            record = await self.store.load(self.gateway, msisdn)
+        for _attempt in range(3):
+            try:
+                return await self._decide(record, session_id, msisdn, raw, cumulative, meta,
+                                          fresh)
+            except _Retry:
+                record, fresh = await self.store.load(self.gateway, msisdn), True
+        raise RuntimeError("USSD record kept changing under this hop")
+
+    async def _decide(
+        self, rec: UssdRecord | None, session_id: str, msisdn: str, raw: str | None,
+        cumulative: bool, meta: dict[str, str], fresh: bool,
+    ) -> HopReply:
+        now = self._now()
+        same = rec is not None and rec.session_id == session_id
+        value: str | None
+        if cumulative:
+            text = raw or ""
+            if rec is not None and same and text == rec.text:
+                meta.update(node=rec.session.node, input="retry")
+                return HopReply(200, rec.reply, "retry")
+            value = None if text == "" else (new_input(rec.text, text) if same and rec else None)
+            starting = text == ""
+        else:
+            starting = raw is None
+            value = raw
+            text = "" if starting or rec is None else f"{rec.text}*{raw}"
+        meta["input"] = input_kind(None if starting else value,
+                                   bool(rec and same and len(rec.pages) > 1))
+        if starting:
+            if rec is not None and not same and self._resumable(rec, now):
+                return await self._offer(rec, session_id, msisdn, now, meta)
+            return await self._begin(rec, session_id, msisdn, now, meta)
+        lang = rec.session.lang if rec is not None else None
+        if rec is None or not same:
+            return self._checked(HopReply(200, self.notice("expired", lang), "expired"), fresh)
+        meta["node"] = rec.session.node
+        if now - rec.at > self.timeout_s:
+            return self._checked(HopReply(200, self.notice("expired", lang), "expired"), fresh)
+        if rec.final:
+            return self._checked(HopReply(200, self.notice("ended", lang), "ended"), fresh)
+        if value is None:
+            stale = HopReply(409, "stale request: text does not extend the previous hop", "stale")
+            return self._checked(stale, fresh)
+        if rec.resume is not None:
+            return await self._answer_offer(rec, msisdn, value, text, now, meta)
+        if len(rec.pages) > 1 and value in (NEXT_KEY, BACK_KEY):
+            step = 1 if value == NEXT_KEY else -1
+            page = min(max(rec.page + step, 0), len(rec.pages) - 1)
+            return await self._save(msisdn, replace(rec, text=text, page=page, at=now), "page")
+        if rec.ends:  # an ending screen still being paged: only 98/00 mean anything
+            return await self._save(msisdn, replace(rec, text=text, at=now), "page")
+        session, output = await self.dialogue.resume(rec.session, Digits(value))
+        meta["node"] = session.node
+        return await self._save(msisdn, self._record(rec, session_id, session, output, text, now),
+                                "step")
+
+    def _checked(self, reply: HopReply, fresh: bool) -> HopReply:
+        """A refusal decided on this node's cached copy is re-checked against Redis first."""
+        if not fresh:
+            raise _Retry()
+        return reply
+
+    def _resumable(self, rec: UssdRecord, now: float) -> bool:
+        return (not rec.final and not rec.session.ended and rec.resume is None
+                and rec.text != "" and now - rec.at <= self.resume_s)
+
+    def _record(
+        self, prev: UssdRecord | None, session_id: str, session: Session, output: Output,
+        text: str, now: float,
+    ) -> UssdRecord:
+        pages = paginate(screen_lines(output), self.limits, session.lang, ends=output.ends)
+        return UssdRecord(session_id=session_id, session=session, text=text, pages=pages,
+                          page=0, ends=output.ends, at=now, hop=prev.hop if prev else 0)
+
+    async def _begin(
+        self, rec: UssdRecord | None, session_id: str, msisdn: str, now: float,
+        meta: dict[str, str],
+    ) -> HopReply:
+        session, output = await self.dialogue.begin(self.menu_name, channel="ussd", msisdn=msisdn)
+        meta["node"] = session.node
+        return await self._save(msisdn, self._record(rec, session_id, session, output, "", now),
+                                "new")
+
+    async def _offer(
+        self, rec: UssdRecord, session_id: str, msisdn: str, now: float, meta: dict[str, str]
+    ) -> HopReply:
+        meta["node"] = rec.session.node
+        saved = {"p": list(rec.pages), "i": rec.page, "e": rec.ends}
+        offer = replace(rec, session_id=session_id, text="", at=now, page=0, ends=False,
+                        pages=(message("resume_offer", rec.session.lang),), resume=saved)
+        return await self._save(msisdn, offer, "offer")
+
+    async def _answer_offer(
+        self, rec: UssdRecord, msisdn: str, value: str, text: str, now: float,
+        meta: dict[str, str],
+    ) -> HopReply:
+        old = rec.resume or {}
+        if value == "1":
+            back = replace(rec, text=text, at=now, pages=tuple(old["p"]), page=int(old["i"]),
+                           ends=bool(old["e"]), resume=None)
+            return await self._save(msisdn, back, "resumed")
+        if value == "2":
+            session, output = await self.dialogue.begin(self.menu_name, channel="ussd",
+                                                        msisdn=msisdn)
+            meta["node"] = session.node
+            fresh = self._record(rec, rec.session_id, session, output, text, now)
+            return await self._save(msisdn, fresh, "new")
+        return await self._save(msisdn, replace(rec, text=text, at=now), "offer")
+
+    async def _save(self, msisdn: str, record: UssdRecord, kind: str) -> HopReply:
+        stored = await self.store.save(self.gateway, msisdn, record)
+        if stored is None:
+            raise _Retry()  # another node or an expiry moved the key on: reload, decide again
+        return HopReply(200, stored.reply, kind)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from menus.types import Output
+from menus.types import Output, Say
+from ussd.paging import ScreenLimits, fits
 
 # A USSD string is at most 160 octets: 182 GSM-7 characters, or 80 UCS-2 characters (Chinese).
 GSM7_LIMIT = 182
@@ -20,6 +21,10 @@ _MESSAGES: dict[str, dict[str, str]] = {
     "error": {
         "zh": "抱歉，系统暂时故障，请稍后重新拨号。",
         "en": "Sorry, something went wrong. Please dial again later.",
+    },
+    "resume_offer": {
+        "zh": "您上次的预约尚未完成。\n1.继续上次\n2.重新开始",
+        "en": "You have an unfinished booking.\n1. Continue\n2. Start over",
     },
     "busy": {
         "zh": "抱歉，系统繁忙，请稍后重新拨号。",
@@ -39,6 +44,11 @@ def screen(output: Output) -> str:
     return output.text()
 
 
+def screen_lines(output: Output) -> list[str]:
+    """One line per output part (a question, a choice): pages break only between these."""
+    return [p.text if isinstance(p, Say) else p.digits for p in output.parts]
+
+
 def reply_body(output: Output) -> str:
     """The gateway reply: ``CON <screen>`` waits for input, ``END <screen>`` closes."""
     return ("END " if output.ends else "CON ") + screen(output)
@@ -48,13 +58,6 @@ def end_body(text: str) -> str:
     return "END " + text
 
 
-def over_limit(text: str) -> bool:
-    """True when ``text`` will not fit one USSD string, so the network would cut it.
-
-    SEAM(paging): a later issue splits long screens into pages with "98 更多/more" and
-    "00 返回/back" and keeps the page in the session record. Until then we send the screen whole
-    (never truncating silently) and the resource logs a warning so oversize menus get noticed.
-    """
-    if all(ord(c) < 128 for c in text):
-        return len(text) > GSM7_LIMIT
-    return len(text.encode("utf-16-be")) // 2 > UCS2_LIMIT
+def over_limit(text: str, limits: ScreenLimits | None = None) -> bool:
+    """True when ``text`` will not fit one USSD string in the encoding it would be sent in."""
+    return not fits(text, limits or ScreenLimits())

@@ -1,107 +1,149 @@
-"""Where a live USSD gateway session lives between hops, so any node can serve the next hop.
+"""Where a USSD dialogue lives between hops, so any node can serve the next hop.
 
-One Redis hash per gateway session, ``hl:ussd:{<gateway>:<session_id>}``, with fields
+One Redis string per caller and gateway, ``hl:ussd:{<gateway>:<msisdn>}`` (a handset has at most
+one USSD dialogue at a time), holding ``<n>\\n<json>``: ``n`` counts the saves of this key and
+is the compare-and-set token, the JSON is the whole ``UssdRecord``. Keying by caller (not by the
+gateway's session id) lets a patient who redials after a dropped session be offered to continue.
 
-- ``s``: the menu ``Session`` as JSON (``Session.to_dict``),
-- ``t``: the last cumulative ``text`` the gateway sent,
-- ``r``: the reply we gave to it (a retried hop gets exactly this back),
-- ``n``: the hop counter, used as a compare-and-set guard so two nodes never both step a hop.
-
-Each hop costs one round trip to read and one to write: both are small Lua scripts (called by
-EVALSHA, reloaded on NOSCRIPT) that also slide the TTL, because every extra round trip costs
-throughput (docs/ussd.md, bench baselines §1).
+A hop costs one Redis round trip in the usual case: the record this node saved last is kept in a
+small in-process cache, so the next hop of that session only runs the save script (EVALSHA,
+reloaded on NOSCRIPT). The script refuses the write when the key moved on (another node served
+a hop, or the record expired); the caller then reloads from Redis and decides again. One value
+in one key, because each extra field or round trip costs throughput (bench baselines §1).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from txredisapi import ScriptDoesNotExist
 
 from menus.types import Session
 
-_LOAD = b"""
-local v = redis.call('HGETALL', KEYS[1])
-if #v > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return v
-"""
-
-# ARGV: expected hop, new hop, session json, text, reply, ttl ms
+# KEYS[1] record; ARGV: expected n, new value ("<n+1>\n<json>"), ttl ms
 _SAVE = b"""
-local cur = redis.call('HGET', KEYS[1], 'n')
-if (cur or '0') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'n', ARGV[2], 's', ARGV[3], 't', ARGV[4], 'r', ARGV[5])
-redis.call('PEXPIRE', KEYS[1], ARGV[6])
+local cur = redis.call('GET', KEYS[1])
+local n = cur and string.match(cur, '^%d+') or '0'
+if n ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1
 """
 
 
 @dataclass(frozen=True, slots=True)
 class UssdRecord:
-    """What we remember of one gateway session after a hop."""
+    """What we remember of a caller's dialogue after a hop."""
 
-    session: Session
-    text: str  # the cumulative text of the last hop we answered
-    reply: str  # the exact body we answered it with ("CON ..." / "END ...")
-    hop: int  # how many hops have been saved; the next save must expect this value
+    session_id: str  # the gateway's id of the dialogue this record belongs to
+    session: Session  # the menu session
+    text: str  # the cumulative text of the last hop answered (AT convention; synthesised else)
+    pages: tuple[str, ...]  # the current screen, paged
+    page: int = 0  # the page shown last
+    ends: bool = False  # the screen ends the dialogue (its last page is final)
+    at: float = 0.0  # clock time of the last hop (sliding timeout)
+    hop: int = 0  # saves of this key so far (compare-and-set token)
+    resume: dict[str, Any] | None = field(default=None)  # an older dialogue offered to resume
+
+    @property
+    def final(self) -> bool:
+        """The dialogue is over: the last page of an ending screen was shown."""
+        return self.ends and self.page == len(self.pages) - 1
+
+    @property
+    def reply(self) -> str:
+        """The exact body answered for this hop ("CON ..." or "END ...")."""
+        return ("END " if self.final else "CON ") + self.pages[self.page]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.session_id, "s": self.session.to_dict(), "t": self.text,
+                "p": list(self.pages), "i": self.page, "e": self.ends, "at": self.at,
+                "x": self.resume}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], hop: int) -> UssdRecord:
+        pages = tuple(str(p) for p in data["p"])
+        page = int(data["i"])
+        if not pages or not 0 <= page < len(pages):
+            raise ValueError("page out of range")
+        return cls(session_id=str(data["id"]), session=Session.from_dict(data["s"]),
+                   text=str(data["t"]), pages=pages, page=page, ends=bool(data["e"]),
+                   at=float(data["at"]), hop=hop, resume=data.get("x"))
 
 
 class UssdSessionStore:
-    """Redis-backed gateway sessions with a sliding TTL (default 180 s, the usual network cap)."""
+    """Redis-backed records with a TTL (``keep_s``, refreshed by every save) and a node cache."""
 
-    def __init__(self, redis: Any, *, ttl_s: float = 180, prefix: str = "hl:ussd") -> None:
-        if ttl_s <= 0:
-            raise ValueError("ttl_s must be positive")
+    def __init__(
+        self, redis: Any, *, keep_s: float = 600, prefix: str = "hl:ussd", cache_size: int = 20000
+    ) -> None:
+        if keep_s <= 0:
+            raise ValueError("keep_s must be positive")
         self._redis = redis
-        self._ttl_ms = str(int(ttl_s * 1000))
+        self._keep_ms = str(int(keep_s * 1000))
         self._prefix = prefix
-        self._shas = {s: hashlib.sha1(s).hexdigest() for s in (_LOAD, _SAVE)}
+        self._sha = hashlib.sha1(_SAVE).hexdigest()
+        self._cache: OrderedDict[str, UssdRecord] = OrderedDict()
+        self._cache_size = cache_size
 
-    def key(self, gateway: str, session_id: str) -> str:
-        """The hash tag keeps the key on one cluster slot however the gateway spells its id."""
-        return f"{self._prefix}:{{{gateway}:{session_id}}}"
+    def key(self, gateway: str, msisdn: str) -> str:
+        """The hash tag keeps the key on one cluster slot."""
+        return f"{self._prefix}:{{{gateway}:{msisdn}}}"
 
-    async def load(self, gateway: str, session_id: str) -> UssdRecord | None:
-        """The stored record (and its TTL slid forward), or None if unknown or expired."""
-        flat = await self._script(_LOAD, self.key(gateway, session_id), [self._ttl_ms])
-        if not flat:
+    def cached(self, gateway: str, msisdn: str) -> UssdRecord | None:
+        """The record this node saved last for the caller (may be stale: save() checks)."""
+        return self._cache.get(self.key(gateway, msisdn))
+
+    async def load(self, gateway: str, msisdn: str) -> UssdRecord | None:
+        """The stored record, or None if there is none (never stored, or its TTL ran out)."""
+        key = self.key(gateway, msisdn)
+        raw = await self._redis.get(key)
+        if raw is None:
+            self._cache.pop(key, None)
             return None
-        fields = dict(zip(flat[::2], flat[1::2], strict=True))
         try:
-            return UssdRecord(
-                session=Session.from_dict(json.loads(fields["s"])),
-                text=fields["t"],
-                reply=fields["r"],
-                hop=int(fields["n"]),
-            )
+            head, _, body = raw.partition("\n")
+            record = UssdRecord.from_dict(json.loads(body), int(head))
         except (KeyError, ValueError, TypeError) as exc:
-            key = self.key(gateway, session_id)
             raise ValueError(f"corrupt USSD session record {key}") from exc
+        self._remember(key, record)
+        return record
 
-    async def save(
-        self, gateway: str, session_id: str, session: Session, text: str, reply: str, *,
-        expected_hop: int,
-    ) -> UssdRecord | None:
-        """Store the hop if nobody else stored one since ``expected_hop`` (0 = new session).
+    async def save(self, gateway: str, msisdn: str, record: UssdRecord) -> UssdRecord | None:
+        """Store ``record`` if the key still holds save number ``record.hop`` (0: none).
 
-        Returns the new record, or None when another request won the race (the caller re-reads).
+        Returns the stored record (its ``hop`` advanced), or None when the key moved on: the
+        caller reloads and decides again.
         """
-        hop = expected_hop + 1
-        body = json.dumps(session.to_dict(), ensure_ascii=False, separators=(",", ":"))
-        args = [str(expected_hop), str(hop), body, text, reply, self._ttl_ms]
-        won = await self._script(_SAVE, self.key(gateway, session_id), args)
-        if int(won) != 1:
-            return None
-        return UssdRecord(session=session, text=text, reply=reply, hop=hop)
-
-    async def delete(self, gateway: str, session_id: str) -> None:
-        await self._redis.delete(self.key(gateway, session_id))
-
-    async def _script(self, script: bytes, key: str, args: list[str]) -> Any:
+        key = self.key(gateway, msisdn)
+        hop = record.hop + 1
+        body = json.dumps(record.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        args = [str(record.hop), f"{hop}\n{body}", self._keep_ms]
         try:
-            return await self._redis.evalsha(self._shas[script], keys=[key], args=args)
+            won = await self._redis.evalsha(self._sha, keys=[key], args=args)
         except ScriptDoesNotExist:
-            return await self._redis.eval(script, keys=[key], args=args)
+            won = await self._redis.eval(_SAVE, keys=[key], args=args)
+        if int(won) != 1:
+            self._cache.pop(key, None)
+            return None
+        stored = replace(record, hop=hop)
+        self._remember(key, stored)
+        return stored
+
+    async def delete(self, gateway: str, msisdn: str) -> None:
+        key = self.key(gateway, msisdn)
+        self._cache.pop(key, None)
+        await self._redis.delete(key)
+
+    def forget(self, gateway: str, msisdn: str) -> None:
+        """Drop the node-local copy (the next hop reads Redis)."""
+        self._cache.pop(self.key(gateway, msisdn), None)
+
+    def _remember(self, key: str, record: UssdRecord) -> None:
+        self._cache[key] = record
+        self._cache.move_to_end(key)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)

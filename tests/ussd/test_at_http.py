@@ -12,7 +12,7 @@ from ussd_harness import MSISDN, PHONE, CountingDialogue, Server
 async def test_new_session_continues_with_the_first_screen(server: Server) -> None:
     code, body = await server.post(text="")
     assert (code, body) == (200, "CON 欢迎\n1 预约挂号")
-    record = await server.store.load("at", "s1")
+    record = await server.store.load("at", MSISDN)
     assert record is not None and record.session.msisdn == MSISDN and record.hop == 1
 
 
@@ -68,17 +68,27 @@ async def test_unknown_session_with_text_is_told_to_dial_again(server: Server) -
 async def test_expired_session_is_told_to_dial_again(server: Server, redis) -> None:
     await server.post(text="")
     await server.post(text="1")
-    await redis.delete(server.store.key("at", "s1"))  # what the TTL does after 180 s of silence
+    await redis.delete(server.store.key("at", MSISDN))  # what the TTL does after 180 s of silence
     assert await server.post(text="1*2") == (200, "END 会话已过期，请重新拨号。")
 
 
 @pytest_twisted.ensureDeferred
 async def test_ttl_is_set_and_slides(server: Server, redis) -> None:
     await server.post(text="")
-    key = server.store.key("at", "s1")
+    key = server.store.key("at", MSISDN)
     await redis.expire(key, 5)
     await server.post(text="1")
-    assert 170 < int(await redis.ttl(key)) <= 180
+    assert 590 < int(await redis.ttl(key)) <= 600  # kept 10 min so a redial can resume
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_dialogue_idle_longer_than_the_timeout_has_expired(server: Server) -> None:
+    await server.post(text="")
+    server.clock.advance(179)
+    assert await server.post(text="1") == (200, "CON 请输入身份证号")  # the timeout slides
+    server.clock.advance(181)
+    assert await server.post(text="1*2") == (200, "END 会话已过期，请重新拨号。")
+    assert server.dialogue.resumes == ["1"]
 
 
 @pytest_twisted.ensureDeferred
@@ -112,8 +122,9 @@ async def test_engine_error_is_an_apology_not_a_500_and_session_is_kept(server: 
     await server.post(text="")
     code, body = await server.post(text="boom")
     assert code == 200 and body == "END 抱歉，系统暂时故障，请稍后重新拨号。"
-    record = await server.store.load("at", "s1")
+    record = await server.store.load("at", MSISDN)
     assert record is not None and record.text == "" and record.hop == 1
+    assert await server.post(text="1") == (200, "CON 请输入身份证号")  # the dialogue goes on
 
 
 @pytest_twisted.ensureDeferred
@@ -137,7 +148,7 @@ async def test_phone_numbers_are_normalised_to_e164_digits(server: Server) -> No
     for i, phone in enumerate(["13800138000", "+86 138-0013-8000", "008613800138000"]):
         code, _ = await server.post(sessionId=f"p{i}", phoneNumber=phone)
         assert code == 200
-        record = await server.store.load("at", f"p{i}")
+        record = await server.store.load("at", MSISDN)
         assert record is not None and record.session.msisdn == MSISDN
 
 
@@ -233,10 +244,10 @@ async def test_gateway_hanging_up_mid_hop_is_harmless_and_the_hop_is_stored(
         proto.transport.loseConnection()
         await lost
         # a Redis round trip gives the reactor time to see the close on the server side too
-        assert (await server.store.load("at", "s1")).hop == 1
+        assert (await server.store.load("at", MSISDN)).hop == 1
         gate, dialogue.gate = dialogue.gate, None
         gate.callback(None)
-        record = await server.store.load("at", "s1")
+        record = await server.store.load("at", MSISDN)
         assert record is not None and record.text == "1" and record.hop == 2
         assert await server.post(text="1") == (200, "CON 请输入身份证号")
         assert dialogue.resumes == ["1"]
@@ -246,15 +257,17 @@ async def test_gateway_hanging_up_mid_hop_is_harmless_and_the_hop_is_stored(
 
 
 @pytest_twisted.ensureDeferred
-async def test_end_of_session_notification_drops_the_record(server: Server) -> None:
+async def test_end_of_session_notification_is_answered_and_keeps_the_record(
+    server: Server,
+) -> None:
     await server.post(text="")
     end_url = server.url + "/end"
     resp = await treq.post(end_url, data={
         "sessionId": "s1", "phoneNumber": PHONE, "status": "Success", "durationInSeconds": "12",
     })
     assert resp.code == 200 and await treq.text_content(resp) == "OK"
-    assert await server.store.load("at", "s1") is None
-    assert await server.post(text="1") == (200, "END 会话已过期，请重新拨号。")
+    assert server.store.cached("at", MSISDN) is None  # this node re-reads Redis next time
+    assert (await server.store.load("at", MSISDN)) is not None  # kept for a redial
     resp = await treq.post(end_url, data={"status": "Failed"})
     assert resp.code == 400 and "missing sessionId" in await treq.text_content(resp)
     resp = await treq.get(end_url)

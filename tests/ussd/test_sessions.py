@@ -1,75 +1,94 @@
-"""UssdSessionStore against a real Redis: round trip, TTL, compare-and-set, NOSCRIPT reload."""
+"""UssdSessionStore against a real Redis: round trip, TTL, compare-and-set, cache, NOSCRIPT."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import pytest
 import pytest_twisted
 
 from menus.types import Say, Session
-from ussd.sessions import UssdSessionStore
+from ussd.sessions import UssdRecord, UssdSessionStore
 
-SESSION = Session(menu="booking", version="v1", node="dept", lang="en", msisdn="8613800138000",
+MSISDN = "8613800138000"
+SESSION = Session(menu="booking", version="v1", node="dept", lang="en", msisdn=MSISDN,
                   vars={"dept": "nk", "名": "内科"}, pending=(Say("hi"),), history=("root",))
+RECORD = UssdRecord(session_id="abc", session=SESSION, text="1*2", pages=("内科", "外科"),
+                    page=1, ends=True, at=12.5)
 
 
 @pytest_twisted.ensureDeferred
-async def test_save_then_load_round_trips_the_session(redis) -> None:
-    store = UssdSessionStore(redis, ttl_s=60)
-    saved = await store.save("at", "abc", SESSION, "1*2", "CON 内科", expected_hop=0)
+async def test_save_then_load_round_trips_the_record(redis) -> None:
+    store = UssdSessionStore(redis, keep_s=60)
+    saved = await store.save("at", MSISDN, RECORD)
     assert saved is not None and saved.hop == 1
-    loaded = await store.load("at", "abc")
-    assert loaded == saved
-    assert loaded.session == SESSION
-    assert store.key("at", "abc") == "hl:ussd:{at:abc}"
-    assert 55 <= int(await redis.ttl("hl:ussd:{at:abc}")) <= 60
+    other = UssdSessionStore(redis)  # another node: no cache, reads Redis
+    loaded = await other.load("at", MSISDN)
+    assert loaded == saved and loaded.session == SESSION
+    assert loaded.reply == "END 外科" and loaded.final
+    assert replace(loaded, page=0).reply == "CON 内科"
+    assert store.key("at", MSISDN) == "hl:ussd:{at:8613800138000}"
+    assert 55 <= int(await redis.ttl(store.key("at", MSISDN))) <= 60
 
 
 @pytest_twisted.ensureDeferred
-async def test_unknown_session_is_none_and_creates_nothing(redis) -> None:
+async def test_unknown_caller_is_none_and_creates_nothing(redis) -> None:
     store = UssdSessionStore(redis)
     assert await store.load("at", "nope") is None
     assert await redis.exists("hl:ussd:{at:nope}") in (0, False)
 
 
 @pytest_twisted.ensureDeferred
-async def test_save_is_compare_and_set_on_the_hop(redis) -> None:
+async def test_save_is_compare_and_set_on_the_save_count(redis) -> None:
     store = UssdSessionStore(redis)
-    assert await store.save("at", "x", SESSION, "", "CON a", expected_hop=0) is not None
-    # a second "new session" write for the same id loses
-    assert await store.save("at", "x", SESSION, "", "CON b", expected_hop=0) is None
-    won = await store.save("at", "x", SESSION, "1", "CON c", expected_hop=1)
+    first = await store.save("at", "x", RECORD)
+    assert first is not None
+    # a second "new record" write (expecting none) loses
+    assert await store.save("at", "x", replace(RECORD, text="b")) is None
+    assert store.cached("at", "x") is None  # the loser's cache is dropped: it must re-read
+    won = await store.save("at", "x", replace(first, text="c"))
     assert won is not None and won.hop == 2
-    assert await store.save("at", "x", SESSION, "2", "CON d", expected_hop=1) is None
+    assert await store.save("at", "x", replace(first, text="d")) is None
     loaded = await store.load("at", "x")
-    assert loaded is not None and (loaded.text, loaded.reply, loaded.hop) == ("1", "CON c", 2)
+    assert loaded is not None and (loaded.text, loaded.hop) == ("c", 2)
 
 
 @pytest_twisted.ensureDeferred
-async def test_load_slides_the_ttl(redis) -> None:
-    store = UssdSessionStore(redis, ttl_s=100)
-    await store.save("at", "t", SESSION, "", "CON a", expected_hop=0)
+async def test_save_slides_the_ttl_and_caches_the_record(redis) -> None:
+    store = UssdSessionStore(redis, keep_s=100)
+    saved = await store.save("at", "t", RECORD)
     await redis.expire(store.key("at", "t"), 3)
-    await store.load("at", "t")
+    assert store.cached("at", "t") == saved
+    await store.save("at", "t", replace(saved, text="9"))
     assert int(await redis.ttl(store.key("at", "t"))) > 90
+    store.forget("at", "t")
+    assert store.cached("at", "t") is None
 
 
 @pytest_twisted.ensureDeferred
 async def test_scripts_reload_after_script_flush(redis) -> None:
     store = UssdSessionStore(redis)
-    await store.save("at", "f", SESSION, "", "CON a", expected_hop=0)
+    saved = await store.save("at", "f", RECORD)
     await redis.script_flush()
-    assert (await store.load("at", "f")) is not None
-    assert await store.save("at", "f", SESSION, "1", "CON b", expected_hop=1) is not None
+    assert await store.save("at", "f", replace(saved, text="x")) is not None
+
+
+@pytest_twisted.ensureDeferred
+async def test_cache_is_bounded(redis) -> None:
+    store = UssdSessionStore(redis, cache_size=2)
+    for name in ("a", "b", "c"):
+        await store.save("at", name, RECORD)
+    assert store.cached("at", "a") is None and store.cached("at", "c") is not None
 
 
 @pytest_twisted.ensureDeferred
 async def test_corrupt_record_is_a_clear_error(redis) -> None:
     store = UssdSessionStore(redis)
-    await redis.hset(store.key("at", "bad"), "s", "{not json")
+    await redis.set(store.key("at", "bad"), "1\n{not json")
     with pytest.raises(ValueError, match="corrupt USSD session record"):
         await store.load("at", "bad")
 
 
-def test_ttl_must_be_positive() -> None:
+def test_keep_must_be_positive() -> None:
     with pytest.raises(ValueError):
-        UssdSessionStore(object(), ttl_s=0)
+        UssdSessionStore(object(), keep_s=0)

@@ -81,7 +81,7 @@ class Server:
 
 async def start_server(dialogue: Any, redis: Any, **kwargs: Any) -> Server:
     clock = Clock()
-    store = UssdSessionStore(redis, ttl_s=kwargs.pop("ttl_s", 180))
+    store = UssdSessionStore(redis, keep_s=kwargs.pop("keep_s", 600))
     resource = AtUssdResource(dialogue, store, "booking", clock=clock, **kwargs)
     root = Resource()
     ussd = Resource()

@@ -1,0 +1,88 @@
+"""What every HTTP gateway resource shares: answer a hop in time, never with a 5xx.
+
+A hop that runs past ``hop_timeout_s`` is answered with a "busy" notice before the gateway gives
+up, while the hop itself carries on and is stored (a retry then gets the real reply). A bug or a
+Redis error becomes an "error" notice (logged with its traceback). The wire adapter supplies how
+to write a reply and a notice in its own format.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web.server import Request
+
+from ussd.gateway import HopReply, UssdGateway
+
+log = Logger(namespace="hotline.ussd.http")
+
+WriteReply = Callable[[Request, HopReply], bytes]
+
+
+def serve_hop(
+    request: Request,
+    gateway: UssdGateway,
+    clock: IReactorTime,
+    hop_timeout_s: float,
+    msisdn: str,
+    hop: Coroutine[Any, Any, HopReply],
+    write: WriteReply,
+) -> None:
+    """Run ``hop`` and write its reply (or a notice) to ``request`` exactly once."""
+    state: dict[str, Any] = {"done": False, "gone": False}
+    started = time.monotonic()
+
+    def gone(_: Failure) -> None:
+        state["gone"] = True  # the gateway hung up; the hop still completes and is stored
+
+    request.notifyFinish().addErrback(gone)
+
+    def finish(reply: HopReply) -> None:
+        if state["done"]:
+            return
+        state["done"] = True
+        if timer.active():
+            timer.cancel()
+        if state["gone"] or request.finished:
+            return
+        request.write(write(request, reply))
+        request.finish()
+
+    def on_timeout() -> None:
+        log.warn("ussd hop over {s}s, answered with an apology", s=hop_timeout_s)
+        gateway.record_event(msisdn, "-", "?", "busy", (time.monotonic() - started) * 1000)
+        finish(HopReply(200, gateway.notice("busy"), "busy"))
+
+    def on_error(failure: Failure) -> None:
+        log.failure("ussd hop failed (session kept)", failure)
+        gateway.record_event(msisdn, "-", "?", "error", (time.monotonic() - started) * 1000)
+        finish(HopReply(200, gateway.notice("error"), "error"))
+
+    timer = clock.callLater(hop_timeout_s, on_timeout)
+    d = Deferred.fromCoroutine(hop)
+    d.addCallbacks(finish, on_error)
+    d.addErrback(lambda f: log.failure("ussd reply could not be written", f))
+
+
+def plain(request: Request, status: int, body: str) -> bytes:
+    """A ``text/plain`` UTF-8 body with an explicit length (simple gateway clients want it)."""
+    request.setResponseCode(status)
+    request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+    request.setHeader(b"cache-control", b"no-store")
+    data = body.encode("utf-8")
+    request.setHeader(b"content-length", str(len(data)).encode())
+    return data
+
+
+def default_clock(clock: IReactorTime | None) -> IReactorTime:
+    if clock is None:
+        from twisted.internet import reactor
+
+        return reactor  # type: ignore[return-value]
+    return clock
