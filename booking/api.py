@@ -18,6 +18,9 @@ class BookingStatus(StrEnum):
     CONFIRMED = "confirmed"
     CHECKED_IN = "checked_in"
     CANCELLED = "cancelled"
+    HELD = "held"  # pay_to_confirm: waiting for the payment until extra["hold_until"]
+    EXPIRED = "expired"  # a hold that was not paid in time
+    NO_SHOW = "no_show"  # not checked in by the session end + grace
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,7 @@ class BookingRequest:
     msisdn: str  # E.164 digits without '+'
     channel: str  # "ussd" | "ivr" | "sms" | "api"
     request_key: str = ""  # idempotency key: the same key returns the same booking
+    lang: str = "zh"  # language of the patient's notices (carried on the hl:events stream)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +102,28 @@ class BookingService(Protocol):
 
     async def check_in(self, tcode: str, kiosk_id: str) -> Booking:
         """Mark the booking used, once; a second call raises BookingError('already_checked_in')."""
+        ...
+
+    async def bookings_for(self, msisdn: str) -> list[Booking]:
+        """Live (held, confirmed) bookings made from this phone number, soonest first."""
+        ...
+
+    async def cancel(self, tcode: str, msisdn: str | None = None) -> Booking:
+        """Cancel a held or confirmed booking; with ``msisdn`` only the phone that booked may.
+
+        Raises BookingError not_found, too_late, cancelled, already_checked_in, rate_limited.
+        """
+        ...
+
+    async def register(self, msisdn: str, id_number: str) -> list[str]:
+        """Bind an ID to a phone number (at most ``ids_per_phone``); returns the bound IDs.
+
+        Raises BookingError invalid_id or limit.
+        """
+        ...
+
+    async def registered_ids(self, msisdn: str) -> list[str]:
+        """The IDs bound to a phone number (sorted)."""
         ...
 
     def subscribe(self, listener: BookingListener) -> None:

@@ -7,6 +7,7 @@ sell places the hospital does not have.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
+
+from booking.policy import DEFAULT_POLICY, PAYMENT_MODES, Limits, Policy, parse_hhmm
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 DEFAULT_DAYS_AHEAD = 7
@@ -34,6 +37,8 @@ class SessionTemplate:
     id: str  # "am" | "pm"
     label: Mapping[str, str]  # {"zh": "上午", "en": "morning"}
     places: int  # all places of the session, on-site and remote together
+    start: dt.time = dt.time(8, 0)  # clinic opens (cut-offs and the check-in window use it)
+    end: dt.time = dt.time(12, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +59,7 @@ class Catalog:
     days_ahead: int
     remote_share: float
     departments: tuple[DepartmentConfig, ...]
+    policy: Policy = DEFAULT_POLICY
 
     @property
     def tz(self) -> ZoneInfo:
@@ -116,6 +122,12 @@ class _Src:
             raise self.fail(node, f"{what} must be a number from 0 to 1, got {value!r}")
         return float(value)
 
+    def hhmm(self, node: yaml.Node, what: str) -> dt.time:
+        value = parse_hhmm(self.scalar(node, what))
+        if value is None:
+            raise self.fail(node, f"{what} must be a time HH:MM in quotes, e.g. \"07:00\"")
+        return value
+
     def names(self, node: yaml.Node, what: str) -> Mapping[str, str]:
         fields = self.mapping(node, what)
         for lang in LANGS:
@@ -136,11 +148,19 @@ def _templates(src: _Src, node: yaml.Node) -> dict[str, SessionTemplate]:
         if not _ID.match(sid):
             raise src.fail(snode, f"session id {sid!r} must match [a-z0-9][a-z0-9_-]*")
         f = src.mapping(snode, what)
-        src.unknown(f, {"label", "places"}, what)
+        src.unknown(f, {"label", "places", "start", "end"}, what)
         if "label" not in f or "places" not in f:
             raise src.fail(snode, f"{what} needs 'label' and 'places'")
         label = src.names(f["label"], f"{what}.label")
-        out[sid] = SessionTemplate(sid, label, src.integer(f["places"], f"{what}.places", 0, 10000))
+        start, end = _SESSION_HOURS.get(sid, (dt.time(8, 0), dt.time(12, 0)))
+        if "start" in f:
+            start = src.hhmm(f["start"], f"{what}.start")
+        if "end" in f:
+            end = src.hhmm(f["end"], f"{what}.end")
+        if end <= start:
+            raise src.fail(snode, f"{what}: end must be after start")
+        places = src.integer(f["places"], f"{what}.places", 0, 10000)
+        out[sid] = SessionTemplate(sid, label, places, start, end)
     if not out:
         raise src.fail(node, "sessions must define at least one session (e.g. am, pm)")
     return out
@@ -165,7 +185,8 @@ def _department(
             if sid not in templates:
                 raise src.fail(pnode, f"{what}: session {sid!r} is not defined under sessions")
             places = src.integer(pnode, f"{what} sessions.{sid}", 0, 10000)
-            sessions[sid] = SessionTemplate(sid, templates[sid].label, places)
+            t = templates[sid]
+            sessions[sid] = SessionTemplate(sid, t.label, places, t.start, t.end)
     return DepartmentConfig(dept_id, name, share, tuple(sessions.values()))
 
 
@@ -186,12 +207,12 @@ def parse_catalog(text: str, source: str = "<catalog>") -> Catalog:
     if root is None:
         raise CatalogError(f"{source}:1: the catalog is empty")
     top = src.mapping(root, "the catalog")
-    src.unknown(top, {"hospital", "sessions", "departments"}, "the catalog")
+    src.unknown(top, {"hospital", "sessions", "departments", "limits"}, "the catalog")
     for key in ("hospital", "sessions", "departments"):
         if key not in top:
             raise src.fail(root, f"the catalog needs a {key!r} section")
     h = src.mapping(top["hospital"], "hospital")
-    src.unknown(h, {"name", "timezone", "days_ahead", "remote_share"}, "hospital")
+    src.unknown(h, {"name", "timezone", "days_ahead", "remote_share", *_POLICY_KEYS}, "hospital")
     if "name" not in h:
         raise src.fail(top["hospital"], "hospital needs a 'name'")
     tz = DEFAULT_TIMEZONE
@@ -218,7 +239,56 @@ def parse_catalog(text: str, source: str = "<catalog>") -> Catalog:
             raise src.fail(item, f"department id {dept.id!r} is used twice")
         depts.append(dept)
     name = src.names(h["name"], "hospital.name")
-    return Catalog(name, tz, days, share, tuple(depts))
+    policy = _policy(src, h, top.get("limits"))
+    if policy.reserve_share + max(d.remote_share for d in depts) > 1:
+        raise src.fail(h.get("reserve_share"), "reserve_share + remote_share must not exceed 1")
+    return Catalog(name, tz, days, share, tuple(depts), policy)
+
+
+_SESSION_HOURS = {"am": (dt.time(8, 0), dt.time(12, 0)), "pm": (dt.time(13, 30), dt.time(17, 30))}
+_POLICY_TIMES = ("release_time", "booking_cutoff", "cancel_deadline")
+_POLICY_INTS = {
+    "hold_minutes": (1, 1440),
+    "fallback_minutes": (0, 1440),
+    "checkin_early_minutes": (0, 720),
+    "checkin_late_minutes": (0, 720),
+    "noshow_grace_minutes": (0, 1440),
+    "kiosk_failures_per_minute": (1, 10000),
+}
+_POLICY_KEYS = {"payment", "reserve_share", "return_delay_minutes", *_POLICY_TIMES, *_POLICY_INTS}
+_LIMIT_KEYS = set(Limits.__dataclass_fields__)
+
+
+def _policy(src: _Src, h: dict[str, yaml.Node], limits: yaml.Node | None) -> Policy:
+    """The hospital's policy keys (defaults from booking.policy) and the ``limits`` section."""
+    values: dict[str, Any] = {}
+    if "payment" in h:
+        mode = src.text(h["payment"], "hospital.payment")
+        if mode not in PAYMENT_MODES:
+            raise src.fail(h["payment"], f"hospital.payment must be one of {PAYMENT_MODES}")
+        values["payment"] = mode
+    for key in _POLICY_TIMES:
+        if key in h:
+            values[key] = src.hhmm(h[key], f"hospital.{key}")
+    for key, (low, high) in _POLICY_INTS.items():
+        if key in h:
+            values[key] = src.integer(h[key], f"hospital.{key}", low, high)
+    if "reserve_share" in h:
+        values["reserve_share"] = src.share(h["reserve_share"], "hospital.reserve_share")
+    if "return_delay_minutes" in h:
+        node = h["return_delay_minutes"]
+        pair = node.value if isinstance(node, yaml.SequenceNode) else []
+        if len(pair) != 2:
+            raise src.fail(node, "hospital.return_delay_minutes must be [min, max]")
+        low = src.integer(pair[0], "return_delay_minutes[0]", 0, 10080)
+        high = src.integer(pair[1], "return_delay_minutes[1]", low, 10080)
+        values["return_delay_minutes"] = (low, high)
+    if limits is not None:
+        f = src.mapping(limits, "limits")
+        src.unknown(f, _LIMIT_KEYS, "limits")
+        lim = {k: src.integer(v, f"limits.{k}", 0, 100000) for k, v in f.items()}
+        values["limits"] = Limits(**lim)
+    return Policy(**values)
 
 
 def load_catalog(path: str | Path) -> Catalog:

@@ -18,9 +18,15 @@ def session_tag(dept: str, day: dt.date, session: str) -> str:
     return f"{{{dept}:{day.isoformat()}:{session}}}"
 
 
-def remote_count(dept: str, day: dt.date, session: str) -> str:
-    """Remote bookings that count against the session's quota (confirmed + checked in)."""
-    return f"{PREFIX}{session_tag(dept, day, session)}:n"
+def counts(dept: str, day: dt.date, session: str) -> str:
+    """Hash of the session's taken places per bucket (``r`` remote, ``o`` on-site, ``v`` reserve)
+    plus the admin's overrides (``rq`` remote quota, ``places``, ``closed``)."""
+    return f"{PREFIX}{session_tag(dept, day, session)}:q"
+
+
+def returns(dept: str, day: dt.date, session: str) -> str:
+    """Sorted set ``<bucket>:<tcode>`` → when a cancelled place re-enters its bucket (epoch s)."""
+    return f"{PREFIX}{session_tag(dept, day, session)}:ret"
 
 
 def session_codes(dept: str, day: dt.date, session: str) -> str:
@@ -33,6 +39,64 @@ def ids_of_day(dept: str, day: dt.date) -> str:
     return f"{PREFIX}{{{dept}:{day.isoformat()}}}:ids"
 
 
+HOLDS = f"{PREFIX}holds"  # sorted set tcode -> hold deadline (epoch s), swept by the sweeper
+EVENTS = f"{PREFIX}events"  # stream of booking events for the SMS notices (docs/booking.md)
+SHARES = f"{PREFIX}cfg:share"  # hash dept -> remote share set by the admin
+
+
+def id_digest(id_number: str) -> str:
+    """ID numbers never appear in key names (keys show up in monitoring tools): a digest does."""
+    return hashlib.blake2b(id_number.encode("ascii", "replace"), digest_size=10).hexdigest()
+
+
+def person_bookings(idh: str) -> str:
+    """Sorted set tcode -> created_at of the ID's live bookings (7- and 90-day caps)."""
+    return f"{PREFIX}pid:{idh}:bk"
+
+
+def person_days(idh: str) -> str:
+    """Hash visit day -> live bookings of the ID on that day (per-day cap)."""
+    return f"{PREFIX}pid:{idh}:days"
+
+
+def person_noshows(idh: str) -> str:
+    """Sorted set tcode -> session end of the ID's no-shows (blacklist ladder)."""
+    return f"{PREFIX}pid:{idh}:ns"
+
+
+def blacklist(idh: str) -> str:
+    """Hash ``until reason since lifted_at lift_reason appeal``: no booking before ``until``."""
+    return f"{PREFIX}bl:{idh}"
+
+
+BLACKLIST_INDEX = f"{PREFIX}bl:index"  # sorted set idh -> until, for the admin list
+
+
+def phone_ids(msisdn: str) -> str:
+    """Set of the resident IDs bound to one phone number (at most ``ids_per_phone``)."""
+    return f"{PREFIX}ph:{msisdn}:ids"
+
+
+def phone_bookings(msisdn: str) -> str:
+    """Sorted set tcode -> visit day ordinal: "my bookings" for the phone."""
+    return f"{PREFIX}ph:{msisdn}:bk"
+
+
+def rate(kind: str, who: str, minute: int) -> str:
+    """Fixed one-minute window counter of operations (``kind`` p = phone, i = ID, k = kiosk)."""
+    return f"{PREFIX}rl:{kind}:{who}:{minute}"
+
+
+def payment(txn_id: str) -> str:
+    """Outcome of a payment callback, for idempotency on ``txn_id``."""
+    return request(txn_id).replace(f"{PREFIX}req:", f"{PREFIX}pay:", 1)
+
+
+def day_index(day: dt.date) -> str:
+    """Set of the session tags with bookings on a day (CSV export, no-show sweep, reconcile)."""
+    return f"{PREFIX}day:{day.isoformat()}"
+
+
 def booking(tcode: str) -> str:
     """Hash of one booking; its existence is what makes a T-code taken."""
     return f"{PREFIX}bk:{tcode}"
@@ -43,3 +107,8 @@ def request(request_key: str) -> str:
     if len(request_key) > MAX_PLAIN_REQUEST_KEY or not request_key.isprintable():
         request_key = "sha256:" + hashlib.sha256(request_key.encode("utf-8")).hexdigest()
     return f"{PREFIX}req:{request_key}"
+
+
+def noshow_done(day: dt.date) -> str:
+    """Set of the session tags of ``day`` whose no-shows were already recorded."""
+    return f"{PREFIX}ns:done:{day.isoformat()}"

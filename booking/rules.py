@@ -39,6 +39,61 @@ def is_open(day: dt.date, now: dt.datetime, days_ahead: int) -> bool:
     return 1 <= (day - now.date()).days <= days_ahead
 
 
+ONSITE_CHANNELS = frozenset({"onsite", "desk"})
+RESERVE_CHANNELS = frozenset({"reserve", "referral"})
+
+
+def bucket_for(channel: str) -> str:
+    """Which quota bucket a channel draws from: r remote, o on-site desk, v reserve (referrals)."""
+    if channel in ONSITE_CHANNELS:
+        return "o"
+    return "v" if channel in RESERVE_CHANNELS else "r"
+
+
+def bookable(
+    day: dt.date, now: dt.datetime, days_ahead: int, release: dt.time, cutoff: dt.time
+) -> bool:
+    """Remote booking window: tomorrow (until ``cutoff`` today) up to today + ``days_ahead``,
+    the last day only from ``release`` o'clock (nothing is bookable before its release)."""
+    ahead = (day - now.date()).days
+    if ahead < 1 or ahead > days_ahead:
+        return False
+    if ahead == 1 and now.time() >= cutoff:
+        return False
+    return not (ahead == days_ahead and now.time() < release)
+
+
+def at(day: dt.date, hhmm: dt.time, tz: ZoneInfo) -> float:
+    """Epoch seconds of ``hhmm`` on ``day`` in the hospital's zone."""
+    return dt.datetime.combine(day, hhmm, tzinfo=tz).timestamp()
+
+
+def fallback_active(day: dt.date, start: dt.time, tz: ZoneInfo, now_s: float, minutes: int) -> bool:
+    """True once unclaimed remote places belong to the on-site desk (``minutes`` before start)."""
+    return now_s >= at(day, start, tz) - minutes * 60
+
+
+def cancel_too_late(day: dt.date, now: dt.datetime, deadline: dt.time) -> bool:
+    """Cancelling closes at ``deadline`` on the day before the visit."""
+    return now >= dt.datetime.combine(day - dt.timedelta(days=1), deadline, tzinfo=now.tzinfo)
+
+
+def return_time(now_s: float, delay_minutes: tuple[int, int], draw: float) -> int:
+    """When a cancelled place re-enters its bucket: now + a delay in the configured range.
+
+    ``draw`` in [0, 1) comes from the caller's random source, so this stays a pure function.
+    """
+    low, high = delay_minutes
+    return int(now_s + (low + (high - low) * draw) * 60)
+
+
+def check_in_window(
+    day: dt.date, start: dt.time, end: dt.time, tz: ZoneInfo, early_min: int, late_min: int
+) -> tuple[float, float]:
+    """Epoch seconds between which a kiosk may check a booking in (lateness grace included)."""
+    return at(day, start, tz) - early_min * 60, at(day, end, tz) + late_min * 60
+
+
 def check_in_refusal(status: str, day: dt.date, now: dt.datetime) -> str | None:
     """Why a booking cannot be checked in now (a BookingError code), or None when it can.
 

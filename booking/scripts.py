@@ -17,10 +17,12 @@ import txredisapi
 class LuaScript:
     """A Lua script run by EVALSHA; on NOSCRIPT (Redis restarted or flushed) it is loaded again."""
 
-    def __init__(self, redis: Any, name: str) -> None:
-        """``name``: a ``booking/<name>.lua`` file."""
+    def __init__(self, redis: Any, name: str, *, lib: bool = True) -> None:
+        """``name``: a ``booking/<name>.lua`` file; ``lib`` prepends the shared ``lib.lua``."""
         self.redis = redis
-        self.source = (Path(__file__).parent / f"{name}.lua").read_text(encoding="utf-8")
+        here = Path(__file__).parent
+        body = (here / f"{name}.lua").read_text(encoding="utf-8")
+        self.source = ((here / "lib.lua").read_text(encoding="utf-8") + body) if lib else body
         self.sha = hashlib.sha1(self.source.encode("utf-8")).hexdigest()
 
     async def load(self) -> None:

@@ -1,52 +1,54 @@
 """``BookingService`` on Redis: every state change is one Lua script, so no place is sold twice.
 
 The imperative shell around ``booking.rules``: it reads the clock, validates the request, then lets
-a script decide atomically (quota, one booking per ID/department/day, idempotency, T-code
-uniqueness). Scripts are called by EVALSHA and loaded again if Redis answers NOSCRIPT.
+a script decide atomically (rate limits, blacklist, caps, quota by channel, idempotency, T-code
+uniqueness, the event for the SMS). Lifecycle (payment, expiry, cancel, kiosk) lives in
+``booking.lifecycle``, people (register, blacklist) in ``booking.people``, admin in
+``booking.admin``; this module holds the service, availability and taking a place.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 import re
-from collections.abc import Awaitable, Coroutine, Mapping
+import secrets
+from collections.abc import Coroutine
 from typing import Any, Protocol, TypeVar
 
 from twisted.internet.defer import Deferred, FirstError, gatherResults
 from twisted.logger import Logger
 
 from booking import keys
-from booking.api import (
-    Booking,
-    BookingError,
-    BookingListener,
-    BookingRequest,
-    BookingStatus,
-    Department,
-    SessionAvailability,
-)
-from booking.catalog import Catalog, DepartmentConfig
+from booking.admin import AdminMixin
+from booking.api import Booking, BookingError, BookingRequest, Department, SessionAvailability
+from booking.catalog import Catalog, DepartmentConfig, SessionTemplate
 from booking.idcard import is_valid_resident_id, mask_id, normalize_resident_id
-from booking.rules import check_in_refusal, is_open, local_now, open_days, remote_quota
+from booking.lifecycle import LifecycleMixin
+from booking.people import PeopleMixin
+from booking.policy import PAY_AT_HOSPITAL
+from booking.rules import bookable, bucket_for, fallback_active, local_now, open_days, remote_quota
 from booking.scripts import LuaScript
-from booking.tcode import Rng, is_well_formed, new_tcode
+from booking.tcode import Rng, new_tcode
+from booking.values import MESSAGES, booking_from_hash, same_request
 
 log = Logger()
 T = TypeVar("T")
 
-NOT_FOUND = "No booking matches this code. Please check the 10 digits in your SMS."
 REQUEST_TTL = 86400  # seconds an idempotency key replays its booking
-CANDIDATES = 3  # T-codes offered to one script call; all taken -> call again with fresh ones
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = 5  # fresh T-code candidates tried before giving up
 _MSISDN = re.compile(r"[1-9][0-9]{6,14}")  # E.164 digits, no '+'
+_LIMIT_MESSAGES = {
+    "day": "This ID already has the most bookings allowed on that day.",
+    "7d": "This ID has reached the most bookings allowed in 7 days.",
+    "90d": "This ID has reached the most bookings allowed in 90 days.",
+}
 
 
 class SecondsClock(Protocol):
     def seconds(self) -> float: ...
 
 
-class RedisBookingService:
+class RedisBookingService(LifecycleMixin, PeopleMixin, AdminMixin):
     """The booking service (``booking.api.BookingService``) backed by one Redis.
 
     ``clock`` gives epoch seconds (the reactor, or ``task.Clock`` in tests); ``rng`` draws T-code
@@ -65,21 +67,27 @@ class RedisBookingService:
     ) -> None:
         self.redis = redis
         self.catalog = catalog
+        self.policy = catalog.policy
         self.clock = clock
         self.rng = rng
         self.retention_days = retention_days
-        self._listeners: list[BookingListener] = []
-        self._book = LuaScript(redis, "book")
-        self._check_in = LuaScript(redis, "check_in")
-        self._cancel = LuaScript(redis, "cancel")
+        self.shares: dict[str, float] = {}  # admin overrides of remote_share (refresh_shares)
+        self.random = secrets.SystemRandom()
+        self._listeners: list[Any] = []
+        self._tz = catalog.tz
+        names = ("hold", "confirm", "expire", "cancel", "check_in", "avail", "set_share")
+        names += ("register", "no_show", "shrink")
+        self.scripts = {n: LuaScript(redis, n) for n in names}
+        self._hold = self.scripts["hold"]
+        self._book = self._hold  # the script that takes a place (older name)
 
     async def load_scripts(self) -> None:
         """SCRIPT LOAD every script now (optional: they are loaded on first NOSCRIPT anyway)."""
-        for script in (self._book, self._check_in, self._cancel):
+        for script in self.scripts.values():
             await script.load()
 
     def now(self) -> dt.datetime:
-        return local_now(self.clock.seconds(), self.catalog.tz)
+        return local_now(self.clock.seconds(), self._tz)
 
     # ---------------------------------------------------------------- reading availability
 
@@ -92,19 +100,42 @@ class RedisBookingService:
             raise BookingError("unknown_department", "That department is not offered.")
         return dept
 
-    async def remote_left(self, dept_id: str, day: dt.date, session: str) -> int:
-        """Remote places still free in one session (0 for an unknown session)."""
-        tmpl = self._dept(dept_id).session(session)
+    def quota_args(
+        self, dept: DepartmentConfig, tmpl: SessionTemplate, day: dt.date, now_s: float
+    ) -> list[object]:
+        """Script arguments places, reserve, remote quota, fallback for one session."""
+        share = self.shares.get(dept.id, dept.remote_share)
+        reserve = remote_quota(tmpl.places, self.policy.reserve_share)
+        fb = fallback_active(day, tmpl.start, self._tz, now_s, self.policy.fallback_minutes)
+        return [tmpl.places, reserve, remote_quota(tmpl.places, share), 1 if fb else 0]
+
+    async def left(self, dept_id: str, day: dt.date, session: str) -> dict[str, int]:
+        """Places left per bucket ``{"r", "o", "v"}`` and the remote quota ``rq`` now."""
+        dept = self._dept(dept_id)
+        tmpl = dept.session(session)
         if tmpl is None:
-            return 0
-        quota = remote_quota(tmpl.places, self._dept(dept_id).remote_share)
-        taken = await self.redis.get(keys.remote_count(dept_id, day, session))
-        return max(quota - int(taken or 0), 0)
+            return {"r": 0, "o": 0, "v": 0, "rq": 0}
+        now_s = self.clock.seconds()
+        reply = await self.scripts["avail"](
+            [keys.counts(dept_id, day, session), keys.returns(dept_id, day, session)],
+            [*self.quota_args(dept, tmpl, day, now_s), now_s],
+        )
+        if not reply:
+            return {"r": 0, "o": 0, "v": 0, "rq": 0}
+        return {k: max(int(v), 0) for k, v in zip(("r", "o", "v", "rq"), reply, strict=True)}
+
+    async def remote_left(self, dept_id: str, day: dt.date, session: str) -> int:
+        """Remote places still free in one session (0 for an unknown or closed session)."""
+        return (await self.left(dept_id, day, session))["r"]
+
+    def is_bookable(self, day: dt.date, now: dt.datetime) -> bool:
+        p = self.policy
+        return bookable(day, now, self.catalog.days_ahead, p.release_time, p.booking_cutoff)
 
     async def sessions(self, dept_id: str, day: dt.date) -> list[SessionAvailability]:
         """Every session of an open day with its remote places left (0 when full); [] if closed."""
         dept = self._dept(dept_id)
-        if not is_open(day, self.now(), self.catalog.days_ahead):
+        if not self.is_bookable(day, self.now()):
             return []
         lefts = await _gather([self.remote_left(dept_id, day, s.id) for s in dept.sessions])
         return [
@@ -114,185 +145,97 @@ class RedisBookingService:
 
     async def open_days(self, dept_id: str) -> list[dt.date]:
         self._dept(dept_id)
-        days = open_days(self.now(), self.catalog.days_ahead)
+        now = self.now()
+        days = [d for d in open_days(now, self.catalog.days_ahead) if self.is_bookable(d, now)]
         found = await _gather([self.sessions(dept_id, day) for day in days])
         return [day for day, ss in zip(days, found, strict=True) if any(s.remote_left for s in ss)]
 
-    # ---------------------------------------------------------------- booking
-
-    def _checked(self, req: BookingRequest, now: dt.datetime) -> tuple[str, int]:
-        """The normalised ID and the remote quota, or the BookingError to raise."""
-        id_number = normalize_resident_id(req.id_number)
-        if not is_valid_resident_id(id_number, today=now.date()):
-            raise BookingError("invalid_id", "That ID number is not valid. Please check it.")
-        dept = self.catalog.department(req.dept_id)
-        tmpl = dept.session(req.session) if dept else None
-        if dept is None or tmpl is None or not is_open(req.day, now, self.catalog.days_ahead):
-            raise BookingError("closed", "That session cannot be booked remotely.")
-        if not _MSISDN.fullmatch(req.msisdn) or not req.channel:
-            raise BookingError("bad_request", "msisdn (E.164 digits) and channel are required.")
-        return id_number, remote_quota(tmpl.places, dept.remote_share)
+    # ---------------------------------------------------------------- taking a place
 
     def _expire_at(self, day: dt.date) -> int:
         end = dt.datetime.combine(day + dt.timedelta(days=1 + self.retention_days), dt.time())
-        return int(end.replace(tzinfo=self.catalog.tz).timestamp())
+        return int(end.replace(tzinfo=self._tz).timestamp())
+
+    def hold_args(self, request: BookingRequest, now_s: float) -> tuple[list[str], list[object]]:
+        """KEYS and ARGV of hold.lua without the candidate code (the benchmark reuses this)."""
+        now = local_now(now_s, self._tz)
+        id_number = normalize_resident_id(request.id_number)
+        if not is_valid_resident_id(id_number, today=now.date()):
+            raise BookingError("invalid_id", "That ID number is not valid. Please check it.")
+        d, day, s = request.dept_id, request.day, request.session
+        dept = self.catalog.department(d)
+        tmpl = dept.session(s) if dept else None
+        onsite = request.channel in ("onsite", "desk", "reserve", "referral")
+        if dept is None or tmpl is None or not (onsite or self.is_bookable(day, now)):
+            raise BookingError("closed", "That session cannot be booked remotely.")
+        if not _MSISDN.fullmatch(request.msisdn) or not request.channel:
+            raise BookingError("bad_request", "msisdn (E.164 digits) and channel are required.")
+        p, lim = self.policy, self.policy.limits
+        pay_now = p.payment == PAY_AT_HOSPITAL or onsite
+        hold_until = 0 if pay_now else int(now_s + p.hold_minutes * 60)
+        idh = keys.id_digest(id_number)
+        minute = int(now_s // 60)
+        iso = day.isoformat()
+        keys_ = [
+            keys.request(request.request_key or "-"), keys.ids_of_day(d, day),
+            keys.counts(d, day, s), keys.session_codes(d, day, s), keys.returns(d, day, s),
+            keys.HOLDS, keys.EVENTS, keys.person_bookings(idh), keys.person_days(idh),
+            keys.phone_ids(request.msisdn), keys.rate("p", request.msisdn, minute),
+            keys.rate("i", idh, minute), keys.blacklist(idh), keys.phone_bookings(request.msisdn),
+            keys.day_index(day),
+        ]  # fmt: skip
+        fields = [
+            "dept", d, "day", iso, "session", s, "id", id_number, "msisdn", request.msisdn,
+            "channel", request.channel, "status", "confirmed" if pay_now else "held",
+            "created_at", repr(now_s), "bucket", bucket_for(request.channel),
+            "lang", request.lang or "zh", "hold_until", hold_until,
+        ]  # fmt: skip
+        args: list[object] = [
+            1 if request.request_key else 0, REQUEST_TTL, id_number, bucket_for(request.channel),
+            *self.quota_args(dept, tmpl, day, now_s), now_s, self._expire_at(day), hold_until,
+            lim.per_day, lim.per_7_days, lim.per_90_days, lim.ids_per_phone, lim.ops_per_minute,
+            f"{d}:{iso}:{s}", day.toordinal(), iso, len(fields) // 2, *fields,
+        ]  # fmt: skip
+        return keys_, args
 
     async def book(self, request: BookingRequest) -> Booking:
+        """Take a place: confirmed at once (pay at the hospital) or held until paid."""
         now_s = self.clock.seconds()
-        id_number, quota = self._checked(request, local_now(now_s, self.catalog.tz))
-        d, day, s = request.dept_id, request.day, request.session
-        fields = {
-            "dept": d,
-            "day": day.isoformat(),
-            "session": s,
-            "id": id_number,
-            "msisdn": request.msisdn,
-            "channel": request.channel,
-            "status": BookingStatus.CONFIRMED.value,
-            "created_at": repr(now_s),
-        }
-        flat = [x for kv in fields.items() for x in kv]
-        fixed_keys = [
-            keys.request(request.request_key or "-"),
-            keys.ids_of_day(d, day),
-            keys.remote_count(d, day, s),
-            keys.session_codes(d, day, s),
-        ]
-        head = [1 if request.request_key else 0, REQUEST_TTL, id_number, quota]
-        head += [self._expire_at(day), len(fields)]
+        keys_, args = self.hold_args(request, now_s)
         for _ in range(MAX_ATTEMPTS):
-            codes = [new_tcode(self.rng) for _ in range(CANDIDATES)]
-            status, tcode = await self._book(
-                fixed_keys + [keys.booking(c) for c in codes], head + flat + codes
-            )
+            code = new_tcode(self.rng)
+            status, detail = await self._hold([*keys_, keys.booking(code)], [*args, code])
             if status == "ok":
-                booking = self._booking({**fields, "tcode": tcode})
+                flat = [str(x) for x in args[20:]]
+                stored = dict(zip(flat[::2], flat[1::2], strict=True))
+                booking = self._booking({**stored, "tcode": code})
                 log.info(
-                    "booking.confirmed dept={dept} day={day} session={session} id={id}",
-                    dept=d, day=day.isoformat(), session=s, id=mask_id(id_number),
+                    "booking.taken dept={dept} day={day} session={session} id={id} status={st}",
+                    dept=booking.dept_id, day=booking.day.isoformat(), session=booking.session,
+                    id=mask_id(booking.id_number), st=booking.status.value,
                 )  # fmt: skip
-                self._notify(booking)
+                if booking.status.value == "confirmed":
+                    self._notify(booking)
                 return booking
             if status == "again":
-                return _same_request(await self._load(tcode), request, id_number)
-            if status == "duplicate":
-                raise BookingError(
-                    "duplicate", "This ID already has a booking in this department on that day."
-                )
-            if status == "full":
-                raise BookingError("full", "No remote places are left in that session.")
+                return same_request(await self._load(detail), request, str(args[2]))
+            if status != "retry":
+                raise self._refused(status, detail)
         raise BookingError("error", "Booking is busy, please try again.")
 
-    # ---------------------------------------------------------------- kiosk
+    def _booking(self, h: dict[str, str]) -> Booking:
+        return booking_from_hash(self.catalog, h)
 
-    async def _load(self, tcode: str) -> Booking:
-        """The stored booking for a T-code; malformed and unknown codes give the same error."""
-        if not is_well_formed(tcode):
-            raise BookingError("not_found", NOT_FOUND)
-        stored = await self.redis.hgetall(keys.booking(tcode))
-        if not stored:
-            raise BookingError("not_found", NOT_FOUND)
-        return self._booking(stored)
-
-    async def verify(self, tcode: str) -> Booking:
-        booking = await self._load(tcode)
-        refusal = check_in_refusal(booking.status.value, booking.day, self.now())
-        if refusal:
-            raise _refusal(refusal)
-        return booking
-
-    async def check_in(self, tcode: str, kiosk_id: str) -> Booking:
-        if not is_well_formed(tcode):
-            raise BookingError("not_found", NOT_FOUND)
-        if not kiosk_id or len(kiosk_id) > 64:
-            raise BookingError("bad_request", "kiosk_id must be 1 to 64 characters.")
-        now_s = self.clock.seconds()
-        today = local_now(now_s, self.catalog.tz).date().isoformat()
-        reply = await self._check_in([keys.booking(tcode)], [today, repr(now_s), kiosk_id])
-        if reply[0] != "ok":
-            raise _refusal(reply[0])
-        stored = dict(zip(reply[1::2], reply[2::2], strict=True))
-        log.info("booking.checked_in kiosk={kiosk} day={day}", kiosk=kiosk_id, day=today)
-        return self._booking(stored)
-
-    async def cancel(self, tcode: str) -> Booking:
-        """Cancel a confirmed booking and return its remote place (not part of the protocol yet)."""
-        booking = await self._load(tcode)
-        d, day, s = booking.dept_id, booking.day, booking.session
-        reply = await self._cancel(
-            [keys.booking(tcode), keys.ids_of_day(d, day), keys.remote_count(d, day, s),
-             keys.session_codes(d, day, s)],
-            [tcode, booking.id_number, repr(self.clock.seconds())],
-        )  # fmt: skip
-        if reply != "ok":
-            raise _refusal("already_checked_in" if reply == "checked_in" else reply)
-        return await self._load(tcode)
-
-    # ---------------------------------------------------------------- listeners
-
-    def subscribe(self, listener: BookingListener) -> None:
-        self._listeners.append(listener)
-
-    def _notify(self, booking: Booking) -> None:
-        """Tell every listener; a failing or slow listener never affects the booking."""
-        for listener in list(self._listeners):
-            try:
-                result = listener(booking)
-            except Exception:
-                log.failure("booking.listener_failed tcode=...{tail}", tail=booking.tcode[-4:])
-                continue
-            if inspect.isawaitable(result):
-                d = Deferred.fromCoroutine(_await(result))
-                d.addErrback(
-                    lambda f, t=booking.tcode[-4:]: log.failure(
-                        "booking.listener_failed tcode=...{tail}", f, tail=t
-                    )
-                )
-
-    # ---------------------------------------------------------------- values
-
-    def _booking(self, h: Mapping[str, str]) -> Booking:
-        dept = self.catalog.department(h["dept"])
-        tmpl = dept.session(h["session"]) if dept else None
-        checked = h.get("checked_in_at")
-        extra = {k: h[k] for k in ("kiosk_id", "cancelled_at") if h.get(k)}
-        return Booking(
-            tcode=h["tcode"],
-            dept_id=h["dept"],
-            dept_name=dept.name if dept else {"zh": h["dept"], "en": h["dept"]},
-            day=dt.date.fromisoformat(h["day"]),
-            session=h["session"],
-            session_label=tmpl.label if tmpl else {"zh": h["session"], "en": h["session"]},
-            id_number=h["id"],
-            msisdn=h["msisdn"],
-            channel=h["channel"],
-            status=BookingStatus(h["status"]),
-            created_at=float(h["created_at"]),
-            checked_in_at=float(checked) if checked else None,
-            extra=extra,
-        )
-
-
-_MESSAGES = {
-    "not_found": NOT_FOUND,
-    "cancelled": "This booking was cancelled.",
-    "not_today": "This booking is for another day.",
-    "already_checked_in": "This booking has already been checked in.",
-}
-
-
-def _same_request(booking: Booking, req: BookingRequest, id_number: str) -> Booking:
-    """A replayed request key must describe the booking it made; anything else is a client bug."""
-    same = (booking.dept_id, booking.day, booking.session, booking.id_number) == (
-        req.dept_id, req.day, req.session, id_number,
-    )  # fmt: skip
-    if not same:
-        raise BookingError("bad_request", "This request key was already used for another booking.")
-    return booking
-
-
-def _refusal(code: str) -> BookingError:
-    return BookingError(code, _MESSAGES.get(code, "This booking cannot be used."))
+    def _refused(self, status: str, detail: str) -> BookingError:
+        if status == "blacklisted":
+            until = local_now(float(detail), self._tz).date().isoformat()
+            return BookingError(
+                "blacklisted",
+                f"Remote booking is barred for this ID until {until} because of missed visits.",
+            )
+        if status == "limit":
+            return BookingError("limit", _LIMIT_MESSAGES.get(detail, "Booking limit reached."))
+        return BookingError(status, MESSAGES.get(status, "That booking is not possible."))
 
 
 async def _gather(coros: list[Coroutine[Any, Any, T]]) -> list[T]:
@@ -302,7 +245,3 @@ async def _gather(coros: list[Coroutine[Any, Any, T]]) -> list[T]:
     except FirstError as exc:
         exc.subFailure.raiseException()
         raise  # pragma: no cover - raiseException always raises
-
-
-async def _await(awaitable: Awaitable[None]) -> None:
-    await awaitable

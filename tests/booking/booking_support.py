@@ -30,3 +30,8 @@ def make_id(n: int) -> str:
     """The n-th distinct valid resident ID (Beijing Chaoyang, born 1980-1999)."""
     first17 = f"110105{1980 + n // 1000:04d}0101{n % 1000:03d}"
     return first17 + check_char(first17)
+
+
+def phone(n: int) -> str:
+    """A distinct phone number per person (one phone may book for at most 2 IDs)."""
+    return f"86139{n:08d}"

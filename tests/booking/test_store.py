@@ -8,7 +8,7 @@ import time
 import pytest
 import pytest_twisted
 from booking_support import SH as TOMORROW_TZ
-from booking_support import TOMORROW, make_id
+from booking_support import TOMORROW, make_id, phone
 
 from booking import keys
 from booking.api import BookingError, BookingRequest, BookingStatus
@@ -22,7 +22,7 @@ def req(n: int = 0, **kw: object) -> BookingRequest:
         "day": TOMORROW,
         "session": "am",
         "id_number": make_id(n),
-        "msisdn": "8613800138000",
+        "msisdn": phone(n),
         "channel": "ussd",
     }
     base.update(kw)
@@ -83,7 +83,7 @@ async def test_request_key_is_idempotent(service: RedisBookingService, redis) ->
     first = await service.book(req(1, request_key="call-42:book"))
     second = await service.book(req(1, request_key="call-42:book"))
     assert second.tcode == first.tcode
-    assert await redis.get(keys.remote_count("nk", TOMORROW, "am")) == "1"
+    assert await redis.hget(keys.counts("nk", TOMORROW, "am"), "r") == "1"
     assert (await refused(service.book(req(1, request_key="call-43:book")))).code == "duplicate"
     reused = await refused(service.book(req(2, request_key="call-42:book")))
     assert reused.code == "bad_request"
@@ -102,7 +102,8 @@ async def test_invalid_id_and_closed_days(service: RedisBookingService, redis) -
     ]:
         err = await refused(service.book(bad))
         assert err.code in ("closed", "full"), err
-    assert await redis.keys("hl:*") == []
+    # nothing was written but the per-minute operation counters (rate limits)
+    assert [k for k in await redis.keys("hl:*") if not k.startswith("hl:rl:")] == []
     err = await refused(service.book(req(msisdn="+86 138")))
     assert err.code == "bad_request"
 
@@ -138,6 +139,13 @@ async def test_cancel_frees_the_place(service: RedisBookingService, clock) -> No
     await service.book(req(2, session="pm"))
     cancelled = await service.cancel(booking.tcode)
     assert cancelled.status is BookingStatus.CANCELLED
+    # the place re-enters after a random 60-120 min, so a scalper cannot cancel and grab it
+    assert await service.remote_left("nk", TOMORROW, "pm") == 0
+    back = float(cancelled.extra["release_at"])
+    assert 60 * 60 <= back - clock.seconds() <= 120 * 60
+    clock.advance(back - clock.seconds() - 1)
+    assert await service.remote_left("nk", TOMORROW, "pm") == 0
+    clock.advance(1)
     assert await service.remote_left("nk", TOMORROW, "pm") == 1
     await service.book(req(1, session="pm"))  # the same ID may book again
     clock.advance(86400)
@@ -163,7 +171,7 @@ async def test_keys_expire_after_retention(service: RedisBookingService, redis) 
     for key in [
         keys.booking(booking.tcode),
         keys.ids_of_day("nk", TOMORROW),
-        keys.remote_count("nk", TOMORROW, "am"),
+        keys.counts("nk", TOMORROW, "am"),
         keys.session_codes("nk", TOMORROW, "am"),
     ]:
         # EXPIREAT is absolute, so Redis counts the TTL from its own (real) clock.

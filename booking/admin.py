@@ -1,0 +1,154 @@
+"""Hospital-side operations: fill, shares, schedule changes, day exports and reconcile.
+
+Mixed into ``booking.store.RedisBookingService``. ``reconcile`` rebuilds every session's counts
+from the booking hashes (the source of truth) and reports drift; it is what proves, after a crash,
+that no counter disagrees with the bookings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from booking import keys
+from booking.api import BookingError
+from booking.rules import remote_quota
+
+if TYPE_CHECKING:
+    from booking.store import RedisBookingService as _Base
+else:
+    _Base = object
+
+TAKEN = ("held", "confirmed", "checked_in", "no_show")
+CSV_FIELDS = ("tcode", "dept", "day", "session", "status", "channel", "id", "msisdn", "created_at")
+
+
+class AdminMixin(_Base):
+    async def refresh_shares(self) -> None:
+        """Reload the admin's remote shares (``hl:cfg:share``) into memory."""
+        stored = await self.redis.hgetall(keys.SHARES)
+        self.shares = {d: float(v) for d, v in (stored or {}).items()}
+
+    async def set_share(self, dept_id: str, share: float) -> dict[str, int]:
+        """Set a department's remote share from now on, for every session not yet held.
+
+        Sessions already open get the new quota clamped so no held or booked place breaks;
+        returns ``{"<day>:<session>": quota in force}``.
+        """
+        dept = self._dept(dept_id)
+        if not 0 <= share <= 1 or share + self.policy.reserve_share > 1:
+            raise BookingError("bad_request", "share must be 0..1 and leave room for the reserve.")
+        await self.redis.hset(keys.SHARES, dept_id, repr(share))
+        self.shares[dept_id] = share
+        now_s = self.clock.seconds()
+        today = self.now().date()
+        out = {}
+        for ahead in range(self.catalog.days_ahead + 2):
+            day = today + dt.timedelta(days=ahead)
+            for tmpl in dept.sessions:
+                args = self.quota_args(dept, tmpl, day, now_s)
+                want = remote_quota(tmpl.places, share)
+                rq = await self.scripts["set_share"](
+                    [keys.counts(dept_id, day, tmpl.id), keys.returns(dept_id, day, tmpl.id)],
+                    [*args, now_s, want],
+                )
+                out[f"{day.isoformat()}:{tmpl.id}"] = int(rq)
+        return out
+
+    async def fill(self, day: dt.date) -> list[dict[str, Any]]:
+        """Per department-session of ``day``: quota and taken per channel bucket."""
+        rows = []
+        for dept in self.catalog.departments:
+            for tmpl in dept.sessions:
+                left = await self.left(dept.id, day, tmpl.id)
+                raw = await self.redis.hgetall(keys.counts(dept.id, day, tmpl.id)) or {}
+                rows.append({
+                    "dept": dept.id, "day": day.isoformat(), "session": tmpl.id,
+                    "places": int(raw.get("places", tmpl.places)),
+                    "remote_quota": left["rq"], "remote_left": left["r"],
+                    "onsite_left": left["o"], "reserve_left": left["v"],
+                    "closed": "closed" in raw,
+                })  # fmt: skip
+        return rows
+
+    async def session_bookings(self, dept_id: str, day: dt.date, session: str) -> list[dict]:
+        codes = await self.redis.smembers(keys.session_codes(dept_id, day, session))
+        out = []
+        for code in sorted(codes):
+            h = await self.redis.hgetall(keys.booking(code))
+            if h:
+                out.append(dict(h))
+        return sorted(out, key=lambda h: float(h["created_at"]))
+
+    async def day_bookings(self, day: dt.date) -> list[dict[str, str]]:
+        """Every booking of ``day`` (all statuses), oldest first, with CSV_FIELDS."""
+        rows: list[dict[str, str]] = []
+        for tag in sorted(await self.redis.smembers(keys.day_index(day))):
+            dept_id, _, session = tag.split(":")
+            for h in await self.session_bookings(dept_id, day, session):
+                rows.append({k: h.get(k, "") for k in CSV_FIELDS})
+        return sorted(rows, key=lambda r: float(r["created_at"]))
+
+    async def change_session(
+        self, dept_id: str, day: dt.date, session: str, places: int | None
+    ) -> list[str]:
+        """Close (``places=None``) or shrink a session; cancels the bookings that no longer fit,
+        latest first, each with a ``schedule_cancelled`` event. Returns the cancelled T-codes."""
+        if self._dept(dept_id).session(session) is None:
+            raise BookingError("closed", "No such session.")
+        if places is not None and places < 0:
+            raise BookingError("bad_request", "places must be >= 0.")
+        now_s = self.clock.seconds()
+        excess = await self.scripts["shrink"](
+            [keys.counts(dept_id, day, session), keys.returns(dept_id, day, session)],
+            [-1 if places is None else places, now_s],
+        )
+        live = [
+            h for h in await self.session_bookings(dept_id, day, session)
+            if h["status"] in ("held", "confirmed")
+        ]  # fmt: skip
+        victims = live[::-1][: int(excess)]
+        reason = "session_closed" if places is None else "session_shrunk"
+        for h in victims:
+            await self.cancel(h["tcode"], reason=reason)
+        return [h["tcode"] for h in victims]
+
+    async def reconcile(self, fix: bool = False) -> list[dict[str, Any]]:
+        """Recompute each session's taken counts from its bookings; report (and fix) drift.
+
+        Looks at every day from ``retention_days`` ago to the end of the booking window.
+        """
+        now_s = self.clock.seconds()
+        today = self.now().date()
+        drift: list[dict[str, Any]] = []
+        first = today - dt.timedelta(days=self.retention_days)
+        for n in range((today - first).days + self.catalog.days_ahead + 2):
+            day = first + dt.timedelta(days=n)
+            for tag in await self.redis.smembers(keys.day_index(day)):
+                dept_id, _, session = tag.split(":")
+                drift += await self._reconcile_session(dept_id, day, session, now_s, fix)
+        return drift
+
+    async def _reconcile_session(
+        self, dept_id: str, day: dt.date, session: str, now_s: float, fix: bool
+    ) -> list[dict[str, Any]]:
+        want: Counter[str] = Counter()
+        for h in await self.session_bookings(dept_id, day, session):
+            pending = h["status"] == "cancelled" and float(h.get("release_at", 0) or 0) > now_s
+            if h["status"] in TAKEN or pending:
+                want[h.get("bucket", "r")] += 1
+        qkey = keys.counts(dept_id, day, session)
+        stored = await self.redis.hgetall(qkey) or {}
+        due = await self.redis.zrangebyscore(keys.returns(dept_id, day, session), "-inf", now_s)
+        have = Counter({b: int(stored.get(b, 0)) for b in "rov"})
+        for member in due:
+            have[member[0]] -= 1
+        out = []
+        for b in "rov":
+            if have[b] != want[b]:
+                out.append({"dept": dept_id, "day": day.isoformat(), "session": session,
+                            "bucket": b, "counter": have[b], "bookings": want[b]})  # fmt: skip
+                if fix:
+                    await self.redis.hincrby(qkey, b, want[b] - have[b])
+        return out

@@ -1,0 +1,193 @@
+"""What happens to a booking after its place is taken: payment, expiry, cancel, kiosk, listeners.
+
+Mixed into ``booking.store.RedisBookingService``. Each transition is one Lua script that re-checks
+the status, so a payment racing the sweeper, or a cancel racing a check-in, resolves one way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any
+
+from twisted.internet.defer import Deferred
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+
+from booking import keys
+from booking.api import Booking, BookingError, BookingListener
+from booking.rules import cancel_too_late, check_in_refusal, local_now, return_time
+from booking.tcode import is_well_formed
+from booking.values import NOT_FOUND, refusal
+
+if TYPE_CHECKING:
+    from booking.store import RedisBookingService as _Base
+else:
+    _Base = object
+
+log = Logger()
+PAYMENT_TTL = 30 * 86400  # a payment callback replayed within this time gets the same answer
+SWEEP_BATCH = 200
+
+
+def release_keys(h: dict[str, str]) -> list[str]:
+    """KEYS 1-8 of the scripts that take a booking out of its indexes (lib.lua ``release``)."""
+    d, day, s = h["dept"], dt.date.fromisoformat(h["day"]), h["session"]
+    idh = keys.id_digest(h["id"])
+    return [
+        keys.booking(h["tcode"]), keys.ids_of_day(d, day), keys.counts(d, day, s),
+        keys.returns(d, day, s), keys.HOLDS, keys.person_bookings(idh), keys.person_days(idh),
+        keys.phone_bookings(h["msisdn"]),
+    ]  # fmt: skip
+
+
+class LifecycleMixin(_Base):
+    async def _hash(self, tcode: str) -> dict[str, str]:
+        """The stored booking hash; malformed and unknown codes give the same error."""
+        if not is_well_formed(tcode):
+            raise BookingError("not_found", NOT_FOUND)
+        stored = await self.redis.hgetall(keys.booking(tcode))
+        if not stored:
+            raise BookingError("not_found", NOT_FOUND)
+        return dict(stored)
+
+    async def _load(self, tcode: str) -> Booking:
+        return self._booking(await self._hash(tcode))
+
+    # ---------------------------------------------------------------- payment and expiry
+
+    async def confirm_payment(self, tcode: str, txn_id: str, amount: int = 0) -> str:
+        """Apply a payment: ``booked``, ``refund`` (hold lapsed, cancelled or paid twice) or
+        ``unknown``. The same ``txn_id`` always gets the first answer and changes nothing."""
+        if not txn_id or len(txn_id) > 128:
+            raise BookingError("bad_request", "txn_id must be 1 to 128 characters.")
+        if not is_well_formed(tcode):
+            return "unknown"
+        stored = await self.redis.hgetall(keys.booking(tcode))
+        if not stored:
+            return "unknown"
+        now_s = self.clock.seconds()
+        outcome, fresh = await self.scripts["confirm"](
+            [*release_keys(dict(stored)), keys.EVENTS, keys.payment(txn_id)],
+            [tcode, now_s, txn_id, PAYMENT_TTL, amount],
+        )
+        if outcome == "booked" and fresh == "new":
+            self._notify(await self._load(tcode))
+        log.info("booking.payment outcome={o} txn={t}", o=outcome, t=txn_id[-6:])
+        return str(outcome)
+
+    async def expire_due(self, limit: int = SWEEP_BATCH) -> int:
+        """Release every hold whose deadline passed (at most ``limit``); returns how many."""
+        now_s = self.clock.seconds()
+        due = await self.redis.zrangebyscore(keys.HOLDS, "-inf", now_s, offset=0, count=limit)
+        expired = 0
+        for tcode in due:
+            stored = await self.redis.hgetall(keys.booking(tcode))
+            if not stored:
+                await self.redis.zrem(keys.HOLDS, tcode)
+                continue
+            reply = await self.scripts["expire"](release_keys(dict(stored)), [tcode, now_s])
+            expired += reply == "expired"
+        return expired
+
+    def start_sweeper(self, clock: Any, interval: float = 1.0) -> LoopingCall:
+        """Run ``expire_due`` (and the no-show sweep) every ``interval`` s on ``clock``."""
+
+        async def tick() -> None:
+            try:
+                while await self.expire_due() == SWEEP_BATCH:
+                    pass
+                await self.sweep_no_shows()
+            except Exception:
+                log.failure("booking.sweep_failed")
+
+        loop = LoopingCall(lambda: Deferred.fromCoroutine(tick()))
+        loop.clock = clock
+        loop.start(interval, now=False)
+        return loop
+
+    # ---------------------------------------------------------------- cancel
+
+    async def cancel(
+        self, tcode: str, msisdn: str | None = None, reason: str = "patient"
+    ) -> Booking:
+        """Cancel a held or confirmed booking (see booking.api); ``reason`` other than "patient"
+        is a hospital cancel: no deadline, and the event is ``schedule_cancelled``."""
+        h = await self._hash(tcode)
+        now_s = self.clock.seconds()
+        now = local_now(now_s, self._tz)
+        day = dt.date.fromisoformat(h["day"])
+        late = reason == "patient" and cancel_too_late(day, now, self.policy.cancel_deadline)
+        back = return_time(now_s, self.policy.return_delay_minutes, self.random.random())
+        caller = msisdn or ""
+        rl = keys.rate("p", caller, int(now_s // 60)) if caller else keys.rate("p", "-", 0)
+        reply = await self.scripts["cancel"](
+            [*release_keys(h), keys.EVENTS, rl],
+            [tcode, now_s, back if reason == "patient" else now_s, caller, 1 if late else 0,
+             self.policy.limits.ops_per_minute, reason],
+        )  # fmt: skip
+        if reply != "ok":
+            raise refusal({"checked_in": "already_checked_in"}.get(reply, reply))
+        log.info("booking.cancelled day={day} reason={r}", day=h["day"], r=reason)
+        return await self._load(tcode)
+
+    async def bookings_for(self, msisdn: str) -> list[Booking]:
+        codes = await self.redis.zrange(keys.phone_bookings(msisdn), 0, -1)
+        found = []
+        for code in codes:
+            stored = await self.redis.hgetall(keys.booking(code))
+            if stored and stored.get("status") in ("held", "confirmed"):
+                found.append(self._booking(dict(stored)))
+        return found
+
+    # ---------------------------------------------------------------- kiosk
+
+    async def verify(self, tcode: str) -> Booking:
+        booking = await self._load(tcode)
+        why = check_in_refusal(booking.status.value, booking.day, self.now())
+        if why is None and booking.status.value != "confirmed":
+            why = booking.status.value
+        if why:
+            raise refusal(why)
+        return booking
+
+    async def check_in(self, tcode: str, kiosk_id: str) -> Booking:
+        if not is_well_formed(tcode):
+            raise BookingError("not_found", NOT_FOUND)
+        if not kiosk_id or len(kiosk_id) > 64:
+            raise BookingError("bad_request", "kiosk_id must be 1 to 64 characters.")
+        now_s = self.clock.seconds()
+        today = local_now(now_s, self._tz).date().isoformat()
+        args = [today, repr(now_s), kiosk_id]
+        reply = await self.scripts["check_in"]([keys.booking(tcode)], args)
+        if reply[0] != "ok":
+            raise refusal(reply[0])
+        stored = dict(zip(reply[1::2], reply[2::2], strict=True))
+        log.info("booking.checked_in kiosk={kiosk} day={day}", kiosk=kiosk_id, day=today)
+        return self._booking(stored)
+
+    # ---------------------------------------------------------------- listeners
+
+    def subscribe(self, listener: BookingListener) -> None:
+        self._listeners.append(listener)
+
+    def _notify(self, booking: Booking) -> None:
+        """Tell every listener; a failing or slow listener never affects the booking."""
+        for listener in list(self._listeners):
+            try:
+                result = listener(booking)
+            except Exception:
+                log.failure("booking.listener_failed tcode=...{tail}", tail=booking.tcode[-4:])
+                continue
+            if inspect.isawaitable(result):
+                d = Deferred.fromCoroutine(_await(result))
+                d.addErrback(
+                    lambda f, t=booking.tcode[-4:]: log.failure(
+                        "booking.listener_failed tcode=...{tail}", f, tail=t
+                    )
+                )
+
+
+async def _await(awaitable: Awaitable[None]) -> None:
+    await awaitable

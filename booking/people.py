@@ -1,0 +1,115 @@
+"""People: IDs bound to a phone, no-shows and the blacklist ladder.
+
+Mixed into ``booking.store.RedisBookingService``. Keys are per ID digest (``keys.id_digest``) so
+full ID numbers never appear in key names.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+from booking import keys
+from booking.api import BookingError
+from booking.idcard import is_valid_resident_id, normalize_resident_id
+from booking.rules import at
+
+if TYPE_CHECKING:
+    from booking.store import RedisBookingService as _Base
+else:
+    _Base = object
+
+DAY = 86400
+
+
+class PeopleMixin(_Base):
+    async def register(self, msisdn: str, id_number: str) -> list[str]:
+        id_number = normalize_resident_id(id_number)
+        if not is_valid_resident_id(id_number, today=self.now().date()):
+            raise BookingError("invalid_id", "That ID number is not valid. Please check it.")
+        reply = await self.scripts["register"](
+            [keys.phone_ids(msisdn)], [id_number, self.policy.limits.ids_per_phone]
+        )
+        if reply != "ok":
+            raise BookingError(
+                "limit", "This phone number already books for the most ID numbers allowed."
+            )
+        return await self.registered_ids(msisdn)
+
+    async def registered_ids(self, msisdn: str) -> list[str]:
+        return sorted(await self.redis.smembers(keys.phone_ids(msisdn)))
+
+    # ---------------------------------------------------------------- blacklist
+
+    async def blacklist(self) -> list[dict[str, Any]]:
+        """IDs barred now: ``{"id_digest", "until", "since", "reason", "appeal"}``."""
+        now_s = self.clock.seconds()
+        rows = []
+        for idh in await self.redis.zrangebyscore(keys.BLACKLIST_INDEX, now_s, "+inf"):
+            h = await self.redis.hgetall(keys.blacklist(idh))
+            if h:
+                rows.append({"id_digest": idh, **dict(h)})
+        return rows
+
+    async def barred_until(self, id_number: str) -> float | None:
+        idh = keys.id_digest(normalize_resident_id(id_number))
+        until = await self.redis.hget(keys.blacklist(idh), "until")
+        return float(until) if until and float(until) > self.clock.seconds() else None
+
+    async def lift(self, id_or_digest: str, reason: str, appeal: str = "") -> bool:
+        """Lift a bar now, recording why (and an appeal note); False when none was in force."""
+        if not reason.strip():
+            raise BookingError("bad_request", "A reason is required to lift a bar.")
+        idh = id_or_digest
+        if len(id_or_digest) == 18:
+            idh = keys.id_digest(normalize_resident_id(id_or_digest))
+        h = await self.redis.hgetall(keys.blacklist(idh))
+        if not h or float(h.get("until", 0)) <= self.clock.seconds():
+            return False
+        now_s = self.clock.seconds()
+        await self.redis.hset(keys.blacklist(idh), "until", repr(now_s))
+        await self.redis.hset(keys.blacklist(idh), "lifted_at", repr(now_s))
+        await self.redis.hset(keys.blacklist(idh), "lift_reason", reason.strip()[:200])
+        if appeal:
+            await self.redis.hset(keys.blacklist(idh), "appeal", appeal.strip()[:500])
+        await self.redis.zrem(keys.BLACKLIST_INDEX, idh)
+        await self.redis.delete(keys.person_noshows(idh))
+        return True
+
+    # ---------------------------------------------------------------- no-shows
+
+    async def sweep_no_shows(self) -> int:
+        """Turn confirmed bookings of ended sessions (end + grace) into no-shows; returns how many.
+
+        Looks at yesterday and today only, and marks each session done (``hl:ns:done``), so a
+        restarted server picks up exactly where it left off.
+        """
+        now_s = self.clock.seconds()
+        today = self.now().date()
+        grace = self.policy.noshow_grace_minutes * 60
+        lim = self.policy.limits
+        count = 0
+        for day in (today - dt.timedelta(days=1), today):
+            for tag in await self.redis.smembers(keys.day_index(day)):
+                if await self.redis.sismember(keys.noshow_done(day), tag):
+                    continue
+                dept_id, _, session = tag.split(":")
+                dept = self.catalog.department(dept_id)
+                tmpl = dept.session(session) if dept else None
+                if tmpl is None or at(day, tmpl.end, self._tz) + grace > now_s:
+                    continue
+                for code in await self.redis.smembers(keys.session_codes(dept_id, day, session)):
+                    h = await self.redis.hgetall(keys.booking(code))
+                    if h.get("status") != "confirmed":
+                        continue
+                    idh = keys.id_digest(h["id"])
+                    reply = await self.scripts["no_show"](
+                        [keys.booking(code), keys.person_noshows(idh), keys.blacklist(idh),
+                         keys.BLACKLIST_INDEX, keys.EVENTS],
+                        [code, now_s, lim.noshow_window_days * DAY, lim.noshow_count,
+                         lim.barred_days * DAY, idh],
+                    )  # fmt: skip
+                    count += reply[0] == "no_show"
+                await self.redis.sadd(keys.noshow_done(day), tag)
+                await self.redis.expire(keys.noshow_done(day), 3 * DAY)
+        return count

@@ -1,0 +1,66 @@
+"""Booking values from stored hashes, and the patient-safe messages of every refusal code."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+from booking.api import Booking, BookingError, BookingRequest, BookingStatus
+from booking.catalog import Catalog
+
+NOT_FOUND = "No booking matches this code. Please check the 10 digits in your SMS."
+MESSAGES = {
+    "not_found": NOT_FOUND,
+    "cancelled": "This booking was cancelled.",
+    "expired": "This booking was not paid in time and has lapsed.",
+    "no_show": "This booking was missed and can no longer be used.",
+    "not_today": "This booking is for another day.",
+    "already_checked_in": "This booking has already been checked in.",
+    "too_early": "Check-in for this session has not opened yet.",
+    "too_late": "It is too late for that: the deadline has passed.",
+    "held": "This booking is waiting for payment.",
+    "duplicate": "This ID already has a booking in this department on that day.",
+    "full": "No places are left in that session.",
+    "closed": "That session cannot be booked.",
+    "rate_limited": "Too many requests from this phone or ID. Please try again in a minute.",
+    "limit_ids": "This phone number already books for the most ID numbers allowed.",
+    "limit": "Booking limit reached.",
+}
+_EXTRA = ("kiosk_id", "cancelled_at", "hold_until", "paid_txn", "release_at", "bucket", "lang")
+
+
+def booking_from_hash(catalog: Catalog, h: Mapping[str, str]) -> Booking:
+    """A Booking from the ``hl:bk:<tcode>`` hash (names from the catalog when it still has them)."""
+    dept = catalog.department(h["dept"])
+    tmpl = dept.session(h["session"]) if dept else None
+    checked = h.get("checked_in_at")
+    extra = {k: h[k] for k in _EXTRA if h.get(k) and h[k] != "0"}
+    return Booking(
+        tcode=h["tcode"],
+        dept_id=h["dept"],
+        dept_name=dept.name if dept else {"zh": h["dept"], "en": h["dept"]},
+        day=dt.date.fromisoformat(h["day"]),
+        session=h["session"],
+        session_label=tmpl.label if tmpl else {"zh": h["session"], "en": h["session"]},
+        id_number=h["id"],
+        msisdn=h["msisdn"],
+        channel=h["channel"],
+        status=BookingStatus(h["status"]),
+        created_at=float(h["created_at"]),
+        checked_in_at=float(checked) if checked else None,
+        extra=extra,
+    )
+
+
+def same_request(booking: Booking, req: BookingRequest, id_number: str) -> Booking:
+    """A replayed request key must describe the booking it made; anything else is a client bug."""
+    same = (booking.dept_id, booking.day, booking.session, booking.id_number) == (
+        req.dept_id, req.day, req.session, id_number,
+    )  # fmt: skip
+    if not same:
+        raise BookingError("bad_request", "This request key was already used for another booking.")
+    return booking
+
+
+def refusal(code: str) -> BookingError:
+    return BookingError(code, MESSAGES.get(code, "This booking cannot be used."))
