@@ -19,11 +19,10 @@ from booking.catalog import load_catalog
 from booking.idcard import is_valid_resident_id
 from booking.rules import day_label
 from booking.store import RedisBookingService
-from hotline import redis_client
 from hotline.effects import make_effect_runner
 from hotline.notify import SmsNotifier, load_templates
-from hotline.redis_server import RedisProcess
 from hotline.settings import Settings
+from hotline.storage import open_redis
 from hotline.web import build_root
 from ivr.server import FastAGIFactory, listen_fastagi
 from menus.definition import MenuSource, load_menu
@@ -82,14 +81,7 @@ async def start(
     catalog, menus, templates = load_static(settings)
     stoppers: list[Callable[[], Any]] = []
 
-    redis_url = settings.redis_url
-    if redis_url is None:
-        embedded = RedisProcess(data_dir=settings.data_dir / "redis", durable=True).start()
-        stoppers.append(embedded.stop)
-        redis_url = embedded.url
-        log.info("redis.embedded port={port} dir={dir}", port=embedded.port, dir=embedded.data_dir)
-    redis = await redis_client.connect(redis_url)
-    stoppers.append(redis.disconnect)
+    redis, redis_url = await open_redis(settings, stoppers)
 
     smpp = settings.smpp
     smsc_port: int | None = None

@@ -53,6 +53,9 @@ class RedisProcess:
     durable: bool = True  # AOF with appendfsync always: no confirmed booking is lost on a crash
     host: str = "127.0.0.1"
     binary: str = field(default_factory=find_redis_server)
+    extra_args: list[str] = field(default_factory=list)  # e.g. ["--replicaof", host, port]
+    config_file: Path | None = None  # sentinels need a writable config file of their own
+    ready_line: str = "Ready to accept connections"
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -65,8 +68,9 @@ class RedisProcess:
             if self.durable
             else ["--appendonly", "no", "--save", ""]
         )
+        head = [self.binary] if self.config_file is None else [self.binary, str(self.config_file)]
         return [
-            self.binary,
+            *head,
             "--port", str(self.port),
             "--bind", self.host,
             "--dir", str(self.data_dir),
@@ -75,6 +79,7 @@ class RedisProcess:
             "--loglevel", "notice",
             "--logfile", "",
             *persistence,
+            *self.extra_args,
         ]
 
     def start(self) -> RedisProcess:
@@ -89,7 +94,7 @@ class RedisProcess:
         for raw in self.process.stdout:
             line = raw.decode(errors="replace").rstrip()
             seen.append(line)
-            if "Ready to accept connections" in line:
+            if self.ready_line in line:
                 break
         else:
             self.process.wait()

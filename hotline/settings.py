@@ -18,7 +18,7 @@ import yaml
 
 DEFAULTS: dict[str, Any] = {
     "data_dir": "../var",
-    "redis": {"url": None},
+    "redis": {"url": None, "sentinel": None},  # sentinel: {service, addresses: [host:port]}
     "http": {"port": 8080, "interface": "127.0.0.1"},
     "ivr": {"fastagi": {"port": 4573, "interface": "127.0.0.1"}},
     "sms": {
@@ -67,6 +67,10 @@ class Settings:
     @property
     def redis_url(self) -> str | None:
         return self.raw["redis"]["url"]
+
+    @property
+    def redis_sentinel(self) -> Mapping[str, Any] | None:
+        return self.raw["redis"].get("sentinel")
 
     @property
     def http_port(self) -> int:
