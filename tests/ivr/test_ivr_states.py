@@ -44,8 +44,13 @@ def test_every_state_is_reachable_and_can_close() -> None:
 
 @pytest.mark.parametrize(
     ("old", "new"),
-    [(S.FINISHING, S.PLAYING), (S.CLOSED, S.PLAYING), (S.CONNECTED, S.COLLECTING),
-     (S.RELEASING, S.THINKING), (S.COLLECTING, S.TRANSFERRING)],
+    [
+        (S.FINISHING, S.PLAYING),
+        (S.CLOSED, S.PLAYING),
+        (S.CONNECTED, S.COLLECTING),
+        (S.RELEASING, S.THINKING),
+        (S.COLLECTING, S.TRANSFERRING),
+    ],
 )
 def test_illegal_transitions_raise(old: CallState, new: CallState) -> None:
     with pytest.raises(IllegalTransition):
@@ -117,8 +122,9 @@ async def test_slow_keying_past_the_reply_deadline_closes_the_call() -> None:
     clock = Clock()
     records: list[CallRecord] = []
     deadlines = Deadlines(prompt_s=1.0, margin_s=0.0)  # STREAM FILE deadline 1 s < 2 s prompt
-    factory = FastAGIFactory(ToyDialogue(), clock=clock, deadlines=deadlines,
-                             on_record=records.append)
+    factory = FastAGIFactory(
+        ToyDialogue(), clock=clock, deadlines=deadlines, on_record=records.append
+    )
     port = listen_fastagi(_reactor(), 0, factory)
     try:
         sim = await place_call(_reactor(), port.getHost().port, [Keys("1")], clock=clock)
@@ -138,8 +144,9 @@ async def test_keys_after_the_inter_digit_timeout_are_cut_off() -> None:
     try:
         script = ["1", Keys("11010", after=0.5, gap=0.3), HANGUP]
         sim = await place_call(_reactor(), port.getHost().port, script)
-        slow = await place_call(_reactor(), port.getHost().port,
-                                ["1", Keys("110105194912310021", after=6.0)])
+        slow = await place_call(
+            _reactor(), port.getHost().port, ["1", Keys("110105194912310021", after=6.0)]
+        )
         await factory.when_idle()
     finally:
         await port.stopListening()
