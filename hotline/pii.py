@@ -10,7 +10,8 @@ import re
 from collections.abc import MutableMapping
 from typing import Any
 
-_LONG_NUMBER = re.compile(r"\d{10,}[\dXx]?|\d{17}[Xx]")
+# 10+ digit runs (phones, IDs, T-codes), but not the decimals of a float such as 1.4000000000247.
+_LONG_NUMBER = re.compile(r"(?<![\d.])(?:\d{17}[Xx]|\d{10,})")
 SENSITIVE_FIELDS = frozenset({"msisdn", "phone", "phone_number", "id_number", "caller_id", "to"})
 
 

@@ -24,3 +24,7 @@ def test_processor_masks_named_fields_and_text() -> None:
     assert out["msisdn"] == "*********8000"
     assert "440524188001010014" not in out["note"]
     assert out["event"] == "ussd.hop"
+
+
+def test_decimals_of_a_float_are_not_mistaken_for_a_number() -> None:
+    assert mask_text("retry in 1.4000000000000247 seconds") == "retry in 1.4000000000000247 seconds"
