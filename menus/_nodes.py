@@ -7,7 +7,7 @@ References and variable uses are collected in ``Ctx`` while parsing and checked 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +17,7 @@ from menus import _yaml as y
 from menus.definition import (
     BUILTIN_VARS,
     KNOWN_VALIDATORS,
-    ActNode,
+    PAGING_KEYS,
     AskNode,
     Choice,
     DigitsSpec,
@@ -43,6 +43,9 @@ NODE_KEYS = {
         "save",
         "next",
         "invalid",
+        "short",
+        "silence",
+        "show_operator",
         "noinput",
         "nomatch",
         "on_max",
@@ -50,9 +53,21 @@ NODE_KEYS = {
         "timeout",
         "inter_timeout",
     },
-    "act": {"effect", "args", "save", "next", "on_error"},
+    "act": {"effect", "args", "save", "next", "on_error", "set"},
+    "route": {"value", "cases", "default"},
     "end": {"text", "prompt"},
 }
+
+
+@dataclass
+class Defaults:
+    """Menu-wide defaults for asks (the ``defaults:`` section)."""
+
+    timeout: float = 5.0
+    inter_timeout: float = 3.0
+    noinput: int = 3
+    nomatch: int = 3
+    on_max: str = "$goodbye"
 
 
 @dataclass
@@ -61,6 +76,7 @@ class Ctx:
 
     languages: tuple[str, ...]
     keys: Keys = field(default_factory=Keys)
+    defaults: Defaults = field(default_factory=Defaults)
     targets: list[tuple[y.Where, yaml.Node, str, str]] = field(default_factory=list)
     uses: list[tuple[y.Where, yaml.Node, str, Template, frozenset[str]]] = field(
         default_factory=list
@@ -145,32 +161,9 @@ def _end(c: Ctx, nid: str, e: Entries, w: y.Where, n: yaml.Node) -> EndNode:
     return EndNode(id=nid, text=text, prompt=_prompt(opt(e, "prompt"), text, w))
 
 
-def _act(c: Ctx, nid: str, e: Entries, w: y.Where, n: yaml.Node) -> ActNode:
-    effect = y.string(need(e, "effect", w, n), w, "effect")
-    if not ID.match(effect):
-        raise w.error(e["effect"][1], f"effect {effect!r} is not a valid name")
-    args: dict[str, Template] = {}
-    if (args_node := opt(e, "args")) is not None:
-        for key, (_, value) in y.mapping(args_node, w, "args").items():
-            args[key] = c.template(value, w, f"args.{key}")
-    on_error: dict[str, str] = {}
-    if (err_node := opt(e, "on_error")) is not None:
-        for key, (_, value) in y.mapping(err_node, w, "on_error").items():
-            on_error[key] = c.target(value, w, f"on_error.{key}")
-    save = opt(e, "save")
-    return ActNode(
-        id=nid,
-        effect=effect,
-        next=c.target(need(e, "next", w, n), w, "next"),
-        args=args,
-        save=c.save(save, w) if save is not None else None,
-        on_error=on_error,
-    )
-
-
 def _digits(c: Ctx, node: yaml.Node, w: y.Where) -> DigitsSpec:
     e = y.mapping(node, w, "digits")
-    unknown = set(e) - {"min", "max", "validator", "allow_star", "star_as"}
+    unknown = set(e) - {"min", "max", "validator", "allow_star", "star_as", "readback"}
     if unknown:
         raise w.error(e[min(unknown)][0], f"digits: unknown key {min(unknown)!r}")
     lo = opt(e, "min")
@@ -192,12 +185,14 @@ def _digits(c: Ctx, node: yaml.Node, w: y.Where) -> DigitsSpec:
             raise w.error(v, f"unknown validator {validator!r} (known: {known})")
     star = opt(e, "allow_star")
     star_as = opt(e, "star_as")
+    readback = opt(e, "readback")
     return DigitsSpec(
         min=low,
         max=high,
         validator=validator,
         allow_star=y.boolean(star, w, "digits.allow_star") if star is not None else False,
         star_as=y.string(star_as, w, "digits.star_as") if star_as is not None else "X",
+        readback=y.boolean(readback, w, "digits.readback") if readback is not None else False,
     )
 
 
@@ -207,8 +202,9 @@ def _choices(c: Ctx, node: yaml.Node, w: y.Where) -> tuple[Choice, ...]:
         cw = w.inside(f"choice {key!r}")
         if not key.isdigit() and key != "#":
             raise w.error(key_node, f"choice key {key!r} must be digits or '#'")
-        if key == c.keys.back or key in c.keys.reserved:
-            raise w.error(key_node, f"choice key {key!r} is a global key (see 'keys')")
+        if key in c.keys.taken():
+            what = "a USSD paging key" if key in PAGING_KEYS else "a global key (see 'keys')"
+            raise w.error(key_node, f"choice key {key!r} is {what}")
         e = y.mapping(value, cw, "choice")
         unknown = set(e) - {"text", "next"}
         if unknown:
@@ -244,22 +240,23 @@ def _ask(c: Ctx, nid: str, e: Entries, w: y.Where, n: yaml.Node) -> AskNode:
         kw["next"] = c.target(need(e, "next", w, n), w, "next")
     elif "next" in e or "save" in e:
         raise w.error(n, "an ask with choices takes next from each choice (no next/save)")
-    if (v := opt(e, "invalid")) is not None:
-        if isinstance(v, yaml.SequenceNode):  # escalating hints: 1st, 2nd, ... no-match
-            hints = y.sequence(v, w, "invalid")
-            if not hints:
-                raise w.error(v, "invalid: give at least one text")
-            kw["invalid"] = tuple(c.text(h, w, f"invalid[{i}]") for i, h in enumerate(hints))
-        else:
-            kw["invalid"] = (c.text(v, w, "invalid"),)
+    kw["invalid"] = _hints(c, opt(e, "invalid"), w, "invalid")
+    kw["silence"] = _hints(c, opt(e, "silence"), w, "silence")
+    if (v := opt(e, "short")) is not None:
+        kw["short"] = c.text(v, w, "short")
+    if (v := opt(e, "show_operator")) is not None:
+        kw["show_operator"] = y.boolean(v, w, "show_operator")
+    d = c.defaults
+    kw["max_noinput"], kw["max_nomatch"] = d.noinput, d.nomatch
     for key, attr in (("noinput", "max_noinput"), ("nomatch", "max_nomatch")):
         if (v := opt(e, key)) is not None:
             kw[attr] = y.integer(v, w, key)
             if kw[attr] < 1:
                 raise w.error(v, f"{key} must be at least 1")
-    for key in ("on_max", "empty"):
-        if (v := opt(e, key)) is not None:
-            kw[key] = c.target(v, w, key)
+    kw["on_max"] = c.target(e["on_max"][1], w, "on_max") if "on_max" in e else d.on_max
+    if (v := opt(e, "empty")) is not None:
+        kw["empty"] = c.target(v, w, "empty")
+    kw["first_timeout_s"], kw["inter_timeout_s"] = d.timeout, d.inter_timeout
     for key, attr in (("timeout", "first_timeout_s"), ("inter_timeout", "inter_timeout_s")):
         if (v := opt(e, key)) is not None:
             kw[attr] = y.number(v, w, key)
@@ -269,9 +266,17 @@ def _ask(c: Ctx, nid: str, e: Entries, w: y.Where, n: yaml.Node) -> AskNode:
     return AskNode(id=nid, text=text, prompt=_prompt(opt(e, "prompt"), text, w), **kw)
 
 
-PARSERS: Mapping[str, Callable[[Ctx, str, Entries, y.Where, yaml.Node], Node]] = {
-    "say": _say,
-    "ask": _ask,
-    "act": _act,
-    "end": _end,
-}
+def _hints(c: Ctx, v: yaml.Node | None, w: y.Where, what: str) -> tuple[Text, ...]:
+    """One text, or a list escalating by count (1st, 2nd, ...; the last one repeats)."""
+    if v is None:
+        return ()
+    if isinstance(v, yaml.SequenceNode):
+        hints = y.sequence(v, w, what)
+        if not hints:
+            raise w.error(v, f"{what}: give at least one text")
+        return tuple(c.text(h, w, f"{what}[{i}]") for i, h in enumerate(hints))
+    return (c.text(v, w, what),)
+
+
+Parser = Callable[[Ctx, str, Entries, y.Where, yaml.Node], Node]
+PARSERS: dict[str, Parser] = {"say": _say, "ask": _ask, "end": _end}

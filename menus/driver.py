@@ -3,6 +3,11 @@
 Channels call ``Dialogue.begin``/``resume`` and render the ``Output``. ``run_effect`` is any async
 callable (a coroutine function or one returning a Twisted Deferred): we only ``await`` it, so this
 module imports no Twisted and works under whatever drives the coroutine.
+
+Effects named ``channel.*`` (``channel.transfer`` to an operator) belong to the channel, not to
+booking: ``begin``/``resume`` take them as ``channel_effects``; without one they answer
+``unsupported`` (USSD cannot transfer). ``session.pending`` holds what earlier ``say`` nodes
+queued; a channel that handles the effect plays it first, so the driver clears it afterwards.
 """
 
 from __future__ import annotations
@@ -19,9 +24,11 @@ from menus.errors import MenuError
 from menus.types import Effect, EffectResult, Input, Output, Session, Start
 from menus.validators import DEFAULT_VALIDATORS
 
-__all__ = ["Dialogue", "RunEffect"]
+__all__ = ["CHANNEL_PREFIX", "ChannelEffects", "Dialogue", "RunEffect"]
 
 RunEffect = Callable[[Effect, Session], Awaitable[EffectResult] | EffectResult]
+ChannelEffects = Callable[[Effect, Session], Awaitable[EffectResult]]
+CHANNEL_PREFIX = "channel."
 log = structlog.get_logger("menus.driver")
 
 
@@ -50,20 +57,32 @@ class Dialogue:
         return self._source
 
     async def begin(
-        self, menu: str, *, channel: str, msisdn: str, lang: str | None = None
+        self,
+        menu: str,
+        *,
+        channel: str,
+        msisdn: str,
+        lang: str | None = None,
+        channel_effects: ChannelEffects | None = None,
     ) -> tuple[Session, Output]:
         """Start ``menu`` (KeyError if unknown) and return the first thing to show."""
         definition = self._source.get(menu)
         session = start(definition, channel=channel, msisdn=msisdn, lang=lang)
-        return await self._drive(definition, session, Start())
+        return await self._drive(definition, session, Start(), channel_effects)
 
-    async def resume(self, session: Session, inp: Input) -> tuple[Session, Output]:
+    async def resume(
+        self, session: Session, inp: Input, *, channel_effects: ChannelEffects | None = None
+    ) -> tuple[Session, Output]:
         """Feed one input (digits, no-input, hang-up) and return the next output."""
         definition = self._source.get(session.menu, session.version)
-        return await self._drive(definition, session, inp)
+        return await self._drive(definition, session, inp, channel_effects)
 
     async def _drive(
-        self, definition: MenuDefinition, session: Session, inp: Input
+        self,
+        definition: MenuDefinition,
+        session: Session,
+        inp: Input,
+        channel_effects: ChannelEffects | None,
     ) -> tuple[Session, Output]:
         effects = 0
         while True:
@@ -79,16 +98,25 @@ class Dialogue:
             if effects >= self._max_effects:
                 break
             effects += 1
-            inp = await self._effect(result.effect, session)
+            if result.effect.name.startswith(CHANNEL_PREFIX):
+                if channel_effects is None:
+                    inp = EffectResult(ok=False, error="unsupported")
+                else:
+                    inp = await self._effect(channel_effects, result.effect, session)
+                    session = session.evolve(pending=())  # the channel has played them
+            else:
+                inp = await self._effect(self._run_effect, result.effect, session)
         log.error("menu_effect_loop", menu=definition.name, node=session.node)
         result = fail(definition, session)
         assert result.output is not None
         return result.session, result.output
 
-    async def _effect(self, effect: Effect, session: Session) -> EffectResult:
+    async def _effect(
+        self, runner: RunEffect, effect: Effect, session: Session
+    ) -> EffectResult:
         """Run one effect; any exception or odd return value becomes ``error``."""
         try:
-            value: Any = self._run_effect(effect, session)
+            value: Any = runner(effect, session)
             if inspect.isawaitable(value):
                 value = await value
         except Exception as err:

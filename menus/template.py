@@ -15,7 +15,9 @@ from menus.errors import MenuError
 from menus.types import Say, SayDigits
 
 FILTERS = ("digits", "last4")
-_FIELD = re.compile(r"^(?:(?P<filter>[a-z0-9]+):)?(?P<path>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)$")
+_FIELD = re.compile(
+    r"^(?:(?P<filter>[a-z0-9]+):)?(?P<path>[A-Za-z_]\w*(?:\.(?:[A-Za-z_]\w*|\d+))*)$"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,12 +84,17 @@ def parse(source: str) -> Template:
 
 
 def lookup(scope: Mapping[str, Any], path: tuple[str, ...]) -> Any:
-    """Follow ``path`` through nested mappings; anything missing gives ``None``."""
+    """Follow ``path`` through nested mappings (and list indexes); missing gives ``None``."""
     value: Any = scope
     for key in path:
-        if not isinstance(value, Mapping) or key not in value:
+        if isinstance(value, list | tuple) and key.isdigit():
+            if int(key) >= len(value):
+                return None
+            value = value[int(key)]
+        elif isinstance(value, Mapping) and key in value:
+            value = value[key]
+        else:
             return None
-        value = value[key]
     return value
 
 

@@ -52,3 +52,11 @@ def drive(
         seen.append(result.effect)
         inp = effects(result.effect)
     raise AssertionError("no output after 30 effects")
+
+
+def rewire(menu: MenuDefinition, node_id: str, **changes: object) -> MenuDefinition:
+    """The menu with one node changed, skipping load checks (to reach the engine's guards)."""
+    import dataclasses
+
+    node = dataclasses.replace(menu.nodes[node_id], **changes)
+    return dataclasses.replace(menu, nodes={**menu.nodes, node_id: node})
