@@ -13,13 +13,13 @@ from typing import Any
 
 from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
-from twisted.web.server import Site
 
 from booking.catalog import load_catalog
 from booking.idcard import is_valid_resident_id
 from booking.rules import day_label
 from booking.store import RedisBookingService
 from hotline.effects import make_effect_runner
+from hotline.metrics import CountingSite, Metrics, MetricsResource, register_gauges
 from hotline.notify import SmsNotifier, load_templates
 from hotline.settings import Settings
 from hotline.storage import open_redis
@@ -109,18 +109,22 @@ async def start(
         dialogue, UssdSessionStore(redis), menu_name=settings.default_menu, clock=reactor
     )
     root = build_root(booking, redis.ping, ussd_at=ussd)
+    metrics = Metrics()
+    root.putChild(b"metrics", MetricsResource(metrics))
     http: IListeningPort = reactor.listenTCP(
-        settings.http_port, Site(root), backlog=1024, interface=settings.http_interface
+        settings.http_port,
+        CountingSite(root, metrics),
+        backlog=1024,
+        interface=settings.http_interface,
     )
     stoppers.append(http.stopListening)
 
+    agi_factory = FastAGIFactory(dialogue, clock=reactor, default_menu=settings.default_menu)
     agi: IListeningPort = listen_fastagi(
-        reactor,
-        settings.fastagi_port,
-        FastAGIFactory(dialogue, clock=reactor, default_menu=settings.default_menu),
-        interface=settings.fastagi_interface,
+        reactor, settings.fastagi_port, agi_factory, interface=settings.fastagi_interface
     )
     stoppers.append(agi.stopListening)
+    register_gauges(metrics, redis=redis, agi_factory=agi_factory, sender=sender)
 
     running = Running(
         settings=settings,

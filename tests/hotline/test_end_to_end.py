@@ -155,3 +155,15 @@ async def test_bad_requests_get_clear_errors_and_the_server_stays_up(system) -> 
     assert status == 400 and body["error"]["code"] == "bad_request"
     response = await treq.get(f"http://127.0.0.1:{running.http_port}/healthz")
     assert response.code == 200 and json.loads(await response.text())["status"] == "ok"
+
+
+@pytest_twisted.ensureDeferred
+async def test_metrics_count_requests_and_read_live_state(system) -> None:
+    running, _, _ = system
+    await ussd(running, "e2e-metrics", "13800138000", "")
+    response = await treq.get(f"http://127.0.0.1:{running.http_port}/metrics")
+    text = await response.text()
+    assert response.code == 200
+    assert 'hotline_http_requests_total{path="/ussd/at",code="200"} 1' in text
+    assert "hotline_redis_up 1.0" in text
+    assert "hotline_fastagi_calls 0" in text

@@ -1,0 +1,101 @@
+"""``GET /metrics`` in the Prometheus text format.
+
+Counters are bumped by the shells (HTTP requests here); gauges are read at scrape time from
+callables the composition root registers (live AGI calls, SMS waiting, Redis reachability), so
+nothing is stored twice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Request, Site
+
+Gauge = Callable[[], float | Awaitable[float]]
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.started = time.time()
+        self.http: Counter[tuple[str, int]] = Counter()
+        self.gauges: dict[str, tuple[str, Gauge]] = {}
+
+    def gauge(self, name: str, help_text: str, read: Gauge) -> None:
+        self.gauges[name] = (help_text, read)
+
+    def count_http(self, path: bytes, code: int) -> None:
+        first = path.split(b"?", 1)[0].decode("ascii", "replace").strip("/").split("/")[:2]
+        self.http[("/" + "/".join(first), code)] += 1
+
+    async def render(self) -> str:
+        lines = [
+            "# HELP hotline_uptime_seconds Seconds since the process started.",
+            "# TYPE hotline_uptime_seconds gauge",
+            f"hotline_uptime_seconds {time.time() - self.started:.3f}",
+            "# HELP hotline_http_requests_total HTTP requests by path prefix and status.",
+            "# TYPE hotline_http_requests_total counter",
+        ]
+        for (path, code), n in sorted(self.http.items()):
+            lines.append(f'hotline_http_requests_total{{path="{path}",code="{code}"}} {n}')
+        for name, (help_text, read) in sorted(self.gauges.items()):
+            value: Any = read()
+            if hasattr(value, "__await__") or isinstance(value, Deferred):
+                try:
+                    value = await value
+                except Exception:
+                    value = float("nan")
+            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {value}"]
+        return "\n".join(lines) + "\n"
+
+
+class MetricsResource(Resource):
+    isLeaf = True
+
+    def __init__(self, metrics: Metrics) -> None:
+        super().__init__()
+        self.metrics = metrics
+
+    def render_GET(self, request: Request) -> object:
+        async def run() -> None:
+            body = (await self.metrics.render()).encode()
+            request.setHeader(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")
+            request.write(body)
+            request.finish()
+
+        ensureDeferred(run())
+        return NOT_DONE_YET
+
+
+class CountingSite(Site):
+    """A Site that counts each finished request (instead of an access log line per request)."""
+
+    def __init__(self, resource: Resource, metrics: Metrics, **kwargs: Any) -> None:
+        super().__init__(resource, **kwargs)
+        self.metrics = metrics
+
+    def log(self, request: Request) -> None:
+        self.metrics.count_http(request.uri, request.code)
+
+
+def register_gauges(metrics: Metrics, *, redis: Any, agi_factory: Any, sender: Any) -> None:
+    """The gauges every node exports; each reads live state at scrape time."""
+
+    async def redis_up() -> float:
+        try:
+            await redis.ping()
+        except Exception:
+            return 0.0
+        return 1.0
+
+    metrics.gauge("hotline_redis_up", "1 when Redis answers a PING.", redis_up)
+    metrics.gauge(
+        "hotline_fastagi_calls", "Calls in progress on this node.", lambda: len(agi_factory.active)
+    )
+    metrics.gauge(
+        "hotline_sms_link_bound", "1 when the SMPP bind is up.", lambda: float(bool(sender.bound))
+    )
