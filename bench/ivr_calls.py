@@ -1,0 +1,365 @@
+"""FastAGI load: concurrent simulated callers book through the real menu, booking and Redis.
+
+    .venv/bin/python bench/ivr_calls.py [--calls 3000] [--concurrency 1000] [--think-ms 200]
+
+Three processes: this orchestrator, the server under test (``serve``), and the load generator
+(``load``, playing Asterisk). Each caller answers prompts at once and pauses think ± 50 % before
+each of its 6 keyed answers (welcome, department, day, session, ID, confirm); callers start
+staggered over one call length so they do not run in lock-step. Then the same load runs
+against a bare line-echo server that replays the same command sequence without any logic, and
+the CPU per call of both is compared. Server latency = time from a peer line arriving to our
+next command leaving (measured inside the server). Last line:
+``BENCH ivr_calls p99_ms=<x> rss_mb=<n> failed=<n> cpu_ratio=<ours/bare>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import random
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# ---------------------------------------------------------------------- servers
+
+
+def bench_catalog(folder: Path) -> Path:
+    """The shipped catalog with room for every caller (capacity is not what we measure)."""
+    text = (ROOT / "config/hospital.yaml").read_text(encoding="utf-8")
+    text = re.sub(r"(am|pm): \d+", r"\1: 5000", text)
+    text = re.sub(r"places: \d+", "places: 5000", text)
+    path = folder / "hospital.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def serve(args: argparse.Namespace) -> None:
+    from twisted.internet import reactor, task
+    from twisted.internet.defer import ensureDeferred
+
+    stats: dict[str, Any] = {"latency": [], "results": {}}
+    finished = [0]
+
+    def done() -> None:
+        finished[0] += 1
+        if finished[0] == args.calls:
+            used = cpu_s() - stats["cpu0"]
+            lat = stats["latency"]
+            out = {
+                "calls": finished[0],
+                "results": stats["results"],
+                "cpu_s": used,
+                "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "p50_ms": pct(lat, 0.50) * 1000,
+                "p99_ms": pct(lat, 0.99) * 1000,
+                "commands": len(lat),
+            }
+            print("STATS " + json.dumps(out), flush=True)
+            reactor.callLater(0.1, reactor.stop)
+
+    if args.mode == "bare":
+        start_bare(reactor, json.loads(Path(args.replay).read_text()), done)
+        stats["cpu0"] = cpu_s()
+        reactor.run()
+        return
+
+    async def setup() -> None:
+        from booking.catalog import load_catalog
+        from booking.idcard import is_valid_resident_id
+        from booking.store import RedisBookingService
+        from hotline.effects import make_effect_runner
+        from hotline.redis_client import connect
+        from ivr.server import FastAGIFactory, listen_fastagi
+        from menus.definition import MenuSource, load_menu
+        from menus.driver import Dialogue
+
+        redis = await connect(args.redis)
+        catalog = load_catalog(bench_catalog(Path(args.tmp)))
+        booking = RedisBookingService(redis, catalog, reactor)
+        menus = MenuSource([load_menu(ROOT / "config/menus/booking.yaml")])
+        validators = {"resident_id": is_valid_resident_id}
+        dialogue = Dialogue(menus, make_effect_runner(booking), validators)
+
+        def record(rec: Any) -> None:
+            key = f"{rec.result}:{rec.end_node or rec.hangup_at}"
+            stats["results"][key] = stats["results"].get(key, 0) + 1
+            done()
+
+        factory = FastAGIFactory(
+            dialogue, clock=reactor, on_record=record, on_latency=stats["latency"].append
+        )
+        port = listen_fastagi(reactor, 0, factory)
+        stats["cpu0"] = cpu_s()
+        print(f"PORT {port.getHost().port}", flush=True)
+
+    import structlog
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))  # warnings
+    task.deferLater(reactor, 0, lambda: ensureDeferred(setup())).addErrback(
+        lambda f: (print(f.getTraceback(), file=sys.stderr), reactor.stop())
+    )
+    reactor.run()
+
+
+def start_bare(reactor: Any, commands: list[str], done: Any) -> None:
+    """A line-echo server: after the env block, one canned command per peer line, then close."""
+    from twisted.internet.protocol import Factory
+    from twisted.protocols.basic import LineReceiver
+
+    from ivr.server import BACKLOG
+
+    class Bare(LineReceiver):
+        delimiter = b"\n"
+
+        def connectionMade(self) -> None:
+            self.env, self.next = True, 0
+
+        def lineReceived(self, line: bytes) -> None:
+            if self.env:
+                if line:
+                    return
+                self.env = False
+            elif line == b"HANGUP":
+                return
+            if self.next < len(commands):
+                self.sendLine(commands[self.next].encode())
+                self.next += 1
+            else:
+                self.transport.loseConnection()
+
+        def connectionLost(self, reason: Any = None) -> None:
+            done()
+
+    port = reactor.listenTCP(0, Factory.forProtocol(Bare), backlog=BACKLOG, interface="127.0.0.1")
+    print(f"PORT {port.getHost().port}", flush=True)
+
+
+# ---------------------------------------------------------------------- load generator
+
+
+def resident_id(i: int) -> str:
+    from booking.idcard import check_char
+
+    birth = dt.date(1980, 1, 1) + dt.timedelta(days=i // 900)
+    first17 = f"110105{birth:%Y%m%d}{100 + i % 900:03d}"
+    return first17 + check_char(first17)
+
+
+def load(args: argparse.Namespace) -> None:
+    from twisted.internet import reactor
+    from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+    from twisted.protocols.basic import LineReceiver
+
+    from ivr.simulator_rules import env_lines
+
+    rng = random.Random(7)
+    out: dict[str, Any] = {"ok": 0, "failed": 0, "rtt": [], "first": None}
+    state = {"started": 0, "running": 0, "peak": 0}
+    t0 = time.perf_counter()
+
+    class Caller(LineReceiver):
+        delimiter = b"\n"
+
+        def __init__(self, i: int) -> None:
+            id_keyed = resident_id(i).replace("X", "*")
+            self.answers = ["1", str(1 + i % 5), str(1 + (i // 5) % 3), str(1 + (i // 15) % 2)]
+            self.answers += [id_keyed, "1"]
+            self.env = env_lines(
+                script="booking", callerid=f"139{10_000_000 + i:08d}", uniqueid=f"1764100000.{i}"
+            )
+            self.commands: list[str] = []
+            self.sent_at: float | None = None
+            self.booked = False
+
+        def connectionMade(self) -> None:
+            self.transport.write("".join(x + "\n" for x in self.env).encode())
+            self.sent_at = time.perf_counter()
+
+        def reply(self, *lines: str) -> None:
+            self.transport.write("".join(x + "\n" for x in lines).encode())
+            self.sent_at = time.perf_counter()
+
+        def lineReceived(self, line: bytes) -> None:
+            if self.sent_at is not None:
+                out["rtt"].append(time.perf_counter() - self.sent_at)
+                self.sent_at = None
+            text = line.decode()
+            self.commands.append(text)
+            verb = " ".join(text.split(" ")[:2]).upper()
+            if verb == "GET DATA":
+                keys = self.answers.pop(0) if self.answers else ""
+                delay = args.think_ms / 1000 * rng.uniform(0.5, 1.5)
+                reactor.callLater(delay, self.reply, f"200 result={keys}")
+            elif verb.startswith("STREAM"):
+                self.reply("200 result=0 endpos=16000")
+            elif verb.startswith("HANGUP"):
+                self.reply("200 result=1", "HANGUP")
+            elif verb == "SAY DIGITS":
+                self.booked = self.booked or len(text.split(" ")[2]) == 10
+                self.reply("200 result=0")
+            else:
+                self.reply("200 result=0")
+
+        def connectionLost(self, reason: Any = None) -> None:
+            good = self.commands[-1:] == ["HANGUP"] and (self.booked or args.bare)
+            out["ok" if good else "failed"] += 1
+            if good and out["first"] is None:
+                out["first"] = self.commands
+            state["running"] -= 1
+            if out["ok"] + out["failed"] == args.calls:
+                out["elapsed_s"] = time.perf_counter() - t0
+                reactor.stop()
+            else:
+                next_call()
+
+    def next_call() -> None:
+        if state["started"] >= args.calls:
+            return
+        i = state["started"]
+        state["started"] += 1
+        state["running"] += 1
+        state["peak"] = max(state["peak"], state["running"])
+        endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", args.port, timeout=10)
+        connectProtocol(endpoint, Caller(i)).addErrback(lambda f: failed_connect())
+
+    def failed_connect() -> None:
+        out["failed"] += 1
+        state["running"] -= 1
+        next_call()
+
+    call_s = 6 * args.think_ms / 1000
+    for _ in range(min(args.concurrency, args.calls)):
+        reactor.callLater(rng.uniform(0, call_s), next_call)
+    reactor.run()
+    rtt = out.pop("rtt")
+    out.update(
+        peak=state["peak"], rtt_p50_ms=pct(rtt, 0.5) * 1000, rtt_p99_ms=pct(rtt, 0.99) * 1000
+    )
+    print("LOAD " + json.dumps(out), flush=True)
+
+
+# ---------------------------------------------------------------------- orchestration
+
+
+def run_pair(mode: str, args: argparse.Namespace, extra: list[str]) -> tuple[dict, dict]:
+    me = [sys.executable, __file__]
+    server = subprocess.Popen(
+        [*me, "serve", "--mode", mode, "--calls", str(args.calls), *extra],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None
+    line = server.stdout.readline()
+    if not line.startswith("PORT "):
+        server.kill()
+        raise SystemExit(f"server did not start: {line!r}")
+    port = line.split()[1]
+    loadgen = subprocess.run(
+        [
+            *me,
+            "load",
+            "--port",
+            port,
+            "--calls",
+            str(args.calls),
+            "--concurrency",
+            str(args.concurrency),
+            "--think-ms",
+            str(args.think_ms),
+            *(["--bare"] if mode == "bare" else []),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=args.limit_s,
+    )
+    stats_line = server.stdout.readline()
+    server.wait(timeout=30)
+    load_line = [x for x in loadgen.stdout.splitlines() if x.startswith("LOAD ")]
+    if not stats_line.startswith("STATS ") or not load_line:
+        raise SystemExit(f"{mode} run failed: {stats_line!r} {loadgen.stderr[-2000:]}")
+    return json.loads(stats_line[6:]), json.loads(load_line[0][5:])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("role", nargs="?", default="bench", choices=["bench", "serve", "load"])
+    parser.add_argument("--calls", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=1000)
+    parser.add_argument("--think-ms", type=float, default=200.0)
+    parser.add_argument("--limit-s", type=float, default=300.0)
+    parser.add_argument("--mode", default="ours")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--redis", default="")
+    parser.add_argument("--replay", default="")
+    parser.add_argument("--tmp", default="")
+    parser.add_argument("--bare", action="store_true")
+    args = parser.parse_args()
+    if args.role == "serve":
+        return serve(args)
+    if args.role == "load":
+        return load(args)
+
+    from hotline.redis_server import RedisProcess
+
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        RedisProcess(Path(tmp) / "redis", durable=False) as rp,
+    ):
+        ours, ours_load = run_pair("ours", args, ["--redis", rp.url, "--tmp", tmp])
+        replay = Path(tmp) / "replay.json"
+        replay.write_text(json.dumps(ours_load["first"] or []))
+        bare, bare_load = run_pair("bare", args, ["--replay", str(replay)])
+    per_call = ours["cpu_s"] / args.calls * 1e6
+    bare_call = bare["cpu_s"] / args.calls * 1e6
+    ratio = per_call / bare_call if bare_call else float("inf")
+    failed = ours_load["failed"] + bare_load["failed"]
+    print(
+        f"calls={args.calls} concurrency={args.concurrency} (peak {ours_load['peak']}) "
+        f"think={args.think_ms:.0f}ms±50% commands/call={len(ours_load['first'] or [])}"
+    )
+    print(
+        f"ours: {args.calls / ours_load['elapsed_s']:.0f} calls/s, server latency "
+        f"p50 {ours['p50_ms']:.2f} ms p99 {ours['p99_ms']:.2f} ms over {ours['commands']} "
+        f"commands, peak RSS {ours['rss_mb']:.0f} MB, CPU {per_call:.0f} µs/call, "
+        f"outcomes {ours['results']}, failed {ours_load['failed']}"
+    )
+    print(
+        f"client round trip (incl. client lag): p50 {ours_load['rtt_p50_ms']:.2f} ms "
+        f"p99 {ours_load['rtt_p99_ms']:.2f} ms"
+    )
+    print(
+        f"bare line-echo, same load: {args.calls / bare_load['elapsed_s']:.0f} calls/s, "
+        f"CPU {bare_call:.0f} µs/call, peak RSS {bare['rss_mb']:.0f} MB, "
+        f"failed {bare_load['failed']}"
+    )
+    print(
+        f"BENCH ivr_calls p99_ms={ours['p99_ms']:.2f} rss_mb={ours['rss_mb']:.0f} "
+        f"failed={failed} cpu_ratio={ratio:.1f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
