@@ -11,6 +11,8 @@ class OutgoingSms:
     to: str  # E.164 digits without '+'
     text: str
     key: str  # idempotency key: the same key is sent once (e.g. "booked:<tcode>")
+    kind: str = ""  # message kind ("booked", "reminder", ...): validity and reporting
+    valid_until: float | None = None  # unix seconds; not sent after this (a stale reminder)
 
 
 class Sender(Protocol):

@@ -21,6 +21,7 @@ from twisted.python.failure import Failure
 
 from sms import encoding
 from sms.dlr import Receipt, is_receipt, parse_receipt
+from sms.flow import Backoff, TokenBucket, check_window
 from sms.smpp import status as st
 from sms.smpp.framing import PduReceiver
 from sms.smpp.pdu import MAX_SEQ, RESPONSE_BIT, Pdu, PduError, encode_pdu, response_for
@@ -74,6 +75,14 @@ class EsmeConfig:
     response_timeout: float = 30.0
     enquire_link_interval: float = 30.0
     unbind_timeout: float = 5.0
+    tps: float | None = None  # submit_sm per second on this bind (token bucket); None = no limit
+    throttle_retries: int = 5  # RTHROTTLED/RMSGQFUL resubmissions of one PDU before it fails
+    throttle_backoff: Backoff = Backoff()  # noqa: RUF009 (frozen, shared safely)
+
+    def __post_init__(self) -> None:
+        check_window(self.window)
+        if self.tps is not None and self.tps <= 0:
+            raise ValueError(f"tps must be > 0, got {self.tps}")
 
 
 @dataclass(slots=True)
@@ -81,6 +90,15 @@ class _Outstanding:
     command: str
     deferred: defer.Deferred[Pdu]
     timer: IDelayedCall
+    params: dict[str, Any] | None = None  # submit_sm: kept for a resubmission after a throttle
+    throttled: int = 0
+    caller: defer.Deferred[Pdu] | None = None  # submit_sm: the caller's Deferred
+
+
+_REQUEUED = object()  # a throttled attempt's result: the caller waits for the resubmission
+
+
+THROTTLES = frozenset({st.RTHROTTLED, st.RMSGQFUL})
 
 
 class EsmeProtocol(PduReceiver):
@@ -101,9 +119,14 @@ class EsmeProtocol(PduReceiver):
         self.state = State.OPEN
         self._seq = 0
         self._outstanding: dict[int, _Outstanding] = {}
-        self._waiting: deque[tuple[dict[str, Any], defer.Deferred[Pdu]]] = deque()
+        self._waiting: deque[tuple[dict[str, Any], defer.Deferred[Pdu], int]] = deque()
         self._submits_in_flight = 0
         self._idle: IDelayedCall | None = None
+        self._bucket = TokenBucket(config.tps, now=clock.seconds()) if config.tps else None
+        self._paused_until = 0.0
+        self._throttle_streak = 0
+        self._wake: IDelayedCall | None = None
+        self.throttled = 0  # throttle responses seen on this link (observability)
 
     # -- connection ----------------------------------------------------------------------
     def connectionMade(self) -> None:
@@ -111,16 +134,17 @@ class EsmeProtocol(PduReceiver):
 
     def connectionLost(self, reason: Failure | None = None) -> None:
         self.state = State.CLOSED
-        if self._idle is not None and self._idle.active():
-            self._idle.cancel()
-        self._idle = None
+        for timer in (self._idle, self._wake):
+            if timer is not None and timer.active():
+                timer.cancel()
+        self._idle = self._wake = None
         pending, self._outstanding = self._outstanding, {}
         waiting, self._waiting = self._waiting, deque()
         for item in pending.values():
             if item.timer.active():
                 item.timer.cancel()
             item.deferred.errback(LinkLost(f"link closed awaiting {item.command}_resp"))
-        for _, d in waiting:
+        for _, d, _n in waiting:
             d.errback(LinkLost("link closed before submit_sm was sent"))
         log.info("smpp.link_closed")
         if self.on_lost is not None:
@@ -156,7 +180,7 @@ class EsmeProtocol(PduReceiver):
         if self.state is not State.BOUND:
             return defer.fail(NotBound(f"link is {self.state.value}"))
         d: defer.Deferred[Pdu] = defer.Deferred()
-        self._waiting.append((params, d))
+        self._waiting.append((params, d, 0))
         self._pump()
         return d.addCallback(lambda resp: str(resp.get("message_id") or ""))
 
@@ -198,13 +222,58 @@ class EsmeProtocol(PduReceiver):
         return d
 
     def _pump(self) -> None:
+        """Send waiting submit_sm while the window, the TPS bucket and any throttle pause allow."""
         while (self.state is State.BOUND and self._waiting
                and self._submits_in_flight < self.config.window):
-            params, d = self._waiting.popleft()
+            now = self.clock.seconds()
+            if now < self._paused_until:
+                self._wake_at(self._paused_until - now)
+                return
+            if self._bucket is not None and not self._bucket.take(now):
+                self._wake_at(self._bucket.wait(now))
+                return
+            params, d, throttled = self._waiting.popleft()
             self._submits_in_flight += 1
             sent = self._request(Pdu("submit_sm", 0, 0, params), self.config.response_timeout)
+            item = self._outstanding.get(self._seq)
+            if item is not None and item.deferred is sent:
+                item.params, item.throttled, item.caller = params, throttled, d
             sent.addBoth(self._submit_done)
-            sent.chainDeferred(d)
+            sent.addBoth(self._settle, d)
+
+    @staticmethod
+    def _settle(result: Any, caller: defer.Deferred[Pdu]) -> None:
+        if result is _REQUEUED:
+            return
+        if isinstance(result, Failure):
+            caller.errback(result)
+        else:
+            caller.callback(result)
+
+    def _wake_at(self, delay: float) -> None:
+        if self._wake is None or not self._wake.active():
+            self._wake = self.clock.callLater(max(delay, 0.0), self._woken)
+
+    def _woken(self) -> None:
+        self._wake = None
+        self._pump()
+
+    def _throttled(self, seq: int, item: _Outstanding, status: int) -> bool:
+        """RTHROTTLED/RMSGQFUL: pause the whole window and resubmit this PDU (new seq) first.
+        False once it was throttled ``throttle_retries`` times: then it fails."""
+        self.throttled += 1
+        if (item.params is None or item.caller is None
+                or item.throttled >= self.config.throttle_retries):
+            return False
+        del self._outstanding[seq]
+        item.timer.cancel()
+        self._throttle_streak += 1
+        pause = self.config.throttle_backoff.delay(self._throttle_streak)
+        self._paused_until = max(self._paused_until, self.clock.seconds() + pause)
+        log.warn("smpp.throttled status=0x{s:02X} pause={p}s", s=status, p=pause)
+        self._waiting.appendleft((item.params, item.caller, item.throttled + 1))
+        item.deferred.callback(_REQUEUED)  # frees its window slot; the pause holds the rest
+        return True
 
     def _submit_done(self, result: Any) -> Any:
         self._submits_in_flight -= 1
@@ -268,6 +337,11 @@ class EsmeProtocol(PduReceiver):
         if item is None:
             log.warn("smpp.unexpected_response command={c} seq={s}", c=pdu.command, s=pdu.seq)
             return
+        if (pdu.status in THROTTLES and item.command == "submit_sm"
+                and self._throttled(pdu.seq, item, pdu.status)):
+            return
+        if item.command == "submit_sm" and pdu.status == 0:
+            self._throttle_streak = 0
         if pdu.status != 0 or pdu.command == "generic_nack":
             self._fail(pdu.seq, SmppError(item.command, pdu.status))
             return

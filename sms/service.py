@@ -1,7 +1,8 @@
 """``SmppSender``: the ``sms.api.Sender`` hotline uses.  ``send`` never waits on the SMSC.
 
-Messages go into an ``Outbox`` (in memory today; a Redis-backed durable outbox implements the
-same protocol later) and are flushed through one ESME transceiver link whenever it is bound.
+Messages go into an ``Outbox`` (``sms.redis_outbox.RedisOutbox`` in production: on disk before
+the SMSC sees them) and are taken from it in batches through one ESME transceiver link whenever
+it is bound.
 ``ClientService`` keeps the link up (``reconnect_policy``: 1 s -> 60 s, jittered); its
 ``prepareConnection`` hook is where bind_transceiver happens, so a connection only counts once
 it is bound.  A submit
@@ -28,6 +29,7 @@ from sms import encoding
 from sms.api import OutgoingSms
 from sms.dlr import Receipt, normalise_id
 from sms.esme import (
+    THROTTLES,
     EsmeConfig,
     EsmeProtocol,
     LinkLost,
@@ -36,6 +38,7 @@ from sms.esme import (
     SmppError,
     State,
 )
+from sms.flow import check_window
 from sms.outbox import MemoryOutbox, Outbox
 
 log = Logger(namespace="sms.service")
@@ -73,6 +76,7 @@ class SmppSender(Service):
 
     max_attempts = 5
     retry_delay = 5.0
+    early_receipt_ttl = 300.0  # a receipt that beat its submit_sm_resp waits this long
 
     def __init__(
         self,
@@ -86,25 +90,32 @@ class SmppSender(Service):
         clock: IReactorTime | None = None,
         system_type: str = "",
         window: int = 10,
+        tps: float | None = None,
         outbox: Outbox | None = None,
         retry_policy: Callable[[int], float] | None = None,
         on_receipt: OnReceipt | None = None,
         endpoint: IStreamClientEndpoint | None = None,
         source_addr_ton: int = 0,
         source_addr_npi: int = 0,
+        response_timeout: float = 30.0,
     ) -> None:
         self.clock: IReactorTime = clock if clock is not None else reactor
-        self.config = EsmeConfig(system_id, password, system_type, window=window)
+        self.config = EsmeConfig(system_id, password, system_type, window=check_window(window),
+                                 tps=tps, response_timeout=response_timeout)
         self.source_addr = source_addr
         self.source_ton_npi = (source_addr_ton, source_addr_npi)
-        self.outbox: Outbox = outbox if outbox is not None else MemoryOutbox()
+        self.outbox: Outbox = outbox if outbox is not None else MemoryOutbox(clock=self.clock)
         self.on_receipt = on_receipt
         self._esme: EsmeProtocol | None = None
         self._ref = 0
         self._attempts: dict[str, int] = {}
         self._timers: set[IDelayedCall] = set()
         self._keys_by_id: OrderedDict[str, str] = OrderedDict()
-        self._early: OrderedDict[str, Receipt] = OrderedDict()  # receipts before their resp
+        self._early: OrderedDict[str, tuple[float, Receipt]] = OrderedDict()
+        self._ready = False  # the outbox's leftovers are recovered
+        self._taking = False
+        self._active = 0  # messages taken from the outbox and not settled yet
+        self.prefetch = max(2 * window, 16)
         self._client = ClientService(
             endpoint if endpoint is not None else HostnameEndpoint(reactor, host, port),
             _EsmeFactory(self),
@@ -114,11 +125,22 @@ class SmppSender(Service):
         )
 
     # -- sms.api.Sender --------------------------------------------------------------------
-    def send(self, message: OutgoingSms) -> None:
-        if not self.outbox.put(message):
-            log.debug("sms.duplicate key={key}", key=message.key)
-            return
-        self._flush()
+    def send(self, message: OutgoingSms) -> defer.Deferred[bool]:
+        """Returns at once; the Deferred (optional to wait on) fires once the outbox has it."""
+        d = defer.maybeDeferred(self.outbox.put, message)
+
+        def added(fresh: bool) -> bool:
+            if not fresh:
+                log.debug("sms.duplicate key={key}", key=message.key)
+            self._flush()
+            return fresh
+
+        def failed(f: Failure) -> Failure:
+            log.error("sms.outbox_put_failed key={key} why={why}", key=message.key,
+                      why=f.getErrorMessage())
+            return f
+
+        return d.addCallbacks(added, failed)
 
     # -- service ---------------------------------------------------------------------------
     @property
@@ -127,7 +149,26 @@ class SmppSender(Service):
 
     def startService(self) -> None:
         super().startService()
+        self._recover()
         self._client.startService()
+
+    def _recover(self) -> None:
+        """In-flight leftovers of a previous run go back to waiting before anything is taken."""
+        recover = getattr(self.outbox, "recover", None)
+        d = defer.maybeDeferred(recover) if recover is not None else defer.succeed(0)
+
+        def recovered(n: int) -> None:
+            if n:
+                log.info("sms.recovered in_flight={n}", n=n)
+            self._ready = True
+            self._flush()
+
+        def failed(f: Failure) -> None:  # Redis down at start: try again shortly
+            log.error("sms.recover_failed why={why}", why=f.getErrorMessage())
+            if self.running:
+                self._later(1.0, self._recover)
+
+        d.addCallbacks(recovered, failed)
 
     @defer.inlineCallbacks
     def stopService(self) -> Any:
@@ -141,51 +182,96 @@ class SmppSender(Service):
             yield esme.unbind()
         yield self._client.stopService()
 
+    def _later(self, delay: float, f: Callable[..., Any], *args: Any) -> None:
+        self._timers = {t for t in self._timers if t.active()}
+        self._timers.add(self.clock.callLater(delay, f, *args))
+
     # -- link ------------------------------------------------------------------------------
     def _prepare(self, esme: EsmeProtocol) -> defer.Deferred[None]:
         return esme.bind().addCallback(lambda _: self._bound(esme))
 
     def _bound(self, esme: EsmeProtocol) -> None:
         self._esme = esme
-        log.info("sms.link_up waiting={n}", n=len(self.outbox))
+        log.info("sms.link_up")
         self._flush()
 
     def _lost(self, esme: EsmeProtocol) -> None:
         if self._esme is esme:
             self._esme = None
 
+    # -- receipts --------------------------------------------------------------------------
     def _receipt(self, receipt: Receipt) -> None:
         log.info("sms.receipt id={id} stat={stat}", id=receipt.message_id, stat=receipt.stat)
-        key = self._keys_by_id.get(receipt.message_id)
-        if key is None:  # SMSCs may send the receipt before submit_sm_resp: hold it briefly
-            self._early[receipt.message_id] = receipt
-            while len(self._early) > 1000:
-                self._early.popitem(last=False)
-            return
-        self._report(key, receipt)
+        key = self._keys_by_id.get(receipt.message_id, "")
+        d = defer.maybeDeferred(self.outbox.receipt, key, receipt.message_id, receipt.stat)
 
-    def _report(self, key: str, receipt: Receipt) -> None:
-        if self.on_receipt is not None:
+        def recorded(state: str) -> None:
+            if not state and not key:  # beat its submit_sm_resp (or unknown): hold it a while
+                now = self.clock.seconds()
+                self._early[receipt.message_id] = (now + self.early_receipt_ttl, receipt)
+                while self._early and (len(self._early) > 10_000
+                                       or next(iter(self._early.values()))[0] < now):
+                    self._early.popitem(last=False)
+                return
+            self._report(key or self._keys_by_id.get(receipt.message_id, ""), receipt, state)
+
+        d.addCallbacks(recorded, lambda f: log.error("sms.receipt_failed why={why}",
+                                                     why=f.getErrorMessage()))
+
+    def _report(self, key: str, receipt: Receipt, state: str = "") -> None:
+        if self.on_receipt is not None and key:
             try:
                 self.on_receipt(key, receipt)
             except Exception:
                 log.failure("sms.on_receipt_failed key={key}", key=key)
 
+    def _remember(self, message_id: str, key: str) -> str:
+        normalised = normalise_id(message_id)
+        self._keys_by_id[normalised] = key
+        while len(self._keys_by_id) > 100_000:
+            self._keys_by_id.popitem(last=False)
+        early = self._early.pop(normalised, None)
+        if early is not None and early[0] >= self.clock.seconds():
+            self._receipt(early[1])
+        return message_id
+
     # -- sending ---------------------------------------------------------------------------
     def _flush(self) -> None:
-        while self.bound and (message := self.outbox.take()) is not None:
-            self._submit(message)
+        """Take a batch from the outbox when bound and below the prefetch limit (one take at
+        a time); each taken message goes to the ESME, whose window and TPS bucket pace it."""
+        room = self.prefetch - self._active
+        if not (self._ready and self.running and self.bound) or self._taking or room <= 0:
+            return
+        self._taking = True
+        d = defer.maybeDeferred(self.outbox.take, room)
+
+        def taken(messages: list[OutgoingSms]) -> None:
+            self._taking = False
+            for message in messages:
+                self._submit(message)
+            if messages:
+                self._flush()
+
+        def failed(f: Failure) -> None:
+            self._taking = False
+            log.error("sms.outbox_take_failed why={why}", why=f.getErrorMessage())
+            self._later(1.0, self._flush)
+
+        d.addCallbacks(taken, failed)
 
     def _submit(self, message: OutgoingSms) -> None:
         esme = self._esme
-        assert esme is not None
+        self._active += 1
+        if esme is None or esme.state is not State.BOUND:
+            self._settle(self.outbox.retry, message)
+            return
         try:
             if not (message.to.isdigit() and len(message.to) <= 20):
                 raise ValueError(f"destination {mask(message.to)!r} is not 1-20 digits")
             parts = encoding.split(message.text, self._next_ref())
         except ValueError as err:
-            self.outbox.dead(message, str(err))
             log.error("sms.unsendable key={key} why={why}", key=message.key, why=str(err))
+            self._settle(self.outbox.dead, message, str(err))
             return
         ton, npi = self.source_ton_npi
         submits = [
@@ -202,46 +288,46 @@ class SmppSender(Service):
         done = defer.DeferredList(submits, consumeErrors=True)
         done.addCallback(self._submitted, message)
 
+    def _settle(self, call: Callable[..., Any], message: OutgoingSms, *args: Any) -> None:
+        """Record the message's outcome in the outbox, then free its prefetch slot."""
+        d = defer.maybeDeferred(call, message, *args)
+
+        def settled(_: Any) -> None:
+            self._active -= 1
+            self._flush()
+
+        def failed(f: Failure) -> None:  # the outbox keeps it in flight: recovered on restart
+            log.error("sms.outbox_write_failed key={key} why={why}", key=message.key,
+                      why=f.getErrorMessage())
+            self._active -= 1
+
+        d.addCallbacks(settled, failed)
+
     def _submitted(self, results: list[tuple[bool, Any]], message: OutgoingSms) -> None:
         failures = [r for ok, r in results if not ok]
         if not failures:
-            self.outbox.done(message)
             self._attempts.pop(message.key, None)
-            log.info("sms.submitted to={to} parts={n}", to=mask(message.to), n=len(results))
+            ids = [normalise_id(str(r)) for _, r in results]
+            self._settle(self.outbox.done, message, ids)
             return
         failure: Failure = failures[0]
         if failure.check(LinkLost, NotBound):
-            self.outbox.retry(message)  # resent after the next bind
-            self._flush()
+            self._settle(self.outbox.retry, message)  # resent after the next bind
             return
         error = failure.value
-        retryable = isinstance(error, ResponseTimeout) or (
-            isinstance(error, SmppError) and error.retryable)
+        throttled_out = isinstance(error, SmppError) and error.status in THROTTLES
+        retryable = not throttled_out and (isinstance(error, ResponseTimeout) or (
+            isinstance(error, SmppError) and error.retryable))
         attempts = self._attempts[message.key] = self._attempts.get(message.key, 0) + 1
         if not retryable or attempts >= self.max_attempts:
             self._attempts.pop(message.key, None)
-            self.outbox.dead(message, str(error))
-            log.error("sms.failed to={to} why={why}", to=mask(message.to), why=str(error))
+            why = f"{error} (attempt {attempts})"
+            log.error("sms.failed to={to} why={why}", to=mask(message.to), why=why)
+            self._settle(self.outbox.dead, message, why)
             return
         log.warn("sms.retry to={to} why={why}", to=mask(message.to), why=str(error))
-        timer = self.clock.callLater(self.retry_delay * attempts, self._retry, message)
-        self._timers.add(timer)
-
-    def _retry(self, message: OutgoingSms) -> None:
-        self._timers = {t for t in self._timers if t.active()}
-        self.outbox.retry(message)
-        self._flush()
+        self._later(self.retry_delay * attempts, self._settle, self.outbox.retry, message)
 
     def _next_ref(self) -> int:
         self._ref = (self._ref + 1) % 256
         return self._ref
-
-    def _remember(self, message_id: str, key: str) -> str:
-        normalised = normalise_id(message_id)
-        self._keys_by_id[normalised] = key
-        early = self._early.pop(normalised, None)
-        if early is not None:
-            self._report(key, early)
-        while len(self._keys_by_id) > 100_000:
-            self._keys_by_id.popitem(last=False)
-        return message_id

@@ -122,9 +122,9 @@ def test_submit_error_status() -> None:
     proto, transport, _, _ = bound_esme()
     result = outcome(proto.submit(submit_params()))
     (sub,) = take(transport)
-    feed(proto, response_for(sub, st.RTHROTTLED))
+    feed(proto, response_for(sub, st.RSYSERR))
     error = result[0].value
-    assert isinstance(error, SmppError) and error.status == st.RTHROTTLED and error.retryable
+    assert isinstance(error, SmppError) and error.status == st.RSYSERR and error.retryable
 
 
 def test_generic_nack_fails_the_matching_request() -> None:

@@ -1,34 +1,52 @@
-"""The in-memory outbox: dedup by key, oldest first, a retried message keeps its place."""
+"""Outboxes: dedup by key, oldest first, a retried message keeps its place, validity, states.
+
+The durable one runs against the real redis-server of the test session."""
 
 from __future__ import annotations
 
+import pytest_twisted
+from twisted.internet import defer, reactor
+from twisted.internet.task import Clock
+
 from sms.api import OutgoingSms
-from sms.outbox import MemoryOutbox
+from sms.outbox import MemoryOutbox, State
+from sms.redis_outbox import RedisOutbox
 from sms.testing import RecordingSender
 
 
-def sms(key: str) -> OutgoingSms:
-    return OutgoingSms("8613800138000", f"text {key}", key)
+def sms(key: str, valid_until: float | None = None) -> OutgoingSms:
+    return OutgoingSms("8613800138000", f"text {key}", key, "booked", valid_until)
 
 
 def test_dedup_and_order() -> None:
     box = MemoryOutbox()
     assert box.put(sms("a")) and box.put(sms("b")) and not box.put(sms("a"))
     assert len(box) == 2
-    a, b = box.take(), box.take()
-    assert (a.key, b.key) == ("a", "b") and box.take() is None
+    a, b = box.take(2)
+    assert (a.key, b.key) == ("a", "b") and box.take(1) == []
     box.put(sms("c"))
     box.retry(b)
     box.retry(a)
-    assert [box.take().key for _ in range(3)] == ["a", "b", "c"]
+    assert [m.key for m in box.take(5)] == ["a", "b", "c"]
 
 
 def test_done_and_dead_keep_the_key_seen() -> None:
     box = MemoryOutbox()
     box.put(sms("a"))
-    box.dead(box.take(), "RINVDSTADR")
+    box.dead(box.take(1)[0], "RINVDSTADR")
     assert box.dead_letters == [(sms("a"), "RINVDSTADR")]
+    assert box.states["a"] is State.DEAD
     assert not box.put(sms("a"))
+
+
+def test_memory_outbox_drops_expired_messages() -> None:
+    clock = Clock()
+    clock.advance(1000)
+    box = MemoryOutbox(clock=clock)
+    box.put(sms("old", valid_until=999))
+    box.put(sms("fresh", valid_until=2000))
+    assert [m.key for m in box.take(5)] == ["fresh"]
+    assert box.dead_letters == [(sms("old", 999), "expired")]
 
 
 def test_seen_keys_are_bounded() -> None:
@@ -44,3 +62,81 @@ def test_recording_sender_twin_dedups() -> None:
     sender.send(sms("a"))
     sender.send(sms("a"))
     assert sender.sent == [sms("a")]
+
+
+@pytest_twisted.ensureDeferred
+async def test_redis_outbox_persists_dedups_and_keeps_order(redis) -> None:
+    box = RedisOutbox(redis, reactor)
+    added = [await box.put(sms(k)) for k in "abc"] + [await box.put(sms("a"))]
+    assert added == [True, True, True, False]
+    a, b = await box.take(2)
+    assert (a, b.key) == (sms("a"), "b")
+    assert (await box.state("a"))["state"] == "sending"
+    await box.retry(a)
+    assert [m.key for m in await box.take(10)] == ["a", "c"]
+    assert await box.counts() == {"queued": 0, "sending": 3, "dead": 0}
+
+
+@pytest_twisted.ensureDeferred
+async def test_redis_outbox_survives_a_restart_of_its_sender(redis) -> None:
+    first = RedisOutbox(redis, reactor)
+    for k in "ab":
+        await first.put(sms(k))
+    await first.take(1)  # the process dies with "a" in flight
+    second = RedisOutbox(redis, reactor)  # a new process: same Redis
+    assert await second.recover() == 1
+    assert [m.key for m in await second.take(5)] == ["a", "b"]
+    assert (await second.state("a"))["attempts"] == "2"
+
+
+@pytest_twisted.ensureDeferred
+async def test_redis_outbox_same_turn_puts_share_one_script_call(redis) -> None:
+    box = RedisOutbox(redis, reactor)
+    calls = []
+    original = box._put_many
+    box._puts.run = lambda items: calls.append(len(items)) or original(items)
+    results = await defer.gatherResults(
+        [box.put(sms(f"k{i}")) for i in range(50)] + [box.put(sms("k1"))])
+    assert calls == [51] and results.count(True) == 50 and results[-1] is False
+
+
+@pytest_twisted.ensureDeferred
+async def test_redis_outbox_validity_and_dead_letters_with_reasons(redis) -> None:
+    clock = Clock()
+    clock.advance(10_000)
+    box = RedisOutbox(redis, clock)
+    await box._put_many([sms("stale", valid_until=9_000.0), sms("bad"), sms("ok")])
+    taken = await box.take(5)
+    assert [m.key for m in taken] == ["bad", "ok"]
+    await box.dead(taken[0], "submit_sm failed: command_status 0x0B")
+    dead = await box.dead_letters()
+    assert [(d["key"], d["state"]) for d in dead] == [("bad", "dead"), ("stale", "expired")]
+    assert dead[0]["reason"].endswith("0x0B") and dead[0]["to"] == "*********8000"
+    assert (await box.state("stale"))["reason"].startswith("expired")
+    assert await box._put_many([sms("bad")]) == [False]  # the key stays seen
+
+
+@pytest_twisted.ensureDeferred
+async def test_redis_outbox_receipts_aggregate_parts_and_never_regress(redis) -> None:
+    clock = Clock()
+    box = RedisOutbox(redis, clock)
+    await box._put_many([sms("long")])
+    await box.take(1)
+    assert await box._done_many([("long", "a1,a2")]) == ["submitted"]
+    assert await box.receipt("", "a1", "DELIVRD") == "submitted"  # found by id
+    assert await box.receipt("long", "a2", "ENROUTE") == "submitted"
+    assert await box.receipt("long", "a2", "DELIVRD") == "delivered"
+    assert await box.receipt("long", "a2", "UNDELIV") == "delivered"  # never regresses
+    assert (await box.state("long"))["p:a2"] == "DELIVRD"
+    assert await box.receipt("", "nope", "DELIVRD") == ""  # unknown id: the caller holds it
+    ttl = await redis.ttl("hl:{sms}:id:a1")
+    assert 0 < int(ttl) <= 3600  # shortened once final
+
+
+@pytest_twisted.ensureDeferred
+async def test_redis_outbox_receipt_before_done_is_counted_at_done(redis) -> None:
+    box = RedisOutbox(redis, Clock())
+    await box._put_many([sms("x")])
+    await box.take(1)
+    assert await box.receipt("x", "b1", "UNDELIV") == "sending"
+    assert await box._done_many([("x", "b1")]) == ["undelivered"]

@@ -275,21 +275,22 @@ async def test_refused_bind_backs_off_on_the_injected_clock() -> None:
 
 
 @pytest_twisted.ensureDeferred
-async def test_throttled_submit_is_retried_after_a_delay() -> None:
+async def test_throttled_submit_pauses_the_link_then_is_resubmitted() -> None:
     inbox = Inbox()
     listening, cls = scripted_smsc(inbox, throttle=1)
     clock = WatchedClock()
     sender = SmppSender("127.0.0.1", listening.getHost().port, "hotline", "secret", "12580",
                         reactor=reactor, clock=clock)
-    retry_planned = clock.scheduled(lambda delay: delay == sender.retry_delay)
+    pause_planned = clock.scheduled(lambda delay: delay == 1.0)  # first throttle: 1 s pause
     sender.startService()
     try:
         sender.send(OutgoingSms(TO, "hello", "h"))
-        await retry_planned
+        await pause_planned
         assert cls.submits_seen == 1 and inbox.messages == []
-        clock.advance(sender.retry_delay)
+        clock.advance(1.0)
         await inbox.wait(1)
         assert cls.submits_seen == 2 and inbox.messages == [(TO, "12580", "hello")]
+        assert sender._esme is not None and sender._esme.throttled == 1
     finally:
         await sender.stopService()
         await listening.stopListening()

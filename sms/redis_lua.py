@@ -1,0 +1,169 @@
+"""Lua scripts of the durable outbox (``sms.redis_outbox``); one script per state change.
+
+Keys (all under one hash tag, ``hl:{sms}:``, so every script touches one slot):
+``m:<key>`` hash per message, ``q`` zset of waiting keys (score = arrival order), ``f`` zset of
+keys in flight, ``n`` arrival counter, ``dead`` list of given-up keys (newest first, capped),
+``id:<message_id>`` -> key for delivery receipts.  Message hashes are built from the key prefix
+inside the scripts (the hash tag keeps them in the scripts' slot).
+"""
+
+from __future__ import annotations
+
+_LIB = r"""
+local FINAL = {DELIVRD=true, EXPIRED=true, DELETED=true, UNDELIV=true, REJECTD=true}
+local RANK = {queued=0, sending=1, submitted=2, delivered=3, undelivered=3, dead=3, expired=3}
+
+local function split(s)
+  local out = {}
+  for x in string.gmatch(s or '', '[^,]+') do out[#out + 1] = x end
+  return out
+end
+
+-- All parts final: delivered (every one DELIVRD) or undelivered.  Returns the state.
+local function aggregate(m, prefix, final_ttl)
+  local h = redis.call('HMGET', m, 'state', 'ids')
+  local state = h[1]
+  if state ~= 'submitted' then return state end
+  local ids = split(h[2])
+  if #ids == 0 then return state end
+  local delivered, final = 0, 0
+  for _, id in ipairs(ids) do
+    local stat = redis.call('HGET', m, 'p:' .. id)
+    if stat and FINAL[stat] then
+      final = final + 1
+      if stat == 'DELIVRD' then delivered = delivered + 1 end
+    end
+  end
+  if final < #ids then return state end
+  state = (delivered == #ids) and 'delivered' or 'undelivered'
+  redis.call('HSET', m, 'state', state)
+  for _, id in ipairs(ids) do redis.call('EXPIRE', prefix .. 'id:' .. id, final_ttl) end
+  return state
+end
+
+local function bury(m, dead, key, state, reason, now, retention)
+  redis.call('HSET', m, 'state', state, 'reason', reason, 'updated', now)
+  redis.call('EXPIRE', m, retention)
+  redis.call('LPUSH', dead, key)
+  redis.call('LTRIM', dead, 0, 9999)
+end
+"""
+
+# KEYS: q, n.  ARGV: prefix, now, then 5 per message: key, to, text, kind, valid_until.
+PUT = _LIB + r"""
+local prefix, now = ARGV[1], ARGV[2]
+local out = {}
+for j = 3, #ARGV, 5 do
+  local key = ARGV[j]
+  local m = prefix .. 'm:' .. key
+  if redis.call('EXISTS', m) == 1 then
+    out[#out + 1] = 0
+  else
+    local n = redis.call('INCR', KEYS[2])
+    redis.call('HSET', m, 'to', ARGV[j + 1], 'text', ARGV[j + 2], 'kind', ARGV[j + 3],
+      'valid_until', ARGV[j + 4], 'n', n, 'state', 'queued', 'attempts', 0,
+      'created', now, 'updated', now)
+    redis.call('ZADD', KEYS[1], n, key)
+    out[#out + 1] = 1
+  end
+end
+return out
+"""
+
+# KEYS: q, f, dead.  ARGV: prefix, limit, now, retention.
+# Returns a flat list: key, to, text, kind, valid_until per message taken.
+TAKE = _LIB + r"""
+local prefix, limit, now, retention = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local out, taken = {}, 0
+while taken < limit do
+  local head = redis.call('ZPOPMIN', KEYS[1], limit - taken)
+  if #head == 0 then break end
+  for i = 1, #head, 2 do
+    local key, n = head[i], head[i + 1]
+    local m = prefix .. 'm:' .. key
+    local f = redis.call('HMGET', m, 'to', 'text', 'kind', 'valid_until')
+    if f[1] then
+      local vu = tonumber(f[4])
+      if vu and vu < now then
+        bury(m, KEYS[3], key, 'expired', 'expired: validity passed before sending', now, retention)
+      else
+        redis.call('ZADD', KEYS[2], n, key)
+        redis.call('HSET', m, 'state', 'sending', 'updated', now)
+        redis.call('HINCRBY', m, 'attempts', 1)
+        out[#out + 1] = key; out[#out + 1] = f[1]; out[#out + 1] = f[2]
+        out[#out + 1] = f[3]; out[#out + 1] = f[4]
+        taken = taken + 1
+      end
+    end
+  end
+end
+return out
+"""
+
+# KEYS: q, f.  ARGV: prefix, key, now.
+RETRY = _LIB + r"""
+local m = ARGV[1] .. 'm:' .. ARGV[2]
+local n = redis.call('HGET', m, 'n')
+if not n then return 0 end
+redis.call('ZREM', KEYS[2], ARGV[2])
+redis.call('ZADD', KEYS[1], n, ARGV[2])
+redis.call('HSET', m, 'state', 'queued', 'updated', ARGV[3])
+return 1
+"""
+
+# KEYS: f.  ARGV: prefix, now, retention, id_ttl, final_ttl, then 2 per message: key, ids (csv).
+DONE = _LIB + r"""
+local prefix, now, retention, id_ttl, final_ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local out = {}
+for j = 6, #ARGV, 2 do
+  local key, ids = ARGV[j], ARGV[j + 1]
+  local m = prefix .. 'm:' .. key
+  redis.call('ZREM', KEYS[1], key)
+  local state = redis.call('HGET', m, 'state')
+  if state and RANK[state] < RANK['submitted'] then
+    redis.call('HSET', m, 'state', 'submitted', 'ids', ids, 'updated', now)
+    for _, id in ipairs(split(ids)) do
+      redis.call('SET', prefix .. 'id:' .. id, key, 'EX', id_ttl)
+    end
+    redis.call('EXPIRE', m, retention)
+    state = aggregate(m, prefix, final_ttl)
+  end
+  out[#out + 1] = state or ''
+end
+return out
+"""
+
+# KEYS: q, f, dead.  ARGV: prefix, key, reason, now, retention.
+DEAD = _LIB + r"""
+local m = ARGV[1] .. 'm:' .. ARGV[2]
+redis.call('ZREM', KEYS[1], ARGV[2])
+redis.call('ZREM', KEYS[2], ARGV[2])
+if redis.call('EXISTS', m) == 0 then return 0 end
+bury(m, KEYS[3], ARGV[2], 'dead', ARGV[3], ARGV[4], ARGV[5])
+return 1
+"""
+
+# KEYS: id:<message_id>.  ARGV: prefix, key ('' = look it up by id), message_id, stat, final_ttl.
+# Returns the message's state after the receipt, or '' when the id is unknown (yet).
+RECEIPT = _LIB + r"""
+local prefix, key = ARGV[1], ARGV[2]
+if key == '' then key = redis.call('GET', KEYS[1]) end
+if not key then return '' end
+local m = prefix .. 'm:' .. key
+if redis.call('EXISTS', m) == 0 then return '' end
+local field = 'p:' .. ARGV[3]
+local old = redis.call('HGET', m, field)
+if not (old and FINAL[old]) then redis.call('HSET', m, field, ARGV[4]) end
+return aggregate(m, prefix, ARGV[5])
+"""
+
+# KEYS: q, f.  ARGV: prefix, now.  Everything in flight goes back to waiting (after a crash).
+RECOVER = _LIB + r"""
+local inflight = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
+for i = 1, #inflight, 2 do
+  redis.call('ZADD', KEYS[1], inflight[i + 1], inflight[i])
+  redis.call('HSET', ARGV[1] .. 'm:' .. inflight[i], 'state', 'queued', 'updated', ARGV[2])
+end
+redis.call('DEL', KEYS[2])
+return #inflight / 2
+"""
