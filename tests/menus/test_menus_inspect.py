@@ -31,11 +31,16 @@ def test_inspect_reports_unreachable_missing_prompts_and_long_screens() -> None:
     menu = load_menu_text(TEXT, "m.yaml")
     assert reachable(menu) == {"a", "b"}
     assert inspect(menu, prompts={"a"}) == [
-        Issue("b", "zh text is 80 characters (USSD budget 70)"),
-        Issue("orphan", "is never reached from start"),
-        Issue("orphan", "prompt 'orphan' has no recording"),
+        Issue("b", "zh text is 80 characters (USSD budget 70)", "warning", "m.yaml:11:3"),
+        Issue("orphan", "is never reached from start", "error", "m.yaml:12:3"),
+        Issue("orphan", "prompt 'orphan' has no recording", "error", "m.yaml:12:3"),
     ]
-    assert str(inspect(menu)[0]) == "node 'b': zh text is 80 characters (USSD budget 70)"
+    assert str(inspect(menu)[0]) == (
+        "m.yaml:11:3: warning: node 'b': zh text is 80 characters (USSD budget 70)"
+    )
+    assert inspect(menu, prompts={"zh/a", "en/a", "zh/orphan"})[-1].message == (
+        "prompt 'orphan' has no recording"  # a per-language recording must exist in each
+    )
 
 
 def test_shipped_menu_has_no_issues(booking_menu: MenuDefinition) -> None:

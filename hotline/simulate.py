@@ -1,0 +1,203 @@
+"""``hotline simulate --channel ussd|ivr``: walk a menu in the terminal against the booking core.
+
+Booking runs for real (Redis, Lua scripts, the hospital catalog): an embedded redis-server in a
+scratch directory unless ``--redis URL`` names one. USSD mode shows each screen as the handset
+would; IVR mode shows what the call would say (recorded prompt names, codes read digit by digit)
+and how it would collect keys. An empty line is a no-input timeout, ``q`` hangs up. In IVR mode a
+transfer to the operator asks you for the Dial outcome.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from menus.driver import ChannelEffects, Dialogue
+from menus.types import (
+    Digits,
+    Effect,
+    EffectResult,
+    HangUp,
+    Input,
+    NoInput,
+    Output,
+    Say,
+    SayDigits,
+    Session,
+    Wait,
+)
+
+ReadLine = Callable[[str], Awaitable[str | None]]  # prompt -> line (None at end of input)
+Write = Callable[[str], None]
+OUTCOMES = ("answered", "busy", "noanswer", "failed")
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sim = sub.add_parser("simulate", help="walk a menu in the terminal against the booking core")
+    sim.add_argument("--channel", choices=("ussd", "ivr"), default="ussd")
+    sim.add_argument("--lang", default=None, help="menu language (default: the menu's first)")
+    sim.add_argument("--msisdn", default="8613800138000", help="the caller's number")
+    sim.add_argument("--menu", default=None, help="menu name (default: settings default_menu)")
+    sim.add_argument("--redis", default=None, help="Redis URL (default: embedded, scratch)")
+
+
+def describe_wait(wait: Wait, lang: str) -> str:
+    """How the channel collects the next input, in words."""
+    count = (
+        f"{wait.min_digits} key(s)"
+        if wait.min_digits == wait.max_digits
+        else f"{wait.min_digits}-{wait.max_digits} keys, end with #"
+    )
+    star = ", * = X" if wait.allow_star else ""
+    return (
+        f"[waits for {count}{star}; first key within {wait.first_timeout_s:g} s, "
+        f"then {wait.inter_timeout_s:g} s between keys]"
+    )
+
+
+def render(output: Output, channel: str, lang: str) -> str:
+    """The output as the channel presents it: a USSD screen or the lines a call would say."""
+    if channel == "ussd":
+        head = "END" if output.ends else "CON"
+        body = output.text()
+        width = max((len(line) for line in body.splitlines()), default=0)
+        return f"--- {head} ({len(body)} chars) " + "-" * max(0, width - 10) + f"\n{body}\n"
+    lines: list[str] = []
+    for part in output.parts:
+        if isinstance(part, SayDigits):
+            lines.append("  say digits: " + " ".join(part.digits))
+        elif isinstance(part, Say):
+            name = f" [prompt {part.prompt}]" if part.prompt else ""
+            lines.append(f"  say{name}: {part.text}")
+    if output.wait is None:
+        lines.append("  [hang up]")
+    else:
+        lines.append("  " + describe_wait(output.wait, lang))
+    return "\n".join(lines) + "\n"
+
+
+def _input(line: str | None) -> Input:
+    if line is None or line.strip().lower() in ("q", "quit", "hangup"):
+        return HangUp()
+    value = line.strip()
+    return Digits(value) if value else NoInput()
+
+
+def _ivr_channel(read: ReadLine, write: Write) -> ChannelEffects:
+    async def channel_effects(effect: Effect, session: Session) -> EffectResult:
+        for part in session.pending:
+            write(render(Output((part,), Wait()), "ivr", session.lang).splitlines()[0] + "\n")
+        if effect.name != "channel.transfer":
+            write(f"  [{effect.name}: not simulated]\n")
+            return EffectResult(ok=False, error="unsupported")
+        answer = await read(f"  transfer to {effect.args.get('to')}: outcome {OUTCOMES}? ")
+        outcome = (answer or "").strip() or "answered"
+        if outcome == "answered":
+            return EffectResult(ok=True, value={"outcome": "answered"})
+        return EffectResult(ok=False, error=outcome if outcome in OUTCOMES else "failed")
+
+    return channel_effects
+
+
+async def walk(
+    dialogue: Dialogue,
+    menu: str,
+    *,
+    channel: str,
+    msisdn: str,
+    lang: str | None,
+    read: ReadLine,
+    write: Write,
+    max_turns: int = 200,
+) -> Session:
+    """One session from the first output to the end (or end of input); returns the last state."""
+    effects = _ivr_channel(read, write) if channel == "ivr" else None
+    session, output = await dialogue.begin(
+        menu, channel=channel, msisdn=msisdn, lang=lang, channel_effects=effects
+    )
+    for _ in range(max_turns):
+        write(render(output, channel, session.lang))
+        if output.ends:
+            break
+        inp = _input(await read("> "))
+        session, output = await dialogue.resume(session, inp, channel_effects=effects)
+        if isinstance(inp, HangUp):
+            write("  [caller hung up]\n")
+            break
+    return session
+
+
+async def _session(reactor: Any, args: argparse.Namespace, settings: Any) -> None:
+    from twisted.internet.threads import deferToThread
+
+    from booking.store import RedisBookingService
+    from hotline import redis_client
+    from hotline.app import VALIDATORS, load_static
+    from hotline.effects import make_effect_runner
+    from hotline.redis_server import RedisProcess
+
+    catalog, menus, _ = load_static(settings)
+    scratch: Path | None = None
+    embedded: RedisProcess | None = None
+    url = args.redis
+    if url is None:
+        scratch = Path(tempfile.mkdtemp(prefix="hotline-simulate-"))
+        embedded = RedisProcess(data_dir=scratch, durable=False).start()
+        url = embedded.url
+    redis = await redis_client.connect(url)
+    try:
+        booking = RedisBookingService(redis, catalog, clock=reactor)
+        dialogue = Dialogue(menus, make_effect_runner(booking), VALIDATORS)
+
+        async def read(prompt: str) -> str | None:
+            def blocking() -> str | None:
+                sys.stdout.write(prompt)
+                sys.stdout.flush()
+                line = sys.stdin.readline()
+                return line if line else None
+
+            return await deferToThread(blocking)
+
+        def write(text: str) -> None:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+
+        await walk(
+            dialogue,
+            args.menu or settings.default_menu,
+            channel=args.channel,
+            msisdn=args.msisdn,
+            lang=args.lang,
+            read=read,
+            write=write,
+        )
+    finally:
+        await redis.disconnect()
+        if embedded is not None:
+            embedded.stop()
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def main(args: argparse.Namespace) -> int:
+    from twisted.internet import defer
+    from twisted.internet.task import react
+
+    from hotline.cli import CONFIG_ERRORS, default_config
+    from hotline.settings import load_settings
+
+    try:
+        settings = load_settings(default_config(args.config))
+    except CONFIG_ERRORS as exc:
+        print(f"hotline: cannot simulate: {exc}", file=sys.stderr)
+        return 2
+    try:
+        react(lambda reactor: defer.ensureDeferred(_session(reactor, args, settings)))
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0

@@ -1,0 +1,143 @@
+"""``hotline menus check|graph`` and ``hotline simulate``: one failing fixture per error class."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_twisted
+
+from hotline.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+CHECK = ROOT / "tests" / "menus" / "check"
+FIXTURES = sorted(CHECK.glob("*.yaml"))
+SHIPPED = sorted((ROOT / "config" / "menus").glob("*.yaml"))
+CLASSES = {
+    "schema", "yaml_syntax", "unknown_target", "unreachable", "dead_end", "duplicate_key",
+    "global_key", "paging_key", "missing_translation", "missing_prompt", "empty_text",
+    "loop_no_wait",
+}  # fmt: skip
+
+
+def _expected(path: Path) -> str:
+    first = path.read_text(encoding="utf-8").splitlines()[0]
+    assert first.startswith("# expect: "), path
+    return f"{path}:{first.removeprefix('# expect: ')}"
+
+
+def test_every_error_class_has_a_fixture() -> None:
+    assert {p.stem for p in FIXTURES} == CLASSES
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=[p.stem for p in FIXTURES])
+def test_check_fails_each_class_with_file_line_col(path: Path, capsys) -> None:
+    code = main(["menus", "check", "--prompts", str(CHECK / "prompts"), str(path)])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert _expected(path) in out.splitlines()
+    assert out.splitlines()[-1].startswith("1 file(s): 1 error(s)")
+
+
+def test_shipped_menus_pass_with_no_warnings(capsys) -> None:
+    assert SHIPPED
+    assert main(["menus", "check", "--strict", *map(str, SHIPPED)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[-1] == f"{len(SHIPPED)} file(s): 0 error(s), 0 warning(s)"
+    assert "warning" not in out.replace("0 warning(s)", "")
+
+
+def test_warnings_are_not_errors_unless_strict(tmp_path: Path, capsys) -> None:
+    menu = tmp_path / "long.yaml"
+    menu.write_text(
+        "menu: t\nlanguages: [zh]\nstart: a\nnodes:\n"
+        f"  a: {{type: end, text: {{zh: {'长' * 90}}}}}\n",
+        encoding="utf-8",
+    )
+    assert main(["menus", "check", str(menu)]) == 0
+    out = capsys.readouterr().out
+    assert f"{menu}:5:3: warning: node 'a': zh text is 90 characters (USSD budget 70)" in out
+    assert main(["menus", "check", "--strict", str(menu)]) == 1
+    assert main(["menus", "check", "--ussd-limit", "100", "--strict", str(menu)]) == 0
+
+
+def test_graph_writes_mermaid_dot_and_falls_back_without_graphviz(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    menu = str(SHIPPED[0])
+    assert main(["menus", "graph", menu, "-o", str(tmp_path / "m.mmd")]) == 0
+    assert (tmp_path / "m.mmd").read_text(encoding="utf-8").startswith("flowchart TD\n")
+    assert main(["menus", "graph", menu, "-o", str(tmp_path / "m.dot")]) == 0
+    assert (tmp_path / "m.dot").read_text(encoding="utf-8").startswith('digraph "')
+    monkeypatch.setenv("PATH", str(tmp_path))  # no Graphviz here
+    assert main(["menus", "graph", menu, "-o", str(tmp_path / "x.svg")]) == 0
+    assert "Graphviz 'dot' is not installed" in capsys.readouterr().out
+    assert (tmp_path / "x.mmd").read_text(encoding="utf-8").startswith("flowchart TD\n")
+    bad = str(CHECK / "unknown_target.yaml")
+    assert main(["menus", "graph", bad, "-o", str(tmp_path / "y.mmd")]) == 1
+
+
+CATALOG = """\
+hospital:
+  name: {zh: 测试医院, en: Test hospital}
+  remote_share: 1.0
+sessions:
+  am: {label: {zh: 上午, en: morning}, places: 5}
+  pm: {label: {zh: 下午, en: afternoon}, places: 5}
+departments:
+  - id: nk
+    name: {zh: 内科, en: Internal medicine}
+"""
+
+
+async def _walk(redis, channel: str, keys: list[str], lang: str | None = None) -> tuple[str, Any]:
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from twisted.internet.task import Clock
+
+    from booking.catalog import parse_catalog
+    from booking.store import RedisBookingService
+    from hotline.app import VALIDATORS
+    from hotline.effects import make_effect_runner
+    from hotline.simulate import walk
+    from menus.definition import MenuSource
+    from menus.driver import Dialogue
+
+    clock = Clock()
+    clock.advance(dt.datetime(2026, 11, 25, 10, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp())
+    booking = RedisBookingService(redis, parse_catalog(CATALOG, "t.yaml"), clock)
+    dialogue = Dialogue(MenuSource.from_paths(SHIPPED), make_effect_runner(booking), VALIDATORS)
+    pending = list(keys)
+    shown: list[str] = []
+
+    async def read(prompt: str) -> str | None:
+        shown.append(prompt)
+        return pending.pop(0) if pending else None
+
+    await walk(
+        dialogue, "booking", channel=channel, msisdn="8613912345678", lang=lang,
+        read=read, write=shown.append,
+    )  # fmt: skip
+    return "".join(shown), booking
+
+
+@pytest_twisted.ensureDeferred
+async def test_simulate_ussd_books_against_the_real_core(redis) -> None:
+    out, booking = await _walk(redis, "ussd", ["1", "1", "1", "1", "11010519491231002*", "1"])
+    assert "--- CON" in out and "--- END" in out and "预约成功" in out
+    tcode = re.findall(r"(?<!\d)\d{10}(?!\d)", out)[-1]
+    assert [b.tcode for b in await booking.bookings_for("8613912345678")] == [tcode]
+
+
+@pytest_twisted.ensureDeferred
+async def test_simulate_ivr_shows_speech_waits_and_asks_the_transfer_outcome(redis) -> None:
+    out, _ = await _walk(redis, "ivr", ["0", "busy", "", "q"], lang="en")
+    assert "say [prompt welcome]: Welcome" in out
+    assert "[waits for 1 key(s); first key within 5 s, then 3 s between keys]" in out
+    assert "transfer to operator: outcome" in out
+    assert "All our operators are busy" in out
+    assert "We did not hear your entry." in out  # the empty line was a no-input
+    assert "[caller hung up]" in out
