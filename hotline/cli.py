@@ -25,10 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--once", action="store_true", help="book once by USSD, check in, then exit")
     demo.add_argument("--http-port", type=int, default=None)
     demo.add_argument("--fastagi-port", type=int, default=None)
-    menus = sub.add_parser("menus", help="menu tools")
-    menus_sub = menus.add_subparsers(dest="menus_command", required=True)
-    check = menus_sub.add_parser("check", help="validate menu files; non-zero exit on error")
-    check.add_argument("files", nargs="+", type=Path)
+    from hotline.cli_menus import add_parsers as add_menu_parsers
+
+    add_menu_parsers(sub)  # menus check|graph, simulate
     return parser
 
 
@@ -41,8 +40,12 @@ def default_config(path: Path | None) -> Path | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "menus":
-        return menus_check(args.files)
+    if args.command in ("menus", "simulate"):
+        from hotline.cli_menus import dispatch
+
+        code = dispatch(args)
+        assert code is not None
+        return code
     from hotline.settings import load_settings
 
     overrides: dict[str, Any] = {}
@@ -63,21 +66,6 @@ def main(argv: list[str] | None = None) -> int:
     from hotline.run import run
 
     return run(settings, demo=args.command == "demo", once=getattr(args, "once", False))
-
-
-def menus_check(files: list[Path]) -> int:
-    from menus.definition import load_menu
-
-    failed = 0
-    for path in files:
-        try:
-            definition = load_menu(path)
-        except CONFIG_ERRORS as exc:
-            print(f"error: {exc}")
-            failed += 1
-        else:
-            print(f"ok: {path}: menu {definition.name!r} version {definition.version}")
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":  # pragma: no cover
