@@ -20,7 +20,12 @@ DEFAULTS: dict[str, Any] = {
     "data_dir": "../var",
     "redis": {"url": None, "sentinel": None},  # sentinel: {service, addresses: [host:port]}
     "http": {"port": 8080, "interface": "127.0.0.1"},
-    "ivr": {"fastagi": {"port": 4573, "interface": "127.0.0.1"}},
+    "ivr": {
+        "fastagi": {"port": 4573, "interface": "127.0.0.1"},
+        # docs/ivr.md: generated prompts (hotline prompts build) and recorded overrides
+        "prompts": {"dir": "../prompts/sounds", "recorded": "../prompts/recorded"},
+        "transfer": {"targets": {}, "dial_timeout_s": 30},  # e.g. {operator: PJSIP/operator}
+    },
     "sms": {
         "source_addr": "12580",
         "templates": "sms.yaml",
