@@ -1,0 +1,468 @@
+"""USSD over HTTP: whole bookings against the real server, next to a bare twisted.web endpoint.
+
+    .venv/bin/python bench/ussd_http.py [--duration 10] [--rate 1000] [--paced-duration 10]
+
+Starts its own redis-server (no persistence), the hotline server (``hotline.app.start``: real
+menus, booking store, SMS to the loopback SMSC, logging at info to a file) and a bare
+twisted.web server answering a constant, each in its own process, so each server gets a core
+while this process generates the load over keep-alive HTTP/1.1 connections.
+
+(a) closed loop: ``--conns`` (50) connections; on ours each is one caller booking again and
+    again (7 hops: dial, department, day, session, ID, confirm); on bare, the same number of
+    connections POST a USSD-sized form. Reports hops/s, req/s and their ratio.
+(b) paced: ``--rate`` (1000) hops/s offered on ours, latency from the scheduled send time (so
+    a late client does not hide server stalls), p50/p99.
+Errors: a non-200 answer, a body that is not CON/END, a booking that does not end with a
+T-code. Last line: ``BENCH ussd_http ratio=<ours/bare> p99_ms=<paced p99> errors=<n>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import selectors
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TCODE = re.compile(r"(?<!\d)\d{10}(?!\d)")
+CATALOG = """\
+hospital:
+  name: {zh: 压测医院, en: Bench hospital}
+  days_ahead: 7
+  remote_share: 1.0
+sessions:
+  am: {label: {zh: 上午, en: morning}, places: 10000}
+  pm: {label: {zh: 下午, en: afternoon}, places: 10000}
+departments:
+"""
+DEPTS = [("nk", "内科"), ("wk", "外科"), ("ek", "儿科"), ("yk", "眼科"), ("pfk", "皮肤科")]
+
+
+# ---------------------------------------------------------------- servers (child processes)
+
+
+def serve_ours(redis_url: str, catalog: str, data_dir: str, log_path: str) -> None:
+    from twisted.internet import defer, reactor
+
+    from hotline.app import start
+    from hotline.logs import start_logging
+    from hotline.settings import load_settings
+
+    settings = load_settings(ROOT / "config" / "hotline.yaml", {
+        "redis": {"url": redis_url}, "http": {"port": 0}, "ivr": {"fastagi": {"port": 0}},
+        "hospital": catalog, "data_dir": data_dir,
+    })
+    level = os.environ.get("BENCH_LOG_LEVEL", "info")
+    start_logging(open(log_path, "w", encoding="utf-8"), level=level)  # noqa: SIM115
+
+    async def main() -> None:
+        running = await start(settings, reactor)
+        print(json.dumps({"port": running.http_port}), flush=True)
+
+    defer.ensureDeferred(main()).addErrback(lambda f: (f.printTraceback(), reactor.stop()))
+    profile_to = os.environ.get("BENCH_PROFILE")  # a file for cProfile stats of the server
+    if not profile_to:
+        reactor.run()
+        return
+    import cProfile
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    reactor.run()  # SIGTERM stops the reactor, then the stats are written
+    profiler.disable()
+    profiler.dump_stats(profile_to)
+
+
+def serve_channel(redis_url: str) -> None:
+    """Diagnostic: the real USSD stack, menus and Redis sessions, effects answered from memory
+    (no booking store), to show what the channel itself costs next to bare twisted.web."""
+    from twisted.internet import defer, reactor
+    from twisted.web.resource import Resource
+    from twisted.web.server import Site
+
+    from hotline import redis_client
+    from menus.definition import MenuSource, load_menu
+    from menus.driver import Dialogue
+    from menus.types import Effect, EffectResult, Session
+    from ussd.at import AtUssdResource
+    from ussd.sessions import UssdSessionStore
+
+    items = {
+        "departments": [{"id": i, "name": n} for i, n in DEPTS],
+        "open_days": [{"id": f"2026-12-0{d}", "name": f"12月0{d}日"} for d in range(1, 6)],
+        "sessions": [{"id": "am", "name": "上午", "left": 9}, {"id": "pm", "name": "下午",
+                                                              "left": 9}],
+    }
+
+    async def run_effect(effect: Effect, session: Session) -> EffectResult:
+        if effect.name == "book":
+            return EffectResult(True, {"tcode": "4381090292", "dept_name": "内科",
+                                       "day_name": "12月01日", "session_name": "上午"})
+        return EffectResult(True, items[effect.name])
+
+    async def main() -> None:
+        redis = await redis_client.connect(redis_url)
+        dialogue = Dialogue(MenuSource([load_menu(ROOT / "config/menus/booking.yaml")]),
+                            run_effect, {"resident_id": lambda s: True})
+        root, ussd = Resource(), Resource()
+        root.putChild(b"ussd", ussd)
+        ussd.putChild(b"at", AtUssdResource(dialogue, UssdSessionStore(redis), clock=reactor))
+        port = reactor.listenTCP(0, Site(root), backlog=1024, interface="127.0.0.1")
+        print(json.dumps({"port": port.getHost().port}), flush=True)
+
+    defer.ensureDeferred(main()).addErrback(lambda f: (f.printTraceback(), reactor.stop()))
+    reactor.run()
+
+
+def serve_bare() -> None:
+    from twisted.internet import reactor
+    from twisted.web.resource import Resource
+    from twisted.web.server import Site
+
+    class Const(Resource):
+        isLeaf = True
+
+        def render_POST(self, request: Any) -> bytes:
+            request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+            return b"CON constant answer\n"
+
+    site = Site(Const())
+    site.log = lambda request: None  # no access log, as in the reference baseline
+    port = reactor.listenTCP(0, site, backlog=1024, interface="127.0.0.1")
+    print(json.dumps({"port": port.getHost().port}), flush=True)
+    reactor.run()
+
+
+def spawn(*args: str) -> tuple[subprocess.Popen[str], int]:
+    proc = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True,
+                            cwd=ROOT)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        proc.wait()
+        raise RuntimeError(f"server {args[0]} did not start")
+    out = proc.stdout  # keep draining, so a chatty child never blocks on a full pipe
+    threading.Thread(target=lambda: [None for _ in out], daemon=True).start()
+    return proc, int(json.loads(line)["port"])
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# ---------------------------------------------------------------- load generator
+
+
+def check_char(first17: str) -> str:
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    return "10X98765432"[sum(int(d) * w for d, w in zip(first17, weights, strict=True)) % 11]
+
+
+class Caller:
+    """One patient booking once: dial, then department, day, session, ID, confirm."""
+
+    counter = 0
+
+    def __init__(self) -> None:
+        Caller.counter += 1
+        n = Caller.counter
+        self.sid = f"b{os.getpid()}-{n}"
+        self.phone = f"+86139{n:08d}"
+        birth = 19500101 + (n // 1000) % 28 + 100 * ((n // 28000) % 12)
+        first17 = f"110105{birth}{n % 1000:03d}"
+        keyed = (first17 + check_char(first17)).replace("X", "*")
+        # welcome, department, day, session, ID (X keyed as *), confirm
+        self.answers = ["1", str(n % len(DEPTS) + 1), str((n // 5) % 5 + 1), str(n % 2 + 1),
+                        keyed, "1"]
+        self.hop = 0
+        self.text = ""
+
+    def request(self, path: bytes) -> bytes:
+        if self.hop > 0:
+            value = self.answers[self.hop - 1]
+            self.text = f"{self.text}*{value}" if self.text else value
+        body = urlencode({"sessionId": self.sid, "serviceCode": "*125#",
+                          "phoneNumber": self.phone, "networkCode": "46000",
+                          "text": self.text}).encode()
+        return _post(path, body)
+
+    def answered(self, status: int, body: str) -> tuple[bool, bool]:
+        """(ok, booking finished)."""
+        last = self.hop == len(self.answers)
+        self.hop += 1
+        if status != 200:
+            return False, True
+        if last:
+            return body.startswith("END ") and len(TCODE.findall(body)) == 1, True
+        return body.startswith("CON "), False
+
+
+def _post(path: bytes, body: bytes) -> bytes:
+    return (b"POST " + path + b" HTTP/1.1\r\nHost: bench\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+
+
+BARE_REQUEST = _post(b"/", urlencode({"sessionId": "ATUid_bench_000001", "serviceCode": "*125#",
+                                       "phoneNumber": "+8613900000000", "networkCode": "46000",
+                                       "text": "1*1*1"}).encode())
+
+
+class Conn:
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.setblocking(False)
+        self.buf = b""
+        self.caller: Caller | None = None
+        self.sent_at = 0.0
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)  # small requests: the socket buffer always has room
+
+    def read(self) -> list[tuple[int, bytes]]:
+        """Complete responses received so far: (status, body)."""
+        try:
+            chunk = self.sock.recv(65536)
+        except BlockingIOError:
+            return []
+        if not chunk:
+            raise ConnectionError("server closed the connection")
+        self.buf += chunk
+        out = []
+        while True:
+            end = self.buf.find(b"\r\n\r\n")
+            if end < 0:
+                break
+            head = self.buf[:end].decode("latin-1")
+            length = 0
+            for line in head.split("\r\n")[1:]:
+                name, _, value = line.partition(":")
+                if name.strip().lower() == "content-length":
+                    length = int(value)
+            if len(self.buf) < end + 4 + length:
+                break
+            status = int(head.split(" ", 2)[1])
+            out.append((status, self.buf[end + 4 : end + 4 + length]))
+            self.buf = self.buf[end + 4 + length :]
+        return out
+
+
+def closed_loop(port: int, conns: int, seconds: float, warmup: float, ours: bool) -> dict[str, Any]:
+    """Each connection sends its next request as soon as the previous answer is in."""
+    sel = selectors.DefaultSelector()
+    pool = [Conn(port) for _ in range(conns)]
+    path = b"/ussd/at"
+    counted = errors = bookings = 0
+    start = time.perf_counter()
+    measure_from, stop_at = start + warmup, start + warmup + seconds
+
+    def fire(c: Conn) -> None:
+        if ours:
+            if c.caller is None:
+                c.caller = Caller()
+            c.send(c.caller.request(path))
+        else:
+            c.send(BARE_REQUEST)
+
+    for c in pool:
+        sel.register(c.sock, selectors.EVENT_READ, c)
+        fire(c)
+    now = start
+    while now < stop_at:
+        for key, _ in sel.select(0.5):
+            c = key.data
+            for status, body in c.read():
+                now = time.perf_counter()
+                measuring = measure_from <= now < stop_at
+                ok, finished = True, False
+                if ours:
+                    assert c.caller is not None
+                    ok, finished = c.caller.answered(status, body.decode("utf-8", "replace"))
+                    if finished:
+                        bookings += measuring and ok
+                        c.caller = None
+                elif status != 200:
+                    ok = False
+                if measuring:
+                    counted += 1
+                    errors += not ok
+                fire(c)
+        now = time.perf_counter()
+    for c in pool:
+        sel.unregister(c.sock)
+        c.sock.close()
+    return {"rate": counted / seconds, "errors": errors, "bookings_per_s": bookings / seconds}
+
+
+def paced(port: int, rate: float, seconds: float, max_conns: int = 512) -> dict[str, Any]:
+    """Offer ``rate`` hops/s; latency runs from each hop's scheduled time to its answer."""
+    sel = selectors.DefaultSelector()
+    idle: deque[Conn] = deque()
+    opened = 0
+    ready: deque[Caller] = deque()
+    lat: list[float] = []
+    errors = late = 0
+    path = b"/ussd/at"
+    interval = 1.0 / rate
+    total = int(rate * seconds)
+    t0 = time.perf_counter() + 0.05
+    sent = 0
+    in_flight = 0
+    while sent < total or in_flight:
+        now = time.perf_counter()
+        while sent < total and now >= t0 + sent * interval:
+            if not idle:
+                if opened >= max_conns:
+                    late += 1
+                    break
+                c = Conn(port)
+                opened += 1
+                sel.register(c.sock, selectors.EVENT_READ, c)
+                idle.append(c)
+            c = idle.popleft()
+            c.caller = ready.popleft() if ready else Caller()
+            c.sent_at = t0 + sent * interval
+            c.send(c.caller.request(path))
+            sent += 1
+            in_flight += 1
+        timeout = max(0.0, t0 + sent * interval - time.perf_counter()) if sent < total else 0.5
+        for key, _ in sel.select(timeout):
+            c = key.data
+            for status, body in c.read():
+                done = time.perf_counter()
+                in_flight -= 1
+                lat.append((done - c.sent_at) * 1000)
+                caller = c.caller
+                assert caller is not None
+                ok, finished = caller.answered(status, body.decode("utf-8", "replace"))
+                errors += not ok
+                if not finished:
+                    ready.append(caller)
+                c.caller = None
+                idle.append(c)
+    for key in list(sel.get_map().values()):
+        key.fileobj.close()  # type: ignore[union-attr]
+    lat.sort()
+
+    def pct(p: float) -> float:
+        return lat[min(len(lat) - 1, int(p / 100 * len(lat)))] if lat else float("nan")
+
+    achieved = len(lat) / (time.perf_counter() - t0)
+    return {"p50": pct(50), "p99": pct(99), "max": lat[-1] if lat else float("nan"),
+            "errors": errors, "hops": len(lat), "achieved": achieved, "conns": opened,
+            "stalled": late}
+
+
+# ---------------------------------------------------------------- main
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=float, default=10.0, help="closed-loop seconds")
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds before each round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--conns", type=int, default=50)
+    parser.add_argument("--rate", type=float, default=1000.0, help="paced hops/s")
+    parser.add_argument("--paced-duration", type=float, default=10.0)
+    args = parser.parse_args()
+
+    from hotline.redis_server import RedisProcess
+
+    scratch = Path(tempfile.mkdtemp(prefix="bench-ussd-"))
+    catalog = scratch / "hospital.yaml"
+    catalog.write_text(CATALOG + "".join(
+        f"  - id: {i}\n    name: {{zh: {n}, en: {i}}}\n" for i, n in DEPTS), encoding="utf-8")
+    redis = RedisProcess(data_dir=scratch / "redis", durable=False).start()
+    procs: list[subprocess.Popen[str]] = []
+    try:
+        ours, ours_port = spawn("--serve-ours", redis.url, str(catalog), str(scratch / "data"),
+                                str(scratch / "hotline.log"))
+        procs.append(ours)
+        bare, bare_port = spawn("--serve-bare")
+        procs.append(bare)
+        channel, channel_port = spawn("--serve-channel", redis.url)
+        procs.append(channel)
+        print(f"redis {redis.url}; hotline :{ours_port}; bare :{bare_port}; channel "
+              f":{channel_port}; {args.conns} conns, {args.rounds} rounds of "
+              f"{args.duration / args.rounds:g} s each after {args.warmup:g} s warm-up")
+
+        def run(proc: subprocess.Popen[str], fn: Any) -> dict[str, Any]:
+            cpu0, client0, t = cpu_seconds(proc.pid), time.process_time(), time.perf_counter()
+            out: dict[str, Any] = fn()
+            wall = time.perf_counter() - t
+            out["server_cpu"] = 100 * (cpu_seconds(proc.pid) - cpu0) / wall
+            out["client_cpu"] = 100 * (time.process_time() - client0) / wall
+            return out
+
+        # The machine is shared: bare and ours alternate in short rounds, and the ratio is the
+        # median of the per-round ratios, so drift in the machine's speed hits both alike.
+        slice_s = args.duration / args.rounds
+        rows: dict[str, list[dict[str, Any]]] = {"bare": [], "ours": [], "channel": []}
+        targets = [("bare", bare, bare_port, False), ("ours", ours, ours_port, True),
+                   ("channel", channel, channel_port, True)]
+        for _ in range(args.rounds):
+            for name, proc, port, stateful in targets:
+                rows[name].append(run(proc, lambda p=port, st=stateful: closed_loop(
+                    p, args.conns, slice_s, args.warmup, ours=st)))
+        ratios = sorted(o["rate"] / b["rate"] for o, b in zip(rows["ours"], rows["bare"],
+                                                               strict=True))
+        ch_ratios = sorted(o["rate"] / b["rate"] for o, b in zip(rows["channel"], rows["bare"],
+                                                                 strict=True))
+        ratio, ch_ratio = ratios[len(ratios) // 2], ch_ratios[len(ch_ratios) // 2]
+
+        def show(name: str, what: str) -> None:
+            for i, r in enumerate(rows[name], 1):
+                extra = f" ({r['bookings_per_s']:,.0f} bookings/s)" if name != "bare" else ""
+                print(f"(a) round {i} {what}: {r['rate']:,.0f}/s{extra}, errors {r['errors']}, "
+                      f"server CPU {r['server_cpu']:.0f} %, client CPU {r['client_cpu']:.0f} %")
+
+        show("bare", "bare twisted.web constant, req")
+        show("ours", "hotline USSD full bookings, hops")
+        show("channel", "diagnostic: USSD channel, effects from memory, hops")
+        print(f"(a) ratio ours/bare per round {', '.join(f'{x:.3f}' for x in ratios)}; "
+              f"median {ratio:.3f}; channel-only/bare median {ch_ratio:.3f}")
+        capacity = sorted(r["rate"] for r in rows["ours"])[args.rounds // 2]
+        p = run(ours, lambda: paced(ours_port, args.rate, args.paced_duration))
+        print(f"(b) paced {args.rate:,.0f} hops/s offered, {p['achieved']:,.0f} achieved, "
+              f"{p['hops']} hops on {p['conns']} conns: p50 {p['p50']:.2f} ms, "
+              f"p99 {p['p99']:.2f} ms, max {p['max']:.1f} ms, errors {p['errors']}, "
+              f"server CPU {p['server_cpu']:.0f} %")
+        half = max(capacity / 2, 1.0)
+        h = run(ours, lambda: paced(ours_port, half, args.paced_duration))
+        print(f"(b) for scale: paced at half the measured capacity ({half:,.0f} hops/s): "
+              f"p50 {h['p50']:.2f} ms, p99 {h['p99']:.2f} ms, errors {h['errors']}, "
+              f"server CPU {h['server_cpu']:.0f} %")
+        errors = h["errors"] + p["errors"] + sum(r["errors"] for rs in rows.values() for r in rs)
+        print(f"BENCH ussd_http ratio={ratio:.3f} p99_ms={p['p99']:.2f} errors={errors}")
+        return 0
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=10)
+        redis.stop()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--serve-ours":
+        serve_ours(*sys.argv[2:6])
+    elif len(sys.argv) > 1 and sys.argv[1] == "--serve-channel":
+        serve_channel(sys.argv[2])
+    elif len(sys.argv) > 1 and sys.argv[1] == "--serve-bare":
+        serve_bare()
+    else:
+        sys.exit(main())
