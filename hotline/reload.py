@@ -1,0 +1,162 @@
+"""Hot reload of menu files: validate, then swap; a broken edit never takes the line down.
+
+``MenuReloader.poll()`` (a ``LoopingCall`` on the injected clock) hashes every menu file and its
+includes; a changed file is loaded and inspected, and only a menu without errors is added to the
+``MenuSource``. Sessions keep the version they started on (``MenuSource`` holds old versions, the
+session stores the content hash), so a call in flight finishes on the old menu while new sessions
+get the new one. A rejected edit is logged with ``file:line:col`` and the running menu stays.
+SIGHUP forces a reload of every file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+
+from menus.definition import MenuDefinition, MenuError, MenuSource, load_menu
+from menus.inspect import ERROR, inspect
+
+log = Logger()
+
+DEFAULT_INTERVAL_S = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadEvent:
+    """What one reload attempt did: ``loaded`` a new version or ``rejected`` with ``errors``."""
+
+    path: str
+    outcome: str  # loaded | rejected | unchanged
+    menu: str = ""
+    version: str = ""
+    errors: tuple[str, ...] = ()
+
+
+def _fingerprint(files: Sequence[str | Path]) -> str:
+    digest = hashlib.sha256()
+    for name in files:
+        try:
+            digest.update(Path(name).read_bytes())
+        except OSError as err:
+            digest.update(f"unreadable {err.errno}".encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+@dataclass
+class MenuReloader:
+    """Watches menu files and swaps validated new versions into ``source``."""
+
+    source: MenuSource
+    paths: Sequence[Path]
+    clock: Any
+    interval_s: float = DEFAULT_INTERVAL_S
+    on_event: Callable[[ReloadEvent], None] | None = None
+    _seen: dict[str, str] = field(default_factory=dict)  # path -> fingerprint of its files
+    _files: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    _loop: LoopingCall | None = None
+
+    def __post_init__(self) -> None:
+        for path in self.paths:
+            key = str(path)
+            current = next(
+                (d for d in self.source.definitions.values() if d.filename == key), None
+            )
+            self._files[key] = current.files if current is not None else (key,)
+            self._seen[key] = _fingerprint(self._files[key])
+
+    def poll(self) -> list[ReloadEvent]:
+        """Reload the files whose content (or an include's) changed since the last look."""
+        events = []
+        for path in self.paths:
+            key = str(path)
+            if _fingerprint(self._files[key]) != self._seen[key]:
+                events.append(self.reload(path))
+        return events
+
+    def reload_all(self) -> list[ReloadEvent]:
+        """Reload every file now (SIGHUP)."""
+        return [self.reload(path) for path in self.paths]
+
+    def reload(self, path: Path) -> ReloadEvent:
+        key = str(path)
+        self._seen[key] = _fingerprint(self._files[key])  # a broken edit is reported once
+        try:
+            definition = load_menu(path)
+        except (MenuError, OSError) as exc:
+            return self._emit(ReloadEvent(key, "rejected", errors=(str(exc),)))
+        self._files[key] = definition.files
+        self._seen[key] = _fingerprint(definition.files)
+        problems = tuple(str(i) for i in inspect(definition) if i.severity == ERROR)
+        if problems:
+            return self._emit(ReloadEvent(key, "rejected", definition.name, errors=problems))
+        return self._swap(key, definition)
+
+    def _swap(self, key: str, definition: MenuDefinition) -> ReloadEvent:
+        running = self.source.definitions.get(definition.name)
+        if running is not None and running.version == definition.version:
+            return ReloadEvent(key, "unchanged", definition.name, definition.version)
+        self.source.add(definition)
+        return self._emit(ReloadEvent(key, "loaded", definition.name, definition.version))
+
+    def _emit(self, event: ReloadEvent) -> ReloadEvent:
+        if event.outcome == "loaded":
+            log.info(
+                "menus.reloaded menu={menu} version={version} file={file}",
+                menu=event.menu,
+                version=event.version,
+                file=event.path,
+            )
+        else:
+            for error in event.errors:
+                log.error("menus.reload_rejected {error}; the running menu stays", error=error)
+        if self.on_event is not None:
+            self.on_event(event)
+        return event
+
+    def start(self) -> None:
+        self._loop = LoopingCall(self.poll)
+        self._loop.clock = self.clock
+        self._loop.start(self.interval_s, now=False).addErrback(
+            lambda failure: log.failure("menus.reload_loop_failed", failure)
+        )
+
+    def stop(self) -> None:
+        if self._loop is not None and self._loop.running:
+            self._loop.stop()
+        self._loop = None
+
+
+def install_sighup(reactor: Any, reloader: MenuReloader) -> Callable[[], None]:
+    """SIGHUP → ``reloader.reload_all()`` in the reactor thread; returns an uninstaller."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None  # signals can only be set from the main thread
+
+    def on_signal(signum: int, frame: object) -> None:
+        reactor.callFromThread(reloader.reload_all)
+
+    previous = signal.signal(signal.SIGHUP, on_signal)
+    return lambda: signal.signal(signal.SIGHUP, previous)
+
+
+def start_reloading(
+    source: MenuSource, paths: Sequence[Path], reactor: Any, *, interval_s: float = 2.0
+) -> Callable[[], None]:
+    """Watch ``paths`` on ``reactor`` and on SIGHUP; returns ``stop`` for the app's stoppers."""
+    reloader = MenuReloader(source, list(paths), reactor, interval_s)
+    reloader.start()
+    uninstall = install_sighup(reactor, reloader)
+
+    def stop() -> None:
+        reloader.stop()
+        uninstall()
+
+    return stop
