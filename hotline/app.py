@@ -21,6 +21,7 @@ from booking.store import RedisBookingService
 from hotline.effects import make_effect_runner
 from hotline.metrics import CountingSite, Metrics, MetricsResource, register_gauges
 from hotline.notify import SmsNotifier, load_templates
+from hotline.reload import start_reloading
 from hotline.settings import Settings
 from hotline.storage import open_redis
 from hotline.web import build_root
@@ -104,6 +105,7 @@ async def start(
     booking = RedisBookingService(redis, catalog, clock=clock or reactor)
     booking.subscribe(SmsNotifier(sender, templates, catalog.name, day_label))
     dialogue = Dialogue(menus, make_effect_runner(booking), VALIDATORS)
+    stoppers.append(start_reloading(menus, settings.menu_files, reactor))  # file watch + SIGHUP
 
     ussd = AtUssdResource(
         dialogue, UssdSessionStore(redis), menu_name=settings.default_menu, clock=reactor
