@@ -92,7 +92,10 @@ class LifecycleMixin(_Base):
         return expired
 
     def start_sweeper(self, clock: Any, interval: float = 1.0) -> LoopingCall:
-        """Run ``expire_due`` (and the no-show sweep) every ``interval`` s on ``clock``."""
+        """Run ``expire_due`` (and the no-show sweep) every ``interval`` s on ``clock``.
+
+        ``last_sweep`` is the Deferred of the latest round (tests wait on it, never on time).
+        """
 
         async def tick() -> None:
             try:
@@ -102,7 +105,11 @@ class LifecycleMixin(_Base):
             except Exception:
                 log.failure("booking.sweep_failed")
 
-        loop = LoopingCall(lambda: Deferred.fromCoroutine(tick()))
+        def run() -> Deferred[None]:
+            self.last_sweep = Deferred.fromCoroutine(tick())
+            return self.last_sweep
+
+        loop = LoopingCall(run)
         loop.clock = clock
         loop.start(interval, now=False)
         return loop

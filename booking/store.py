@@ -74,6 +74,7 @@ class RedisBookingService(LifecycleMixin, PeopleMixin, AdminMixin):
         self.shares: dict[str, float] = {}  # admin overrides of remote_share (refresh_shares)
         self.random = secrets.SystemRandom()
         self._listeners: list[Any] = []
+        self.last_sweep: Any = None  # Deferred of the sweeper's latest round
         self._tz = catalog.tz
         names = ("hold", "confirm", "expire", "cancel", "check_in", "avail", "set_share")
         names += ("register", "no_show", "shrink")

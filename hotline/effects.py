@@ -52,14 +52,30 @@ def make_effect_runner(booking: BookingService) -> RunEffect:
             msisdn=session.msisdn,
             channel=session.channel,
             request_key=str(args.get("request_key", "")),
+            lang=session.lang,
         )
         return booking_summary(await booking.book(request), session.lang)
+
+    async def my_bookings(_: dict[str, Any], session: Session) -> Any:
+        found = await booking.bookings_for(session.msisdn)
+        return [{"id": b.tcode, "name": booking_line(b, session.lang)} for b in found]
+
+    async def cancel(args: dict[str, Any], session: Session) -> Any:
+        done = await booking.cancel(str(args["tcode"]), msisdn=session.msisdn)
+        return {"tcode": done.tcode}
+
+    async def register(args: dict[str, Any], session: Session) -> Any:
+        await booking.register(session.msisdn, str(args["id_number"]))
+        return {}
 
     handlers = {
         "departments": departments,
         "open_days": open_days,
         "sessions": sessions,
         "book": book,
+        "my_bookings": my_bookings,
+        "cancel": cancel,
+        "register": register,
     }
 
     async def run_effect(effect: Effect, session: Session) -> EffectResult:
@@ -74,6 +90,13 @@ def make_effect_runner(booking: BookingService) -> RunEffect:
             return EffectResult(ok=False, error="bad_arguments")
 
     return run_effect
+
+
+def booking_line(booking: Booking, lang: str) -> str:
+    """One line of "my bookings": "内科 11月27日 上午" (month/day only, no weekday)."""
+    d = booking.day
+    day = f"{d.month}月{d.day}日" if lang == "zh" else day_label(d, lang)
+    return f"{_name(booking.dept_name, lang)} {day} {_name(booking.session_label, lang)}"
 
 
 def booking_summary(booking: Booking, lang: str) -> dict[str, str]:

@@ -35,3 +35,16 @@ def make_id(n: int) -> str:
 def phone(n: int) -> str:
     """A distinct phone number per person (one phone may book for at most 2 IDs)."""
     return f"86139{n:08d}"
+
+
+def catalog_yaml(hospital_extra: str = "", tail: str = "") -> str:
+    """CATALOG_YAML with extra ``hospital:`` keys (e.g. "payment: pay_to_confirm") and sections."""
+    head, rest = CATALOG_YAML.split("sessions:", 1)
+    extra = "".join(f"  {line}\n" for line in hospital_extra.splitlines() if line.strip())
+    return head + extra + "sessions:" + rest + tail
+
+
+async def events(redis: object) -> list[dict[str, str]]:
+    """Every entry of the hl:events stream, as dicts of its fields."""
+    entries = await redis.execute_command("XRANGE", "hl:events", "-", "+")  # type: ignore[attr-defined]
+    return [dict(zip(f[::2], f[1::2], strict=True)) for _, f in entries]
