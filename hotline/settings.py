@@ -36,8 +36,8 @@ DEFAULTS: dict[str, Any] = {
     "hospital": "hospital.yaml",
     "admin": {"token": None},
     # Sections owned by one package each; keys inside are documented in that package's docs/.
-    "booking": {},
-    "payments": {},
+    "booking": {"sweep_interval": 1.0},  # docs/booking.md
+    "payments": {"secret": None},  # HMAC-SHA256 key of /api/payments/callback (docs/booking.md)
     "ussd": {},
 }
 
