@@ -18,6 +18,7 @@ from booking.catalog import load_catalog
 from booking.idcard import is_valid_resident_id
 from booking.rules import day_label
 from booking.store import RedisBookingService
+from hotline.admin_api import install_booking
 from hotline.effects import make_effect_runner
 from hotline.metrics import CountingSite, Metrics, MetricsResource, register_gauges
 from hotline.notify import SmsNotifier, load_templates
@@ -111,6 +112,7 @@ async def start(
         dialogue, UssdSessionStore(redis), menu_name=settings.default_menu, clock=reactor
     )
     root = build_root(booking, redis.ping, ussd_at=ussd)
+    stoppers += install_booking(root, booking, settings, reactor)  # payments, admin, sweeper
     metrics = Metrics()
     root.putChild(b"metrics", MetricsResource(metrics))
     http: IListeningPort = reactor.listenTCP(

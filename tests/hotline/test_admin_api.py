@@ -1,0 +1,142 @@
+"""Payment callback and admin API over real HTTP on 127.0.0.1, booking on the real Redis."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest_twisted
+import treq
+from twisted.internet.task import Clock
+from twisted.web.server import Site
+
+from booking.api import BookingRequest
+from booking.catalog import load_catalog
+from booking.idcard import check_char
+from booking.store import RedisBookingService
+from hotline.admin_api import install_booking
+from hotline.payments_api import sign, simulate_payment
+from hotline.settings import load_settings
+from hotline.web import build_root
+
+ROOT = Path(__file__).resolve().parents[2]
+NOW = dt.datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+SECRET, TOKEN = "s3cret", "t0ken"
+DAY = dt.date(2026, 11, 27)
+
+
+def valid_id(n: int) -> str:
+    first = f"11010519800101{n:03d}"
+    return first + check_char(first)
+
+
+def reactor() -> Any:
+    from twisted.internet import reactor as r
+
+    return r
+
+
+@pytest_twisted.async_yield_fixture
+async def server(redis, tmp_path: Path):
+    text = (ROOT / "config/hospital.yaml").read_text(encoding="utf-8")
+    tz = "  timezone: Asia/Shanghai\n"
+    text = text.replace(tz, tz + "  payment: pay_to_confirm\n")
+    path = tmp_path / "hospital.yaml"
+    path.write_text(text, encoding="utf-8")
+    clock = Clock()
+    clock.advance(NOW.timestamp())
+    service = RedisBookingService(redis, load_catalog(path), clock)
+    settings = load_settings(None, {"payments": {"secret": SECRET}, "admin": {"token": TOKEN}})
+    root = build_root(service, redis.ping)
+    stoppers = install_booking(root, service, settings, Clock())
+    port = reactor().listenTCP(0, Site(root), interface="127.0.0.1")
+    yield service, port.getHost().port, clock
+    await port.stopListening()
+    for stop in stoppers:
+        stop()
+
+
+async def hold(service: RedisBookingService, n: int) -> str:
+    req = BookingRequest("nk", DAY, "am", valid_id(n), f"8613900000{n:03d}", "ussd")
+    return (await service.book(req)).tcode
+
+
+async def admin(port: int, method: str, path: str, body: Any = None, token: str | None = TOKEN):
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    url = f"http://127.0.0.1:{port}/api/admin/{path}"
+    data = json.dumps(body).encode() if body is not None else None
+    response = await treq.request(method, url, data=data, headers=headers)
+    return response.code, await response.text("utf-8")
+
+
+@pytest_twisted.ensureDeferred
+async def test_signed_payment_confirms_and_replays_idempotently(server) -> None:
+    service, port, _ = server
+    tcode = await hold(service, 1)
+    assert await simulate_payment(port, SECRET, tcode, "txn-1") == (
+        200, {"outcome": "booked", "txn_id": "txn-1"}
+    )
+    assert (await simulate_payment(port, SECRET, tcode, "txn-1"))[1]["outcome"] == "booked"
+    assert (await service._load(tcode)).status.value == "confirmed"
+
+
+@pytest_twisted.ensureDeferred
+async def test_bad_signature_and_bad_body_are_refused(server) -> None:
+    service, port, _ = server
+    tcode = await hold(service, 2)
+    status, body = await simulate_payment(port, "wrong", tcode, "txn-2")
+    assert (status, body["error"]["code"]) == (401, "bad_signature")
+    assert (await service._load(tcode)).status.value == "held"
+    raw = b'{"txn_id": 5}'
+    response = await treq.post(
+        f"http://127.0.0.1:{port}/api/payments/callback", data=raw,
+        headers={"x-hotline-signature": sign(SECRET, raw)},
+    )  # fmt: skip
+    assert response.code == 400
+
+
+@pytest_twisted.ensureDeferred
+async def test_payment_after_expiry_is_a_refund(server) -> None:
+    service, port, clock = server
+    tcode = await hold(service, 3)
+    clock.advance(601)
+    assert (await simulate_payment(port, SECRET, tcode, "txn-3"))[1]["outcome"] == "refund"
+    assert (await service._load(tcode)).status.value == "expired"
+
+
+@pytest_twisted.ensureDeferred
+async def test_admin_needs_the_bearer_token(server) -> None:
+    _, port, _ = server
+    assert (await admin(port, "GET", "fill?day=2026-11-27", token=None))[0] == 401
+    assert (await admin(port, "GET", "fill?day=2026-11-27", token="nope"))[0] == 401
+    status, text = await admin(port, "GET", "fill?day=2026-11-27")
+    assert status == 200
+    rows = json.loads(text)["sessions"]
+    nk_am = next(r for r in rows if (r["dept"], r["session"]) == ("nk", "am"))
+    assert nk_am["remote_quota"] == 48 and nk_am["onsite_left"] == 12
+
+
+@pytest_twisted.ensureDeferred
+async def test_admin_share_csv_and_session_cancel(server) -> None:
+    service, port, _ = server
+    codes = [await hold(service, n) for n in (4, 5, 6)]
+    for n, code in enumerate(codes):
+        await service.confirm_payment(code, f"p{n}")
+    status, text = await admin(port, "POST", "share", {"dept": "nk", "share": 0.01})
+    assert status == 200
+    assert json.loads(text)["quotas"]["2026-11-27:am"] == 3  # clamped to the 3 already booked
+    status, csv_text = await admin(port, "GET", "bookings.csv?day=2026-11-27")
+    lines = csv_text.strip().splitlines()
+    assert lines[0].startswith("tcode,dept,day") and len(lines) == 4
+    assert valid_id(4) not in csv_text and valid_id(4)[-4:] in csv_text
+    status, text = await admin(
+        port, "POST", "session", {"dept": "nk", "day": "2026-11-27", "session": "am", "places": 2}
+    )
+    assert json.loads(text)["cancelled"] == [codes[-1]]  # latest first
+    assert (await service._load(codes[-1])).status.value == "cancelled"
+    status, text = await admin(port, "POST", "reconcile", {})
+    assert (status, json.loads(text)) == (200, {"drift": []})
+    assert (await admin(port, "POST", "share", {"dept": "nk"}))[0] == 400
