@@ -1,0 +1,24 @@
+"""bench/ussd_http.py runs end to end with tiny counts and prints its BENCH line."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_ussd_http_bench_smoke() -> None:
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "ussd_http.py"), "--duration", "0.4", "--rounds",
+         "1", "--warmup", "0.1", "--conns", "3", "--rate", "40", "--paced-duration", "0.3"],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    last = out.stdout.strip().splitlines()[-1]
+    m = re.fullmatch(r"BENCH ussd_http ratio=([\d.]+) p99_ms=([\d.]+) errors=(\d+)", last)
+    assert m is not None, out.stdout
+    assert float(m.group(1)) > 0 and m.group(3) == "0"
+    assert "bookings/s" in out.stdout
