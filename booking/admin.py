@@ -79,7 +79,7 @@ class AdminMixin(_Base):
             h = await self.redis.hgetall(keys.booking(code))
             if h:
                 out.append(dict(h))
-        return sorted(out, key=lambda h: float(h["created_at"]))
+        return sorted(out, key=lambda h: int(h.get("seq", 0)))  # order of taking
 
     async def day_bookings(self, day: dt.date) -> list[dict[str, str]]:
         """Every booking of ``day`` (all statuses), oldest first, with CSV_FIELDS."""

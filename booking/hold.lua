@@ -44,7 +44,8 @@ if redis.call('EXISTS', KEYS[16]) == 1 then return {'retry', ''} end
 local fields = {}
 for j = 21, 20 + 2 * nf do fields[#fields + 1] = ARGV[j] end
 local exp = ARGV[10]
-redis.call('HSET', KEYS[16], 'tcode', code, unpack(fields))
+redis.call('HSET', KEYS[16], 'tcode', code, 'seq', redis.call('HINCRBY', KEYS[3], 'seq', 1),
+  unpack(fields))
 redis.call('EXPIREAT', KEYS[16], exp)
 redis.call('HSET', KEYS[2], id, code)
 redis.call('EXPIREAT', KEYS[2], exp)
