@@ -28,6 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     from hotline.cli_menus import add_parsers as add_menu_parsers
 
     add_menu_parsers(sub)  # menus check|graph, simulate
+    from hotline.cli_prompts import add_parser as add_prompts_parser
+
+    add_prompts_parser(sub)  # prompts build
     return parser
 
 
@@ -55,6 +58,14 @@ def main(argv: list[str] | None = None) -> int:
             overrides["http"] = {"port": args.http_port}
         if args.fastagi_port is not None:
             overrides["ivr"] = {"fastagi": {"port": args.fastagi_port}}
+    if args.command == "prompts":
+        from hotline.cli_prompts import run as prompts
+
+        try:
+            return prompts(args, load_settings(default_config(args.config)))
+        except CONFIG_ERRORS as exc:
+            print(f"hotline: cannot start: {exc}", file=sys.stderr)
+            return 2
     try:
         settings = load_settings(default_config(args.config), overrides)
         from hotline.app import load_static

@@ -222,11 +222,13 @@ class Call:
 
     # ------------------------------------------------------------------ commands
 
-    async def _command(self, *words: str) -> AgiReply:
+    async def _command(self, *words: str, missing_ok: bool = False) -> AgiReply:
         """Send one command; raise Ended on hang-up, dead channel or media failure.
 
         Commands allowed on a dead channel (EXEC, GET VARIABLE) still run after a hang-up so a
         transfer can read DIALSTATUS; anything else after the HANGUP line ends the call.
+        ``missing_ok``: a ``result=-1`` on a live channel (a prompt file that is not there) is
+        logged and returned instead of ending the call, so one missing file costs one sentence.
         """
         dead_ok = words[0] in ("EXEC", "GET")
         if self.agi.hung_up and not dead_ok:
@@ -245,6 +247,10 @@ class Call:
                 return reply
             if await self._caller_gone():
                 raise Ended(f"{words[0]} result=-1 then HANGUP", hung_up=True)
+            if missing_ok:
+                self.record.failures.append(f"missing {words[2]}")
+                self.log.warning("ivr.prompt_missing", prompt=words[2])
+                return reply
             raise Ended(f"{' '.join(words[:3])} result=-1: media failure", hung_up=False)
         if self.agi.hung_up and not dead_ok:
             raise Ended(f"{words[0]} answered after HANGUP", hung_up=True)

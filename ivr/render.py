@@ -8,7 +8,9 @@ Rules (docs/ivr.md "What the server sends"):
     e.g. an ID's X, by ``SAY ALPHA``);
   * a barge-in key counts as the first digit; a 1-digit wait is then complete; ``*`` ends the
     entry at once unless the wait takes it as an ID's X;
-  * ``GET DATA`` ends by itself at ``max_digits`` (fixed length) or on ``#`` (variable length).
+  * ``GET DATA`` ends by itself at ``max_digits`` (fixed length) or on ``#`` (variable length);
+  * a missing prompt file is skipped with a warning (GET DATA then listens after silence/1);
+    only a missing silence/1 or a dead channel ends the call.
 """
 
 from __future__ import annotations
@@ -67,7 +69,9 @@ async def render_output(
         max_digits = wait.max_digits
     to_state(CallState.COLLECTING)
     ms = str(int(timeout_s * 1000))
-    reply = await command("GET", "DATA", prompt, ms, str(max_digits))
+    reply = await command("GET", "DATA", prompt, ms, str(max_digits), missing_ok=True)
+    if reply.failed:  # the prompt file is missing: listen anyway, after a moment of silence
+        reply = await command("GET", "DATA", SILENCE, ms, str(max_digits))
     digits = first + reply.result
     return Digits(digits) if digits else NoInput()
 
@@ -75,7 +79,8 @@ async def render_output(
 async def _play(command: Command, part: Say | SayDigits, lang: str, escape: str) -> str:
     """Play one part; return the barge-in key ('' if none)."""
     if isinstance(part, Say):
-        reply = await command("STREAM", "FILE", prompt_name(part, lang), Quoted(escape))
+        name = prompt_name(part, lang)
+        reply = await command("STREAM", "FILE", name, Quoted(escape), missing_ok=True)
         return reply.key or ""
     for run in _RUNS.findall(part.digits):
         verb = "DIGITS" if run.isdigit() else "ALPHA"

@@ -115,6 +115,7 @@ class AsteriskSimulator(LineReceiver):
         callerid: str | None = "13800138000",
         language: str = "zh",
         missing_files: Iterable[str] = (),
+        broken_media: bool = False,
         args: Sequence[str] = (),
         host: str = "127.0.0.1",
         port: int = 4573,
@@ -135,6 +136,7 @@ class AsteriskSimulator(LineReceiver):
             args=args,
         )
         self.missing = frozenset(missing_files)
+        self.broken_media = broken_media  # every file fails to play (a codec/media fault)
         self.transcript: list[tuple[str, str]] = []
         self.variables: dict[str, str] = {}
         self.dtmf: list[Press] = []  # keys pressed (or about to be) and not yet consumed
@@ -309,7 +311,7 @@ class AsteriskSimulator(LineReceiver):
         """STREAM FILE / SAY DIGITS / SAY ALPHA: play, stop early on an escape digit."""
         if name == "stream file":
             self.transcript.append(("play", argv[2]))
-            if argv[2] in self.missing:
+            if argv[2] in self.missing or self.broken_media:
                 offset = argv[4] if len(argv) > 4 else "0"
                 self._reply(f"200 result=-1 endpos={offset}")
                 return
@@ -330,7 +332,7 @@ class AsteriskSimulator(LineReceiver):
 
     def _get_data(self, argv: list[str]) -> None:
         self.transcript.append(("play", argv[2]))
-        if argv[2] in self.missing:
+        if argv[2] in self.missing or self.broken_media:
             self._reply("200 result=-1")
             return
         max_digits = int(argv[4]) if len(argv) > 4 and argv[4].lstrip("-").isdigit() else 0

@@ -102,12 +102,40 @@ async def test_caller_hangup_feeds_hangup_and_closes(server) -> None:
 
 
 @pytest_twisted.ensureDeferred
-async def test_missing_prompt_ends_call_without_hangup_command(server) -> None:
+async def test_missing_prompt_is_skipped_and_the_call_goes_on(server) -> None:
     dialogue, factory, port = server
-    sim = await place_call(_reactor(), port, ["1"], missing_files={"hotline/welcome"})
+    sim = await place_call(_reactor(), port, ["1", ID], missing_files={"hotline/welcome"})
     await factory.when_idle()
-    # result=-1: hang-up or media? the probe is answered (channel up) → media failure
-    assert sim.commands == ["ANSWER", f"STREAM FILE hotline/welcome {ESC}", "CHANNEL STATUS"]
+    # result=-1: hang-up or media? the probe is answered (channel up) → a missing file
+    assert sim.commands[:4] == [
+        "ANSWER",
+        f"STREAM FILE hotline/welcome {ESC}",
+        "CHANNEL STATUS",
+        f"GET DATA {p(MAIN)} 5000 1",
+    ]
+    assert dialogue.inputs == [Digits("1"), Digits(ID)] and sim.said_digits == [TCODE]
+
+
+@pytest_twisted.ensureDeferred
+async def test_missing_question_prompt_still_listens(server) -> None:
+    dialogue, factory, port = server
+    sim = await place_call(_reactor(), port, ["1", ID], missing_files={p(MAIN)})
+    await factory.when_idle()
+    assert sim.commands[2:5] == [
+        f"GET DATA {p(MAIN)} 5000 1",
+        "CHANNEL STATUS",
+        "GET DATA silence/1 5000 1",
+    ]
+    assert dialogue.inputs == [Digits("1"), Digits(ID)]
+
+
+@pytest_twisted.ensureDeferred
+async def test_media_failure_ends_call_without_hangup_command(server) -> None:
+    dialogue, factory, port = server
+    missing = {p(MAIN), "silence/1"}  # not even silence plays: the channel's media is broken
+    sim = await place_call(_reactor(), port, ["1"], missing_files=missing)
+    await factory.when_idle()
+    assert sim.commands[-1] == "CHANNEL STATUS" and "HANGUP" not in sim.commands
     assert dialogue.inputs == [HangUp()]  # the menu still gets to release
     assert sim.events("hangup") == []  # the dialplan continues after AGI()
 

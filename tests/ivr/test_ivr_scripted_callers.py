@@ -195,8 +195,17 @@ async def test_wrong_id_three_times_then_goodbye_releases_nothing(line, errors) 
 
 
 @pytest_twisted.ensureDeferred
-async def test_missing_prompt_mid_booking_releases_the_session(line, errors) -> None:
-    sim, record = await call(line, ["1"], missing_files={"pick_dept"})
+async def test_missing_prompt_mid_booking_costs_one_sentence(line, errors) -> None:
+    sim, record = await call(line, BOOKING, missing_files={"pick_dept"})
+    in_step(sim)
+    assert record.result == "completed" and record.end_node == "done"
+    assert record.failures == ["missing pick_dept"]
+    assert errors == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_broken_media_ends_the_call_as_media_failure(line, errors) -> None:
+    sim, record = await call(line, [], broken_media=True)
     in_step(sim)
     assert record.result == "media_failure" and sim.events("hangup") == []
     assert errors == []
