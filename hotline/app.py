@@ -16,21 +16,19 @@ from twisted.logger import Logger
 
 from booking.catalog import load_catalog
 from booking.idcard import is_valid_resident_id
-from booking.rules import day_label
 from booking.store import RedisBookingService
 from hotline.admin_api import install_booking
 from hotline.effects import make_effect_runner
 from hotline.metrics import CountingSite, Metrics, MetricsResource, register_gauges
-from hotline.notify import SmsNotifier, load_templates
+from hotline.notify import load_templates
 from hotline.reload import start_reloading
 from hotline.settings import Settings
+from hotline.sms_wiring import start_sms
 from hotline.storage import open_redis
 from hotline.web import build_root
 from ivr.server import FastAGIFactory, listen_fastagi
 from menus.definition import MenuSource, load_menu
 from menus.driver import Dialogue
-from sms.service import SmppSender
-from sms.smsc import start_smsc
 from ussd.at import AtUssdResource
 from ussd.sessions import UssdSessionStore
 
@@ -85,26 +83,12 @@ async def start(
 
     redis, redis_url = await open_redis(settings, stoppers)
 
-    smpp = settings.smpp
-    smsc_port: int | None = None
-    if smpp is None:
-        smsc_listener = start_smsc(reactor, 0, on_message=on_sms or _log_sms)
-        stoppers.append(smsc_listener.stopListening)
-        smsc_port = smsc_listener.getHost().port
-        smpp = {"host": "127.0.0.1", "port": smsc_port, "system_id": "hotline", "password": ""}
-    sender = SmppSender(
-        host=smpp["host"],
-        port=int(smpp["port"]),
-        system_id=str(smpp["system_id"]),
-        password=str(smpp["password"]),
-        source_addr=settings.sms_source_addr,
-        reactor=reactor,
-    )
-    sender.startService()
-    stoppers.append(sender.stopService)
+    sms = await start_sms(settings, reactor, redis, catalog, templates, on_sms=on_sms)
+    stoppers.append(sms.stop)
+    sender, smsc_port = sms.sender, sms.smsc_port
 
     booking = RedisBookingService(redis, catalog, clock=clock or reactor)
-    booking.subscribe(SmsNotifier(sender, templates, catalog.name, day_label))
+    await sms.attach(booking, catalog)  # hl:events -> SMS outbox; MO text commands
     dialogue = Dialogue(menus, make_effect_runner(booking), VALIDATORS)
     stoppers.append(start_reloading(menus, settings.menu_files, reactor))  # file watch + SIGHUP
 
@@ -148,6 +132,3 @@ async def start(
     )
     return running
 
-
-def _log_sms(to: str, source: str, text: str) -> None:
-    log.info("smsc.received from={source} chars={n}", source=source, n=len(text))

@@ -1,7 +1,9 @@
-"""Turn booking events into SMS: the T-code message after a confirmed booking.
+"""Turn booking facts into SMS texts: templates per kind and language from ``config/sms.yaml``.
 
-Templates live in ``config/sms.yaml`` (kind → language → text with ``{fields}``); a missing field
-or template is a configuration error found at start, not when the first patient books.
+A missing template or a field a kind does not have is a configuration error found at start, not
+when the first patient books.  ``Renderer`` fills a template from a booking event (the
+``hl:events`` stream, ``hotline.events``) or from a ``Booking``; ``SmsNotifier`` is the older
+in-process booking listener, kept for callers that have no event stream.
 """
 
 from __future__ import annotations
@@ -10,13 +12,32 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from string import Formatter
+from typing import Any
 
 import yaml
 
 from booking.api import Booking
 from sms.api import OutgoingSms, Sender
 
-TEMPLATE_FIELDS = {"booked": {"hospital", "dept", "day", "session", "tcode"}}
+_BOOKING = {"hospital", "dept", "day", "session", "tcode"}
+TEMPLATE_FIELDS: dict[str, set[str]] = {
+    "booked": _BOOKING,
+    "reminder": _BOOKING,
+    "cancelled": _BOOKING | {"reason"},
+    "schedule_cancelled": _BOOKING | {"reason"},
+    "refund": _BOOKING | {"reason"},
+    "no_show": _BOOKING | {"reason"},
+}
+OPTIONAL_FIELDS: dict[str, set[str]] = {  # MO answers: may be absent from a config
+    "mo_cancelled": {"hospital", "tcode"},
+    "mo_cancel_failed": {"hospital", "tcode", "reason"},
+    "mo_bookings": {"hospital", "bookings"},
+    "mo_no_bookings": {"hospital"},
+    "mo_registered": {"hospital", "count"},
+    "mo_register_failed": {"hospital", "reason"},
+    "mo_help": {"hospital"},
+}
+REQUIRED = ("booked",)  # older configs carry only this one; other kinds are skipped if absent
 
 
 class TemplateError(ValueError):
@@ -30,12 +51,21 @@ def load_templates(path: Path) -> dict[str, dict[str, str]]:
         raise TemplateError(f"{path}: cannot load SMS templates: {exc}") from exc
     if not isinstance(data, Mapping):
         raise TemplateError(f"{path}: must map message kinds to {{language: text}}")
-    for kind, allowed in TEMPLATE_FIELDS.items():
-        per_lang = data.get(kind)
-        if not isinstance(per_lang, Mapping) or not per_lang:
+    for kind in REQUIRED:
+        if not isinstance(data.get(kind), Mapping) or not data.get(kind):
             raise TemplateError(f"{path}: template {kind!r} is missing")
+    known = {**TEMPLATE_FIELDS, **OPTIONAL_FIELDS}
+    for kind, per_lang in data.items():
+        if kind not in known:
+            raise TemplateError(f"{path}: unknown message kind {kind!r}; known: {sorted(known)}")
+        if not isinstance(per_lang, Mapping) or not per_lang:
+            raise TemplateError(f"{path}: {kind} must map languages to texts")
+        allowed = known[kind]
         for lang, text in per_lang.items():
-            used = {f for _, f, _, _ in Formatter().parse(str(text)) if f}
+            try:
+                used = {f for _, f, _, _ in Formatter().parse(str(text)) if f}
+            except ValueError as exc:
+                raise TemplateError(f"{path}: {kind}.{lang}: {exc}") from exc
             if used - allowed:
                 raise TemplateError(
                     f"{path}: {kind}.{lang}: unknown field(s) {sorted(used - allowed)}; "
@@ -45,7 +75,45 @@ def load_templates(path: Path) -> dict[str, dict[str, str]]:
 
 
 def _pick(names: Mapping[str, str], lang: str) -> str:
-    return names.get(lang) or next(iter(names.values()), "")
+    return names.get(lang) or names.get("zh") or next(iter(names.values()), "")
+
+
+class Renderer:
+    """Fills templates; ``catalog`` gives department and session names (any object with
+    ``.name`` and ``.department(id)``, i.e. ``booking.catalog.Catalog``)."""
+
+    def __init__(self, templates: Mapping[str, Mapping[str, str]], catalog: Any,
+                 day_label: Callable[[dt.date, str], str], default_lang: str = "zh") -> None:
+        self.templates = templates
+        self.catalog = catalog
+        self.day_label = day_label
+        self.default_lang = default_lang
+
+    def has(self, kind: str) -> bool:
+        return kind in self.templates
+
+    def text(self, kind: str, lang: str, **fields: Any) -> str:
+        per_lang = self.templates[kind]
+        lang = lang if lang in per_lang else (
+            self.default_lang if self.default_lang in per_lang else next(iter(per_lang)))
+        return per_lang[lang].format(hospital=_pick(self.catalog.name, lang), **fields)
+
+    def booking_fields(self, dept_id: str, day: dt.date, session: str, lang: str
+                       ) -> dict[str, str]:
+        dept = self.catalog.department(dept_id)
+        template = dept.session(session) if dept is not None else None
+        return {
+            "dept": _pick(dept.name, lang) if dept is not None else dept_id,
+            "day": self.day_label(day, lang),
+            "session": _pick(template.label, lang) if template is not None else session,
+        }
+
+    def for_event(self, kind: str, event: Mapping[str, str]) -> str:
+        lang = event.get("lang") or self.default_lang
+        day = dt.date.fromisoformat(event["day"])
+        fields = self.booking_fields(event.get("dept", ""), day, event.get("session", ""), lang)
+        return self.text(kind, lang, tcode=event["tcode"], reason=event.get("reason", ""),
+                         **fields)
 
 
 class SmsNotifier:
@@ -78,4 +146,5 @@ class SmsNotifier:
 
     def __call__(self, booking: Booking) -> None:
         text = self.booked_text(booking)
-        self.sender.send(OutgoingSms(to=booking.msisdn, text=text, key=f"booked:{booking.tcode}"))
+        self.sender.send(OutgoingSms(to=booking.msisdn, text=text, key=f"booked:{booking.tcode}",
+                                     kind="booked"))

@@ -30,6 +30,7 @@ log = Logger(namespace="sms.esme")
 
 OnReceipt = Callable[[Receipt], None]
 OnMessage = Callable[[str, str, str], None]  # (to, from, text) for mobile-originated SMS
+OnDeliver = Callable[[Pdu, encoding.Decoded], None]  # the raw MO deliver_sm and its decoding
 
 
 class SmppError(Exception):
@@ -110,12 +111,14 @@ class EsmeProtocol(PduReceiver):
         on_receipt: OnReceipt | None = None,
         on_message: OnMessage | None = None,
         on_lost: Callable[[EsmeProtocol], None] | None = None,
+        on_deliver: OnDeliver | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
         self.on_receipt = on_receipt
         self.on_message = on_message
         self.on_lost = on_lost
+        self.on_deliver = on_deliver  # wins over on_message: sees UDH concat info and TLVs
         self.state = State.OPEN
         self._seq = 0
         self._outstanding: dict[int, _Outstanding] = {}
@@ -363,6 +366,8 @@ class EsmeProtocol(PduReceiver):
                 receipt = parse_receipt(pdu.params, decoded.text)
                 if receipt is not None and self.on_receipt is not None:
                     self.on_receipt(receipt)
+            elif self.on_deliver is not None:
+                self.on_deliver(pdu, decoded)
             elif self.on_message is not None:
                 self.on_message(pdu.get("destination_addr", ""), pdu.get("source_addr", ""),
                                 decoded.text)

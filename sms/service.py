@@ -39,11 +39,14 @@ from sms.esme import (
     State,
 )
 from sms.flow import check_window
+from sms.mo import Reassembler
 from sms.outbox import MemoryOutbox, Outbox
+from sms.smpp.pdu import Pdu
 
 log = Logger(namespace="sms.service")
 
 OnReceipt = Callable[[str, Receipt], None]  # (message key, receipt)
+OnMessage = Callable[[str, str, str], Any]  # (to, from, text): a whole MO message
 
 
 def reconnect_policy(initial: float = 1.0, cap: float = 60.0, factor: float = 2.0,
@@ -68,7 +71,8 @@ class _EsmeFactory(Factory):
 
     def buildProtocol(self, addr: Any) -> EsmeProtocol:
         s = self.sender
-        return EsmeProtocol(s.config, s.clock, on_receipt=s._receipt, on_lost=s._lost)
+        return EsmeProtocol(s.config, s.clock, on_receipt=s._receipt, on_lost=s._lost,
+                            on_deliver=s._mo)
 
 
 class SmppSender(Service):
@@ -98,6 +102,7 @@ class SmppSender(Service):
         source_addr_ton: int = 0,
         source_addr_npi: int = 0,
         response_timeout: float = 30.0,
+        on_message: OnMessage | None = None,
     ) -> None:
         self.clock: IReactorTime = clock if clock is not None else reactor
         self.config = EsmeConfig(system_id, password, system_type, window=check_window(window),
@@ -106,6 +111,8 @@ class SmppSender(Service):
         self.source_ton_npi = (source_addr_ton, source_addr_npi)
         self.outbox: Outbox = outbox if outbox is not None else MemoryOutbox(clock=self.clock)
         self.on_receipt = on_receipt
+        self.on_message = on_message  # (to, from, text) of each whole MO message
+        self._reassembler = Reassembler()
         self._esme: EsmeProtocol | None = None
         self._ref = 0
         self._attempts: dict[str, int] = {}
@@ -198,6 +205,22 @@ class SmppSender(Service):
     def _lost(self, esme: EsmeProtocol) -> None:
         if self._esme is esme:
             self._esme = None
+
+    # -- mobile-originated -----------------------------------------------------------------
+    def _mo(self, pdu: Pdu, decoded: encoding.Decoded) -> None:
+        source, dest = str(pdu.get("source_addr", "")), str(pdu.get("destination_addr", ""))
+        text: str | None = decoded.text
+        if decoded.concat is not None:
+            text = self._reassembler.add(source, dest, decoded.concat, decoded.text,
+                                         self.clock.seconds())
+        if text is None or self.on_message is None:
+            return
+        log.info("sms.mo from={src} chars={n}", src=mask(source), n=len(text))
+        try:
+            d = defer.maybeDeferred(self.on_message, dest, source, text)
+        except Exception:  # pragma: no cover - maybeDeferred catches
+            return
+        d.addErrback(lambda f: log.failure("sms.mo_handler_failed", f))
 
     # -- receipts --------------------------------------------------------------------------
     def _receipt(self, receipt: Receipt) -> None:

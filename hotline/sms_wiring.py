@@ -1,0 +1,96 @@
+"""Wiring of the SMS side (kept out of ``hotline.app`` so that file stays small).
+
+``start_sms``: the SMPP sender over the durable Redis outbox (and the loopback SMSC simulator
+when no SMSC is configured).  ``SmsSide.attach(booking)``: the ``hl:events`` consumer that turns
+booking events into SMS, and the MO text commands (``hotline.mo``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from twisted.logger import Logger
+
+from booking.rules import day_label
+from hotline.events import EventConsumer
+from hotline.mo import MoCommands
+from hotline.notify import Renderer
+from sms.mo import Keywords
+from sms.redis_outbox import RedisOutbox
+from sms.service import SmppSender
+from sms.smsc import start_smsc
+
+log = Logger(namespace="hotline.sms")
+
+OnSms = Callable[[str, str, str], None]
+
+
+@dataclass
+class SmsSide:
+    sender: SmppSender
+    outbox: RedisOutbox
+    smsc_port: int | None
+    options: Mapping[str, Any]
+    redis: Any
+    reactor: Any
+    renderer: Renderer
+    events: EventConsumer | None = None
+    mo: MoCommands | None = None
+    _stoppers: list[Callable[[], Any]] = field(default_factory=list)
+
+    async def attach(self, booking: Any, catalog: Any) -> None:
+        """Start consuming booking events and answering MO commands."""
+        opts = self.options
+        self.events = EventConsumer(
+            self.redis, self.sender, self.renderer, self.reactor, catalog=catalog,
+            consumer=str(opts.get("consumer", "sms-1")),
+            reminder_hour=int(opts.get("reminder_hour", 18)),
+            validity=opts.get("validity") or None)
+        await self.events.start()
+        self._stoppers.append(self.events.stop)
+        self.mo = MoCommands(booking, self.sender, self.renderer, self.reactor,
+                             keywords=Keywords.from_config(opts.get("mo_keywords")))
+        self.sender.on_message = self.mo.handle
+
+    async def stop(self) -> None:
+        for stop in reversed(self._stoppers):
+            try:
+                result = stop()
+                if hasattr(result, "addBoth") or hasattr(result, "__await__"):
+                    await result
+            except Exception:
+                log.failure("sms.stop_failed")
+        self._stoppers.clear()
+
+
+async def start_sms(settings: Any, reactor: Any, redis: Any, catalog: Any,
+                    templates: Mapping[str, Mapping[str, str]], *,
+                    on_sms: OnSms | None = None) -> SmsSide:
+    raw = settings.raw.get("sms", {})
+    stoppers: list[Callable[[], Any]] = []
+    smpp = settings.smpp
+    smsc_port: int | None = None
+    if smpp is None:
+        listener = start_smsc(reactor, 0, on_message=on_sms or _log_sms)
+        stoppers.append(listener.stopListening)
+        smsc_port = listener.getHost().port
+        smpp = {"host": "127.0.0.1", "port": smsc_port, "system_id": "hotline", "password": ""}
+    outbox = RedisOutbox(redis, reactor)
+    tps = raw.get("tps")
+    sender = SmppSender(
+        host=smpp["host"], port=int(smpp["port"]), system_id=str(smpp["system_id"]),
+        password=str(smpp["password"]), system_type=str(smpp.get("system_type", "")),
+        source_addr=settings.sms_source_addr, reactor=reactor, outbox=outbox,
+        window=int(raw.get("window", 10)), tps=float(tps) if tps else None,
+    )
+    sender.startService()
+    stoppers.append(sender.stopService)
+    side = SmsSide(sender, outbox, smsc_port, raw, redis, reactor,
+                   Renderer(templates, catalog, day_label), _stoppers=stoppers)
+    return side
+
+
+def _log_sms(to: str, source: str, text: str) -> None:
+    log.info("smsc.received from={source} chars={n}", source=source, n=len(text))
