@@ -194,5 +194,5 @@ def test_bad_templates_are_refused(tmp_path: Path) -> None:
 
     bad = tmp_path / "sms.yaml"
     bad.write_text("booked: {zh: '{tcode}'}\nreminder: {zh: '{nope}'}\n", encoding="utf-8")
-    with pytest.raises(TemplateError, match="reminder.zh: unknown field"):
+    with pytest.raises(TemplateError, match=r"reminder\.zh: unknown field"):
         load_templates(bad)
