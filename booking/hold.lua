@@ -29,7 +29,7 @@ if tonumber(redis.call('HGET', KEYS[9], ARGV[19]) or '0') >= tonumber(ARGV[12]) 
   return {'limit', 'day'}
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[8], '-inf', now - 90 * 86400)
-if redis.call('ZCOUNT', KEYS[8], now - 7 * 86400, '+inf') >= tonumber(ARGV[13]) then
+if redis.call('ZCOUNT', KEYS[8], '(' .. (now - 7 * 86400), '+inf') >= tonumber(ARGV[13]) then
   return {'limit', '7d'}
 end
 if redis.call('ZCARD', KEYS[8]) >= tonumber(ARGV[14]) then return {'limit', '90d'} end

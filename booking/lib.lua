@@ -25,9 +25,11 @@ local function quotas(q, places, reserve, rq, fallback)
   if h[6] then return nil end
   local p = tonumber(h[1] or places)
   local v = math.min(tonumber(reserve), p)
-  local r = math.min(tonumber(h[2] or rq), p - v)
   local taken = {r = tonumber(h[3] or '0'), o = tonumber(h[4] or '0'), v = tonumber(h[5] or '0')}
-  if fallback == '1' then r = math.min(r, taken.r) end
+  -- the share's quota, but never below the remote places taken (a cut breaks no hold or
+  -- booking; the quota shrinks as they go) nor above what the desk has not used
+  local r = math.max(taken.r, math.min(tonumber(h[2] or rq), p - v - taken.o))
+  if fallback == '1' then r = taken.r end
   return {r = r, o = p - v - r, v = v}, taken
 end
 

@@ -10,5 +10,4 @@ if ARGV[1] == '-1' then
 end
 local p = tonumber(ARGV[1])
 redis.call('HSET', KEYS[1], 'places', p)
-if h[4] and tonumber(h[4]) > p then redis.call('HSET', KEYS[1], 'rq', p) end
 return math.max(taken - p, 0)
