@@ -107,7 +107,14 @@ async def start(
     )
     stoppers.append(http.stopListening)
 
-    agi_factory = FastAGIFactory(dialogue, clock=reactor, default_menu=settings.default_menu)
+    transfer = settings.raw["ivr"]["transfer"]  # channel.transfer: EXEC Dial targets (docs/ivr.md)
+    agi_factory = FastAGIFactory(
+        dialogue,
+        clock=reactor,
+        default_menu=settings.default_menu,
+        transfer_targets=transfer["targets"] or {},
+        dial_timeout_s=int(transfer["dial_timeout_s"]),
+    )
     agi: IListeningPort = listen_fastagi(
         reactor, settings.fastagi_port, agi_factory, interface=settings.fastagi_interface
     )
