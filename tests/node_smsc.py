@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,15 +72,28 @@ class NodeSmsc(ProcessProtocol):
         self._read += 1
         return self.lines[self._read - 1]
 
+    def command(self, **command: Any) -> None:
+        """One stdin command: ``deliver={...}`` (a deliver_sm to every session), ``drop=True``."""
+        self.transport.write(json.dumps(command).encode() + b"\n")
+
+    async def next_matching(self, reactor: Any, key: str, timeout: float = 10) -> dict[str, Any]:
+        """The next line that has ``key`` (skipping others)."""
+        while True:
+            line = await self.next(reactor, timeout)
+            if key in line:
+                return line
+
     async def stop(self) -> None:
         if not self.ended.called:
             self.transport.signalProcess("TERM")
         await self.ended
 
 
-async def start_node_smsc(reactor: Any, node: str, port: int = 0) -> tuple[NodeSmsc, int]:
+async def start_node_smsc(reactor: Any, node: str, port: int = 0, *,
+                          args: Sequence[str] = ()) -> tuple[NodeSmsc, int]:
+    """Spawn the peer; ``args`` are smsc.js options (``--throttle 2``, ``--events``, ...)."""
     proto = NodeSmsc()
-    reactor.spawnProcess(proto, node, [node, str(PEERS / "smsc.js"), str(port)],
+    reactor.spawnProcess(proto, node, [node, str(PEERS / "smsc.js"), str(port), *args],
                          env=dict(os.environ), path=str(PEERS))
     try:
         first = await proto.next(reactor)
