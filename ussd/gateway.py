@@ -137,9 +137,15 @@ class UssdGateway:
         """A hop in the AT convention: ``text`` is every input so far joined by ``*``."""
         return await self._locked(session_id, msisdn, text, cumulative=True)
 
-    async def hop_input(self, session_id: str, msisdn: str, value: str | None) -> HopReply:
-        """A hop from a gateway that sends only the latest input (None: the dialogue starts)."""
-        return await self._locked(session_id, msisdn, value, cumulative=False)
+    async def hop_input(
+        self, session_id: str, msisdn: str, value: str | None, *, seq: int | None = None
+    ) -> HopReply:
+        """A hop from a gateway that sends only the latest input (None: the dialogue starts).
+
+        ``seq``: the gateway's hop number, when it sends one; a request repeating the last
+        answered ``seq`` is a retry and gets the stored reply. Without it no retry is detected.
+        """
+        return await self._locked(session_id, msisdn, value, cumulative=False, seq=seq)
 
     def notice(self, name: str, lang: str | None = None) -> str:
         """An END body with one of our own notices (expired, error, busy ...)."""
@@ -158,14 +164,15 @@ class UssdGateway:
             self.on_hop(event)
 
     async def _locked(
-        self, session_id: str, msisdn: str, raw: str | None, *, cumulative: bool
+        self, session_id: str, msisdn: str, raw: str | None, *, cumulative: bool,
+        seq: int | None = None,
     ) -> HopReply:
         started = time.monotonic()
         lock = self._locks.setdefault(msisdn, DeferredLock())
         await lock.acquire()
         meta: dict[str, str] = {"node": "-", "input": "start" if not raw else "?"}
         try:
-            reply = await self._hop(session_id, msisdn, raw, cumulative, meta)
+            reply = await self._hop(session_id, msisdn, raw, cumulative, meta, seq)
         finally:
             lock.release()
             if not lock.locked and not lock.waiting:
@@ -176,7 +183,7 @@ class UssdGateway:
 
     async def _hop(
         self, session_id: str, msisdn: str, raw: str | None, cumulative: bool,
-        meta: dict[str, str],
+        meta: dict[str, str], seq: int | None,
     ) -> HopReply:
         record = self.store.cached(self.gateway, msisdn)
         fresh = record is None
@@ -185,14 +192,14 @@ class UssdGateway:
         for _attempt in range(3):
             try:
                 return await self._decide(record, session_id, msisdn, raw, cumulative, meta,
-                                          fresh)
+                                          fresh, seq)
             except _Retry:
                 record, fresh = await self.store.load(self.gateway, msisdn), True
         raise RuntimeError("USSD record kept changing under this hop")
 
     async def _decide(
         self, rec: UssdRecord | None, session_id: str, msisdn: str, raw: str | None,
-        cumulative: bool, meta: dict[str, str], fresh: bool,
+        cumulative: bool, meta: dict[str, str], fresh: bool, seq: int | None = None,
     ) -> HopReply:
         now = self._now()
         same = rec is not None and rec.session_id == session_id
@@ -207,13 +214,19 @@ class UssdGateway:
         else:
             starting = raw is None
             value = raw
-            text = "" if starting or rec is None else f"{rec.text}*{raw}"
+            if seq is not None:  # the gateway numbers its hops: that number detects a retry
+                text = f"#{seq}"
+                if rec is not None and same and text == rec.text:
+                    meta.update(node=rec.session.node, input="retry")
+                    return HopReply(200, rec.reply, "retry")
+            else:
+                text = "" if starting or rec is None else f"{rec.text}*{raw}"
         meta["input"] = input_kind(None if starting else value,
                                    bool(rec and same and len(rec.pages) > 1))
         if starting:
             if rec is not None and not same and self._resumable(rec, now):
-                return await self._offer(rec, session_id, msisdn, now, meta)
-            return await self._begin(rec, session_id, msisdn, now, meta)
+                return await self._offer(rec, session_id, msisdn, text, now, meta)
+            return await self._begin(rec, session_id, msisdn, text, now, meta)
         lang = rec.session.lang if rec is not None else None
         if rec is None or not same:
             return self._checked(HopReply(200, self.notice("expired", lang), "expired"), fresh)
@@ -246,31 +259,34 @@ class UssdGateway:
 
     def _resumable(self, rec: UssdRecord, now: float) -> bool:
         return (not rec.final and not rec.session.ended and rec.resume is None
-                and rec.text != "" and now - rec.at <= self.resume_s)
+                and rec.steps > 0 and now - rec.at <= self.resume_s)
 
     def _record(
         self, prev: UssdRecord | None, session_id: str, session: Session, output: Output,
         text: str, now: float,
     ) -> UssdRecord:
         pages = paginate(screen_lines(output), self.limits, session.lang, ends=output.ends)
+        steps = prev.steps + 1 if prev is not None and prev.session_id == session_id else 0
         return UssdRecord(session_id=session_id, session=session, text=text, pages=pages,
-                          page=0, ends=output.ends, at=now, hop=prev.hop if prev else 0)
+                          page=0, ends=output.ends, at=now, hop=prev.hop if prev else 0,
+                          steps=steps)
 
     async def _begin(
-        self, rec: UssdRecord | None, session_id: str, msisdn: str, now: float,
+        self, rec: UssdRecord | None, session_id: str, msisdn: str, text: str, now: float,
         meta: dict[str, str],
     ) -> HopReply:
         session, output = await self.dialogue.begin(self.menu_name, channel="ussd", msisdn=msisdn)
         meta["node"] = session.node
-        return await self._save(msisdn, self._record(rec, session_id, session, output, "", now),
-                                "new")
+        record = replace(self._record(rec, session_id, session, output, text, now), steps=0)
+        return await self._save(msisdn, record, "new")
 
     async def _offer(
-        self, rec: UssdRecord, session_id: str, msisdn: str, now: float, meta: dict[str, str]
+        self, rec: UssdRecord, session_id: str, msisdn: str, text: str, now: float,
+        meta: dict[str, str],
     ) -> HopReply:
         meta["node"] = rec.session.node
         saved = {"p": list(rec.pages), "i": rec.page, "e": rec.ends}
-        offer = replace(rec, session_id=session_id, text="", at=now, page=0, ends=False,
+        offer = replace(rec, session_id=session_id, text=text, at=now, page=0, ends=False,
                         pages=(message("resume_offer", rec.session.lang),), resume=saved)
         return await self._save(msisdn, offer, "offer")
 
@@ -287,7 +303,8 @@ class UssdGateway:
             session, output = await self.dialogue.begin(self.menu_name, channel="ussd",
                                                         msisdn=msisdn)
             meta["node"] = session.node
-            fresh = self._record(rec, rec.session_id, session, output, text, now)
+            fresh = replace(self._record(rec, rec.session_id, session, output, text, now),
+                            steps=0, resume=None)
             return await self._save(msisdn, fresh, "new")
         return await self._save(msisdn, replace(rec, text=text, at=now), "offer")
 

@@ -46,6 +46,7 @@ class UssdRecord:
     ends: bool = False  # the screen ends the dialogue (its last page is final)
     at: float = 0.0  # clock time of the last hop (sliding timeout)
     hop: int = 0  # saves of this key so far (compare-and-set token)
+    steps: int = 0  # menu steps taken in this dialogue (a redial offers to resume if > 0)
     resume: dict[str, Any] | None = field(default=None)  # an older dialogue offered to resume
 
     @property
@@ -61,7 +62,7 @@ class UssdRecord:
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.session_id, "s": self.session.to_dict(), "t": self.text,
                 "p": list(self.pages), "i": self.page, "e": self.ends, "at": self.at,
-                "x": self.resume}
+                "x": self.resume, "k": self.steps}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], hop: int) -> UssdRecord:
@@ -71,7 +72,8 @@ class UssdRecord:
             raise ValueError("page out of range")
         return cls(session_id=str(data["id"]), session=Session.from_dict(data["s"]),
                    text=str(data["t"]), pages=pages, page=page, ends=bool(data["e"]),
-                   at=float(data["at"]), hop=hop, resume=data.get("x"))
+                   at=float(data["at"]), hop=hop, resume=data.get("x"),
+                   steps=int(data.get("k", 0)))
 
 
 class UssdSessionStore:
