@@ -75,8 +75,11 @@ def prompt(
     definition: MenuDefinition, session: Session, node: AskNode, before: Parts, *, short: bool
 ) -> Step:
     """Render the question (after ``before``, e.g. 'invalid entry') and wait."""
-    question = node.short if short and node.short is not None else node.text
-    parts = session.pending + before + text(definition, session, question, node.prompt)
+    if short and node.short is not None:  # the recording says the long text: not for this
+        question, recorded = node.short, None
+    else:
+        question, recorded = node.text, node.prompt
+    parts = session.pending + before + text(definition, session, question, recorded)
     fmt = definition.messages.get(f"item_{session.channel}") or definition.messages["item_ussd"]
     tpl = fmt.get(session.lang) or fmt[definition.default_lang]
     for key, option in options(definition, session, node):

@@ -71,8 +71,8 @@ DEFAULT_MESSAGES: Mapping[str, Mapping[str, str]] = {
         "en": "We have sent you an SMS on how to book. Goodbye.",
     },
     "readback": {
-        "zh": "您输入的是：{digits:value}。确认请按1，重新输入请按2。",
-        "en": "You entered {digits:value}. Press 1 to confirm, 2 to enter it again.",
+        "zh": "您输入的是：{digits:value} 确认请按1，重新输入请按2。",
+        "en": "You entered {digits:value} Press 1 to confirm, 2 to enter it again.",
     },
 }
 

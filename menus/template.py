@@ -130,10 +130,14 @@ def render_parts(
     parts: list[Say | SayDigits] = []
     buf: list[str] = []
 
-    def flush() -> None:
+    def flush(before_digits: bool = False) -> None:
         nonlocal prompt
         text = "".join(buf)
         buf.clear()
+        if parts and isinstance(parts[-1], SayDigits):
+            text = text.lstrip()  # spaces around a code are not part of any sentence
+        if before_digits:
+            text = text.rstrip()
         if text:
             parts.append(Say(text, prompt))
             prompt = None
@@ -142,7 +146,7 @@ def render_parts(
         if isinstance(seg, str):
             buf.append(seg)
         elif seg.filter == "digits":
-            flush()
+            flush(before_digits=True)
             digits = _text(lookup(scope, seg.path), None)
             if digits:
                 parts.append(SayDigits(digits))

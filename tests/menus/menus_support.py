@@ -22,6 +22,11 @@ DAYS = [
 ]
 PERIODS = [{"id": "am", "name": "上午", "left": 3}, {"id": "pm", "name": "下午", "left": 1}]
 TCODE = "4821937065"
+MINE = [
+    {"id": TCODE, "name": "内科 11月26日 上午"},
+    {"id": "1112223334", "name": "眼科 11月27日 下午"},
+]
+REGISTERED = [{"id": GOOD_ID, "name": "尾号002X"}]
 
 Effects = Callable[[Effect], EffectResult]
 
@@ -33,6 +38,10 @@ def canned(**override: EffectResult) -> Effects:
         "open_days": EffectResult(ok=True, value=DAYS),
         "sessions": EffectResult(ok=True, value=PERIODS),
         "book": EffectResult(ok=True, value={"tcode": TCODE, "dept_name": "内科"}),
+        "registered_ids": EffectResult(ok=True, value=[]),
+        "my_bookings": EffectResult(ok=True, value=MINE),
+        "cancel": EffectResult(ok=True, value={"tcode": TCODE}),
+        "register": EffectResult(ok=True, value={}),
         **override,
     }
     return lambda effect: results[effect.name]

@@ -56,8 +56,10 @@ def test_shipped_booking_menu_loads(booking_menu: MenuDefinition) -> None:
     assert booking_menu.name == "booking"
     assert booking_menu.languages == ("zh", "en")
     assert booking_menu.default_lang == "zh"
-    digest = hashlib.sha256(BOOKING_YAML.read_bytes()).hexdigest()
+    common = BOOKING_YAML.parent / "parts" / "common.yaml"
+    digest = hashlib.sha256(BOOKING_YAML.read_bytes() + b"\0" + common.read_bytes()).hexdigest()
     assert digest.startswith(booking_menu.version) and len(booking_menu.version) == 12
+    assert booking_menu.files == (str(BOOKING_YAML), str(common))
     ask_id = booking_menu.nodes["ask_id"]
     assert isinstance(ask_id, AskNode) and ask_id.digits is not None
     assert (ask_id.digits.min, ask_id.digits.max, ask_id.digits.allow_star) == (18, 18, True)
@@ -65,15 +67,22 @@ def test_shipped_booking_menu_loads(booking_menu: MenuDefinition) -> None:
     book = booking_menu.nodes["book"]
     assert isinstance(book, ActNode)
     assert set(book.args) == {"dept", "day", "session", "id_number"}
-    assert dict(book.on_error) == {"full": "full", "duplicate": "duplicate", "default": "failed"}
+    assert dict(book.on_error) == {
+        "full": "full",
+        "duplicate": "duplicate",
+        "invalid_id": "bad_id",
+        "blacklisted": "blacklisted",
+        "default": "failed",
+    }
 
 
 def test_version_follows_the_bytes() -> None:
     text = BOOKING_YAML.read_text(encoding="utf-8")
-    one = load_menu_text(text, "a.yaml")
-    two = load_menu_text(text + "\n# a comment\n", "a.yaml")
+    here = BOOKING_YAML.parent  # include paths are relative to the menu file
+    one = load_menu_text(text, str(here / "a.yaml"))
+    two = load_menu_text(text + "\n# a comment\n", str(here / "a.yaml"))
     assert one.version != two.version
-    assert load_menu_text(text, "b.yaml").version == one.version
+    assert load_menu_text(text, str(here / "b.yaml")).version == one.version
 
 
 MINIMAL = """\

@@ -39,7 +39,8 @@ def test_full_booking_with_deferred_effects(booking_menu: MenuDefinition) -> Non
         session, out = _result(dialogue.resume(session, Digits(key)))
     assert out.ends and SayDigits(TCODE) in out.parts
     assert calls == [
-        (name, "8613800000000") for name in ("departments", "open_days", "sessions", "book")
+        (name, "8613800000000")
+        for name in ("registered_ids", "departments", "open_days", "sessions", "book")
     ]
 
 
@@ -55,7 +56,9 @@ def test_driver_waits_for_a_slow_effect(booking_menu: MenuDefinition) -> None:
     done: list[tuple[Session, Output]] = []
     Deferred.fromCoroutine(dialogue.resume(session, Digits("1"))).addCallback(done.append)
     assert done == [] and len(pending) == 1
-    pending[0].callback(EffectResult(True, [{"id": "nk", "name": "内科"}]))
+    pending[0].callback(EffectResult(True, []))  # registered_ids: none
+    assert done == [] and len(pending) == 2
+    pending[1].callback(EffectResult(True, [{"id": "nk", "name": "内科"}]))
     assert done and done[0][0].node == "pick_dept"
     assert "内科请按1。" in done[0][1].text()
 
@@ -68,7 +71,7 @@ def test_effect_that_raises_takes_the_error_route(booking_menu: MenuDefinition) 
     session, _ = _result(dialogue.begin("booking", channel="ussd", msisdn=""))
     session, out = _result(dialogue.resume(session, Digits("1")))
     assert out.ends and session.ended
-    assert out.text() == "抱歉，系统繁忙，预约未成功，请稍后再试。"
+    assert out.text() == "抱歉，系统繁忙，请稍后再试。"
 
 
 def test_effect_returning_junk_is_an_error_and_plain_values_are_accepted(

@@ -54,7 +54,9 @@ def test_ussd_walk_books_and_reads_the_tcode_digit_by_digit(booking_menu: MenuDe
         session, out, seen = drive(booking_menu, session, Digits(key), effects)
         screens.append(out)
         asked += seen
-    assert [e.name for e in asked] == ["departments", "open_days", "sessions", "book"]
+    assert [e.name for e in asked] == [
+        "registered_ids", "departments", "open_days", "sessions", "book"
+    ]  # fmt: skip
     assert asked[-1].args == {
         "dept": "nk",
         "day": DAYS[1]["id"],
@@ -95,6 +97,9 @@ def test_ivr_reads_options_as_press_n(booking_menu: MenuDefinition) -> None:
     assert out.parts == (
         Say("Welcome to 12580 hospital appointments.", "welcome"),
         Say("Book an appointment: press 1."),
+        Say("My bookings: press 2."),
+        Say("Register my ID: press 3."),
+        Say("Operator: press 0."),
     )
 
 
@@ -104,14 +109,15 @@ def test_three_nomatches_go_to_on_max_and_noinput_counts_apart(
     session = start(booking_menu, channel="ussd", msisdn="")
     session, out, _ = drive(booking_menu, session, Start(), canned())
     session, out, _ = drive(booking_menu, session, Digits("7"), canned())
-    assert out.text().startswith("输入有误，请重新输入。\n欢迎") and not out.ends
+    assert out.text().startswith("输入有误，请重新输入。\n请选择服务。") and not out.ends
+    assert out.parts[1] == Say("请选择服务。")  # the short question has no recording
     session, out, _ = drive(booking_menu, session, NoInput(), canned())
     assert out.text().startswith("您没有输入。") and not out.ends
     session, out, _ = drive(booking_menu, session, NoInput(), canned())
     session, out, _ = drive(booking_menu, session, Digits("8"), canned())
     assert not out.ends and session.counters == {"welcome.nomatch": 2, "welcome.noinput": 2}
     session, out, _ = drive(booking_menu, session, Digits("7"), canned())
-    assert out.ends and out.text() == "输入错误次数过多，再见。"
+    assert out.ends and out.text() == "输入错误次数过多，请稍后再拨，再见。"
 
 
 def test_a_valid_entry_resets_counters_for_the_next_question(booking_menu: MenuDefinition) -> None:
@@ -182,9 +188,9 @@ def test_full_offers_the_other_sessions_again(booking_menu: MenuDefinition) -> N
     effects = canned(book=EffectResult(ok=False, error="full"), sessions=EffectResult(True, left))
     session, out, seen = drive(booking_menu, session, Digits("1"), effects)
     assert [e.name for e in seen] == ["book", "sessions"]
-    assert session.node == "pick_period"
-    assert session.history == ("welcome", "pick_dept", "pick_day")  # back from here: the day
-    assert out.text().startswith("抱歉，该时段刚刚约满。\n11月26日")
+    assert session.node == "pick_period_known"  # the ID is known now: choosing books
+    assert session.history[:3] == ("welcome", "pick_dept", "pick_day")
+    assert out.text().startswith("抱歉，该时段刚刚约满。\n为身份证尾号002X预约内科 11月26日")
     assert "1.上午" in out.text() and "下午" not in out.text()
 
 
@@ -200,8 +206,10 @@ def test_full_with_nothing_left_goes_back_to_days(booking_menu: MenuDefinition) 
     ("error", "text"),
     [
         ("duplicate", "您当天在该科室已有预约，无需重复预约。"),
-        ("blacklisted", "抱歉，系统繁忙，预约未成功，请稍后再试。"),
-        (None, "抱歉，系统繁忙，预约未成功，请稍后再试。"),
+        ("blacklisted", "因多次预约未就诊，暂停电话预约，请到医院窗口办理。"),
+        ("invalid_id", "身份证号码未通过核验，请到医院窗口办理。"),
+        ("closed", "抱歉，系统繁忙，请稍后再试。"),
+        (None, "抱歉，系统繁忙，请稍后再试。"),
     ],
 )
 def test_booking_errors_end_the_call(
@@ -239,15 +247,15 @@ def test_unexpected_inputs_re_ask_or_re_request(booking_menu: MenuDefinition) ->
     session = start(booking_menu, channel="ussd", msisdn="")
     session, _, _ = drive(booking_menu, session, Start(), canned())
     waiting = step(booking_menu, session, Digits("1"), validators=VALIDATORS)
-    assert waiting.effect == Effect("departments", {})
+    assert waiting.effect == Effect("registered_ids", {})
     again = step(booking_menu, waiting.session, Digits("5"), validators=VALIDATORS)
-    assert again.effect == Effect("departments", {})
+    assert again.effect == Effect("registered_ids", {})
     odd = step(booking_menu, session, EffectResult(True, []), validators=VALIDATORS)
     assert odd.output is not None and odd.output.text().startswith("欢迎")
 
 
 def test_session_on_a_vanished_node_ends_politely(booking_menu: MenuDefinition) -> None:
-    session = start(booking_menu, channel="ussd", msisdn="").evolve(node="gone")
+    session = start(booking_menu, channel="ussd", msisdn="").evolve(node="no_such_node")
     result = step(booking_menu, session, Digits("1"), validators=VALIDATORS)
     assert result.output is not None and result.output.ends
     assert result.output.text() == "系统繁忙，请稍后再试。"

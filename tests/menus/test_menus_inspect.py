@@ -70,5 +70,6 @@ def test_mermaid_graph_names_every_edge(booking_menu: MenuDefinition) -> None:
     assert '  book["act book: book"]' in graph
     assert "  book -->|full| full" in graph
     assert "  pick_day -->|empty| no_days" in graph
-    assert "  welcome -->|1| load_depts" in graph
+    assert "  welcome -->|1| check_registered" in graph
+    assert "  which_id -->|count| use_only_id" in graph
     assert "  ask_id -->|max| ask_id__goodbye" in graph
