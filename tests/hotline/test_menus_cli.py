@@ -141,3 +141,20 @@ async def test_simulate_ivr_shows_speech_waits_and_asks_the_transfer_outcome(red
     assert "All our operators are busy" in out
     assert "We did not hear your entry." in out  # the empty line was a no-input
     assert "[caller hung up]" in out
+
+
+def test_journey_bench_registered_caller_books_in_five_screens() -> None:
+    """bench/journey.py on the real core: ≤ 5 USSD screens, every page shown ≤ 70 characters."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "journey.py")],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    last = done.stdout.strip().splitlines()[-1]
+    fields = dict(kv.split("=") for kv in last.removeprefix("BENCH journey ").split())
+    assert last.startswith("BENCH journey ")
+    assert int(fields["screens"]) <= 5 and int(fields["max_chars"]) <= 70
+    assert int(fields["speech_chars"]) > 0
