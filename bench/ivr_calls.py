@@ -96,12 +96,16 @@ def serve(args: argparse.Namespace) -> None:
         from menus.definition import MenuSource, load_menu
         from menus.driver import Dialogue
 
-        redis = await connect(args.redis)
-        catalog = load_catalog(bench_catalog(Path(args.tmp)))
-        booking = RedisBookingService(redis, catalog, reactor)
+        if args.stub_booking:  # canned effect results: what the channel + menu cost alone
+            run_effect = stub_effects
+        else:
+            redis = await connect(args.redis)
+            catalog = load_catalog(bench_catalog(Path(args.tmp)))
+            booking = RedisBookingService(redis, catalog, reactor)
+            run_effect = make_effect_runner(booking)
         menus = MenuSource([load_menu(ROOT / "config/menus/booking.yaml")])
         validators = {"resident_id": is_valid_resident_id}
-        dialogue = Dialogue(menus, make_effect_runner(booking), validators)
+        dialogue = Dialogue(menus, run_effect, validators)
 
         def record(rec: Any) -> None:
             key = f"{rec.result}:{rec.end_node or rec.hangup_at}"
@@ -122,6 +126,29 @@ def serve(args: argparse.Namespace) -> None:
         lambda f: (print(f.getTraceback(), file=sys.stderr), reactor.stop())
     )
     reactor.run()
+
+
+STUB_VALUES: dict[str, Any] = {
+    "departments": [
+        {"id": f"d{i}", "name": n} for i, n in enumerate(["内科", "外科", "儿科", "眼科", "口腔科"])
+    ],
+    "open_days": [{"id": f"2026-11-2{i}", "name": f"11月2{i}日"} for i in range(6, 9)],
+    "sessions": [{"id": "am", "name": "上午", "left": 9}, {"id": "pm", "name": "下午", "left": 9}],
+    "book": {
+        "tcode": "1234567890",
+        "dept_name": "内科",
+        "day_name": "11月26日",
+        "session_name": "上午",
+    },
+}
+
+
+async def stub_effects(effect: Any, session: Any) -> Any:
+    from menus.types import EffectResult
+
+    if effect.name in STUB_VALUES:
+        return EffectResult(ok=True, value=STUB_VALUES[effect.name])
+    return EffectResult(ok=False, error="error")
 
 
 def start_bare(reactor: Any, commands: list[str], done: Any) -> None:
@@ -256,7 +283,10 @@ def load(args: argparse.Namespace) -> None:
     reactor.run()
     rtt = out.pop("rtt")
     out.update(
-        peak=state["peak"], rtt_p50_ms=pct(rtt, 0.5) * 1000, rtt_p99_ms=pct(rtt, 0.99) * 1000
+        cpu_s=cpu_s(),
+        peak=state["peak"],
+        rtt_p50_ms=pct(rtt, 0.5) * 1000,
+        rtt_p99_ms=pct(rtt, 0.99) * 1000,
     )
     print("LOAD " + json.dumps(out), flush=True)
 
@@ -316,6 +346,7 @@ def main() -> None:
     parser.add_argument("--replay", default="")
     parser.add_argument("--tmp", default="")
     parser.add_argument("--bare", action="store_true")
+    parser.add_argument("--stub-booking", action="store_true", help="canned effect results")
     args = parser.parse_args()
     if args.role == "serve":
         return serve(args)
@@ -328,7 +359,8 @@ def main() -> None:
         tempfile.TemporaryDirectory() as tmp,
         RedisProcess(Path(tmp) / "redis", durable=False) as rp,
     ):
-        ours, ours_load = run_pair("ours", args, ["--redis", rp.url, "--tmp", tmp])
+        extra = ["--stub-booking"] if args.stub_booking else []
+        ours, ours_load = run_pair("ours", args, ["--redis", rp.url, "--tmp", tmp, *extra])
         replay = Path(tmp) / "replay.json"
         replay.write_text(json.dumps(ours_load["first"] or []))
         bare, bare_load = run_pair("bare", args, ["--replay", str(replay)])
@@ -348,7 +380,9 @@ def main() -> None:
     )
     print(
         f"client round trip (incl. client lag): p50 {ours_load['rtt_p50_ms']:.2f} ms "
-        f"p99 {ours_load['rtt_p99_ms']:.2f} ms"
+        f"p99 {ours_load['rtt_p99_ms']:.2f} ms; load generator CPU "
+        f"{ours_load['cpu_s'] / ours_load['elapsed_s'] * 100:.0f} %, "
+        f"server CPU {ours['cpu_s'] / ours_load['elapsed_s'] * 100:.0f} %"
     )
     print(
         f"bare line-echo, same load: {args.calls / bare_load['elapsed_s']:.0f} calls/s, "

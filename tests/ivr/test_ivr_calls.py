@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from ivr.call import prompt_name
 from ivr.server import FastAGIFactory, listen_fastagi
 from ivr.simulator import HANGUP, SILENCE, TypeAhead, place_call
 from ivr.simulator_rules import env_lines
-from menus.types import Digits, HangUp, NoInput
+from menus.types import Digits, HangUp, NoInput, Output, Say, Session, Wait
 
 ESC = '"0123456789*"'
 ID = "11010519491231002*"
@@ -222,3 +223,38 @@ async def test_a_burst_of_concurrent_calls_all_complete(server) -> None:
     await factory.when_idle()
     assert all(sim.said_digits == [TCODE] and sim.commands[-1] == "HANGUP" for sim in sims)
     assert dialogue.inputs.count(Digits(ID)) == 60
+
+
+@dataclass(frozen=True)
+class NoticeSay(Say):
+    """A Say carrying the per-node ``bargein`` flag (read with getattr by the renderer)."""
+
+    bargein: bool = False
+
+
+class NoticeDialogue(ToyDialogue):
+    """A legal notice that keys cannot interrupt, then the menu question."""
+
+    async def begin(
+        self, menu: str, *, channel: str, msisdn: str, lang: str | None = None
+    ) -> tuple[Session, Output]:
+        session, _ = await super().begin(menu, channel=channel, msisdn=msisdn, lang=lang)
+        return session, Output((NoticeSay("录音告知"), MAIN), Wait(max_digits=1))
+
+
+@pytest_twisted.ensureDeferred
+async def test_no_barge_in_during_a_legal_notice() -> None:
+    reactor = _reactor()
+    dialogue = NoticeDialogue()
+    factory = FastAGIFactory(dialogue, clock=reactor)
+    port = listen_fastagi(reactor, 0, factory)
+    try:
+        sim = await place_call(reactor, port.getHost().port, [TypeAhead("1"), "1", HANGUP])
+        await factory.when_idle()
+    finally:
+        await port.stopListening()
+    notice = prompt_name(Say("录音告知"), "zh")
+    assert sim.commands[1] == f'STREAM FILE {notice} ""'  # no escape digits: keys are dropped
+    assert ("key", "1") not in sim.transcript[:6]
+    assert sim.commands[2] == f"GET DATA {p(MAIN)} 5000 1"  # the question still listens
+    assert dialogue.inputs[0] == Digits("1")
