@@ -1,0 +1,98 @@
+"""Wire the USSD channel from the ``ussd:`` settings (keys documented in docs/ussd.md).
+
+``at_resource`` builds ``/ussd/at``; ``mount`` adds ``/ussd/hubtel`` under the same ``/ussd``
+and, when ``ussd.smpp`` is set, starts the USSD-over-SMPP bind (absent: off).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from twisted.web.resource import Resource
+
+from hotline.settings import Settings, SettingsError
+from ussd.at import AtUssdResource
+from ussd.gateway import DialogueLike, UssdGateway
+from ussd.hubtel import HubtelUssdResource
+from ussd.paging import ScreenLimits
+from ussd.sessions import UssdSessionStore
+from ussd.smpp import UssdOpCodes, UssdSmppService
+
+SMPP_KEYS = {"host", "port", "system_id", "password", "system_type", "ops"}
+
+
+def _section(settings: Settings) -> Mapping[str, Any]:
+    section = settings.raw.get("ussd") or {}
+    if not isinstance(section, Mapping):
+        raise SettingsError("settings: ussd must be a mapping")
+    return section
+
+
+def limits_for(settings: Settings, gateway: str) -> ScreenLimits:
+    """``ussd.limits`` (all gateways) overridden by ``ussd.gateways.<name>.limits``."""
+    section = _section(settings)
+    merged = {**(section.get("limits") or {}),
+              **((section.get("gateways") or {}).get(gateway, {}) or {}).get("limits", {})}
+    try:
+        return ScreenLimits(**merged)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"settings: ussd limits for {gateway}: {exc}") from exc
+
+
+def _options(settings: Settings, gateway: str) -> dict[str, Any]:
+    section = _section(settings)
+    return {
+        "limits": limits_for(settings, gateway),
+        "timeout_s": float(section.get("timeout_s", 180)),
+        "resume_s": float(section.get("resume_s", 600)),
+    }
+
+
+def store(settings: Settings, redis: Any) -> UssdSessionStore:
+    section = _section(settings)
+    keep = max(float(section.get("timeout_s", 180)), float(section.get("resume_s", 600)))
+    return UssdSessionStore(redis, keep_s=keep)
+
+
+def at_resource(settings: Settings, dialogue: DialogueLike, redis: Any,
+                reactor: Any) -> AtUssdResource:
+    hop_timeout = float(_section(settings).get("hop_timeout_s", 10))
+    return AtUssdResource(dialogue, store(settings, redis), menu_name=settings.default_menu,
+                          clock=reactor, hop_timeout_s=hop_timeout, **_options(settings, "at"))
+
+
+def mount(root: Resource, settings: Settings, dialogue: DialogueLike, redis: Any, reactor: Any,
+          stoppers: list[Callable[[], Any]]) -> UssdSmppService | None:
+    """Add ``/ussd/hubtel``; start the SMPP bind when configured. Returns the SMPP service."""
+    section = _section(settings)
+    hop_timeout = float(section.get("hop_timeout_s", 10))
+    ussd = root.children.get(b"ussd")
+    if ussd is None:
+        ussd = Resource()
+        root.putChild(b"ussd", ussd)
+    ussd.putChild(b"hubtel", HubtelUssdResource(
+        dialogue, store(settings, redis), settings.default_menu, clock=reactor,
+        hop_timeout_s=hop_timeout, **_options(settings, "hubtel")))
+    smpp = section.get("smpp")
+    if smpp is None:
+        return None
+    if not isinstance(smpp, Mapping) or not {"host", "port", "system_id"} <= set(smpp):
+        raise SettingsError("settings: ussd.smpp needs host, port, system_id (and password)")
+    unknown = set(smpp) - SMPP_KEYS
+    if unknown:
+        raise SettingsError(f"settings: unknown ussd.smpp key(s): {', '.join(sorted(unknown))}")
+    try:
+        ops = UssdOpCodes.from_settings(dict(smpp.get("ops") or {}))
+    except ValueError as exc:
+        raise SettingsError(f"settings: ussd.smpp.ops: {exc}") from exc
+    gateway = UssdGateway(dialogue, store(settings, redis), settings.default_menu,
+                          gateway="smpp", clock=reactor, **_options(settings, "smpp"))
+    service = UssdSmppService(
+        gateway, str(smpp["host"]), int(smpp["port"]), str(smpp["system_id"]),
+        str(smpp.get("password", "")), reactor=reactor, ops=ops,
+        system_type=str(smpp.get("system_type", "USSD")),
+    )
+    service.startService()
+    stoppers.append(service.stopService)
+    return service
