@@ -38,7 +38,14 @@ DEFAULTS: dict[str, Any] = {
     # Sections owned by one package each; keys inside are documented in that package's docs/.
     "booking": {"sweep_interval": 1.0},  # docs/booking.md
     "payments": {"secret": None},  # HMAC-SHA256 key of /api/payments/callback (docs/booking.md)
-    "ussd": {},
+    "ussd": {  # docs/ussd.md
+        "timeout_s": 180,  # sliding: an idle dialogue is over after this
+        "resume_s": 600,  # a redial within this is offered to continue
+        "hop_timeout_s": 10,  # answer a "busy" notice rather than let the gateway give up
+        "limits": {"gsm": 182, "ucs2": 70},  # screen size; per gateway: gateways.<name>.limits
+        "gateways": {},  # at | hubtel | smpp: {limits: {gsm, ucs2}}
+        "smpp": None,  # USSD over SMPP: {host, port, system_id, password, system_type, ops}
+    },
 }
 
 SMPP_DEFAULTS: dict[str, Any] = {
