@@ -17,6 +17,7 @@ from twisted.logger import Logger
 from booking.catalog import load_catalog
 from booking.idcard import is_valid_resident_id
 from booking.store import RedisBookingService
+from hotline import ussd_wiring
 from hotline.admin_api import install_booking
 from hotline.effects import make_effect_runner
 from hotline.metrics import CountingSite, Metrics, MetricsResource, register_gauges
@@ -29,8 +30,6 @@ from hotline.web import build_root
 from ivr.server import FastAGIFactory, listen_fastagi
 from menus.definition import MenuSource, load_menu
 from menus.driver import Dialogue
-from ussd.at import AtUssdResource
-from ussd.sessions import UssdSessionStore
 
 log = Logger()
 
@@ -92,10 +91,9 @@ async def start(
     dialogue = Dialogue(menus, make_effect_runner(booking), VALIDATORS)
     stoppers.append(start_reloading(menus, settings.menu_files, reactor))  # file watch + SIGHUP
 
-    ussd = AtUssdResource(
-        dialogue, UssdSessionStore(redis), menu_name=settings.default_menu, clock=reactor
-    )
+    ussd = ussd_wiring.at_resource(settings, dialogue, redis, reactor)
     root = build_root(booking, redis.ping, ussd_at=ussd)
+    ussd_wiring.mount(root, settings, dialogue, redis, reactor, stoppers)  # hubtel, SMPP USSD
     stoppers += install_booking(root, booking, settings, reactor)  # payments, admin, sweeper
     metrics = Metrics()
     root.putChild(b"metrics", MetricsResource(metrics))
