@@ -221,7 +221,8 @@ class UssdGateway:
                     return HopReply(200, rec.reply, "retry")
             else:
                 text = "" if starting or rec is None else f"{rec.text}*{raw}"
-        meta["input"] = input_kind(None if starting else value,
+        shown = value if value is not None or starting else text.rsplit("*", 1)[-1]
+        meta["input"] = input_kind(None if starting else shown,
                                    bool(rec and same and len(rec.pages) > 1))
         if starting:
             if rec is not None and not same and self._resumable(rec, now):

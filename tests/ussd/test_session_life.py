@@ -1,0 +1,79 @@
+"""Session life over real HTTP: a redial within resume_s is offered to continue; telemetry."""
+
+from __future__ import annotations
+
+import pytest_twisted
+from ussd_harness import CountingDialogue, start_server
+
+from ussd.gateway import HopEvent
+
+OFFER = "CON 您上次的预约尚未完成。\n1.继续上次\n2.重新开始"
+
+
+@pytest_twisted.ensureDeferred
+async def test_redial_within_ten_minutes_continues_where_the_caller_left_off(redis) -> None:
+    server = await start_server(CountingDialogue(), redis)
+    try:
+        await server.post(sessionId="a", text="")
+        asked = await server.post(sessionId="a", text="1")
+        assert asked == (200, "CON 请输入身份证号")
+        server.clock.advance(300)  # the network dropped the dialogue; the patient redials
+        assert await server.post(sessionId="b", text="") == (200, OFFER)
+        assert await server.post(sessionId="b", text="") == (200, OFFER)  # a retry
+        assert await server.post(sessionId="b", text="1") == asked  # the same screen again
+        final = await server.post(sessionId="b", text="1*110105194912310021")
+        assert final[1].startswith("END 预约成功")
+        assert server.dialogue.begins == 1
+        assert server.dialogue.resumes == ["1", "110105194912310021"]
+        # the old gateway session id is gone for good
+        assert (await server.post(sessionId="a", text="1*2"))[1].startswith("END 会话已过期")
+    finally:
+        await server.port.stopListening()
+
+
+@pytest_twisted.ensureDeferred
+async def test_start_over_and_the_cases_without_an_offer(redis) -> None:
+    server = await start_server(CountingDialogue(), redis)
+    try:
+        await server.post(sessionId="a", text="")
+        await server.post(sessionId="a", text="1")
+        assert await server.post(sessionId="b", text="") == (200, OFFER)
+        assert await server.post(sessionId="b", text="2") == (200, "CON 欢迎\n1 预约挂号")
+        assert server.dialogue.begins == 2
+        # nothing answered yet in "b": a redial just starts again
+        assert (await server.post(sessionId="c", text=""))[1] == "CON 欢迎\n1 预约挂号"
+        # after 10 minutes there is no offer
+        await server.post(sessionId="c", text="1")
+        server.clock.advance(601)
+        assert (await server.post(sessionId="d", text=""))[1] == "CON 欢迎\n1 预约挂号"
+        # a finished dialogue is not offered either
+        await server.post(sessionId="d", text="1")
+        await server.post(sessionId="d", text="1*110105194912310021")
+        assert (await server.post(sessionId="e", text=""))[1] == "CON 欢迎\n1 预约挂号"
+    finally:
+        await server.port.stopListening()
+
+
+@pytest_twisted.ensureDeferred
+async def test_every_hop_reports_node_input_kind_time_and_outcome(redis) -> None:
+    events: list[HopEvent] = []
+    server = await start_server(CountingDialogue(), redis, on_hop=events.append)
+    try:
+        await server.post(text="")
+        await server.post(text="1")
+        await server.post(text="1")
+        await server.post(text="1*11010519491231002*")
+        await server.post(text="1*11010519491231002**9")
+        await server.post(sessionId="zz", text="5")
+    finally:
+        await server.port.stopListening()
+    assert [(e.node, e.input, e.outcome) for e in events] == [
+        ("main", "start", "new"),
+        ("id", "digits", "step"),
+        ("id", "retry", "retry"),
+        ("done", "star", "step"),
+        ("done", "digits", "ended"),
+        ("-", "digits", "expired"),
+    ]
+    assert all(e.msisdn == "*********8000" and e.gateway == "at" for e in events)
+    assert all(isinstance(e.ms, float) and 0 <= e.ms < 5000 for e in events)
