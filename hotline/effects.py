@@ -64,6 +64,13 @@ def make_effect_runner(booking: BookingService) -> RunEffect:
         done = await booking.cancel(str(args["tcode"]), msisdn=session.msisdn)
         return {"tcode": done.tcode}
 
+    async def registered_ids(_: dict[str, Any], session: Session) -> Any:
+        """IDs bound to the caller's phone, labelled by their last 4 (a registered caller skips
+        the ID entry)."""
+        label = "尾号{}" if session.lang == "zh" else "ID ending {}"
+        found = await booking.registered_ids(session.msisdn) if session.msisdn else []
+        return [{"id": i, "name": label.format(i[-4:])} for i in found]
+
     async def register(args: dict[str, Any], session: Session) -> Any:
         await booking.register(session.msisdn, str(args["id_number"]))
         return {}
@@ -76,6 +83,7 @@ def make_effect_runner(booking: BookingService) -> RunEffect:
         "my_bookings": my_bookings,
         "cancel": cancel,
         "register": register,
+        "registered_ids": registered_ids,
     }
 
     async def run_effect(effect: Effect, session: Session) -> EffectResult:
