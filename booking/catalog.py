@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -60,13 +60,18 @@ class Catalog:
     remote_share: float
     departments: tuple[DepartmentConfig, ...]
     policy: Policy = DEFAULT_POLICY
+    _by_id: Mapping[str, DepartmentConfig] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # O(1) lookups: a hospital group may list thousands of departments
+        object.__setattr__(self, "_by_id", MappingProxyType({d.id: d for d in self.departments}))
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
     def department(self, dept_id: str) -> DepartmentConfig | None:
-        return next((d for d in self.departments if d.id == dept_id), None)
+        return self._by_id.get(dept_id)
 
 
 class _Src:

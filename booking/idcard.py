@@ -8,9 +8,11 @@ prove a real person (ID generators pass it); it only catches typos and lazy forg
 from __future__ import annotations
 
 import datetime as dt
+import operator
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)  # 2^(17-i) mod 11
 _CHECK = "10X98765432"  # ISO 7064 MOD 11-2: sum mod 11 -> check character
+_ZERO_SUM = 48 * sum(_WEIGHTS)
 
 # First two digits (GB/T 2260 provinces; 71 Taiwan, 81/82 HK/Macau, 91 overseas).
 PROVINCES: frozenset[str] = frozenset(
@@ -25,7 +27,10 @@ EARLIEST_BIRTH = dt.date(1880, 1, 1)
 
 def check_char(first17: str) -> str:
     """The 18th character for 17 digits (ISO 7064 MOD 11-2)."""
-    total = sum(int(c) * w for c, w in zip(first17, _WEIGHTS, strict=True))
+    if len(first17) != 17:
+        raise ValueError("check_char needs exactly 17 digits")
+    # bytes arithmetic (ASCII '0' is 48): this runs on every attempt of a flash crowd
+    total = sum(map(operator.mul, first17.encode("ascii"), _WEIGHTS)) - _ZERO_SUM
     return _CHECK[total % 11]
 
 

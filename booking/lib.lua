@@ -7,7 +7,7 @@ local function event(stream, kind, bk, now, reason)
   local f = redis.call('HMGET', bk, 'tcode', 'msisdn', 'dept', 'day', 'session', 'lang')
   redis.call('XADD', stream, 'MAXLEN', '~', '100000', '*', 'type', kind, 'tcode', f[1],
     'msisdn', f[2], 'dept', f[3], 'day', f[4], 'session', f[5], 'lang', f[6] or 'zh',
-    'reason', reason or '', 'ts', now)
+    'reason', reason or '', 'ts', string.format('%d', math.floor(tonumber(now))))
 end
 
 -- Cancelled places whose return time has come leave the taken counts (no timer to lose).

@@ -58,3 +58,17 @@ def test_every_adjacent_transposition_is_detected(body: int, pos: int) -> None:
         return  # swapping equal digits changes nothing
     swapped = code[:pos] + code[pos + 1] + code[pos] + code[pos + 2 :]
     assert not is_well_formed(swapped)
+
+
+def test_buffered_randbelow_is_uniform_and_in_range() -> None:
+    from collections import Counter
+
+    from booking.tcode import BufferedRandbelow, is_well_formed, new_tcode
+
+    draw = BufferedRandbelow(chunk=64)  # refills often
+    counts = Counter(draw(10) for _ in range(20000))
+    assert set(counts) == set(range(10))
+    assert all(1700 < n < 2300 for n in counts.values())  # ~2000 each
+    assert all(is_well_formed(new_tcode(draw)) for _ in range(1000))
+    with pytest.raises(ValueError):
+        draw(0)

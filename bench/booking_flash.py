@@ -1,0 +1,237 @@
+"""Flash crowd on one hot session: the booking core against raw EVALSHA of the same hold script.
+
+    .venv/bin/python bench/booking_flash.py [--attempts 50000] [--clients 200] [--places 1000]
+
+Starts its own redis-server (``RedisProcess``, durable=True: AOF with appendfsync always, like
+production). Phase 1 (core): ``clients`` coroutines share ``attempts`` calls of
+``RedisBookingService.book`` on one session with ``places`` remote places; half the attempts are
+a second try by an ID that already tried, so duplicates are exercised. Phase 2 (raw): the same
+script, with arguments precomputed by the same code, sent as EVALSHA through txredisapi with the
+same number in flight (the cost of Redis alone). Then it counts oversell (live bookings beyond the
+quota, or a counter that disagrees) and double bookings (an ID with two live bookings in the
+department-day). Phase 3: the core rate with 10 and with 10,000 departments in the catalog (and
+that many sessions' worth of bookings already in Redis), to show the cost stays flat.
+Last line: ``BENCH booking_flash ratio=… holds_per_s=… p99_ms=… oversell=… double=…``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from twisted.internet import defer, task
+
+from booking import keys
+from booking.api import BookingError, BookingRequest
+from booking.catalog import parse_catalog
+from booking.idcard import check_char
+from booking.store import RedisBookingService
+from booking.tcode import new_tcode
+from hotline.redis_client import connect
+from hotline.redis_server import RedisProcess
+
+
+class FixedClock:
+    """10:00 hospital time today: tomorrow is bookable whatever the real hour is."""
+
+    def __init__(self) -> None:
+        from zoneinfo import ZoneInfo
+
+        tz = ZoneInfo("Asia/Shanghai")
+        today = dt.datetime.now(tz).date()
+        self.now = dt.datetime.combine(today, dt.time(10), tzinfo=tz).timestamp()
+        self.tomorrow = today + dt.timedelta(days=1)
+
+    def seconds(self) -> float:
+        return self.now
+
+
+def catalog_text(departments: int, places: int) -> str:
+    depts = "\n".join(
+        f"  - {{id: d{n}, name: {{zh: 科{n}, en: Dept {n}}}}}" for n in range(departments)
+    )
+    return (
+        "hospital:\n  name: {zh: 压测医院, en: Bench hospital}\n  remote_share: 1.0\n"
+        f"sessions:\n  am: {{label: {{zh: 上午, en: morning}}, places: {places}}}\n"
+        f"  pm: {{label: {{zh: 下午, en: afternoon}}, places: {places}}}\n"
+        f"departments:\n{depts}\n"
+    )
+
+
+def person(n: int) -> tuple[str, str]:
+    """The n-th distinct valid ID and its own phone number."""
+    first = f"11010{n // 100000 % 10}{1950 + n // 1000 % 50:04d}0101{n % 1000:03d}"
+    return first + check_char(first), f"86137{n:08d}"
+
+
+def requests(attempts: int, day: dt.date, dept: str = "d0") -> list[BookingRequest]:
+    """Each person tries twice (the second try must come back 'duplicate' or 'full')."""
+    out = []
+    for i in range(attempts):
+        id_number, msisdn = person(i // 2)
+        out.append(BookingRequest(dept, day, "am", id_number, msisdn, "ussd"))
+    return out
+
+
+async def run_clients(
+    clients: int, jobs: list[Any], call: Any
+) -> tuple[float, list[float], Counter]:
+    """``clients`` closed-loop workers share ``jobs``; returns (seconds, latencies, outcomes)."""
+    it = iter(jobs)
+    lat: list[float] = []
+    outcomes: Counter[str] = Counter()
+
+    async def worker() -> None:
+        for job in it:
+            t0 = time.perf_counter()
+            outcomes[await call(job)] += 1
+            lat.append(time.perf_counter() - t0)
+
+    start = time.perf_counter()
+    await defer.gatherResults([defer.Deferred.fromCoroutine(worker()) for _ in range(clients)])
+    return time.perf_counter() - start, lat, outcomes
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(q * len(s)))] * 1000 if s else 0.0
+
+
+async def core_phase(redis: Any, service: RedisBookingService, reqs: list, clients: int):
+    async def book(request: BookingRequest) -> str:
+        try:
+            return (await service.book(request)).status.value
+        except BookingError as exc:
+            return exc.code
+
+    return await run_clients(clients, reqs, book)
+
+
+async def check(redis: Any, day: dt.date, quota: int) -> tuple[int, int, int]:
+    """(live bookings, oversell, double bookings) of the hot session, read back from Redis."""
+    codes = await redis.smembers(keys.session_codes("d0", day, "am"))
+    live_ids: Counter[str] = Counter()
+    for code in codes:
+        h = await redis.hgetall(keys.booking(code))
+        if h["status"] in ("held", "confirmed", "checked_in"):
+            live_ids[h["id"]] += 1
+    live = sum(live_ids.values())
+    counter = int(await redis.hget(keys.counts("d0", day, "am"), "r") or 0)
+    oversell = max(live - quota, 0) + abs(counter - live)
+    return live, oversell, sum(n - 1 for n in live_ids.values() if n > 1)
+
+
+async def raw_phase(redis: Any, service: RedisBookingService, reqs: list, clients: int):
+    """The same hold script with precomputed arguments: EVALSHA straight through txredisapi."""
+    sha = service._hold.sha
+    now = service.clock.seconds()
+    jobs = []
+    for request in reqs:
+        keys_, arg = service.hold_args(request, now)
+        code = new_tcode()
+        jobs.append(([*keys_, keys.booking(code)], [json.dumps({**arg, "code": code})]))
+
+    async def evalsha(job: tuple[list[str], list[str]]) -> str:
+        reply = await redis.evalsha(sha, job[0], job[1])
+        return str(reply[0])
+
+    return await run_clients(clients, jobs, evalsha)
+
+
+async def scale_phase(redis: Any, clock: FixedClock, departments: int, attempts: int, clients: int):
+    """Core rate on the hot session with ``departments`` in the catalog and 2 bookings in each."""
+    await redis.flushdb()
+    catalog = parse_catalog(catalog_text(departments, 1000), "bench.yaml")
+    service = RedisBookingService(redis, catalog, clock)
+    await service.load_scripts()
+    seed = [
+        BookingRequest(f"d{n % departments}", clock.tomorrow, "pm", *person(900000 + n), "ivr")
+        for n in range(2 * departments)
+    ]
+    await core_phase(redis, service, seed, clients)
+    secs, _, _ = await core_phase(redis, service, requests(attempts, clock.tomorrow), clients)
+    return attempts / secs
+
+
+async def one_round(redis: Any, service: RedisBookingService, args: argparse.Namespace):
+    """Core then raw on a flushed Redis; returns the measurements of both."""
+    day = service.clock.tomorrow  # type: ignore[attr-defined]
+    reqs = requests(args.attempts, day)
+    out: dict[str, Any] = {}
+    for name, phase in (("core", core_phase), ("raw", raw_phase)):
+        await redis.flushdb()
+        cpu = time.process_time()
+        secs, lat, outcomes = await phase(redis, service, reqs, args.clients)
+        cpu_us = (time.process_time() - cpu) / args.attempts * 1e6
+        live, oversell, double = await check(redis, day, args.places)
+        out[name] = {"rate": args.attempts / secs, "p50": pct(lat, 0.5), "p99": pct(lat, 0.99),
+                     "cpu_us": cpu_us, "outcomes": dict(outcomes), "live": live,
+                     "oversell": oversell, "double": double}  # fmt: skip
+        m = out[name]
+        print(f"  {name:>4}: {m['rate']:>8,.0f}/s  p50 {m['p50']:6.2f} ms  p99 {m['p99']:6.2f} ms"
+              f"  client CPU {cpu_us:5.0f} us/attempt  live {live} oversell {oversell}"
+              f" double {double}  {m['outcomes']}")
+    return out
+
+
+async def main(reactor: Any, args: argparse.Namespace) -> None:
+    clock = FixedClock()
+    print(f"booking_flash: {args.attempts} hold attempts, {args.clients} concurrent clients, one "
+          f"session of {args.places} places, Redis durable={args.durable}, {args.rounds} rounds")
+    tmp = tempfile.TemporaryDirectory()
+    with tmp, RedisProcess(Path(tmp.name), durable=args.durable) as server:
+        redis = await connect(server.url)
+        catalog = parse_catalog(catalog_text(10, args.places), "bench.yaml")
+        service = RedisBookingService(redis, catalog, clock)
+        await service.load_scripts()
+        rounds = []
+        for n in range(args.rounds):
+            print(f"round {n + 1}:")
+            rounds.append(await one_round(redis, service, args))
+        rates = {}
+        for n in args.scale:
+            rates[n] = await scale_phase(redis, clock, n, args.scale_attempts, args.clients)
+            print(f"scale: {n:>6} departments: {rates[n]:,.0f} holds/s")
+        if rates:
+            lo, hi = min(rates.values()), max(rates.values())
+            print(f"scale: spread {100 * (hi - lo) / hi:.1f} % (flat if <= 20 %)")
+        await redis.disconnect()
+
+    def median(name: str, key: str) -> float:
+        return statistics.median(r[name][key] for r in rounds)
+
+    core_rate, raw_rate, p99 = median("core", "rate"), median("raw", "rate"), median("core", "p99")
+    cpu_ratio = median("raw", "cpu_us") / median("core", "cpu_us")
+    oversell = sum(r[k]["oversell"] for r in rounds for k in ("core", "raw"))
+    double = sum(r[k]["double"] for r in rounds for k in ("core", "raw"))
+    print(f"median of {len(rounds)}: core {core_rate:,.0f}/s, raw EVALSHA {raw_rate:,.0f}/s, "
+          f"core p99 {p99:.2f} ms; client CPU per attempt raw/core = {cpu_ratio:.2f}")
+    print(f"BENCH booking_flash ratio={core_rate / raw_rate:.2f} holds_per_s={core_rate:.0f} "
+          f"p99_ms={p99:.2f} oversell={oversell} double={double}")
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--attempts", type=int, default=50000)
+    p.add_argument("--clients", type=int, default=200)
+    p.add_argument("--places", type=int, default=1000)
+    p.add_argument("--scale", type=int, nargs="*", default=[10, 10000])
+    p.add_argument("--scale-attempts", type=int, default=20000)
+    p.add_argument("--rounds", type=int, default=3, help="core+raw pairs; medians are reported")
+    p.add_argument("--no-durable", dest="durable", action="store_false",
+                   help="Redis without AOF (diagnosis only: production runs appendfsync always)")
+    return p.parse_args(argv)
+
+
+if __name__ == "__main__":
+    task.react(lambda reactor: defer.ensureDeferred(main(reactor, parse())))
