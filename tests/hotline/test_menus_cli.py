@@ -92,6 +92,59 @@ departments:
 """
 
 
+def _core(redis) -> tuple[Any, Any]:
+    """The real booking service on ``redis`` and a Dialogue over the shipped menus."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from twisted.internet.task import Clock
+
+    from booking.catalog import parse_catalog
+    from booking.store import RedisBookingService
+    from hotline.app import VALIDATORS
+    from hotline.effects import make_effect_runner
+    from menus.definition import MenuSource
+    from menus.driver import Dialogue
+
+    clock = Clock()
+    clock.advance(dt.datetime(2026, 11, 25, 10, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp())
+    booking = RedisBookingService(redis, parse_catalog(CATALOG, "t.yaml"), clock)
+    dialogue = Dialogue(MenuSource.from_paths(SHIPPED), make_effect_runner(booking), VALIDATORS)
+    return booking, dialogue
+
+
+async def _screens(dialogue: Any, keys: list[str]) -> list[str]:
+    """The USSD screens one session shows while answering ``keys``."""
+    from menus.types import Digits
+
+    session, out = await dialogue.begin("booking", channel="ussd", msisdn="8613912345678")
+    screens = [out.text()]
+    for key in keys:
+        session, out = await dialogue.resume(session, Digits(key))
+        screens.append(out.text())
+    assert out.ends, screens
+    return screens
+
+
+@pytest_twisted.ensureDeferred
+async def test_register_then_book_in_five_screens_then_cancel_on_the_real_core(redis) -> None:
+    booking, dialogue = _core(redis)
+    reg = await _screens(dialogue, ["3", "11010519491231002*", "1"])
+    assert "11010519491231002X" in reg[2] and reg[-1].startswith("登记成功：身份证尾号002X")
+    assert await booking.registered_ids("8613912345678") == ["11010519491231002X"]
+    booked = await _screens(dialogue, ["1", "1", "1", "1"])
+    assert len(booked) == 5 and booked[3].startswith("为身份证尾号002X预约内科")
+    from ussd.paging import ScreenLimits, paginate
+
+    pages = [paginate(screen.split("\n"), ScreenLimits(ucs2=70)) for screen in booked]
+    assert all(len(page) <= 70 for screen in pages for page in screen), pages
+    tcode = re.findall(r"(?<!\d)\d{10}(?!\d)", booked[-1])[-1]
+    mine = await _screens(dialogue, ["2", "1", "1", "1"])
+    assert mine[1].startswith("您的预约") and tcode in mine[2]
+    assert mine[-1].startswith("已取消内科")
+    assert await booking.bookings_for("8613912345678") == []
+
+
 async def _walk(redis, channel: str, keys: list[str], lang: str | None = None) -> tuple[str, Any]:
     import datetime as dt
     from zoneinfo import ZoneInfo
