@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from menus.definition import PAGING_KEYS
 from sms import gsm0338
 
-NEXT_KEY = "98"
-BACK_KEY = "00"
+NEXT_KEY, BACK_KEY = PAGING_KEYS  # "98", "00": menus refuse them as choice keys (menus check)
 _NAV: dict[str, tuple[str, str]] = {
     "zh": ("98.更多", "00.返回"),
     "en": ("98. More", "00. Back"),
