@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,63 @@ def test_templates_cannot_reach_python_attributes(phone: MenuDefinition) -> None
     assert out.text() == "[]"  # names are looked up in mappings only, never as attributes
     with pytest.raises(MenuError, match="bad field"):
         load_menu_text(PHONE.replace("好的，{last4:phone}", "{phone()}"), "p.yaml")
+
+
+BASE = """\
+menu: b
+languages: [zh]
+start: a
+nodes:
+  a:
+    type: ask
+    text: {zh: 第一}
+    choices: {"1": {text: {zh: 下一步}, next: b}}
+  b:
+    type: ask
+    text: {zh: 第二}
+    choices: {"1": {text: {zh: 结束}, next: z}, "2": {text: {zh: 回去}, next: note}}
+  note: {type: say, text: {zh: 好的}, next: $back}
+  z: {type: end, text: {zh: 完}}
+"""
+
+
+def test_back_target_returns_to_the_previous_question() -> None:
+    menu = load_menu_text(BASE, "b.yaml")
+    session = step(menu, start(menu, channel="ussd", msisdn=""), Start(), validators={}).session
+    session = step(menu, session, Digits("1"), validators={}).session
+    result = step(menu, session, Digits("2"), validators={})
+    assert result.session.node == "b" and result.output is not None
+    assert result.output.text().startswith("好的\n第二")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("start: a", "start: a\nkeys: {back: '0'}"), "back, operator and repeat must differ"),
+        (("start: a", "start: a\nkeys: {operator_to: nowhere}"), "keys.operator_to 'nowhere'"),
+        (("start: a", "start: a\ndefaults: {timeout: 0}"), "defaults.timeout must be positive"),
+        (("start: a", "start: a\ndefaults: {on_max: gone}"), "defaults.on_max 'gone' does not"),
+        (("start: a", "start: a\ninclude: [nope.yaml]"), "include 'nope.yaml': cannot read"),
+        (("next: $back", "next: $nowhere"), "next '$nowhere' does not exist"),
+        (("type: say, text: {zh: 好的}, next: $back", "type: route, value: x, cases: "
+          "[{like: x, next: z}], default: z"), "unknown test 'like'"),
+        (("type: say, text: {zh: 好的}, next: $back", "type: route, value: x, cases: "
+          "[{matches: '(', next: z}], default: z"), "matches: bad pattern"),
+        (("type: say, text: {zh: 好的}, next: $back", "type: act, next: z"),
+         "an act needs an effect, set, or both"),
+    ],
+)
+def test_language_errors_name_the_place(change: tuple[str, str], message: str) -> None:
+    with pytest.raises(MenuError, match=r"^b\.yaml:\d+:\d+: .*" + re.escape(message)):
+        load_menu_text(BASE.replace(*change), "b.yaml")
+
+
+def test_a_node_defined_twice_across_parts_names_both_places(tmp_path: Path) -> None:
+    (tmp_path / "p.yaml").write_text("nodes:\n  z: {type: end, text: {zh: 又}}\n", "utf-8")
+    main = tmp_path / "b.yaml"
+    main.write_text(BASE.replace("start: a", "start: a\ninclude: [p.yaml]"), "utf-8")
+    with pytest.raises(MenuError) as caught:
+        load_menu(main)
+    assert str(caught.value) == (
+        f"{tmp_path / 'p.yaml'}:2:3: node 'z': node 'z' is already defined at {main}:15"
+    )
