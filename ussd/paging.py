@@ -85,6 +85,18 @@ def paginate(
     more, back = nav_labels(lang)
     coding = coding_of(whole + more + back)
     budget = limits.limit(coding) - units(f"\n{more}\n{back}", coding)
+    while True:
+        pages = _plan(lines, coding, budget, more, back, ends)
+        # A page may go out in another encoding than planned (a last page without the Chinese
+        # navigation, all GSM but with escapes): shrink until every page fits as sent.
+        if budget <= 1 or all(fits(page, limits) for page in pages):
+            return pages
+        budget -= 1
+
+
+def _plan(
+    lines: Sequence[str], coding: str, budget: int, more: str, back: str, ends: bool
+) -> tuple[str, ...]:
     pieces: list[str] = []
     for line in lines:
         for sub in line.split("\n"):

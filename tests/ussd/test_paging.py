@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import pytest_twisted
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from ussd_harness import CountingDialogue, start_server
 
@@ -79,6 +79,7 @@ def test_a_single_line_longer_than_a_page_is_cut_at_characters() -> None:
     assert nav_labels("zh")[1] not in pages[-1]  # the final page of an ending screen is final
 
 
+@settings(max_examples=400, deadline=None)
 @given(
     st.lists(st.text(min_size=0, max_size=90), min_size=1, max_size=25),
     st.integers(24, 200), st.integers(24, 90), st.sampled_from(["zh", "en"]), st.booleans(),
@@ -233,3 +234,14 @@ async def test_98_and_00_turn_pages_and_never_reach_the_menu(redis) -> None:
         assert server.dialogue.resumes == ["1"]
     finally:
         await server.port.stopListening()
+
+
+def test_a_last_page_sent_in_gsm_with_escapes_still_fits() -> None:
+    # Planned in UCS2 (the Chinese navigation), but the final page has no navigation and is all
+    # GSM with escape characters, each 2 septets: it must fit the (smaller) GSM limit as sent.
+    limits = ScreenLimits(gsm=24, ucs2=25)
+    pages = paginate(["内", "€" * 13], limits, "zh", ends=True)
+    for page in pages:
+        coding, size = measure(page)
+        assert size <= limits.limit(coding), (coding, size, page)
+    assert "".join(_content(pages, "zh")) == "内" + "€" * 13
