@@ -211,6 +211,18 @@ async def test_broken_media_ends_the_call_as_media_failure(line, errors) -> None
     assert errors == []
 
 
-@pytest.mark.skip(reason="cancel by phone needs the menus' 'my bookings' node (not shipped yet)")
-def test_cancel_by_phone() -> None:
-    raise AssertionError("placeholder")
+@pytest_twisted.ensureDeferred
+async def test_book_then_cancel_by_phone(line, errors) -> None:
+    booking, *_ = line
+    if "load_mine" not in load_menu(ROOT / "config/menus/booking.yaml").nodes:
+        pytest.skip("the booking menu has no 'my bookings' branch yet")
+    sim, _ = await call(line, BOOKING)
+    (tcode,) = [d for d in sim.said_digits if len(d) == 10]
+    assert [b.tcode for b in await booking.bookings_for("8613912345678")] == [tcode]
+    # my bookings → the first one (read back digit by digit) → cancel → yes
+    sim, record = await call(line, ["2", "1", "1", "1"])
+    in_step(sim)
+    assert tcode in sim.said_digits
+    assert record.result == "completed" and record.end_node == "cancelled", record.fields()
+    assert await booking.bookings_for("8613912345678") == []
+    assert errors == []
