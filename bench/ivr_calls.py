@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import random
 import re
 import resource
@@ -203,7 +204,7 @@ def load(args: argparse.Namespace) -> None:
     from ivr.simulator_rules import env_lines
 
     rng = random.Random(7)
-    out: dict[str, Any] = {"ok": 0, "failed": 0, "rtt": [], "first": None}
+    out: dict[str, Any] = {"ok": 0, "failed": 0, "rtt": [], "durations": [], "first": None}
     state = {"started": 0, "running": 0, "peak": 0}
     t0 = time.perf_counter()
 
@@ -220,6 +221,8 @@ def load(args: argparse.Namespace) -> None:
             self.commands: list[str] = []
             self.sent_at: float | None = None
             self.booked = False
+            self.began = time.perf_counter()
+            self.keys = ""
 
         def connectionMade(self) -> None:
             self.transport.write("".join(x + "\n" for x in self.env).encode())
@@ -236,10 +239,13 @@ def load(args: argparse.Namespace) -> None:
             text = line.decode()
             self.commands.append(text)
             verb = " ".join(text.split(" ")[:2]).upper()
-            if verb == "GET DATA":
-                keys = self.answers.pop(0) if self.answers else ""
+            if verb == "GET DATA" or verb == "EXEC READ":
+                self.keys = self.answers.pop(0) if self.answers else ""
                 delay = args.think_ms / 1000 * rng.uniform(0.5, 1.5)
-                reactor.callLater(delay, self.reply, f"200 result={keys}")
+                answer = f"200 result={self.keys}" if verb == "GET DATA" else "200 result=0"
+                reactor.callLater(delay, self.reply, answer)
+            elif verb == "GET FULL":  # ${READSTATUS},${var} after EXEC Read
+                self.reply(f"200 result=1 (OK,{self.keys})")
             elif verb.startswith("STREAM"):
                 self.reply("200 result=0 endpos=16000")
             elif verb.startswith("HANGUP"):
@@ -251,6 +257,7 @@ def load(args: argparse.Namespace) -> None:
                 self.reply("200 result=0")
 
         def connectionLost(self, reason: Any = None) -> None:
+            out["durations"].append(time.perf_counter() - self.began)
             good = self.commands[-1:] == ["HANGUP"] and (self.booked or args.bare)
             out["ok" if good else "failed"] += 1
             if good and out["first"] is None:
@@ -282,6 +289,8 @@ def load(args: argparse.Namespace) -> None:
         reactor.callLater(rng.uniform(0, call_s), next_call)
     reactor.run()
     rtt = out.pop("rtt")
+    durations = out.pop("durations")
+    out["call_p50_s"] = pct(durations, 0.5)
     out.update(
         cpu_s=cpu_s(),
         peak=state["peak"],
@@ -355,6 +364,8 @@ def main() -> None:
 
     from hotline.redis_server import RedisProcess
 
+    load0 = os.getloadavg()[0]
+
     with (
         tempfile.TemporaryDirectory() as tmp,
         RedisProcess(Path(tmp) / "redis", durable=False) as rp,
@@ -368,9 +379,11 @@ def main() -> None:
     bare_call = bare["cpu_s"] / args.calls * 1e6
     ratio = per_call / bare_call if bare_call else float("inf")
     failed = ours_load["failed"] + bare_load["failed"]
+    print(f"load average before/after: {load0:.2f} / {os.getloadavg()[0]:.2f} (2 vCPUs shared)")
     print(
         f"calls={args.calls} concurrency={args.concurrency} (peak {ours_load['peak']}) "
-        f"think={args.think_ms:.0f}ms±50% commands/call={len(ours_load['first'] or [])}"
+        f"think={args.think_ms:.0f}ms±50% commands/call={len(ours_load['first'] or [])}, "
+        f"call length p50 {ours_load['call_p50_s']:.2f} s (bare {bare_load['call_p50_s']:.2f} s)"
     )
     print(
         f"ours: {args.calls / ours_load['elapsed_s']:.0f} calls/s, server latency "

@@ -21,7 +21,7 @@ import phonenumbers
 from ivr.agi import AgiEnv, AgiProtocol, AgiReply, CallEnded
 from ivr.channel import ChannelEffects
 from ivr.render import prompt_name, render_output
-from ivr.states import CallRecord, CallState, Deadlines, check_transition
+from ivr.states import CallRecord, CallState, Deadlines, Ended, check_transition
 from menus.types import Digits, HangUp, Input, NoInput, Output, Session
 
 S = CallState
@@ -36,15 +36,6 @@ class DialogueLike(Protocol):
     ) -> tuple[Session, Output]: ...
 
     async def resume(self, session: Session, inp: Input) -> tuple[Session, Output]: ...
-
-
-class Ended(Exception):
-    """The call cannot go on; ``hung_up`` tells a caller hang-up from a media failure."""
-
-    def __init__(self, why: str, *, hung_up: bool, result: str | None = None) -> None:
-        super().__init__(why)
-        self.hung_up = hung_up
-        self.result = result or ("hangup" if hung_up else "media_failure")
 
 
 def normalise_msisdn(callerid: str | None, region: str = "CN") -> str:
@@ -93,8 +84,10 @@ class Call:
         transfer_targets: Mapping[str, str] | None = None,
         dial_timeout_s: int = 30,
         on_record: Callable[[CallRecord], None] | None = None,
+        batch_prompts: bool = True,
     ) -> None:
         self.agi = agi
+        self.batch_prompts = batch_prompts
         self.env = env
         self.dialogue = dialogue
         self.menu = env.script or default_menu or ""
@@ -126,6 +119,8 @@ class Call:
     # ------------------------------------------------------------------ the machine
 
     def _to(self, new: CallState) -> None:
+        if new is self.state:
+            return
         check_transition(self.state, new)
         self.state = new
 
@@ -159,7 +154,9 @@ class Call:
                 if self.state is not S.PLAYING:
                     self._to(S.PLAYING)
                 self.record.visit(self.session.node)
-                inp = await render_output(self._command, output, self.session.lang, self._to)
+                inp = await render_output(
+                    self._command, output, self.session.lang, self._to, batch=self.batch_prompts
+                )
                 if final:
                     self._to(S.FINISHING)
                     await self._command("HANGUP")
@@ -230,7 +227,7 @@ class Call:
         ``missing_ok``: a ``result=-1`` on a live channel (a prompt file that is not there) is
         logged and returned instead of ending the call, so one missing file costs one sentence.
         """
-        dead_ok = words[0] in ("EXEC", "GET")
+        dead_ok = words[:2] in (("EXEC", "Dial"), ("GET", "VARIABLE"))  # a transfer's tail
         if self.agi.hung_up and not dead_ok:
             raise Ended("hangup line", hung_up=True)
         try:

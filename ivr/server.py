@@ -31,7 +31,9 @@ class FastAGIFactory(Factory):
         dial_timeout_s: int = 30,
         on_record: Callable[[CallRecord], None] | None = None,
         on_latency: Callable[[float], None] | None = None,
+        batch_prompts: bool = True,
     ) -> None:
+        self.batch_prompts = batch_prompts
         self.dialogue = dialogue
         self.clock = clock
         self.default_menu = default_menu
@@ -59,6 +61,7 @@ class FastAGIFactory(Factory):
             transfer_targets=self.transfer_targets,
             dial_timeout_s=self.dial_timeout_s,
             on_record=self.on_record,
+            batch_prompts=self.batch_prompts,
         )
         d = Deferred.fromCoroutine(call.run())
         self.active.add(d)

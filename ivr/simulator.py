@@ -46,6 +46,7 @@ from ivr.simulator_rules import (
     collect,
     during_playback,
     env_lines,
+    expand,
     find_command,
     tokenize,
     usage_reply,
@@ -116,6 +117,7 @@ class AsteriskSimulator(LineReceiver):
         language: str = "zh",
         missing_files: Iterable[str] = (),
         broken_media: bool = False,
+        missing_apps: Iterable[str] = (),
         args: Sequence[str] = (),
         host: str = "127.0.0.1",
         port: int = 4573,
@@ -137,6 +139,7 @@ class AsteriskSimulator(LineReceiver):
         )
         self.missing = frozenset(missing_files)
         self.broken_media = broken_media  # every file fails to play (a codec/media fault)
+        self.missing_apps = {app.lower() for app in missing_apps}  # EXEC gives result=-2
         self.transcript: list[tuple[str, str]] = []
         self.variables: dict[str, str] = {}
         self.dtmf: list[Press] = []  # keys pressed (or about to be) and not yet consumed
@@ -254,12 +257,18 @@ class AsteriskSimulator(LineReceiver):
         elif name == "get variable":
             value = self.variables.get(argv[2])
             self._reply("200 result=0" if value is None else f"200 result=1 ({value})")
+        elif name == "get full variable":
+            self._reply(f"200 result=1 ({expand(argv[3], self.variables)})")
         elif name == "channel status":
             self._reply("200 result=6")  # Up (a dead channel got 511 above)
         elif name == "verbose":
             self._reply("200 result=1")
+        elif name == "exec" and argv[1].lower() in self.missing_apps:
+            self._reply("200 result=-2")
         elif name == "exec" and argv[1].lower() == "dial":
             self._dial(argv)
+        elif name == "exec" and argv[1].lower() == "read":
+            self._read(argv[2] if len(argv) > 2 else "")
         else:  # noop, other apps
             self._reply("200 result=0")
 
@@ -281,6 +290,49 @@ class AsteriskSimulator(LineReceiver):
         self.variables["DIALSTATUS"] = step.status
         ring_s = float(argv[2].split(",")[1]) if "," in argv[2] else 30.0
         self._spend(step.talk_s + 5.0 if step.status == "ANSWER" else ring_s)
+        self._reply("200 result=0")
+
+    def _read(self, data: str) -> None:
+        """app_read: play ``p1&p2…`` (any key stops them and is kept), then collect digits like
+        GET DATA; the digits go to the variable and READSTATUS is OK, TIMEOUT or HANGUP. A
+        missing file is skipped (Asterisk only logs it). Read itself always returns 0."""
+        var, files, maxd, _opts, _tries, timeout = (data.split(",") + [""] * 6)[:6]
+        self.transcript.append(("read", files))
+        if self.dead or (self.script and self.script[0] == HANGUP):
+            if not self.dead:
+                self.script.popleft()
+                self._spend(PROMPT_S / 2)
+            self.variables.update({var: "", "READSTATUS": "HANGUP"})
+            self._reply("200 result=0")
+            if not self.dead:
+                self._caller_hangup()
+            return
+        if self.script and isinstance(self.script[0], TypeAhead):
+            step = self.script.popleft()
+            assert isinstance(step, TypeAhead)
+            self.dtmf += [(key, 0.0) for key in step.keys]
+        for name in files.split("&"):
+            self.transcript.append(("play", name))
+            if name in self.missing or self.broken_media:
+                continue
+            key, took, rest = during_playback(self.dtmf, "0123456789*#ABCD", PROMPT_S)
+            self._spend(took)
+            if key:
+                self.transcript.append(("key", key))
+                self.dtmf = [(key, 0.0), *rest]
+                break
+            self.dtmf = rest
+        if not self.dtmf and self.script and self.script[0] == SILENCE:
+            self.script.popleft()
+        elif not self.dtmf:
+            self._take_typed()
+        max_digits = int(maxd) if maxd.strip().isdigit() and int(maxd) > 0 else 255
+        timeout_ms = int(float(timeout) * 1000) if timeout.strip() else 0
+        digits, end, waited, self.dtmf = collect(self.dtmf, max_digits, timeout_ms)
+        self._spend(waited)
+        self.transcript.append(("key", digits) if digits else ("timeout", "read"))
+        status = "TIMEOUT" if end == "timeout" and not digits else "OK"
+        self.variables.update({var: digits, "READSTATUS": status})
         self._reply("200 result=0")
 
     # ------------------------------------------------------------------ media

@@ -49,6 +49,11 @@ COMMANDS: dict[str, tuple[int, int, tuple[str, ...]]] = {
     "set variable": (4, 4, (" Usage: SET VARIABLE <variablename> <value>", "Sets a variable.")),
     "exec": (2, MAX_ARGS, (" Usage: EXEC <application> <options>", "Executes an application.")),
     "get variable": (3, 3, (" Usage: GET VARIABLE <variablename>", "Gets a channel variable.")),
+    "get full variable": (
+        4,
+        5,
+        (" Usage: GET FULL VARIABLE <expression> [<channelname>]", "Evaluates an expression."),
+    ),
     "channel status": (
         2,
         3,
@@ -56,7 +61,17 @@ COMMANDS: dict[str, tuple[int, int, tuple[str, ...]]] = {
     ),
 }
 MEDIA = frozenset({"stream file", "get data", "say digits", "say alpha", "wait for digit"})
-DEAD_OK = frozenset({"exec", "get variable", "noop", "set variable", "verbose"})
+DEAD_OK = frozenset(
+    {"exec", "get full variable", "get variable", "noop", "set variable", "verbose"}
+)
+_VAR = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+
+
+def expand(expression: str, variables: dict[str, str]) -> str:
+    """``${NAME}`` substitution as GET FULL VARIABLE does (no functions or expressions)."""
+    return _VAR.sub(lambda m: variables.get(m.group(1), ""), expression)
+
+
 PROMPT_S = SAMPLES_PER_PROMPT / 8000
 DIGIT_S = 0.5  # one SAY DIGITS digit file
 

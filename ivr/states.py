@@ -39,6 +39,15 @@ TRANSITIONS: dict[CallState, frozenset[CallState]] = {
 }
 
 
+class Ended(Exception):
+    """The call cannot go on; ``hung_up`` tells a caller hang-up from a media failure."""
+
+    def __init__(self, why: str, *, hung_up: bool, result: str | None = None) -> None:
+        super().__init__(why)
+        self.hung_up = hung_up
+        self.result = result or ("hangup" if hung_up else "media_failure")
+
+
 class IllegalTransition(RuntimeError):
     """A move the machine does not allow: a bug in the call driver, never caller input."""
 

@@ -258,3 +258,67 @@ async def test_no_barge_in_during_a_legal_notice() -> None:
     assert ("key", "1") not in sim.transcript[:6]
     assert sim.commands[2] == f"GET DATA {p(MAIN)} 5000 1"  # the question still listens
     assert dialogue.inputs[0] == Digits("1")
+
+
+class ListDialogue(ToyDialogue):
+    """A question with three options: played and collected by one EXEC Read."""
+
+    OPTIONS = (Say("内科请按1。"), Say("外科请按2。"), Say("儿科请按3。"))
+
+    async def begin(
+        self, menu: str, *, channel: str, msisdn: str, lang: str | None = None
+    ) -> tuple[Session, Output]:
+        session, _ = await super().begin(menu, channel=channel, msisdn=msisdn, lang=lang)
+        return session, Output((Say("请选择科室"), *self.OPTIONS), Wait(max_digits=1))
+
+    async def resume(self, session: Session, inp: Any) -> tuple[Session, Output]:
+        self.inputs.append(inp)
+        return session.evolve(ended=True), Output((BYE,), None)
+
+
+async def _list_call(script: list[Any], **kw: Any) -> tuple[Any, ListDialogue]:
+    reactor = _reactor()
+    dialogue = ListDialogue()
+    factory = FastAGIFactory(dialogue, clock=reactor)
+    port = listen_fastagi(reactor, 0, factory)
+    try:
+        sim = await place_call(reactor, port.getHost().port, script, **kw)
+        await factory.when_idle()
+    finally:
+        await port.stopListening()
+    return sim, dialogue
+
+
+@pytest_twisted.ensureDeferred
+async def test_question_with_options_is_one_read() -> None:
+    sim, dialogue = await _list_call(["2"])
+    names = "&".join(p(s) for s in (Say("请选择科室"), *ListDialogue.OPTIONS))
+    assert sim.commands[1:3] == [
+        f"EXEC Read HOTLINE_KEYS,{names},1,,1,5",
+        "GET FULL VARIABLE ${READSTATUS},${HOTLINE_KEYS}",
+    ]
+    assert sim.events("reply")[2] == "200 result=1 (OK,2)"
+    assert dialogue.inputs == [Digits("2")]
+
+
+@pytest_twisted.ensureDeferred
+async def test_read_barge_in_timeout_and_hangup() -> None:
+    sim, dialogue = await _list_call([TypeAhead("3")])
+    assert ("key", "3") in sim.transcript and dialogue.inputs == [Digits("3")]
+    assert len(sim.played) < 4 + 1  # the key stopped the list early
+    sim, dialogue = await _list_call([SILENCE])
+    assert dialogue.inputs == [NoInput()] and sim.commands[-1] == "HANGUP"
+    sim, dialogue = await _list_call([HANGUP])
+    assert dialogue.inputs == [HangUp()] and "HANGUP" not in sim.commands
+
+
+@pytest_twisted.ensureDeferred
+async def test_without_the_read_application_prompts_play_one_by_one() -> None:
+    sim, dialogue = await _list_call(["1"], missing_apps={"Read"})
+    assert sim.commands[2:5] == [
+        f"STREAM FILE {p(Say('请选择科室'))} {ESC}",
+        f"STREAM FILE {p(ListDialogue.OPTIONS[0])} {ESC}",
+        f"STREAM FILE {p(ListDialogue.OPTIONS[1])} {ESC}",
+    ]
+    assert sim.commands[5] == f"GET DATA {p(ListDialogue.OPTIONS[2])} 5000 1"
+    assert dialogue.inputs == [Digits("1")]

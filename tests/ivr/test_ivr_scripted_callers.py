@@ -196,6 +196,7 @@ async def test_wrong_id_three_times_then_goodbye_releases_nothing(line, errors) 
 
 @pytest_twisted.ensureDeferred
 async def test_missing_prompt_mid_booking_costs_one_sentence(line, errors) -> None:
+    line[2].batch_prompts = False  # one command per prompt: the server sees each -1
     sim, record = await call(line, BOOKING, missing_files={"pick_dept"})
     in_step(sim)
     assert record.result == "completed" and record.end_node == "done"
@@ -204,7 +205,17 @@ async def test_missing_prompt_mid_booking_costs_one_sentence(line, errors) -> No
 
 
 @pytest_twisted.ensureDeferred
+async def test_missing_prompt_in_a_batched_question_is_skipped(line, errors) -> None:
+    sim, record = await call(line, BOOKING, missing_files={"pick_dept"})
+    in_step(sim)
+    assert any(c.startswith("EXEC Read HOTLINE_KEYS,pick_dept&") for c in sim.commands)
+    assert record.result == "completed" and record.end_node == "done"
+    assert errors == []
+
+
+@pytest_twisted.ensureDeferred
 async def test_broken_media_ends_the_call_as_media_failure(line, errors) -> None:
+    line[2].batch_prompts = False  # Read skips unplayable files; STREAM FILE reports them
     sim, record = await call(line, [], broken_media=True)
     in_step(sim)
     assert record.result == "media_failure" and sim.events("hangup") == []
