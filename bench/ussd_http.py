@@ -325,10 +325,12 @@ def paced(port: int, rate: float, seconds: float, max_conns: int = 512) -> dict[
     in_flight = 0
     while sent < total or in_flight:
         now = time.perf_counter()
+        starved = False
         while sent < total and now >= t0 + sent * interval:
             if not idle:
                 if opened >= max_conns:
                     late += 1
+                    starved = True  # every connection busy: wait for an answer, do not spin
                     break
                 c = Conn(port)
                 opened += 1
@@ -341,6 +343,8 @@ def paced(port: int, rate: float, seconds: float, max_conns: int = 512) -> dict[
             sent += 1
             in_flight += 1
         timeout = max(0.0, t0 + sent * interval - time.perf_counter()) if sent < total else 0.5
+        if starved:
+            timeout = 0.5
         for key, _ in sel.select(timeout):
             c = key.data
             for status, body in c.read():
