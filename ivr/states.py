@@ -83,6 +83,13 @@ class Deadlines:
             return self.prompt_s + timeout_s * (digits + 1) + self.margin_s
         if words and words[0].upper() == "EXEC" and len(words) > 1 and words[1] == "Dial":
             return self.dial_s
+        if words and words[0].upper() == "EXEC" and len(words) > 2 and words[1] == "Read":
+            # Read(var,p1&p2&…,max,opts,attempts,timeout_s): every prompt, then the keying
+            _var, files, max_digits, _o, _a, timeout = (words[2].split(",") + [""] * 6)[:6]
+            digits = int(max_digits) if max_digits.isdigit() else 255
+            wait_s = float(timeout) if timeout else 6.0
+            prompts = self.prompt_s * len(files.split("&"))
+            return prompts + wait_s * (digits + 1) + self.margin_s
         return self.control_s
 
 

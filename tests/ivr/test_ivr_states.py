@@ -67,6 +67,8 @@ def test_illegal_transitions_raise(old: CallState, new: CallState) -> None:
         (("SAY", "DIGITS", "0123456789", ""), 20.0),
         (("GET", "DATA", "x", "5000", "18"), 60 + 5 * 19 + 5.0),
         (("EXEC", "Dial", "PJSIP/op,30"), 4 * 3600.0),
+        (("EXEC", "Read", "K,a&b&c,1,,1,5"), 3 * 60 + 5 * 2 + 5.0),
+        (("GET", "FULL", "VARIABLE", "${READSTATUS}"), 10.0),
     ],
 )
 def test_reply_deadline_per_command(words: tuple[str, ...], seconds: float) -> None:
