@@ -196,6 +196,8 @@ class RedisBookingService(LifecycleMixin, PeopleMixin, AdminMixin):
         onsite = request.channel in ("onsite", "desk", "reserve", "referral")
         if dept is None or tmpl is None or not (onsite or self.is_bookable(day, now)):
             raise BookingError("closed", "That session cannot be booked remotely.")
+        if onsite and now_s >= at(day, tmpl.end, self._tz):  # the desk books until the end
+            raise BookingError("closed", "That session is over.")
         if not _MSISDN.fullmatch(request.msisdn) or not request.channel:
             raise BookingError("bad_request", "msisdn (E.164 digits) and channel are required.")
         p = self.policy

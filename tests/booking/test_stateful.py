@@ -121,6 +121,9 @@ class Model(RuleBasedStateMachine):
         onsite = channel != "ussd"
         if not onsite and not bookable(day, self.now(), 2, P.release_time, P.booking_cutoff):
             return "closed"
+        end = CATALOG.department("nk").session(session).end  # type: ignore[union-attr]
+        if onsite and self.clock.seconds() >= at(day, end, CATALOG.tz):
+            return "closed"
         if self.barred_until.get(make_id(who), 0) > self.clock.seconds():
             return "blacklisted"
         if any(b["id"] == make_id(who) and b["day"] == day and b["status"] in TAKEN
