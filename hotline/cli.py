@@ -31,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     from hotline.cli_prompts import add_parser as add_prompts_parser
 
     add_prompts_parser(sub)  # prompts build
+    from hotline.cli_booking import add_commands as add_booking_commands
+
+    add_booking_commands(sub)  # booking reconcile|fill|share|blacklist|csv, schedule load
     return parser
 
 
@@ -58,6 +61,14 @@ def main(argv: list[str] | None = None) -> int:
             overrides["http"] = {"port": args.http_port}
         if args.fastagi_port is not None:
             overrides["ivr"] = {"fastagi": {"port": args.fastagi_port}}
+    if args.command in ("booking", "schedule"):
+        from hotline.cli_booking import run as booking_command
+
+        try:
+            return booking_command(args, load_settings(default_config(args.config)))
+        except CONFIG_ERRORS as exc:
+            print(f"hotline: cannot start: {exc}", file=sys.stderr)
+            return 2
     if args.command == "prompts":
         from hotline.cli_prompts import run as prompts
 

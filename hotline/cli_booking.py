@@ -1,0 +1,148 @@
+"""``hotline booking …`` and ``hotline schedule load``: the hospital's tools on the command line.
+
+They talk to the Redis of ``redis.url`` (or ``--redis-url``); an embedded Redis belongs to the
+running server, so these commands refuse to start their own. Exit codes: 0 fine, 1 drift found
+(reconcile) or a refused change, 2 configuration or input errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+def add_commands(sub: Any) -> None:
+    """Register ``booking`` and ``schedule`` on the main parser's subparsers."""
+    booking = sub.add_parser("booking", help="booking administration (docs/booking.md)")
+    booking.add_argument("--redis-url", default=None, help="default: redis.url from settings")
+    bsub = booking.add_subparsers(dest="booking_command", required=True)
+    rec = bsub.add_parser("reconcile", help="rebuild counters from bookings; exit 1 on drift")
+    rec.add_argument("--fix", action="store_true", help="write the recomputed counters")
+    fill = bsub.add_parser("fill", help="quota and places left per session and channel")
+    fill.add_argument("--day", required=True, type=dt.date.fromisoformat)
+    share = bsub.add_parser("share", help="set a department's remote share (0..1)")
+    share.add_argument("dept")
+    share.add_argument("share", type=float)
+    bl = bsub.add_parser("blacklist", help="list barred IDs, or lift one with a reason")
+    bl.add_argument("--lift", metavar="ID_OR_DIGEST")
+    bl.add_argument("--reason", default="")
+    bl.add_argument("--appeal", default="")
+    exp = bsub.add_parser("csv", help="a day's bookings as CSV (ID and phone masked)")
+    exp.add_argument("--day", required=True, type=dt.date.fromisoformat)
+    schedule = sub.add_parser("schedule", help="schedule changes")
+    schedule.add_argument("--redis-url", default=None)
+    ssub = schedule.add_subparsers(dest="schedule_command", required=True)
+    load = ssub.add_parser("load", help="apply a YAML or CSV file of dept,day,session,places")
+    load.add_argument("file", type=Path)
+
+
+def read_schedule(path: Path) -> list[dict[str, Any]]:
+    """Rows ``{dept, day, session, places}``; places None (or "closed") closes the session."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".csv":
+        rows: list[dict[str, Any]] = list(csv.DictReader(text.splitlines()))
+    else:
+        loaded = yaml.safe_load(text) or []
+        rows = loaded.get("sessions", []) if isinstance(loaded, dict) else loaded
+    out = []
+    for n, row in enumerate(rows, start=1):
+        try:
+            places = row.get("places")
+            if places in (None, "", "closed"):
+                places = None
+            else:
+                places = int(places)
+                if places < 0:
+                    raise ValueError("places must be >= 0")
+            day = row["day"]
+            day = day if isinstance(day, dt.date) else dt.date.fromisoformat(str(day))
+            out.append({"dept": str(row["dept"]), "day": day, "session": str(row["session"]),
+                        "places": places})  # fmt: skip
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ValueError(f"{path}: row {n}: {exc!r}") from exc
+    return out
+
+
+def run(args: argparse.Namespace, settings: Any) -> int:
+    url = args.redis_url or settings.redis_url
+    if not url:
+        print("hotline: set redis.url or pass --redis-url (the embedded Redis belongs to the "
+              "running server)", file=sys.stderr)  # fmt: skip
+        return 2
+    if args.command == "schedule":
+        try:
+            rows = read_schedule(args.file)
+        except (OSError, ValueError, yaml.YAMLError) as exc:
+            print(f"hotline: {exc}", file=sys.stderr)
+            return 2
+    else:
+        rows = []
+    from twisted.internet import defer, task
+
+    result: list[int] = []
+
+    async def main(reactor: Any) -> None:
+        result.append(await _command(reactor, url, args, settings, rows))
+
+    task.react(lambda reactor: defer.ensureDeferred(main(reactor)))  # type: ignore[no-untyped-call]
+    return result[0] if result else 1
+
+
+async def _command(reactor: Any, url: str, args: Any, settings: Any, rows: list) -> int:
+    from booking.admin import CSV_FIELDS
+    from booking.api import BookingError
+    from booking.catalog import load_catalog
+    from booking.store import RedisBookingService
+    from hotline.pii import mask_tail
+    from hotline.redis_client import connect
+
+    redis = await connect(url, reconnect=False)
+    service = RedisBookingService(redis, load_catalog(settings.hospital_file), reactor)
+    await service.refresh_shares()
+    try:
+        cmd = args.booking_command if args.command == "booking" else "load"
+        if cmd == "reconcile":
+            drift = await service.reconcile(fix=args.fix)
+            for row in drift:
+                print(json.dumps(row, ensure_ascii=False))
+            print(f"reconcile: {len(drift)} counter(s) drifted{' (fixed)' if args.fix else ''}")
+            return 1 if drift and not args.fix else 0
+        if cmd == "fill":
+            for row in await service.fill(args.day):
+                print(json.dumps(row, ensure_ascii=False))
+        elif cmd == "share":
+            print(json.dumps(await service.set_share(args.dept, args.share)))
+        elif cmd == "blacklist" and args.lift:
+            done = await service.lift(args.lift, args.reason, args.appeal)
+            print("lifted" if done else "no bar in force")
+            return 0 if done else 1
+        elif cmd == "blacklist":
+            for row in await service.blacklist():
+                print(json.dumps(row, ensure_ascii=False))
+        elif cmd == "csv":
+            writer = csv.DictWriter(sys.stdout, fieldnames=CSV_FIELDS)
+            writer.writeheader()
+            for row in await service.day_bookings(args.day):
+                writer.writerow({**row, "id": mask_tail(row["id"]),
+                                 "msisdn": mask_tail(row["msisdn"])})  # fmt: skip
+        else:
+            for row in rows:
+                cancelled = await service.change_session(
+                    row["dept"], row["day"], row["session"], row["places"]
+                )
+                print(f"{row['dept']} {row['day']} {row['session']}: places="
+                      f"{'closed' if row['places'] is None else row['places']}, "
+                      f"cancelled {len(cancelled)}")  # fmt: skip
+        return 0
+    except BookingError as exc:
+        print(f"hotline: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        await redis.disconnect()
