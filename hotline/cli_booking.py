@@ -84,14 +84,18 @@ def run(args: argparse.Namespace, settings: Any) -> int:
             return 2
     else:
         rows = []
-    from twisted.internet import defer, task
+    from twisted.internet import defer, reactor
 
     result: list[int] = []
 
-    async def main(reactor: Any) -> None:
-        result.append(await _command(reactor, url, args, settings, rows))
+    def start() -> None:
+        d = defer.ensureDeferred(_command(reactor, url, args, settings, rows))
+        d.addCallback(result.append)
+        d.addErrback(lambda f: print(f"hotline: {f.getErrorMessage()}", file=sys.stderr))
+        d.addBoth(lambda _: reactor.stop())  # type: ignore[attr-defined]
 
-    task.react(lambda reactor: defer.ensureDeferred(main(reactor)))  # type: ignore[no-untyped-call]
+    reactor.callWhenRunning(start)  # type: ignore[attr-defined]
+    reactor.run()  # type: ignore[attr-defined]
     return result[0] if result else 1
 
 
