@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -35,6 +34,7 @@ from twisted.internet.task import Clock
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
+from ivr.simulator_apps import AppsMixin
 from ivr.simulator_rules import (
     DEAD_OK,
     DIGIT_S,
@@ -51,56 +51,30 @@ from ivr.simulator_rules import (
     tokenize,
     usage_reply,
 )
+from ivr.simulator_steps import (
+    HANGUP,
+    SILENCE,
+    CallerStep,
+    Dial,
+    Garbage,
+    Keys,
+    TypeAhead,
+)
+
+__all__ = [
+    "HANGUP",
+    "SILENCE",
+    "AsteriskSimulator",
+    "CallerStep",
+    "Dial",
+    "Garbage",
+    "Keys",
+    "TypeAhead",
+    "place_call",
+]
 
 
-@dataclass(frozen=True, slots=True)
-class TypeAhead:
-    """Keys pressed at once: they end the next prompt that accepts them and then feed GET DATA."""
-
-    keys: str
-
-
-@dataclass(frozen=True, slots=True)
-class Keys:
-    """Keys typed once the next GET DATA listens: the first after ``after`` s, then each ``gap``."""
-
-    keys: str
-    after: float = 0.0
-    gap: float = 0.0
-
-    def presses(self) -> list[Press]:
-        return [(k, self.after if i == 0 else self.gap) for i, k in enumerate(self.keys)]
-
-
-@dataclass(frozen=True, slots=True)
-class Dial:
-    """What the next ``EXEC Dial`` gives: DIALSTATUS and, when answered, the talk time."""
-
-    status: str = "ANSWER"
-    talk_s: float = 60.0
-
-
-@dataclass(frozen=True, slots=True)
-class Garbage:
-    """A line that is not AGI, written before the next reply."""
-
-    line: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Marker:
-    name: str
-
-    def __repr__(self) -> str:
-        return self.name
-
-
-SILENCE = _Marker("SILENCE")
-HANGUP = _Marker("HANGUP")
-CallerStep = str | Keys | TypeAhead | Dial | Garbage | _Marker
-
-
-class AsteriskSimulator(LineReceiver):
+class AsteriskSimulator(AppsMixin, LineReceiver):
     """One simulated call. ``transcript`` is a list of ``(kind, value)`` events; ``done`` fires
     with the simulator when the server closes the socket."""
 
@@ -271,69 +245,6 @@ class AsteriskSimulator(LineReceiver):
             self._read(argv[2] if len(argv) > 2 else "")
         else:  # noop, other apps
             self._reply("200 result=0")
-
-    def _dial(self, argv: list[str]) -> None:
-        """EXEC Dial: ring, then talk or fail; DIALSTATUS is set as Asterisk's app_dial does."""
-        self.transcript.append(("dial", argv[2] if len(argv) > 2 else ""))
-        step = self.script[0] if self.script else Dial("NOANSWER")
-        if step == HANGUP:  # the caller gives up while it rings
-            self.script.popleft()
-            self.variables["DIALSTATUS"] = "CANCEL"
-            self._spend(5.0)
-            self._reply("200 result=-1")
-            self._caller_hangup()
-            return
-        if isinstance(step, Dial):
-            self.script.popleft()
-        else:
-            step = Dial("NOANSWER")
-        self.variables["DIALSTATUS"] = step.status
-        ring_s = float(argv[2].split(",")[1]) if "," in argv[2] else 30.0
-        self._spend(step.talk_s + 5.0 if step.status == "ANSWER" else ring_s)
-        self._reply("200 result=0")
-
-    def _read(self, data: str) -> None:
-        """app_read: play ``p1&p2…`` (any key stops them and is kept), then collect digits like
-        GET DATA; the digits go to the variable and READSTATUS is OK, TIMEOUT or HANGUP. A
-        missing file is skipped (Asterisk only logs it). Read itself always returns 0."""
-        var, files, maxd, _opts, _tries, timeout = (data.split(",") + [""] * 6)[:6]
-        self.transcript.append(("read", files))
-        if self.dead or (self.script and self.script[0] == HANGUP):
-            if not self.dead:
-                self.script.popleft()
-                self._spend(PROMPT_S / 2)
-            self.variables.update({var: "", "READSTATUS": "HANGUP"})
-            self._reply("200 result=0")
-            if not self.dead:
-                self._caller_hangup()
-            return
-        if self.script and isinstance(self.script[0], TypeAhead):
-            step = self.script.popleft()
-            assert isinstance(step, TypeAhead)
-            self.dtmf += [(key, 0.0) for key in step.keys]
-        for name in files.split("&"):
-            self.transcript.append(("play", name))
-            if name in self.missing or self.broken_media:
-                continue
-            key, took, rest = during_playback(self.dtmf, "0123456789*#ABCD", PROMPT_S)
-            self._spend(took)
-            if key:
-                self.transcript.append(("key", key))
-                self.dtmf = [(key, 0.0), *rest]
-                break
-            self.dtmf = rest
-        if not self.dtmf and self.script and self.script[0] == SILENCE:
-            self.script.popleft()
-        elif not self.dtmf:
-            self._take_typed()
-        max_digits = int(maxd) if maxd.strip().isdigit() and int(maxd) > 0 else 255
-        timeout_ms = int(float(timeout) * 1000) if timeout.strip() else 0
-        digits, end, waited, self.dtmf = collect(self.dtmf, max_digits, timeout_ms)
-        self._spend(waited)
-        self.transcript.append(("key", digits) if digits else ("timeout", "read"))
-        status = "TIMEOUT" if end == "timeout" and not digits else "OK"
-        self.variables.update({var: digits, "READSTATUS": status})
-        self._reply("200 result=0")
 
     # ------------------------------------------------------------------ media
 

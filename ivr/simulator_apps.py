@@ -1,0 +1,100 @@
+"""Dialplan applications the simulator runs for ``EXEC``: Dial (DIALSTATUS) and Read.
+
+A mixin of ``AsteriskSimulator``: it uses the simulator's script, DTMF buffer, variables and
+reply helpers. Behaviour follows app_dial (DIALSTATUS values, -1 when the caller hangs up while
+it rings) and app_read (``&`` prompt lists, any key stops the prompts and is kept, the digits go
+to the variable, READSTATUS OK/TIMEOUT/HANGUP, the application itself returns 0).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from ivr.simulator_rules import PROMPT_S, Press, collect, during_playback
+from ivr.simulator_steps import HANGUP, SILENCE, Dial, TypeAhead
+
+
+class AppsMixin:
+    script: deque[Any]
+    dtmf: list[Press]
+    variables: dict[str, str]
+    transcript: list[tuple[str, str]]
+    dead: bool
+    missing: frozenset[str]
+    broken_media: bool
+
+    def _reply(self, line: str) -> None:
+        raise NotImplementedError
+
+    def _caller_hangup(self) -> None:
+        raise NotImplementedError
+
+    def _spend(self, seconds: float) -> None:
+        raise NotImplementedError
+
+    def _take_typed(self) -> None:
+        raise NotImplementedError
+
+    def _dial(self, argv: list[str]) -> None:
+        """EXEC Dial: ring, then talk or fail; DIALSTATUS is set as Asterisk's app_dial does."""
+        self.transcript.append(("dial", argv[2] if len(argv) > 2 else ""))
+        step = self.script[0] if self.script else Dial("NOANSWER")
+        if step == HANGUP:  # the caller gives up while it rings
+            self.script.popleft()
+            self.variables["DIALSTATUS"] = "CANCEL"
+            self._spend(5.0)
+            self._reply("200 result=-1")
+            self._caller_hangup()
+            return
+        if isinstance(step, Dial):
+            self.script.popleft()
+        else:
+            step = Dial("NOANSWER")
+        self.variables["DIALSTATUS"] = step.status
+        ring_s = float(argv[2].split(",")[1]) if "," in argv[2] else 30.0
+        self._spend(step.talk_s + 5.0 if step.status == "ANSWER" else ring_s)
+        self._reply("200 result=0")
+
+    def _read(self, data: str) -> None:
+        """app_read: play ``p1&p2…`` (any key stops them and is kept), then collect digits like
+        GET DATA; the digits go to the variable and READSTATUS is OK, TIMEOUT or HANGUP. A
+        missing file is skipped (Asterisk only logs it). Read itself always returns 0."""
+        var, files, maxd, _opts, _tries, timeout = (data.split(",") + [""] * 6)[:6]
+        self.transcript.append(("read", files))
+        if self.dead or (self.script and self.script[0] == HANGUP):
+            if not self.dead:
+                self.script.popleft()
+                self._spend(PROMPT_S / 2)
+            self.variables.update({var: "", "READSTATUS": "HANGUP"})
+            self._reply("200 result=0")
+            if not self.dead:
+                self._caller_hangup()
+            return
+        if self.script and isinstance(self.script[0], TypeAhead):
+            step = self.script.popleft()
+            assert isinstance(step, TypeAhead)
+            self.dtmf += [(key, 0.0) for key in step.keys]
+        for name in files.split("&"):
+            self.transcript.append(("play", name))
+            if name in self.missing or self.broken_media:
+                continue
+            key, took, rest = during_playback(self.dtmf, "0123456789*#ABCD", PROMPT_S)
+            self._spend(took)
+            if key:
+                self.transcript.append(("key", key))
+                self.dtmf = [(key, 0.0), *rest]
+                break
+            self.dtmf = rest
+        if not self.dtmf and self.script and self.script[0] == SILENCE:
+            self.script.popleft()
+        elif not self.dtmf:
+            self._take_typed()
+        max_digits = int(maxd) if maxd.strip().isdigit() and int(maxd) > 0 else 255
+        timeout_ms = int(float(timeout) * 1000) if timeout.strip() else 0
+        digits, end, waited, self.dtmf = collect(self.dtmf, max_digits, timeout_ms)
+        self._spend(waited)
+        self.transcript.append(("key", digits) if digits else ("timeout", "read"))
+        status = "TIMEOUT" if end == "timeout" and not digits else "OK"
+        self.variables.update({var: digits, "READSTATUS": status})
+        self._reply("200 result=0")
