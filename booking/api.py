@@ -96,8 +96,11 @@ class BookingService(Protocol):
         """Reserve a remote place and confirm it; raises BookingError (full, duplicate, ...)."""
         ...
 
-    async def verify(self, tcode: str) -> Booking:
-        """The booking behind a T-code if it can be checked in today; raises BookingError."""
+    async def verify(self, tcode: str, kiosk_id: str | None = None) -> Booking:
+        """The booking behind a T-code if it can be checked in now; raises BookingError.
+
+        With ``kiosk_id``, failed codes count against that kiosk's per-minute limit.
+        """
         ...
 
     async def check_in(self, tcode: str, kiosk_id: str) -> Booking:

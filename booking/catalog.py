@@ -260,7 +260,8 @@ _POLICY_INTS = {
     "noshow_grace_minutes": (0, 1440),
     "kiosk_failures_per_minute": (1, 10000),
 }
-_POLICY_KEYS = {"payment", "reserve_share", "return_delay_minutes", *_POLICY_TIMES, *_POLICY_INTS}
+_POLICY_KEYS = {"payment", "reserve_share", "return_delay_minutes", "checkin_window"}
+_POLICY_KEYS |= {*_POLICY_TIMES, *_POLICY_INTS}
 _LIMIT_KEYS = set(Limits.__dataclass_fields__)
 
 
@@ -278,6 +279,11 @@ def _policy(src: _Src, h: dict[str, yaml.Node], limits: yaml.Node | None) -> Pol
     for key, (low, high) in _POLICY_INTS.items():
         if key in h:
             values[key] = src.integer(h[key], f"hospital.{key}", low, high)
+    if "checkin_window" in h:
+        flag = src.scalar(h["checkin_window"], "hospital.checkin_window")
+        if not isinstance(flag, bool):
+            raise src.fail(h["checkin_window"], "hospital.checkin_window must be true or false")
+        values["checkin_window"] = flag
     if "reserve_share" in h:
         values["reserve_share"] = src.share(h["reserve_share"], "hospital.reserve_share")
     if "return_delay_minutes" in h:

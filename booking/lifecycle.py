@@ -17,7 +17,13 @@ from twisted.logger import Logger
 
 from booking import keys
 from booking.api import Booking, BookingError, BookingListener
-from booking.rules import cancel_too_late, check_in_refusal, local_now, return_time
+from booking.rules import (
+    cancel_too_late,
+    check_in_refusal,
+    check_in_window,
+    local_now,
+    return_time,
+)
 from booking.tcode import is_well_formed
 from booking.values import NOT_FOUND, refusal
 
@@ -150,23 +156,66 @@ class LifecycleMixin(_Base):
 
     # ---------------------------------------------------------------- kiosk
 
-    async def verify(self, tcode: str) -> Booking:
-        booking = await self._load(tcode)
+    async def _kiosk_guard(self, kiosk_id: str | None) -> str | None:
+        """The kiosk's failure counter key; refuses a kiosk over its failures this minute."""
+        if not kiosk_id:
+            return None
+        key = keys.rate("k", kiosk_id, int(self.clock.seconds() // 60))
+        if int(await self.redis.get(key) or 0) >= self.policy.kiosk_failures_per_minute:
+            raise BookingError(
+                "rate_limited", "Too many failed codes at this kiosk. Please ask at the desk."
+            )
+        return key
+
+    async def _failed(self, key: str | None, exc: BookingError) -> None:
+        """Count a failed verification (unknown or mistyped code) against the kiosk."""
+        if key and exc.code == "not_found" and await self.redis.incr(key) == 1:
+            await self.redis.expire(key, 120)
+
+    def _window(self, h: dict[str, str]) -> tuple[float, float] | None:
+        """When the booking may be checked in, or None when the hospital checks only the day."""
+        dept = self.catalog.department(h["dept"])
+        tmpl = dept.session(h["session"]) if dept else None
+        if tmpl is None or not self.policy.checkin_window:
+            return None
+        p = self.policy
+        day = dt.date.fromisoformat(h["day"])
+        return check_in_window(
+            day, tmpl.start, tmpl.end, self._tz, p.checkin_early_minutes, p.checkin_late_minutes
+        )
+
+    async def verify(self, tcode: str, kiosk_id: str | None = None) -> Booking:
+        key = await self._kiosk_guard(kiosk_id)
+        try:
+            h = await self._hash(tcode)
+        except BookingError as exc:
+            await self._failed(key, exc)
+            raise
+        booking = self._booking(h)
         why = check_in_refusal(booking.status.value, booking.day, self.now())
         if why is None and booking.status.value != "confirmed":
             why = booking.status.value
+        window = self._window(h)
+        if why is None and window is not None:
+            now_s = self.clock.seconds()
+            why = "too_early" if now_s < window[0] else "too_late" if now_s > window[1] else None
         if why:
             raise refusal(why)
         return booking
 
     async def check_in(self, tcode: str, kiosk_id: str) -> Booking:
-        if not is_well_formed(tcode):
-            raise BookingError("not_found", NOT_FOUND)
         if not kiosk_id or len(kiosk_id) > 64:
             raise BookingError("bad_request", "kiosk_id must be 1 to 64 characters.")
+        key = await self._kiosk_guard(kiosk_id)
+        try:
+            h = await self._hash(tcode)
+        except BookingError as exc:
+            await self._failed(key, exc)
+            raise
         now_s = self.clock.seconds()
         today = local_now(now_s, self._tz).date().isoformat()
-        args = [today, repr(now_s), kiosk_id]
+        window = self._window(h)
+        args = [today, repr(now_s), kiosk_id, *(window or ("", ""))]
         reply = await self.scripts["check_in"]([keys.booking(tcode)], args)
         if reply[0] != "ok":
             raise refusal(reply[0])

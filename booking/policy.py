@@ -51,6 +51,7 @@ class Policy:
     return_delay_minutes: tuple[int, int] = (60, 120)  # cancelled places re-enter after this
     checkin_early_minutes: int = 60  # kiosk check-in opens this long before the session start
     checkin_late_minutes: int = 30  # ... and closes this long after the session end
+    checkin_window: bool = True  # False: any time on the visit day (demo convenience)
     noshow_grace_minutes: int = 30  # session end + this → unclaimed bookings become no-shows
     kiosk_failures_per_minute: int = 10  # failed verifications per kiosk per minute
     limits: Limits = Limits()

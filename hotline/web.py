@@ -116,8 +116,8 @@ def _kiosk_fields(body: dict[str, Any]) -> tuple[str, str]:
 
 def kiosk_resource(booking: BookingService) -> Resource:
     async def verify(body: dict[str, Any]) -> dict[str, Any]:
-        tcode, _kiosk = _kiosk_fields(body)
-        return {"booking": booking_json(await booking.verify(tcode))}
+        tcode, kiosk = _kiosk_fields(body)
+        return {"booking": booking_json(await booking.verify(tcode, kiosk_id=kiosk))}
 
     async def check_in(body: dict[str, Any]) -> dict[str, Any]:
         tcode, kiosk = _kiosk_fields(body)

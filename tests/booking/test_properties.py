@@ -30,6 +30,7 @@ hospital:
   days_ahead: 2
   remote_share: 1.0
   return_delay_minutes: [0, 0]   # a cancelled place returns at once in this model
+  checkin_window: false          # this model checks the day only
 limits: {per_day: 9, per_7_days: 99, per_90_days: 99, ops_per_minute: 999}
 sessions:
   am: {label: {zh: 上午, en: morning}, places: 2}

@@ -26,7 +26,14 @@ from twisted.internet.task import Clock
 from booking import keys
 from booking.api import BookingError, BookingRequest
 from booking.catalog import parse_catalog
-from booking.rules import at, bookable, bucket_for, cancel_too_late, check_in_refusal
+from booking.rules import (
+    at,
+    bookable,
+    bucket_for,
+    cancel_too_late,
+    check_in_refusal,
+    check_in_window,
+)
 from booking.store import RedisBookingService
 
 CATALOG = parse_catalog(
@@ -233,6 +240,10 @@ class Model(RuleBasedStateMachine):
         expected = check_in_refusal(b["status"], b["day"], self.now())
         if expected is None and b["status"] != "confirmed":
             expected = b["status"]
+        tmpl = CATALOG.department("nk").session(b["session"])  # type: ignore[union-attr]
+        opens, closes = check_in_window(b["day"], tmpl.start, tmpl.end, CATALOG.tz, 60, 30)
+        if expected is None and not opens <= self.clock.seconds() <= closes:
+            expected = "too_early" if self.clock.seconds() < opens else "too_late"
         assert got == (expected or "ok"), (got, expected, b)
         if got == "ok":
             b["status"] = "checked_in"

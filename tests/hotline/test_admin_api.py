@@ -42,8 +42,7 @@ def reactor() -> Any:
 @pytest_twisted.async_yield_fixture
 async def server(redis, tmp_path: Path):
     text = (ROOT / "config/hospital.yaml").read_text(encoding="utf-8")
-    tz = "  timezone: Asia/Shanghai\n"
-    text = text.replace(tz, tz + "  payment: pay_to_confirm\n")
+    text = text.replace("payment: pay_at_hospital", "payment: pay_to_confirm")
     path = tmp_path / "hospital.yaml"
     path.write_text(text, encoding="utf-8")
     clock = Clock()

@@ -1,0 +1,99 @@
+"""Kiosk window and lateness grace, failed codes limited per kiosk, no-shows and the blacklist."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import pytest_twisted
+from booking_support import SH, TOMORROW, catalog_yaml, events, make_id, phone
+from twisted.internet.task import Clock
+
+from booking.api import BookingError, BookingRequest
+from booking.catalog import parse_catalog
+from booking.store import RedisBookingService
+
+
+def req(n: int, day: dt.date = TOMORROW, session: str = "am") -> BookingRequest:
+    return BookingRequest("nk", day, session, make_id(n), phone(n), "ussd")
+
+
+def at(day: dt.date, hh: int, mm: int = 0) -> float:
+    return dt.datetime.combine(day, dt.time(hh, mm), tzinfo=SH).timestamp()
+
+
+async def code_of(call) -> str:
+    try:
+        await call
+        return "ok"
+    except BookingError as exc:
+        return exc.code
+
+
+@pytest.fixture
+def service(redis, clock: Clock) -> RedisBookingService:
+    text = catalog_yaml("kiosk_failures_per_minute: 3", tail="limits: {per_7_days: 9}\n")
+    catalog = parse_catalog(text, "kiosk.yaml")
+    return RedisBookingService(redis, catalog, clock)
+
+
+@pytest_twisted.ensureDeferred
+async def test_check_in_window_with_lateness_grace(service: RedisBookingService, clock) -> None:
+    booking = await service.book(req(1))  # am: 08:00-12:00 -> kiosk 07:00-12:30
+    clock.advance(at(TOMORROW, 6, 59) - clock.seconds())
+    assert await code_of(service.verify(booking.tcode)) == "too_early"
+    assert await code_of(service.check_in(booking.tcode, "k1")) == "too_early"
+    clock.advance(at(TOMORROW, 12, 30) - clock.seconds())
+    assert await code_of(service.check_in(booking.tcode, "k1")) == "ok"  # 30 min late: still ok
+    late = await service.book(req(2, day=TOMORROW + dt.timedelta(days=1)))
+    clock.advance(at(TOMORROW + dt.timedelta(days=1), 12, 31) - clock.seconds())
+    assert await code_of(service.check_in(late.tcode, "k1")) == "too_late"
+
+
+@pytest_twisted.ensureDeferred
+async def test_failed_codes_are_limited_per_kiosk(service: RedisBookingService, clock) -> None:
+    booking = await service.book(req(1))
+    clock.advance(at(TOMORROW, 9) - clock.seconds())
+    for _ in range(3):
+        assert await code_of(service.verify("0000000000", kiosk_id="k1")) == "not_found"
+    assert await code_of(service.verify(booking.tcode, kiosk_id="k1")) == "rate_limited"
+    assert await code_of(service.check_in(booking.tcode, "k1")) == "rate_limited"
+    assert await code_of(service.check_in(booking.tcode, "k2")) == "ok"  # another kiosk
+    clock.advance(60)
+    assert await code_of(service.verify("0000000000", kiosk_id="k1")) == "not_found"
+
+
+@pytest_twisted.ensureDeferred
+async def test_three_no_shows_bar_the_id_and_admin_lifts_it(redis, service, clock) -> None:
+    for n in range(3):  # one booking on each of three days, never checked in
+        await service.book(req(1, day=TOMORROW + dt.timedelta(days=n)))
+    await service.book(req(2))  # checked in: not a no-show
+    clock.advance(at(TOMORROW, 9) - clock.seconds())
+    [mine] = [b for b in await service.bookings_for(phone(2))]
+    await service.check_in(mine.tcode, "k1")
+    assert await service.sweep_no_shows() == 0  # the session has not ended
+    clock.advance(at(TOMORROW, 12, 30) - clock.seconds())
+    assert await service.sweep_no_shows() == 1
+    assert await service.sweep_no_shows() == 0  # each session once
+    for n in (1, 2):
+        clock.advance(at(TOMORROW + dt.timedelta(days=n), 12, 30) - clock.seconds())
+        assert await service.sweep_no_shows() == 1
+    kinds = [(e["type"], e["reason"][:13]) for e in await events(redis)]
+    assert kinds[-3:] == [("no_show", ""), ("no_show", ""), ("no_show", "barred_until:")]
+    barred = await service.barred_until(make_id(1))
+    assert barred == pytest.approx(clock.seconds() + 180 * 86400)
+    err = None
+    try:
+        await service.book(req(1, day=TOMORROW + dt.timedelta(days=4)))
+    except BookingError as exc:
+        err = exc
+    assert err is not None and err.code == "blacklisted"
+    until = dt.datetime.fromtimestamp(barred, SH).date().isoformat()
+    assert until in err.message
+    [row] = await service.blacklist()
+    assert row["reason"] == "no_show x3" and make_id(1) not in str(row)
+    with pytest.raises(BookingError):
+        await service.lift(make_id(1), "   ")  # a reason is required
+    assert await service.lift(make_id(1), "appeal accepted", appeal="was in hospital") is True
+    assert await service.blacklist() == []
+    assert await code_of(service.book(req(1, day=TOMORROW + dt.timedelta(days=4)))) == "ok"
