@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import statistics
 import sys
 import tempfile
@@ -137,9 +136,9 @@ async def raw_phase(redis: Any, service: RedisBookingService, reqs: list, client
     now = service.clock.seconds()
     jobs = []
     for request in reqs:
-        keys_, arg = service.hold_args(request, now)
+        keys_, arg, _ = service.hold_args(request, now)
         code = new_tcode()
-        jobs.append(([*keys_, keys.booking(code)], [json.dumps({**arg, "code": code})]))
+        jobs.append(([*keys_, keys.booking(code)], [arg, code]))
 
     async def evalsha(job: tuple[list[str], list[str]]) -> str:
         reply = await redis.evalsha(sha, job[0], job[1])

@@ -4,7 +4,7 @@
 -- ARGV: 1 JSON {req (1|0), ttl, id, h (ID digest), m (msisdn), min (clock minute), b (bucket
 --       r|o|v), p (places), v (reserve), rq (remote quota), fb (fallback 1|0), now, exp
 --       (expire-at), hu (hold deadline, 0 = confirm now), cap {d, w, q, ids, ops}, tag, ord
---       (visit day ordinal), day, f (booking fields, flat), code}.
+--       (visit day ordinal), day, f (booking fields, flat)}  2 the candidate tcode.
 -- The per-person keys (hl:pid:H:*, hl:ph:<msisdn>:*, hl:rl:*, hl:bl:H), hl:day:<day>, hl:holds
 -- and hl:events are built here from the JSON, with the names of booking/keys.py: one JSON
 -- argument instead of ~50 keeps the client's encoding cost per attempt low (docs/booking.md).
@@ -40,7 +40,7 @@ local quota, taken = quotas(KEYS[3], a.p, a.v, a.rq, tostring(a.fb))
 if not quota then return {'closed', ''} end
 local bucket = a.b
 if taken[bucket] >= quota[bucket] then return {'full', ''} end
-local code = a.code
+local code = ARGV[2]
 if redis.call('EXISTS', KEYS[6]) == 1 then return {'retry', ''} end
 local exp = a.exp
 redis.call('HSET', KEYS[6], 'tcode', code, 'seq', redis.call('HINCRBY', KEYS[3], 'seq', 1),
