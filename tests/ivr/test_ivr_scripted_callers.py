@@ -7,6 +7,8 @@ and leave no place taken that the sweeper does not give back, wherever the calle
 from __future__ import annotations
 
 import datetime as dt
+import re
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -66,23 +68,34 @@ def errors() -> Iterator[list[object]]:
     structlog.reset_defaults()
 
 
-def catalog(tmp_path: Path, payment: str) -> Path:
+def catalog(folder: Path, payment: str) -> Path:
+    """The shipped catalog with ``hospital.payment`` set to ``payment``."""
     text = (ROOT / "config/hospital.yaml").read_text(encoding="utf-8")
-    if payment != "pay_at_hospital":
+    text, found = re.subn(r"(?m)^  payment: \S+", f"  payment: {payment}", text)
+    if not found:
         text = text.replace("hospital:\n", f"hospital:\n  payment: {payment}\n", 1)
-    path = tmp_path / "hospital.yaml"
+    path = folder / f"hospital-{payment}.yaml"
     path.write_text(text, encoding="utf-8")
     return path
 
 
-@pytest_twisted.async_yield_fixture(params=["pay_at_hospital", "pay_to_confirm"])
+def payment_modes() -> list[str]:
+    """The payment modes this booking version accepts (pay_to_confirm came with holds)."""
+    modes = ["pay_at_hospital"]
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            load_catalog(catalog(Path(tmp), "pay_to_confirm"))
+            modes.append("pay_to_confirm")
+        except ValueError:
+            pass
+    return modes
+
+
+@pytest_twisted.async_yield_fixture(params=payment_modes())
 async def line(request, redis, tmp_path):
     clock = Clock()
     clock.advance(NOW.timestamp())
-    try:
-        cat = load_catalog(catalog(tmp_path, request.param))
-    except ValueError as err:
-        pytest.skip(f"catalog has no payment mode {request.param}: {err}")
+    cat = load_catalog(catalog(tmp_path, request.param))
     booking = RedisBookingService(redis, cat, clock)
     menus = MenuSource([load_menu(ROOT / "config/menus/booking.yaml")])
     dialogue = Dialogue(menus, make_effect_runner(booking), {"resident_id": is_valid_resident_id})
