@@ -65,8 +65,10 @@ def split(text: str, ref: int) -> list[Part]:
     """Parts to submit for ``text``; ``ref`` (0-255) identifies this message's parts."""
     coding = choose_coding(text)
     single, multi = _LIMITS[coding]
-    if sum(_units(ch, coding) for ch in text) <= single:
-        return [Part(coding, 0, _encode(text, coding))]
+    encoded = _encode(text, coding)
+    # one octet per septet (escapes take two) / two octets per UTF-16 unit (surrogates: two)
+    if len(encoded) // (2 if coding == DC_UCS2 else 1) <= single:
+        return [Part(coding, 0, encoded)]
     pieces = chunk(text, coding, multi)
     if len(pieces) > MAX_PARTS:
         raise ValueError(f"message needs {len(pieces)} parts, more than {MAX_PARTS}")

@@ -94,6 +94,7 @@ class _Outstanding:
     params: dict[str, Any] | None = None  # submit_sm: kept for a resubmission after a throttle
     throttled: int = 0
     caller: defer.Deferred[Pdu] | None = None  # submit_sm: the caller's Deferred
+    sent_at: float = 0.0
 
 
 _REQUEUED = object()  # a throttled attempt's result: the caller waits for the resubmission
@@ -130,9 +131,13 @@ class EsmeProtocol(PduReceiver):
         self._throttle_streak = 0
         self._wake: IDelayedCall | None = None
         self.throttled = 0  # throttle responses seen on this link (observability)
+        self.latencies: list[float] | None = None  # set to a list: submit_sm -> resp seconds
 
     # -- connection ----------------------------------------------------------------------
     def connectionMade(self) -> None:
+        set_nodelay = getattr(self.transport, "setTcpNoDelay", None)
+        if set_nodelay is not None:  # PDUs are small and answered: Nagle only adds latency
+            set_nodelay(True)
         self._touch()
 
     def connectionLost(self, reason: Failure | None = None) -> None:
@@ -219,7 +224,8 @@ class EsmeProtocol(PduReceiver):
             return defer.fail(ValueError(f"cannot encode {pdu.command}: {err}"))
         d: defer.Deferred[Pdu] = defer.Deferred()
         timer = self.clock.callLater(timeout, self._timed_out, seq)
-        self._outstanding[seq] = _Outstanding(pdu.command, d, timer)
+        self._outstanding[seq] = _Outstanding(pdu.command, d, timer,
+                                              sent_at=self.clock.seconds())
         if self.transport is not None:
             self.transport.write(data)
         return d
@@ -350,6 +356,8 @@ class EsmeProtocol(PduReceiver):
             return
         del self._outstanding[pdu.seq]
         item.timer.cancel()
+        if self.latencies is not None and item.command == "submit_sm":
+            self.latencies.append(self.clock.seconds() - item.sent_at)
         item.deferred.callback(pdu)
 
     def _fail(self, seq: int, error: Exception) -> None:

@@ -143,18 +143,27 @@ bury(m, KEYS[3], ARGV[2], 'dead', ARGV[3], ARGV[4], ARGV[5])
 return 1
 """
 
-# KEYS: id:<message_id>.  ARGV: prefix, key ('' = look it up by id), message_id, stat, final_ttl.
-# Returns the message's state after the receipt, or '' when the id is unknown (yet).
+# KEYS: id:<message_id> per receipt.  ARGV: prefix, final_ttl, then 3 per receipt: key ('' =
+# look it up by id), message_id, stat.  Returns per receipt the message's state after it, or ''
+# when the id is unknown (yet).
 RECEIPT = _LIB + r"""
-local prefix, key = ARGV[1], ARGV[2]
-if key == '' then key = redis.call('GET', KEYS[1]) end
-if not key then return '' end
-local m = prefix .. 'm:' .. key
-if redis.call('EXISTS', m) == 0 then return '' end
-local field = 'p:' .. ARGV[3]
-local old = redis.call('HGET', m, field)
-if not (old and FINAL[old]) then redis.call('HSET', m, field, ARGV[4]) end
-return aggregate(m, prefix, ARGV[5])
+local prefix, final_ttl = ARGV[1], ARGV[2]
+local out = {}
+for i = 1, #KEYS do
+  local j = 3 + (i - 1) * 3
+  local key = ARGV[j]
+  if key == '' then key = redis.call('GET', KEYS[i]) end
+  local m = key and (prefix .. 'm:' .. key)
+  if not m or redis.call('EXISTS', m) == 0 then
+    out[#out + 1] = ''
+  else
+    local field = 'p:' .. ARGV[j + 1]
+    local old = redis.call('HGET', m, field)
+    if not (old and FINAL[old]) then redis.call('HSET', m, field, ARGV[j + 2]) end
+    out[#out + 1] = aggregate(m, prefix, final_ttl)
+  end
+end
+return out
 """
 
 # KEYS: q, f.  ARGV: prefix, now.  Everything in flight goes back to waiting (after a crash).

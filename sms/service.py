@@ -71,8 +71,10 @@ class _EsmeFactory(Factory):
 
     def buildProtocol(self, addr: Any) -> EsmeProtocol:
         s = self.sender
-        return EsmeProtocol(s.config, s.clock, on_receipt=s._receipt, on_lost=s._lost,
-                            on_deliver=s._mo)
+        proto = EsmeProtocol(s.config, s.clock, on_receipt=s._receipt, on_lost=s._lost,
+                             on_deliver=s._mo)
+        proto.latencies = s.latencies
+        return proto
 
 
 class SmppSender(Service):
@@ -122,7 +124,8 @@ class SmppSender(Service):
         self._ready = False  # the outbox's leftovers are recovered
         self._taking = False
         self._active = 0  # messages taken from the outbox and not settled yet
-        self.prefetch = max(2 * window, 16)
+        self.prefetch = max(4 * window, 32)  # taken ahead so the window never waits on Redis
+        self.latencies: list[float] | None = None  # a list: every link appends submit->resp s
         self._client = ClientService(
             endpoint if endpoint is not None else HostnameEndpoint(reactor, host, port),
             _EsmeFactory(self),
@@ -224,7 +227,6 @@ class SmppSender(Service):
 
     # -- receipts --------------------------------------------------------------------------
     def _receipt(self, receipt: Receipt) -> None:
-        log.info("sms.receipt id={id} stat={stat}", id=receipt.message_id, stat=receipt.stat)
         key = self._keys_by_id.get(receipt.message_id, "")
         d = defer.maybeDeferred(self.outbox.receipt, key, receipt.message_id, receipt.stat)
 
@@ -331,7 +333,13 @@ class SmppSender(Service):
         if not failures:
             self._attempts.pop(message.key, None)
             ids = [normalise_id(str(r)) for _, r in results]
-            self._settle(self.outbox.done, message, ids)
+            # The SMSC has it: free the slot now and record the fact in the background (a
+            # crash before the write re-sends it: the at-least-once case, a duplicate).
+            self._active -= 1
+            d = defer.maybeDeferred(self.outbox.done, message, ids)
+            d.addErrback(lambda f: log.error("sms.outbox_write_failed key={key} why={why}",
+                                             key=message.key, why=f.getErrorMessage()))
+            self._flush()
             return
         failure: Failure = failures[0]
         if failure.check(LinkLost, NotBound):

@@ -200,6 +200,10 @@ def decode_pdu(data: bytes) -> Pdu:
         raise PduError(
             st.RINVCMDID, f"unknown command_id 0x{command_id:08X}", seq=seq, command_id=command_id
         )
+    if command in _ID_ONLY and status == 0:  # hot path: submit_sm_resp and friends
+        fast = _decode_id_only(data, seq)
+        if fast is not None:
+            return Pdu(command, seq, status, fast)
     body = io.BytesIO(data[HEADER_LEN:])
     try:
         params = _decode_body(command, status, body, len(data) - HEADER_LEN)
@@ -213,6 +217,17 @@ def decode_pdu(data: bytes) -> Pdu:
             code or st.RINVMSGLEN, f"{command}: {err}", seq=seq, command_id=command_id
         ) from err
     return Pdu(command, seq, status, params)
+
+
+_ID_ONLY = {"submit_sm_resp", "data_sm_resp"}
+
+
+def _decode_id_only(data: bytes, seq: int) -> dict[str, Any] | None:
+    """message_id C-string and no TLVs (the usual resp); None = take the general path."""
+    end = data.find(b"\0", HEADER_LEN)
+    if end != len(data) - 1 or end - HEADER_LEN > 64:
+        return None
+    return {"message_id": data[HEADER_LEN:end].decode("latin-1")}
 
 
 def _decode_body(command: str, status: int, body: io.BytesIO, size: int) -> dict[str, Any]:

@@ -62,6 +62,7 @@ function receipt(session, pdu, id) {
 
 const server = smpp.createServer((session) => {
   let mute = false;
+  if (session.socket && session.socket.setNoDelay) session.socket.setNoDelay(true);
   session.on('error', (e) => process.stderr.write(`session error: ${e.message}\n`));
   session.on('close', () => sessions.delete(session));
   session.on('bind_transceiver', (pdu) => {

@@ -104,7 +104,7 @@ async def test_redis_outbox_same_turn_puts_share_one_script_call(redis) -> None:
 async def test_redis_outbox_validity_and_dead_letters_with_reasons(redis) -> None:
     clock = Clock()
     clock.advance(10_000)
-    box = RedisOutbox(redis, clock)
+    box = RedisOutbox(redis, clock, scheduler=reactor)
     await box._put_many([sms("stale", valid_until=9_000.0), sms("bad"), sms("ok")])
     taken = await box.take(5)
     assert [m.key for m in taken] == ["bad", "ok"]
@@ -119,7 +119,7 @@ async def test_redis_outbox_validity_and_dead_letters_with_reasons(redis) -> Non
 @pytest_twisted.ensureDeferred
 async def test_redis_outbox_receipts_aggregate_parts_and_never_regress(redis) -> None:
     clock = Clock()
-    box = RedisOutbox(redis, clock)
+    box = RedisOutbox(redis, clock, scheduler=reactor)
     await box._put_many([sms("long")])
     await box.take(1)
     assert await box._done_many([("long", "a1,a2")]) == ["submitted"]
@@ -135,7 +135,7 @@ async def test_redis_outbox_receipts_aggregate_parts_and_never_regress(redis) ->
 
 @pytest_twisted.ensureDeferred
 async def test_redis_outbox_receipt_before_done_is_counted_at_done(redis) -> None:
-    box = RedisOutbox(redis, Clock())
+    box = RedisOutbox(redis, Clock(), scheduler=reactor)
     await box._put_many([sms("x")])
     await box.take(1)
     assert await box.receipt("x", "b1", "UNDELIV") == "sending"
