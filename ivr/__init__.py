@@ -3,6 +3,7 @@
 from ivr.agi import AgiEnv, AgiError, AgiProtocol, AgiReply, parse_env, parse_reply
 from ivr.call import Call, normalise_msisdn, prompt_name
 from ivr.server import FastAGIFactory, listen_fastagi
+from ivr.states import CallRecord, CallState, Deadlines
 
 __all__ = [
     "AgiEnv",
@@ -10,6 +11,9 @@ __all__ = [
     "AgiProtocol",
     "AgiReply",
     "Call",
+    "CallRecord",
+    "CallState",
+    "Deadlines",
     "FastAGIFactory",
     "listen_fastagi",
     "normalise_msisdn",

@@ -14,7 +14,7 @@ from twisted.protocols.basic import LineReceiver
 
 from ivr.call import prompt_name
 from ivr.server import FastAGIFactory, listen_fastagi
-from ivr.simulator import HANGUP, SILENCE, TypeAhead, place_call
+from ivr.simulator import HANGUP, SILENCE, Keys, TypeAhead, place_call
 from ivr.simulator_rules import env_lines
 from menus.types import Digits, HangUp, NoInput, Output, Say, Session, Wait
 
@@ -322,3 +322,52 @@ async def test_without_the_read_application_prompts_play_one_by_one() -> None:
     ]
     assert sim.commands[5] == f"GET DATA {p(ListDialogue.OPTIONS[2])} 5000 1"
     assert dialogue.inputs == [Digits("1")]
+
+
+class EntryDialogue(ToyDialogue):
+    """One question with a configurable Wait; records what it got."""
+
+    def __init__(self, wait: Wait) -> None:
+        super().__init__()
+        self.wait = wait
+
+    async def begin(
+        self, menu: str, *, channel: str, msisdn: str, lang: str | None = None
+    ) -> tuple[Session, Output]:
+        session, _ = await super().begin(menu, channel=channel, msisdn=msisdn, lang=lang)
+        return session, Output((Say("请输入"),), self.wait)
+
+    async def resume(self, session: Session, inp: Any) -> tuple[Session, Output]:
+        self.inputs.append(inp)
+        return session.evolve(ended=True), Output((BYE,), None)
+
+
+async def _entry_call(wait: Wait, script: list[Any]) -> tuple[Any, EntryDialogue]:
+    reactor = _reactor()
+    dialogue = EntryDialogue(wait)
+    factory = FastAGIFactory(dialogue, clock=reactor)
+    port = listen_fastagi(reactor, 0, factory)
+    try:
+        sim = await place_call(reactor, port.getHost().port, script)
+        await factory.when_idle()
+    finally:
+        await port.stopListening()
+    return sim, dialogue
+
+
+@pytest_twisted.ensureDeferred
+async def test_fixed_length_entry_ends_on_the_last_key() -> None:
+    sim, dialogue = await _entry_call(Wait(4, 4), [Keys("1234", after=1.0, gap=0.5)])
+    assert dialogue.inputs == [Digits("1234")]
+    assert sim.events("reply")[1] == "200 result=1234"  # no "(timeout)": it did not wait
+    assert sim.elapsed == pytest.approx(2.0 + 1.0 + 3 * 0.5)  # prompt + keying, no timeout
+
+
+@pytest_twisted.ensureDeferred
+async def test_variable_length_entry_ends_on_pound() -> None:
+    sim, dialogue = await _entry_call(Wait(1, 11), [Keys("138#", after=1.0, gap=0.5)])
+    assert dialogue.inputs == [Digits("138")]
+    assert sim.events("reply")[1] == "200 result=138"
+    sim, dialogue = await _entry_call(Wait(1, 11), [Keys("138", after=1.0, gap=0.5)])
+    assert dialogue.inputs == [Digits("138")]  # no '#': the inter-digit timeout ends it
+    assert sim.events("reply")[1] == "200 result=138 (timeout)"
