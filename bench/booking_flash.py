@@ -147,6 +147,40 @@ async def raw_phase(redis: Any, service: RedisBookingService, reqs: list, client
     return await run_clients(clients, jobs, evalsha)
 
 
+async def paced_phase(
+    reactor: Any, service: RedisBookingService, reqs: list, rate: float
+) -> tuple[float, list[float], Counter]:
+    """Open loop: attempt i is due at start + i/rate whatever the replies do; latency counts from
+    the due time (no coordinated omission). Returns (achieved rate, latencies, outcomes)."""
+    lat: list[float] = []
+    outcomes: Counter[str] = Counter()
+    pending: list[defer.Deferred[None]] = []
+    start = time.perf_counter()
+    sent = 0
+
+    async def one(request: BookingRequest, due: float) -> None:
+        try:
+            outcomes[(await service.book(request)).status.value] += 1
+        except BookingError as exc:
+            outcomes[exc.code] += 1
+        lat.append(time.perf_counter() - due)
+
+    def tick() -> None:
+        nonlocal sent
+        target = min(len(reqs), int((time.perf_counter() - start) * rate) + 1)
+        while sent < target:
+            pending.append(defer.Deferred.fromCoroutine(one(reqs[sent], start + sent / rate)))
+            sent += 1
+        if sent >= len(reqs):
+            loop.stop()
+
+    loop = task.LoopingCall(tick)
+    loop.clock = reactor
+    await loop.start(0.002)
+    await defer.gatherResults(pending)
+    return len(reqs) / (time.perf_counter() - start), lat, outcomes
+
+
 async def scale_phase(redis: Any, clock: FixedClock, departments: int, attempts: int, clients: int):
     """Core rate on the hot session with ``departments`` in the catalog and 2 bookings in each."""
     await redis.flushdb()
@@ -197,6 +231,13 @@ async def main(reactor: Any, args: argparse.Namespace) -> None:
         for n in range(args.rounds):
             print(f"round {n + 1}:")
             rounds.append(await one_round(redis, service, args))
+        if args.paced_rate:
+            await redis.flushdb()
+            reqs = requests(args.paced_attempts, clock.tomorrow)
+            achieved, lat, outcomes = await paced_phase(reactor, service, reqs, args.paced_rate)
+            print(f"paced (open loop) at {args.paced_rate:,.0f} attempts/s offered: achieved "
+                  f"{achieved:,.0f}/s, p50 {pct(lat, 0.5):.2f} ms, p99 {pct(lat, 0.99):.2f} ms, "
+                  f"{dict(outcomes)}")
         rates = {}
         for n in args.scale:
             rates[n] = await scale_phase(redis, clock, n, args.scale_attempts, args.clients)
@@ -227,6 +268,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--scale", type=int, nargs="*", default=[10, 10000])
     p.add_argument("--scale-attempts", type=int, default=20000)
     p.add_argument("--rounds", type=int, default=3, help="core+raw pairs; medians are reported")
+    p.add_argument("--paced-rate", type=float, default=2000, help="open-loop rate (0 = skip)")
+    p.add_argument("--paced-attempts", type=int, default=10000)
     p.add_argument("--no-durable", dest="durable", action="store_false",
                    help="Redis without AOF (diagnosis only: production runs appendfsync always)")
     return p.parse_args(argv)
