@@ -74,6 +74,7 @@ class AgiProtocol(LineReceiver):
         self.env: AgiEnv | None = None
         self.hung_up = False
         self.closed = False
+        self.close_reason = ""  # set when we close because the peer broke the protocol
         self.on_env: Callable[[AgiEnv], None] = lambda env: None
         self.on_hangup: Callable[[], None] = lambda: None
         self.on_closed: Callable[[], None] = lambda: None
@@ -137,6 +138,7 @@ class AgiProtocol(LineReceiver):
             self._line(line.decode("utf-8"))
         except (AgiError, UnicodeDecodeError) as err:
             self.log.warning("agi.garbage", error=str(err))
+            self.close_reason = "protocol error"
             self.close()
 
     def _line(self, text: str) -> None:
@@ -176,6 +178,7 @@ class AgiProtocol(LineReceiver):
 
     def lineLengthExceeded(self, line: bytes) -> None:
         self.log.warning("agi.line_too_long", length=len(line))
+        self.close_reason = "protocol error"
         self.close()
 
     # ------------------------------------------------------------------ teardown

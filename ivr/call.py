@@ -233,6 +233,8 @@ class Call:
         try:
             reply = await self.agi.command(*words, timeout=self.deadlines.for_command(words))
         except CallEnded as err:
+            if self.agi.close_reason:  # garbage from the peer: not the caller's doing
+                raise Ended(self.agi.close_reason, hung_up=False, result="error") from err
             raise Ended("socket closed", hung_up=True) from err
         except Exception as err:  # a missed reply deadline: the protocol has closed the call
             why = f"{words[0]} {type(err).__name__}"

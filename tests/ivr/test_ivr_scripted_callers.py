@@ -26,7 +26,15 @@ from booking.idcard import check_char, is_valid_resident_id
 from booking.store import RedisBookingService
 from hotline.effects import make_effect_runner
 from ivr.server import FastAGIFactory, listen_fastagi
-from ivr.simulator import HANGUP, SILENCE, AsteriskSimulator, Keys, TypeAhead, place_call
+from ivr.simulator import (
+    HANGUP,
+    SILENCE,
+    AsteriskSimulator,
+    Garbage,
+    Keys,
+    TypeAhead,
+    place_call,
+)
 from ivr.states import CallRecord
 from menus.definition import MenuSource, load_menu
 from menus.driver import Dialogue
@@ -250,3 +258,15 @@ async def test_book_then_cancel_by_phone(line, errors) -> None:
     assert record.result == "completed" and record.end_node == "cancelled", record.fields()
     assert await booking.bookings_for("8613912345678") == []
     assert errors == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_garbage_mid_booking_closes_the_call_and_releases(line, errors) -> None:
+    booking, clock, *_ = line
+    before = await booking.remote_left("nk", TOMORROW, "am")
+    sim, record = await call(line, ["1", "1", Garbage("200 result=0 trailing junk"), "1"])
+    assert ("garbage", "200 result=0 trailing junk") in sim.transcript
+    assert sim.transcript[-1] == ("closed", "") and sim.events("aborted") == []
+    assert record.result == "error" and record.failures == ["protocol error"]
+    assert await swept_left(booking, clock) == before
+    assert errors == []  # a warning (agi.garbage), never an error
