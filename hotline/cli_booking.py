@@ -49,7 +49,10 @@ def read_schedule(path: Path) -> list[dict[str, Any]]:
     if path.suffix.lower() == ".csv":
         rows: list[dict[str, Any]] = list(csv.DictReader(text.splitlines()))
     else:
-        loaded = yaml.safe_load(text) or []
+        try:
+            loaded = yaml.safe_load(text) or []
+        except (yaml.YAMLError, ValueError) as exc:
+            raise ValueError(f"{path}: not a valid schedule: {exc}") from exc
         rows = loaded.get("sessions", []) if isinstance(loaded, dict) else loaded
     out = []
     for n, row in enumerate(rows, start=1):

@@ -1,0 +1,78 @@
+"""``hotline booking …`` and ``hotline schedule load`` as real processes against the test Redis."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest_twisted
+from twisted.internet.task import Clock
+
+from booking.api import BookingRequest
+from booking.catalog import load_catalog
+from booking.idcard import check_char
+from booking.store import RedisBookingService
+
+ROOT = Path(__file__).resolve().parents[2]
+NOW = dt.datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+DAY = dt.date(2026, 11, 27)
+
+
+def valid_id(n: int) -> str:
+    first = f"11010519800101{n:03d}"
+    return first + check_char(first)
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hotline.cli", "--config", str(ROOT / "config/hotline.yaml"), *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+@pytest_twisted.ensureDeferred
+async def test_csv_fill_and_schedule_load(redis, redis_url: str, tmp_path: Path) -> None:
+    clock = Clock()
+    clock.advance(NOW.timestamp())
+    service = RedisBookingService(redis, load_catalog(ROOT / "config/hospital.yaml"), clock)
+    codes = []
+    for n in range(3):
+        req = BookingRequest("nk", DAY, "am", valid_id(n), f"8613900001{n:03d}", "ussd")
+        codes.append((await service.book(req)).tcode)
+
+    exported = cli("booking", "--redis-url", redis_url, "csv", "--day", DAY.isoformat())
+    assert exported.returncode == 0, exported.stderr
+    lines = exported.stdout.strip().splitlines()
+    assert lines[0] == "tcode,dept,day,session,status,channel,id,msisdn,created_at"
+    assert len(lines) == 4 and valid_id(0) not in exported.stdout
+
+    plan = tmp_path / "changes.csv"
+    plan.write_text(f"dept,day,session,places\nnk,{DAY},am,2\nwk,{DAY},pm,closed\n")
+    loaded = cli("schedule", "--redis-url", redis_url, "load", str(plan))
+    assert loaded.returncode == 0, loaded.stdout + loaded.stderr
+    assert f"nk {DAY} am: places=2, cancelled 1" in loaded.stdout
+    assert (await service._load(codes[-1])).status.value == "cancelled"  # the latest one
+
+    fill = cli("booking", "--redis-url", redis_url, "fill", "--day", DAY.isoformat())
+    rows = [json.loads(line) for line in fill.stdout.splitlines()]
+    nk_am = next(r for r in rows if (r["dept"], r["session"]) == ("nk", "am"))
+    wk_pm = next(r for r in rows if (r["dept"], r["session"]) == ("wk", "pm"))
+    assert nk_am["places"] == 2 and wk_pm["closed"] is True
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- {dept: nk, day: 2026-11-27, session: am, places: 3}\n"
+                   "- {dept: nk, day: 2026-11-27, session: pm, places: -3}\n")
+    refused = cli("schedule", "--redis-url", redis_url, "load", str(bad))
+    assert refused.returncode == 2 and "bad.yaml: row 2" in refused.stderr, refused.stderr
+    bad.write_text("- {dept: nk, day: 2026-13-01, session: am, places: 3}\n")
+    refused = cli("schedule", "--redis-url", redis_url, "load", str(bad))
+    assert refused.returncode == 2 and "bad.yaml" in refused.stderr, refused.stderr
+
+
+def test_booking_commands_need_a_redis_url() -> None:
+    done = cli("booking", "reconcile")
+    assert done.returncode == 2 and "redis.url" in done.stderr
