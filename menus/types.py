@@ -53,10 +53,15 @@ Input = Start | Digits | NoInput | HangUp | EffectResult
 
 @dataclass(frozen=True, slots=True)
 class Say:
-    """A piece of speech/text in the session's language; ``prompt`` names a recorded file."""
+    """A piece of speech/text in the session's language; ``prompt`` names a recorded file.
+
+    ``bargein=False``: voice plays it to the end, keys pressed meanwhile are dropped (legal
+    notices); other channels ignore it.
+    """
 
     text: str
     prompt: str | None = None
+    bargein: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,10 +172,12 @@ class Step:
 def _part_to_dict(part: Say | SayDigits) -> dict[str, Any]:
     if isinstance(part, SayDigits):
         return {"digits": part.digits}
+    if not part.bargein:
+        return {"text": part.text, "prompt": part.prompt, "bargein": False}
     return {"text": part.text, "prompt": part.prompt}
 
 
 def _part_from_dict(data: Mapping[str, Any]) -> Say | SayDigits:
     if "digits" in data:
         return SayDigits(data["digits"])
-    return Say(data["text"], data.get("prompt"))
+    return Say(data["text"], data.get("prompt"), bool(data.get("bargein", True)))

@@ -175,3 +175,15 @@ def test_errors_do_not_carry_id_or_phone_numbers() -> None:
     with pytest.raises(AgiError) as err:
         parse_reply("200 result=110105194912310021 junk")
     assert "110105194912310021" not in str(err.value) and "0021" in str(err.value)
+
+
+def test_bargein_flag_survives_the_session_round_trip() -> None:
+    from menus.types import Say, Session
+
+    session = Session(menu="m", version="v", node="n", pending=(Say("告知", bargein=False),))
+    assert Session.from_dict(session.to_dict()).pending == (Say("告知", None, False),)
+    assert (
+        Session.from_dict(Session(menu="m", version="v", node="n", pending=(Say("x"),)).to_dict())
+        .pending[0]
+        .bargein
+    )

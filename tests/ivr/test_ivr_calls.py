@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -225,13 +224,6 @@ async def test_a_burst_of_concurrent_calls_all_complete(server) -> None:
     assert dialogue.inputs.count(Digits(ID)) == 60
 
 
-@dataclass(frozen=True)
-class NoticeSay(Say):
-    """A Say carrying the per-node ``bargein`` flag (read with getattr by the renderer)."""
-
-    bargein: bool = False
-
-
 class NoticeDialogue(ToyDialogue):
     """A legal notice that keys cannot interrupt, then the menu question."""
 
@@ -239,7 +231,7 @@ class NoticeDialogue(ToyDialogue):
         self, menu: str, *, channel: str, msisdn: str, lang: str | None = None
     ) -> tuple[Session, Output]:
         session, _ = await super().begin(menu, channel=channel, msisdn=msisdn, lang=lang)
-        return session, Output((NoticeSay("录音告知"), MAIN), Wait(max_digits=1))
+        return session, Output((Say("录音告知", bargein=False), MAIN), Wait(max_digits=1))
 
 
 @pytest_twisted.ensureDeferred
