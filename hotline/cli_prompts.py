@@ -77,15 +77,3 @@ def run(args: argparse.Namespace, settings: Any) -> int:
             print(f"  {text}")
     return 0
 
-
-def available(settings: Any) -> set[str]:
-    """Prompt names present in the build directory, as ``<lang>/<name>`` (for menus check)."""
-    out = settings.path(settings.raw["ivr"]["prompts"]["dir"])
-    from ivr.prompts import available_prompts
-
-    return {
-        f"{lang.name}/{name}"
-        for lang in (out.iterdir() if out.is_dir() else ())
-        if lang.is_dir()
-        for name in available_prompts(out, lang.name)
-    }
