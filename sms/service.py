@@ -38,7 +38,7 @@ from sms.esme import (
     SmppError,
     State,
 )
-from sms.flow import check_window
+from sms.flow import Backoff, check_window
 from sms.mo import Reassembler
 from sms.outbox import MemoryOutbox, Outbox
 from sms.smpp.pdu import Pdu
@@ -105,10 +105,12 @@ class SmppSender(Service):
         source_addr_npi: int = 0,
         response_timeout: float = 30.0,
         on_message: OnMessage | None = None,
+        throttle_backoff: Backoff | None = None,
     ) -> None:
         self.clock: IReactorTime = clock if clock is not None else reactor
         self.config = EsmeConfig(system_id, password, system_type, window=check_window(window),
-                                 tps=tps, response_timeout=response_timeout)
+                                 tps=tps, response_timeout=response_timeout,
+                                 throttle_backoff=throttle_backoff or Backoff())
         self.source_addr = source_addr
         self.source_ton_npi = (source_addr_ton, source_addr_npi)
         self.outbox: Outbox = outbox if outbox is not None else MemoryOutbox(clock=self.clock)
@@ -232,6 +234,9 @@ class SmppSender(Service):
 
         def recorded(state: str) -> None:
             if not state and not key:  # beat its submit_sm_resp (or unknown): hold it a while
+                if receipt.message_id in self._keys_by_id:  # the resp came meanwhile
+                    self._receipt(receipt)
+                    return
                 now = self.clock.seconds()
                 self._early[receipt.message_id] = (now + self.early_receipt_ttl, receipt)
                 while self._early and (len(self._early) > 10_000

@@ -80,7 +80,6 @@ const server = smpp.createServer((session) => {
   });
   session.on('enquire_link', (pdu) => session.send(pdu.response()));
   session.on('unbind', (pdu) => { session.send(pdu.response()); session.close(); });
-  session.on('deliver_sm_resp', (pdu) => { if (events) emit({ deliver_sm_resp: pdu.command_status }); });
   session.on('submit_sm', (pdu) => {
     submits += 1;
     if (mute) return;
@@ -130,7 +129,9 @@ readline.createInterface({ input: process.stdin }).on('line', (line) => {
       fields.its_session_info = Buffer.from(fields.its_session_info_hex, 'hex');
       delete fields.its_session_info_hex;
     }
-    for (const s of sessions) s.deliver_sm(fields);
+    for (const s of sessions) {
+      s.deliver_sm(fields, (resp) => { if (events) emit({ deliver_sm_resp: resp.command_status }); });
+    }
   }
 });
 
