@@ -12,7 +12,7 @@ from twisted.internet.testing import StringTransport
 from ivr.agi import AgiProtocol
 from ivr.call import Call
 from ivr.simulator_rules import env_lines
-from ivr.states import Deadlines
+from ivr.states import CallRecord, Deadlines
 from menus.types import Digits, HangUp, Input, Output, Session
 
 ENV = "".join(line + "\n" for line in env_lines(script="booking")).encode()
@@ -36,14 +36,17 @@ class BrokenDialogue(ToyDialogue):
         raise KeyError(f"no menu named {menu!r}")
 
 
-def start(dialogue: ToyDialogue) -> tuple[AgiProtocol, StringTransport, Clock, list[object]]:
+def start(
+    dialogue: ToyDialogue, records: list[CallRecord] | None = None
+) -> tuple[AgiProtocol, StringTransport, Clock, list[object]]:
     clock = Clock()
     proto = AgiProtocol(clock)
     transport = StringTransport()
     done: list[object] = []
 
     def on_env(env: Any) -> None:
-        Deferred.fromCoroutine(Call(proto, env, dialogue).run()).addBoth(done.append)
+        call = Call(proto, env, dialogue, on_record=None if records is None else records.append)
+        Deferred.fromCoroutine(call.run()).addBoth(done.append)
 
     proto.on_env = on_env
     proto.makeConnection(transport)
@@ -107,3 +110,35 @@ def test_unknown_command_reply_ends_the_call() -> None:
     proto, transport, _, done = start(dialogue)
     proto.dataReceived(b"510 Invalid or unknown command\n")
     assert dialogue.inputs == [HangUp()] and transport.disconnecting and done == [None]
+
+
+def test_no_menu_in_the_url_closes_cleanly() -> None:
+    clock = Clock()
+    proto = AgiProtocol(clock)
+    transport = StringTransport()
+    records: list[CallRecord] = []
+    done: list[object] = []
+
+    def on_env(env: Any) -> None:
+        call = Call(proto, env, ToyDialogue(), on_record=records.append)
+        Deferred.fromCoroutine(call.run()).addBoth(done.append)
+
+    proto.on_env = on_env
+    proto.makeConnection(transport)
+    proto.dataReceived("".join(x + "\n" for x in env_lines(script="")).encode())
+    assert done == [None] and transport.disconnecting and written(transport) == []
+    assert records[0].result == "error"
+
+
+def test_socket_lost_during_the_final_hangup() -> None:
+    dialogue = ToyDialogue()
+    records: list[CallRecord] = []
+    proto, transport, _, done = start(dialogue, records)
+    for reply in (b"200 result=0\n", b"200 result=0 endpos=1\n", b"200 result=1\n"):
+        proto.dataReceived(reply)  # ANSWER, welcome, GET DATA → '1'
+    proto.dataReceived(b"200 result=0 endpos=1\n200 result=110105194912310021\n")
+    proto.dataReceived(b"200 result=0 endpos=1\n200 result=0\n")  # DONE, SAY DIGITS
+    assert written(transport)[-1] == "HANGUP"
+    proto.connectionLost(None)  # gone before HANGUP's reply
+    assert done == [None] and records[0].result == "hangup"
+    assert dialogue.inputs == [Digits("1"), Digits("110105194912310021")]  # no HangUp() fed
