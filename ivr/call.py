@@ -108,7 +108,7 @@ class Call:
             msisdn=self.msisdn,
             targets=transfer_targets or {},
             dial_timeout_s=dial_timeout_s,
-            on_state=self._to,
+            on_state=self._transferring,
             on_outcome=self._transfer_outcome,
         )
         self._kw: dict[str, Any] = (
@@ -123,6 +123,17 @@ class Call:
             return
         check_transition(self.state, new)
         self.state = new
+
+    def _transferring(self, state: CallState | None) -> None:
+        """Enter TRANSFERRING (``state``) or go back to where the effect was asked (None):
+        a menu may transfer from its first node (STARTING) or later (THINKING)."""
+        if state is not None:
+            self._before_transfer = self.state
+            self._to(state)
+        else:
+            self._to(self._before_transfer)
+
+    _before_transfer: CallState = S.THINKING
 
     def _heard_hangup(self) -> None:
         if self.record.hangup_at is None:

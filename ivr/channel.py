@@ -49,7 +49,7 @@ class ChannelEffects:
         msisdn: str,
         targets: Mapping[str, str],
         dial_timeout_s: int,
-        on_state: Callable[[CallState], None],
+        on_state: Callable[[CallState | None], None],
         on_outcome: Callable[[str], None],
     ) -> None:
         self._command = command
@@ -82,6 +82,6 @@ class ChannelEffects:
             log.info("ivr.transfer_interrupted", error=str(err))
             result = EffectResult(ok=False, error="failed")
         finally:
-            self._on_state(CallState.THINKING)
+            self._on_state(None)  # back to the state the effect was called in
         self._on_outcome((result.value or {}).get("outcome", "") if result.ok else result.error)
         return result

@@ -28,11 +28,11 @@ class CallState(StrEnum):
 S = CallState
 TRANSITIONS: dict[CallState, frozenset[CallState]] = {
     S.CONNECTED: frozenset({S.STARTING, S.RELEASING, S.CLOSED}),
-    S.STARTING: frozenset({S.PLAYING, S.RELEASING, S.CLOSED}),
+    S.STARTING: frozenset({S.PLAYING, S.TRANSFERRING, S.RELEASING, S.CLOSED}),
     S.PLAYING: frozenset({S.COLLECTING, S.THINKING, S.FINISHING, S.RELEASING, S.CLOSED}),
     S.COLLECTING: frozenset({S.THINKING, S.RELEASING, S.CLOSED}),
     S.THINKING: frozenset({S.PLAYING, S.TRANSFERRING, S.RELEASING, S.CLOSED}),
-    S.TRANSFERRING: frozenset({S.THINKING, S.RELEASING, S.CLOSED}),
+    S.TRANSFERRING: frozenset({S.THINKING, S.STARTING, S.RELEASING, S.CLOSED}),
     S.FINISHING: frozenset({S.RELEASING, S.CLOSED}),  # the socket died under the HANGUP
     S.RELEASING: frozenset({S.CLOSED}),
     S.CLOSED: frozenset(),

@@ -139,3 +139,29 @@ async def test_caller_hangs_up_while_it_rings(operator_line) -> None:
     assert sim.commands[dial + 1 :] == ["GET VARIABLE DIALSTATUS"]
     assert records[0].transfer == "failed" and records[0].result == "hangup"
     assert records[0].hangup_at == "transferring:welcome"
+
+
+@needs_driver
+@pytest_twisted.ensureDeferred
+async def test_a_menu_that_transfers_from_its_first_node() -> None:
+    menus = MenuSource([load_menu(Path(__file__).parent / "menus/transfer_first.yaml")])
+
+    async def no_booking(effect: Effect, session: Session) -> EffectResult:
+        return EffectResult(ok=False, error="error")
+
+    records: list[CallRecord] = []
+    factory = FastAGIFactory(
+        Dialogue(menus, no_booking),
+        clock=_reactor(),
+        on_record=records.append,
+        transfer_targets={"operator": "SIP/op"},
+    )
+    port = listen_fastagi(_reactor(), 0, factory)
+    try:
+        sim = await place_call(_reactor(), port.getHost().port, [Dial("BUSY")])
+        await factory.when_idle()
+    finally:
+        await port.stopListening()
+    assert sim.commands[:2] == ["EXEC Dial SIP/op,30", "GET VARIABLE DIALSTATUS"]
+    assert records[0].transfer == "busy" and records[0].result == "completed"
+    assert records[0].end_node == "busy"
