@@ -30,6 +30,13 @@ DEFAULTS: dict[str, Any] = {
         "source_addr": "12580",
         "templates": "sms.yaml",
         "smpp": None,  # {host, port, system_id, password, system_type}
+        # docs/sms.md: flow control, the events consumer, reminders, validity, MO keywords
+        "window": 10,
+        "tps": None,
+        "consumer": "sms-1",
+        "reminder_hour": 18,
+        "validity": {},
+        "mo_keywords": {},
     },
     "menus": ["menus/booking.yaml"],
     "default_menu": "booking",
