@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from menus.definition import MenuError, load_menu
 from menus.inspect import ERROR, USSD_ZH_LIMIT, dot, inspect, mermaid
@@ -65,6 +65,21 @@ def prompt_names(directory: Path) -> set[str]:
     return names
 
 
+def missing_text_prompts(definition: Any, prompts: set[str]) -> list[str]:
+    """Static texts whose synthesised prompt file is missing (``hotline prompts build`` makes
+    them); explicit ``prompt:`` names are reported per node by ``inspect`` instead."""
+    from ivr.prompts import menu_prompts
+
+    named = {getattr(node, "prompt", None) for node in definition.nodes.values()}
+    needed, _dynamic = menu_prompts(definition)
+    return [
+        f"{item.lang} text {item.text!r} has no prompt file {item.lang}/{item.name} "
+        "(run hotline prompts build)"
+        for item in needed
+        if item.name not in named and f"{item.lang}/{item.name}" not in prompts
+    ]
+
+
 def _error_line(exc: Exception) -> str:
     text = str(exc)
     match = _POSITION.match(text)
@@ -92,10 +107,13 @@ def check(
         issues = inspect(definition, prompts=prompts, ussd_limit=ussd_limit)
         for issue in issues:
             print(str(issue), file=out)
-        bad = sum(1 for i in issues if i.severity == ERROR)
+        unbuilt = missing_text_prompts(definition, prompts) if prompts is not None else []
+        for line in unbuilt:
+            print(f"{path}: error: {line}", file=out)
+        bad = sum(1 for i in issues if i.severity == ERROR) + len(unbuilt)
         errors += bad
-        warnings += len(issues) - bad
-        status = "ok" if not issues else f"{bad} error(s), {len(issues) - bad} warning(s)"
+        warnings += len(issues) + len(unbuilt) - bad
+        status = "ok" if bad == warnings == 0 else f"{bad} error(s), {warnings} warning(s)"
         print(f"{path}: menu {definition.name!r} version {definition.version}: {status}", file=out)
     print(f"{len(files)} file(s): {errors} error(s), {warnings} warning(s)", file=out)
     return 1 if errors or (strict and warnings) else 0

@@ -32,13 +32,46 @@ def test_every_error_class_has_a_fixture() -> None:
     assert {p.stem for p in FIXTURES} == CLASSES
 
 
+def _built_prompts(menu: Path, into: Path, *, recorded: tuple[str, ...] = ()) -> list[Any]:
+    """A prompts dir as ``hotline prompts build`` leaves it (every static text), plus the
+    ``recorded`` explicit prompt names in each language."""
+    from ivr.prompts import menu_prompts
+    from menus.definition import load_menu
+
+    needed, _ = menu_prompts(load_menu(menu))
+    names = [(i.lang, i.name) for i in needed if i.name.startswith("hotline/")]
+    names += [(lang, name) for name in recorded for lang in ("zh", "en")]
+    for lang, name in names:
+        (into / lang / f"{name}.sln").parent.mkdir(parents=True, exist_ok=True)
+        (into / lang / f"{name}.sln").write_bytes(b"")
+    return needed
+
+
 @pytest.mark.parametrize("path", FIXTURES, ids=[p.stem for p in FIXTURES])
-def test_check_fails_each_class_with_file_line_col(path: Path, capsys) -> None:
-    code = main(["menus", "check", "--prompts", str(CHECK / "prompts"), str(path)])
+def test_check_fails_each_class_with_file_line_col(path: Path, tmp_path: Path, capsys) -> None:
+    prompts: list[str] = []
+    if path.stem == "missing_prompt":  # every text is built and 'welcome' recorded: not 'goodbye'
+        _built_prompts(path, tmp_path, recorded=("welcome",))
+        prompts = ["--prompts", str(tmp_path)]
+    code = main(["menus", "check", *prompts, str(path)])
     out = capsys.readouterr().out
     assert code == 1, out
     assert _expected(path) in out.splitlines()
     assert out.splitlines()[-1].startswith("1 file(s): 1 error(s)")
+
+
+def test_a_static_text_without_its_built_prompt_file_is_an_error(tmp_path: Path, capsys) -> None:
+    menu = CHECK / "missing_prompt.yaml"
+    needed = _built_prompts(menu, tmp_path, recorded=("welcome", "goodbye"))
+    args = ["menus", "check", "--prompts", str(tmp_path), str(menu)]
+    assert main(args) == 0, capsys.readouterr().out
+    gone = next(i for i in needed if i.name.startswith("hotline/") and i.lang == "en")
+    (tmp_path / "en" / f"{gone.name}.sln").unlink()
+    assert main(args) == 1
+    assert (
+        f"{menu}: error: en text {gone.text!r} has no prompt file en/{gone.name} "
+        "(run hotline prompts build)"
+    ) in capsys.readouterr().out.splitlines()
 
 
 def test_shipped_menus_pass_with_no_warnings(capsys) -> None:
