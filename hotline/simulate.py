@@ -2,9 +2,11 @@
 
 Booking runs for real (Redis, Lua scripts, the hospital catalog): an embedded redis-server in a
 scratch directory unless ``--redis URL`` names one. USSD mode shows each screen as the handset
-would; IVR mode shows what the call would say (recorded prompt names, codes read digit by digit)
-and how it would collect keys. An empty line is a no-input timeout, ``q`` hangs up. In IVR mode a
-transfer to the operator asks you for the Dial outcome.
+would. IVR mode runs the call through the real FastAGI server with the Asterisk stand-in
+(``ivr.simulator``, see ``hotline.simulate_ivr``): it shows what the call says (the text behind
+each prompt, codes read digit by digit), the AGI commands, and asks for keys when Asterisk would
+listen; ``--direct`` skips FastAGI and shows the menu's outputs and waits. An empty line is a
+no-input timeout, ``q`` hangs up; a transfer to the operator asks you for the Dial outcome.
 """
 
 from __future__ import annotations
@@ -62,6 +64,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     sim.add_argument("--msisdn", default="8613800138000", help="the caller's number")
     sim.add_argument("--menu", default=None, help="menu name (default: settings default_menu)")
     sim.add_argument("--redis", default=None, help="Redis URL (default: embedded, scratch)")
+    sim.add_argument(
+        "--direct",
+        action="store_true",
+        help="ivr: drive the menu directly instead of through FastAGI and the Asterisk stand-in",
+    )
 
 
 def describe_wait(wait: Wait, lang: str) -> str:
@@ -186,9 +193,23 @@ async def _session(reactor: Any, args: argparse.Namespace, settings: Any) -> Non
             sys.stdout.write(text)
             sys.stdout.flush()
 
+        menu = args.menu or settings.default_menu
+        if args.channel == "ivr" and not args.direct:
+            from hotline.simulate_ivr import call
+
+            await call(
+                reactor,
+                dialogue,
+                menu=menu,
+                msisdn=args.msisdn,
+                lang=args.lang or "zh",
+                read=read,
+                write=write,
+            )
+            return
         await walk(
             dialogue,
-            args.menu or settings.default_menu,
+            menu,
             channel=args.channel,
             msisdn=args.msisdn,
             lang=args.lang,

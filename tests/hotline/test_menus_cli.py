@@ -244,3 +244,29 @@ def test_journey_bench_registered_caller_books_in_five_screens() -> None:
     assert last.startswith("BENCH journey ")
     assert int(fields["screens"]) <= 5 and int(fields["max_chars"]) <= 70
     assert int(fields["speech_chars"]) > 0
+
+
+@pytest_twisted.ensureDeferred
+async def test_simulate_ivr_through_fastagi_books_and_shows_the_agi_commands(redis) -> None:
+    from twisted.internet import reactor
+
+    from hotline.simulate_ivr import call
+
+    booking, dialogue = _core(redis)
+    keys = ["1", "1", "1", "1", "11010519491231002*", "1"]
+    shown: list[str] = []
+
+    async def read(prompt: str) -> str | None:
+        shown.append(prompt)
+        return keys.pop(0) if keys else None
+
+    sim = await call(
+        reactor, dialogue, menu="booking", msisdn="13912345678", lang="zh",
+        read=read, write=shown.append,
+    )  # fmt: skip
+    out = "".join(shown)
+    assert "say [prompt welcome]: 欢迎使用12580预约挂号。" in out
+    assert "    [agi] " in out and "say digits: " in out
+    tcode = re.findall(r"(?<!\d)\d{10}(?!\d)", out.replace(" ", ""))[-1]
+    assert [b.tcode for b in await booking.bookings_for("8613912345678")] == [tcode]
+    assert sim.said_digits and keys == []
