@@ -204,6 +204,10 @@ def decode_pdu(data: bytes) -> Pdu:
         fast = _decode_id_only(data, seq)
         if fast is not None:
             return Pdu(command, seq, status, fast)
+    elif command in _SM_COMMANDS:  # hot path: receipts and MO (deliver_sm), submit_sm
+        fast = _decode_sm(data)
+        if fast is not None:
+            return Pdu(command, seq, status, fast)
     body = io.BytesIO(data[HEADER_LEN:])
     try:
         params = _decode_body(command, status, body, len(data) - HEADER_LEN)
@@ -228,6 +232,59 @@ def _decode_id_only(data: bytes, seq: int) -> dict[str, Any] | None:
     if end != len(data) - 1 or end - HEADER_LEN > 64:
         return None
     return {"message_id": data[HEADER_LEN:end].decode("latin-1")}
+
+
+_SM_COMMANDS = {"submit_sm", "deliver_sm"}
+# (name, None = one octet | max C-string length incl. NUL), up to sm_length, SMPP 3.4 4.4.1/4.6.1
+_SM_FIELDS: tuple[tuple[str, int | None], ...] = (
+    ("service_type", 6), ("source_addr_ton", None), ("source_addr_npi", None),
+    ("source_addr", 21), ("dest_addr_ton", None), ("dest_addr_npi", None),
+    ("destination_addr", 21), ("esm_class", None), ("protocol_id", None),
+    ("priority_flag", None), ("schedule_delivery_time", 17), ("validity_period", 17),
+    ("registered_delivery", None), ("replace_if_present_flag", None), ("data_coding", None),
+    ("sm_default_msg_id", None),
+)
+
+
+def _decode_sm(data: bytes) -> dict[str, Any] | None:
+    """Mandatory fields of submit_sm/deliver_sm by slicing, then TLVs; None = anything odd
+    (the general path then produces the precise error)."""
+    params: dict[str, Any] = {}
+    i, end = HEADER_LEN, len(data)
+    for name, limit in _SM_FIELDS:
+        if limit is None:
+            if i >= end:
+                return None
+            params[name] = data[i]
+            i += 1
+        else:
+            nul = data.find(b"\0", i, i + limit)
+            if nul < 0:
+                return None
+            params[name] = data[i:nul].decode("latin-1")
+            i = nul + 1
+    if i >= end:
+        return None
+    length = data[i]
+    i += 1
+    if i + length > end:
+        return None
+    params["short_message"] = data[i:i + length]
+    i += length
+    try:
+        while i < end:
+            if end - i < 4:
+                return None
+            tag, size = struct.unpack_from(">HH", data, i)
+            raw = data[i + 4:i + 4 + size]
+            if len(raw) < size:
+                return None
+            name, value = _decode_tlv(tag, raw)
+            params[name] = value
+            i += 4 + size
+    except PduError:
+        return None
+    return params
 
 
 def _decode_body(command: str, status: int, body: io.BytesIO, size: int) -> dict[str, Any]:

@@ -130,3 +130,26 @@ def test_sequence_number_range() -> None:
     with pytest.raises(ValueError, match="out of range"):
         encode_pdu(Pdu("submit_sm", 1 << 32))
     assert decode_pdu(encode_pdu(Pdu("enquire_link_resp", 0))).seq == 0  # echo a peer's 0
+
+
+def test_fast_sm_decoding_matches_the_general_decoder() -> None:
+    """deliver_sm/submit_sm take a slicing fast path; it must agree with the general one."""
+    from sms.smpp.pdu import _decode_body, _decode_sm
+
+    samples = [
+        Pdu("deliver_sm", 5, 0, {"source_addr": "8613800138000", "destination_addr": "12580",
+                                 "esm_class": 4, "short_message": b"id:1 stat:DELIVRD",
+                                 "receipted_message_id": "4a1", "message_state": 2,
+                                 "ussd_service_op": 1, "its_session_info": b"\x2a\x00",
+                                 "tlv_1400": b"xy"}),
+        Pdu("submit_sm", 7, 0, {"service_type": "CMT", "source_addr": "12580",
+                                "destination_addr": "8613800138000", "data_coding": 8,
+                                "short_message": "取号码".encode("utf-16-be"),
+                                "validity_period": "000001000000000R"}),
+    ]
+    for pdu in samples:
+        data = encode_pdu(pdu)
+        slow = _decode_body(pdu.command, 0, io.BytesIO(data[16:]), len(data) - 16)
+        assert _decode_sm(data) == slow
+        assert decode_pdu(data).params == slow
+    assert _decode_sm(encode_pdu(samples[0])[:-3]) is None  # truncated TLV: general path
