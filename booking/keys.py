@@ -64,6 +64,11 @@ def person_noshows(idh: str) -> str:
     return f"{PREFIX}pid:{idh}:ns"
 
 
+def person_cancels(idh: str) -> str:
+    """Sorted set tcode -> time of the ID's own cancels in the window (cancel penalty)."""
+    return f"{PREFIX}pid:{idh}:cx"
+
+
 def blacklist(idh: str) -> str:
     """Hash ``until reason since lifted_at lift_reason appeal``: no booking before ``until``."""
     return f"{PREFIX}bl:{idh}"

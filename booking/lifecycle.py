@@ -135,10 +135,14 @@ class LifecycleMixin(_Base):
         back = return_time(now_s, self.policy.return_delay_minutes, self.random.random())
         caller = msisdn or ""
         rl = keys.rate("p", caller, int(now_s // 60)) if caller else keys.rate("p", "-", 0)
+        lim = self.policy.limits
+        idh = keys.id_digest(h["id"])
         reply = await self.scripts["cancel"](
-            [*release_keys(h), keys.EVENTS, rl],
+            [*release_keys(h), keys.EVENTS, rl, keys.person_cancels(idh), keys.blacklist(idh),
+             keys.BLACKLIST_INDEX],
             [tcode, now_s, back if reason == "patient" else now_s, caller, 1 if late else 0,
-             self.policy.limits.ops_per_minute, reason],
+             lim.ops_per_minute, reason, idh, lim.cancel_window_days * 86400, lim.cancel_count,
+             lim.cancel_barred_days * 86400],
         )  # fmt: skip
         if reply != "ok":
             raise refusal({"checked_in": "already_checked_in"}.get(reply, reply))

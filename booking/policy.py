@@ -35,6 +35,9 @@ class Limits:
     noshow_count: int = 3  # no-shows within noshow_window_days → barred
     noshow_window_days: int = 90
     barred_days: int = 180
+    cancel_count: int = 3  # patient cancels within cancel_window_days → barred (0 = off)
+    cancel_window_days: int = 30
+    cancel_barred_days: int = 30
 
 
 @dataclass(frozen=True, slots=True)

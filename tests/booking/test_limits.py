@@ -85,3 +85,16 @@ async def test_more_than_30_operations_a_minute_are_refused(redis, clock) -> Non
     assert (await outcome(service.book(req(1, msisdn=phone(7)))))[0] == "rate_limited"
     clock.advance(60)
     assert (await outcome(service.book(req(1))))[0] == "duplicate"
+
+
+@pytest_twisted.ensureDeferred
+async def test_three_cancels_in_a_month_bar_the_id(redis, clock) -> None:
+    service = service_with(redis, clock, "cancel_count: 3, per_7_days: 9")
+    for day in range(3):
+        booking = await service.book(req(1, day_offset=day + 1))
+        await service.cancel(booking.tcode, msisdn=phone(1))
+    code, message = await outcome(service.book(req(1, day_offset=5)))
+    assert code == "blacklisted" and "until" in message
+    [row] = await service.blacklist()
+    assert row["reason"] == "cancel x3"
+    assert await service.barred_until(make_id(1)) == clock.seconds() + 30 * 86400

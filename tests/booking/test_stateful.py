@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 from collections import Counter
 from typing import Any
 
@@ -96,6 +97,7 @@ class Model(RuleBasedStateMachine):
         self.target: dict[str, int] = {}  # session -> remote quota target (share changes)
         self.noshows: Counter[str] = Counter()
         self.barred_until: dict[str, float] = {}
+        self.cancels: dict[str, list[float]] = {}
         self.txn = 0
 
     # ------------------------------------------------------------ model helpers
@@ -194,6 +196,13 @@ class Model(RuleBasedStateMachine):
             b["release_at"] = float(booking.extra.get("release_at", self.clock.seconds()))
             if status == "held":
                 b["release_at"] = 0.0  # a hold returns at once
+            else:  # cancels count toward penalties: 3 in 30 days bar the ID for 30 days
+                now_s = self.clock.seconds()
+                mine = self.cancels.setdefault(b["id"], [])
+                mine[:] = [t for t in mine if t > now_s - 30 * 86400] + [now_s]
+                if len(mine) >= P.limits.cancel_count:
+                    until = now_s + P.limits.cancel_barred_days * 86400
+                    self.barred_until[b["id"]] = max(self.barred_until.get(b["id"], 0), until)
 
     @rule(minutes=st.sampled_from([1, 9, 11, 45, 90, 125]))
     def advance(self, minutes: int) -> None:
@@ -275,7 +284,8 @@ async def test_random_lifecycles_keep_the_invariants(redis) -> None:
     Model.box = Box(redis)
     machine = Model.TestCase
     machine.settings = settings(
-        max_examples=15, stateful_step_count=25, deadline=None,
+        max_examples=int(os.environ.get("STATEFUL_EXAMPLES", "15")),  # raise it to search longer
+        stateful_step_count=25, deadline=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )  # fmt: skip
     await threads.deferToThread(lambda: machine().runTest())
