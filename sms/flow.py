@@ -9,14 +9,14 @@ from dataclasses import dataclass
 
 
 class TokenBucket:
-    """``rate`` PDUs per second on average, at most ``burst`` at once (default: one tick's
-    worth, so a 200/s limit never lets 200 go in one instant)."""
+    """``rate`` PDUs per second on average, at most ``burst`` at once (default: 50 ms worth,
+    so a late reactor turn does not lose capacity and 200/s never sends 200 in one instant)."""
 
     def __init__(self, rate: float, burst: float | None = None, now: float = 0.0) -> None:
         if rate <= 0:
             raise ValueError(f"tps must be > 0, got {rate}")
         self.rate = float(rate)
-        self.burst = float(burst) if burst is not None else max(1.0, self.rate / 100)
+        self.burst = float(burst) if burst is not None else max(1.0, self.rate / 20)
         self.tokens = self.burst
         self.stamp = now
 

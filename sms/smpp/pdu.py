@@ -150,6 +150,8 @@ def _encoders(command: str) -> dict[str, Any]:
 
 def encode_pdu(pdu: Pdu) -> bytes:
     """Serialise ``pdu``; missing mandatory fields take their empty/zero value."""
+    if pdu.command == "deliver_sm_resp" and not pdu.params and 0 <= pdu.seq <= 0xFFFFFFFF:
+        return HEADER.pack(HEADER_LEN + 1, 0x80000005, pdu.status, pdu.seq) + b"\0"  # hot path
     klass = _pdu_class(pdu.command)
     encoders = _encoders(pdu.command)
     body = bytearray()
