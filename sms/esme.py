@@ -8,12 +8,12 @@ injected; reconnecting is ``sms.service``'s job (ClientService), not this protoc
 
 from __future__ import annotations
 
-import enum
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from automat import NoTransition
 from twisted.internet import defer
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
@@ -22,6 +22,7 @@ from twisted.python.failure import Failure
 from sms import encoding
 from sms.dlr import Receipt, is_receipt, parse_receipt
 from sms.flow import Backoff, TokenBucket, check_window
+from sms.session import State, new_session
 from sms.smpp import status as st
 from sms.smpp.framing import PduReceiver
 from sms.smpp.pdu import MAX_SEQ, RESPONSE_BIT, Pdu, PduError, encode_pdu, response_for
@@ -56,14 +57,6 @@ class ResponseTimeout(Exception):
 
 class NotBound(Exception):
     pass
-
-
-class State(enum.Enum):
-    OPEN = "open"
-    BINDING = "binding"
-    BOUND = "bound"
-    UNBINDING = "unbinding"
-    CLOSED = "closed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +113,7 @@ class EsmeProtocol(PduReceiver):
         self.on_message = on_message
         self.on_lost = on_lost
         self.on_deliver = on_deliver  # wins over on_message: sees UDH concat info and TLVs
-        self.state = State.OPEN
+        self._session, self._core = new_session()  # sms.session: the explicit machine
         self._seq = 0
         self._outstanding: dict[int, _Outstanding] = {}
         self._waiting: deque[tuple[dict[str, Any], defer.Deferred[Pdu], int]] = deque()
@@ -133,6 +126,10 @@ class EsmeProtocol(PduReceiver):
         self.throttled = 0  # throttle responses seen on this link (observability)
         self.latencies: list[float] | None = None  # set to a list: submit_sm -> resp seconds
 
+    @property
+    def state(self) -> State:
+        return self._core.state
+
     # -- connection ----------------------------------------------------------------------
     def connectionMade(self) -> None:
         set_nodelay = getattr(self.transport, "setTcpNoDelay", None)
@@ -141,7 +138,7 @@ class EsmeProtocol(PduReceiver):
         self._touch()
 
     def connectionLost(self, reason: Failure | None = None) -> None:
-        self.state = State.CLOSED
+        self._session.connection_lost()
         for timer in (self._idle, self._wake):
             if timer is not None and timer.active():
                 timer.cancel()
@@ -161,7 +158,10 @@ class EsmeProtocol(PduReceiver):
     # -- callers -------------------------------------------------------------------------
     def bind(self) -> defer.Deferred[None]:
         """bind_transceiver; fails with SmppError/ResponseTimeout and then closes the link."""
-        self.state = State.BINDING
+        try:
+            self._session.bind_requested()
+        except NoTransition:
+            return defer.fail(NotBound(f"cannot bind a link that is {self.state.value}"))
         cfg = self.config
         d = self._request(
             Pdu("bind_transceiver", 0, 0, {
@@ -172,13 +172,14 @@ class EsmeProtocol(PduReceiver):
         )
 
         def bound(resp: Pdu) -> None:
-            self.state = State.BOUND
+            self._session.bind_accepted()
             log.info("smpp.bind_ok system_id={sid}", sid=resp.get("system_id", ""))
             self._pump()
 
         def failed(f: Failure) -> Failure:
             log.warn("smpp.bind_failed {why}", why=f.getErrorMessage())
             self._close()
+            self._session.bind_failed()
             return f
 
         return d.addCallbacks(bound, failed)
@@ -197,7 +198,7 @@ class EsmeProtocol(PduReceiver):
         if self.state is not State.BOUND:
             self._close()
             return defer.succeed(None)
-        self.state = State.UNBINDING
+        self._session.unbind_requested()
         d = self._request(Pdu("unbind", 0), self.config.unbind_timeout)
         return d.addBoth(lambda _: self._close())
 
@@ -325,7 +326,7 @@ class EsmeProtocol(PduReceiver):
             self.sendPdu(response_for(pdu))
         elif pdu.command == "unbind":
             self.sendPdu(response_for(pdu))
-            self.state = State.UNBINDING
+            self._session.peer_unbind()
             self._close()
         elif pdu.command == "deliver_sm":
             self.sendPdu(response_for(pdu))

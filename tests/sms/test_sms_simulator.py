@@ -65,7 +65,7 @@ def test_simulator_reassembles_udh_parts_in_any_order() -> None:
 
 def test_simulator_refuses_submit_before_bind_and_nacks_unknown() -> None:
     client, pump, _, _, _ = pair()
-    client.state = State.BOUND  # pretend, to push a submit through unbound
+    client._core.state = State.BOUND  # pretend, to push a submit through unbound
     result = outcome(client.submit({"destination_addr": "1", "short_message": b"x"}))
     pump.flush()
     assert result[0].value.status == st.RINVBNDSTS
