@@ -94,7 +94,7 @@ async def run_ours(reactor: Any, port: int, redis: Any, count: int, tag: str,
     sender.latencies = lat = Counted(count)
     sender.startService()
     await until(reactor, lambda: sender.bound and sender._ready, "bind")
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     for i in range(count):
         sender.send(OutgoingSms(TO, TEXT, f"{tag}:{i}", "bench"))
     result: dict[str, Any] = {}
@@ -107,8 +107,9 @@ async def run_ours(reactor: Any, port: int, redis: Any, count: int, tag: str,
         await lat.reached.addTimeout(LIMIT_S, reactor)
         elapsed = time.perf_counter() - t0
         lat.sort()
-        result.update(rate=count / elapsed, elapsed=elapsed, p50=lat[len(lat) // 2] * 1000,
-                      p99=lat[int(len(lat) * 0.99) - 1] * 1000)
+        cpu = 100 * (time.process_time() - cpu0) / elapsed
+        result.update(rate=count / elapsed, elapsed=elapsed, cpu=cpu,
+                      p50=lat[len(lat) // 2] * 1000, p99=lat[int(len(lat) * 0.99) - 1] * 1000)
         with contextlib.suppress(defer.TimeoutError):  # what did not arrive counts as failed
             await receipts.reached.addTimeout(30, reactor)
         await task.deferLater(reactor, 0.05, lambda: None)  # last receipt batch written
@@ -170,8 +171,11 @@ async def run_bare(reactor: Any, port: int, count: int) -> float:
     proto = Bare(count, done)
     endpoint = protocol.ClientCreator(reactor, lambda: proto)
     await endpoint.connectTCP("127.0.0.1", port)
+    cpu0 = time.process_time()
     elapsed = await done.addTimeout(LIMIT_S, reactor)
     proto.transport.loseConnection()
+    print(f"bare : {count / elapsed:,.0f} submit_sm/s, client CPU "
+          f"{100 * (time.process_time() - cpu0) / elapsed:.0f} %") if count > 1000 else None
     return count / elapsed
 
 
@@ -188,11 +192,10 @@ async def main(reactor: Any, opts: argparse.Namespace) -> None:
         await run_bare(reactor, port, warm)
         await run_ours(reactor, port, redis, warm, "warm")
         bare = await run_bare(reactor, port, opts.count)
-        print(f"bare : {bare:,.0f} submit_sm/s (encode, write, count resps by header)")
         ours = await run_ours(reactor, port, redis, opts.count, "ours")
         print(f"ours : {ours['rate']:,.0f} submit_sm/s via send() -> Redis outbox -> SMPP; "
               f"submit->resp p50 {ours['p50']:.1f} ms p99 {ours['p99']:.1f} ms; "
-              f"delivered (receipt correlated) {ours['dlr_ok']:.4f}")
+              f"delivered (receipt correlated) {ours['dlr_ok']:.4f}; CPU {ours['cpu']:.0f} %")
         fit = int(200 * opts.tps_seconds * 1.3) + 10
         tps = await run_ours(reactor, port, redis, fit, "tps", tps=200.0,
                              seconds=opts.tps_seconds)
