@@ -284,7 +284,7 @@ async def test_random_lifecycles_keep_the_invariants(redis) -> None:
     Model.box = Box(redis)
     machine = Model.TestCase
     machine.settings = settings(
-        max_examples=int(os.environ.get("STATEFUL_EXAMPLES", "15")),  # raise it to search longer
+        max_examples=int(os.environ.get("STATEFUL_EXAMPLES", "25")),  # raise it to search longer
         stateful_step_count=25, deadline=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )  # fmt: skip
