@@ -95,6 +95,7 @@ async def start(
     root = build_root(booking, redis.ping, ussd_at=ussd)
     ussd_wiring.mount(root, settings, dialogue, redis, reactor, stoppers)  # hubtel, SMPP USSD
     stoppers += install_booking(root, booking, settings, reactor)  # payments, admin, sweeper
+    sms.mount_admin(root, settings)  # /api/admin/sms/{status,dead,message}
     metrics = Metrics()
     root.putChild(b"metrics", MetricsResource(metrics))
     http: IListeningPort = reactor.listenTCP(

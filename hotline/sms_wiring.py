@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from twisted.logger import Logger
+from twisted.web.resource import Resource
 
 from booking.rules import day_label
 from hotline.events import EventConsumer
@@ -53,6 +54,37 @@ class SmsSide:
         self.mo = MoCommands(booking, self.sender, self.renderer, self.reactor,
                              keywords=Keywords.from_config(opts.get("mo_keywords")))
         self.sender.on_message = self.mo.handle
+
+    def mount_admin(self, root: Any, settings: Any) -> None:
+        """``/api/admin/sms/{status,dead,message?key=}`` behind the admin bearer token (the
+        booking admin API, ``hotline.admin_api``, must be mounted first)."""
+        from hotline.admin_api import AdminEndpoint
+
+        token = settings.raw["admin"].get("token")
+        admin = root.children[b"api"].children[b"admin"]
+        outbox, sender = self.outbox, self.sender
+
+        async def status(request: Any) -> Any:
+            return {"bound": sender.bound, **(await outbox.counts())}
+
+        async def dead(request: Any) -> Any:
+            limit = int((request.args.get(b"limit") or [b"100"])[0])
+            return {"dead": await outbox.dead_letters(max(1, min(limit, 1000)))}
+
+        async def message(request: Any) -> Any:
+            key = (request.args.get(b"key") or [b""])[0].decode("utf-8", "replace")
+            state = await outbox.state(key)
+            if not state:
+                return {"key": key, "state": None}
+            to = state.get("to", "")
+            return {"key": key, **{k: v for k, v in state.items() if k not in ("to", "text")},
+                    "to": "*" * max(len(to) - 4, 0) + to[-4:]}
+
+        sms = Resource()
+        sms.putChild(b"status", AdminEndpoint(token, status, None))
+        sms.putChild(b"dead", AdminEndpoint(token, dead, None))
+        sms.putChild(b"message", AdminEndpoint(token, message, None))
+        admin.putChild(b"sms", sms)
 
     async def stop(self) -> None:
         for stop in reversed(self._stoppers):
