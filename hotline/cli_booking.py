@@ -34,6 +34,11 @@ def add_commands(sub: Any) -> None:
     bl.add_argument("--lift", metavar="ID_OR_DIGEST")
     bl.add_argument("--reason", default="")
     bl.add_argument("--appeal", default="")
+    pay = bsub.add_parser("pay", help="payment simulator: POST a signed callback to the server")
+    pay.add_argument("tcode")
+    pay.add_argument("--txn", default=None, help="txn_id (default: sim-<tcode>)")
+    pay.add_argument("--amount", type=int, default=500, help="fen")
+    pay.add_argument("--port", type=int, default=None, help="default: http.port")
     exp = bsub.add_parser("csv", help="a day's bookings as CSV (ID and phone masked)")
     exp.add_argument("--day", required=True, type=dt.date.fromisoformat)
     schedule = sub.add_parser("schedule", help="schedule changes")
@@ -74,6 +79,8 @@ def read_schedule(path: Path) -> list[dict[str, Any]]:
 
 
 def run(args: argparse.Namespace, settings: Any) -> int:
+    if args.command == "booking" and args.booking_command == "pay":
+        return _pay(args, settings)
     url = args.redis_url or settings.redis_url
     if not url:
         print("hotline: set redis.url or pass --redis-url (the embedded Redis belongs to the "
@@ -94,6 +101,36 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     def start() -> None:
         d = defer.ensureDeferred(_command(reactor, url, args, settings, rows))
         d.addCallback(result.append)
+        d.addErrback(lambda f: print(f"hotline: {f.getErrorMessage()}", file=sys.stderr))
+        d.addBoth(lambda _: reactor.stop())  # type: ignore[attr-defined]
+
+    reactor.callWhenRunning(start)  # type: ignore[attr-defined]
+    reactor.run()  # type: ignore[attr-defined]
+    return result[0] if result else 1
+
+
+def _pay(args: argparse.Namespace, settings: Any) -> int:
+    """Sign and send one payment callback, print the server's answer (demo and tests)."""
+    secret = settings.raw["payments"].get("secret")
+    if not secret:
+        print("hotline: payments.secret is not set", file=sys.stderr)
+        return 2
+    from twisted.internet import defer, reactor
+
+    from hotline.payments_api import simulate_payment
+
+    result: list[int] = []
+
+    async def go() -> None:
+        port = args.port or settings.http_port
+        status, body = await simulate_payment(
+            port, secret, args.tcode, args.txn or f"sim-{args.tcode}", args.amount
+        )
+        print(json.dumps(body, ensure_ascii=False))
+        result.append(0 if status == 200 else 1)
+
+    def start() -> None:
+        d = defer.ensureDeferred(go())
         d.addErrback(lambda f: print(f"hotline: {f.getErrorMessage()}", file=sys.stderr))
         d.addBoth(lambda _: reactor.stop())  # type: ignore[attr-defined]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -139,3 +140,25 @@ async def test_admin_share_csv_and_session_cancel(server) -> None:
     status, text = await admin(port, "POST", "reconcile", {})
     assert (status, json.loads(text)) == (200, {"drift": []})
     assert (await admin(port, "POST", "share", {"dept": "nk"}))[0] == 400
+
+
+@pytest_twisted.ensureDeferred
+async def test_cli_payment_simulator_pays_a_hold(server, tmp_path: Path) -> None:
+    from twisted.internet.utils import getProcessOutputAndValue
+
+    service, port, _ = server
+    tcode = await hold(service, 7)
+    config = tmp_path / "hotline.yaml"
+    config.write_text(
+        f"hospital: {ROOT / 'config/hospital.yaml'}\npayments: {{secret: {SECRET}}}\n"
+        f"menus: [{ROOT / 'config/menus/booking.yaml'}]\n"
+    )
+    out, err, code = await getProcessOutputAndValue(
+        sys.executable,
+        ["-m", "hotline.cli", "--config", str(config), "booking", "pay", tcode,
+         "--port", str(port)],
+        path=str(ROOT), env=None,
+    )  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out.decode())["outcome"] == "booked"
+    assert (await service._load(tcode)).status.value == "confirmed"
