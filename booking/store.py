@@ -30,7 +30,7 @@ from booking.policy import PAY_AT_HOSPITAL
 from booking.rules import at, bookable, bucket_for, local_now, open_days, remote_quota
 from booking.scripts import LuaScript
 from booking.tcode import BufferedRandbelow, Rng, new_tcode
-from booking.values import MESSAGES, booking_from_hash, same_request
+from booking.values import booking_from_hash, refused_error, same_request
 
 log = Logger()
 T = TypeVar("T")
@@ -39,11 +39,6 @@ REQUEST_TTL = 86400  # seconds an idempotency key replays its booking
 MAX_ATTEMPTS = 5  # fresh T-code candidates tried before giving up
 _MSISDN = re.compile(r"[1-9][0-9]{6,14}")  # E.164 digits, no '+'
 _NAME = re.compile(r"[a-z][a-z0-9_-]{0,15}")  # channel and language names
-_LIMIT_MESSAGES = {
-    "day": "This ID already has the most bookings allowed on that day.",
-    "7d": "This ID has reached the most bookings allowed in 7 days.",
-    "90d": "This ID has reached the most bookings allowed in 90 days.",
-}
 
 
 class SecondsClock(Protocol):
@@ -296,15 +291,7 @@ class RedisBookingService(LifecycleMixin, PeopleMixin, AdminMixin):
         return booking_from_hash(self.catalog, h)
 
     def _refused(self, status: str, detail: str) -> BookingError:
-        if status == "blacklisted":
-            until = local_now(float(detail), self._tz).date().isoformat()
-            return BookingError(
-                "blacklisted",
-                f"Remote booking is barred for this ID until {until} because of missed visits.",
-            )
-        if status == "limit":
-            return BookingError("limit", _LIMIT_MESSAGES.get(detail, "Booking limit reached."))
-        return BookingError(status, MESSAGES.get(status, "That booking is not possible."))
+        return refused_error(status, detail, self._tz)
 
 
 async def _gather(coros: list[Coroutine[Any, Any, T]]) -> list[T]:

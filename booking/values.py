@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from zoneinfo import ZoneInfo
 
 from booking.api import Booking, BookingError, BookingRequest, BookingStatus
 from booking.catalog import Catalog
@@ -60,6 +61,26 @@ def same_request(booking: Booking, req: BookingRequest, id_number: str) -> Booki
     if not same:
         raise BookingError("bad_request", "This request key was already used for another booking.")
     return booking
+
+
+_LIMIT_MESSAGES = {
+    "day": "This ID already has the most bookings allowed on that day.",
+    "7d": "This ID has reached the most bookings allowed in 7 days.",
+    "90d": "This ID has reached the most bookings allowed in 90 days.",
+}
+
+
+def refused_error(status: str, detail: str, tz: ZoneInfo) -> BookingError:
+    """The BookingError for a refusal of hold.lua (``detail``: the bar's end, or which cap)."""
+    if status == "blacklisted":
+        until = dt.datetime.fromtimestamp(float(detail), tz).date().isoformat()
+        return BookingError(
+            "blacklisted",
+            f"Remote booking is barred for this ID until {until} (missed visits or cancels).",
+        )
+    if status == "limit":
+        return BookingError("limit", _LIMIT_MESSAGES.get(detail, "Booking limit reached."))
+    return BookingError(status, MESSAGES.get(status, "That booking is not possible."))
 
 
 def refusal(code: str) -> BookingError:
