@@ -114,4 +114,7 @@ def booking_summary(booking: Booking, lang: str) -> dict[str, str]:
         "dept_name": _name(booking.dept_name, lang),
         "day_name": day_label(booking.day, lang),
         "session_name": _name(booking.session_label, lang),
+        # "held" for a pay-to-confirm hospital: the menu says pay before hold_until (epoch s)
+        "status": booking.status.value,
+        "hold_until": booking.extra.get("hold_until", ""),
     }
