@@ -125,6 +125,7 @@ class SmppSender(Service):
         self._early: OrderedDict[str, tuple[float, Receipt]] = OrderedDict()
         self._ready = False  # the outbox's leftovers are recovered
         self._taking = False
+        self._missed = False
         self._active = 0  # messages taken from the outbox and not settled yet
         self.prefetch = max(4 * window, 32)  # taken ahead so the window never waits on Redis
         self.latencies: list[float] | None = None  # a list: every link appends submit->resp s
@@ -270,16 +271,19 @@ class SmppSender(Service):
         """Take a batch from the outbox when bound and below the prefetch limit (one take at
         a time); each taken message goes to the ESME, whose window and TPS bucket pace it."""
         room = self.prefetch - self._active
-        if not (self._ready and self.running and self.bound) or self._taking or room <= 0:
+        if self._taking:
+            self._missed = True  # something arrived while a take was out: take again after it
             return
-        self._taking = True
+        if not (self._ready and self.running and self.bound) or room <= 0:
+            return
+        self._taking, self._missed = True, False
         d = defer.maybeDeferred(self.outbox.take, room)
 
         def taken(messages: list[OutgoingSms]) -> None:
             self._taking = False
             for message in messages:
                 self._submit(message)
-            if messages:
+            if messages or self._missed:
                 self._flush()
 
         def failed(f: Failure) -> None:
