@@ -32,10 +32,11 @@ log = Logger(namespace="hotline.events")
 STREAM = "hl:events"
 REMINDERS = "hl:{sms}:rem"  # zset: tcode -> due time
 REMINDER_DATA = "hl:{sms}:rem:data"  # hash: tcode -> the booked event (JSON)
-KINDS = ("booked", "cancelled", "schedule_cancelled", "refund", "no_show", "reminder")
+KINDS = ("booked", "cancelled", "schedule_cancelled", "refund", "no_show", "no_show_barred",
+         "reminder")
 DEFAULT_VALIDITY = {  # seconds after the event; appointment kinds also end with the session
     "booked": 7 * 86400, "reminder": 86400, "cancelled": 86400, "schedule_cancelled": 2 * 86400,
-    "refund": 7 * 86400, "no_show": 3 * 86400,
+    "refund": 7 * 86400, "no_show": 3 * 86400, "no_show_barred": 3 * 86400,
 }
 
 
@@ -153,6 +154,9 @@ class EventConsumer:
             await self._drop_reminder(tcode)
         if kind == "reminder_due":
             kind = "reminder"
+        if (kind == "no_show" and event.get("reason", "").startswith("barred_until:")
+                and self.renderer.has("no_show_barred")):
+            kind = "no_show_barred"  # not the first warning: booking is now suspended
         if kind not in KINDS or not self.renderer.has(kind) or not event.get("msisdn"):
             return []
         return [self.message(kind, event)]

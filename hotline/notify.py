@@ -28,6 +28,9 @@ TEMPLATE_FIELDS: dict[str, set[str]] = {
     "refund": _BOOKING | {"reason"},
     "no_show": _BOOKING | {"reason"},
 }
+OPTIONAL_BOOKING_FIELDS: dict[str, set[str]] = {
+    "no_show_barred": _BOOKING | {"until"},  # the no-show that made the ladder bar the ID
+}
 OPTIONAL_FIELDS: dict[str, set[str]] = {  # MO answers: may be absent from a config
     "mo_cancelled": {"hospital", "tcode"},
     "mo_cancel_failed": {"hospital", "tcode", "reason"},
@@ -54,7 +57,7 @@ def load_templates(path: Path) -> dict[str, dict[str, str]]:
     for kind in REQUIRED:
         if not isinstance(data.get(kind), Mapping) or not data.get(kind):
             raise TemplateError(f"{path}: template {kind!r} is missing")
-    known = {**TEMPLATE_FIELDS, **OPTIONAL_FIELDS}
+    known = {**TEMPLATE_FIELDS, **OPTIONAL_BOOKING_FIELDS, **OPTIONAL_FIELDS}
     for kind, per_lang in data.items():
         if kind not in known:
             raise TemplateError(f"{path}: unknown message kind {kind!r}; known: {sorted(known)}")
@@ -112,8 +115,13 @@ class Renderer:
         lang = event.get("lang") or self.default_lang
         day = dt.date.fromisoformat(event["day"])
         fields = self.booking_fields(event.get("dept", ""), day, event.get("session", ""), lang)
+        extra = {}
+        if kind == "no_show_barred":
+            until = float(event.get("reason", "").partition(":")[2] or 0)
+            extra["until"] = self.day_label(
+                dt.datetime.fromtimestamp(until, self.catalog.tz).date(), lang)
         return self.text(kind, lang, tcode=event["tcode"], reason=event.get("reason", ""),
-                         **fields)
+                         **fields, **extra)
 
 
 class SmsNotifier:

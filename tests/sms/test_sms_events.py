@@ -131,10 +131,14 @@ async def test_each_event_type_has_its_text_in_the_patients_language(redis) -> N
     await xadd(redis, "cancelled", "1000000001", reason="patient")
     await xadd(redis, "schedule_cancelled", "1000000002", lang="en", reason="doctor_ill")
     await xadd(redis, "no_show", "1000000003")
+    barred_until = dt.datetime(2027, 2, 23, 10, 0, tzinfo=TZ).timestamp()
+    await xadd(redis, "no_show", "1000000005", reason=f"barred_until:{barred_until:.0f}")
     await xadd(redis, "mystery", "1000000004")
     await events.poll()
     texts = {m.kind: m.text for m in box.sent}
-    assert set(texts) == {"booked", "cancelled", "schedule_cancelled", "no_show"}
+    assert set(texts) == {"booked", "cancelled", "schedule_cancelled", "no_show",
+                          "no_show_barred"}
+    assert "暂停至2月23日" in texts["no_show_barred"]  # not the first no-show: suspended
     assert "已取消" in texts["cancelled"] and "Clinic closed" in texts["schedule_cancelled"]
     assert "爽约" in texts["no_show"]
     assert await redis.execute_command("ZCARD", REMINDERS) == 0  # cancelled: no reminder
