@@ -52,7 +52,8 @@ def _options(settings: Settings, gateway: str) -> dict[str, Any]:
 def store(settings: Settings, redis: Any) -> UssdSessionStore:
     section = _section(settings)
     keep = max(float(section.get("timeout_s", 180)), float(section.get("resume_s", 600)))
-    return UssdSessionStore(redis, keep_s=keep)
+    cache = 20000 if section.get("node_cache", True) else 0
+    return UssdSessionStore(redis, keep_s=keep, cache_size=cache)
 
 
 def at_resource(settings: Settings, dialogue: DialogueLike, redis: Any,

@@ -96,6 +96,25 @@ def input_kind(value: str | None, paged: bool = False) -> str:
     return "star" if set(value) <= set("0123456789*#") else "text"
 
 
+def _follows(
+    cached: UssdRecord, session_id: str, raw: str | None, cumulative: bool, seq: int | None
+) -> bool:
+    """True when the request itself shows that ``cached`` is the latest state: it repeats the
+    last hop or adds exactly one input to it. Only then is the node-local copy used; otherwise
+    another node may have served a hop since, and stepping a stale copy could run an effect
+    (a booking) on the wrong state before the compare-and-set save refuses it."""
+    if cached.session_id != session_id or raw is None or raw == "":
+        return False  # a dial (or a start over) always reads Redis
+    if cumulative:
+        if raw == cached.text:
+            return True
+        added = new_input(cached.text, raw)
+        return added is not None and "*" not in added  # "x*y": hops we did not see
+    if seq is None:
+        return False  # no way to tell a hop we missed: always read Redis
+    return cached.text in (f"#{seq}", f"#{seq - 1}")
+
+
 class _Retry(Exception):
     """The record changed under us (another node, expiry): reload and decide again."""
 
@@ -184,6 +203,8 @@ class UssdGateway:
         meta: dict[str, str], seq: int | None,
     ) -> HopReply:
         record = self.store.cached(self.gateway, msisdn)
+        if record is not None and not _follows(record, session_id, raw, cumulative, seq):
+            record = None  # the request does not follow what this node saw last: read Redis
         fresh = record is None
         if fresh:
             record = await self.store.load(self.gateway, msisdn)

@@ -96,7 +96,10 @@ class UssdSessionStore:
         return f"{self._prefix}:{{{gateway}:{msisdn}}}"
 
     def cached(self, gateway: str, msisdn: str) -> UssdRecord | None:
-        """The record this node saved last for the caller (may be stale: save() checks)."""
+        """The record this node saved last for the caller (may be stale: save() checks).
+        Always None with ``cache_size=0`` (every hop reads Redis: two round trips)."""
+        if not self._cache_size:
+            return None
         return self._cache.get(self.key(gateway, msisdn))
 
     async def load(self, gateway: str, msisdn: str) -> UssdRecord | None:
@@ -145,6 +148,8 @@ class UssdSessionStore:
         self._cache.pop(self.key(gateway, msisdn), None)
 
     def _remember(self, key: str, record: UssdRecord) -> None:
+        if not self._cache_size:
+            return
         self._cache[key] = record
         self._cache.move_to_end(key)
         while len(self._cache) > self._cache_size:
