@@ -49,6 +49,7 @@ DEFAULTS: dict[str, Any] = {
         "timeout_s": 180,  # sliding: an idle dialogue is over after this
         "resume_s": 600,  # a redial within this is offered to continue
         "hop_timeout_s": 10,  # answer a "busy" notice rather than let the gateway give up
+        "node_cache": True,  # one Redis round trip per hop; off for non-sticky multi-node setups
         "limits": {"gsm": 182, "ucs2": 70},  # screen size; per gateway: gateways.<name>.limits
         "gateways": {},  # at | hubtel | smpp: {limits: {gsm, ucs2}}
         "smpp": None,  # USSD over SMPP: {host, port, system_id, password, system_type, ops}
