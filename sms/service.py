@@ -319,6 +319,10 @@ class SmppSender(Service):
         ]
         for d in submits:  # map ids as each resp arrives: a part's receipt may beat the rest
             d.addCallback(self._remember, message.key)
+        if len(submits) == 1:  # the common case, without a DeferredList
+            submits[0].addCallbacks(lambda r: self._submitted([(True, r)], message),
+                                    lambda f: self._submitted([(False, f)], message))
+            return
         done = defer.DeferredList(submits, consumeErrors=True)
         done.addCallback(self._submitted, message)
 
