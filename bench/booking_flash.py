@@ -181,8 +181,9 @@ async def paced_phase(
     return len(reqs) / (time.perf_counter() - start), lat, outcomes
 
 
-async def scale_phase(redis: Any, clock: FixedClock, departments: int, attempts: int, clients: int):
-    """Core rate on the hot session with ``departments`` in the catalog and 2 bookings in each."""
+async def scale_service(url: str, db: int, clock: FixedClock, departments: int, clients: int):
+    """A service on Redis database ``db`` with ``departments`` and 2 bookings in each."""
+    redis = await connect(url.rsplit("/", 1)[0] + f"/{db}")
     await redis.flushdb()
     catalog = parse_catalog(catalog_text(departments, 1000), "bench.yaml")
     service = RedisBookingService(redis, catalog, clock)
@@ -192,8 +193,22 @@ async def scale_phase(redis: Any, clock: FixedClock, departments: int, attempts:
         for n in range(2 * departments)
     ]
     await core_phase(redis, service, seed, clients)
-    secs, _, _ = await core_phase(redis, service, requests(attempts, clock.tomorrow), clients)
-    return attempts / secs
+    return redis, service
+
+
+async def scale_phase(url: str, clock: FixedClock, sizes: list[int], args: argparse.Namespace):
+    """Core rate on a fresh hot session (a new day each round), sizes alternating, 3 rounds."""
+    setups = [await scale_service(url, 1 + i, clock, n, args.clients) for i, n in enumerate(sizes)]
+    rates: dict[int, list[float]] = {n: [] for n in sizes}
+    for rnd in range(3):
+        day = clock.tomorrow + dt.timedelta(days=1 + rnd)
+        for n, (_, service) in zip(sizes, setups, strict=True):
+            reqs = requests(args.scale_attempts, day)
+            secs, _, _ = await core_phase(service.redis, service, reqs, args.clients)
+            rates[n].append(args.scale_attempts / secs)
+    for redis, _ in setups:
+        await redis.disconnect()
+    return {n: statistics.median(r) for n, r in rates.items()}
 
 
 async def one_round(redis: Any, service: RedisBookingService, args: argparse.Namespace):
@@ -238,10 +253,9 @@ async def main(reactor: Any, args: argparse.Namespace) -> None:
             print(f"paced (open loop) at {args.paced_rate:,.0f} attempts/s offered: achieved "
                   f"{achieved:,.0f}/s, p50 {pct(lat, 0.5):.2f} ms, p99 {pct(lat, 0.99):.2f} ms, "
                   f"{dict(outcomes)}")
-        rates = {}
-        for n in args.scale:
-            rates[n] = await scale_phase(redis, clock, n, args.scale_attempts, args.clients)
-            print(f"scale: {n:>6} departments: {rates[n]:,.0f} holds/s")
+        rates = await scale_phase(server.url, clock, args.scale, args) if args.scale else {}
+        for n, rate in rates.items():
+            print(f"scale: {n:>6} departments: {rate:,.0f} holds/s (median of 3, alternating)")
         if rates:
             lo, hi = min(rates.values()), max(rates.values())
             print(f"scale: spread {100 * (hi - lo) / hi:.1f} % (flat if <= 20 %)")
