@@ -180,12 +180,13 @@ async def run_bare(reactor: Any, port: int, count: int) -> tuple[float, float]:
 
 async def main(reactor: Any, opts: argparse.Namespace) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="smpp_mt-"))
-    redis_proc = RedisProcess(data_dir=tmp, durable=True).start()
+    redis_proc = RedisProcess(data_dir=tmp, durable=not opts.no_durable).start()
     peer, port = start_peer()
     redis = await connect(redis_proc.url)
     try:
-        print(f"smpp_mt: SMSC npm smpp (tests/peers/smsc.js --quiet, port {port}); redis AOF "
-              f"appendfsync always; window {WINDOW}; {opts.count} messages, UCS2, 1 part, "
+        persistence = "no persistence" if opts.no_durable else "AOF appendfsync always"
+        print(f"smpp_mt: SMSC npm smpp (tests/peers/smsc.js --quiet, port {port}); redis "
+              f"{persistence}; window {WINDOW}; {opts.count} messages, UCS2, 1 part, "
               f"registered_delivery=1")
         warm = max(opts.count // 10, 100)
         await run_bare(reactor, port, warm)
@@ -216,5 +217,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=20_000)
     parser.add_argument("--tps-seconds", type=float, default=10.0)
+    parser.add_argument("--no-durable", action="store_true",
+                        help="redis without AOF (to see what fsync costs)")
     args = parser.parse_args()
     task.react(lambda reactor: defer.ensureDeferred(main(reactor, args)))
