@@ -246,6 +246,10 @@ async def main(reactor: Any, args: argparse.Namespace) -> None:
         for n in range(args.rounds):
             print(f"round {n + 1}:")
             rounds.append(await one_round(redis, service, args))
+        stats = await redis.execute_command("INFO", "commandstats")
+        line = next((x for x in stats.splitlines() if x.startswith("cmdstat_evalsha:")), "")
+        per_call = line.partition("usec_per_call=")[2].split(",")[0] or "?"
+        print(f"redis: hold.lua costs {per_call} us of Redis CPU per call (INFO commandstats)")
         if args.paced_rate:
             await redis.flushdb()
             reqs = requests(args.paced_attempts, clock.tomorrow)

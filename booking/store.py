@@ -16,6 +16,7 @@ import secrets
 from collections.abc import Coroutine
 from typing import Any, Protocol, TypeVar
 
+import txredisapi
 from twisted.internet.defer import Deferred, FirstError, gatherResults
 from twisted.logger import Logger
 
@@ -257,7 +258,11 @@ class RedisBookingService(LifecycleMixin, PeopleMixin, AdminMixin):
         keys_, arg, id_number = self.hold_args(request, now_s)
         for _ in range(MAX_ATTEMPTS):
             code = new_tcode(self.rng)
-            status, detail = await self._hold([*keys_, keys.booking(code)], [arg, code])
+            keys_code = [*keys_, keys.booking(code)]
+            try:  # the hot path calls EVALSHA itself; LuaScript reloads after NOSCRIPT
+                status, detail = await self.redis.evalsha(self._hold.sha, keys_code, [arg, code])
+            except txredisapi.ScriptDoesNotExist:
+                status, detail = await self._hold(keys_code, [arg, code])
             if status == "ok":
                 booking = self._taken(request, id_number, code, now_s)
                 log.info(
