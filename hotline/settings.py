@@ -37,6 +37,7 @@ DEFAULTS: dict[str, Any] = {
         "reminder_hour": 18,
         "validity": {},
         "mo_keywords": {},
+        "receipt_ids": "same",  # same | hex_to_dec | dec_to_hex (resp id -> receipt id)
     },
     "menus": ["menus/booking.yaml"],
     "default_menu": "booking",
