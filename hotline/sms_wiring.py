@@ -116,6 +116,7 @@ async def start_sms(settings: Any, reactor: Any, redis: Any, catalog: Any,
         password=str(smpp["password"]), system_type=str(smpp.get("system_type", "")),
         source_addr=settings.sms_source_addr, reactor=reactor, outbox=outbox,
         window=int(raw.get("window", 10)), tps=float(tps) if tps else None,
+        receipt_ids=str(raw.get("receipt_ids", "same")),
     )
     sender.startService()
     stoppers.append(sender.stopService)

@@ -36,6 +36,24 @@ def normalise_id(message_id: str) -> str:
     return message_id.strip().lower().lstrip("0") or "0"
 
 
+ID_BASES = ("same", "hex_to_dec", "dec_to_hex")
+
+
+def receipt_form(message_id: str, bases: str = "same") -> str:
+    """The id as this SMSC's receipts carry it, from the id in its submit_sm_resp: ``same``,
+    ``hex_to_dec`` (resp in hex, receipts in decimal) or ``dec_to_hex`` (jasmin's
+    dlr_msg_id_bases 0/1/2).  An id that does not parse in the expected base stays as it is."""
+    n = normalise_id(message_id)
+    try:
+        if bases == "hex_to_dec":
+            return str(int(n, 16))
+        if bases == "dec_to_hex":
+            return format(int(n, 10), "x")
+    except ValueError:
+        pass
+    return n
+
+
 def is_receipt(esm_class: int, params: dict[str, Any]) -> bool:
     return (esm_class & ESM_TYPE_MASK) == ESM_SMSC_RECEIPT or "receipted_message_id" in params
 

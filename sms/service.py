@@ -27,7 +27,7 @@ from twisted.python.failure import Failure
 
 from sms import encoding
 from sms.api import OutgoingSms
-from sms.dlr import Receipt, normalise_id
+from sms.dlr import ID_BASES, Receipt, receipt_form
 from sms.esme import (
     THROTTLES,
     EsmeConfig,
@@ -106,6 +106,7 @@ class SmppSender(Service):
         response_timeout: float = 30.0,
         on_message: OnMessage | None = None,
         throttle_backoff: Backoff | None = None,
+        receipt_ids: str = "same",
     ) -> None:
         self.clock: IReactorTime = clock if clock is not None else reactor
         self.config = EsmeConfig(system_id, password, system_type, window=check_window(window),
@@ -116,6 +117,9 @@ class SmppSender(Service):
         self.outbox: Outbox = outbox if outbox is not None else MemoryOutbox(clock=self.clock)
         self.on_receipt = on_receipt
         self.on_message = on_message  # (to, from, text) of each whole MO message
+        if receipt_ids not in ID_BASES:
+            raise ValueError(f"receipt_ids must be one of {ID_BASES}, got {receipt_ids!r}")
+        self.receipt_ids = receipt_ids
         self._reassembler = Reassembler()
         self._esme: EsmeProtocol | None = None
         self._ref = 0
@@ -257,7 +261,7 @@ class SmppSender(Service):
                 log.failure("sms.on_receipt_failed key={key}", key=key)
 
     def _remember(self, message_id: str, key: str) -> str:
-        normalised = normalise_id(message_id)
+        normalised = receipt_form(message_id, self.receipt_ids)
         self._keys_by_id[normalised] = key
         while len(self._keys_by_id) > 100_000:
             self._keys_by_id.popitem(last=False)
@@ -345,7 +349,7 @@ class SmppSender(Service):
         failures = [r for ok, r in results if not ok]
         if not failures:
             self._attempts.pop(message.key, None)
-            ids = [normalise_id(str(r)) for _, r in results]
+            ids = [receipt_form(str(r), self.receipt_ids) for _, r in results]
             # The SMSC has it: free the slot now and record the fact in the background (a
             # crash before the write re-sends it: the at-least-once case, a duplicate).
             self._active -= 1

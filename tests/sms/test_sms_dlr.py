@@ -37,3 +37,38 @@ def test_is_receipt() -> None:
 def test_normalise_id() -> None:
     assert normalise_id(" 00AbC ") == "abc"
     assert normalise_id("000") == "0"
+
+
+def test_receipt_form_maps_id_bases() -> None:
+    from sms.dlr import receipt_form
+
+    assert receipt_form("0000004A1") == "4a1"
+    assert receipt_form("1F", "hex_to_dec") == "31"
+    assert receipt_form("31", "dec_to_hex") == "1f"
+    assert receipt_form("xyz", "hex_to_dec") == "xyz"  # not hex: unchanged
+
+
+def test_sender_correlates_decimal_receipts_for_hex_resp_ids() -> None:
+    from sms_support import bound_esme, feed, take
+    from twisted.internet.testing import MemoryReactorClock
+
+    from sms.api import OutgoingSms
+    from sms.outbox import MemoryOutbox
+    from sms.service import SmppSender
+    from sms.smpp.pdu import Pdu, response_for
+
+    clock = MemoryReactorClock()
+    got: list[tuple[str, str]] = []
+    sender = SmppSender("127.0.0.1", 1, "hotline", "secret", "12580", reactor=clock,
+                        outbox=MemoryOutbox(clock=clock), receipt_ids="hex_to_dec",
+                        on_receipt=lambda key, r: got.append((key, r.message_id)))
+    sender._ready = sender.running = True
+    proto, transport, _, _ = bound_esme()
+    proto.on_receipt = sender._receipt
+    sender._esme = proto
+    sender.send(OutgoingSms("8613800138000", "hello", "k"))
+    (sub,) = take(transport)
+    feed(proto, response_for(sub, message_id="1F"))
+    feed(proto, Pdu("deliver_sm", 9, 0, {"esm_class": 4, "receipted_message_id": "31",
+                                         "message_state": 2, "short_message": b""}))
+    assert got == [("k", "31")]
