@@ -21,62 +21,26 @@ from twisted.python.failure import Failure
 
 from sms import encoding
 from sms.dlr import Receipt, is_receipt, parse_receipt
-from sms.flow import Backoff, TokenBucket, check_window
+from sms.esme_config import (
+    EsmeConfig,
+    LinkLost,
+    NotBound,
+    ResponseTimeout,
+    SmppError,
+)
+from sms.flow import TokenBucket
 from sms.session import State, new_session
 from sms.smpp import status as st
 from sms.smpp.framing import PduReceiver
 from sms.smpp.pdu import MAX_SEQ, RESPONSE_BIT, Pdu, PduError, encode_pdu, response_for
 
 log = Logger(namespace="sms.esme")
+__all__ = ["THROTTLES", "EsmeConfig", "EsmeProtocol", "LinkLost", "NotBound", "ResponseTimeout",
+           "SmppError", "State"]
 
 OnReceipt = Callable[[Receipt], None]
 OnMessage = Callable[[str, str, str], None]  # (to, from, text) for mobile-originated SMS
 OnDeliver = Callable[[Pdu, encoding.Decoded], None]  # the raw MO deliver_sm and its decoding
-
-
-class SmppError(Exception):
-    """The SMSC answered with a non-zero command_status (or generic_nack)."""
-
-    def __init__(self, command: str, status: int) -> None:
-        super().__init__(f"{command} failed: command_status 0x{status:02X}")
-        self.command = command
-        self.status = status
-
-    @property
-    def retryable(self) -> bool:
-        return self.status in st.RETRYABLE
-
-
-class LinkLost(Exception):
-    """The connection closed before the response came; the request may be sent again."""
-
-
-class ResponseTimeout(Exception):
-    """No response within the configured time (only that request fails, not the link)."""
-
-
-class NotBound(Exception):
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class EsmeConfig:
-    system_id: str
-    password: str
-    system_type: str = ""
-    window: int = 10
-    bind_timeout: float = 30.0
-    response_timeout: float = 30.0
-    enquire_link_interval: float = 30.0
-    unbind_timeout: float = 5.0
-    tps: float | None = None  # submit_sm per second on this bind (token bucket); None = no limit
-    throttle_retries: int = 5  # RTHROTTLED/RMSGQFUL resubmissions of one PDU before it fails
-    throttle_backoff: Backoff = Backoff()  # noqa: RUF009 (frozen, shared safely)
-
-    def __post_init__(self) -> None:
-        check_window(self.window)
-        if self.tps is not None and self.tps <= 0:
-            raise ValueError(f"tps must be > 0, got {self.tps}")
 
 
 @dataclass(slots=True)

@@ -5,6 +5,8 @@ Pure: callers pass ``now`` (seconds from their injected clock); nothing here rea
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -54,3 +56,15 @@ def check_window(window: int) -> int:
     if not 1 <= int(window) <= 100:
         raise ValueError(f"window must be 1-100, got {window}")
     return int(window)
+
+
+def reconnect_policy(initial: float = 1.0, cap: float = 60.0, factor: float = 2.0,
+                     jitter: float = 0.2, rng: Callable[[], float] = random.random,
+                     ) -> Callable[[int], float]:
+    """Delay before reconnect attempt n (n >= 1 failures): 1, 2, 4 ... 60 s, each stretched by
+    up to ``jitter`` (20 %) so many senders do not reconnect in step."""
+
+    def policy(attempt: int) -> float:
+        return min(initial * factor ** max(attempt - 1, 0), cap) * (1 + jitter * rng())
+
+    return policy

@@ -11,7 +11,6 @@ lost with the link goes back to the outbox and is sent after the next bind.
 
 from __future__ import annotations
 
-import random
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -38,27 +37,16 @@ from sms.esme import (
     SmppError,
     State,
 )
-from sms.flow import Backoff, check_window
+from sms.flow import Backoff, check_window, reconnect_policy
 from sms.mo import Reassembler
 from sms.outbox import MemoryOutbox, Outbox
 from sms.smpp.pdu import Pdu
 
 log = Logger(namespace="sms.service")
+__all__ = ["SmppSender", "mask", "reconnect_policy"]
 
 OnReceipt = Callable[[str, Receipt], None]  # (message key, receipt)
 OnMessage = Callable[[str, str, str], Any]  # (to, from, text): a whole MO message
-
-
-def reconnect_policy(initial: float = 1.0, cap: float = 60.0, factor: float = 2.0,
-                     jitter: float = 0.2, rng: Callable[[], float] = random.random,
-                     ) -> Callable[[int], float]:
-    """Delay before reconnect attempt n (n >= 1 failures): 1, 2, 4 ... 60 s, each stretched by
-    up to ``jitter`` (20 %) so many senders do not reconnect in step."""
-
-    def policy(attempt: int) -> float:
-        return min(initial * factor ** max(attempt - 1, 0), cap) * (1 + jitter * rng())
-
-    return policy
 
 
 def mask(msisdn: str) -> str:
