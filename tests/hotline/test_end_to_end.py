@@ -3,10 +3,12 @@ FastAGI, the SMS at an SMSC we did not write (npm smpp), and the kiosk API."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest_twisted
 import treq
@@ -18,7 +20,6 @@ from hotline.settings import load_settings
 from ivr.simulator import place_call
 
 ROOT = Path(__file__).resolve().parents[2]
-DAY = 24 * 3600
 TCODE = re.compile(r"(?<!\d)\d{10}(?!\d)")
 
 
@@ -127,7 +128,10 @@ async def test_kiosk_verifies_checks_in_once_and_leaks_nothing(system) -> None:
     code = tcode.group(0)
     status, body = await kiosk(running, "verify", {"tcode": code, "kiosk_id": "k1"})
     assert status == 409 and body["error"]["code"] == "not_today"  # booked for a later day
-    clock.offset = DAY  # the visit day
+    # step into the visit day's morning session, whatever the hour the test runs at
+    booked = await running.booking.bookings_for("8613700137000")
+    visit = dt.datetime.combine(booked[0].day, dt.time(9, 0), ZoneInfo("Asia/Shanghai"))
+    clock.offset = visit.timestamp() - reactor().seconds()
     status, body = await kiosk(running, "verify", {"tcode": code, "kiosk_id": "k1"})
     assert status == 200, body
     assert body["booking"]["tcode"] == code
