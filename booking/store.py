@@ -13,11 +13,9 @@ import datetime as dt
 import json
 import re
 import secrets
-from collections.abc import Coroutine
 from typing import Any, Protocol, TypeVar
 
 import txredisapi
-from twisted.internet.defer import Deferred, FirstError, gatherResults
 from twisted.logger import Logger
 
 from booking import keys
@@ -81,7 +79,8 @@ class RedisBookingService(LifecycleMixin, PeopleMixin, AdminMixin):
         lim = catalog.policy.limits
         self._caps = {"d": lim.per_day, "w": lim.per_7_days, "q": lim.per_90_days,
                       "ids": lim.ids_per_phone, "ops": lim.ops_per_minute}  # fmt: skip
-        names = ("hold", "confirm", "expire", "cancel", "check_in", "avail", "set_share")
+        names = ("hold", "confirm", "expire", "cancel", "check_in", "avail", "avail_many")
+        names += ("set_share",)
         names += ("register", "no_show", "shrink")
         self.scripts = {n: LuaScript(redis, n) for n in names}
         self._hold = self.scripts["hold"]
@@ -151,7 +150,7 @@ class RedisBookingService(LifecycleMixin, PeopleMixin, AdminMixin):
         dept = self._dept(dept_id)
         if not self.is_bookable(day, self.now()):
             return []
-        lefts = await _gather([self.remote_left(dept_id, day, s.id) for s in dept.sessions])
+        lefts = await self._remote_left_many(dept, [(day, s) for s in dept.sessions])
         return [
             SessionAvailability(dept_id, day, s.id, s.label, left)
             for s, left in zip(dept.sessions, lefts, strict=True)
@@ -161,8 +160,26 @@ class RedisBookingService(LifecycleMixin, PeopleMixin, AdminMixin):
         self._dept(dept_id)
         now = self.now()
         days = [d for d in open_days(now, self.catalog.days_ahead) if self.is_bookable(d, now)]
-        found = await _gather([self.sessions(dept_id, day) for day in days])
-        return [day for day, ss in zip(days, found, strict=True) if any(s.remote_left for s in ss)]
+        dept = self._dept(dept_id)
+        pairs = [(day, s) for day in days for s in dept.sessions]
+        lefts = await self._remote_left_many(dept, pairs)
+        open_ = {day for (day, _), left in zip(pairs, lefts, strict=True) if left > 0}
+        return [day for day in days if day in open_]
+
+    async def _remote_left_many(
+        self, dept: DepartmentConfig, pairs: list[tuple[dt.date, SessionTemplate]]
+    ) -> list[int]:
+        """Remote places left for each (day, session) in one Redis round trip."""
+        if not pairs:
+            return []
+        now_s = self.clock.seconds()
+        keys_: list[str] = []
+        args: list[object] = [now_s]
+        for day, tmpl in pairs:
+            keys_ += [keys.counts(dept.id, day, tmpl.id), keys.returns(dept.id, day, tmpl.id)]
+            args += self.quota_args(dept, tmpl, day, now_s)
+        reply = await self.scripts["avail_many"](keys_, args)
+        return [int(v) for v in reply]
 
     # ---------------------------------------------------------------- taking a place
 
@@ -298,11 +315,3 @@ class RedisBookingService(LifecycleMixin, PeopleMixin, AdminMixin):
     def _refused(self, status: str, detail: str) -> BookingError:
         return refused_error(status, detail, self._tz)
 
-
-async def _gather(coros: list[Coroutine[Any, Any, T]]) -> list[T]:
-    """Run coroutines concurrently (one connection pipelines them); re-raise the first error."""
-    try:
-        return await gatherResults([Deferred.fromCoroutine(c) for c in coros], consumeErrors=True)
-    except FirstError as exc:
-        exc.subFailure.raiseException()
-        raise  # pragma: no cover - raiseException always raises
