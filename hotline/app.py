@@ -88,7 +88,8 @@ async def start(
 
     booking = RedisBookingService(redis, catalog, clock=clock or reactor)
     await sms.attach(booking, catalog)  # hl:events -> SMS outbox; MO text commands
-    dialogue = Dialogue(menus, make_effect_runner(booking), VALIDATORS)
+    sms_help = sms.mo.send_help if sms.mo else None
+    dialogue = Dialogue(menus, make_effect_runner(booking, sms_help=sms_help), VALIDATORS)
     stoppers.append(start_reloading(menus, settings.menu_files, reactor))  # file watch + SIGHUP
 
     ussd = ussd_wiring.at_resource(settings, dialogue, redis, reactor)

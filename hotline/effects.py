@@ -23,8 +23,11 @@ def _name(names: Any, lang: str) -> str:
     return str(names.get(lang) or next(iter(names.values()), ""))
 
 
-def make_effect_runner(booking: BookingService) -> RunEffect:
-    """An async ``run_effect(effect, session)`` bound to ``booking``."""
+SmsHelp = Callable[[str, str], Awaitable[None]]  # (msisdn, lang): text the caller how to book
+
+
+def make_effect_runner(booking: BookingService, *, sms_help: SmsHelp | None = None) -> RunEffect:
+    """An async ``run_effect(effect, session)`` bound to ``booking`` (and the SMS side)."""
 
     async def departments(_: dict[str, Any], session: Session) -> Any:
         found = await booking.departments()
@@ -75,7 +78,14 @@ def make_effect_runner(booking: BookingService) -> RunEffect:
         await booking.register(session.msisdn, str(args["id_number"]))
         return {}
 
+    async def send_sms_help(_: dict[str, Any], session: Session) -> Any:
+        if sms_help is None or not session.msisdn:
+            raise BookingError("unsupported", "No SMS can be sent to this caller.")
+        await sms_help(session.msisdn, session.lang)
+        return {}
+
     handlers = {
+        "sms_help": send_sms_help,
         "departments": departments,
         "open_days": open_days,
         "sessions": sessions,

@@ -48,6 +48,12 @@ class MoCommands:
         log.info("mo.answered action={a}", a=command.action)
         return reply
 
+    async def send_help(self, msisdn: str, lang: str) -> None:
+        """The how-to SMS a menu sends when a caller gives up (``$sms``); once a minute at most."""
+        minute = int(self.clock.seconds() // 60)
+        await defer.maybeDeferred(self.sender.send, OutgoingSms(
+            msisdn, self.renderer.text("mo_help", lang), f"help:{msisdn}:{minute}", "mo_reply"))
+
     async def _run(self, command: Command, msisdn: str, lang: str) -> str:
         text = self.renderer.text
         if command.action == "cancel":

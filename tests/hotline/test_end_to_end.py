@@ -6,10 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 import pytest_twisted
 import treq
 from node_smsc import require_peer, start_node_smsc
@@ -46,18 +48,22 @@ def valid_id(seq: int) -> str:
 
 
 @pytest_twisted.async_yield_fixture
-async def system(redis, redis_url, tmp_path):
+async def system(redis, redis_url, tmp_path, request):
     smsc, smsc_port = await start_node_smsc(reactor(), require_peer())
-    settings = load_settings(
-        ROOT / "config/hotline.yaml",
-        {
-            "redis": {"url": redis_url},
-            "http": {"port": 0},
-            "ivr": {"fastagi": {"port": 0}},
-            "sms": {"smpp": {"host": "127.0.0.1", "port": smsc_port}},
-            "data_dir": str(tmp_path),
-        },
-    )
+    overrides: dict[str, Any] = {
+        "redis": {"url": redis_url},
+        "http": {"port": 0},
+        "ivr": {"fastagi": {"port": 0}},
+        "sms": {"smpp": {"host": "127.0.0.1", "port": smsc_port}},
+        "data_dir": str(tmp_path),
+    }
+    edit = getattr(request, "param", None)  # (old, new): a menu edited for one test
+    if edit:
+        shutil.copytree(ROOT / "config/menus", tmp_path / "menus")
+        menu = tmp_path / "menus" / "booking.yaml"
+        menu.write_text(menu.read_text(encoding="utf-8").replace(*edit), encoding="utf-8")
+        overrides["menus"] = [str(menu)]
+    settings = load_settings(ROOT / "config/hotline.yaml", overrides)
     clock = ShiftedClock(reactor())
     running = await start(settings, reactor(), clock=clock)
     yield running, smsc, clock
@@ -171,3 +177,20 @@ async def test_metrics_count_requests_and_read_live_state(system) -> None:
     assert 'hotline_http_requests_total{path="/ussd/at",code="200"} 1' in text
     assert "hotline_redis_up 1.0" in text
     assert "hotline_fastagi_calls 0" in text
+
+
+@pytest.mark.parametrize("system", [("on_max: $goodbye", "on_max: $sms")], indirect=True)
+@pytest_twisted.ensureDeferred
+async def test_a_caller_who_gives_up_gets_the_how_to_sms(system) -> None:
+    running, smsc, _ = system
+    text = ""
+    for attempt in range(6):
+        status, reply = await ussd(running, "e2e-help", "13600136000", text)
+        assert status == 200
+        if reply.startswith("END "):
+            break
+        text = "*".join(["7"] * (attempt + 1))  # no such choice, again and again
+    assert reply.startswith("END "), reply
+    message = await smsc.next(reactor(), timeout=5)
+    assert message["destination_addr"] == "8613600136000"
+    assert "QX" in message["text"]  # the how-to text of config/sms.yaml mo_help
