@@ -25,6 +25,7 @@ from hotline.notify import load_templates
 from hotline.reload import start_reloading
 from hotline.settings import Settings
 from hotline.sms_wiring import start_sms
+from hotline.stopping import stop_all
 from hotline.storage import open_redis
 from hotline.web import build_root
 from ivr.server import FastAGIFactory, listen_fastagi
@@ -52,14 +53,7 @@ class Running:
     _stoppers: list[Callable[[], Any]] = field(default_factory=list)
 
     async def stop(self) -> None:
-        for stop in reversed(self._stoppers):
-            try:
-                result = stop()
-                if hasattr(result, "addBoth") or hasattr(result, "__await__"):
-                    await result
-            except Exception:
-                log.failure("app.stop_failed")
-        self._stoppers.clear()
+        await stop_all(self._stoppers, "app")
 
 
 def load_static(settings: Settings) -> tuple[Any, MenuSource, dict[str, dict[str, str]]]:

@@ -18,6 +18,7 @@ from booking.rules import day_label
 from hotline.events import EventConsumer
 from hotline.mo import MoCommands
 from hotline.notify import Renderer
+from hotline.stopping import stop_all
 from sms.mo import Keywords
 from sms.redis_outbox import RedisOutbox
 from sms.service import SmppSender
@@ -87,14 +88,7 @@ class SmsSide:
         admin.putChild(b"sms", sms)
 
     async def stop(self) -> None:
-        for stop in reversed(self._stoppers):
-            try:
-                result = stop()
-                if hasattr(result, "addBoth") or hasattr(result, "__await__"):
-                    await result
-            except Exception:
-                log.failure("sms.stop_failed")
-        self._stoppers.clear()
+        await stop_all(self._stoppers, "sms")
 
 
 async def start_sms(settings: Any, reactor: Any, redis: Any, catalog: Any,
