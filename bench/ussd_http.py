@@ -73,7 +73,11 @@ def serve_ours(redis_url: str, catalog: str, data_dir: str, log_path: str) -> No
         print(json.dumps({"port": running.http_port}), flush=True)
 
     defer.ensureDeferred(main()).addErrback(lambda f: (f.printTraceback(), reactor.stop()))
-    profile_to = os.environ.get("BENCH_PROFILE")  # a file for cProfile stats of the server
+    run_reactor(reactor, os.environ.get("BENCH_PROFILE"))
+
+
+def run_reactor(reactor: Any, profile_to: str | None) -> None:
+    """Run the reactor; with ``profile_to`` (a file) under cProfile, stats written at SIGTERM."""
     if not profile_to:
         reactor.run()
         return
@@ -124,7 +128,7 @@ def serve_channel(redis_url: str) -> None:
         print(json.dumps({"port": port.getHost().port}), flush=True)
 
     defer.ensureDeferred(main()).addErrback(lambda f: (f.printTraceback(), reactor.stop()))
-    reactor.run()
+    run_reactor(reactor, os.environ.get("BENCH_PROFILE_CHANNEL"))
 
 
 def serve_bare() -> None:

@@ -5,11 +5,13 @@ Pure helpers shared by ``menus.engine`` (entering nodes) and ``menus._answer`` (
 
 from __future__ import annotations
 
+import functools
+import itertools
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from menus.definition import AskNode, MenuDefinition, Text
-from menus.template import render_parts, render_str
+from menus.definition import AskNode, Keys, MenuDefinition, Text
+from menus.template import Template, render_parts, render_str
 from menus.types import Output, Say, SayDigits, Session, Step, Wait
 
 Parts = tuple[Say | SayDigits, ...]
@@ -26,9 +28,12 @@ def scope(session: Session, **extra: Any) -> dict[str, Any]:
     }
 
 
+def _pick(definition: MenuDefinition, session: Session, tpl: Text) -> Template:
+    return tpl.get(session.lang) or tpl[definition.default_lang]
+
+
 def text(definition: MenuDefinition, session: Session, tpl: Text, prompt: str | None) -> Parts:
-    chosen = tpl.get(session.lang) or tpl[definition.default_lang]
-    return render_parts(chosen, scope(session), prompt)
+    return render_parts(_pick(definition, session, tpl), scope(session), prompt)
 
 
 def message(definition: MenuDefinition, session: Session, name: str, **extra: Any) -> Parts:
@@ -47,26 +52,49 @@ def items(session: Session, node: AskNode) -> list[Mapping[str, Any]] | None:
 
 def item_keys(definition: MenuDefinition) -> Iterator[str]:
     """Keys for list items: 1, 2, 3... skipping global and paging keys (9 is 'repeat')."""
+    keys = _first_item_keys(definition.keys)
+    yield from keys
     taken = definition.keys.taken()
-    n = 0
+    n = int(keys[-1])
     while True:
         n += 1
         if str(n) not in taken:
             yield str(n)
 
 
+@functools.lru_cache(maxsize=64)
+def _first_item_keys(keys: Keys, count: int = 40) -> tuple[str, ...]:
+    """The first ``count`` list keys, worked out once per key set (every list screen needs
+    them, and rendering lists is the bulk of an engine step)."""
+    taken = keys.taken()
+    return tuple(itertools.islice((str(n) for n in itertools.count(1) if str(n) not in taken),
+                                  count))
+
+
 def options(definition: MenuDefinition, session: Session, node: AskNode) -> list[tuple[str, Any]]:
     """(key, label) pairs to show: static choices' texts or the numbered list items."""
     if node.choices:
         return [(c.key, c) for c in node.choices]
-    return list(zip(item_keys(definition), items(session, node) or [], strict=False))
+    found = items(session, node) or []
+    keys = _first_item_keys(definition.keys)
+    if len(found) <= len(keys):
+        return list(zip(keys, found, strict=False))
+    return list(zip(item_keys(definition), found, strict=False))
 
 
-def wait(definition: MenuDefinition, session: Session, node: AskNode) -> Wait:
+def wait(
+    definition: MenuDefinition,
+    session: Session,
+    node: AskNode,
+    shown: list[tuple[str, Any]] | None = None,
+) -> Wait:
+    """How to collect the answer; ``shown``: the options already worked out by the caller."""
     if node.digits is not None and READBACK not in session.vars:
         low, high, star = node.digits.min, node.digits.max, node.digits.allow_star
     else:
-        keys = [k for k, _ in options(definition, session, node)] or ["1"]
+        if shown is None:
+            shown = options(definition, session, node)
+        keys = [k for k, _ in shown] or ["1"]
         low, high, star = 1, max(len(k) for k in keys), False
     return Wait(low, high, star, node.first_timeout_s, node.inter_timeout_s)
 
@@ -79,21 +107,25 @@ def prompt(
         question, recorded = node.short, None
     else:
         question, recorded = node.text, node.prompt
-    parts = session.pending + before + text(definition, session, question, recorded)
+    base = scope(session)  # built once: every option line renders in it
+    parts = session.pending + before + render_parts(_pick(definition, session, question), base,
+                                                    recorded)
     fmt = definition.messages.get(f"item_{session.channel}") or definition.messages["item_ussd"]
     tpl = fmt.get(session.lang) or fmt[definition.default_lang]
-    for key, option in options(definition, session, node):
+    shown = options(definition, session, node)
+    for key, option in shown:
         if node.choices:
             label_tpl = option.text.get(session.lang) or option.text[definition.default_lang]
-            name, item = render_str(label_tpl, scope(session)), {}
+            name, item = render_str(label_tpl, base), {}
         else:
             name, item = str(option.get("name", "")), option
-        parts += render_parts(tpl, scope(session, n=key, name=name, item=item))
+        parts += render_parts(tpl, {**base, "n": key, "name": name, "item": item})
     if node.show_operator and definition.keys.operator:
-        label = render_str(definition.message("operator_option", session.lang), scope(session))
+        label = render_str(definition.message("operator_option", session.lang), base)
         key = definition.keys.operator
-        parts += render_parts(tpl, scope(session, n=key, name=label, item={}))
-    return Step(session.evolve(pending=()), output=Output(parts, wait(definition, session, node)))
+        parts += render_parts(tpl, {**base, "n": key, "name": label, "item": {}})
+    out = Output(parts, wait(definition, session, node, shown))
+    return Step(session.evolve(pending=()), output=out)
 
 
 def readback(definition: MenuDefinition, session: Session, node: AskNode, before: Parts) -> Step:

@@ -87,7 +87,11 @@ def lookup(scope: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     """Follow ``path`` through nested mappings (and list indexes); missing gives ``None``."""
     value: Any = scope
     for key in path:
-        if isinstance(value, list | tuple) and key.isdigit():
+        if type(value) is dict:  # the usual case, without the costly ABC check below
+            if key not in value:
+                return None
+            value = value[key]
+        elif isinstance(value, list | tuple) and key.isdigit():
             if int(key) >= len(value):
                 return None
             value = value[int(key)]
@@ -107,6 +111,9 @@ def _text(value: Any, flt: str | None) -> str:
 
 def render_str(template: Template, scope: Mapping[str, Any]) -> str:
     """Render as one string (USSD lines, effect arguments); ``digits:`` gives the plain digits."""
+    segments = template.segments
+    if len(segments) == 1 and type(segments[0]) is str:  # static text: most labels
+        return segments[0]
     out: list[str] = []
     for seg in template.segments:
         out.append(seg if isinstance(seg, str) else _text(lookup(scope, seg.path), seg.filter))
@@ -127,6 +134,9 @@ def render_parts(
     template: Template, scope: Mapping[str, Any], prompt: str | None = None
 ) -> tuple[Say | SayDigits, ...]:
     """Render into speech parts: ``{digits:x}`` becomes its own ``SayDigits`` part."""
+    segments = template.segments
+    if len(segments) == 1 and type(segments[0]) is str:  # static text: most questions
+        return (Say(segments[0], prompt),)
     parts: list[Say | SayDigits] = []
     buf: list[str] = []
 
