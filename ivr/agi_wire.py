@@ -17,6 +17,7 @@ REPLY_RE = re.compile(r"^200 result=(-?[0-9*#A-D]*)(?: \(([^)]*)\))?(?: endpos=(
 USAGE_END = "520 End of proper usage."
 _LONG_DIGITS = re.compile(r"\d{5,}")
 HANGUP_LINE = "HANGUP"
+_NEEDS_QUOTES = re.compile(r'[\s"\\]')
 
 
 class AgiError(Exception):
@@ -134,7 +135,7 @@ def quote(arg: str) -> str:
     """Quote one argument so Asterisk's ``parse_args`` gives it back unchanged."""
     if "\n" in arg or "\r" in arg:
         raise ValueError("AGI arguments cannot contain line breaks")
-    if arg and not isinstance(arg, Quoted) and not re.search(r'[\s"\\]', arg):
+    if arg and not isinstance(arg, Quoted) and not _NEEDS_QUOTES.search(arg):
         return arg
     return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
 

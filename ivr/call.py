@@ -13,6 +13,7 @@ Every call leaves one ``ivr.call_record`` log line (``ivr.states.CallRecord``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -38,8 +39,11 @@ class DialogueLike(Protocol):
     async def resume(self, session: Session, inp: Input) -> tuple[Session, Output]: ...
 
 
+@functools.lru_cache(maxsize=65536)
 def normalise_msisdn(callerid: str | None, region: str = "CN") -> str:
-    """Caller ID → E.164 digits without '+'; '' when withheld or not a valid number."""
+    """Caller ID → E.164 digits without '+'; '' when withheld or not a valid number.
+    Cached: phonenumbers parsing costs more than a short call's menu work, and callers call
+    again."""
     if not callerid:
         return ""
     raw = callerid.strip()

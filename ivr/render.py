@@ -15,6 +15,7 @@ Rules (docs/ivr.md "What the server sends"):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Awaitable, Callable
@@ -37,8 +38,13 @@ def prompt_name(part: Say, lang: str) -> str:
     """The sound file for a Say: its ``prompt``, else ``hotline/<lang>/<sha1(text)[:12]>``."""
     if part.prompt:
         return part.prompt
-    digest = hashlib.sha1(part.text.encode("utf-8")).hexdigest()[:12]
-    return f"hotline/{lang}/{digest}"
+    return f"hotline/{lang}/{_digest(part.text)}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _digest(text: str) -> str:
+    """The file name part for ``text``; cached, as a call hashes every sentence it plays."""
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
 
 
 def bargein(part: Say | SayDigits) -> bool:

@@ -18,12 +18,16 @@ Parts = tuple[Say | SayDigits, ...]
 READBACK = "_readback"  # session var holding an entry waiting for 1 confirm / 2 re-enter
 
 
-def scope(session: Session, **extra: Any) -> dict[str, Any]:
+def scope(
+    session: Session, vars: Mapping[str, Any] | None = None, /, **extra: Any
+) -> dict[str, Any]:
+    """What templates may name: the caller, channel and language, the session's ``vars`` (or
+    ``vars`` given here, about to become the session's) and ``extra``."""
     return {
         "msisdn": session.msisdn,
         "channel": session.channel,
         "lang": session.lang,
-        **session.vars,
+        **(session.vars if vars is None else vars),
         **extra,
     }
 
@@ -125,7 +129,12 @@ def prompt(
         key = definition.keys.operator
         parts += render_parts(tpl, {**base, "n": key, "name": label, "item": {}})
     out = Output(parts, wait(definition, session, node, shown))
-    return Step(session.evolve(pending=()), output=out)
+    return Step(_flushed(session), output=out)
+
+
+def _flushed(session: Session) -> Session:
+    """``session`` with its pending parts sent (the same object when none were waiting)."""
+    return session.evolve(pending=()) if session.pending else session
 
 
 def readback(definition: MenuDefinition, session: Session, node: AskNode, before: Parts) -> Step:
@@ -133,4 +142,4 @@ def readback(definition: MenuDefinition, session: Session, node: AskNode, before
     value = str(session.vars.get(READBACK, ""))
     parts = session.pending + before + message(definition, session, "readback", value=value)
     out = Output(parts, Wait(1, 1, False, node.first_timeout_s, node.inter_timeout_s))
-    return Step(session.evolve(pending=()), output=out)
+    return Step(_flushed(session), output=out)

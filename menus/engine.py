@@ -108,7 +108,9 @@ def _run(definition: MenuDefinition, session: Session, target: str, *, reset: bo
         if node is None:
             return fail(definition, session)
         if reset or node.id != session.node:
-            rest = {k: v for k, v in session.vars.items() if k != READBACK}
+            rest = session.vars  # vars are never changed in place: share them unless trimmed
+            if READBACK in rest:
+                rest = {k: v for k, v in rest.items() if k != READBACK}
             session = session.evolve(node=node.id, counters={}, vars=rest)
         reset = True
         if isinstance(node, SayNode):
@@ -125,7 +127,8 @@ def _run(definition: MenuDefinition, session: Session, target: str, *, reset: bo
                 session = _assign(session, node, None)
                 target = node.next
                 continue
-            args = {k: render_value(t, scope(session)) for k, t in node.args.items()}
+            names = scope(session)
+            args = {k: render_value(t, names) for k, t in node.args.items()}
             return Step(session, effect=Effect(node.effect, args))
         else:
             found = items(session, node)
@@ -180,7 +183,7 @@ def _assign(session: Session, node: ActNode, result: Any) -> Session:
     if node.save is not None and node.effect is not None:
         updates[node.save] = result
     values = {**session.vars, **updates}
-    extra = scope(session.evolve(vars=values), result=result)
+    extra = scope(session, values, result=result)
     for name, tpl in node.set.items():
         updates[name] = render_value(tpl, extra)
     return session.evolve(vars={**session.vars, **updates})

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from menus.errors import MenuError
@@ -41,6 +41,12 @@ class Template:
 
     source: str
     segments: tuple[Segment, ...]
+    # worked out once: most templates have no {digits:...} and render into one Say
+    speaks_digits: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        digits = any(isinstance(s, Field) and s.filter == "digits" for s in self.segments)
+        object.__setattr__(self, "speaks_digits", digits)
 
     def fields(self) -> tuple[Field, ...]:
         return tuple(s for s in self.segments if isinstance(s, Field))
@@ -137,6 +143,14 @@ def render_parts(
     segments = template.segments
     if len(segments) == 1 and type(segments[0]) is str:  # static text: most questions
         return (Say(segments[0], prompt),)
+    if not template.speaks_digits:  # one sentence: no part boundaries to trim around
+        text = "".join(
+            seg if isinstance(seg, str) else _text(lookup(scope, seg.path), seg.filter)
+            for seg in segments
+        )
+        if text:
+            return (Say(text, prompt),)
+        return () if prompt is None else (Say("", prompt),)
     parts: list[Say | SayDigits] = []
     buf: list[str] = []
 
