@@ -109,6 +109,7 @@ def serve_channel(redis_url: str) -> None:
         "open_days": [{"id": f"2026-12-0{d}", "name": f"12月0{d}日"} for d in range(1, 6)],
         "sessions": [{"id": "am", "name": "上午", "left": 9}, {"id": "pm", "name": "下午",
                                                               "left": 9}],
+        "registered_ids": [],  # a first-time caller (was missing: a failed effect per booking)
     }
 
     async def run_effect(effect: Effect, session: Session) -> EffectResult:

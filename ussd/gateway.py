@@ -185,7 +185,9 @@ class UssdGateway:
         seq: int | None = None,
     ) -> HopReply:
         started = time.monotonic()
-        lock = self._locks.setdefault(msisdn, DeferredLock())
+        lock = self._locks.get(msisdn)
+        if lock is None:  # (setdefault would build a lock on every hop)
+            lock = self._locks[msisdn] = DeferredLock()
         await lock.acquire()
         meta: dict[str, str] = {"node": "-", "input": "start" if not raw else "?"}
         try:

@@ -33,6 +33,8 @@ redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1
 """
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # built once, not per save
+
 
 @dataclass(frozen=True, slots=True)
 class UssdRecord:
@@ -125,7 +127,7 @@ class UssdSessionStore:
         """
         key = self.key(gateway, msisdn)
         hop = record.hop + 1
-        body = json.dumps(record.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        body = _ENCODER.encode(record.to_dict())
         args = [str(record.hop), f"{hop}\n{body}", self._keep_ms]
         try:
             won = await self._redis.evalsha(self._sha, keys=[key], args=args)
