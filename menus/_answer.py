@@ -21,9 +21,13 @@ Run = Callable[[MenuDefinition, Session, str], Step]
 
 
 def _push(definition: MenuDefinition, session: Session, node_id: str) -> Session:
+    return session.evolve(history=_pushed(definition, session, node_id))
+
+
+def _pushed(definition: MenuDefinition, session: Session, node_id: str) -> tuple[str, ...]:
+    """The back stack with ``node_id`` on top (capped)."""
     cap = definition.keys.history
-    history = (*session.history, node_id)[-cap:] if cap else ()
-    return session.evolve(history=history)
+    return (*session.history, node_id)[-cap:] if cap else ()
 
 
 def _is_global(node: AskNode, value: str, key: str, in_readback: bool) -> bool:
@@ -76,8 +80,8 @@ def answer(
             target, saved = node.next, {node.save or node.id: entry}
     if target is None:
         return retry(definition, session, node, "nomatch", run)
-    session = _push(definition, session, node.id)
-    return run(definition, session.evolve(vars={**session.vars, **saved}), target)
+    history = _pushed(definition, session, node.id)  # one copy for the push and the answer
+    return run(definition, session.evolve(history=history, vars={**session.vars, **saved}), target)
 
 
 def _confirm(
