@@ -19,7 +19,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
 from ussd.gateway import DialogueLike, UssdGateway, mask
-from ussd.httpbase import default_clock, plain, serve_hop
+from ussd.httpbase import default_clock, form_fields, plain, serve_hop
 from ussd.sessions import UssdSessionStore
 
 log = Logger(namespace="hotline.ussd.at")
@@ -107,7 +107,7 @@ class AtUssdResource(Resource):
         if request.method != b"POST":
             return _plain(request, 400, "use POST with form fields sessionId, phoneNumber, text")
         try:
-            form = parse_form(request.args or {}, self.region)
+            form = parse_form(form_fields(request), self.region)
         except BadRequest as exc:
             return _plain(request, 400, str(exc))
         self._answer(request, form)
@@ -144,7 +144,7 @@ class AtUssdEndResource(Resource):
     def render(self, request: Request) -> bytes:
         if request.method != b"POST":
             return _plain(request, 400, "use POST with form fields sessionId, status")
-        args = request.args or {}
+        args = form_fields(request)
         try:
             fields = {
                 name: (args.get(name.encode()) or [b""])[0].decode("utf-8")[:MAX_FIELD]
