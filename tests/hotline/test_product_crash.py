@@ -25,6 +25,7 @@ from hotline.redis_server import RedisProcess, free_port
 ROOT = Path(__file__).resolve().parents[2]
 TCODE = re.compile(r"(?<!\d)\d{10}(?!\d)")
 PEOPLE = 40
+CRASH_AFTER = 5  # confirmed bookings before the crash
 
 
 def reactor() -> Any:
@@ -57,7 +58,8 @@ async def until_healthy(port: int) -> None:
     raise AssertionError("hotline serve did not become healthy")
 
 
-async def book(port: int, n: int, confirmed: dict[str, str]) -> None:
+async def book(port: int, n: int, confirmed: dict[str, str], enough: defer.Deferred[None]) -> None:
+    await task.deferLater(reactor(), n * 0.02, lambda: None)  # callers arrive over ~0.8 s
     phone, id_number = person(n)
     inputs: list[str] = []
     for _ in range(12):
@@ -69,6 +71,8 @@ async def book(port: int, n: int, confirmed: dict[str, str]) -> None:
             found = TCODE.search(reply)
             if found:
                 confirmed[found.group(0)] = "86" + phone
+                if len(confirmed) == CRASH_AFTER and not enough.called:
+                    enough.callback(None)  # crash now, while later callers are mid-dialogue
             return
         inputs.append(id_number.replace("X", "*") if "身份证号码" in reply else "1")
 
@@ -92,14 +96,16 @@ async def test_kill_server_and_redis_mid_burst_loses_no_confirmed_booking(tmp_pa
     confirmed: dict[str, str] = {}
     try:
         await until_healthy(http_port)
-        burst = [defer.ensureDeferred(book(http_port, n, confirmed)) for n in range(PEOPLE)]
-        while len(confirmed) < PEOPLE // 4:  # kill once a quarter of the callers got their code
-            await task.deferLater(reactor(), 0.01, lambda: None)
+        enough: defer.Deferred[None] = defer.Deferred()
+        burst = [
+            defer.ensureDeferred(book(http_port, n, confirmed, enough)) for n in range(PEOPLE)
+        ]
+        await enough
         os.kill(server.pid, signal.SIGKILL)
         redis_server.kill()
         await defer.DeferredList(burst, consumeErrors=True)
         server.wait()
-        assert PEOPLE // 4 <= len(confirmed) < PEOPLE  # the crash cut the burst short
+        assert CRASH_AFTER <= len(confirmed) < PEOPLE  # the crash cut the burst short
 
         redis_server = RedisProcess(data_dir=redis_dir, durable=True, port=redis_server.port)
         redis_server.start()
