@@ -2,8 +2,7 @@
 
 A missing template or a field a kind does not have is a configuration error found at start, not
 when the first patient books.  ``Renderer`` fills a template from a booking event (the
-``hl:events`` stream, ``hotline.events``) or from a ``Booking``; ``SmsNotifier`` is the older
-in-process booking listener, kept for callers that have no event stream.
+``hl:events`` stream, ``hotline.events``) or from a booking's fields.
 """
 
 from __future__ import annotations
@@ -15,9 +14,6 @@ from string import Formatter
 from typing import Any
 
 import yaml
-
-from booking.api import Booking
-from sms.api import OutgoingSms, Sender
 
 _BOOKING = {"hospital", "dept", "day", "session", "tcode"}
 TEMPLATE_FIELDS: dict[str, set[str]] = {
@@ -123,36 +119,3 @@ class Renderer:
         return self.text(kind, lang, tcode=event["tcode"], reason=event.get("reason", ""),
                          **fields, **extra)
 
-
-class SmsNotifier:
-    """A booking listener: renders the confirmation and queues it; never blocks the booking."""
-
-    def __init__(
-        self,
-        sender: Sender,
-        templates: Mapping[str, Mapping[str, str]],
-        hospital_name: Mapping[str, str],
-        day_label: Callable[[dt.date, str], str],
-        lang: str = "zh",
-    ) -> None:
-        self.sender = sender
-        self.templates = templates
-        self.hospital_name = hospital_name
-        self.day_label = day_label
-        self.lang = lang
-
-    def booked_text(self, booking: Booking) -> str:
-        booked = self.templates["booked"]
-        lang = self.lang if self.lang in booked else next(iter(booked))
-        return self.templates["booked"][lang].format(
-            hospital=_pick(self.hospital_name, lang),
-            dept=_pick(booking.dept_name, lang),
-            day=self.day_label(booking.day, lang),
-            session=_pick(booking.session_label, lang),
-            tcode=booking.tcode,
-        )
-
-    def __call__(self, booking: Booking) -> None:
-        text = self.booked_text(booking)
-        self.sender.send(OutgoingSms(to=booking.msisdn, text=text, key=f"booked:{booking.tcode}",
-                                     kind="booked"))
