@@ -13,14 +13,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import phonenumbers
-from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
-from ussd.gateway import DialogueLike, UssdGateway, mask
-from ussd.httpbase import default_clock, form_fields, plain, serve_hop
-from ussd.sessions import UssdSessionStore
+from ussd.gateway import UssdGateway, mask
+from ussd.httpbase import GatewayResource, form_fields, plain, serve_hop
 
 log = Logger(namespace="hotline.ussd.at")
 
@@ -67,33 +65,15 @@ def parse_form(args: Mapping[bytes, list[bytes]], region: str = "CN") -> dict[st
     return form
 
 
-class AtUssdResource(Resource):
+class AtUssdResource(GatewayResource):
     """The AT callback. ``hop_timeout_s`` answers an apology before the gateway gives up (15 s)
     while the hop itself carries on and is stored, so nothing is half-done."""
 
     isLeaf = False  # /ussd/at itself, plus /ussd/at/end (the end-of-session notification)
+    gateway_name = "at"
 
-    def __init__(
-        self,
-        dialogue: DialogueLike,
-        store: UssdSessionStore,
-        menu_name: str = "booking",
-        *,
-        clock: IReactorTime | None = None,
-        hop_timeout_s: float = 10.0,
-        default_lang: str = "zh",
-        region: str = "CN",
-        gateway: UssdGateway | None = None,
-        **gateway_options: Any,
-    ) -> None:
-        super().__init__()
-        self.clock: IReactorTime = default_clock(clock)
-        self.hop_timeout_s = hop_timeout_s
-        self.region = region
-        self.gateway = gateway or UssdGateway(
-            dialogue, store, menu_name, gateway="at", default_lang=default_lang, clock=self.clock,
-            **gateway_options,
-        )
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.end = AtUssdEndResource(self.gateway)
 
     def getChild(self, path: bytes, request: Request) -> Resource:

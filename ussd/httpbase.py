@@ -17,9 +17,11 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.http import parse_qs
+from twisted.web.resource import Resource
 from twisted.web.server import Request
 
-from ussd.gateway import HopReply, UssdGateway
+from ussd.gateway import DialogueLike, HopReply, UssdGateway
+from ussd.sessions import UssdSessionStore
 
 log = Logger(namespace="hotline.ussd.http")
 
@@ -87,6 +89,35 @@ def default_clock(clock: IReactorTime | None) -> IReactorTime:
 
         return reactor  # type: ignore[return-value]
     return clock
+
+
+class GatewayResource(Resource):
+    """What every USSD HTTP gateway resource holds: its ``UssdGateway`` (Redis namespace
+    ``gateway_name``), the clock, the hop deadline and the phone-number region."""
+
+    gateway_name = ""
+
+    def __init__(
+        self,
+        dialogue: DialogueLike,
+        store: UssdSessionStore,
+        menu_name: str = "booking",
+        *,
+        clock: IReactorTime | None = None,
+        hop_timeout_s: float = 10.0,
+        default_lang: str = "zh",
+        region: str = "CN",
+        gateway: UssdGateway | None = None,
+        **gateway_options: Any,
+    ) -> None:
+        super().__init__()
+        self.clock: IReactorTime = default_clock(clock)
+        self.hop_timeout_s = hop_timeout_s
+        self.region = region
+        self.gateway = gateway or UssdGateway(
+            dialogue, store, menu_name, gateway=self.gateway_name, default_lang=default_lang,
+            clock=self.clock, **gateway_options,
+        )
 
 
 FORM = b"application/x-www-form-urlencoded"

@@ -17,15 +17,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
-from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
 from ussd.at import BadRequest, normalise_msisdn
-from ussd.gateway import DialogueLike, HopReply, UssdGateway, mask
-from ussd.httpbase import default_clock, serve_hop
-from ussd.sessions import UssdSessionStore
+from ussd.gateway import HopReply, mask
+from ussd.httpbase import GatewayResource, serve_hop
 
 log = Logger(namespace="hotline.ussd.hubtel")
 
@@ -100,30 +97,11 @@ def _json(request: Request, status: int, body: dict[str, Any]) -> bytes:
     return data
 
 
-class HubtelUssdResource(Resource):
+class HubtelUssdResource(GatewayResource):
     """The JSON gateway over the same ``UssdGateway`` (its own Redis namespace ``hubtel``)."""
 
     isLeaf = True
-
-    def __init__(
-        self,
-        dialogue: DialogueLike,
-        store: UssdSessionStore,
-        menu_name: str = "booking",
-        *,
-        clock: IReactorTime | None = None,
-        hop_timeout_s: float = 10.0,
-        default_lang: str = "zh",
-        region: str = "CN",
-        **gateway_options: Any,
-    ) -> None:
-        super().__init__()
-        self.clock = default_clock(clock)
-        self.hop_timeout_s = hop_timeout_s
-        self.region = region
-        self.gateway = UssdGateway(dialogue, store, menu_name, gateway="hubtel",
-                                   default_lang=default_lang, clock=self.clock,
-                                   **gateway_options)
+    gateway_name = "hubtel"
 
     def render(self, request: Request) -> bytes | int:
         if request.method != b"POST":
