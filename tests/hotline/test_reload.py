@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest_twisted
+from deferred_support import finished_value
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.logger import globalLogPublisher
@@ -38,14 +39,7 @@ nodes:
 """
 
 
-def _result(coro: Any) -> Any:
-    d = Deferred.fromCoroutine(coro)
-    out: list[Any] = []
-    d.addBoth(out.append)
-    assert out, "still waiting"
-    if hasattr(out[0], "raiseException"):
-        out[0].raiseException()
-    return out[0]
+_result = finished_value
 
 
 def _effects(effect: Any, session: Any) -> EffectResult:

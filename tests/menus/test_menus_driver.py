@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from deferred_support import finished_value
 from menus_support import GOOD_ID_KEYED, TCODE, VALIDATORS, canned, rewire
 from twisted.internet.defer import Deferred, succeed
 
@@ -12,16 +13,7 @@ from menus.definition import MenuDefinition, MenuSource, load_menu_text
 from menus.driver import Dialogue
 from menus.types import Digits, Effect, EffectResult, HangUp, Output, SayDigits, Session
 
-
-def _result(coro: Any) -> Any:
-    """The value of a coroutine that finished synchronously (fails if it is still waiting)."""
-    d = Deferred.fromCoroutine(coro)
-    out: list[Any] = []
-    d.addBoth(out.append)
-    assert out, "the coroutine is still waiting"
-    if hasattr(out[0], "raiseException"):
-        out[0].raiseException()
-    return out[0]
+_result = finished_value
 
 
 def test_full_booking_with_deferred_effects(booking_menu: MenuDefinition) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from deferred_support import finished_value
 from menus_support import VALIDATORS
-from twisted.internet.defer import Deferred
 
 from menus.definition import MenuError, MenuSource, load_menu_text
 from menus.driver import Dialogue
@@ -41,14 +41,7 @@ nodes:
 """
 
 
-def _run(coro: Any) -> Any:
-    d = Deferred.fromCoroutine(coro)
-    out: list[Any] = []
-    d.addBoth(out.append)
-    assert out, "the coroutine is still waiting"
-    if hasattr(out[0], "raiseException"):
-        out[0].raiseException()
-    return out[0]
+_run = finished_value
 
 
 class Transfer:
