@@ -8,6 +8,7 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
 from sms.esme import EsmeConfig, EsmeProtocol
+from sms.service import SmppSender
 from sms.smpp.pdu import Pdu, decode_pdu, encode_pdu, response_for
 
 
@@ -64,3 +65,13 @@ def outcome(d: object) -> list:
     box: list = []
     d.addBoth(box.append)  # type: ignore[attr-defined]
     return box
+
+
+def sender_for(port: int, **kw: object) -> SmppSender:
+    """A started SmppSender to a loopback SMSC with quick reconnects, as the socket tests use."""
+    from twisted.internet import reactor
+
+    s = SmppSender("127.0.0.1", port, "hotline", "secret", "12580", reactor=reactor,
+                   retry_policy=lambda attempt: 0.05, **kw)  # type: ignore[arg-type]
+    s.startService()
+    return s

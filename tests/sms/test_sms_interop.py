@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import pytest_twisted
 from node_smsc import require_peer, start_node_smsc
+from sms_support import sender_for as _sender_for
 from twisted.internet import defer, protocol, reactor
 
 from sms.api import OutgoingSms
@@ -21,10 +22,7 @@ TO = "8613800138000"
 
 
 def sender_for(port: int, **kw: Any) -> SmppSender:
-    s = SmppSender("127.0.0.1", port, "hotline", "secret", "12580", reactor=reactor,
-                   retry_policy=lambda attempt: 0.05, throttle_backoff=Backoff(0.05, 0.2), **kw)
-    s.startService()
-    return s
+    return _sender_for(port, throttle_backoff=Backoff(0.05, 0.2), **kw)
 
 
 class Waiter:

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 import pytest_twisted
 from node_smsc import require_peer, start_node_smsc
+from sms_support import sender_for
 from twisted.internet import defer, reactor
 
 from sms.api import OutgoingSms
-from sms.service import SmppSender
 
 pytestmark = pytest.mark.peer
 
@@ -18,12 +18,6 @@ TO = "8613800138000"
 TCODE = "1234567890"
 TCODE_SMS = f"【深圳市第一人民医院】预约成功：内科 11月26日 上午，取号码 {TCODE}。"
 
-
-def sender_for(port: int, **kw: Any) -> SmppSender:
-    s = SmppSender("127.0.0.1", port, "hotline", "secret", "12580", reactor=reactor,
-                   retry_policy=lambda attempt: 0.05, **kw)
-    s.startService()
-    return s
 
 
 @pytest_twisted.ensureDeferred

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import pytest_twisted
+from sms_support import sender_for
 from twisted.internet import defer, reactor
 from twisted.internet.task import Clock
 
@@ -42,12 +43,6 @@ class Inbox:
             self._waiters.append((n, d))
         return d.addTimeout(10, reactor)
 
-
-def sender_for(port: int, **kw: Any) -> SmppSender:
-    s = SmppSender("127.0.0.1", port, "hotline", "secret", "12580", reactor=reactor,
-                   retry_policy=lambda attempt: 0.05, **kw)
-    s.startService()
-    return s
 
 
 @pytest_twisted.ensureDeferred
