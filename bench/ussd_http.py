@@ -66,7 +66,8 @@ def serve_ours(redis_url: str, catalog: str, data_dir: str, log_path: str) -> No
         "hospital": catalog, "data_dir": data_dir,
     })
     level = os.environ.get("BENCH_LOG_LEVEL", "info")
-    start_logging(open(log_path, "w", encoding="utf-8"), level=level)  # noqa: SIM115
+    start_logging(open(log_path, "w", encoding="utf-8"), level=level,  # noqa: SIM115
+                  clock=reactor)
 
     async def main() -> None:
         running = await start(settings, reactor)

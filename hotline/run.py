@@ -31,7 +31,9 @@ TCODE = re.compile(r"(?<!\d)\d{10}(?!\d)")
 
 
 def run(settings: Settings, *, demo: bool, once: bool) -> int:
-    start_logging(level="warn" if once else "info")
+    from twisted.internet import reactor
+
+    start_logging(level="warn" if once else "info", clock=reactor)  # type: ignore[arg-type]
     scratch: Path | None = None
     if once:  # a private data dir: the scripted booking must not collide with earlier demo runs
         scratch = Path(tempfile.mkdtemp(prefix="hotline-demo-"))
