@@ -3,12 +3,17 @@
     .venv/bin/python bench/ivr_calls.py [--calls 3000] [--concurrency 1000] [--think-ms 200]
 
 Three processes: this orchestrator, the server under test (``serve``), and the load generator
-(``load``, playing Asterisk). Each caller answers prompts at once and pauses think ± 50 % before
-each of its 6 keyed answers (welcome, department, day, session, ID, confirm); callers start
-staggered over one call length so they do not run in lock-step. Then the same load runs
-against a bare line-echo server that replays the same command sequence without any logic, and
-the CPU per call of both is compared. Server latency = time from a peer line arriving to our
-next command leaving (measured inside the server). Last line:
+(``load``, playing Asterisk). Prompts play in no time; a caller keys every digit of its 6
+answers (welcome, department, day, session, the 18-character ID, confirm: 23 keys) after its
+own pause of think ± 50 % (uniform), and a ``GET DATA`` / ``EXEC Read`` reply arrives after the
+sum of the pauses of its keys, as Asterisk returns the digits only when input ends. Callers start
+staggered over one call length so they do not run in lock-step, and start a new call when one
+ends. The offered load (calls/s and AGI commands/s that the callers would ask of an infinitely
+fast server) is printed next to what was achieved in the steady window (all callers started, no
+caller retired yet). Then the same load runs against a bare line-echo server that replays the
+same command sequence without any logic, and the CPU per call of both is compared. Server
+latency = time from a peer line arriving to our next command leaving (measured inside the
+server). Last line:
 ``BENCH ivr_calls p99_ms=<x> rss_mb=<n> failed=<n> cpu_ratio=<ours/bare>``.
 """
 
@@ -204,9 +209,16 @@ def load(args: argparse.Namespace) -> None:
     from ivr.simulator_rules import env_lines
 
     rng = random.Random(7)
+    think_s = args.think_ms / 1000
     out: dict[str, Any] = {"ok": 0, "failed": 0, "rtt": [], "durations": [], "first": None}
-    state = {"started": 0, "running": 0, "peak": 0}
+    state = {"started": 0, "running": 0, "peak": 0, "commands": 0}
+    ends: list[float] = []  # (perf_counter) when each call ended
+    marks: dict[str, float] = {}  # steady window: all callers started .. the last call started
     t0 = time.perf_counter()
+
+    def keyed_after(keys: str) -> float:
+        """Seconds until input ends: one think ± 50 % pause before every key."""
+        return sum(think_s * rng.uniform(0.5, 1.5) for _ in keys) if keys else think_s
 
     class Caller(LineReceiver):
         delimiter = b"\n"
@@ -233,6 +245,7 @@ def load(args: argparse.Namespace) -> None:
             self.sent_at = time.perf_counter()
 
         def lineReceived(self, line: bytes) -> None:
+            state["commands"] += 1
             if self.sent_at is not None:
                 out["rtt"].append(time.perf_counter() - self.sent_at)
                 self.sent_at = None
@@ -241,7 +254,7 @@ def load(args: argparse.Namespace) -> None:
             verb = " ".join(text.split(" ")[:2]).upper()
             if verb == "GET DATA" or verb == "EXEC READ":
                 self.keys = self.answers.pop(0) if self.answers else ""
-                delay = args.think_ms / 1000 * rng.uniform(0.5, 1.5)
+                delay = keyed_after(self.keys)
                 answer = f"200 result={self.keys}" if verb == "GET DATA" else "200 result=0"
                 reactor.callLater(delay, self.reply, answer)
             elif verb == "GET FULL":  # ${READSTATUS},${var} after EXEC Read
@@ -257,7 +270,8 @@ def load(args: argparse.Namespace) -> None:
                 self.reply("200 result=0")
 
         def connectionLost(self, reason: Any = None) -> None:
-            out["durations"].append(time.perf_counter() - self.began)
+            ends.append(time.perf_counter())
+            out["durations"].append(ends[-1] - self.began)
             good = self.commands[-1:] == ["HANGUP"] and (self.booked or args.bare)
             out["ok" if good else "failed"] += 1
             if good and out["first"] is None:
@@ -274,6 +288,10 @@ def load(args: argparse.Namespace) -> None:
             return
         i = state["started"]
         state["started"] += 1
+        if i + 1 == min(args.concurrency, args.calls):
+            marks["full"], marks["full_cmds"] = time.perf_counter(), state["commands"]
+        if i + 1 == args.calls:
+            marks["last"], marks["last_cmds"] = time.perf_counter(), state["commands"]
         state["running"] += 1
         state["peak"] = max(state["peak"], state["running"])
         endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", args.port, timeout=10)
@@ -284,13 +302,26 @@ def load(args: argparse.Namespace) -> None:
         state["running"] -= 1
         next_call()
 
-    call_s = 6 * args.think_ms / 1000
+    keys_per_call = sum(len(x) for x in Caller(0).answers)
+    call_s = keys_per_call * think_s  # a call's length if the server took no time
     for _ in range(min(args.concurrency, args.calls)):
         reactor.callLater(rng.uniform(0, call_s), next_call)
     reactor.run()
     rtt = out.pop("rtt")
     durations = out.pop("durations")
     out["call_p50_s"] = pct(durations, 0.5)
+    out["keys_per_call"] = keys_per_call
+    out["offered_calls_s"] = min(args.concurrency, args.calls) / call_s
+    window = marks.get("last", 0.0) - marks.get("full", 0.0)
+    if window > 2 * think_s:
+        done_in = sum(1 for t in ends if marks["full"] <= t < marks["last"])
+        out["steady_s"] = window
+        out["steady_calls_s"] = done_in / window
+        out["steady_cmds_s"] = (marks["last_cmds"] - marks["full_cmds"]) / window
+    else:  # too few calls for a steady window: the whole run
+        out["steady_s"] = 0.0
+        out["steady_calls_s"] = args.calls / out["elapsed_s"]
+        out["steady_cmds_s"] = state["commands"] / out["elapsed_s"]
     out.update(
         cpu_s=cpu_s(),
         peak=state["peak"],
@@ -379,16 +410,26 @@ def main() -> None:
     bare_call = bare["cpu_s"] / args.calls * 1e6
     ratio = per_call / bare_call if bare_call else float("inf")
     failed = ours_load["failed"] + bare_load["failed"]
+    cmds = len(ours_load["first"] or [])
+    offered = ours_load["offered_calls_s"]
     print(f"load average before/after: {load0:.2f} / {os.getloadavg()[0]:.2f} (2 vCPUs shared)")
     print(
         f"calls={args.calls} concurrency={args.concurrency} (peak {ours_load['peak']}) "
-        f"think={args.think_ms:.0f}ms±50% commands/call={len(ours_load['first'] or [])}, "
-        f"call length p50 {ours_load['call_p50_s']:.2f} s (bare {bare_load['call_p50_s']:.2f} s)"
+        f"think={args.think_ms:.0f}ms±50% per key, {ours_load['keys_per_call']} keys/call, "
+        f"commands/call={cmds}, call length p50 {ours_load['call_p50_s']:.2f} s "
+        f"(bare {bare_load['call_p50_s']:.2f} s)"
     )
     print(
-        f"ours: {args.calls / ours_load['elapsed_s']:.0f} calls/s, server latency "
-        f"p50 {ours['p50_ms']:.2f} ms p99 {ours['p99_ms']:.2f} ms over {ours['commands']} "
-        f"commands, peak RSS {ours['rss_mb']:.0f} MB, CPU {per_call:.0f} µs/call, "
+        f"offered: {offered:.0f} calls/s, {offered * cmds:.0f} AGI commands/s; achieved "
+        f"(steady {ours_load['steady_s']:.1f} s): ours {ours_load['steady_calls_s']:.0f} calls/s "
+        f"{ours_load['steady_cmds_s']:.0f} commands/s, bare {bare_load['steady_calls_s']:.0f} "
+        f"calls/s {bare_load['steady_cmds_s']:.0f} commands/s"
+    )
+    print(
+        f"ours: {args.calls / ours_load['elapsed_s']:.0f} calls/s over the whole run, server "
+        f"latency p50 {ours['p50_ms']:.2f} ms p99 {ours['p99_ms']:.2f} ms over "
+        f"{ours['commands']} commands, peak RSS {ours['rss_mb']:.0f} MB, "
+        f"CPU {per_call:.0f} µs/call, "
         f"outcomes {ours['results']}, failed {ours_load['failed']}"
     )
     print(
