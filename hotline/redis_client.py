@@ -7,31 +7,98 @@ pool reconnects to the promoted replica by itself.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import random
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
 import txredisapi
+from twisted.internet import defer
 from twisted.internet.defer import Deferred
+
+
+class _Protocol(txredisapi.RedisProtocol):  # type: ignore[misc]
+    """txredisapi's protocol (hiredis reader) with a leaner request encoder.
+
+    The stock encoder type-checks and re-encodes every argument several times; for booking's
+    scripts (a dozen keys and arguments) that was ~6 % of a USSD hop's CPU.
+    """
+
+    def _build_command(self, *args: Any, **_kwargs: Any) -> bytes:
+        parts = [b"*%d\r\n" % len(args)]
+        for arg in args:
+            if isinstance(arg, str):
+                data = arg.encode(self.charset, self.errors)
+            elif isinstance(arg, bytes):
+                data = arg
+            else:  # numbers, bytearray: the library's own rules
+                data = self._encode_value(arg)
+            parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+        return b"".join(parts)
+
+
+class _Handler(txredisapi.ConnectionHandler):  # type: ignore[misc]
+    """txredisapi's pool handle, with a direct path for commands that do not hold a connection.
+
+    The stock handle waits on a Deferred for a connection (an inlineCallbacks generator and two
+    Deferreds per command) even when one is connected and idle. Here a connected one is used at
+    once; only while none is connected, and for the commands that reserve a connection
+    (MULTI/WATCH, blocking pops), does the stock path run. Wrappers are built once per name.
+    """
+
+    def __getattr__(self, method: str) -> Callable[..., Deferred]:
+        protocol_method = getattr(self._factory.protocol, method)
+        stock = super().__getattr__(method)
+        if getattr(protocol_method, "_blocking", False):
+            return stock
+        queue = self._factory.connectionQueue
+
+        def call(*args: Any, **kwargs: Any) -> Deferred:
+            pending = queue.pending
+            if pending:
+                connection = pending[0] if len(pending) == 1 else random.choice(pending)
+                if connection.connected:
+                    try:
+                        return protocol_method(connection, *args, **kwargs)
+                    except Exception:
+                        return defer.fail()
+            return stock(*args, **kwargs)
+
+        self.__dict__[method] = call
+        return call
+
+
+class _Factory(txredisapi.RedisFactory):  # type: ignore[misc]
+    protocol = _Protocol
 
 
 def connect(url: str, *, poolsize: int = 1, reconnect: bool = True) -> Deferred:
     """A txredisapi pool for ``redis://host:port/db``. Replies stay strings (no number guessing).
 
     One connection already pipelines hundreds of requests in flight; bigger pools measured slower.
+    Built like ``txredisapi.ConnectionPool`` but with the leaner protocol and handle above.
     """
+    from twisted.internet import reactor
+    from twisted.internet.endpoints import HostnameEndpoint
+
     parsed = urlparse(url)
     if parsed.scheme not in ("redis", ""):
         raise ValueError(f"redis.url: unsupported scheme {parsed.scheme!r} (use redis://)")
-    return txredisapi.ConnectionPool(
-        parsed.hostname or "127.0.0.1",
-        parsed.port or 6379,
-        dbid=int((parsed.path or "/0").strip("/") or 0),
-        poolsize=poolsize,
-        reconnect=reconnect,
-        password=parsed.password,
-        convertNumbers=False,
+    host, port = parsed.hostname or "127.0.0.1", parsed.port or 6379
+    factory = _Factory(
+        f"{host}:{port}",
+        int((parsed.path or "/0").strip("/") or 0),
+        poolsize,
+        False,
+        _Handler,
+        "utf-8",
+        parsed.password,
+        None,
+        False,
     )
+    factory.reconnect = reconnect
+    factory.startConnecting(HostnameEndpoint(reactor, host, port))
+    return factory.deferred
 
 
 def parse_address(address: str) -> tuple[str, int]:

@@ -1,0 +1,54 @@
+"""hotline's Redis connection: the lean encoder and direct command path against a real server."""
+
+from __future__ import annotations
+
+import pytest
+import pytest_twisted
+from twisted.internet import defer
+from txredisapi import ResponseError
+
+
+@pytest_twisted.ensureDeferred
+async def test_arguments_of_every_type_reach_redis_unchanged(redis) -> None:
+    await redis.set("hl:t:text", "挂号 ✓ \r\n *3 $5")  # RESP framing characters inside a value
+    await redis.set("hl:t:bytes", b"\x00\xff raw")
+    await redis.set("hl:t:int", 42)
+    await redis.set("hl:t:float", 1.5)
+    assert await redis.get("hl:t:text") == "挂号 ✓ \r\n *3 $5"
+    assert await redis.get("hl:t:int") == "42"
+    assert float(await redis.get("hl:t:float")) == 1.5
+    assert await redis.execute_command("STRLEN", "hl:t:bytes") == 6
+
+
+@pytest_twisted.ensureDeferred
+async def test_scripts_get_their_keys_and_arguments_in_order(redis) -> None:
+    script = "return {KEYS[1], KEYS[2], ARGV[1], ARGV[2], #ARGV}"
+    got = await redis.eval(script, keys=["hl:a", "hl:{x}b"], args=["", "三"])
+    assert got == ["hl:a", "hl:{x}b", "", "三", 2]
+
+
+@pytest_twisted.ensureDeferred
+async def test_many_commands_in_flight_answer_in_order(redis) -> None:
+    replies = await defer.gatherResults(
+        [redis.incr("hl:t:counter") for _ in range(500)] + [redis.get("hl:t:counter")]
+    )
+    assert replies[:500] == list(range(1, 501))
+    assert replies[500] == "500"
+
+
+@pytest_twisted.ensureDeferred
+async def test_errors_come_back_as_failures_and_the_connection_stays_usable(redis) -> None:
+    await redis.set("hl:t:s", "x")
+    with pytest.raises(ResponseError):
+        await redis.incr("hl:t:s")
+    assert await redis.get("hl:t:s") == "x"
+
+
+@pytest_twisted.ensureDeferred
+async def test_transactions_still_reserve_their_connection(redis) -> None:
+    tx = await redis.multi()
+    await tx.set("hl:t:a", "1")
+    await tx.incr("hl:t:b")
+    assert await tx.commit() == ["OK", 1]
+    assert await redis.mget(["hl:t:a", "hl:t:b"]) == ["1", "1"]
+
