@@ -15,11 +15,11 @@ in one key, because each extra field or round trip costs throughput (bench basel
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import orjson
 from txredisapi import ScriptDoesNotExist
 
 from menus.types import Session
@@ -33,7 +33,7 @@ redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1
 """
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # built once, not per save
+_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS  # number keys become strings, as the json module does
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +113,8 @@ class UssdSessionStore:
             return None
         try:
             head, _, body = raw.partition("\n")
-            record = UssdRecord.from_dict(json.loads(body), int(head))
-        except (KeyError, ValueError, TypeError) as exc:
+            record = UssdRecord.from_dict(orjson.loads(body), int(head))
+        except (KeyError, ValueError, TypeError) as exc:  # orjson.JSONDecodeError is a ValueError
             raise ValueError(f"corrupt USSD session record {key}") from exc
         self._remember(key, record)
         return record
@@ -127,8 +127,9 @@ class UssdSessionStore:
         """
         key = self.key(gateway, msisdn)
         hop = record.hop + 1
-        body = _ENCODER.encode(record.to_dict())
-        args = [str(record.hop), f"{hop}\n{body}", self._keep_ms]
+        # orjson: the record is encoded on every hop, and the json module took 5 % of one
+        value = b"%d\n%s" % (hop, orjson.dumps(record.to_dict(), option=_JSON_OPTIONS))
+        args = [str(record.hop), value, self._keep_ms]
         try:
             won = await self._redis.evalsha(self._sha, keys=[key], args=args)
         except ScriptDoesNotExist:
