@@ -125,13 +125,24 @@ def serve(args: argparse.Namespace) -> None:
         stats["cpu0"] = cpu_s()
         print(f"PORT {port.getHost().port}", flush=True)
 
-    import structlog
-
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))  # warnings
+    start_server_logging(reactor, args)
     task.deferLater(reactor, 0, lambda: ensureDeferred(setup())).addErrback(
         lambda f: (print(f.getTraceback(), file=sys.stderr), reactor.stop())
     )
     reactor.run()
+
+
+def start_server_logging(reactor: Any, args: argparse.Namespace) -> None:
+    """Log as ``hotline serve`` does (Twisted and structlog events, masked, one line each, at
+    ``--log-level``), to ``<tmp>/server.log`` instead of stdout (stdout talks to the bench)."""
+    import structlog
+
+    from hotline.logs import start_logging
+
+    path = Path(args.tmp or tempfile.gettempdir()) / "ivr-server.log"
+    stream = open(path, "w", encoding="utf-8")  # noqa: SIM115 (open for the process's life)
+    start_logging(stream, level=args.log_level, clock=reactor)
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(stream))
 
 
 STUB_VALUES: dict[str, Any] = {
@@ -334,6 +345,19 @@ def load(args: argparse.Namespace) -> None:
 # ---------------------------------------------------------------------- orchestration
 
 
+def profile_server(pid: int) -> subprocess.Popen[bytes] | None:
+    """With IVR_BENCH_PYSPY=<file.raw>: sample our server with py-spy (after IVR_BENCH_PYSPY_AT
+    seconds, default 4, for IVR_BENCH_PYSPY_S seconds, default 8), folded stacks to the file."""
+    out = os.environ.get("IVR_BENCH_PYSPY")
+    if not out:
+        return None
+    pyspy = Path(sys.executable).with_name("py-spy")
+    at = float(os.environ.get("IVR_BENCH_PYSPY_AT", "4"))
+    secs = os.environ.get("IVR_BENCH_PYSPY_S", "8")
+    cmd = f"sleep {at}; exec {pyspy} record -p {pid} -d {secs} -r 200 -f raw -o {out} --nonblocking"
+    return subprocess.Popen(["sh", "-c", cmd], stdout=subprocess.DEVNULL)
+
+
 def run_pair(mode: str, args: argparse.Namespace, extra: list[str]) -> tuple[dict, dict]:
     me = [sys.executable, __file__]
     server = subprocess.Popen(
@@ -347,6 +371,7 @@ def run_pair(mode: str, args: argparse.Namespace, extra: list[str]) -> tuple[dic
         server.kill()
         raise SystemExit(f"server did not start: {line!r}")
     port = line.split()[1]
+    profiler = profile_server(server.pid) if mode == "ours" else None
     loadgen = subprocess.run(
         [
             *me,
@@ -367,6 +392,8 @@ def run_pair(mode: str, args: argparse.Namespace, extra: list[str]) -> tuple[dic
     )
     stats_line = server.stdout.readline()
     server.wait(timeout=30)
+    if profiler is not None:
+        profiler.wait(timeout=60)
     load_line = [x for x in loadgen.stdout.splitlines() if x.startswith("LOAD ")]
     if not stats_line.startswith("STATS ") or not load_line:
         raise SystemExit(f"{mode} run failed: {stats_line!r} {loadgen.stderr[-2000:]}")
@@ -387,6 +414,7 @@ def main() -> None:
     parser.add_argument("--tmp", default="")
     parser.add_argument("--bare", action="store_true")
     parser.add_argument("--stub-booking", action="store_true", help="canned effect results")
+    parser.add_argument("--log-level", default="info", help="server log level (as serve: info)")
     args = parser.parse_args()
     if args.role == "serve":
         return serve(args)
@@ -402,6 +430,7 @@ def main() -> None:
         RedisProcess(Path(tmp) / "redis", durable=False) as rp,
     ):
         extra = ["--stub-booking"] if args.stub_booking else []
+        extra += ["--log-level", args.log_level]
         ours, ours_load = run_pair("ours", args, ["--redis", rp.url, "--tmp", tmp, *extra])
         replay = Path(tmp) / "replay.json"
         replay.write_text(json.dumps(ours_load["first"] or []))
