@@ -157,8 +157,11 @@ def admin_resource(booking: Any, token: str | None) -> Resource:
     return admin
 
 
-def install_booking(root: Resource, booking: Any, settings: Any, clock: Any) -> list[Any]:
-    """Mount the payment callback and the admin API, start the hold/no-show sweeper.
+def install_booking(
+    root: Resource, booking: Any, settings: Any, clock: Any, *, sweep: bool = True
+) -> list[Any]:
+    """Mount the payment callback and the admin API, start the hold/no-show sweeper (unless
+    ``sweep`` is false: a node's worker processes leave sweeping to the main process).
 
     Returns the stoppers for ``Running``. ``settings.raw`` holds ``payments.secret``,
     ``admin.token`` and ``booking.sweep_interval``.
@@ -169,8 +172,10 @@ def install_booking(root: Resource, booking: Any, settings: Any, clock: Any) -> 
     payments.putChild(b"callback", PaymentCallback(booking, raw["payments"].get("secret")))
     api.putChild(b"payments", payments)
     api.putChild(b"admin", admin_resource(booking, raw["admin"].get("token")))
-    loop = booking.start_sweeper(clock, float(raw["booking"].get("sweep_interval", 1.0)))
     Deferred.fromCoroutine(booking.refresh_shares()).addErrback(
         lambda f: log.failure("booking.refresh_shares_failed", f)
     )
+    if not sweep:
+        return []
+    loop = booking.start_sweeper(clock, float(raw["booking"].get("sweep_interval", 1.0)))
     return [lambda: loop.stop() if loop.running else None]

@@ -21,14 +21,14 @@ from hotline import ussd_wiring
 from hotline.admin_api import install_booking
 from hotline.effects import make_effect_runner
 from hotline.metrics import CountingSite, Metrics, MetricsResource, register_gauges
+from hotline.node import Node
 from hotline.notify import load_templates
-from hotline.reload import start_reloading
 from hotline.settings import Settings
 from hotline.sms_wiring import start_sms
 from hotline.stopping import stop_all
 from hotline.storage import open_redis
 from hotline.web import build_root
-from ivr.server import FastAGIFactory, listen_fastagi
+from ivr.server import BACKLOG, FastAGIFactory
 from menus.definition import MenuSource, load_menu
 from menus.driver import Dialogue
 
@@ -51,6 +51,7 @@ class Running:
     smsc_port: int | None
     redis_url: str
     _stoppers: list[Callable[[], Any]] = field(default_factory=list)
+    node: Node = field(default_factory=Node)
 
     async def stop(self) -> None:
         await stop_all(self._stoppers, "app")
@@ -68,37 +69,47 @@ def load_static(settings: Settings) -> tuple[Any, MenuSource, dict[str, dict[str
 
 
 async def start(
-    settings: Settings, reactor: Any, *, on_sms: OnSms | None = None, clock: Any = None
+    settings: Settings,
+    reactor: Any,
+    *,
+    on_sms: OnSms | None = None,
+    clock: Any = None,
+    node: Node | None = None,
 ) -> Running:
-    """Start everything. ``clock`` (default: the reactor) is booking's notion of now."""
+    """Start everything. ``clock`` (default: the reactor) is booking's notion of now. ``node``
+    (default: the main process, ``node.workers`` from settings) says which part runs here."""
+    node = node or Node.main_for(settings)
     catalog, menus, templates = load_static(settings)
     stoppers: list[Callable[[], Any]] = []
 
-    redis, redis_url = await open_redis(settings, stoppers)
-
-    sms = await start_sms(settings, reactor, redis, catalog, templates, on_sms=on_sms)
-    stoppers.append(sms.stop)
-    sender, smsc_port = sms.sender, sms.smsc_port
+    redis, redis_url = await open_redis(settings, stoppers)  # a worker: the main's URL
 
     booking = RedisBookingService(redis, catalog, clock=clock or reactor)
-    await sms.attach(booking, catalog)  # hl:events -> SMS outbox; MO text commands
+    if node.main:  # the singletons: SMPP bind, hl:events -> SMS outbox, MO text commands
+        sms = await start_sms(settings, reactor, redis, catalog, templates, on_sms=on_sms)
+        stoppers.append(sms.stop)
+        await sms.attach(booking, catalog)
+    else:
+        sms = node.worker_sms(settings, reactor, redis, booking, catalog, templates)
+    sender, smsc_port = sms.sender, sms.smsc_port
     sms_help = sms.mo.send_help if sms.mo else None
     dialogue = Dialogue(menus, make_effect_runner(booking, sms_help=sms_help), VALIDATORS)
-    stoppers.append(start_reloading(menus, settings.menu_files, reactor))  # file watch + SIGHUP
+    stoppers.append(node.reloading(menus, settings.menu_files, reactor))  # file watch + SIGHUP
 
     ussd = ussd_wiring.at_resource(settings, dialogue, redis, reactor)
     root = build_root(booking, redis.ping, ussd_at=ussd)
     ussd_wiring.mount(root, settings, dialogue, redis, reactor, stoppers)  # hubtel, SMPP USSD
-    stoppers += install_booking(root, booking, settings, reactor)  # payments, admin, sweeper
+    stoppers += install_booking(root, booking, settings, reactor, sweep=node.main)
+    refresh = node.share_refresh(booking, reactor)  # admin share changes made in other processes
+    if refresh is not None:
+        stoppers.append(refresh)
     sms.mount_admin(root, settings)  # /api/admin/sms/{status,dead,message}
     metrics = Metrics()
     root.putChild(b"metrics", MetricsResource(metrics))
-    http: IListeningPort = reactor.listenTCP(
-        settings.http_port,
-        CountingSite(root, metrics),
-        backlog=1024,
-        interface=settings.http_interface,
-    )
+    http: IListeningPort = node.listeners.listen(
+        reactor, "http", settings.http_port, CountingSite(root, metrics),
+        settings.http_interface, 1024,
+    )  # fmt: skip
     stoppers.append(http.stopListening)
 
     transfer = settings.raw["ivr"]["transfer"]  # channel.transfer: EXEC Dial targets (docs/ivr.md)
@@ -109,11 +120,13 @@ async def start(
         transfer_targets=transfer["targets"] or {},
         dial_timeout_s=int(transfer["dial_timeout_s"]),
     )
-    agi: IListeningPort = listen_fastagi(
-        reactor, settings.fastagi_port, agi_factory, interface=settings.fastagi_interface
-    )
+    agi: IListeningPort = node.listeners.listen(
+        reactor, "fastagi", settings.fastagi_port, agi_factory,
+        settings.fastagi_interface, BACKLOG,
+    )  # fmt: skip
     stoppers.append(agi.stopListening)
     register_gauges(metrics, redis=redis, agi_factory=agi_factory, sender=sender)
+    stoppers += node.start_workers(settings, reactor, redis_url, sender)  # stopped first
 
     running = Running(
         settings=settings,
@@ -124,9 +137,11 @@ async def start(
         smsc_port=smsc_port,
         redis_url=redis_url,
         _stoppers=stoppers,
+        node=node,
     )
     log.info(
-        "hotline.started http={http} fastagi={agi} redis={redis}",
+        "hotline.started role={role} http={http} fastagi={agi} redis={redis}",
+        role=node.role,
         http=running.http_port,
         agi=running.fastagi_port,
         redis=redis_url,

@@ -20,8 +20,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", type=Path, default=None, help="settings file (default: config/hotline.yaml)"
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("serve", help="run the server as configured")
+    serve = sub.add_parser("serve", help="run the server as configured")
     demo = sub.add_parser("demo", help="run on embedded Redis and a loopback SMSC, print each SMS")
+    for command in (serve, demo):
+        command.add_argument("--workers", default=None, help="processes (node.workers): N or auto")
     demo.add_argument("--once", action="store_true", help="book once by USSD, check in, then exit")
     demo.add_argument("--http-port", type=int, default=None)
     demo.add_argument("--fastagi-port", type=int, default=None)
@@ -61,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
             overrides["http"] = {"port": args.http_port}
         if args.fastagi_port is not None:
             overrides["ivr"] = {"fastagi": {"port": args.fastagi_port}}
+    if getattr(args, "workers", None) is not None:
+        workers = args.workers
+        overrides["node"] = {"workers": "auto" if workers == "auto" else _whole(workers)}
     if args.command in ("booking", "schedule"):
         from hotline.cli_booking import run as booking_command
 
@@ -88,6 +93,13 @@ def main(argv: list[str] | None = None) -> int:
     from hotline.run import run
 
     return run(settings, demo=args.command == "demo", once=getattr(args, "once", False))
+
+
+def _whole(text: str) -> int | str:
+    try:
+        return int(text)
+    except ValueError:
+        return text  # load_settings names the problem
 
 
 if __name__ == "__main__":  # pragma: no cover

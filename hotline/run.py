@@ -64,7 +64,10 @@ async def _main(
         if not sms_waiter.called:
             sms_waiter.callback(None)
 
-    running = await start(settings, reactor, on_sms=on_sms if demo else None)
+    from hotline.node import Node
+
+    node = Node.main_for(settings, log_level="warn" if once else "info")  # + node.workers - 1
+    running = await start(settings, reactor, on_sms=on_sms if demo else None, node=node)
     if not once:
         reactor.addSystemEventTrigger(
             "before", "shutdown", lambda: defer.ensureDeferred(running.stop())

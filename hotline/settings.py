@@ -43,6 +43,7 @@ DEFAULTS: dict[str, Any] = {
     "default_menu": "booking",
     "hospital": "hospital.yaml",
     "admin": {"token": None},
+    "node": {"workers": 1},  # processes serving the channels; auto = one per CPU (operations.md)
     # Sections owned by one package each; keys inside are documented in that package's docs/.
     "booking": {"sweep_interval": 1.0},  # docs/booking.md
     "payments": {"secret": None},  # HMAC-SHA256 key of /api/payments/callback (docs/booking.md)
@@ -138,6 +139,13 @@ class Settings:
     def admin_token(self) -> str | None:
         return self.raw["admin"]["token"]
 
+    @property
+    def workers(self) -> int:
+        """Processes of this node, the main one included (``node.workers``; ``auto``: CPUs)."""
+        from hotline.workers import worker_count
+
+        return worker_count(self.raw["node"]["workers"])
+
 
 def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     """Deep-merge ``override`` into a copy of ``base``: mappings merge, anything else replaces."""
@@ -188,6 +196,10 @@ def _check(raw: Mapping[str, Any], path: Path | None) -> None:
             raise SettingsError(f"{where}: {key} port must be an integer 0-65535, got {port!r}")
     if not isinstance(raw["menus"], list) or not raw["menus"]:
         raise SettingsError(f"{where}: menus must be a non-empty list of files")
+    try:
+        _ = Settings(Path("."), raw).workers
+    except ValueError as exc:
+        raise SettingsError(f"{where}: {exc}") from exc
     smpp = raw["sms"]["smpp"]
     if smpp is not None and not isinstance(smpp, Mapping):
         raise SettingsError(f"{where}: sms.smpp must be a mapping (host, port, system_id, ...)")

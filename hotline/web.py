@@ -8,6 +8,7 @@ masked, or ``{"error": {"code", "message"}}``. A forged and a mistyped code get 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -130,7 +131,8 @@ def kiosk_resource(booking: BookingService) -> Resource:
 
 
 class Health(Resource):
-    """``GET /healthz``: 200 when Redis answers a PING, 503 otherwise."""
+    """``GET /healthz``: 200 when Redis answers a PING, 503 otherwise; ``pid`` says which
+    process of the node answered (``node.workers``)."""
 
     isLeaf = True
 
@@ -142,9 +144,10 @@ class Health(Resource):
         async def run() -> None:
             try:
                 await self.ping()
-                write_json(request, 200, {"status": "ok", "redis": "ok"})
+                write_json(request, 200, {"status": "ok", "redis": "ok", "pid": os.getpid()})
             except Exception as exc:
-                write_json(request, 503, {"status": "degraded", "redis": str(exc)[:200]})
+                body = {"status": "degraded", "redis": str(exc)[:200], "pid": os.getpid()}
+                write_json(request, 503, body)
 
         Deferred.fromCoroutine(run())
         return NOT_DONE_YET

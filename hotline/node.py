@@ -1,0 +1,148 @@
+"""Which part of a node this process runs: ``main`` (everything) or ``worker`` (the channels).
+
+With ``node.workers: N`` (docs/operations.md) the main process runs N-1 workers next to itself.
+Every process serves HTTP (USSD, kiosk, admin, health) and FastAGI on the same shared sockets
+(``hotline.sharedport``); only the main process runs the singletons: the SMPP bind and its
+outbox sender, the ``hl:events`` consumer, MO commands, the booking sweeper, an embedded
+redis-server and the SMSC simulator. ``hotline.app.start`` asks this object at each fork in the
+wiring; with ``workers: 1`` every answer is what ``start`` did before workers existed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+
+from booking.rules import day_label
+from hotline.mo import MoCommands
+from hotline.nodelink import MainLink, Message, RemoteSender
+from hotline.notify import Renderer
+from hotline.reload import MenuReloader, ReloadEvent, install_sighup, start_reloading
+from hotline.settings import Settings
+from hotline.sharedport import InheritedListeners, OwnListeners, SharingListeners
+from hotline.sms_wiring import SmsSide
+from hotline.workers import Supervisor
+from menus.definition import MenuSource
+from sms.mo import Keywords
+from sms.redis_outbox import RedisOutbox
+
+log = Logger()
+
+SHARES_REFRESH_S = 5.0  # an admin's share change reaches the other processes within this
+Listeners = OwnListeners | SharingListeners | InheritedListeners
+
+
+@dataclass
+class Node:
+    role: str = "main"  # main | worker
+    workers: int = 1  # processes of the node, the main one included (main only)
+    listeners: Listeners = field(default_factory=OwnListeners)
+    link: MainLink | None = None  # worker: the pipe pair to the main process
+    log_level: str = "info"  # main: what the workers log at
+    supervisor: Supervisor | None = None
+
+    @classmethod
+    def main_for(cls, settings: Settings, *, log_level: str = "info") -> Node:
+        count = settings.workers
+        listeners: Listeners = SharingListeners() if count > 1 else OwnListeners()
+        return cls("main", count, listeners, log_level=log_level)
+
+    @classmethod
+    def worker(cls, link: MainLink, fds: dict[str, int]) -> Node:
+        return cls("worker", listeners=InheritedListeners(fds), link=link)
+
+    @property
+    def main(self) -> bool:
+        return self.role == "main"
+
+    @property
+    def alone(self) -> bool:
+        """A single-process node: behave exactly as before workers existed."""
+        return self.main and self.workers == 1
+
+    def forward(self, message: Message) -> None:
+        if self.supervisor is not None:
+            self.supervisor.broadcast(message)
+
+    def reloading(
+        self, menus: MenuSource, paths: Sequence[Path], reactor: Any
+    ) -> Callable[[], None]:
+        """Menu hot reload. The main process watches the files (and SIGHUP) and tells the
+        workers to reload what it loaded; a worker reloads when told (or on its own SIGHUP)."""
+        if self.alone:
+            return start_reloading(menus, paths, reactor)
+
+        def loaded(event: ReloadEvent) -> None:
+            if event.outcome == "loaded":
+                self.forward({"op": "reload"})
+
+        reloader = MenuReloader(menus, list(paths), reactor, on_event=loaded if self.main else None)
+        if self.main:
+            reloader.start()
+        elif self.link is not None:
+            self.link.on("reload", lambda _: reloader.reload_all())
+        uninstall = install_sighup(reactor, _ReloadAll(reloader, self))  # type: ignore[arg-type]
+
+        def stop() -> None:
+            reloader.stop()
+            uninstall()
+
+        return stop
+
+    def worker_sms(self, settings: Settings, reactor: Any, redis: Any, booking: Any,
+                   catalog: Any, templates: Any) -> SmsSide:
+        """A worker's SMS side: no bind and no consumer; its messages (the menus' ``$sms``
+        help) go to the main process's sender, and the admin SMS API reads the shared outbox."""
+        assert self.link is not None
+        raw = settings.raw.get("sms", {})
+        sender = RemoteSender(self.link)
+        side = SmsSide(sender, RedisOutbox(redis, reactor), None, raw, redis,  # type: ignore[arg-type]
+                       reactor, Renderer(templates, catalog, day_label))
+        side.mo = MoCommands(booking, sender, side.renderer, reactor,
+                             keywords=Keywords.from_config(raw.get("mo_keywords")))
+        return side
+
+    def share_refresh(self, booking: Any, reactor: Any) -> Callable[[], None] | None:
+        """Several processes each hold the admin's remote shares in memory: re-read them."""
+        if self.alone:
+            return None
+        loop = LoopingCall(booking.refresh_shares)
+        loop.clock = reactor
+        loop.start(SHARES_REFRESH_S, now=False).addErrback(
+            lambda f: log.failure("node.shares_refresh_failed", f))
+        return lambda: loop.stop() if loop.running else None
+
+    def start_workers(self, settings: Settings, reactor: Any, redis_url: str,
+                      sender: Any) -> list[Callable[[], Any]]:
+        """Main process of several: spawn the workers on the shared sockets; returns stoppers."""
+        if not self.main or self.workers == 1:
+            return []
+        assert isinstance(self.listeners, SharingListeners)
+        raw = dict(settings.raw)
+        if settings.redis_sentinel is None:  # an embedded server's URL is only known now
+            raw["redis"] = {**raw["redis"], "url": redis_url}
+        raw["ussd"] = {**raw["ussd"], "smpp": None}  # the USSD bind is the main's alone
+        boot = {"settings": raw, "base_dir": str(settings.base_dir), "log_level": self.log_level}
+        self.supervisor = Supervisor(reactor, self.workers - 1, boot, self.listeners.fds(),
+                                     sender=sender)
+        self.supervisor.start()
+        return [self.listeners.close, self.supervisor.stop]  # reversed: workers stop first
+
+
+@dataclass
+class _ReloadAll:
+    """SIGHUP: reload here, and (main process) in every worker."""
+
+    reloader: MenuReloader
+    node: Node
+
+    def reload_all(self) -> list[ReloadEvent]:
+        events = self.reloader.reload_all()
+        if self.node.main:
+            self.node.forward({"op": "reload"})
+        return events
