@@ -435,17 +435,25 @@ def main() -> int:
                                                                  strict=True))
         ratio, ch_ratio = ratios[len(ratios) // 2], ch_ratios[len(ch_ratios) // 2]
 
+        def cpu_us(row: dict[str, Any]) -> float:
+            return row["server_cpu"] / 100 / max(row["rate"], 1e-9) * 1e6
+
         def show(name: str, what: str) -> None:
             for i, r in enumerate(rows[name], 1):
                 extra = f" ({r['bookings_per_s']:,.0f} bookings/s)" if name != "bare" else ""
                 print(f"(a) round {i} {what}: {r['rate']:,.0f}/s{extra}, errors {r['errors']}, "
-                      f"server CPU {r['server_cpu']:.0f} %, client CPU {r['client_cpu']:.0f} %")
+                      f"server CPU {r['server_cpu']:.0f} % ({cpu_us(r):.0f} µs per request), "
+                      f"client CPU {r['client_cpu']:.0f} %")
 
         show("bare", "bare twisted.web constant, req")
         show("ours", "hotline USSD full bookings, hops")
         show("channel", "diagnostic: USSD channel, effects from memory, hops")
         print(f"(a) ratio ours/bare per round {', '.join(f'{x:.3f}' for x in ratios)}; "
               f"median {ratio:.3f}; channel-only/bare median {ch_ratio:.3f}")
+        cpu_ratios = sorted(cpu_us(b) / cpu_us(o) for o, b in zip(rows["ours"], rows["bare"],
+                                                                   strict=True))
+        print(f"(a) the same in server CPU per request (less sensitive to a busy machine): "
+              f"bare/ours per round {', '.join(f'{x:.3f}' for x in cpu_ratios)}")
         capacity = sorted(r["rate"] for r in rows["ours"])[args.rounds // 2]
         p = run(ours, lambda: paced(ours_port, args.rate, args.paced_duration))
         print(f"(b) paced {args.rate:,.0f} hops/s offered, {p['achieved']:,.0f} achieved, "
