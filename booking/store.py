@@ -24,6 +24,7 @@ from booking.api import Booking, BookingError, BookingRequest, Department, Sessi
 from booking.catalog import Catalog, DepartmentConfig, SessionTemplate
 from booking.idcard import is_valid_resident_id, mask_id, normalize_resident_id
 from booking.lifecycle import LifecycleMixin
+from booking.listing_cache import ListingCache
 from booking.people import PeopleMixin
 from booking.policy import PAY_AT_HOSPITAL
 from booking.rules import at, bookable, bucket_for, local_now, open_days, remote_quota
@@ -60,6 +61,7 @@ class RedisBookingService(LifecycleMixin, PeopleMixin, AdminMixin):
         *,
         rng: Rng | None = None,
         retention_days: int = 30,
+        listing_cache_s: float = 0.0,
     ) -> None:
         self.redis = redis
         self.catalog = catalog
@@ -72,6 +74,7 @@ class RedisBookingService(LifecycleMixin, PeopleMixin, AdminMixin):
         self._listeners: list[Any] = []
         self.last_sweep: Any = None  # Deferred of the sweeper's latest round
         self._tz = catalog.tz
+        self.listings = ListingCache(listing_cache_s)  # "places left" screens, seconds old at most
         self._quota_cache: dict[tuple[str, str, dt.date, float], tuple[int, int, int, float]] = {}
         self._session_keys: dict[tuple[str, dt.date, str], tuple[list[str], int, str]] = {}
         self._prefixes: dict[tuple[Any, ...], str] = {}
@@ -173,13 +176,19 @@ class RedisBookingService(LifecycleMixin, PeopleMixin, AdminMixin):
         if not pairs:
             return []
         now_s = self.clock.seconds()
+        share = self.shares.get(dept.id, dept.remote_share)  # a new share is a new listing
+        wanted = (share, tuple((day, tmpl.id) for day, tmpl in pairs))
+        known = self.listings.get(dept.id, wanted, now_s)
+        if known is not None:
+            return list(known)
         keys_: list[str] = []
         args: list[object] = [now_s]
         for day, tmpl in pairs:
             keys_ += [keys.counts(dept.id, day, tmpl.id), keys.returns(dept.id, day, tmpl.id)]
             args += self.quota_args(dept, tmpl, day, now_s)
-        reply = await self.scripts["avail_many"](keys_, args)
-        return [int(v) for v in reply]
+        lefts = [int(v) for v in await self.scripts["avail_many"](keys_, args)]
+        self.listings.put(dept.id, wanted, now_s, tuple(lefts))
+        return lefts
 
     # ---------------------------------------------------------------- taking a place
 
@@ -293,6 +302,8 @@ class RedisBookingService(LifecycleMixin, PeopleMixin, AdminMixin):
             if status == "again":
                 return same_request(await self._load(detail), request, id_number)
             if status != "retry":
+                if status == "full":
+                    self.listings.drop(request.dept_id)  # the next screen shows the truth
                 raise self._refused(status, detail)
         raise BookingError("error", "Booking is busy, please try again.")
 
