@@ -11,10 +11,9 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import structlog
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, TimeoutError
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
@@ -40,12 +39,17 @@ class CallEnded(Exception):
     """The socket closed before the command got its reply."""
 
 
-@dataclass
 class _Pending:
-    line: str
-    timeout: float
-    deferred: Deferred[AgiReply]
-    usage: list[str] = field(default_factory=list)
+    """One command: its line, its reply deadline (absolute, clock seconds) and its Deferred."""
+
+    __slots__ = ("deadline", "deferred", "line", "timeout", "usage")
+
+    def __init__(self, line: str, timeout: float, deferred: Deferred[AgiReply]) -> None:
+        self.line = line
+        self.timeout = timeout
+        self.deferred = deferred
+        self.deadline = 0.0
+        self.usage: list[str] | None = None  # the lines of a multi-line 520 so far
 
 
 class AgiProtocol(LineReceiver):
@@ -70,7 +74,10 @@ class AgiProtocol(LineReceiver):
         self.on_latency = on_latency  # seconds from a peer line to our next command (bench)
         self._heard: float | None = None
         self.env_timeout = env_timeout
-        self._env_deadline: IDelayedCall | None = None
+        # One timer per connection serves the environment deadline and every command's reply
+        # deadline: it is moved, not re-created, per command (see _arm).
+        self._timer: IDelayedCall | None = None
+        self._deadline = 0.0  # when the thing we wait for (env or in-flight reply) is late
         self.env: AgiEnv | None = None
         self.hung_up = False
         self.closed = False
@@ -84,13 +91,57 @@ class AgiProtocol(LineReceiver):
         self.log = log
 
     def connectionMade(self) -> None:
-        self._env_deadline = self.clock.callLater(self.env_timeout, self._no_env)
+        self._arm(self.env_timeout)
+
+    # ------------------------------------------------------------------ deadlines
+
+    def _arm(self, timeout: float) -> None:
+        """Be woken at now + ``timeout``. A timer due earlier is kept (on waking it re-arms for
+        the deadline then current); only a timer due later is replaced: a command costs no
+        timer of its own, as a ``callLater`` and a ``cancel`` per command did."""
+        now = self.clock.seconds()
+        self._deadline = now + timeout
+        timer = self._timer
+        if timer is not None:
+            if timer.getTime() <= self._deadline:
+                return
+            timer.cancel()
+        self._timer = self.clock.callLater(timeout, self._wake)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _wake(self) -> None:
+        self._timer = None
+        if self.closed:
+            return
+        waiting = self.env is None or self._in_flight is not None
+        if not waiting:
+            return  # nothing outstanding: the next command arms afresh
+        late = self._deadline - self.clock.seconds()
+        if late > 0:
+            self._timer = self.clock.callLater(late, self._wake)
+        elif self.env is None:
+            self._no_env()
+        else:
+            self._timed_out()
 
     def _no_env(self) -> None:
         """A peer that connects but sends no environment (a scanner, a stuck proxy) is dropped."""
-        self._env_deadline = None
         self.log.warning("agi.no_environment", after_s=self.env_timeout)
         self.close()
+
+    def _timed_out(self) -> None:
+        """No reply in time: replies are now out of step, so close (as a cancel does)."""
+        pending = self._in_flight
+        assert pending is not None
+        self.log.warning("agi.command_timeout", command=pending.line.split(" ")[0])
+        self._in_flight = None
+        self.close()
+        if not pending.deferred.called:
+            pending.deferred.errback(TimeoutError(pending.timeout, "Deferred"))
 
     # ------------------------------------------------------------------ commands
 
@@ -108,8 +159,8 @@ class AgiProtocol(LineReceiver):
         if self._in_flight is not None or not self._queue or self.closed:
             return
         pending = self._in_flight = self._queue.popleft()
-        pending.deferred.addTimeout(pending.timeout, self.clock)
-        self.sendLine(pending.line.encode("utf-8"))
+        self._arm(pending.timeout)
+        self.transport.write(pending.line.encode("utf-8") + b"\n")
         if self._heard is not None and self.on_latency is not None:
             self.on_latency(time.perf_counter() - self._heard)
         self._heard = None
@@ -149,11 +200,10 @@ class AgiProtocol(LineReceiver):
                 self._env_lines.append(text)
                 return
             self.env = parse_env(self._env_lines)
-            if self._env_deadline is not None and self._env_deadline.active():
-                self._env_deadline.cancel()
-            self._env_deadline = None
             self.log = log.bind(call=self.env.uniqueid[-12:], menu=self.env.script)
             self.on_env(self.env)
+            if self._in_flight is None:  # no command yet: nothing to wait for
+                self._disarm()
             return
         if text == HANGUP_LINE:
             if not self.hung_up:
@@ -164,7 +214,7 @@ class AgiProtocol(LineReceiver):
         pending = self._in_flight
         if pending is None:
             raise AgiError(f"reply without a command {_excerpt(text)}")
-        if pending.usage:  # inside a multi-line 520
+        if pending.usage is not None:  # inside a multi-line 520
             pending.usage.append(text)
             if text == USAGE_END:
                 self._complete(AgiReply(520, text="\n".join(pending.usage)))
@@ -172,7 +222,7 @@ class AgiProtocol(LineReceiver):
                 raise AgiError("520 usage text too long")
             return
         if text.startswith("520-"):
-            pending.usage.append(text)
+            pending.usage = [text]
             return
         self._complete(parse_reply(text))
 
@@ -196,9 +246,7 @@ class AgiProtocol(LineReceiver):
         if self.closed:
             return
         self.closed = True
-        if self._env_deadline is not None and self._env_deadline.active():
-            self._env_deadline.cancel()
-        self._env_deadline = None
+        self._disarm()
         waiting = ([self._in_flight] if self._in_flight else []) + list(self._queue)
         self._in_flight = None
         self._queue.clear()

@@ -134,3 +134,69 @@ def test_environment_cancels_the_deadline() -> None:
     _, transport, clock, envs, _ = connected()
     clock.advance(3600)
     assert envs and not transport.disconnecting and not clock.getDelayedCalls()
+
+
+def test_one_timer_serves_every_command_deadline() -> None:
+    """Commands move one timer instead of each scheduling (and cancelling) its own."""
+    proto, _, clock, _, _ = connected()
+    scheduled: list[float] = []
+    call_later = clock.callLater
+
+    def counting(delay: float, *args: object, **kw: object) -> object:
+        scheduled.append(delay)
+        return call_later(delay, *args, **kw)
+
+    clock.callLater = counting  # type: ignore[method-assign]
+    for _ in range(5):
+        proto.command("ANSWER", timeout=10)
+        proto.dataReceived(b"200 result=0\n")
+    proto.command("NOOP", timeout=10)
+    assert len(scheduled) == 1 and len(clock.getDelayedCalls()) == 1
+
+
+def test_deadline_counts_from_each_command_not_the_first_timer() -> None:
+    """A timer armed for an earlier command wakes early and waits on for the later deadline."""
+    proto, transport, clock, _, _ = connected()
+    proto.command("ANSWER", timeout=10)
+    clock.advance(6)
+    proto.dataReceived(b"200 result=0\n")
+    second = results(proto.command("NOOP", timeout=10))  # due at 16, the timer is at 10
+    clock.advance(4.1)
+    assert second == [] and not transport.disconnecting
+    clock.advance(5.8)  # 15.9
+    assert second == [] and not transport.disconnecting
+    clock.advance(0.2)
+    assert isinstance(second[0].value, TimeoutError)  # type: ignore[union-attr]
+    assert transport.disconnecting
+
+
+def test_shorter_deadline_than_the_armed_timer_fires_on_time() -> None:
+    proto, transport, clock, _, _ = connected()
+    proto.command("STREAM", "FILE", "x", "", timeout=60)
+    proto.dataReceived(b"200 result=0 endpos=100\n")
+    short = results(proto.command("ANSWER", timeout=5))
+    clock.advance(4.9)
+    assert short == []
+    clock.advance(0.2)
+    assert isinstance(short[0].value, TimeoutError)  # type: ignore[union-attr]
+    assert transport.disconnecting
+
+
+def test_timer_that_wakes_with_nothing_in_flight_is_harmless() -> None:
+    proto, transport, clock, _, _ = connected()
+    proto.command("ANSWER", timeout=10)
+    proto.dataReceived(b"200 result=0\n")
+    clock.advance(30)  # the menu thinks for a long time: no command, no timeout
+    assert not transport.disconnecting and not clock.getDelayedCalls()
+    late = results(proto.command("NOOP", timeout=10))
+    clock.advance(9.9)
+    assert late == [] and not transport.disconnecting
+    proto.dataReceived(b"200 result=0\n")
+    assert late == [AgiReply(200, "0")]
+
+
+def test_close_leaves_no_timer_behind() -> None:
+    proto, _, clock, _, _ = connected()
+    proto.command("ANSWER", timeout=10)
+    proto.close()
+    assert not clock.getDelayedCalls()
