@@ -84,7 +84,10 @@ async def start(
 
     redis, redis_url = await open_redis(settings, stoppers)  # a worker: the main's URL
 
-    booking = RedisBookingService(redis, catalog, clock=clock or reactor)
+    booking = RedisBookingService(
+        redis, catalog, clock=clock or reactor,
+        listing_cache_s=float(settings.raw["booking"].get("listing_cache_s", 0.0)),
+    )
     if node.main:  # the singletons: SMPP bind, hl:events -> SMS outbox, MO text commands
         sms = await start_sms(settings, reactor, redis, catalog, templates, on_sms=on_sms)
         stoppers.append(sms.stop)

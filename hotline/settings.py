@@ -45,7 +45,7 @@ DEFAULTS: dict[str, Any] = {
     "admin": {"token": None},
     "node": {"workers": 1},  # processes serving the channels; auto = one per CPU (operations.md)
     # Sections owned by one package each; keys inside are documented in that package's docs/.
-    "booking": {"sweep_interval": 1.0},  # docs/booking.md
+    "booking": {"sweep_interval": 1.0, "listing_cache_s": 1.0},  # docs/booking.md
     "payments": {"secret": None},  # HMAC-SHA256 key of /api/payments/callback (docs/booking.md)
     "ussd": {  # docs/ussd.md
         "timeout_s": 180,  # sliding: an idle dialogue is over after this
