@@ -1,0 +1,152 @@
+"""``node.workers: 2`` with real processes: ``hotline serve`` and its worker share the HTTP and
+FastAGI sockets, a USSD dialogue moves between them, menus reload in both, a killed worker comes
+back, and neither a stopped nor a killed main process leaves a worker behind."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest_twisted
+import treq
+from twisted.internet import defer
+from twisted.web.client import HTTPConnectionPool
+from workers_support import (
+    ROOT,
+    Connection,
+    NodeProcess,
+    PidWatch,
+    connections_to,
+    reactor,
+    write_config,
+)
+
+from booking.idcard import check_char
+
+TCODE = re.compile(r"(?<!\d)\d{10}(?!\d)")
+PHONE = "13912345678"
+ID17 = "44030519850101123"
+
+
+async def started(node: NodeProcess) -> tuple[int, int, int]:
+    """(http port, fastagi port, worker pid) once the main and its worker are up."""
+    main = await node.line(r"hotline\.started role=main http=(\d+) fastagi=(\d+)")
+    worker = await node.line(r"workers\.ready slot=1 pid=(\d+)")
+    return int(main.group(1)), int(main.group(2)), int(worker.group(1))
+
+
+async def stop(node: NodeProcess, how: str = "TERM") -> None:
+    if not node.ended.called:
+        node.transport.signalProcess(how)  # type: ignore[union-attr]
+    await node.ended.addTimeout(15, reactor())
+
+
+async def ussd(conn: Connection, inputs: list[str]) -> str:
+    form = {"sessionId": "w-1", "serviceCode": "*12580#", "phoneNumber": PHONE,
+            "networkCode": "46000", "text": "*".join(inputs)}
+    code, reply = await conn.request(b"POST", b"/ussd/at", urlencode(form).encode())
+    assert code == 200, reply
+    return reply
+
+
+@pytest_twisted.ensureDeferred
+async def test_both_processes_serve_and_a_booking_moves_between_them(
+    tmp_path: Path, redis_url: str, redis: Any
+) -> None:
+    node = NodeProcess.start(write_config(tmp_path, redis_url, workers=2))
+    try:
+        http, fastagi, worker = await started(node)
+        assert fastagi != http
+        # a burst of new connections: both processes accept from the one shared socket
+        pool = HTTPConnectionPool(reactor(), persistent=False)
+        answers = await defer.gatherResults([
+            treq.get(f"http://127.0.0.1:{http}/healthz", pool=pool).addCallback(treq.json_content)
+            for _ in range(40)
+        ])  # fmt: skip
+        served = [a["pid"] for a in answers]
+        assert set(served) == {node.pid, worker}, served
+
+        # one dialogue, hops alternating between a connection to each process
+        conns = await connections_to(http, {node.pid, worker})
+        order = [conns[node.pid], conns[worker]]
+        inputs: list[str] = []
+        reply = ""
+        for hop in range(14):
+            reply = await ussd(order[hop % 2], inputs)
+            if reply.startswith("END "):
+                break
+            asks_id = "身份证号码" in reply or "ID number" in reply
+            inputs.append((ID17 + check_char(ID17)).replace("X", "*") if asks_id else "1")
+        assert reply.startswith("END ") and TCODE.search(reply), (inputs, reply)
+        assert hop >= 3  # several hops on each side
+        for conn in conns.values():
+            conn.close()
+    finally:
+        await stop(node)
+    # the worker logged its hops through the same masking setup: no full phone or ID number
+    assert PHONE not in node.output() and ID17 not in node.output()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_menu_reload_reaches_the_worker_and_stop_leaves_no_worker(
+    tmp_path: Path, redis_url: str
+) -> None:
+    menus = tmp_path / "menus"
+    shutil.copytree(ROOT / "config/menus", menus)
+    node = NodeProcess.start(write_config(tmp_path, redis_url, 2, menus / "booking.yaml"))
+    try:
+        http, _, worker = await started(node)
+        conns = await connections_to(http, {node.pid, worker})
+        menu = menus / "booking.yaml"
+        menu.write_text(menu.read_text(encoding="utf-8").replace(
+            "欢迎使用12580预约挂号。", "欢迎使用12580预约挂号(新)。"), encoding="utf-8")
+        seen = len(node.lines)
+        node.transport.signalProcess("HUP")  # type: ignore[union-attr]
+        await node.line(r"menus\.reloaded menu=booking", after=seen)  # the main process
+        first = node.lines.index(next(x for x in node.lines[seen:] if "menus.reloaded" in x))
+        await node.line(r"menus\.reloaded menu=booking", after=first + 1)  # the worker
+        reply = await ussd(conns[worker], [])
+        assert "(新)" in reply, reply
+        for conn in conns.values():
+            conn.close()
+        gone = PidWatch(worker)
+        await stop(node, "TERM")
+        await gone.exited.addTimeout(1, reactor())  # already reaped by the main process
+        assert "workers.stopped slot=1" in node.output()
+        try:
+            os.kill(worker, 0)
+            raise AssertionError(f"worker {worker} outlived the main process")
+        except ProcessLookupError:
+            pass
+    finally:
+        await stop(node, "KILL")
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_killed_worker_is_restarted_and_a_killed_main_takes_its_worker_along(
+    tmp_path: Path, redis_url: str
+) -> None:
+    node = NodeProcess.start(write_config(tmp_path, redis_url, workers=2))
+    try:
+        http, _, first = await started(node)
+        seen = len(node.lines)
+        os.kill(first, signal.SIGKILL)
+        died = await node.line(r"workers\.died slot=1 pid=(\d+) \((.*)\).*restarting", after=seen)
+        assert int(died.group(1)) == first and "signal 9" in died.group(2), died.group(0)
+        again = await node.line(r"workers\.ready slot=1 pid=(\d+)", after=seen)
+        second = int(again.group(1))
+        assert second != first
+        conns = await connections_to(http, {node.pid, second})  # the new worker serves
+        for conn in conns.values():
+            conn.close()
+
+        orphan = PidWatch(second)
+        os.kill(node.pid, signal.SIGKILL)  # no stop message: the worker sees its stdin close
+        await orphan.exited.addTimeout(10, reactor())
+    finally:
+        await stop(node, "KILL")
