@@ -48,3 +48,33 @@ def test_with_a_clock_one_flush_per_reactor_turn() -> None:
     assert stream.flushes == 2
     stamps = [line.split(" ")[0] for line in stream.getvalue().splitlines()]
     assert stamps[0] == stamps[4] != stamps[5]  # the cached stamp moves on with the second
+
+
+class Named:
+    name = "内科"
+
+    def __str__(self) -> str:
+        return "<dept>"
+
+
+FORMATS = [
+    ("plain text", {}),
+    ("hop {hop}", {"hop": "ussd hop at node=dept"}),
+    ("{a} and {b!r} {c:>5}|{d:.2f}", {"a": 1, "b": "x", "c": "r", "d": 3.14159}),
+    ("{obj} {obj.name} {items[0]}", {"obj": Named(), "items": ["first"]}),
+    ("{{literal braces}} {n}", {"n": 7}),
+    ("missing {nothere}", {}),
+    ("call {f()}", {"f": lambda: "called"}),
+    ("bad {a:%Q}", {"a": 5}),
+]
+
+
+def test_event_text_matches_twisted_formatting() -> None:
+    from twisted.logger import formatEvent
+
+    from hotline.logs import event_text
+
+    for fmt, fields in FORMATS:
+        ev = {"log_format": fmt, "log_level": LogLevel.info, "log_time": 0.0, **fields}
+        assert event_text(ev) == formatEvent(ev), fmt
+    assert event_text({"log_time": 0.0}) == ""  # no format at all
