@@ -20,7 +20,7 @@ from twisted.web.client import FileBodyProducer, readBody
 from twisted.web.http_headers import Headers
 
 ROOT = Path(__file__).resolve().parents[2]
-TIMEOUT_S = 10.0
+TIMEOUT_S = 20.0
 
 
 def reactor() -> Any:
