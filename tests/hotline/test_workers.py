@@ -98,11 +98,22 @@ async def test_a_menu_reload_reaches_the_worker_and_stop_leaves_no_worker(
 ) -> None:
     menus = tmp_path / "menus"
     shutil.copytree(ROOT / "config/menus", menus)
-    node = NodeProcess.start(write_config(tmp_path, redis_url, 2, menus / "booking.yaml"))
+    menu = menus / "booking.yaml"
+    menu.write_text(menu.read_text(encoding="utf-8").replace("on_max: $goodbye", "on_max: $sms"),
+                    encoding="utf-8")  # a caller who gives up gets the how-to SMS
+    node = NodeProcess.start(write_config(tmp_path, redis_url, 2, menu))
     try:
         http, _, worker = await started(node)
         conns = await connections_to(http, {node.pid, worker})
-        menu = menus / "booking.yaml"
+        # the worker has no SMPP bind: its $sms goes through the main process to the SMSC
+        inputs: list[str] = []
+        reply = await ussd(conns[worker], inputs)
+        while reply.startswith("CON ") and len(inputs) < 6:
+            inputs.append("7")  # no such choice, again and again
+            reply = await ussd(conns[worker], inputs)
+        assert reply.startswith("END "), reply
+        await node.line(r"smsc\.received from=12580")  # no booking here: only the help SMS
+
         menu.write_text(menu.read_text(encoding="utf-8").replace(
             "欢迎使用12580预约挂号。", "欢迎使用12580预约挂号(新)。"), encoding="utf-8")
         seen = len(node.lines)
