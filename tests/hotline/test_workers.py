@@ -27,6 +27,7 @@ from workers_support import (
 )
 
 from booking.idcard import check_char
+from ivr.simulator import place_call
 
 TCODE = re.compile(r"(?<!\d)\d{10}(?!\d)")
 PHONE = "13912345678"
@@ -41,9 +42,16 @@ async def started(node: NodeProcess) -> tuple[int, int, int]:
 
 
 async def stop(node: NodeProcess, how: str = "TERM") -> None:
-    if not node.ended.called:
-        node.transport.signalProcess(how)  # type: ignore[union-attr]
-    await node.ended.addTimeout(15, reactor())
+    """Signal the main process and wait for it; SIGKILL it if it is still there after 15 s."""
+    if node.ended.called:
+        return
+    os.kill(node.pid, signal.SIGCONT)  # in case a failed test left it stopped
+    node.transport.signalProcess(how)  # type: ignore[union-attr]
+    try:
+        await node.exited().addTimeout(15, reactor())
+    except defer.TimeoutError:
+        node.transport.signalProcess("KILL")  # type: ignore[union-attr]
+        raise
 
 
 async def ussd(conn: Connection, inputs: list[str]) -> str:
@@ -86,6 +94,17 @@ async def test_both_processes_serve_and_a_booking_moves_between_them(
         assert hop >= 3  # several hops on each side
         for conn in conns.values():
             conn.close()
+
+        # FastAGI too: with the main process stopped (SIGSTOP) only the worker can take a call
+        os.kill(node.pid, signal.SIGSTOP)
+        try:
+            second_id = "44030519850101124"
+            keys = ["1", "1", "1", "1", (second_id + check_char(second_id)).replace("X", "*"), "1"]
+            sim = await place_call(reactor(), fastagi, keys, callerid="13912345679").addTimeout(
+                20, reactor())
+        finally:
+            os.kill(node.pid, signal.SIGCONT)
+        assert len([d for d in sim.said_digits if len(d) == 10]) == 1, sim.format_transcript()
     finally:
         await stop(node)
     # the worker logged its hops through the same masking setup: no full phone or ID number

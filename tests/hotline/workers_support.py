@@ -99,6 +99,12 @@ class NodeProcess(ProcessProtocol):
     def processEnded(self, reason: Any) -> None:
         self.ended.callback(getattr(reason.value, "exitCode", None))
 
+    def exited(self) -> defer.Deferred[None]:
+        """A new Deferred that fires when the process has ended (safe to time out)."""
+        d: defer.Deferred[None] = defer.Deferred()
+        self.ended.addBoth(lambda result: (d.called or d.callback(None), result)[1])
+        return d
+
     def output(self) -> str:
         return "\n".join(self.lines)
 
