@@ -99,7 +99,7 @@ class Call:
         self.deadlines = deadlines or Deadlines()
         self.state = S.CONNECTED
         self.session: Session | None = None
-        self.log = agi.log.bind(caller_tail=self.msisdn[-4:] or "withheld")
+        self._log: Any = None
         self.record = CallRecord(
             call=env.uniqueid[-12:],
             menu=self.menu,
@@ -119,6 +119,14 @@ class Call:
             {"channel_effects": self.channel.run} if accepts_channel_effects(dialogue) else {}
         )
         agi.on_hangup = self._heard_hangup
+
+    @property
+    def log(self) -> Any:
+        """The call's logger with the caller's last 4 digits, bound on first use (see
+        ``AgiProtocol.log``)."""
+        if self._log is None:
+            self._log = self.agi.log.bind(caller_tail=self.record.caller_tail)
+        return self._log
 
     # ------------------------------------------------------------------ the machine
 
@@ -161,7 +169,7 @@ class Call:
                 lang=self.env.params.get("lang"),
                 **self._kw,
             )
-            self.log.info("ivr.call_start")
+            self.log.debug("ivr.call_start")
             self._to(S.PLAYING)
             await self._command("ANSWER")
             while True:
@@ -177,7 +185,7 @@ class Call:
                     await self._command("HANGUP")
                     self.record.result = "completed"
                     self.record.end_node = self.session.node
-                    self.log.info("ivr.call_done", node=self.session.node)
+                    self.log.debug("ivr.call_done", node=self.session.node)
                     return
                 await self._resume(inp)
                 output = self._last_output
