@@ -10,6 +10,8 @@ main process stopped it or died: the worker then stops by itself.
 from __future__ import annotations
 
 import json
+import os
+import select
 from collections.abc import Callable
 from typing import Any
 
@@ -97,6 +99,36 @@ class MainLink(Protocol):
             self.boot.errback(RuntimeError("the main process closed the link before booting us"))
         if not self.closed.called:
             self.closed.callback(None)
+
+
+class WholeLines:
+    """The log stream of a node's processes, which all write to the same stdout: each write(2)
+    carries whole lines and at most ``PIPE_BUF`` bytes, so it is atomic on a pipe and the lines
+    of two processes never interleave mid-line (a buffered ``sys.stdout`` cuts anywhere)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._parts: list[str] = []
+
+    def write(self, text: str) -> int:
+        self._parts.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        if not self._parts:
+            return
+        data = "".join(self._parts).encode("utf-8", "replace")
+        self._parts.clear()
+        start = 0
+        while start < len(data):
+            end = min(start + select.PIPE_BUF, len(data))
+            if end < len(data):
+                cut = data.rfind(b"\n", start, end)
+                end = cut + 1 if cut >= start else end  # a longer line is cut
+            view = memoryview(data)[start:end]
+            while view:
+                view = view[os.write(self.fd, view):]
+            start = end
 
 
 class RemoteSender:

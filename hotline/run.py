@@ -33,7 +33,10 @@ TCODE = re.compile(r"(?<!\d)\d{10}(?!\d)")
 def run(settings: Settings, *, demo: bool, once: bool) -> int:
     from twisted.internet import reactor
 
-    start_logging(level="warn" if once else "info", clock=reactor)  # type: ignore[arg-type]
+    from hotline.nodelink import WholeLines
+
+    stream = WholeLines(sys.stdout.fileno()) if settings.workers > 1 else sys.stdout  # shared
+    start_logging(stream, level="warn" if once else "info", clock=reactor)  # type: ignore[arg-type]
     scratch: Path | None = None
     if once:  # a private data dir: the scripted booking must not collide with earlier demo runs
         scratch = Path(tempfile.mkdtemp(prefix="hotline-demo-"))

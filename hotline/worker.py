@@ -20,7 +20,7 @@ from twisted.internet.stdio import StandardIO
 from twisted.internet.task import react
 from twisted.logger import Logger
 
-from hotline.nodelink import WORKER_OUT_FD, MainLink
+from hotline.nodelink import WORKER_OUT_FD, MainLink, WholeLines
 
 log = Logger()
 
@@ -32,9 +32,9 @@ async def serve(reactor: Any, link: MainLink) -> None:
     from hotline.node import Node
     from hotline.settings import Settings
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the main process stops us
     boot = await link.boot
-    start_logging(level=str(boot.get("log_level", "info")))
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    start_logging(WholeLines(1), level=str(boot.get("log_level", "info")), clock=reactor)
     settings = Settings(Path(str(boot["base_dir"])), boot["settings"])
     fds = {str(name): int(fd) for name, fd in boot["fds"].items()}
     try:

@@ -3,6 +3,8 @@ the message framing between processes, and a shared socket adopted twice in one 
 
 from __future__ import annotations
 
+import os
+import select
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import Site
 
 from hotline.cli import main as cli_main
-from hotline.nodelink import LineBuffer, MainLink, RemoteSender, encode, sms_from
+from hotline.nodelink import LineBuffer, MainLink, RemoteSender, WholeLines, encode, sms_from
 from hotline.settings import SettingsError, load_settings
 from hotline.sharedport import adopt as adopt_port
 from hotline.sharedport import bind
@@ -102,3 +104,31 @@ async def test_two_adopters_of_one_socket_share_a_burst() -> None:
         for port in ports:
             await port.stopListening()
         sock.close()
+
+
+def test_log_lines_of_several_processes_are_written_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    read_fd, write_fd = os.pipe()
+    stream = WholeLines(write_fd)
+    lines = [f"2026-11-25T23:00:00 [info] line {n} " + "x" * (n % 300) + "\n" for n in range(200)]
+    for line in lines:
+        stream.write(line)
+    sizes: list[int] = []
+    original = os.write
+
+    def recording(fd: int, data: Any) -> int:
+        sizes.append(len(data))
+        assert bytes(data).endswith(b"\n")  # every write(2) ends on a line boundary
+        return original(fd, data)
+
+    monkeypatch.setattr(os, "write", recording)
+    stream.flush()
+    monkeypatch.undo()
+    os.close(write_fd)
+    received = b""
+    while chunk := os.read(read_fd, 65536):
+        received += chunk
+    os.close(read_fd)
+    assert received.decode() == "".join(lines)
+    assert len(sizes) > 1 and max(sizes) <= select.PIPE_BUF
