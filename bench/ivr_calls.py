@@ -1,6 +1,7 @@
 """FastAGI load: concurrent simulated callers book through the real menu, booking and Redis.
 
     .venv/bin/python bench/ivr_calls.py [--calls 3000] [--concurrency 1000] [--think-ms 200]
+        [--workers 1] [--stub-booking] [--log-level info]
 
 Three processes: this orchestrator, the server under test (``serve``), and the load generator
 (``load``, playing Asterisk). Prompts play in no time; a caller keys every digit of its 6
@@ -11,7 +12,10 @@ staggered over one call length so they do not run in lock-step, and start a new 
 ends. The offered load (calls/s and AGI commands/s that the callers would ask of an infinitely
 fast server) is printed next to what was achieved in the steady window (all callers started, no
 caller retired yet). Then the same load runs against a bare line-echo server that replays the
-same command sequence without any logic, and the CPU per call of both is compared. Server
+same command sequence without any logic, and the CPU per call of both is compared.
+``--workers N`` runs N server processes (ours and bare alike) on one listening socket bound
+here and inherited, as ``hotline serve`` shares its FastAGI port with ``node.workers``; their
+CPU and RSS are summed and their latencies pooled. Server
 latency = time from a peer line arriving to our next command leaving (measured inside the
 server). Last line:
 ``BENCH ivr_calls p99_ms=<x> rss_mb=<n> failed=<n> cpu_ratio=<ours/bare>``.
@@ -26,6 +30,7 @@ import os
 import random
 import re
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -63,32 +68,46 @@ def bench_catalog(folder: Path) -> Path:
 
 
 def serve(args: argparse.Namespace) -> None:
+    """One server process; prints ``PORT <n>`` when listening and ``STATS {...}`` when the
+    orchestrator sends SIGUSR1 (after the load ended), then stops."""
+    import signal
+
     from twisted.internet import reactor, task
     from twisted.internet.defer import ensureDeferred
 
-    stats: dict[str, Any] = {"latency": [], "results": {}}
-    finished = [0]
+    stats: dict[str, Any] = {"latency": [], "results": {}, "calls": 0, "cpu0": cpu_s()}
 
     def done() -> None:
-        finished[0] += 1
-        if finished[0] == args.calls:
-            used = cpu_s() - stats["cpu0"]
-            lat = stats["latency"]
-            out = {
-                "calls": finished[0],
-                "results": stats["results"],
-                "cpu_s": used,
-                "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                "p50_ms": pct(lat, 0.50) * 1000,
-                "p99_ms": pct(lat, 0.99) * 1000,
-                "commands": len(lat),
-            }
-            print("STATS " + json.dumps(out), flush=True)
-            reactor.callLater(0.1, reactor.stop)
+        stats["calls"] += 1
+
+    def report() -> None:
+        out = {
+            "calls": stats["calls"],
+            "results": stats["results"],
+            "cpu_s": cpu_s() - stats["cpu0"],
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "latency_us": [round(x * 1e6) for x in stats["latency"]],
+        }
+        print("STATS " + json.dumps(out), flush=True)
+        reactor.stop()
+
+    signal.signal(signal.SIGUSR1, lambda *_: reactor.callFromThread(report))
+
+    def listen(factory: Any) -> None:
+        from ivr.server import listen_fastagi
+
+        if args.fd >= 0:  # --workers N: the socket the orchestrator bound, as hotline shares it
+            from hotline.sharedport import adopt
+
+            port = adopt(reactor, args.fd, factory)
+            os.close(args.fd)
+        else:
+            port = listen_fastagi(reactor, 0, factory)
+        stats["cpu0"] = cpu_s()
+        print(f"PORT {port.getHost().port}", flush=True)
 
     if args.mode == "bare":
-        start_bare(reactor, json.loads(Path(args.replay).read_text()), done)
-        stats["cpu0"] = cpu_s()
+        listen(bare_factory(json.loads(Path(args.replay).read_text()), done))
         reactor.run()
         return
 
@@ -98,7 +117,8 @@ def serve(args: argparse.Namespace) -> None:
         from booking.store import RedisBookingService
         from hotline.effects import make_effect_runner
         from hotline.redis_client import connect
-        from ivr.server import FastAGIFactory, listen_fastagi
+        from hotline.settings import DEFAULTS
+        from ivr.server import FastAGIFactory
         from menus.definition import MenuSource, load_menu
         from menus.driver import Dialogue
 
@@ -107,7 +127,8 @@ def serve(args: argparse.Namespace) -> None:
         else:
             redis = await connect(args.redis)
             catalog = load_catalog(bench_catalog(Path(args.tmp)))
-            booking = RedisBookingService(redis, catalog, reactor)
+            cache_s = float(DEFAULTS["booking"].get("listing_cache_s", 0.0))  # as serve runs
+            booking = RedisBookingService(redis, catalog, reactor, listing_cache_s=cache_s)
             run_effect = make_effect_runner(booking)
         menus = MenuSource([load_menu(ROOT / "config/menus/booking.yaml")])
         validators = {"resident_id": is_valid_resident_id}
@@ -118,12 +139,11 @@ def serve(args: argparse.Namespace) -> None:
             stats["results"][key] = stats["results"].get(key, 0) + 1
             done()
 
-        factory = FastAGIFactory(
-            dialogue, clock=reactor, on_record=record, on_latency=stats["latency"].append
+        listen(
+            FastAGIFactory(
+                dialogue, clock=reactor, on_record=record, on_latency=stats["latency"].append
+            )
         )
-        port = listen_fastagi(reactor, 0, factory)
-        stats["cpu0"] = cpu_s()
-        print(f"PORT {port.getHost().port}", flush=True)
 
     start_server_logging(reactor, args)
     task.deferLater(reactor, 0, lambda: ensureDeferred(setup())).addErrback(
@@ -168,12 +188,10 @@ async def stub_effects(effect: Any, session: Any) -> Any:
     return EffectResult(ok=False, error="error")
 
 
-def start_bare(reactor: Any, commands: list[str], done: Any) -> None:
+def bare_factory(commands: list[str], done: Any) -> Any:
     """A line-echo server: after the env block, one canned command per peer line, then close."""
     from twisted.internet.protocol import Factory
     from twisted.protocols.basic import LineReceiver
-
-    from ivr.server import BACKLOG
 
     class Bare(LineReceiver):
         delimiter = b"\n"
@@ -197,8 +215,7 @@ def start_bare(reactor: Any, commands: list[str], done: Any) -> None:
         def connectionLost(self, reason: Any = None) -> None:
             done()
 
-    port = reactor.listenTCP(0, Factory.forProtocol(Bare), backlog=BACKLOG, interface="127.0.0.1")
-    print(f"PORT {port.getHost().port}", flush=True)
+    return Factory.forProtocol(Bare)
 
 
 # ---------------------------------------------------------------------- load generator
@@ -358,23 +375,45 @@ def profile_server(pid: int) -> subprocess.Popen[bytes] | None:
     return subprocess.Popen(["sh", "-c", cmd], stdout=subprocess.DEVNULL)
 
 
+def start_servers(mode: str, args: argparse.Namespace, extra: list[str]) -> tuple[list, str]:
+    """``--workers`` server processes; with more than one they share one listening socket bound
+    here, as ``hotline serve`` with ``node.workers`` shares its FastAGI port."""
+    me = [sys.executable, __file__, "serve", "--mode", mode, "--calls", str(args.calls), *extra]
+    shared = None
+    if args.workers > 1:
+        from hotline.sharedport import bind
+        from ivr.server import BACKLOG
+
+        shared = bind("127.0.0.1", 0, BACKLOG)
+    servers, port = [], ""
+    for _ in range(args.workers):
+        fd = ["--fd", str(shared.fileno())] if shared is not None else []
+        server = subprocess.Popen(
+            [*me, *fd],
+            stdout=subprocess.PIPE,
+            text=True,
+            pass_fds=[shared.fileno()] if shared is not None else [],
+        )
+        servers.append(server)
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        if not line.startswith("PORT "):
+            for s in servers:
+                s.kill()
+            raise SystemExit(f"server did not start: {line!r}")
+        port = line.split()[1]
+    if shared is not None:
+        shared.close()  # the servers hold it now
+    return servers, port
+
+
 def run_pair(mode: str, args: argparse.Namespace, extra: list[str]) -> tuple[dict, dict]:
-    me = [sys.executable, __file__]
-    server = subprocess.Popen(
-        [*me, "serve", "--mode", mode, "--calls", str(args.calls), *extra],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert server.stdout is not None
-    line = server.stdout.readline()
-    if not line.startswith("PORT "):
-        server.kill()
-        raise SystemExit(f"server did not start: {line!r}")
-    port = line.split()[1]
-    profiler = profile_server(server.pid) if mode == "ours" else None
+    servers, port = start_servers(mode, args, extra)
+    profiler = profile_server(servers[0].pid) if mode == "ours" else None
     loadgen = subprocess.run(
         [
-            *me,
+            sys.executable,
+            __file__,
             "load",
             "--port",
             port,
@@ -390,14 +429,41 @@ def run_pair(mode: str, args: argparse.Namespace, extra: list[str]) -> tuple[dic
         text=True,
         timeout=args.limit_s,
     )
-    stats_line = server.stdout.readline()
-    server.wait(timeout=30)
+    stats = []
+    for server in servers:
+        server.send_signal(signal.SIGUSR1)
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        server.wait(timeout=30)
+        if not line.startswith("STATS "):
+            raise SystemExit(f"{mode} server failed: {line[:200]!r} {loadgen.stderr[-2000:]}")
+        stats.append(json.loads(line[6:]))
     if profiler is not None:
         profiler.wait(timeout=60)
     load_line = [x for x in loadgen.stdout.splitlines() if x.startswith("LOAD ")]
-    if not stats_line.startswith("STATS ") or not load_line:
-        raise SystemExit(f"{mode} run failed: {stats_line!r} {loadgen.stderr[-2000:]}")
-    return json.loads(stats_line[6:]), json.loads(load_line[0][5:])
+    if not load_line:
+        raise SystemExit(f"{mode} load failed: {loadgen.stderr[-2000:]}")
+    return merge_stats(stats), json.loads(load_line[0][5:])
+
+
+def merge_stats(stats: list[dict]) -> dict:
+    """The servers' numbers as one: CPU and RSS summed, latencies pooled."""
+    lat = sorted(x / 1e6 for one in stats for x in one["latency_us"])
+    results: dict[str, int] = {}
+    for one in stats:
+        for key, n in one["results"].items():
+            results[key] = results.get(key, 0) + n
+    return {
+        "calls": sum(one["calls"] for one in stats),
+        "calls_each": [one["calls"] for one in stats],
+        "results": results,
+        "cpu_s": sum(one["cpu_s"] for one in stats),
+        "rss_mb": sum(one["rss_mb"] for one in stats),
+        "rss_each": [round(one["rss_mb"]) for one in stats],
+        "p50_ms": pct(lat, 0.50) * 1000,
+        "p99_ms": pct(lat, 0.99) * 1000,
+        "commands": len(lat),
+    }
 
 
 def main() -> None:
@@ -414,6 +480,8 @@ def main() -> None:
     parser.add_argument("--tmp", default="")
     parser.add_argument("--bare", action="store_true")
     parser.add_argument("--stub-booking", action="store_true", help="canned effect results")
+    parser.add_argument("--workers", type=int, default=1, help="server processes, one port")
+    parser.add_argument("--fd", type=int, default=-1, help="(serve) a shared listening socket")
     parser.add_argument("--log-level", default="info", help="server log level (as serve: info)")
     args = parser.parse_args()
     if args.role == "serve":
@@ -447,6 +515,11 @@ def main() -> None:
         f"think={args.think_ms:.0f}ms±50% per key, {ours_load['keys_per_call']} keys/call, "
         f"commands/call={cmds}, call length p50 {ours_load['call_p50_s']:.2f} s "
         f"(bare {bare_load['call_p50_s']:.2f} s)"
+    )
+    print(
+        f"servers: {args.workers} FastAGI process(es) on one port (calls each "
+        f"{ours['calls_each']}, peak RSS each {ours['rss_each']} MB); the load generator, "
+        f"Redis and the servers share the machine's {os.cpu_count()} vCPUs"
     )
     print(
         f"offered: {offered:.0f} calls/s, {offered * cmds:.0f} AGI commands/s; achieved "

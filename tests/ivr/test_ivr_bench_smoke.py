@@ -7,10 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_ivr_calls_bench_smoke() -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_ivr_calls_bench_smoke(workers: int) -> None:
     out = subprocess.run(
         [
             sys.executable,
@@ -23,6 +26,8 @@ def test_ivr_calls_bench_smoke() -> None:
             "10",
             "--limit-s",
             "60",
+            "--workers",
+            str(workers),
         ],
         capture_output=True,
         text=True,
@@ -37,3 +42,6 @@ def test_ivr_calls_bench_smoke() -> None:
     assert m is not None, out.stdout
     assert m.group(1) == "0"
     assert "'completed:done': 12" in out.stdout
+    each = re.search(r"calls each \[([\d, ]+)\]", out.stdout)
+    assert each is not None and sum(map(int, each.group(1).split(","))) == 12
+    assert len(each.group(1).split(",")) == workers
