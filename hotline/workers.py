@@ -126,11 +126,22 @@ class Supervisor:
 
     def _spawn(self, slot: int) -> None:
         self.restarts.pop(slot, None)
+        if self.stopping:
+            return
         worker = WorkerProcess(self, slot)
         self.workers[slot] = worker
-        self.reactor.spawnProcess(
-            worker, self.argv[0], self.argv, env=dict(os.environ), childFDs=self.child_fds
-        )
+        try:
+            self.reactor.spawnProcess(
+                worker, self.argv[0], self.argv, env=dict(os.environ), childFDs=self.child_fds
+            )
+        except OSError as err:  # out of processes or descriptors: try again later
+            del self.workers[slot]
+            failures = self.failures[slot] = self.failures.get(slot, 0) + 1
+            delay = self.backoff.delay(failures)
+            log.error("workers.spawn_failed slot={slot} ({err}); again in {delay:.1f}s",
+                      slot=slot, err=err, delay=delay)
+            self.restarts[slot] = self.reactor.callLater(delay, self._spawn, slot)
+            return
         log.info("workers.spawned slot={slot} pid={pid}", slot=slot, pid=worker.pid)
 
     def received(self, worker: WorkerProcess, message: Message) -> None:
