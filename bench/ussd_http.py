@@ -12,8 +12,11 @@ while this process generates the load over keep-alive HTTP/1.1 connections.
     connections POST a USSD-sized form. Reports hops/s, req/s and their ratio.
 (b) paced: ``--rate`` (1000) hops/s offered on ours, latency from the scheduled send time (so
     a late client does not hide server stalls), p50/p99.
+(c) paced again at ``--rate`` on a node of ``--node-workers`` (2) processes (``node.workers``:
+    the deployment for a multi-core machine); 1 skips it.
 Errors: a non-200 answer, a body that is not CON/END, a booking that does not end with a
-T-code. Last line: ``BENCH ussd_http ratio=<ours/bare> p99_ms=<paced p99> errors=<n>``.
+T-code. Last line: ``BENCH ussd_http ratio=<ours/bare> p99_ms=<paced p99, one process>
+errors=<n> p99_ms_<N>proc=<paced p99 on the N-process node>``.
 """
 
 from __future__ import annotations
@@ -54,7 +57,8 @@ DEPTS = [("nk", "内科"), ("wk", "外科"), ("ek", "儿科"), ("yk", "眼科"),
 # ---------------------------------------------------------------- servers (child processes)
 
 
-def serve_ours(redis_url: str, catalog: str, data_dir: str, log_path: str) -> None:
+def serve_ours(redis_url: str, catalog: str, data_dir: str, log_path: str,
+               workers: str = "1") -> None:
     from twisted.internet import defer, reactor
 
     from hotline.app import start
@@ -63,7 +67,7 @@ def serve_ours(redis_url: str, catalog: str, data_dir: str, log_path: str) -> No
 
     settings = load_settings(ROOT / "config" / "hotline.yaml", {
         "redis": {"url": redis_url}, "http": {"port": 0}, "ivr": {"fastagi": {"port": 0}},
-        "hospital": catalog, "data_dir": data_dir,
+        "hospital": catalog, "data_dir": data_dir, "node": {"workers": int(workers)},
     })
     level = os.environ.get("BENCH_LOG_LEVEL", "info")
     start_logging(open(log_path, "w", encoding="utf-8"), level=level,  # noqa: SIM115
@@ -96,9 +100,9 @@ def serve_channel(redis_url: str) -> None:
     (no booking store), to show what the channel itself costs next to bare twisted.web."""
     from twisted.internet import defer, reactor
     from twisted.web.resource import Resource
-    from twisted.web.server import Site
 
     from hotline import redis_client
+    from hotline.metrics import CountingSite, Metrics
     from menus.definition import MenuSource, load_menu
     from menus.driver import Dialogue
     from menus.types import Effect, EffectResult, Session
@@ -126,7 +130,8 @@ def serve_channel(redis_url: str) -> None:
         root, ussd = Resource(), Resource()
         root.putChild(b"ussd", ussd)
         ussd.putChild(b"at", AtUssdResource(dialogue, UssdSessionStore(redis), clock=reactor))
-        port = reactor.listenTCP(0, Site(root), backlog=1024, interface="127.0.0.1")
+        site = CountingSite(root, Metrics())  # the site class hotline serves with
+        port = reactor.listenTCP(0, site, backlog=1024, interface="127.0.0.1")
         print(json.dumps({"port": port.getHost().port}), flush=True)
 
     defer.ensureDeferred(main()).addErrback(lambda f: (f.printTraceback(), reactor.stop()))
@@ -166,8 +171,15 @@ def spawn(*args: str) -> tuple[subprocess.Popen[str], int]:
 
 
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time of ``pid`` and of its live descendants (a node's worker processes)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    kids = [int(c) for c in children.read_text().split()] if children.exists() else []
+    return own + sum(cpu_seconds(kid) for kid in kids)
 
 
 # ---------------------------------------------------------------- load generator
@@ -389,6 +401,9 @@ def main() -> int:
     parser.add_argument("--conns", type=int, default=50)
     parser.add_argument("--rate", type=float, default=1000.0, help="paced hops/s")
     parser.add_argument("--paced-duration", type=float, default=10.0)
+    parser.add_argument("--node-workers", type=int, default=2,
+                        help="(c) repeats the paced run on a node of this many processes "
+                             "(node.workers); 1 skips it")
     args = parser.parse_args()
 
     from hotline.redis_server import RedisProcess
@@ -466,7 +481,22 @@ def main() -> int:
               f"p50 {h['p50']:.2f} ms, p99 {h['p99']:.2f} ms, errors {h['errors']}, "
               f"server CPU {h['server_cpu']:.0f} %")
         errors = h["errors"] + p["errors"] + sum(r["errors"] for rs in rows.values() for r in rs)
-        print(f"BENCH ussd_http ratio={ratio:.3f} p99_ms={p['p99']:.2f} errors={errors}")
+        extra = ""
+        if args.node_workers > 1:
+            node, node_port = spawn("--serve-ours", redis.url, str(catalog),
+                                    str(scratch / "data-node"), str(scratch / "node.log"),
+                                    str(args.node_workers))
+            procs.append(node)
+            closed_loop(node_port, args.conns, 1.0, 1.0, ours=True)  # warm every process up
+            w = run(node, lambda: paced(node_port, args.rate, args.paced_duration))
+            print(f"(c) the same {args.rate:,.0f} hops/s on one node of {args.node_workers} "
+                  f"processes (node.workers; they share the 2 vCPUs with Redis and this load "
+                  f"generator): {w['achieved']:,.0f} achieved, p50 {w['p50']:.2f} ms, "
+                  f"p99 {w['p99']:.2f} ms, max {w['max']:.1f} ms, errors {w['errors']}, "
+                  f"node CPU {w['server_cpu']:.0f} % (all processes)")
+            errors += w["errors"]
+            extra = f" p99_ms_{args.node_workers}proc={w['p99']:.2f}"
+        print(f"BENCH ussd_http ratio={ratio:.3f} p99_ms={p['p99']:.2f} errors={errors}{extra}")
         return 0
     finally:
         for proc in procs:
@@ -477,7 +507,7 @@ def main() -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--serve-ours":
-        serve_ours(*sys.argv[2:6])
+        serve_ours(*sys.argv[2:7])
     elif len(sys.argv) > 1 and sys.argv[1] == "--serve-channel":
         serve_channel(sys.argv[2])
     elif len(sys.argv) > 1 and sys.argv[1] == "--serve-bare":
