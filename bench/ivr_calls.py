@@ -76,6 +76,7 @@ def serve(args: argparse.Namespace) -> None:
     from twisted.internet.defer import ensureDeferred
 
     stats: dict[str, Any] = {"latency": [], "results": {}, "calls": 0, "cpu0": cpu_s()}
+    gc_time = watch_gc()
 
     def done() -> None:
         stats["calls"] += 1
@@ -87,6 +88,8 @@ def serve(args: argparse.Namespace) -> None:
             "cpu_s": cpu_s() - stats["cpu0"],
             "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "latency_us": [round(x * 1e6) for x in stats["latency"]],
+            "gc_s": gc_time()[0],
+            "gc_max_ms": gc_time()[1] * 1000,
         }
         print("STATS " + json.dumps(out), flush=True)
         reactor.stop()
@@ -104,6 +107,10 @@ def serve(args: argparse.Namespace) -> None:
         else:
             port = listen_fastagi(reactor, 0, factory)
         stats["cpu0"] = cpu_s()
+        if os.environ.get("IVR_BENCH_GC_FREEZE"):
+            import gc
+
+            gc.freeze()
         print(f"PORT {port.getHost().port}", flush=True)
 
     if args.mode == "bare":
@@ -150,6 +157,26 @@ def serve(args: argparse.Namespace) -> None:
         lambda f: (print(f.getTraceback(), file=sys.stderr), reactor.stop())
     )
     reactor.run()
+
+
+def watch_gc() -> Any:
+    """Time spent in the cyclic garbage collector (it runs inside whatever allocates, so a
+    profile shows it as random constructors); returns a function giving the seconds so far.
+    IVR_BENCH_GC_FREEZE=1 freezes the heap after start-up (an experiment, not what serve does)."""
+    import gc
+
+    spent = [0.0, 0.0, 0.0]  # total, started at, longest pause
+
+    def callback(phase: str, info: dict) -> None:
+        if phase == "start":
+            spent[1] = time.perf_counter()
+        else:
+            pause = time.perf_counter() - spent[1]
+            spent[0] += pause
+            spent[2] = max(spent[2], pause)
+
+    gc.callbacks.append(callback)
+    return lambda: (spent[0], spent[2])
 
 
 def start_server_logging(reactor: Any, args: argparse.Namespace) -> None:
@@ -458,6 +485,8 @@ def merge_stats(stats: list[dict]) -> dict:
         "calls_each": [one["calls"] for one in stats],
         "results": results,
         "cpu_s": sum(one["cpu_s"] for one in stats),
+        "gc_s": sum(one["gc_s"] for one in stats),
+        "gc_max_ms": max(one["gc_max_ms"] for one in stats),
         "rss_mb": sum(one["rss_mb"] for one in stats),
         "rss_each": [round(one["rss_mb"]) for one in stats],
         "p50_ms": pct(lat, 0.50) * 1000,
@@ -531,7 +560,8 @@ def main() -> None:
         f"ours: {args.calls / ours_load['elapsed_s']:.0f} calls/s over the whole run, server "
         f"latency p50 {ours['p50_ms']:.2f} ms p99 {ours['p99_ms']:.2f} ms over "
         f"{ours['commands']} commands, peak RSS {ours['rss_mb']:.0f} MB, "
-        f"CPU {per_call:.0f} µs/call, "
+        f"CPU {per_call:.0f} µs/call (GC {ours['gc_s'] / args.calls * 1e6:.0f}, longest GC pause "
+        f"{ours['gc_max_ms']:.1f} ms), "
         f"outcomes {ours['results']}, failed {ours_load['failed']}"
     )
     print(

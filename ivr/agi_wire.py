@@ -113,8 +113,25 @@ def parse_env(lines: Iterable[str]) -> AgiEnv:
     )
 
 
+_SEEN: dict[str, AgiReply] = {}  # frequent short replies ("200 result=0", …), parsed once
+_SEEN_MAX = 512
+
+
 def parse_reply(line: str) -> AgiReply:
-    """Parse one single-line reply. Raises AgiError for anything else (incl. ``520-`` starts)."""
+    """Parse one single-line reply. Raises AgiError for anything else (incl. ``520-`` starts).
+
+    Most replies of a call are the same few lines; those with a short result (a key, not
+    an ID or a phone number, which are never kept) are remembered (AgiReply is immutable)."""
+    reply = _SEEN.get(line)
+    if reply is None:
+        reply = _parse_reply(line)
+        short = len(reply.result) <= 2 and (reply.data is None or len(reply.data) <= 6)
+        if short and len(_SEEN) < _SEEN_MAX:
+            _SEEN[line] = reply
+    return reply
+
+
+def _parse_reply(line: str) -> AgiReply:
     if line.startswith("200 "):
         m = REPLY_RE.match(line)
         if m is None:

@@ -58,6 +58,11 @@ def normalise_msisdn(callerid: str | None, region: str = "CN") -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
 
 
+def _dead_ok(words: tuple[str, ...]) -> bool:
+    """Commands that still run on a dead channel: a transfer's tail (Dial, DIALSTATUS)."""
+    return words[:2] in (("EXEC", "Dial"), ("GET", "VARIABLE"))
+
+
 _ACCEPTS: dict[type, bool] = {}
 
 
@@ -250,8 +255,7 @@ class Call:
         ``missing_ok``: a ``result=-1`` on a live channel (a prompt file that is not there) is
         logged and returned instead of ending the call, so one missing file costs one sentence.
         """
-        dead_ok = words[:2] in (("EXEC", "Dial"), ("GET", "VARIABLE"))  # a transfer's tail
-        if self.agi.hung_up and not dead_ok:
+        if self.agi.hung_up and not _dead_ok(words):
             raise Ended("hangup line", hung_up=True)
         try:
             reply = await self.agi.command(*words, timeout=self.deadlines.for_command(words))
@@ -274,7 +278,7 @@ class Call:
                 self.log.warning("ivr.prompt_missing", prompt=words[2])
                 return reply
             raise Ended(f"{' '.join(words[:3])} result=-1: media failure", hung_up=False)
-        if self.agi.hung_up and not dead_ok:
+        if self.agi.hung_up and not _dead_ok(words):
             raise Ended(f"{words[0]} answered after HANGUP", hung_up=True)
         if not reply.ok:
             raise Ended(f"{words[0]} got {reply.code}", hung_up=False, result="error")

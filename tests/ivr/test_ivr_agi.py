@@ -187,3 +187,17 @@ def test_bargein_flag_survives_the_session_round_trip() -> None:
         .pending[0]
         .bargein
     )
+
+
+def test_parse_reply_remembers_key_replies_but_never_caller_data() -> None:
+    from ivr import agi_wire
+
+    assert parse_reply("200 result=0 endpos=16000") is parse_reply("200 result=0 endpos=16000")
+    assert parse_reply("200 result=1 (OK,3)") == AgiReply(200, "1", "OK,3")
+    for line in ("200 result=1 (OK,110105194912310021)", "200 result=13800138000"):
+        first = parse_reply(line)
+        assert parse_reply(line) == first and line not in agi_wire._SEEN
+    with pytest.raises(AgiError):
+        parse_reply("200 result=zz")
+    with pytest.raises(AgiError):
+        parse_reply("200 result=zz")  # a rejected line is rejected every time
