@@ -107,10 +107,12 @@ def serve(args: argparse.Namespace) -> None:
         else:
             port = listen_fastagi(reactor, 0, factory)
         stats["cpu0"] = cpu_s()
-        if os.environ.get("IVR_BENCH_GC_FREEZE"):
+        if os.environ.get("IVR_BENCH_GC_FREEZE"):  # experiment: IVR_BENCH_GC_FREEZE=20000,50,100
             import gc
 
             gc.freeze()
+            if "," in os.environ["IVR_BENCH_GC_FREEZE"]:
+                gc.set_threshold(*map(int, os.environ["IVR_BENCH_GC_FREEZE"].split(",")))
         print(f"PORT {port.getHost().port}", flush=True)
 
     if args.mode == "bare":
@@ -162,7 +164,8 @@ def serve(args: argparse.Namespace) -> None:
 def watch_gc() -> Any:
     """Time spent in the cyclic garbage collector (it runs inside whatever allocates, so a
     profile shows it as random constructors); returns a function giving the seconds so far.
-    IVR_BENCH_GC_FREEZE=1 freezes the heap after start-up (an experiment, not what serve does)."""
+    IVR_BENCH_GC_FREEZE=1 freezes the heap after start-up, =a,b,c also sets gc thresholds (an
+    experiment, not what serve does)."""
     import gc
 
     spent = [0.0, 0.0, 0.0]  # total, started at, longest pause
