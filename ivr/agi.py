@@ -63,6 +63,7 @@ def write_now(transport: Any, data: bytes) -> None:
         type(transport) is tcp.Server
         and transport.connected
         and not transport.disconnecting
+        and not transport._writeDisconnected
         and not transport.TLS
         and not transport._tempDataBuffer
         and transport.offset == len(transport.dataBuffer)
