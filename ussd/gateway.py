@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from twisted.internet.defer import DeferredLock
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from menus.types import Digits, Input, Output, Session
@@ -150,7 +150,9 @@ class UssdGateway:
         self.timeout_s = timeout_s
         self.resume_s = resume_s
         self.on_hop = on_hop
-        self._locks: dict[str, DeferredLock] = {}
+        # callers with a hop in progress -> hops of theirs waiting for it (one hop at a time per
+        # caller, so a retry sees the first try's result); a dict, not a DeferredLock per hop
+        self._busy: dict[str, list[Deferred[None]]] = {}
 
     async def hop(self, session_id: str, msisdn: str, text: str) -> HopReply:
         """A hop in the AT convention: ``text`` is every input so far joined by ``*``."""
@@ -172,30 +174,35 @@ class UssdGateway:
 
     def record_event(self, msisdn: str, node: str, inp: str, outcome: str, ms: float) -> None:
         """Telemetry for one hop (also used by the wire adapters for abort/timeout/error)."""
-        event = HopEvent(self.gateway, mask(msisdn), node, inp, outcome, round(ms, 2))
+        masked, ms = mask(msisdn), round(ms, 2)
         # one pre-formatted field: formatting an event field by field costs more than the hop's
-        # own Python work (bench/ussd_http.py profile); the values stay on the event for tools
-        log.info("{hop}", hop=f"ussd hop {event.gateway} msisdn={event.msisdn} node={event.node} "
-                 f"input={event.input} outcome={event.outcome} ms={event.ms}", telemetry=event)
+        # own Python work (bench/ussd_http.py profile)
+        log.info("{hop}", hop=f"ussd hop {self.gateway} msisdn={masked} node={node} "
+                 f"input={inp} outcome={outcome} ms={ms}")
         if self.on_hop is not None:
-            self.on_hop(event)
+            self.on_hop(HopEvent(self.gateway, masked, node, inp, outcome, ms))
 
     async def _locked(
         self, session_id: str, msisdn: str, raw: str | None, *, cumulative: bool,
         seq: int | None = None,
     ) -> HopReply:
         started = time.monotonic()
-        lock = self._locks.get(msisdn)
-        if lock is None:  # (setdefault would build a lock on every hop)
-            lock = self._locks[msisdn] = DeferredLock()
-        await lock.acquire()
+        waiting = self._busy.get(msisdn)
+        if waiting is None:  # the usual case: no other hop of this caller in progress
+            self._busy[msisdn] = []
+        else:  # a retry arrived while the first try runs: queue behind it
+            turn: Deferred[None] = Deferred()
+            waiting.append(turn)
+            await turn
         meta: dict[str, str] = {"node": "-", "input": "start" if not raw else "?"}
         try:
             reply = await self._hop(session_id, msisdn, raw, cumulative, meta, seq)
         finally:
-            lock.release()
-            if not lock.locked and not lock.waiting:
-                self._locks.pop(msisdn, None)
+            queue = self._busy[msisdn]
+            if queue:
+                queue.pop(0).callback(None)  # hand the caller's turn to the next hop
+            else:
+                del self._busy[msisdn]
         self.record_event(msisdn, meta["node"], meta["input"], reply.kind,
                           (time.monotonic() - started) * 1000)
         return reply
