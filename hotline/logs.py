@@ -11,13 +11,7 @@ import time
 from typing import IO, Any
 
 from twisted.internet.interfaces import IReactorTime
-from twisted.logger import (
-    FilteringLogObserver,
-    LogLevel,
-    LogLevelFilterPredicate,
-    formatEvent,
-    globalLogBeginner,
-)
+from twisted.logger import LogLevel, formatEvent, globalLogBeginner
 
 from hotline.pii import mask_text
 
@@ -31,14 +25,22 @@ class MaskingObserver:
     every line is flushed at once.
     """
 
-    def __init__(self, stream: IO[str], clock: IReactorTime | None = None) -> None:
+    def __init__(
+        self, stream: IO[str], clock: IReactorTime | None = None, level: str = "debug"
+    ) -> None:
         self.stream = stream
         self.clock = clock
+        # events below ``level`` are dropped here: one comparison instead of Twisted's
+        # FilteringLogObserver with a per-namespace predicate (we only use one level)
+        self._levels = frozenset(lv for lv in LogLevel.iterconstants()
+                                 if lv >= LogLevel.levelWithName(level))
         self._flush_pending = False
         self._second = -1
         self._stamp = ""
 
     def __call__(self, event: dict[str, Any]) -> None:
+        if event.get("log_level") not in self._levels:
+            return
         text = event_text(event)
         failure = event.get("log_failure")
         if failure is not None:
@@ -85,8 +87,7 @@ def start_logging(
     stream: IO[str] = sys.stdout, level: str = "info", clock: IReactorTime | None = None
 ) -> None:
     """Send every event to ``stream`` at ``level`` and above (``clock``: see MaskingObserver)."""
-    predicate = LogLevelFilterPredicate(defaultLogLevel=LogLevel.levelWithName(level))
-    observer = FilteringLogObserver(MaskingObserver(stream, clock), [predicate])
+    observer = MaskingObserver(stream, clock, level)
     globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
     configure_structlog("warning" if level == "warn" else level)
 

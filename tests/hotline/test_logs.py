@@ -78,3 +78,12 @@ def test_event_text_matches_twisted_formatting() -> None:
         ev = {"log_format": fmt, "log_level": LogLevel.info, "log_time": 0.0, **fields}
         assert event_text(ev) == formatEvent(ev), fmt
     assert event_text({"log_time": 0.0}) == ""  # no format at all
+
+
+def test_events_below_the_level_are_dropped() -> None:
+    stream = CountingStream()
+    observer = MaskingObserver(stream, level="warn")
+    for level in (LogLevel.debug, LogLevel.info, LogLevel.warn, LogLevel.error):
+        observer({"log_format": level.name, "log_level": level, "log_time": 0.0})
+    observer({"log_format": "no level", "log_time": 0.0})  # not a twisted.logger event
+    assert [line.split(" ", 2)[2] for line in stream.getvalue().splitlines()] == ["warn", "error"]
