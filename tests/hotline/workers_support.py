@@ -140,19 +140,27 @@ class Connection:
         self.protocol.transport.loseConnection()  # type: ignore[union-attr]
 
 
-async def connections_to(port: int, pids: set[int], tries: int = 60) -> dict[int, Connection]:
-    """Open connections until one is served by each process in ``pids``; close the rest."""
+async def connections_to(
+    port: int, pids: set[int], tries: int = 20, burst: int = 8
+) -> dict[int, Connection]:
+    """Open connections until one is served by each process in ``pids``; close the rest.
+
+    They are opened ``burst`` at a time and held open together: one at a time, an idle main
+    process could win every accept and never leave one for a worker."""
     found: dict[int, Connection] = {}
     for _ in range(tries):
-        conn = await Connection.open(port)
-        pid = await conn.pid()
-        if pid in pids and pid not in found:
-            found[pid] = conn
-        else:
-            conn.close()
+        conns = await defer.gatherResults(
+            [defer.ensureDeferred(Connection.open(port)) for _ in range(burst)]
+        )
+        served = await defer.gatherResults([defer.ensureDeferred(c.pid()) for c in conns])
+        for conn, pid in zip(conns, served, strict=True):
+            if pid in pids and pid not in found:
+                found[pid] = conn
+            else:
+                conn.close()
         if set(found) == pids:
             return found
-    raise AssertionError(f"no connection reached {pids - set(found)} in {tries} tries")
+    raise AssertionError(f"no connection reached {pids - set(found)} in {tries} bursts")
 
 
 class PidWatch:
