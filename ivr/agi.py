@@ -42,15 +42,14 @@ class CallEnded(Exception):
 
 
 class _Pending:
-    """One command: its line, its reply deadline (absolute, clock seconds) and its Deferred."""
+    """One command: its line, its reply timeout (seconds) and its Deferred."""
 
-    __slots__ = ("deadline", "deferred", "line", "timeout", "usage")
+    __slots__ = ("deferred", "line", "timeout", "usage")
 
     def __init__(self, line: str, timeout: float, deferred: Deferred[AgiReply]) -> None:
         self.line = line
         self.timeout = timeout
         self.deferred = deferred
-        self.deadline = 0.0
         self.usage: list[str] | None = None  # the lines of a multi-line 520 so far
 
 
