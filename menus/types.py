@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from types import SimpleNamespace
 from typing import Any
 
 # ---------------------------------------------------------------- inputs (what happened)
@@ -127,23 +128,26 @@ class Session:
 
     def evolve(self, **changes: Any) -> Session:
         """A copy with ``changes`` (like ``dataclasses.replace``, which cost a third of an
-        engine step: the engine evolves a session ~6 times per input)."""
+        engine step: the engine evolves a session ~4 times per input).
+
+        The copy's slots are filled through their descriptors: a frozen dataclass's
+        ``__init__`` goes through ``object.__setattr__`` by name per field, 2.5x slower."""
         if not changes.keys() <= _SESSION_FIELDS:
             return replace(self, **changes)  # raises the usual TypeError for a bad name
         get = changes.get
-        return Session(
-            menu=get("menu", self.menu),
-            version=get("version", self.version),
-            node=get("node", self.node),
-            lang=get("lang", self.lang),
-            channel=get("channel", self.channel),
-            msisdn=get("msisdn", self.msisdn),
-            vars=get("vars", self.vars),
-            counters=get("counters", self.counters),
-            pending=get("pending", self.pending),
-            history=get("history", self.history),
-            ended=get("ended", self.ended),
-        )
+        new = _new_session(Session)
+        _SET.menu(new, get("menu", self.menu))
+        _SET.version(new, get("version", self.version))
+        _SET.node(new, get("node", self.node))
+        _SET.lang(new, get("lang", self.lang))
+        _SET.channel(new, get("channel", self.channel))
+        _SET.msisdn(new, get("msisdn", self.msisdn))
+        _SET.vars(new, get("vars", self.vars))
+        _SET.counters(new, get("counters", self.counters))
+        _SET.pending(new, get("pending", self.pending))
+        _SET.history(new, get("history", self.history))
+        _SET.ended(new, get("ended", self.ended))
+        return new
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -179,6 +183,9 @@ class Session:
 
 _SESSION_FIELDS = frozenset(Session.__dataclass_fields__)
 assert len(_SESSION_FIELDS) == 11, "Session.evolve names every field: add the new one there"
+_new_session = object.__new__
+# the slot setters of Session, by field name: _SET.node(session, value)
+_SET = SimpleNamespace(**{name: Session.__dict__[name].__set__ for name in _SESSION_FIELDS})
 
 
 @dataclass(frozen=True, slots=True)
