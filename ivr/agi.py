@@ -53,6 +53,10 @@ class _Pending:
         self.usage: list[str] | None = None  # the lines of a multi-line 520 so far
 
 
+def _nothing(*_: object) -> None:
+    """The callback of an owner that has not set one (or of a closed call)."""
+
+
 def write_now(transport: Any, data: bytes) -> None:
     """``transport.write(data)``, but on a plain TCP connection with nothing buffered the bytes
     go to the socket at once. Twisted's write buffers, asks epoll for writability and sends on
@@ -106,9 +110,9 @@ class AgiProtocol(LineReceiver):
         self.hung_up = False
         self.closed = False
         self.close_reason = ""  # set when we close because the peer broke the protocol
-        self.on_env: Callable[[AgiEnv], None] = lambda env: None
-        self.on_hangup: Callable[[], None] = lambda: None
-        self.on_closed: Callable[[], None] = lambda: None
+        self.on_env: Callable[[AgiEnv], None] = _nothing
+        self.on_hangup: Callable[[], None] = _nothing
+        self.on_closed: Callable[[], None] = _nothing
         self._env_lines: list[str] = []
         self._queue: deque[_Pending] = deque()
         self._in_flight: _Pending | None = None
@@ -286,7 +290,11 @@ class AgiProtocol(LineReceiver):
         for pending in waiting:
             if not pending.deferred.called:
                 pending.deferred.errback(CallEnded(pending.line))
-        self.on_closed()
+        on_closed = self.on_closed
+        # The owners' callbacks refer back to this protocol (a cycle): dropping them lets the
+        # call's objects go by reference counting instead of waiting for the cyclic collector.
+        self.on_env = self.on_hangup = self.on_closed = _nothing
+        on_closed()
 
 
 __all__ = [

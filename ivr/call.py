@@ -244,6 +244,8 @@ class Call:
         self.log.info("ivr.call_record", **self.record.fields())
         if self._on_record is not None:
             self._on_record(self.record)
+        self.channel.release()  # break the call <-> channel effects cycle
+        self._kw = {}
 
     # ------------------------------------------------------------------ commands
 

@@ -39,6 +39,14 @@ def transfer_result(dialstatus: str) -> EffectResult:
     return EffectResult(ok=False, error=error)
 
 
+async def _call_ended(*words: str, **kw: object) -> AgiReply:
+    raise RuntimeError("the call has ended")
+
+
+def _ignore(*_: object) -> None:
+    """A callback of a call that has ended."""
+
+
 class ChannelEffects:
     """Runs ``channel.*`` effects for one call; plugged into ``Dialogue`` as ``channel_effects``."""
 
@@ -58,6 +66,12 @@ class ChannelEffects:
         self._dial_timeout_s = dial_timeout_s
         self._on_state = on_state
         self._on_outcome = on_outcome
+
+    def release(self) -> None:
+        """Forget the call's callbacks once it has ended (they refer back to the call: a cycle
+        only the garbage collector would otherwise break); a late effect gets ``failed``."""
+        self._command = _call_ended
+        self._on_state = self._on_outcome = _ignore
 
     async def run(self, effect: Effect, session: Session) -> EffectResult:
         if effect.name == "channel.transfer":
