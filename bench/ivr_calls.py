@@ -107,12 +107,10 @@ def serve(args: argparse.Namespace) -> None:
         else:
             port = listen_fastagi(reactor, 0, factory)
         stats["cpu0"] = cpu_s()
-        if os.environ.get("IVR_BENCH_GC_FREEZE"):  # experiment: IVR_BENCH_GC_FREEZE=20000,50,100
-            import gc
+        from hotline.gctune import DEFAULT_GC, tune_gc
 
-            gc.freeze()
-            if "," in os.environ["IVR_BENCH_GC_FREEZE"]:
-                gc.set_threshold(*map(int, os.environ["IVR_BENCH_GC_FREEZE"].split(",")))
+        # as serve does after start-up (node.gc); IVR_BENCH_GC=python keeps CPython's defaults
+        tune_gc("python" if os.environ.get("IVR_BENCH_GC") == "python" else DEFAULT_GC)
         print(f"PORT {port.getHost().port}", flush=True)
 
     if args.mode == "bare":
@@ -164,8 +162,8 @@ def serve(args: argparse.Namespace) -> None:
 def watch_gc() -> Any:
     """Time spent in the cyclic garbage collector (it runs inside whatever allocates, so a
     profile shows it as random constructors); returns a function giving the seconds so far.
-    IVR_BENCH_GC_FREEZE=1 freezes the heap after start-up, =a,b,c also sets gc thresholds (an
-    experiment, not what serve does)."""
+    The servers tune the collector as serve does (node.gc, hotline/gctune.py);
+    IVR_BENCH_GC=python runs them with CPython's defaults instead."""
     import gc
 
     spent = [0.0, 0.0, 0.0]  # total, started at, longest pause

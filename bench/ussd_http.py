@@ -62,6 +62,7 @@ def serve_ours(redis_url: str, catalog: str, data_dir: str, log_path: str,
     from twisted.internet import defer, reactor
 
     from hotline.app import start
+    from hotline.gctune import tune_gc
     from hotline.logs import start_logging
     from hotline.settings import load_settings
 
@@ -75,6 +76,7 @@ def serve_ours(redis_url: str, catalog: str, data_dir: str, log_path: str,
 
     async def main() -> None:
         running = await start(settings, reactor)
+        tune_gc(settings.raw["node"]["gc"])  # as serve does after start-up
         print(json.dumps({"port": running.http_port}), flush=True)
 
     defer.ensureDeferred(main()).addErrback(lambda f: (f.printTraceback(), reactor.stop()))

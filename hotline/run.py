@@ -19,6 +19,7 @@ from twisted.internet import defer
 from twisted.internet.task import react
 from twisted.logger import Logger
 
+from hotline.gctune import tune_gc
 from hotline.logs import start_logging
 from hotline.pii import mask_tail
 from hotline.settings import Settings, merge
@@ -71,6 +72,7 @@ async def _main(
 
     node = Node.main_for(settings, log_level="warn" if once else "info")  # + node.workers - 1
     running = await start(settings, reactor, on_sms=on_sms if demo else None, node=node)
+    tune_gc(settings.raw["node"]["gc"])  # after start-up: see hotline/gctune
     if not once:
         reactor.addSystemEventTrigger(
             "before", "shutdown", lambda: defer.ensureDeferred(running.stop())

@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from hotline.gctune import gc_settings
+
 DEFAULTS: dict[str, Any] = {
     "data_dir": "../var",
     "redis": {"url": None, "sentinel": None},  # sentinel: {service, addresses: [host:port]}
@@ -43,7 +45,9 @@ DEFAULTS: dict[str, Any] = {
     "default_menu": "booking",
     "hospital": "hospital.yaml",
     "admin": {"token": None},
-    "node": {"workers": 1},  # processes serving the channels; auto = one per CPU (operations.md)
+    # workers: processes serving the channels, auto = one per CPU; gc: see hotline/gctune.py
+    # (docs/operations.md)
+    "node": {"workers": 1, "gc": {"freeze": True, "thresholds": [20000, 50, 1000]}},
     # Sections owned by one package each; keys inside are documented in that package's docs/.
     "booking": {"sweep_interval": 1.0, "listing_cache_s": 1.0},  # docs/booking.md
     "payments": {"secret": None},  # HMAC-SHA256 key of /api/payments/callback (docs/booking.md)
@@ -198,6 +202,7 @@ def _check(raw: Mapping[str, Any], path: Path | None) -> None:
         raise SettingsError(f"{where}: menus must be a non-empty list of files")
     try:
         _ = Settings(Path("."), raw).workers
+        gc_settings(raw["node"].get("gc"))
     except ValueError as exc:
         raise SettingsError(f"{where}: {exc}") from exc
     smpp = raw["sms"]["smpp"]

@@ -28,6 +28,7 @@ log = Logger()
 async def serve(reactor: Any, link: MainLink) -> None:
     """Boot from the main's first message, serve until the link closes."""
     from hotline.app import start
+    from hotline.gctune import tune_gc
     from hotline.logs import start_logging
     from hotline.node import Node
     from hotline.settings import Settings
@@ -42,6 +43,7 @@ async def serve(reactor: Any, link: MainLink) -> None:
     except Exception:
         log.failure("worker.start_failed pid={pid}", pid=os.getpid())
         raise
+    tune_gc(settings.raw["node"]["gc"])  # after start-up: see hotline/gctune
     reactor.addSystemEventTrigger(  # SIGTERM, or the link closing: close listeners, Redis pool
         "before", "shutdown", lambda: defer.ensureDeferred(running.stop())
     )
