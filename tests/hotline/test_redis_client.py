@@ -52,3 +52,11 @@ async def test_transactions_still_reserve_their_connection(redis) -> None:
     assert await tx.commit() == ["OK", 1]
     assert await redis.mget(["hl:t:a", "hl:t:b"]) == ["1", "1"]
 
+
+
+def test_connections_send_without_nagle_delay(redis) -> None:
+    import socket
+
+    connection = redis._factory.pool[0]
+    handle = connection.transport.getHandle()
+    assert handle.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
