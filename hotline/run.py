@@ -70,6 +70,7 @@ async def _main(
 
     from hotline.node import Node
 
+    reactor.callWhenRunning(_stop_once_on_sigterm, reactor)  # after Twisted installs its own
     node = Node.main_for(settings, log_level="warn" if once else "info")  # + node.workers - 1
     running = await start(settings, reactor, on_sms=on_sms if demo else None, node=node)
     tune_gc(settings.raw["node"]["gc"])  # after start-up: see hotline/gctune
@@ -84,6 +85,23 @@ async def _main(
         outcome["code"] = await scripted_booking(reactor, running.http_port, sms_waiter, sms_seen)
     finally:
         await running.stop()
+
+
+def _stop_once_on_sigterm(reactor: Any) -> None:
+    """A second SIGTERM (a group kill, or ``timeout`` passing one on) must not ask a stopping
+    reactor to stop again: Twisted logs that as a critical ReactorNotRunning traceback."""
+    import signal
+
+    from twisted.internet.error import ReactorNotRunning
+
+    def stop() -> None:
+        try:
+            reactor.stop()
+        except ReactorNotRunning:
+            return  # already stopping
+        log.info("Received SIGTERM, shutting down.")
+
+    signal.signal(signal.SIGTERM, lambda *_: reactor.callFromThread(stop))
 
 
 def _banner(http_port: int, agi_port: int, demo: bool) -> None:
