@@ -61,16 +61,9 @@ def write_now(transport: Any, data: bytes) -> None:
     """``transport.write(data)``, but on a plain TCP connection with nothing buffered the bytes
     go to the socket at once. Twisted's write buffers, asks epoll for writability and sends on
     the next reactor turn: two ``epoll_ctl`` calls and a turn per AGI command, a tenth of the
-    server's CPU. Whatever the socket does not take (or any error) is left to Twisted."""
-    if (
-        type(transport) is tcp.Server
-        and transport.connected
-        and not transport.disconnecting
-        and not transport._writeDisconnected
-        and not transport.TLS
-        and not transport._tempDataBuffer
-        and transport.offset == len(transport.dataBuffer)
-    ):
+    server's CPU. Whatever the socket does not take (or any error) is left to Twisted; so is
+    every transport whose internals are not the ones checked here (another Twisted release)."""
+    if type(transport) is tcp.Server and _idle(transport):
         try:
             sent = transport.socket.send(data)
         except OSError:
@@ -78,6 +71,21 @@ def write_now(transport: Any, data: bytes) -> None:
         data = data[sent:]
     if data:
         transport.write(data)
+
+
+def _idle(transport: Any) -> bool:
+    """Connected, not closing, not TLS, and nothing waiting in Twisted's write buffers."""
+    try:
+        return bool(
+            transport.connected
+            and not transport.disconnecting
+            and not transport._writeDisconnected
+            and not transport.TLS
+            and not transport._tempDataBuffer
+            and transport.offset == len(transport.dataBuffer)
+        )
+    except AttributeError:  # Twisted's private write state changed: use the public path
+        return False
 
 
 class AgiProtocol(LineReceiver):

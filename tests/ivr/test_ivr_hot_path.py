@@ -133,3 +133,15 @@ def test_an_ended_call_is_freed_without_the_cyclic_collector() -> None:
         assert gone() is None
     finally:
         gc.enable()
+
+
+def test_a_transport_without_twisteds_write_state_takes_the_public_path() -> None:
+    from types import SimpleNamespace
+
+    from ivr.agi import _idle
+
+    assert _idle(SimpleNamespace(connected=True, disconnecting=False)) is False  # no buffers
+    idle = SimpleNamespace(connected=True, disconnecting=False, _writeDisconnected=False,
+                           TLS=False, _tempDataBuffer=[], offset=0, dataBuffer=b"")
+    assert _idle(idle) is True
+    assert _idle(SimpleNamespace(**{**vars(idle), "_tempDataBuffer": [b"x"]})) is False
