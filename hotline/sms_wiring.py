@@ -7,10 +7,12 @@ booking events into SMS, and the MO text commands (``hotline.mo``).
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.web.resource import Resource
 
@@ -18,6 +20,7 @@ from booking.rules import day_label
 from hotline.events import EventConsumer
 from hotline.mo import MoCommands
 from hotline.notify import Renderer
+from hotline.settings import Settings
 from hotline.stopping import stop_all
 from sms.mo import Keywords
 from sms.redis_outbox import RedisOutbox
@@ -103,7 +106,8 @@ async def start_sms(settings: Any, reactor: Any, redis: Any, catalog: Any,
         stoppers.append(listener.stopListening)
         smsc_port = listener.getHost().port
         smpp = {"host": "127.0.0.1", "port": smsc_port, "system_id": "hotline", "password": ""}
-    outbox = RedisOutbox(redis, reactor)
+    lease_s = float(raw.get("lease_s", 300))
+    outbox = RedisOutbox(redis, reactor, owner=sender_name(settings), lease_s=lease_s)
     tps = raw.get("tps")
     sender = SmppSender(
         host=smpp["host"], port=int(smpp["port"]), system_id=str(smpp["system_id"]),
@@ -114,9 +118,21 @@ async def start_sms(settings: Any, reactor: Any, redis: Any, catalog: Any,
     )
     sender.startService()
     stoppers.append(sender.stopService)
+    reclaim = LoopingCall(lambda: sender.reclaim().addErrback(
+        lambda f: log.warn("sms.reclaim_failed why={why}", why=f.getErrorMessage())))
+    reclaim.clock = reactor
+    reclaim.start(lease_s / 2, now=False)  # another node's sender may have died mid-send
+    stoppers.append(reclaim.stop)
     side = SmsSide(sender, outbox, smsc_port, raw, redis, reactor,
                    Renderer(templates, catalog, day_label), _stoppers=stoppers)
     return side
+
+
+def sender_name(settings: Settings) -> str:
+    """Who takes messages from the shared outbox: stable across restarts of this node (so a
+    restart takes back its own in-flight messages at once), distinct per node on one Redis."""
+    return str(settings.raw.get("sms", {}).get("sender_name")
+               or f"{socket.gethostname()}:{settings.http_port}")
 
 
 def _log_sms(to: str, source: str, text: str) -> None:

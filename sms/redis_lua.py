@@ -70,10 +70,11 @@ end
 return out
 """
 
-# KEYS: q, f, dead.  ARGV: prefix, limit, now, retention.
+# KEYS: q, f, dead.  ARGV: prefix, limit, now, retention, owner (the sender taking them).
 # Returns a flat list: key, to, text, kind, valid_until per message taken.
 TAKE = _LIB + r"""
 local prefix, limit, now, retention = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local owner = ARGV[5] or ''
 local out, taken = {}, 0
 while taken < limit do
   local head = redis.call('ZPOPMIN', KEYS[1], limit - taken)
@@ -88,7 +89,7 @@ while taken < limit do
         bury(m, KEYS[3], key, 'expired', 'expired: validity passed before sending', now, retention)
       else
         redis.call('ZADD', KEYS[2], n, key)
-        redis.call('HSET', m, 'state', 'sending', 'updated', now)
+        redis.call('HSET', m, 'state', 'sending', 'updated', now, 'owner', owner, 'taken', now)
         redis.call('HINCRBY', m, 'attempts', 1)
         out[#out + 1] = key; out[#out + 1] = f[1]; out[#out + 1] = f[2]
         out[#out + 1] = f[3]; out[#out + 1] = f[4]
@@ -166,13 +167,22 @@ end
 return out
 """
 
-# KEYS: q, f.  ARGV: prefix, now.  Everything in flight goes back to waiting (after a crash).
+# KEYS: q, f.  ARGV: prefix, now, owner, cutoff.  What is in flight goes back to waiting when
+# its sender is this one (a previous run of it crashed) or took it before ``cutoff`` (another
+# node that died, or is stuck past the lease); another live sender's messages stay.
 RECOVER = _LIB + r"""
+local prefix, now, owner, cutoff = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local inflight = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
+local back = 0
 for i = 1, #inflight, 2 do
-  redis.call('ZADD', KEYS[1], inflight[i + 1], inflight[i])
-  redis.call('HSET', ARGV[1] .. 'm:' .. inflight[i], 'state', 'queued', 'updated', ARGV[2])
+  local m = prefix .. 'm:' .. inflight[i]
+  local f = redis.call('HMGET', m, 'owner', 'taken')
+  if (not f[1]) or f[1] == owner or (tonumber(f[2]) or 0) < cutoff then
+    redis.call('ZADD', KEYS[1], inflight[i + 1], inflight[i])
+    redis.call('ZREM', KEYS[2], inflight[i])
+    redis.call('HSET', m, 'state', 'queued', 'updated', now)
+    back = back + 1
+  end
 end
-redis.call('DEL', KEYS[2])
-return #inflight / 2
+return back
 """

@@ -97,15 +97,21 @@ class RedisOutbox:
 
     def __init__(self, redis: Any, clock: IReactorTime, *, prefix: str = PREFIX,
                  retention: float = 7 * DAY, id_ttl: float = 2 * DAY,
-                 final_id_ttl: float = 3600, scheduler: IReactorTime | None = None) -> None:
+                 final_id_ttl: float = 3600, scheduler: IReactorTime | None = None,
+                 owner: str = "", lease_s: float = 300) -> None:
         """``clock`` gives now (validity, timestamps); ``scheduler`` (default: clock) runs the
-        same-turn batches, so a test may fake time on a Clock while Redis I/O stays real."""
+        same-turn batches, so a test may fake time on a Clock while Redis I/O stays real.
+
+        ``owner`` names the sender taking messages (stable across its restarts, distinct per
+        node sharing the Redis); ``lease_s``: how long another node's message may stay in
+        flight before ``recover`` takes it back (that node died, or is stuck)."""
         self.redis = redis
         self.clock = clock
         self.prefix = prefix
         self.retention = int(retention)
         self.id_ttl = int(id_ttl)
         self.final_id_ttl = int(final_id_ttl)
+        self.owner, self.lease_s = owner, lease_s
         self.q, self.f = prefix + "q", prefix + "f"
         self.dead_key, self.counter = prefix + "dead", prefix + "n"
         self._put, self._take = Script(redis, redis_lua.PUT), Script(redis, redis_lua.TAKE)
@@ -136,7 +142,8 @@ class RedisOutbox:
     @defer.inlineCallbacks
     def take(self, limit: int) -> Any:
         flat = yield self._take([self.q, self.f, self.dead_key],
-                                [self.prefix, max(int(limit), 1), self._now(), self.retention])
+                                [self.prefix, max(int(limit), 1), self._now(), self.retention,
+                                 self.owner])
         out = []
         for i in range(0, len(flat), 5):
             key, to, text, kind, valid = (_text(v) for v in flat[i:i + 5])
@@ -172,8 +179,10 @@ class RedisOutbox:
 
     # -- operations ----------------------------------------------------------------------
     def recover(self) -> defer.Deferred[int]:
-        """Put every in-flight message back to waiting (the sender starts: nothing is out)."""
-        d = self._recover([self.q, self.f], [self.prefix, self._now()])
+        """Put back to waiting what this sender had in flight (it is starting: nothing of its
+        own is out) and what any sender took more than ``lease_s`` ago; how many."""
+        now = self._now()
+        d = self._recover([self.q, self.f], [self.prefix, now, self.owner, now - self.lease_s])
         return d.addCallback(int)
 
     @defer.inlineCallbacks

@@ -140,3 +140,37 @@ async def test_redis_outbox_receipt_before_done_is_counted_at_done(redis) -> Non
     await box.take(1)
     assert await box.receipt("x", "b1", "UNDELIV") == "sending"
     assert await box._done_many([("x", "b1")]) == ["undelivered"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_another_nodes_message_in_flight_is_taken_back_only_after_its_lease(redis) -> None:
+    clock = Clock()
+    clock.advance(1_000_000)
+    node_a = RedisOutbox(redis, clock, scheduler=reactor, owner="a:8080", lease_s=300)
+    node_b = RedisOutbox(redis, clock, scheduler=reactor, owner="b:8080", lease_s=300)
+    for k in "xy":
+        await node_a.put(sms(k))
+    assert [m.key for m in await node_a.take(1)] == ["x"]  # node a is sending "x"
+    assert await node_b.recover() == 0  # b starts: a's message is not b's to resend
+    assert (await node_a.state("x"))["state"] == "sending"
+    clock.advance(299)
+    assert await node_b.recover() == 0
+    clock.advance(2)  # a has held "x" past its lease: a died, or is stuck
+    assert await node_b.recover() == 1
+    assert [m.key for m in await node_b.take(5)] == ["x", "y"]  # x keeps its place
+    assert (await node_b.state("x"))["owner"] == "b:8080"
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_restarted_node_takes_back_its_own_messages_at_once(redis) -> None:
+    clock = Clock()
+    clock.advance(1_000_000)
+    before = RedisOutbox(redis, clock, scheduler=reactor, owner="a:8080")
+    other = RedisOutbox(redis, clock, scheduler=reactor, owner="b:8080")
+    for k in "xy":
+        await before.put(sms(k))
+    await before.take(1)
+    await other.take(1)
+    after = RedisOutbox(redis, clock, scheduler=reactor, owner="a:8080")  # a, restarted
+    assert await after.recover() == 1  # its own "x"; b's "y" stays with b
+    assert await after.counts() == {"queued": 1, "sending": 1, "dead": 0}
