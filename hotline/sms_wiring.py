@@ -44,13 +44,14 @@ class SmsSide:
     events: EventConsumer | None = None
     mo: MoCommands | None = None
     _stoppers: list[Callable[[], Any]] = field(default_factory=list)
+    name: str = "sms-1"  # this node's consumer name on hl:events (sender_name by default)
 
     async def attach(self, booking: Any, catalog: Any) -> None:
         """Start consuming booking events and answering MO commands."""
         opts = self.options
         self.events = EventConsumer(
             self.redis, self.sender, self.renderer, self.reactor, catalog=catalog,
-            consumer=str(opts.get("consumer", "sms-1")),
+            consumer=str(opts.get("consumer") or self.name),
             reminder_hour=int(opts.get("reminder_hour", 18)),
             validity=opts.get("validity") or None)
         await self.events.start()
@@ -124,7 +125,8 @@ async def start_sms(settings: Any, reactor: Any, redis: Any, catalog: Any,
     reclaim.start(lease_s / 2, now=False)  # another node's sender may have died mid-send
     stoppers.append(reclaim.stop)
     side = SmsSide(sender, outbox, smsc_port, raw, redis, reactor,
-                   Renderer(templates, catalog, day_label), _stoppers=stoppers)
+                   Renderer(templates, catalog, day_label), _stoppers=stoppers,
+                   name=sender_name(settings))
     return side
 
 
