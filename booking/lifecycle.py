@@ -188,13 +188,17 @@ class LifecycleMixin(_Base):
             day, tmpl.start, tmpl.end, self._tz, p.checkin_early_minutes, p.checkin_late_minutes
         )
 
-    async def verify(self, tcode: str, kiosk_id: str | None = None) -> Booking:
+    async def _kiosk_lookup(self, tcode: str, kiosk_id: str | None) -> dict[str, str]:
+        """The booking's hash for a kiosk; a miss counts against the kiosk's failure limit."""
         key = await self._kiosk_guard(kiosk_id)
         try:
-            h = await self._hash(tcode)
+            return await self._hash(tcode)
         except BookingError as exc:
             await self._failed(key, exc)
             raise
+
+    async def verify(self, tcode: str, kiosk_id: str | None = None) -> Booking:
+        h = await self._kiosk_lookup(tcode, kiosk_id)
         booking = self._booking(h)
         why = check_in_refusal(booking.status.value, booking.day, self.now())
         if why is None and booking.status.value != "confirmed":
@@ -210,12 +214,7 @@ class LifecycleMixin(_Base):
     async def check_in(self, tcode: str, kiosk_id: str) -> Booking:
         if not kiosk_id or len(kiosk_id) > 64:
             raise BookingError("bad_request", "kiosk_id must be 1 to 64 characters.")
-        key = await self._kiosk_guard(kiosk_id)
-        try:
-            h = await self._hash(tcode)
-        except BookingError as exc:
-            await self._failed(key, exc)
-            raise
+        h = await self._kiosk_lookup(tcode, kiosk_id)
         now_s = self.clock.seconds()
         today = local_now(now_s, self._tz).date().isoformat()
         window = self._window(h)
