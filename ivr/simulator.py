@@ -256,10 +256,7 @@ class AsteriskSimulator(AppsMixin, LineReceiver):
             self._reply("200 result=-1" + (" endpos=4000" if name == "stream file" else ""))
             self._caller_hangup()
             return
-        if self.script and isinstance(self.script[0], TypeAhead):
-            step = self.script.popleft()
-            assert isinstance(step, TypeAhead)
-            self.dtmf += [(key, 0.0) for key in step.keys]
+        self._take_type_ahead()
         if name == "get data":
             self._get_data(argv)
         elif name == "wait for digit":

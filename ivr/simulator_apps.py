@@ -24,6 +24,13 @@ class AppsMixin:
     missing: frozenset[str]
     broken_media: bool
 
+    def _take_type_ahead(self) -> None:
+        """Keys the script presses now (``TypeAhead``) wait in the DTMF buffer for the prompt."""
+        if self.script and isinstance(self.script[0], TypeAhead):
+            step = self.script.popleft()
+            assert isinstance(step, TypeAhead)
+            self.dtmf += [(key, 0.0) for key in step.keys]
+
     def _reply(self, line: str) -> None:
         raise NotImplementedError
 
@@ -71,10 +78,7 @@ class AppsMixin:
             if not self.dead:
                 self._caller_hangup()
             return
-        if self.script and isinstance(self.script[0], TypeAhead):
-            step = self.script.popleft()
-            assert isinstance(step, TypeAhead)
-            self.dtmf += [(key, 0.0) for key in step.keys]
+        self._take_type_ahead()
         for name in files.split("&"):
             self.transcript.append(("play", name))
             if name in self.missing or self.broken_media:
