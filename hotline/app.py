@@ -86,7 +86,7 @@ async def start(
 
     booking = RedisBookingService(
         redis, catalog, clock=clock or reactor,
-        listing_cache_s=float(settings.raw["booking"].get("listing_cache_s", 0.0)),
+        listing_cache_s=float(settings.raw["booking"]["listing_cache_s"]),  # default 1 s
     )
     if node.main:  # the singletons: SMPP bind, hl:events -> SMS outbox, MO text commands
         sms = await start_sms(settings, reactor, redis, catalog, templates, on_sms=on_sms)
