@@ -97,12 +97,12 @@ def connect(url: str, *, poolsize: int = 1, reconnect: bool = True) -> Deferred:
         f"{host}:{port}",
         int((parsed.path or "/0").strip("/") or 0),
         poolsize,
-        False,
-        _Handler,
-        "utf-8",
-        parsed.password,
-        None,
-        False,
+        isLazy=False,
+        handler=_Handler,
+        charset="utf-8",
+        password=parsed.password,
+        replyTimeout=None,
+        convertNumbers=False,
     )
     factory.reconnect = reconnect
     factory.startConnecting(HostnameEndpoint(reactor, host, port))
