@@ -3,7 +3,7 @@
 States: open -> binding -> bound -> unbinding -> closed (drawn in docs/sms.md).  Inputs come
 from the wire (responses, enquire_link, unbind, deliver_sm), from timers (bind/response
 timeouts, idle enquire_link) and from callers (``bind``, ``submit``, ``unbind``).  The clock is
-injected; reconnecting is ``sms.service``'s job (ClientService), not this protocol's.
+injected; reconnecting is ``sms.service``'s job (sms.link.LinkKeeper), not this protocol's.
 """
 
 from __future__ import annotations

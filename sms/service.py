@@ -3,10 +3,9 @@
 Messages go into an ``Outbox`` (``sms.redis_outbox.RedisOutbox`` in production: on disk before
 the SMSC sees them) and are taken from it in batches through one ESME transceiver link whenever
 it is bound.
-``ClientService`` keeps the link up (``reconnect_policy``: 1 s -> 60 s, jittered); its
-``prepareConnection`` hook is where bind_transceiver happens, so a connection only counts once
-it is bound.  A submit
-lost with the link goes back to the outbox and is sent after the next bind.
+``sms.link.LinkKeeper`` keeps the link up (``reconnect_policy``: 1 s -> 60 s, jittered) and
+runs bind_transceiver on each new connection, so a connection only counts once it is bound.
+A submit lost with the link goes back to the outbox and is sent after the next bind.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from twisted.application.internet import ClientService
 from twisted.application.service import Service
 from twisted.internet import defer
 from twisted.internet.endpoints import HostnameEndpoint
@@ -38,6 +36,7 @@ from sms.esme import (
     State,
 )
 from sms.flow import Backoff, check_window, reconnect_policy
+from sms.link import LinkKeeper
 from sms.mo import Reassembler
 from sms.outbox import MemoryOutbox, Outbox
 from sms.smpp.pdu import Pdu
@@ -121,13 +120,10 @@ class SmppSender(Service):
         self._active = 0  # messages taken from the outbox and not settled yet
         self.prefetch = max(4 * window, 32)  # taken ahead so the window never waits on Redis
         self.latencies: list[float] | None = None  # a list: every link appends submit->resp s
-        self._client = ClientService(
+        self._keeper: LinkKeeper[Any] = LinkKeeper(
             endpoint if endpoint is not None else HostnameEndpoint(reactor, host, port),
-            _EsmeFactory(self),
-            retryPolicy=retry_policy or reconnect_policy(),
-            clock=self.clock,
-            prepareConnection=self._prepare,
-        )
+            _EsmeFactory(self), self._prepare,
+            retry_policy or reconnect_policy(), self.clock, name="sms")
 
     # -- sms.api.Sender --------------------------------------------------------------------
     def send(self, message: OutgoingSms) -> defer.Deferred[bool]:
@@ -155,7 +151,7 @@ class SmppSender(Service):
     def startService(self) -> None:
         super().startService()
         self._recover()
-        self._client.startService()
+        self._keeper.start()
 
     def _recover(self) -> None:
         """In-flight leftovers of a previous run go back to waiting before anything is taken."""
@@ -199,7 +195,7 @@ class SmppSender(Service):
         esme = self._esme
         if esme is not None and esme.state is State.BOUND:
             yield esme.unbind()
-        yield self._client.stopService()
+        yield self._keeper.stop()
 
     def _later(self, delay: float, f: Callable[..., Any], *args: Any) -> None:
         self._timers = {t for t in self._timers if t.active()}
@@ -217,6 +213,7 @@ class SmppSender(Service):
     def _lost(self, esme: EsmeProtocol) -> None:
         if self._esme is esme:
             self._esme = None
+        self._keeper.lost(esme)
 
     # -- mobile-originated -----------------------------------------------------------------
     def _mo(self, pdu: Pdu, decoded: encoding.Decoded) -> None:

@@ -16,7 +16,6 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from twisted.application.internet import ClientService, backoffPolicy
 from twisted.application.service import Service
 from twisted.internet import defer
 from twisted.internet.endpoints import HostnameEndpoint
@@ -27,6 +26,8 @@ from twisted.python.failure import Failure
 
 from sms import encoding, gsm0338
 from sms.esme import EsmeConfig, EsmeProtocol, State
+from sms.flow import reconnect_policy
+from sms.link import LinkKeeper
 from sms.smpp.pdu import Pdu
 from ussd.gateway import HopReply, UssdGateway, mask
 
@@ -149,13 +150,10 @@ class UssdSmppService(Service):
         self.timeout_s = timeout_s if timeout_s is not None else gateway.timeout_s
         self._esme: UssdEsme | None = None
         self._dialogues: dict[str, _Dialogue] = {}
-        self._client = ClientService(
+        self._keeper: LinkKeeper[Any] = LinkKeeper(
             endpoint if endpoint is not None else HostnameEndpoint(reactor, host, port),
-            _Factory(self),
-            retryPolicy=retry_policy or backoffPolicy(initialDelay=1.0, maxDelay=60.0),
-            clock=self.clock,
-            prepareConnection=self._prepare,
-        )
+            _Factory(self), self._prepare,
+            retry_policy or reconnect_policy(), self.clock, name="ussd.smpp")
         self.bound_once: defer.Deferred[None] = defer.Deferred()
 
     @property
@@ -164,7 +162,7 @@ class UssdSmppService(Service):
 
     def startService(self) -> None:
         super().startService()
-        self._client.startService()
+        self._keeper.start()
 
     @defer.inlineCallbacks
     def stopService(self) -> Any:
@@ -176,7 +174,7 @@ class UssdSmppService(Service):
         esme = self._esme
         if esme is not None and esme.state is State.BOUND:
             yield esme.unbind()
-        yield self._client.stopService()
+        yield self._keeper.stop()
 
     def _prepare(self, esme: UssdEsme) -> defer.Deferred[None]:
         return esme.bind().addCallback(lambda _: self._bound(esme))
@@ -190,6 +188,7 @@ class UssdSmppService(Service):
     def _lost(self, esme: EsmeProtocol) -> None:
         if self._esme is esme:
             self._esme = None
+        self._keeper.lost(esme)
 
     # -- dialogues ---------------------------------------------------------------------
     def deliver(self, pdu: Pdu) -> None:

@@ -206,3 +206,39 @@ def test_session_info_and_coding_helpers() -> None:
         UssdOpCodes.from_settings({"nwe": 1})
     with pytest.raises(ValueError):
         UssdOpCodes.from_settings({"new": 300})
+
+
+@pytest_twisted.ensureDeferred
+async def test_stop_while_the_ussdc_has_not_answered_the_bind_is_quiet(redis) -> None:
+    """SIGTERM can land mid-bind; the stop must close the link without a logged error."""
+    from twisted.internet import defer, protocol
+    from twisted.logger import LogLevel, globalLogPublisher
+
+    binds: defer.Deferred[bytes] = defer.Deferred()
+    closed: defer.Deferred[None] = defer.Deferred()
+    silent = protocol.Factory.forProtocol(type("Silent", (protocol.Protocol,), {
+        "dataReceived": lambda self, data: None if binds.called else binds.callback(data),
+        "connectionLost": lambda self, reason: closed.callback(None),
+    }))  # reads the bind, never answers it
+    listening = reactor.listenTCP(0, silent, interface="127.0.0.1")
+    errors: list[Any] = []
+
+    def observer(event: dict[str, Any]) -> None:
+        if event.get("log_level") in (LogLevel.error, LogLevel.critical):
+            errors.append(event.get("log_format"))
+
+    gateway = UssdGateway(CountingDialogue(), UssdSessionStore(redis), "booking", gateway="smpp",
+                          clock=Clock())
+    service = UssdSmppService(gateway, "127.0.0.1", listening.getHost().port, "hlussd", "pw",
+                              reactor=reactor, clock=Clock())
+    globalLogPublisher.addObserver(observer)
+    try:
+        service.startService()
+        await binds.addTimeout(10, reactor)
+        assert not service.bound
+        await service.stopService()
+        await closed.addTimeout(5, reactor)  # the stop closed the half-bound link
+    finally:
+        globalLogPublisher.removeObserver(observer)
+        await listening.stopListening()
+    assert errors == [] and not service.bound_once.called
