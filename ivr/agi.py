@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
-from twisted.internet import tcp
 from twisted.internet.defer import Deferred, TimeoutError
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.protocols.basic import LineReceiver
@@ -33,6 +32,7 @@ from ivr.agi_wire import (
     parse_reply,
     quote,
 )
+from ivr.sendnow import write_now
 
 log = structlog.get_logger("ivr.agi")
 
@@ -55,37 +55,6 @@ class _Pending:
 
 def _nothing(*_: object) -> None:
     """The callback of an owner that has not set one (or of a closed call)."""
-
-
-def write_now(transport: Any, data: bytes) -> None:
-    """``transport.write(data)``, but on a plain TCP connection with nothing buffered the bytes
-    go to the socket at once. Twisted's write buffers, asks epoll for writability and sends on
-    the next reactor turn: two ``epoll_ctl`` calls and a turn per AGI command, a tenth of the
-    server's CPU. Whatever the socket does not take (or any error) is left to Twisted; so is
-    every transport whose internals are not the ones checked here (another Twisted release)."""
-    if type(transport) is tcp.Server and _idle(transport):
-        try:
-            sent = transport.socket.send(data)
-        except OSError:
-            sent = 0  # EAGAIN, or the peer is gone: Twisted's own write path reports it
-        data = data[sent:]
-    if data:
-        transport.write(data)
-
-
-def _idle(transport: Any) -> bool:
-    """Connected, not closing, not TLS, and nothing waiting in Twisted's write buffers."""
-    try:
-        return bool(
-            transport.connected
-            and not transport.disconnecting
-            and not transport._writeDisconnected
-            and not transport.TLS
-            and not transport._tempDataBuffer
-            and transport.offset == len(transport.dataBuffer)
-        )
-    except AttributeError:  # Twisted's private write state changed: use the public path
-        return False
 
 
 class AgiProtocol(LineReceiver):

@@ -60,3 +60,17 @@ def test_connections_send_without_nagle_delay(redis) -> None:
     connection = redis._factory.pool[0]
     handle = connection.transport.getHandle()
     assert handle.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_request_leaves_before_the_reactor_turn_ends(redis) -> None:
+    """The bytes are on the socket when the command returns, not in Twisted's write buffer;
+    a burst bigger than the socket takes still arrives whole and in order."""
+    transport = redis._factory.pool[0].transport
+    answer = redis.set("k", "v")
+    assert transport.dataBuffer == b"" and not transport._tempDataBuffer
+    assert await answer == "OK"
+    burst = [redis.set(f"big{i}", "x" * 200_000) for i in range(20)]
+    reads = [redis.execute_command("STRLEN", f"big{i}") for i in range(20)]
+    assert await defer.gatherResults(burst) == ["OK"] * 20
+    assert await defer.gatherResults(reads) == [200_000] * 20

@@ -11,7 +11,7 @@ from twisted.internet import defer
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.testing import StringTransport
 
-from ivr.agi import write_now
+from ivr.sendnow import write_now
 from ivr.server import FastAGIFactory, listen_fastagi
 from ivr.simulator import place_call
 
@@ -138,7 +138,7 @@ def test_an_ended_call_is_freed_without_the_cyclic_collector() -> None:
 def test_a_transport_without_twisteds_write_state_takes_the_public_path() -> None:
     from types import SimpleNamespace
 
-    from ivr.agi import _idle
+    from ivr.sendnow import _idle
 
     assert _idle(SimpleNamespace(connected=True, disconnecting=False)) is False  # no buffers
     idle = SimpleNamespace(connected=True, disconnecting=False, _writeDisconnected=False,
