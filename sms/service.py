@@ -2,7 +2,7 @@
 
 Messages go into an ``Outbox`` (``sms.redis_outbox.RedisOutbox`` in production: on disk before
 the SMSC sees them) and are taken from it in batches through one ESME transceiver link whenever
-it is bound.
+it is bound (``sms.sending``: the taking loop and what becomes of each message).
 ``sms.link.LinkKeeper`` keeps the link up (``reconnect_policy``: 1 s -> 60 s, jittered) and
 runs bind_transceiver on each new connection, so a connection only counts once it is bound.
 A submit lost with the link goes back to the outbox and is sent after the next bind.
@@ -25,20 +25,12 @@ from twisted.python.failure import Failure
 from sms import encoding
 from sms.api import OutgoingSms
 from sms.dlr import ID_BASES, Receipt, receipt_form
-from sms.esme import (
-    THROTTLES,
-    EsmeConfig,
-    EsmeProtocol,
-    LinkLost,
-    NotBound,
-    ResponseTimeout,
-    SmppError,
-    State,
-)
+from sms.esme import EsmeConfig, EsmeProtocol, State
 from sms.flow import Backoff, check_window, reconnect_policy
 from sms.link import LinkKeeper
 from sms.mo import Reassembler
 from sms.outbox import MemoryOutbox, Outbox
+from sms.sending import SendingMixin, mask
 from sms.smpp.pdu import Pdu
 
 log = Logger(namespace="sms.service")
@@ -46,10 +38,6 @@ __all__ = ["SmppSender", "mask", "reconnect_policy"]
 
 OnReceipt = Callable[[str, Receipt], None]  # (message key, receipt)
 OnMessage = Callable[[str, str, str], Any]  # (to, from, text): a whole MO message
-
-
-def mask(msisdn: str) -> str:
-    return "*" * max(len(msisdn) - 4, 0) + msisdn[-4:]
 
 
 class _EsmeFactory(Factory):
@@ -64,11 +52,10 @@ class _EsmeFactory(Factory):
         return proto
 
 
-class SmppSender(Service):
-    """Implements ``sms.api.Sender`` over SMPP 3.4 (bind_transceiver, registered_delivery=1)."""
+class SmppSender(SendingMixin, Service):
+    """Implements ``sms.api.Sender`` over SMPP 3.4 (bind_transceiver, registered_delivery=1);
+    taking from the outbox and settling each message is ``SendingMixin``'s part."""
 
-    max_attempts = 5
-    retry_delay = 5.0
     early_receipt_ttl = 300.0  # a receipt that beat its submit_sm_resp waits this long
 
     def __init__(
@@ -268,113 +255,3 @@ class SmppSender(Service):
         if early is not None and early[0] >= self.clock.seconds():
             self._receipt(early[1])
         return message_id
-
-    # -- sending ---------------------------------------------------------------------------
-    def _flush(self) -> None:
-        """Take a batch from the outbox when bound and below the prefetch limit (one take at
-        a time); each taken message goes to the ESME, whose window and TPS bucket pace it."""
-        room = self.prefetch - self._active
-        if self._taking:
-            self._missed = True  # something arrived while a take was out: take again after it
-            return
-        if not (self._ready and self.running and self.bound) or room <= 0:
-            return
-        self._taking, self._missed = True, False
-        d = defer.maybeDeferred(self.outbox.take, room)
-
-        def taken(messages: list[OutgoingSms]) -> None:
-            self._taking = False
-            for message in messages:
-                self._submit(message)
-            if messages or self._missed:
-                self._flush()
-
-        def failed(f: Failure) -> None:
-            self._taking = False
-            log.error("sms.outbox_take_failed why={why}", why=f.getErrorMessage())
-            self._later(1.0, self._flush)
-
-        d.addCallbacks(taken, failed)
-
-    def _submit(self, message: OutgoingSms) -> None:
-        esme = self._esme
-        self._active += 1
-        if esme is None or esme.state is not State.BOUND:
-            self._settle(self.outbox.retry, message)
-            return
-        try:
-            if not (message.to.isdigit() and len(message.to) <= 20):
-                raise ValueError(f"destination {mask(message.to)!r} is not 1-20 digits")
-            parts = encoding.split(message.text, self._next_ref())
-        except ValueError as err:
-            log.error("sms.unsendable key={key} why={why}", key=message.key, why=str(err))
-            self._settle(self.outbox.dead, message, str(err))
-            return
-        ton, npi = self.source_ton_npi
-        submits = [
-            esme.submit({
-                "source_addr_ton": ton, "source_addr_npi": npi, "source_addr": self.source_addr,
-                "dest_addr_ton": 1, "dest_addr_npi": 1, "destination_addr": message.to,
-                "esm_class": part.esm_class, "registered_delivery": 1,
-                "data_coding": part.data_coding, "short_message": part.short_message,
-            })
-            for part in parts
-        ]
-        for d in submits:  # map ids as each resp arrives: a part's receipt may beat the rest
-            d.addCallback(self._remember, message.key)
-        if len(submits) == 1:  # the common case, without a DeferredList
-            submits[0].addCallbacks(lambda r: self._submitted([(True, r)], message),
-                                    lambda f: self._submitted([(False, f)], message))
-            return
-        done = defer.DeferredList(submits, consumeErrors=True)
-        done.addCallback(self._submitted, message)
-
-    def _settle(self, call: Callable[..., Any], message: OutgoingSms, *args: Any) -> None:
-        """Record the message's outcome in the outbox, then free its prefetch slot."""
-        d = defer.maybeDeferred(call, message, *args)
-
-        def settled(_: Any) -> None:
-            self._active -= 1
-            self._flush()
-
-        def failed(f: Failure) -> None:  # the outbox keeps it in flight: recovered on restart
-            log.error("sms.outbox_write_failed key={key} why={why}", key=message.key,
-                      why=f.getErrorMessage())
-            self._active -= 1
-
-        d.addCallbacks(settled, failed)
-
-    def _submitted(self, results: list[tuple[bool, Any]], message: OutgoingSms) -> None:
-        failures = [r for ok, r in results if not ok]
-        if not failures:
-            self._attempts.pop(message.key, None)
-            ids = [receipt_form(str(r), self.receipt_ids) for _, r in results]
-            # The SMSC has it: free the slot now and record the fact in the background (a
-            # crash before the write re-sends it: the at-least-once case, a duplicate).
-            self._active -= 1
-            d = defer.maybeDeferred(self.outbox.done, message, ids)
-            d.addErrback(lambda f: log.error("sms.outbox_write_failed key={key} why={why}",
-                                             key=message.key, why=f.getErrorMessage()))
-            self._flush()
-            return
-        failure: Failure = failures[0]
-        if failure.check(LinkLost, NotBound):
-            self._settle(self.outbox.retry, message)  # resent after the next bind
-            return
-        error = failure.value
-        throttled_out = isinstance(error, SmppError) and error.status in THROTTLES
-        retryable = not throttled_out and (isinstance(error, ResponseTimeout) or (
-            isinstance(error, SmppError) and error.retryable))
-        attempts = self._attempts[message.key] = self._attempts.get(message.key, 0) + 1
-        if not retryable or attempts >= self.max_attempts:
-            self._attempts.pop(message.key, None)
-            why = f"{error} (attempt {attempts})"
-            log.error("sms.failed to={to} why={why}", to=mask(message.to), why=why)
-            self._settle(self.outbox.dead, message, why)
-            return
-        log.warn("sms.retry to={to} why={why}", to=mask(message.to), why=str(error))
-        self._later(self.retry_delay * attempts, self._settle, self.outbox.retry, message)
-
-    def _next_ref(self) -> int:
-        self._ref = (self._ref + 1) % 256
-        return self._ref

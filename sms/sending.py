@@ -1,0 +1,176 @@
+"""The outbox-taking loop of ``sms.service.SmppSender`` and what becomes of each message.
+
+Kept apart from the sender's lifecycle, link and receipt handling so the pacing (one take at a
+time, at most ``prefetch`` messages out) and the outcome rules (done, retry later, resend after
+the next bind, or dead) read in one place.  A mixin: it works on the sender's outbox, link and
+timers, which ``SmppSender.__init__`` sets up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet import defer
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from sms import encoding
+from sms.api import OutgoingSms
+from sms.dlr import receipt_form
+from sms.esme import (
+    THROTTLES,
+    EsmeProtocol,
+    LinkLost,
+    NotBound,
+    ResponseTimeout,
+    SmppError,
+    State,
+)
+from sms.outbox import Outbox
+
+log = Logger(namespace="sms.service")  # the sender's namespace: its log lines read as before
+
+
+def mask(msisdn: str) -> str:
+    return "*" * max(len(msisdn) - 4, 0) + msisdn[-4:]
+
+
+class SendingMixin:
+    """Takes messages from the outbox while bound and settles each one in the outbox."""
+
+    max_attempts = 5
+    retry_delay = 5.0
+
+    # Set up by SmppSender.__init__ (running comes from twisted's Service).
+    outbox: Outbox
+    clock: IReactorTime
+    running: bool
+    bound: bool
+    source_addr: str
+    source_ton_npi: tuple[int, int]
+    receipt_ids: str
+    prefetch: int
+    _esme: EsmeProtocol | None
+    _ref: int
+    _attempts: dict[str, int]
+    _ready: bool
+    _taking: bool
+    _missed: bool
+    _active: int
+
+    def _later(self, delay: float, f: Callable[..., Any], *args: Any) -> None:
+        raise NotImplementedError
+
+    def _remember(self, message_id: str, key: str) -> str:
+        raise NotImplementedError
+
+    def _flush(self) -> None:
+        """Take a batch from the outbox when bound and below the prefetch limit (one take at
+        a time); each taken message goes to the ESME, whose window and TPS bucket pace it."""
+        room = self.prefetch - self._active
+        if self._taking:
+            self._missed = True  # something arrived while a take was out: take again after it
+            return
+        if not (self._ready and self.running and self.bound) or room <= 0:
+            return
+        self._taking, self._missed = True, False
+        d = defer.maybeDeferred(self.outbox.take, room)
+
+        def taken(messages: list[OutgoingSms]) -> None:
+            self._taking = False
+            for message in messages:
+                self._submit(message)
+            if messages or self._missed:
+                self._flush()
+
+        def failed(f: Failure) -> None:
+            self._taking = False
+            log.error("sms.outbox_take_failed why={why}", why=f.getErrorMessage())
+            self._later(1.0, self._flush)
+
+        d.addCallbacks(taken, failed)
+
+    def _submit(self, message: OutgoingSms) -> None:
+        esme = self._esme
+        self._active += 1
+        if esme is None or esme.state is not State.BOUND:
+            self._settle(self.outbox.retry, message)
+            return
+        try:
+            if not (message.to.isdigit() and len(message.to) <= 20):
+                raise ValueError(f"destination {mask(message.to)!r} is not 1-20 digits")
+            parts = encoding.split(message.text, self._next_ref())
+        except ValueError as err:
+            log.error("sms.unsendable key={key} why={why}", key=message.key, why=str(err))
+            self._settle(self.outbox.dead, message, str(err))
+            return
+        ton, npi = self.source_ton_npi
+        submits = [
+            esme.submit({
+                "source_addr_ton": ton, "source_addr_npi": npi, "source_addr": self.source_addr,
+                "dest_addr_ton": 1, "dest_addr_npi": 1, "destination_addr": message.to,
+                "esm_class": part.esm_class, "registered_delivery": 1,
+                "data_coding": part.data_coding, "short_message": part.short_message,
+            })
+            for part in parts
+        ]
+        for d in submits:  # map ids as each resp arrives: a part's receipt may beat the rest
+            d.addCallback(self._remember, message.key)
+        if len(submits) == 1:  # the common case, without a DeferredList
+            submits[0].addCallbacks(lambda r: self._submitted([(True, r)], message),
+                                    lambda f: self._submitted([(False, f)], message))
+            return
+        done = defer.DeferredList(submits, consumeErrors=True)
+        done.addCallback(self._submitted, message)
+
+    def _settle(self, call: Callable[..., Any], message: OutgoingSms, *args: Any) -> None:
+        """Record the message's outcome in the outbox, then free its prefetch slot."""
+        d = defer.maybeDeferred(call, message, *args)
+
+        def settled(_: Any) -> None:
+            self._active -= 1
+            self._flush()
+
+        def failed(f: Failure) -> None:  # the outbox keeps it in flight: recovered on restart
+            log.error("sms.outbox_write_failed key={key} why={why}", key=message.key,
+                      why=f.getErrorMessage())
+            self._active -= 1
+
+        d.addCallbacks(settled, failed)
+
+    def _submitted(self, results: list[tuple[bool, Any]], message: OutgoingSms) -> None:
+        failures = [r for ok, r in results if not ok]
+        if not failures:
+            self._attempts.pop(message.key, None)
+            ids = [receipt_form(str(r), self.receipt_ids) for _, r in results]
+            # The SMSC has it: free the slot now and record the fact in the background (a
+            # crash before the write re-sends it: the at-least-once case, a duplicate).
+            self._active -= 1
+            d = defer.maybeDeferred(self.outbox.done, message, ids)
+            d.addErrback(lambda f: log.error("sms.outbox_write_failed key={key} why={why}",
+                                             key=message.key, why=f.getErrorMessage()))
+            self._flush()
+            return
+        failure: Failure = failures[0]
+        if failure.check(LinkLost, NotBound):
+            self._settle(self.outbox.retry, message)  # resent after the next bind
+            return
+        error = failure.value
+        throttled_out = isinstance(error, SmppError) and error.status in THROTTLES
+        retryable = not throttled_out and (isinstance(error, ResponseTimeout) or (
+            isinstance(error, SmppError) and error.retryable))
+        attempts = self._attempts[message.key] = self._attempts.get(message.key, 0) + 1
+        if not retryable or attempts >= self.max_attempts:
+            self._attempts.pop(message.key, None)
+            why = f"{error} (attempt {attempts})"
+            log.error("sms.failed to={to} why={why}", to=mask(message.to), why=why)
+            self._settle(self.outbox.dead, message, why)
+            return
+        log.warn("sms.retry to={to} why={why}", to=mask(message.to), why=str(error))
+        self._later(self.retry_delay * attempts, self._settle, self.outbox.retry, message)
+
+    def _next_ref(self) -> int:
+        self._ref = (self._ref + 1) % 256
+        return self._ref
