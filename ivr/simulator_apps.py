@@ -1,47 +1,22 @@
 """Dialplan applications the simulator runs for ``EXEC``: Dial (DIALSTATUS) and Read.
 
-A mixin of ``AsteriskSimulator``: it uses the simulator's script, DTMF buffer, variables and
-reply helpers. Behaviour follows app_dial (DIALSTATUS values, -1 when the caller hangs up while
-it rings) and app_read (``&`` prompt lists, any key stops the prompts and is kept, the digits go
-to the variable, READSTATUS OK/TIMEOUT/HANGUP, the application itself returns 0).
+A mixin of ``AsteriskSimulator`` built on ``MediaMixin`` (its script and DTMF helpers): it uses
+the simulator's script, DTMF buffer, variables and reply helpers. Behaviour follows app_dial
+(DIALSTATUS values, -1 when the caller hangs up while it rings) and app_read (``&`` prompt lists,
+any key stops the prompts and is kept, the digits go to the variable, READSTATUS
+OK/TIMEOUT/HANGUP, the application itself returns 0).
 """
 
 from __future__ import annotations
 
-from collections import deque
-from typing import Any
-
-from ivr.simulator_rules import PROMPT_S, Press, collect, during_playback
-from ivr.simulator_steps import HANGUP, SILENCE, Dial, TypeAhead
+from ivr.simulator_media import MediaMixin
+from ivr.simulator_rules import PROMPT_S, collect, during_playback
+from ivr.simulator_steps import HANGUP, SILENCE, Dial
 
 
-class AppsMixin:
-    script: deque[Any]
-    dtmf: list[Press]
+class AppsMixin(MediaMixin):
     variables: dict[str, str]
-    transcript: list[tuple[str, str]]
     dead: bool
-    missing: frozenset[str]
-    broken_media: bool
-
-    def _take_type_ahead(self) -> None:
-        """Keys the script presses now (``TypeAhead``) wait in the DTMF buffer for the prompt."""
-        if self.script and isinstance(self.script[0], TypeAhead):
-            step = self.script.popleft()
-            assert isinstance(step, TypeAhead)
-            self.dtmf += [(key, 0.0) for key in step.keys]
-
-    def _reply(self, line: str) -> None:
-        raise NotImplementedError
-
-    def _caller_hangup(self) -> None:
-        raise NotImplementedError
-
-    def _spend(self, seconds: float) -> None:
-        raise NotImplementedError
-
-    def _take_typed(self) -> None:
-        raise NotImplementedError
 
     def _dial(self, argv: list[str]) -> None:
         """EXEC Dial: ring, then talk or fail; DIALSTATUS is set as Asterisk's app_dial does."""
