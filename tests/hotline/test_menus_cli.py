@@ -35,7 +35,7 @@ def test_every_error_class_has_a_fixture() -> None:
 def _built_prompts(menu: Path, into: Path, *, recorded: tuple[str, ...] = ()) -> list[Any]:
     """A prompts dir as ``hotline prompts build`` leaves it (every static text), plus the
     ``recorded`` explicit prompt names in each language."""
-    from ivr.prompts import menu_prompts
+    from ivr.prompt_texts import menu_prompts
     from menus.definition import load_menu
 
     needed, _ = menu_prompts(load_menu(menu))

@@ -9,17 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ivr.prompts import (
-    MANIFEST,
-    WORDS,
-    PromptText,
-    PromptToolsMissing,
-    available_prompts,
-    build,
-    find_tools,
-    menu_prompts,
-    word_prompts,
-)
+from ivr.prompt_texts import WORDS, PromptText, menu_prompts, word_prompts
+from ivr.prompts import MANIFEST, PromptToolsMissing, available_prompts, build, find_tools
 from ivr.render import prompt_name
 from menus.definition import load_menu
 from menus.types import Say
