@@ -5,7 +5,8 @@
 Starts its own redis-server (no persistence), the hotline server (``hotline.app.start``: real
 menus, booking store, SMS to the loopback SMSC, logging at info to a file) and a bare
 twisted.web server answering a constant, each in its own process, so each server gets a core
-while this process generates the load over keep-alive HTTP/1.1 connections.
+while this process generates the load over keep-alive HTTP/1.1 connections (the servers are in
+bench/ussd_servers.py, the load generator in bench/ussd_load.py).
 
 (a) closed loop: ``--conns`` (50) connections; on ours each is one caller booking again and
     again (7 hops: dial, department, day, session, ID, confirm); on bare, the same number of
@@ -22,12 +23,10 @@ errors=<n> p99_ms_<N>proc=<paced p99 on the N-process node>``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ussd_load import DEPTS, closed_loop, paced  # noqa: E402
+from ussd_servers import spawn  # noqa: E402
 
 CATALOG = """\
 hospital:
@@ -47,124 +47,6 @@ sessions:
   pm: {label: {zh: 下午, en: afternoon}, places: 10000}
 departments:
 """
-
-
-# ---------------------------------------------------------------- servers (child processes)
-
-
-def serve_ours(redis_url: str, catalog: str, data_dir: str, log_path: str,
-               workers: str = "1") -> None:
-    from twisted.internet import defer, reactor
-
-    from hotline.app import start
-    from hotline.gctune import tune_gc
-    from hotline.logs import start_logging
-    from hotline.settings import load_settings
-
-    settings = load_settings(ROOT / "config" / "hotline.yaml", {
-        "redis": {"url": redis_url}, "http": {"port": 0}, "ivr": {"fastagi": {"port": 0}},
-        "hospital": catalog, "data_dir": data_dir, "node": {"workers": int(workers)},
-    })
-    level = os.environ.get("BENCH_LOG_LEVEL", "info")
-    start_logging(open(log_path, "w", encoding="utf-8"), level=level,  # noqa: SIM115
-                  clock=reactor)
-
-    async def main() -> None:
-        running = await start(settings, reactor)
-        tune_gc(settings.raw["node"]["gc"])  # as serve does after start-up
-        print(json.dumps({"port": running.http_port}), flush=True)
-
-    defer.ensureDeferred(main()).addErrback(lambda f: (f.printTraceback(), reactor.stop()))
-    run_reactor(reactor, os.environ.get("BENCH_PROFILE"))
-
-
-def run_reactor(reactor: Any, profile_to: str | None) -> None:
-    """Run the reactor; with ``profile_to`` (a file) under cProfile, stats written at SIGTERM."""
-    if not profile_to:
-        reactor.run()
-        return
-    import cProfile
-
-    profiler = cProfile.Profile()
-    profiler.enable()
-    reactor.run()  # SIGTERM stops the reactor, then the stats are written
-    profiler.disable()
-    profiler.dump_stats(profile_to)
-
-
-def serve_channel(redis_url: str) -> None:
-    """Diagnostic: the real USSD stack, menus and Redis sessions, effects answered from memory
-    (no booking store), to show what the channel itself costs next to bare twisted.web."""
-    from twisted.internet import defer, reactor
-    from twisted.web.resource import Resource
-
-    from hotline import redis_client
-    from hotline.metrics import CountingSite, Metrics
-    from menus.definition import MenuSource, load_menu
-    from menus.driver import Dialogue
-    from menus.types import Effect, EffectResult, Session
-    from ussd.at import AtUssdResource
-    from ussd.sessions import UssdSessionStore
-
-    items = {
-        "departments": [{"id": i, "name": n} for i, n in DEPTS],
-        "open_days": [{"id": f"2026-12-0{d}", "name": f"12月0{d}日"} for d in range(1, 6)],
-        "sessions": [{"id": "am", "name": "上午", "left": 9}, {"id": "pm", "name": "下午",
-                                                              "left": 9}],
-        "registered_ids": [],  # a first-time caller (was missing: a failed effect per booking)
-    }
-
-    async def run_effect(effect: Effect, session: Session) -> EffectResult:
-        if effect.name == "book":
-            return EffectResult(True, {"tcode": "4381090292", "dept_name": "内科",
-                                       "day_name": "12月01日", "session_name": "上午"})
-        return EffectResult(True, items[effect.name])
-
-    async def main() -> None:
-        redis = await redis_client.connect(redis_url)
-        dialogue = Dialogue(MenuSource([load_menu(ROOT / "config/menus/booking.yaml")]),
-                            run_effect, {"resident_id": lambda s: True})
-        root, ussd = Resource(), Resource()
-        root.putChild(b"ussd", ussd)
-        ussd.putChild(b"at", AtUssdResource(dialogue, UssdSessionStore(redis), clock=reactor))
-        site = CountingSite(root, Metrics())  # the site class hotline serves with
-        port = reactor.listenTCP(0, site, backlog=1024, interface="127.0.0.1")
-        print(json.dumps({"port": port.getHost().port}), flush=True)
-
-    defer.ensureDeferred(main()).addErrback(lambda f: (f.printTraceback(), reactor.stop()))
-    run_reactor(reactor, os.environ.get("BENCH_PROFILE_CHANNEL"))
-
-
-def serve_bare() -> None:
-    from twisted.internet import reactor
-    from twisted.web.resource import Resource
-    from twisted.web.server import Site
-
-    class Const(Resource):
-        isLeaf = True
-
-        def render_POST(self, request: Any) -> bytes:
-            request.setHeader(b"content-type", b"text/plain; charset=utf-8")
-            return b"CON constant answer\n"
-
-    site = Site(Const())
-    site.log = lambda request: None  # no access log, as in the reference baseline
-    port = reactor.listenTCP(0, site, backlog=1024, interface="127.0.0.1")
-    print(json.dumps({"port": port.getHost().port}), flush=True)
-    reactor.run()
-
-
-def spawn(*args: str) -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True,
-                            cwd=ROOT)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line:
-        proc.wait()
-        raise RuntimeError(f"server {args[0]} did not start")
-    out = proc.stdout  # keep draining, so a chatty child never blocks on a full pipe
-    threading.Thread(target=lambda: [None for _ in out], daemon=True).start()
-    return proc, int(json.loads(line)["port"])
 
 
 def cpu_seconds(pid: int) -> float:
@@ -295,11 +177,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--serve-ours":
-        serve_ours(*sys.argv[2:7])
-    elif len(sys.argv) > 1 and sys.argv[1] == "--serve-channel":
-        serve_channel(sys.argv[2])
-    elif len(sys.argv) > 1 and sys.argv[1] == "--serve-bare":
-        serve_bare()
-    else:
-        sys.exit(main())
+    sys.exit(main())
