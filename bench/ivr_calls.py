@@ -144,6 +144,7 @@ def merge_stats(stats: list[dict]) -> dict:
         "p50_ms": pct(lat, 0.50) * 1000,
         "p99_ms": pct(lat, 0.99) * 1000,
         "commands": len(lat),
+        "redis_ms": [x / 1e3 for one in stats for x in one.get("redis_us", [])],
     }
 
 
@@ -216,6 +217,13 @@ def main() -> None:
         f"{ours['gc_max_ms']:.1f} ms), "
         f"outcomes {ours['results']}, failed {ours_load['failed']}"
     )
+    redis_ms = ours["redis_ms"]
+    if redis_ms:
+        print(
+            f"booking scripts (EVALSHA) round trip as the server sees it: p50 "
+            f"{pct(redis_ms, 0.5):.2f} ms p90 {pct(redis_ms, 0.9):.2f} ms p99 "
+            f"{pct(redis_ms, 0.99):.2f} ms over {len(redis_ms)}"
+        )
     print(
         f"client round trip (incl. client lag): p50 {ours_load['rtt_p50_ms']:.2f} ms "
         f"p99 {ours_load['rtt_p99_ms']:.2f} ms; load generator CPU "
