@@ -16,7 +16,7 @@ import txredisapi
 from twisted.internet import defer
 from twisted.internet.defer import Deferred
 
-from ivr.sendnow import send_writes_now
+from ivr.sendnow import send_first_write_now
 
 
 class _Protocol(txredisapi.RedisProtocol):  # type: ignore[misc]
@@ -32,10 +32,27 @@ class _Protocol(txredisapi.RedisProtocol):  # type: ignore[misc]
         set_nodelay = getattr(self.transport, "setTcpNoDelay", None)
         if set_nodelay is not None:
             set_nodelay(True)
-        # A request leaves at once instead of at the end of the reactor turn: on a busy node a
-        # booking's EVALSHA otherwise waits behind every other event of that turn.
-        send_writes_now(self.transport)
+        # The first request of a reactor turn leaves at once instead of at the end of the turn:
+        # on a busy node a booking's EVALSHA otherwise waits behind every other event of that
+        # turn. The rest of a burst still leaves together, in one send.
+        send_first_write_now(self.transport, self.callLater)
         return super().connectionMade()
+
+    def execute_command(self, *args: Any, **kwargs: Any) -> Deferred:
+        """One Deferred per command, handed the reply directly. The stock path makes three
+        (the reply queue's, the result, and one chaining them) for every command; it still runs
+        for anything unusual: pipelines, MULTI, reply timeouts, post-processing, and replies
+        that arrived with nobody waiting."""
+        queue = self.replyQueue
+        if kwargs or self.pipelining or self.inMulti or self.replyTimeout or queue.pending:
+            return super().execute_command(*args, **kwargs)
+        if not self.connected:
+            raise txredisapi.ConnectionError("Not connected")
+        self.transport.write(self._build_command(*args))
+        result: Deferred = Deferred()
+        result.addCallback(self.handle_reply)  # an error reply arrives as an exception value
+        queue.waiting.append(result)  # replyReceived -> queue.put fires the oldest waiter
+        return result
 
     def _build_command(self, *args: Any, **_kwargs: Any) -> bytes:
         parts = [b"*%d\r\n" % len(args)]

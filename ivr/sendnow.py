@@ -7,7 +7,8 @@ event of the turn before it leaves. ``write_now`` sends straight to the socket w
 buffered; whatever the socket does not take (or any error) is left to Twisted, and so is every
 transport whose internals are not the ones checked here (TLS, another Twisted release).
 
-Used by ``ivr.agi`` for AGI commands and by ``hotline.redis_client`` for Redis requests.
+Used by ``ivr.agi`` for AGI commands and by ``hotline.redis_client`` for Redis requests
+(``send_first_write_now``: the first request of each reactor turn).
 """
 
 from __future__ import annotations
@@ -33,11 +34,31 @@ def write_now(transport: Any, data: bytes, buffered: Callable[[bytes], Any] | No
         (buffered or transport.write)(data)
 
 
-def send_writes_now(transport: Any) -> None:
-    """Make every ``transport.write`` go through ``write_now`` (plain TCP transports only)."""
-    if type(transport) in _PLAIN_TCP:
-        buffered = transport.write
-        transport.write = lambda data: write_now(transport, data, buffered)
+def send_first_write_now(transport: Any, call_later: Callable[..., Any]) -> None:
+    """Make the first ``transport.write`` of each reactor turn go through ``write_now``; later
+    writes of the same turn are buffered and leave together, as Twisted sends them.
+
+    For a connection many callers share (Redis): a lone request leaves at once, and a burst
+    (several hops handled in one turn) still costs one ``send`` instead of one per request,
+    which would cost both sides ~3 times the CPU per command. Plain TCP transports only.
+    """
+    if type(transport) not in _PLAIN_TCP:
+        return
+    buffered = transport.write
+    sent_this_turn = [False]
+
+    def next_turn() -> None:
+        sent_this_turn[0] = False
+
+    def write(data: bytes) -> None:
+        if sent_this_turn[0]:
+            buffered(data)
+            return
+        sent_this_turn[0] = True
+        call_later(0, next_turn)  # runs before the next poll, after this turn's events
+        write_now(transport, data, buffered)
+
+    transport.write = write
 
 
 def _idle(transport: Any) -> bool:
