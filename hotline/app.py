@@ -129,7 +129,10 @@ async def start(
     )  # fmt: skip
     stoppers.append(agi.stopListening)
     register_gauges(metrics, redis=redis, agi_factory=agi_factory, sender=sender)
-    stoppers += node.start_workers(settings, reactor, redis_url, sender)  # stopped first
+    shared = node.share_metrics(metrics, reactor)  # a worker: its counts go to the main
+    if shared is not None:
+        stoppers.append(shared)
+    stoppers += node.start_workers(settings, reactor, redis_url, sender, metrics)  # stopped 1st
 
     running = Running(
         settings=settings,

@@ -26,6 +26,7 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from hotline.metrics import Metrics, Snapshot, valid_snapshot
 from hotline.nodelink import WORKER_OUT_FD, LineBuffer, Message, encode, sms_from
 
 log = Logger()
@@ -86,6 +87,7 @@ class Supervisor:
         fds: Mapping[str, int],
         *,
         sender: Any = None,
+        metrics: Metrics | None = None,
         backoff: Backoff | None = None,
         argv: list[str] | None = None,
         stop_timeout_s: float = 10.0,
@@ -93,6 +95,8 @@ class Supervisor:
         self.reactor = reactor
         self.count = count
         self.sender = sender
+        self.metrics = metrics
+        self.snapshots: dict[int, Snapshot] = {}  # slot -> the worker's last metrics snapshot
         self.backoff = backoff or Backoff()
         self.argv = argv or WORKER_ARGV
         self.stop_timeout_s = stop_timeout_s
@@ -108,13 +112,13 @@ class Supervisor:
         self.ready: defer.Deferred[list[int]] = defer.Deferred()  # every slot was ready once
         self.stopping = False
         self._bound: bool | None = None
-        self._watch = LoopingCall(self._push_bound)
+        self._watch = LoopingCall(self._tick)
         self._watch.clock = reactor
 
     def start(self) -> None:
         for slot in range(1, self.count + 1):
             self._spawn(slot)
-        if self.sender is not None:
+        if self.sender is not None or self.metrics is not None:
             self._watch.start(1.0, now=False)
 
     def pids(self) -> list[int]:
@@ -154,6 +158,14 @@ class Supervisor:
             if not self.ready.called and all(w.ready for w in self.workers.values()) \
                     and len(self.workers) == self.count:
                 self.ready.callback(self.pids())
+        elif op == "metrics":
+            snapshot = message.get("snapshot")
+            if valid_snapshot(snapshot):
+                self.snapshots[worker.slot] = snapshot
+                if self.metrics is not None:
+                    self.metrics.peers = list(self.snapshots.values())
+            else:
+                log.error("workers.bad_metrics slot={slot}", slot=worker.slot)
         elif op == "sms" and self.sender is not None:
             try:
                 self.sender.send(sms_from(message))
@@ -166,6 +178,7 @@ class Supervisor:
     def ended(self, worker: WorkerProcess, reason: Failure) -> None:
         if self.workers.get(worker.slot) is worker:
             del self.workers[worker.slot]
+            self.snapshots.pop(worker.slot, None)
         how = "exited 0" if reason.check(ProcessDone) else reason.getErrorMessage()
         if self.stopping:
             log.info("workers.stopped slot={slot} pid={pid}", slot=worker.slot, pid=worker.pid)
@@ -207,11 +220,16 @@ class Supervisor:
                 with contextlib.suppress(ProcessExitedAlready):
                     worker.transport.signalProcess("KILL")
 
-    def _push_bound(self) -> None:
-        bound = bool(self.sender.bound)
-        if bound != self._bound:
-            self._bound = bound
-            self.broadcast({"op": "sms_bound", "value": bound})
+    def _tick(self) -> None:
+        if self.sender is not None:
+            bound = bool(self.sender.bound)
+            if bound != self._bound:
+                self._bound = bound
+                self.broadcast({"op": "sms_bound", "value": bound})
+        if self.metrics is not None:  # every process renders the node: see hotline.metrics
+            workers = list(self.snapshots.values())
+            self.metrics.peers = workers
+            self.broadcast({"op": "peers", "snapshots": [self.metrics.snapshot(), *workers]})
 
 
 def worker_count(value: object, cpus: Callable[[], int | None] = os.cpu_count) -> int:

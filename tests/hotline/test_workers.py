@@ -81,6 +81,9 @@ async def test_both_processes_serve_and_a_booking_moves_between_them(
 
         # one dialogue, hops alternating between a connection to each process
         conns = await connections_to(http, {node.pid, worker})
+        # the worker sent its metrics before it said ready: the main's scrape shows both
+        code, text = await conns[node.pid].request(b"GET", b"/metrics")
+        assert code == 200 and "\nhotline_processes 2\n" in text, text
         order = [conns[node.pid], conns[worker]]
         inputs: list[str] = []
         reply = ""
