@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/ussd_http.py [--duration 10] [--rate 1000] [--paced-duration 10]
 
-Starts its own redis-server (no persistence), the hotline server (``hotline.app.start``: real
-menus, booking store, SMS to the loopback SMSC, logging at info to a file) and a bare
+Starts its own redis-server (no persistence), the loopback SMSC simulator, the hotline server
+(``hotline.app.start``: real menus, booking store, the T-code SMS over SMPP to that SMSC,
+logging at info to a file) and a bare
 twisted.web server answering a constant, each in its own process, so each server gets a core
 while this process generates the load over keep-alive HTTP/1.1 connections (the servers are in
 bench/ussd_servers.py, the load generator in bench/ussd_load.py).
@@ -86,8 +87,10 @@ def main() -> int:
     redis = RedisProcess(data_dir=scratch / "redis", durable=False).start()
     procs: list[subprocess.Popen[str]] = []
     try:
+        smsc, smsc_port = spawn("--serve-smsc")
+        procs.append(smsc)
         ours, ours_port = spawn("--serve-ours", redis.url, str(catalog), str(scratch / "data"),
-                                str(scratch / "hotline.log"))
+                                str(scratch / "hotline.log"), str(smsc_port))
         procs.append(ours)
         bare, bare_port = spawn("--serve-bare")
         procs.append(bare)
@@ -156,7 +159,7 @@ def main() -> int:
         if args.node_workers > 1:
             node, node_port = spawn("--serve-ours", redis.url, str(catalog),
                                     str(scratch / "data-node"), str(scratch / "node.log"),
-                                    str(args.node_workers))
+                                    str(smsc_port), str(args.node_workers))
             procs.append(node)
             closed_loop(node_port, args.conns, 1.0, 1.0, ours=True)  # warm every process up
             w = run(node, lambda: paced(node_port, args.rate, args.paced_duration))

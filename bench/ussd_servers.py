@@ -2,10 +2,12 @@
 
 ``--serve-ours``: hotline as deployed (``hotline.app.start``), on one process or a node of
 several; ``--serve-channel``: the USSD channel alone, effects answered from memory;
-``--serve-bare``: twisted.web answering a constant. Each prints ``{"port": <n>}`` once
-listening. Kept apart from the load and the report so bench/ussd_http.py reads as what it
-measures; ``BENCH_PROFILE`` / ``BENCH_PROFILE_CHANNEL`` (a file) run ours / the channel server
-under cProfile.
+``--serve-bare``: twisted.web answering a constant; ``--serve-smsc``: the loopback SMSC
+simulator that receives ours' T-code SMS (in its own process, as the operator's SMSC is never
+inside hotline: with ``sms.smpp`` unset, ``serve`` would run it in-process and this bench would
+count its CPU as ours). Each prints ``{"port": <n>}`` once listening. Kept apart from the
+load and the report so bench/ussd_http.py reads as what it measures; ``BENCH_PROFILE`` /
+``BENCH_PROFILE_CHANNEL`` (a file) run ours / the channel server under cProfile.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from ussd_load import DEPTS  # noqa: E402
 
 
-def serve_ours(redis_url: str, catalog: str, data_dir: str, log_path: str,
+def serve_ours(redis_url: str, catalog: str, data_dir: str, log_path: str, smsc_port: str,
                workers: str = "1") -> None:
     from twisted.internet import defer, reactor
 
@@ -36,6 +38,8 @@ def serve_ours(redis_url: str, catalog: str, data_dir: str, log_path: str,
     settings = load_settings(ROOT / "config" / "hotline.yaml", {
         "redis": {"url": redis_url}, "http": {"port": 0}, "ivr": {"fastagi": {"port": 0}},
         "hospital": catalog, "data_dir": data_dir, "node": {"workers": int(workers)},
+        "sms": {"smpp": {"host": "127.0.0.1", "port": int(smsc_port), "system_id": "hotline",
+                         "password": ""}},
     })
     level = os.environ.get("BENCH_LOG_LEVEL", "info")
     start_logging(open(log_path, "w", encoding="utf-8"), level=level,  # noqa: SIM115
@@ -126,6 +130,16 @@ def serve_bare() -> None:
     reactor.run()
 
 
+def serve_smsc() -> None:
+    from twisted.internet import reactor
+
+    from sms.smsc import start_smsc
+
+    port = start_smsc(reactor, 0, on_message=lambda *message: None)
+    print(json.dumps({"port": port.getHost().port}), flush=True)
+    reactor.run()
+
+
 def spawn(*args: str) -> tuple[subprocess.Popen[str], int]:
     proc = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True,
                             cwd=ROOT)
@@ -141,10 +155,12 @@ def spawn(*args: str) -> tuple[subprocess.Popen[str], int]:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--serve-ours":
-        serve_ours(*sys.argv[2:7])
+        serve_ours(*sys.argv[2:8])
     elif len(sys.argv) > 1 and sys.argv[1] == "--serve-channel":
         serve_channel(sys.argv[2])
     elif len(sys.argv) > 1 and sys.argv[1] == "--serve-bare":
         serve_bare()
+    elif len(sys.argv) > 1 and sys.argv[1] == "--serve-smsc":
+        serve_smsc()
     else:
-        sys.exit(f"usage: {sys.argv[0]} --serve-ours|--serve-channel|--serve-bare ...")
+        sys.exit(f"usage: {sys.argv[0]} --serve-ours|--serve-channel|--serve-bare|--serve-smsc")
