@@ -71,13 +71,19 @@ async def test_both_processes_serve_and_a_booking_moves_between_them(
         http, fastagi, worker = await started(node)
         assert fastagi != http
         # a burst of new connections: both processes accept from the one shared socket
+        # (a loaded machine can leave one process unscheduled for a whole burst: up to 5 bursts)
         pool = HTTPConnectionPool(reactor(), persistent=False)
-        answers = await defer.gatherResults([
-            treq.get(f"http://127.0.0.1:{http}/healthz", pool=pool).addCallback(treq.json_content)
-            for _ in range(40)
-        ])  # fmt: skip
-        served = [a["pid"] for a in answers]
-        assert set(served) == {node.pid, worker}, served
+        served: set[int] = set()
+        for _ in range(5):
+            answers = await defer.gatherResults([
+                treq.get(f"http://127.0.0.1:{http}/healthz", pool=pool)
+                .addCallback(treq.json_content)
+                for _ in range(40)
+            ])  # fmt: skip
+            served |= {a["pid"] for a in answers}
+            if served == {node.pid, worker}:
+                break
+        assert served == {node.pid, worker}, served
 
         # one dialogue, hops alternating between a connection to each process
         conns = await connections_to(http, {node.pid, worker})
