@@ -17,8 +17,9 @@ from twisted.logger import Logger
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
-from ussd.gateway import UssdGateway, mask
+from ussd.gateway import UssdGateway
 from ussd.httpbase import GatewayResource, form_fields, plain, serve_hop
+from ussd.inputs import mask
 
 log = Logger(namespace="hotline.ussd.at")
 

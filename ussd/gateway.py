@@ -17,6 +17,7 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from menus.types import Digits, Input, Output, Session
+from ussd.inputs import follows, input_kind, mask, new_input
 from ussd.paging import BACK_KEY, NEXT_KEY, ScreenLimits, paginate
 from ussd.render import end_body, message, screen_lines
 from ussd.sessions import UssdRecord, UssdSessionStore
@@ -62,57 +63,6 @@ class HopEvent:
     input: str  # start|digits|star|text|more|back|empty (the kind, never the value)
     outcome: str  # HopReply.kind, or error/busy/abort/timeout from the wire adapters
     ms: float
-
-
-def mask(msisdn: str) -> str:
-    """Phone numbers never reach the logs whole: keep the last 4 digits."""
-    return "*" * max(len(msisdn) - 4, 0) + msisdn[-4:]
-
-
-def new_input(previous: str, text: str) -> str | None:
-    """The input added since ``previous``: the suffix after ``previous + '*'``.
-
-    Because we keep the whole previous text, an input that itself contains ``*`` (an ID's X keyed
-    as ``*``) comes out whole. None when ``text`` does not extend ``previous`` (a stale request).
-    """
-    if previous == "":
-        return text
-    if text.startswith(previous + "*"):
-        return text[len(previous) + 1 :]
-    return None
-
-
-def input_kind(value: str | None, paged: bool = False) -> str:
-    if value is None:
-        return "start"
-    if paged and value == NEXT_KEY:
-        return "more"
-    if paged and value == BACK_KEY:
-        return "back"
-    if value == "":
-        return "empty"
-    if value.isdigit():
-        return "digits"
-    return "star" if set(value) <= set("0123456789*#") else "text"
-
-
-def _follows(
-    cached: UssdRecord, session_id: str, raw: str | None, cumulative: bool, seq: int | None
-) -> bool:
-    """True when the request itself shows that ``cached`` is the latest state: it repeats the
-    last hop or adds exactly one input to it. Only then is the node-local copy used; otherwise
-    another node may have served a hop since, and stepping a stale copy could run an effect
-    (a booking) on the wrong state before the compare-and-set save refuses it."""
-    if cached.session_id != session_id or raw is None or raw == "":
-        return False  # a dial (or a start over) always reads Redis
-    if cumulative:
-        if raw == cached.text:
-            return True
-        added = new_input(cached.text, raw)
-        return added is not None and "*" not in added  # "x*y": hops we did not see
-    if seq is None:
-        return False  # no way to tell a hop we missed: always read Redis
-    return cached.text in (f"#{seq}", f"#{seq - 1}")
 
 
 class _Retry(Exception):
@@ -212,7 +162,7 @@ class UssdGateway:
         meta: dict[str, str], seq: int | None,
     ) -> HopReply:
         record = self.store.cached(self.gateway, msisdn)
-        if record is not None and not _follows(record, session_id, raw, cumulative, seq):
+        if record is not None and not follows(record, session_id, raw, cumulative, seq):
             record = None  # the request does not follow what this node saw last: read Redis
         fresh = record is None
         if fresh:

@@ -21,8 +21,9 @@ from twisted.logger import Logger
 from twisted.web.server import NOT_DONE_YET, Request
 
 from ussd.at import BadRequest, normalise_msisdn
-from ussd.gateway import HopReply, mask
+from ussd.gateway import HopReply
 from ussd.httpbase import GatewayResource, serve_hop
+from ussd.inputs import mask
 
 log = Logger(namespace="hotline.ussd.hubtel")
 

@@ -29,7 +29,8 @@ from sms.esme import EsmeConfig, EsmeProtocol, State
 from sms.flow import reconnect_policy
 from sms.link import LinkKeeper
 from sms.smpp.pdu import Pdu
-from ussd.gateway import HopReply, UssdGateway, mask
+from ussd.gateway import HopReply, UssdGateway
+from ussd.inputs import mask
 
 log = Logger(namespace="hotline.ussd.smpp")
 

@@ -1,0 +1,68 @@
+"""What a hop's request says about its input, apart from the hop that acts on it.
+
+Pure string rules shared by ``ussd.gateway`` and its wire adapters: the one new input in an
+AT-style cumulative ``text``, the kind of an input for telemetry (never its value), whether a
+request follows this node's cached record, and the masked phone number for logs. Kept here so
+they can be read and tested without the hop's Redis, menu and retry machinery.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ussd.paging import BACK_KEY, NEXT_KEY
+
+if TYPE_CHECKING:
+    from ussd.sessions import UssdRecord
+
+
+def mask(msisdn: str) -> str:
+    """Phone numbers never reach the logs whole: keep the last 4 digits."""
+    return "*" * max(len(msisdn) - 4, 0) + msisdn[-4:]
+
+
+def new_input(previous: str, text: str) -> str | None:
+    """The input added since ``previous``: the suffix after ``previous + '*'``.
+
+    Because we keep the whole previous text, an input that itself contains ``*`` (an ID's X keyed
+    as ``*``) comes out whole. None when ``text`` does not extend ``previous`` (a stale request).
+    """
+    if previous == "":
+        return text
+    if text.startswith(previous + "*"):
+        return text[len(previous) + 1 :]
+    return None
+
+
+def input_kind(value: str | None, paged: bool = False) -> str:
+    """The telemetry kind of an input (start, digits, star, ...): input values may be IDs."""
+    if value is None:
+        return "start"
+    if paged and value == NEXT_KEY:
+        return "more"
+    if paged and value == BACK_KEY:
+        return "back"
+    if value == "":
+        return "empty"
+    if value.isdigit():
+        return "digits"
+    return "star" if set(value) <= set("0123456789*#") else "text"
+
+
+def follows(
+    cached: UssdRecord, session_id: str, raw: str | None, cumulative: bool, seq: int | None
+) -> bool:
+    """True when the request itself shows that ``cached`` is the latest state: it repeats the
+    last hop or adds exactly one input to it. Only then is the node-local copy used; otherwise
+    another node may have served a hop since, and stepping a stale copy could run an effect
+    (a booking) on the wrong state before the compare-and-set save refuses it."""
+    if cached.session_id != session_id or raw is None or raw == "":
+        return False  # a dial (or a start over) always reads Redis
+    if cumulative:
+        if raw == cached.text:
+            return True
+        added = new_input(cached.text, raw)
+        return added is not None and "*" not in added  # "x*y": hops we did not see
+    if seq is None:
+        return False  # no way to tell a hop we missed: always read Redis
+    return cached.text in (f"#{seq}", f"#{seq - 1}")
