@@ -1,12 +1,12 @@
 """Pure SMPP 3.4 PDU codec: bytes <-> frozen ``Pdu`` values with plain int/str/bytes params.
 
 smpp.pdu3 supplies the command table (which mandatory fields each command has, in order) and
-its C-octet-string/short_message field encoders.  We own the rest because it falls short:
-its header codec turns unknown command_status values into placeholders, its enum fields are
-awkward values, it has no USSD TLVs (ussd_service_op 0x0501, its_session_info 0x1383), it
-rejects PDUs that carry TLVs it does not know, and it decodes data_coding 0 as ASCII (GSM 03.38
-lives in ``sms.gsm0338``).  Every decode failure becomes a ``PduError`` carrying the
-command_status to answer with, never another exception type.
+its C-octet-string/short_message field encoders (adapted in ``sms.smpp.fields``).  We own the
+rest because it falls short: its header codec turns unknown command_status values into
+placeholders, its enum fields are awkward values, it has no USSD TLVs (ussd_service_op 0x0501,
+its_session_info 0x1383), it rejects PDUs that carry TLVs it does not know, and it decodes
+data_coding 0 as ASCII (GSM 03.38 lives in ``sms.gsm0338``).  Every decode failure becomes a
+``PduError`` carrying the command_status to answer with, never another exception type.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-from smpp.pdu import constants, operations
-from smpp.pdu.pdu_encoding import COctetStringEncoder, Int1Encoder, PDUEncoder
+from smpp.pdu import constants
 
 from sms.smpp import status as st
+from sms.smpp.fields import INT1_FIELDS, encoders, pdu_class
 
 HEADER = struct.Struct(">IIII")
 HEADER_LEN = HEADER.size
@@ -29,44 +29,6 @@ MAX_SEQ = 0x7FFFFFFF
 COMMAND_IDS: dict[str, int] = dict(constants.command_id_name_map)
 COMMAND_NAMES: dict[int, str] = {v: k for k, v in COMMAND_IDS.items()}
 
-# Enum-typed fields in smpp.pdu3 become plain one-octet ints here; time fields stay raw strings.
-_INT1_FIELDS = [
-    "interface_version",
-    "addr_ton",
-    "addr_npi",
-    "source_addr_ton",
-    "source_addr_npi",
-    "dest_addr_ton",
-    "dest_addr_npi",
-    "esm_class",
-    "esme_addr_ton",
-    "esme_addr_npi",
-    "protocol_id",
-    "priority_flag",
-    "registered_delivery",
-    "replace_if_present_flag",
-    "data_coding",
-    "sm_default_msg_id",
-    "message_state",
-    "error_code",
-]
-_FIELD_ENCODERS: dict[str, Any] = {
-    **PDUEncoder.DefaultRequiredParamEncoders,
-    **{name: Int1Encoder() for name in _INT1_FIELDS},
-    "schedule_delivery_time": COctetStringEncoder(17),
-    "validity_period": COctetStringEncoder(17),
-    "final_date": COctetStringEncoder(17),
-}
-# Per-command field overrides from smpp.pdu3 (65-octet addresses in data_sm, NULL message_id
-# in deliver_sm_resp); its deliver_sm time overrides are dropped because we keep times raw.
-_CUSTOM_ENCODERS: dict[str, dict[str, Any]] = {
-    cmd.name: {
-        k: v
-        for k, v in enc.items()
-        if k not in _INT1_FIELDS and not k.endswith("_time") and k != "validity_period"
-    }
-    for cmd, enc in PDUEncoder.CustomRequiredParamEncoders.items()
-}
 # Responses that may omit their body when command_status != 0 (SMPP 3.4 4.1.2, 4.4.2).
 _BODYLESS_ON_ERROR = {
     "bind_receiver_resp",
@@ -140,28 +102,20 @@ def response_for(request: Pdu, status: int = 0, **params: Any) -> Pdu:
     return Pdu(name, request.seq, status, params)
 
 
-def _pdu_class(command: str) -> Any:
-    return operations.getPDUClass(getattr(operations.CommandId, command))
-
-
-def _encoders(command: str) -> dict[str, Any]:
-    return {**_FIELD_ENCODERS, **_CUSTOM_ENCODERS.get(command, {})}
-
-
 def encode_pdu(pdu: Pdu) -> bytes:
     """Serialise ``pdu``; missing mandatory fields take their empty/zero value."""
     if pdu.command == "deliver_sm_resp" and not pdu.params and 0 <= pdu.seq <= 0xFFFFFFFF:
         return HEADER.pack(HEADER_LEN + 1, 0x80000005, pdu.status, pdu.seq) + b"\0"  # hot path
-    klass = _pdu_class(pdu.command)
-    encoders = _encoders(pdu.command)
+    klass = pdu_class(pdu.command)
+    fields = encoders(pdu.command)
     body = bytearray()
     bodyless = pdu.status != 0 and pdu.command in _BODYLESS_ON_ERROR and not pdu.params
     if not bodyless:
         for name in klass.mandatoryParams:
             value = pdu.params.get(name)
-            if value is None and name in _INT1_FIELDS:
+            if value is None and name in INT1_FIELDS:
                 value = 0x34 if name == "interface_version" else 0
-            body += encoders[name].encode(value)
+            body += fields[name].encode(value)
     for name, value in pdu.params.items():
         if name in klass.mandatoryParams or value is None:
             continue
@@ -293,11 +247,11 @@ def _decode_body(command: str, status: int, body: io.BytesIO, size: int) -> dict
     if size == 0 and (status != 0 and command in _BODYLESS_ON_ERROR):
         return {}
     params: dict[str, Any] = {}
-    encoders = _encoders(command)
-    for name in _pdu_class(command).mandatoryParams:
+    fields = encoders(command)
+    for name in pdu_class(command).mandatoryParams:
         if body.tell() >= size:
             raise PduError(st.RINVMSGLEN, f"{command}: body ends before {name}")
-        value = encoders[name].decode(body)
+        value = fields[name].decode(body)
         if isinstance(value, bytes) and name != "short_message":
             value = value.decode("latin-1")
         params[name] = value
