@@ -100,7 +100,8 @@ class LinkKeeper(Generic[P]):
         if not self._running:  # stop() came while connecting and the cancel was too late
             self._close()
             return
-        self._bind(link).addCallbacks(self._bound, self._bind_failed, errbackArgs=(link,))
+        defer.maybeDeferred(self._bind, link).addCallbacks(
+            self._bound, self._bind_failed, errbackArgs=(link,))
 
     def _close(self) -> None:
         if not self._closing:

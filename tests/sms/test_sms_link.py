@@ -148,3 +148,38 @@ async def test_stop_during_an_unanswered_bind_closes_the_link_quietly(
     assert sender._keeper.state == "stopped"
     assert errors == []
     assert not [c for c in clock.getDelayedCalls() if c.active()]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_bind_that_raises_closes_the_link_and_retries(errors: list[Any]) -> None:
+    """A prepare step that raises instead of failing its Deferred still counts as a failed
+    bind: the link is closed and a retry is planned (it used to escape as an unhandled error)."""
+    from twisted.internet.endpoints import TCP4ClientEndpoint
+
+    from sms.link import LinkKeeper
+
+    listening, _ = _peer(drop=False)
+    closed: defer.Deferred[None] = defer.Deferred()
+    keeper: LinkKeeper[Any]
+
+    class Link(protocol.Protocol):
+        def connectionLost(self, reason: Any = None) -> None:
+            keeper.lost(self)
+            closed.callback(None)
+
+    def bind(link: Any) -> defer.Deferred[None]:
+        raise RuntimeError("cannot bind")
+
+    clock, policy = Clock(), _Policy()
+    planned = policy.wait()
+    keeper = LinkKeeper(TCP4ClientEndpoint(reactor, "127.0.0.1", listening.getHost().port),
+                        protocol.Factory.forProtocol(Link), bind, policy, clock)
+    keeper.start()
+    try:
+        await closed.addTimeout(10, reactor)
+        await planned
+        assert policy.attempts == [1] and keeper.state == "waiting"
+    finally:
+        await keeper.stop()
+        await listening.stopListening()
+    assert not [c for c in clock.getDelayedCalls() if c.active()]
