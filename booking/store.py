@@ -4,7 +4,8 @@ The imperative shell around ``booking.rules``: it reads the clock, validates the
 a script decide atomically (rate limits, blacklist, caps, quota by channel, idempotency, T-code
 uniqueness, the event for the SMS). Lifecycle (payment, expiry, cancel, kiosk) lives in
 ``booking.lifecycle``, people (register, blacklist) in ``booking.people``, admin in
-``booking.admin``; this module holds the service, availability and taking a place.
+``booking.admin``, the availability reads in ``booking.availability``; this module holds the
+service, the quota arguments of the scripts and taking a place.
 """
 
 from __future__ import annotations
@@ -20,14 +21,15 @@ from twisted.logger import Logger
 
 from booking import keys
 from booking.admin import AdminMixin
-from booking.api import Booking, BookingError, BookingRequest, Department, SessionAvailability
+from booking.api import Booking, BookingError, BookingRequest
+from booking.availability import AvailabilityMixin
 from booking.catalog import Catalog, DepartmentConfig, SessionTemplate
 from booking.idcard import is_valid_resident_id, mask_id, normalize_resident_id
 from booking.lifecycle import LifecycleMixin
 from booking.listing_cache import ListingCache
 from booking.people import PeopleMixin
 from booking.policy import PAY_AT_HOSPITAL
-from booking.rules import at, bookable, bucket_for, local_now, open_days, remote_quota
+from booking.rules import at, bucket_for, local_now, remote_quota
 from booking.scripts import LuaScript
 from booking.tcode import BufferedRandbelow, Rng, new_tcode
 from booking.values import booking_from_hash, refused_error, same_request
@@ -45,7 +47,7 @@ class SecondsClock(Protocol):
     def seconds(self) -> float: ...
 
 
-class RedisBookingService(LifecycleMixin, PeopleMixin, AdminMixin):
+class RedisBookingService(AvailabilityMixin, LifecycleMixin, PeopleMixin, AdminMixin):
     """The booking service (``booking.api.BookingService``) backed by one Redis.
 
     ``clock`` gives epoch seconds (the reactor, or ``task.Clock`` in tests); ``rng`` draws T-code
@@ -97,16 +99,7 @@ class RedisBookingService(LifecycleMixin, PeopleMixin, AdminMixin):
     def now(self) -> dt.datetime:
         return local_now(self.clock.seconds(), self._tz)
 
-    # ---------------------------------------------------------------- reading availability
-
-    async def departments(self) -> list[Department]:
-        return [Department(d.id, d.name) for d in self.catalog.departments]
-
-    def _dept(self, dept_id: str) -> DepartmentConfig:
-        dept = self.catalog.department(dept_id)
-        if dept is None:
-            raise BookingError("unknown_department", "That department is not offered.")
-        return dept
+    # ---------------------------------------------------------------- script arguments
 
     def quota_args(
         self, dept: DepartmentConfig, tmpl: SessionTemplate, day: dt.date, now_s: float
@@ -124,71 +117,6 @@ class RedisBookingService(LifecycleMixin, PeopleMixin, AdminMixin):
             self._quota_cache[ck] = cached
         places, reserve, rq, fb_at = cached
         return [places, reserve, rq, 1 if now_s >= fb_at else 0]
-
-    async def left(self, dept_id: str, day: dt.date, session: str) -> dict[str, int]:
-        """Places left per bucket ``{"r", "o", "v"}`` and the remote quota ``rq`` now."""
-        dept = self._dept(dept_id)
-        tmpl = dept.session(session)
-        if tmpl is None:
-            return {"r": 0, "o": 0, "v": 0, "rq": 0}
-        now_s = self.clock.seconds()
-        reply = await self.scripts["avail"](
-            [keys.counts(dept_id, day, session), keys.returns(dept_id, day, session)],
-            [*self.quota_args(dept, tmpl, day, now_s), now_s],
-        )
-        if not reply:
-            return {"r": 0, "o": 0, "v": 0, "rq": 0}
-        return {k: max(int(v), 0) for k, v in zip(("r", "o", "v", "rq"), reply, strict=True)}
-
-    async def remote_left(self, dept_id: str, day: dt.date, session: str) -> int:
-        """Remote places still free in one session (0 for an unknown or closed session)."""
-        return (await self.left(dept_id, day, session))["r"]
-
-    def is_bookable(self, day: dt.date, now: dt.datetime) -> bool:
-        p = self.policy
-        return bookable(day, now, self.catalog.days_ahead, p.release_time, p.booking_cutoff)
-
-    async def sessions(self, dept_id: str, day: dt.date) -> list[SessionAvailability]:
-        """Every session of an open day with its remote places left (0 when full); [] if closed."""
-        dept = self._dept(dept_id)
-        if not self.is_bookable(day, self.now()):
-            return []
-        lefts = await self._remote_left_many(dept, [(day, s) for s in dept.sessions])
-        return [
-            SessionAvailability(dept_id, day, s.id, s.label, left)
-            for s, left in zip(dept.sessions, lefts, strict=True)
-        ]
-
-    async def open_days(self, dept_id: str) -> list[dt.date]:
-        self._dept(dept_id)
-        now = self.now()
-        days = [d for d in open_days(now, self.catalog.days_ahead) if self.is_bookable(d, now)]
-        dept = self._dept(dept_id)
-        pairs = [(day, s) for day in days for s in dept.sessions]
-        lefts = await self._remote_left_many(dept, pairs)
-        open_ = {day for (day, _), left in zip(pairs, lefts, strict=True) if left > 0}
-        return [day for day in days if day in open_]
-
-    async def _remote_left_many(
-        self, dept: DepartmentConfig, pairs: list[tuple[dt.date, SessionTemplate]]
-    ) -> list[int]:
-        """Remote places left for each (day, session) in one Redis round trip."""
-        if not pairs:
-            return []
-        now_s = self.clock.seconds()
-        share = self.shares.get(dept.id, dept.remote_share)  # a new share is a new listing
-        wanted = (share, tuple((day, tmpl.id) for day, tmpl in pairs))
-        known = self.listings.get(dept.id, wanted, now_s)
-        if known is not None:
-            return list(known)
-        keys_: list[str] = []
-        args: list[object] = [now_s]
-        for day, tmpl in pairs:
-            keys_ += [keys.counts(dept.id, day, tmpl.id), keys.returns(dept.id, day, tmpl.id)]
-            args += self.quota_args(dept, tmpl, day, now_s)
-        lefts = [int(v) for v in await self.scripts["avail_many"](keys_, args)]
-        self.listings.put(dept.id, wanted, now_s, tuple(lefts))
-        return lefts
 
     # ---------------------------------------------------------------- taking a place
 
