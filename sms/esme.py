@@ -3,12 +3,12 @@
 States: open -> binding -> bound -> unbinding -> closed (drawn in docs/sms.md).  Inputs come
 from the wire (responses, enquire_link, unbind, deliver_sm), from timers (bind/response
 timeouts, idle enquire_link) and from callers (``bind``, ``submit``, ``unbind``).  The clock is
-injected; reconnecting is ``sms.service``'s job (sms.link.LinkKeeper), not this protocol's.
+injected; reconnecting is ``sms.service``'s job (sms.link.LinkKeeper), not this protocol's, and
+pacing submit_sm (window, TPS, throttle pause) is ``sms.window.SubmitWindow``'s.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,18 +21,12 @@ from twisted.python.failure import Failure
 
 from sms import encoding
 from sms.dlr import Receipt, is_receipt, parse_receipt
-from sms.esme_config import (
-    EsmeConfig,
-    LinkLost,
-    NotBound,
-    ResponseTimeout,
-    SmppError,
-)
-from sms.flow import TokenBucket
+from sms.esme_config import EsmeConfig, LinkLost, NotBound, ResponseTimeout, SmppError
 from sms.session import State, new_session
 from sms.smpp import status as st
 from sms.smpp.framing import PduReceiver
 from sms.smpp.pdu import MAX_SEQ, RESPONSE_BIT, Pdu, PduError, encode_pdu, response_for
+from sms.window import REQUEUED, THROTTLES, SubmitWindow
 
 log = Logger(namespace="sms.esme")
 __all__ = ["THROTTLES", "EsmeConfig", "EsmeProtocol", "LinkLost", "NotBound", "ResponseTimeout",
@@ -52,12 +46,6 @@ class _Outstanding:
     throttled: int = 0
     caller: defer.Deferred[Pdu] | None = None  # submit_sm: the caller's Deferred
     sent_at: float = 0.0
-
-
-_REQUEUED = object()  # a throttled attempt's result: the caller waits for the resubmission
-
-
-THROTTLES = frozenset({st.RTHROTTLED, st.RMSGQFUL})
 
 
 class EsmeProtocol(PduReceiver):
@@ -80,13 +68,8 @@ class EsmeProtocol(PduReceiver):
         self._session, self._core = new_session()  # sms.session: the explicit machine
         self._seq = 0
         self._outstanding: dict[int, _Outstanding] = {}
-        self._waiting: deque[tuple[dict[str, Any], defer.Deferred[Pdu], int]] = deque()
-        self._submits_in_flight = 0
+        self._window = SubmitWindow(config, clock, self._send_submit, self._bound)
         self._idle: IDelayedCall | None = None
-        self._bucket = TokenBucket(config.tps, now=clock.seconds()) if config.tps else None
-        self._paused_until = 0.0
-        self._throttle_streak = 0
-        self._wake: IDelayedCall | None = None
         self.throttled = 0  # throttle responses seen on this link (observability)
         self.latencies: list[float] | None = None  # set to a list: submit_sm -> resp seconds
 
@@ -103,12 +86,11 @@ class EsmeProtocol(PduReceiver):
 
     def connectionLost(self, reason: Failure | None = None) -> None:
         self._session.connection_lost()
-        for timer in (self._idle, self._wake):
-            if timer is not None and timer.active():
-                timer.cancel()
-        self._idle = self._wake = None
+        if self._idle is not None and self._idle.active():
+            self._idle.cancel()
+        self._idle = None
+        waiting = self._window.close()
         pending, self._outstanding = self._outstanding, {}
-        waiting, self._waiting = self._waiting, deque()
         for item in pending.values():
             if item.timer.active():
                 item.timer.cancel()
@@ -138,7 +120,7 @@ class EsmeProtocol(PduReceiver):
         def bound(resp: Pdu) -> None:
             self._session.bind_accepted()
             log.info("smpp.bind_ok system_id={sid}", sid=resp.get("system_id", ""))
-            self._pump()
+            self._window.pump()
 
         def failed(f: Failure) -> Failure:
             log.warn("smpp.bind_failed {why}", why=f.getErrorMessage())
@@ -153,8 +135,9 @@ class EsmeProtocol(PduReceiver):
         if self.state is not State.BOUND:
             return defer.fail(NotBound(f"link is {self.state.value}"))
         d: defer.Deferred[Pdu] = defer.Deferred()
-        self._waiting.append((params, d, 0))
-        self._pump()
+        window = self._window
+        window.waiting.append((params, d, 0))
+        window.pump()
         return d.addCallback(lambda resp: str(resp.get("message_id") or ""))
 
     def unbind(self) -> defer.Deferred[None]:
@@ -168,11 +151,11 @@ class EsmeProtocol(PduReceiver):
 
     @property
     def in_flight(self) -> int:
-        return self._submits_in_flight
+        return self._window.in_flight
 
     @property
     def queued(self) -> int:
-        return len(self._waiting)
+        return len(self._window.waiting)
 
     # -- internals -----------------------------------------------------------------------
     def _next_seq(self) -> int:
@@ -195,42 +178,18 @@ class EsmeProtocol(PduReceiver):
             self.transport.write(data)
         return d
 
-    def _pump(self) -> None:
-        """Send waiting submit_sm while the window, the TPS bucket and any throttle pause allow."""
-        while (self.state is State.BOUND and self._waiting
-               and self._submits_in_flight < self.config.window):
-            now = self.clock.seconds()
-            if now < self._paused_until:
-                self._wake_at(self._paused_until - now)
-                return
-            if self._bucket is not None and not self._bucket.take(now):
-                self._wake_at(self._bucket.wait(now))
-                return
-            params, d, throttled = self._waiting.popleft()
-            self._submits_in_flight += 1
-            sent = self._request(Pdu("submit_sm", 0, 0, params), self.config.response_timeout)
-            item = self._outstanding.get(self._seq)
-            if item is not None and item.deferred is sent:
-                item.params, item.throttled, item.caller = params, throttled, d
-            sent.addBoth(self._submit_done)
-            sent.addBoth(self._settle, d)
+    def _bound(self) -> bool:
+        return self._core.state is State.BOUND
 
-    @staticmethod
-    def _settle(result: Any, caller: defer.Deferred[Pdu]) -> None:
-        if result is _REQUEUED:
-            return
-        if isinstance(result, Failure):
-            caller.errback(result)
-        else:
-            caller.callback(result)
-
-    def _wake_at(self, delay: float) -> None:
-        if self._wake is None or not self._wake.active():
-            self._wake = self.clock.callLater(max(delay, 0.0), self._woken)
-
-    def _woken(self) -> None:
-        self._wake = None
-        self._pump()
+    def _send_submit(
+        self, params: dict[str, Any], caller: defer.Deferred[Pdu], throttled: int
+    ) -> defer.Deferred[Pdu]:
+        """One submit_sm handed over by the window; kept with its request for a resubmission."""
+        sent = self._request(Pdu("submit_sm", 0, 0, params), self.config.response_timeout)
+        item = self._outstanding.get(self._seq)
+        if item is not None and item.deferred is sent:
+            item.params, item.throttled, item.caller = params, throttled, caller
+        return sent
 
     def _throttled(self, seq: int, item: _Outstanding, status: int) -> bool:
         """RTHROTTLED/RMSGQFUL: pause the whole window and resubmit this PDU (new seq) first.
@@ -241,18 +200,9 @@ class EsmeProtocol(PduReceiver):
             return False
         del self._outstanding[seq]
         item.timer.cancel()
-        self._throttle_streak += 1
-        pause = self.config.throttle_backoff.delay(self._throttle_streak)
-        self._paused_until = max(self._paused_until, self.clock.seconds() + pause)
-        log.warn("smpp.throttled status=0x{s:02X} pause={p}s", s=status, p=pause)
-        self._waiting.appendleft((item.params, item.caller, item.throttled + 1))
-        item.deferred.callback(_REQUEUED)  # frees its window slot; the pause holds the rest
+        self._window.requeue(item.params, item.caller, item.throttled + 1, status)
+        item.deferred.callback(REQUEUED)  # frees its window slot; the pause holds the rest
         return True
-
-    def _submit_done(self, result: Any) -> Any:
-        self._submits_in_flight -= 1
-        self._pump()
-        return result
 
     def _timed_out(self, seq: int) -> None:
         item = self._outstanding.pop(seq, None)
@@ -315,7 +265,7 @@ class EsmeProtocol(PduReceiver):
                 and self._throttled(pdu.seq, item, pdu.status)):
             return
         if item.command == "submit_sm" and pdu.status == 0:
-            self._throttle_streak = 0
+            self._window.streak = 0
         if pdu.status != 0 or pdu.command == "generic_nack":
             self._fail(pdu.seq, SmppError(item.command, pdu.status))
             return
