@@ -48,10 +48,16 @@ class _Protocol(txredisapi.RedisProtocol):  # type: ignore[misc]
             return super().execute_command(*args, **kwargs)
         if not self.connected:
             raise txredisapi.ConnectionError("Not connected")
-        self.transport.write(self._build_command(*args))
+        command = self._build_command(*args)
         result: Deferred = Deferred()
         result.addCallback(self.handle_reply)  # an error reply arrives as an exception value
+        # waiting before the write, which may send at once: no reply can come before its waiter
         queue.waiting.append(result)  # replyReceived -> queue.put fires the oldest waiter
+        try:
+            self.transport.write(command)
+        except BaseException:
+            queue.waiting.remove(result)
+            raise
         return result
 
     def _build_command(self, *args: Any, **_kwargs: Any) -> bytes:

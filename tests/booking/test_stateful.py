@@ -60,11 +60,13 @@ TAKEN = ("held", "confirmed", "checked_in", "no_show")
 
 
 def run(work: object) -> Any:
-    """From the machine's thread, run a coroutine (or Deferred-returning call) on the reactor."""
+    """From the machine's thread, run a coroutine, or a call that returns a Deferred, on the
+    reactor. A Redis command is passed as a call (``lambda: redis.get(k)``) so that it is sent
+    from the reactor's thread: txredisapi, like Twisted, is not thread-safe."""
     from twisted.internet import reactor
 
     def start() -> Deferred:
-        return work if isinstance(work, Deferred) else Deferred.fromCoroutine(work)
+        return work() if callable(work) else Deferred.fromCoroutine(work)
 
     return threads.blockingCallFromThread(reactor, start)
 
@@ -89,7 +91,7 @@ class Model(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.redis = self.box.redis
-        run(self.redis.flushdb())
+        run(self.redis.flushdb)
         self.clock = Clock()
         self.clock.advance(NOW.timestamp())
         self.service = RedisBookingService(self.redis, CATALOG, self.clock)
@@ -263,7 +265,7 @@ class Model(RuleBasedStateMachine):
     def redis_agrees(self) -> None:
         stored = {}
         for tcode in self.bookings:
-            stored[tcode] = run(self.redis.hgetall(keys.booking(tcode)))
+            stored[tcode] = run(lambda code=tcode: self.redis.hgetall(keys.booking(code)))
         assert {c: h["status"] for c, h in stored.items()} == {
             c: b["status"] for c, b in self.bookings.items()
         }
