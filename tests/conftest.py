@@ -8,9 +8,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_twisted
+from twisted.logger import LogLevel, globalLogPublisher
 
 from hotline.redis_client import connect
 from hotline.redis_server import RedisProcess
@@ -33,3 +35,17 @@ async def redis(redis_url: str):
     await conn.flushdb()
     yield conn
     await conn.disconnect()
+
+
+@pytest.fixture
+def logged_errors() -> Iterator[list[Any]]:
+    """The format of every event logged at error or critical, or with a failure, meanwhile."""
+    seen: list[Any] = []
+
+    def observer(event: dict[str, Any]) -> None:
+        if event.get("log_level") in (LogLevel.error, LogLevel.critical) or "log_failure" in event:
+            seen.append(event.get("log_format") or event)
+
+    globalLogPublisher.addObserver(observer)
+    yield seen
+    globalLogPublisher.removeObserver(observer)

@@ -4,14 +4,11 @@ logged a critical NoTransition in both cases)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 import pytest_twisted
 from twisted.internet import defer, protocol, reactor
 from twisted.internet.task import Clock
-from twisted.logger import LogLevel, globalLogPublisher
 
 from sms.api import OutgoingSms
 from sms.service import SmppSender
@@ -41,19 +38,6 @@ def _next_bind(factory: Any) -> defer.Deferred[None]:
     return factory.waiter.addTimeout(10, reactor)
 
 
-@pytest.fixture
-def errors() -> Iterator[list[Any]]:
-    seen: list[Any] = []
-
-    def observer(event: dict[str, Any]) -> None:
-        if event.get("log_level") in (LogLevel.error, LogLevel.critical) or "log_failure" in event:
-            seen.append(event.get("log_format") or event)
-
-    globalLogPublisher.addObserver(observer)
-    yield seen
-    globalLogPublisher.removeObserver(observer)
-
-
 class _Policy:
     """Records each attempt number it is asked about; always 1 s on the test's Clock."""
 
@@ -74,7 +58,7 @@ class _Policy:
 
 @pytest_twisted.ensureDeferred
 async def test_smsc_dropping_the_socket_mid_bind_backs_off_without_errors(
-    errors: list[Any],
+    logged_errors: list[Any],
 ) -> None:
     listening, peer = _peer(drop=True)
     clock, policy = Clock(), _Policy()
@@ -92,12 +76,12 @@ async def test_smsc_dropping_the_socket_mid_bind_backs_off_without_errors(
     finally:
         await sender.stopService()
         await listening.stopListening()
-    assert errors == []
+    assert logged_errors == []
     assert not [c for c in clock.getDelayedCalls() if c.active()]
 
 
 @pytest_twisted.ensureDeferred
-async def test_backoff_resets_after_a_successful_bind(errors: list[Any]) -> None:
+async def test_backoff_resets_after_a_successful_bind(logged_errors: list[Any]) -> None:
     dropping, _ = _peer(drop=True)
     port = dropping.getHost().port
     clock, policy = Clock(), _Policy()
@@ -126,12 +110,12 @@ async def test_backoff_resets_after_a_successful_bind(errors: list[Any]) -> None
         await sender.stopService()
         if smsc is not None:
             await smsc.stopListening()
-    assert errors == []
+    assert logged_errors == []
 
 
 @pytest_twisted.ensureDeferred
 async def test_stop_during_an_unanswered_bind_closes_the_link_quietly(
-    errors: list[Any],
+    logged_errors: list[Any],
 ) -> None:
     listening, peer = _peer(drop=False)
     clock = Clock()
@@ -146,12 +130,12 @@ async def test_stop_during_an_unanswered_bind_closes_the_link_quietly(
         await sender.stopService()  # the bind is still waiting for its response
         await listening.stopListening()
     assert sender._keeper.state == "stopped"
-    assert errors == []
+    assert logged_errors == []
     assert not [c for c in clock.getDelayedCalls() if c.active()]
 
 
 @pytest_twisted.ensureDeferred
-async def test_a_bind_that_raises_closes_the_link_and_retries(errors: list[Any]) -> None:
+async def test_a_bind_that_raises_closes_the_link_and_retries(logged_errors: list[Any]) -> None:
     """A prepare step that raises instead of failing its Deferred still counts as a failed
     bind: the link is closed and a retry is planned (it used to escape as an unhandled error)."""
     from twisted.internet.endpoints import TCP4ClientEndpoint

@@ -209,10 +209,11 @@ def test_session_info_and_coding_helpers() -> None:
 
 
 @pytest_twisted.ensureDeferred
-async def test_stop_while_the_ussdc_has_not_answered_the_bind_is_quiet(redis) -> None:
+async def test_stop_while_the_ussdc_has_not_answered_the_bind_is_quiet(
+    redis: Any, logged_errors: list[Any]
+) -> None:
     """SIGTERM can land mid-bind; the stop must close the link without a logged error."""
     from twisted.internet import defer, protocol
-    from twisted.logger import LogLevel, globalLogPublisher
 
     binds: defer.Deferred[bytes] = defer.Deferred()
     closed: defer.Deferred[None] = defer.Deferred()
@@ -221,17 +222,10 @@ async def test_stop_while_the_ussdc_has_not_answered_the_bind_is_quiet(redis) ->
         "connectionLost": lambda self, reason: closed.callback(None),
     }))  # reads the bind, never answers it
     listening = reactor.listenTCP(0, silent, interface="127.0.0.1")
-    errors: list[Any] = []
-
-    def observer(event: dict[str, Any]) -> None:
-        if event.get("log_level") in (LogLevel.error, LogLevel.critical):
-            errors.append(event.get("log_format"))
-
     gateway = UssdGateway(CountingDialogue(), UssdSessionStore(redis), "booking", gateway="smpp",
                           clock=Clock())
     service = UssdSmppService(gateway, "127.0.0.1", listening.getHost().port, "hlussd", "pw",
                               reactor=reactor, clock=Clock())
-    globalLogPublisher.addObserver(observer)
     try:
         service.startService()
         await binds.addTimeout(10, reactor)
@@ -239,6 +233,5 @@ async def test_stop_while_the_ussdc_has_not_answered_the_bind_is_quiet(redis) ->
         await service.stopService()
         await closed.addTimeout(5, reactor)  # the stop closed the half-bound link
     finally:
-        globalLogPublisher.removeObserver(observer)
         await listening.stopListening()
-    assert errors == [] and not service.bound_once.called
+    assert logged_errors == [] and not service.bound_once.called
