@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,7 +19,6 @@ import pytest_twisted
 import structlog
 from structlog.testing import capture_logs
 from twisted.internet.task import Clock
-from twisted.logger import LogLevel, globalLogPublisher
 
 from booking.catalog import load_catalog
 from booking.idcard import check_char, is_valid_resident_id
@@ -60,19 +59,12 @@ def _reactor() -> Any:
 
 
 @pytest.fixture
-def errors() -> Iterator[list[object]]:
-    """Every error logged meanwhile, by structlog (ivr/, menus/) or Twisted's logger (booking/)."""
-    seen: list[object] = []
-
-    def observer(event: dict[str, Any]) -> None:
-        if event.get("log_level") in (LogLevel.error, LogLevel.critical) or "log_failure" in event:
-            seen.append(event.get("log_format") or event)
-
-    globalLogPublisher.addObserver(observer)
+def errors(logged_errors: list[Any]) -> Iterator[Callable[[], list[Any]]]:
+    """``errors()``: every error logged so far, by structlog (ivr/, menus/) or by Twisted's
+    logger (booking/)."""
+    failed = ("error", "critical", "exception")
     with capture_logs() as logs:
-        yield seen
-        seen += [e for e in logs if e.get("log_level") in ("error", "critical", "exception")]
-    globalLogPublisher.removeObserver(observer)
+        yield lambda: logged_errors + [e for e in logs if e.get("log_level") in failed]
     structlog.reset_defaults()
 
 
@@ -148,7 +140,7 @@ async def test_a_booking_call_reads_the_code_and_takes_one_place(line, errors) -
     assert len(tcodes) == 1 and record.result == "completed" and record.end_node == "done"
     assert record.inputs == 6 and record.timeouts == 0 and record.invalid == 0
     assert await booking.remote_left("nk", TOMORROW, "am") == before - 1
-    assert errors == []
+    assert errors() == []
 
 
 @pytest_twisted.ensureDeferred
@@ -159,7 +151,7 @@ async def test_booking_with_paced_keys_and_barge_in(line, errors) -> None:
     in_step(sim)
     assert record.result == "completed" and record.end_node == "done", sim.format_transcript()
     assert ("key", "1") in sim.transcript[:8]  # the welcome prompt was cut by the key
-    assert errors == []
+    assert errors() == []
 
 
 @pytest.mark.parametrize("step", range(len(BOOKING) + 1))
@@ -181,7 +173,7 @@ async def test_hang_up_at_every_step_leaves_no_place_taken(line, errors, step: i
         assert left == before  # an unpaid hold is released by the sweeper
     else:  # the booking went through before the caller hung up on the read-back
         assert left == before - 1
-    assert errors == []
+    assert errors() == []
 
 
 @pytest_twisted.ensureDeferred
@@ -190,7 +182,7 @@ async def test_three_timeouts_end_the_call_politely(line, errors) -> None:
     in_step(sim)
     assert record.timeouts == 3 and record.result == "completed"
     assert sim.commands[-1] == "HANGUP" and len(sim.events("timeout")) == 3
-    assert errors == []
+    assert errors() == []
 
 
 @pytest_twisted.ensureDeferred
@@ -200,7 +192,7 @@ async def test_three_wrong_keys_end_the_call(line, errors) -> None:
     assert record.invalid == 2 and record.inputs == 3 and record.result == "completed"
     assert record.path == ["welcome"], record.fields()  # "1" never got a chance
     assert sim.commands[-1] == "HANGUP" and not [d for d in sim.said_digits if len(d) == 10]
-    assert errors == []
+    assert errors() == []
 
 
 @pytest_twisted.ensureDeferred
@@ -212,7 +204,7 @@ async def test_wrong_id_three_times_then_goodbye_releases_nothing(line, errors) 
     in_step(sim)
     assert record.invalid >= 2 and record.result == "completed"
     assert await swept_left(booking, clock) == before
-    assert errors == []
+    assert errors() == []
 
 
 @pytest_twisted.ensureDeferred
@@ -222,7 +214,7 @@ async def test_missing_prompt_mid_booking_costs_one_sentence(line, errors) -> No
     in_step(sim)
     assert record.result == "completed" and record.end_node == "done"
     assert record.failures == ["missing pick_dept"]
-    assert errors == []
+    assert errors() == []
 
 
 @pytest_twisted.ensureDeferred
@@ -231,7 +223,7 @@ async def test_missing_prompt_in_a_batched_question_is_skipped(line, errors) -> 
     in_step(sim)
     assert any(c.startswith("EXEC Read HOTLINE_KEYS,pick_dept&") for c in sim.commands)
     assert record.result == "completed" and record.end_node == "done"
-    assert errors == []
+    assert errors() == []
 
 
 @pytest_twisted.ensureDeferred
@@ -240,7 +232,7 @@ async def test_broken_media_ends_the_call_as_media_failure(line, errors) -> None
     sim, record = await call(line, [], broken_media=True)
     in_step(sim)
     assert record.result == "media_failure" and sim.events("hangup") == []
-    assert errors == []
+    assert errors() == []
 
 
 @pytest_twisted.ensureDeferred
@@ -257,7 +249,7 @@ async def test_book_then_cancel_by_phone(line, errors) -> None:
     assert tcode in sim.said_digits
     assert record.result == "completed" and record.end_node == "cancelled", record.fields()
     assert await booking.bookings_for("8613912345678") == []
-    assert errors == []
+    assert errors() == []
 
 
 @pytest_twisted.ensureDeferred
@@ -269,4 +261,4 @@ async def test_garbage_mid_booking_closes_the_call_and_releases(line, errors) ->
     assert sim.transcript[-1] == ("closed", "") and sim.events("aborted") == []
     assert record.result == "error" and record.failures == ["protocol error"]
     assert await swept_left(booking, clock) == before
-    assert errors == []  # a warning (agi.garbage), never an error
+    assert errors() == []  # a warning (agi.garbage), never an error
