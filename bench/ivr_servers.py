@@ -177,14 +177,11 @@ def watch_gc() -> Any:
 def start_server_logging(reactor: Any, args: argparse.Namespace) -> None:
     """Log as ``hotline serve`` does (Twisted and structlog events, masked, one line each, at
     ``--log-level``), to ``<tmp>/server.log`` instead of stdout (stdout talks to the bench)."""
-    import structlog
-
     from hotline.logs import start_logging
 
     path = Path(args.tmp or tempfile.gettempdir()) / "ivr-server.log"
     stream = open(path, "w", encoding="utf-8")  # noqa: SIM115 (open for the process's life)
     start_logging(stream, level=args.log_level, clock=reactor)
-    structlog.configure(logger_factory=structlog.PrintLoggerFactory(stream))
 
 
 STUB_VALUES: dict[str, Any] = {

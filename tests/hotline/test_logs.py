@@ -87,3 +87,38 @@ def test_events_below_the_level_are_dropped() -> None:
         observer({"log_format": level.name, "log_level": level, "log_time": 0.0})
     observer({"log_format": "no level", "log_time": 0.0})  # not a twisted.logger event
     assert [line.split(" ", 2)[2] for line in stream.getvalue().splitlines()] == ["warn", "error"]
+
+
+def test_structlog_lines_share_the_shape_masking_and_flush_of_twisted_lines() -> None:
+    import structlog
+
+    from hotline.logs import configure_structlog
+
+    stream, clock = CountingStream(), Clock()
+    observer = MaskingObserver(stream, clock, "info")
+    configure_structlog("info", observer)
+    try:
+        log = structlog.get_logger("ivr")
+        log.info("ivr.call_record", call="42.1", caller="13800138000",
+                 failures=["13912345678"], hangup_at=None)
+        log.debug("ivr.call_start")  # below the level: dropped
+        observer(event("agi.hangup"))
+        try:
+            raise ValueError("no such prompt")
+        except ValueError:
+            log.exception("ivr.failed", id="11010519491231002X")
+        assert stream.flushes == 0
+        clock.advance(0)
+        assert stream.flushes == 1  # structlog's and Twisted's lines: one flush for the turn
+    finally:
+        structlog.reset_defaults()
+    lines = stream.getvalue().splitlines()
+    texts = [line.split(" ", 1)[1] for line in lines]
+    assert texts[0] == ("[info] ivr.call_record call=42.1 caller=*******8000 "
+                        "failures=['*******5678'] hangup_at=None")
+    assert texts[1] == "[info] agi.hangup"
+    assert texts[2] == "[error] ivr.failed id=**************002X"
+    assert lines[3] == "Traceback (most recent call last):"
+    assert lines[-1] == "ValueError: no such prompt"
+    stamp = lines[0].split(" ", 1)[0]
+    assert time.strptime(stamp, "%Y-%m-%dT%H:%M:%S")  # local time to the second, as Twisted's
