@@ -127,34 +127,21 @@ def _one_line(_logger: Any, _method: str, event: dict[str, Any]) -> str:
     return mask_text(text)  # values mask_pii could not see (numbers inside lists, say)
 
 
+def _writer(level: str) -> Any:
+    def write(self: _LineSink, text: str) -> None:
+        self._observer.write_line(level, text, time.time())
+
+    return write
+
+
 class _LineSink:
     """structlog's logger: each method writes the rendered line at its level."""
 
     def __init__(self, observer: MaskingObserver) -> None:
         self._observer = observer
 
-    def _write(self, level: str, text: str) -> None:
-        self._observer.write_line(level, text, time.time())
-
-    def debug(self, text: str) -> None:
-        self._write("debug", text)
-
-    def info(self, text: str) -> None:
-        self._write("info", text)
-
-    msg = info
-
-    def warning(self, text: str) -> None:
-        self._write("warn", text)
-
-    warn = warning
-
-    def error(self, text: str) -> None:
-        self._write("error", text)
-
-    exception = error
-
-    def critical(self, text: str) -> None:
-        self._write("critical", text)
-
-    fatal = critical
+    debug = _writer("debug")
+    info = msg = _writer("info")
+    warning = warn = _writer("warn")
+    error = exception = _writer("error")
+    critical = fatal = _writer("critical")
