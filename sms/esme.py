@@ -135,9 +135,7 @@ class EsmeProtocol(PduReceiver):
         if self.state is not State.BOUND:
             return defer.fail(NotBound(f"link is {self.state.value}"))
         d: defer.Deferred[Pdu] = defer.Deferred()
-        window = self._window
-        window.waiting.append((params, d, 0))
-        window.pump()
+        self._window.add(params, d)
         return d.addCallback(lambda resp: str(resp.get("message_id") or ""))
 
     def unbind(self) -> defer.Deferred[None]:
@@ -265,7 +263,7 @@ class EsmeProtocol(PduReceiver):
                 and self._throttled(pdu.seq, item, pdu.status)):
             return
         if item.command == "submit_sm" and pdu.status == 0:
-            self._window.streak = 0
+            self._window.accepted()
         if pdu.status != 0 or pdu.command == "generic_nack":
             self._fail(pdu.seq, SmppError(item.command, pdu.status))
             return

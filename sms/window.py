@@ -59,6 +59,15 @@ class SubmitWindow:
         self._paused_until = 0.0
         self._wake: IDelayedCall | None = None
 
+    def add(self, params: dict[str, Any], caller: defer.Deferred[Pdu]) -> None:
+        """Queue one submit_sm (``caller`` fires with its response) and send what may go."""
+        self.waiting.append((params, caller, 0))
+        self.pump()
+
+    def accepted(self) -> None:
+        """A submit_sm was accepted: the next throttle starts the pauses from the shortest."""
+        self.streak = 0
+
     def pump(self) -> None:
         """Send waiting submit_sm while the window, the TPS bucket and any throttle pause allow."""
         while self.waiting and self.in_flight < self.config.window and self._may_send():
