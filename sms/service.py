@@ -140,10 +140,14 @@ class SmppSender(SendingMixin, Service):
         self._recover()
         self._keeper.start()
 
+    def _take_back(self) -> defer.Deferred[int]:
+        """The outbox's ``recover`` (in-flight messages back to waiting), if it has one."""
+        recover = getattr(self.outbox, "recover", None)
+        return defer.maybeDeferred(recover) if recover is not None else defer.succeed(0)
+
     def _recover(self) -> None:
         """In-flight leftovers of a previous run go back to waiting before anything is taken."""
-        recover = getattr(self.outbox, "recover", None)
-        d = defer.maybeDeferred(recover) if recover is not None else defer.succeed(0)
+        d = self._take_back()
 
         def recovered(n: int) -> None:
             if n:
@@ -161,8 +165,7 @@ class SmppSender(SendingMixin, Service):
     def reclaim(self) -> defer.Deferred[int]:
         """Take back what another sender left in flight past its lease (run periodically when
         several nodes share the outbox), then send it; how many came back."""
-        recover = getattr(self.outbox, "recover", None)
-        d = defer.maybeDeferred(recover) if recover is not None else defer.succeed(0)
+        d = self._take_back()
 
         def back(n: int) -> int:
             if n:
