@@ -162,8 +162,7 @@ class Supervisor:
             snapshot = message.get("snapshot")
             if valid_snapshot(snapshot):
                 self.snapshots[worker.slot] = snapshot
-                if self.metrics is not None:
-                    self.metrics.peers = list(self.snapshots.values())
+                self._update_peers()
             else:
                 log.error("workers.bad_metrics slot={slot}", slot=worker.slot)
         elif op == "sms" and self.sender is not None:
@@ -178,7 +177,8 @@ class Supervisor:
     def ended(self, worker: WorkerProcess, reason: Failure) -> None:
         if self.workers.get(worker.slot) is worker:
             del self.workers[worker.slot]
-            self.snapshots.pop(worker.slot, None)
+            if self.snapshots.pop(worker.slot, None) is not None:
+                self._update_peers()
         how = "exited 0" if reason.check(ProcessDone) else reason.getErrorMessage()
         if self.stopping:
             log.info("workers.stopped slot={slot} pid={pid}", slot=worker.slot, pid=worker.pid)
@@ -227,9 +227,13 @@ class Supervisor:
                 self._bound = bound
                 self.broadcast({"op": "sms_bound", "value": bound})
         if self.metrics is not None:  # every process renders the node: see hotline.metrics
-            workers = list(self.snapshots.values())
-            self.metrics.peers = workers
-            self.broadcast({"op": "peers", "snapshots": [self.metrics.snapshot(), *workers]})
+            self.broadcast({"op": "peers",
+                            "snapshots": [self.metrics.snapshot(), *self.metrics.peers]})
+
+    def _update_peers(self) -> None:
+        """The main process's own view of the node: the workers' last snapshots."""
+        if self.metrics is not None:
+            self.metrics.peers = list(self.snapshots.values())
 
 
 def worker_count(value: object, cpus: Callable[[], int | None] = os.cpu_count) -> int:
