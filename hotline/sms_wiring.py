@@ -108,7 +108,8 @@ async def start_sms(settings: Any, reactor: Any, redis: Any, catalog: Any,
         smsc_port = listener.getHost().port
         smpp = {"host": "127.0.0.1", "port": smsc_port, "system_id": "hotline", "password": ""}
     lease_s = float(raw.get("lease_s", 300))
-    outbox = RedisOutbox(redis, reactor, owner=sender_name(settings), lease_s=lease_s)
+    name = sender_name(settings)
+    outbox = RedisOutbox(redis, reactor, owner=name, lease_s=lease_s)
     tps = raw.get("tps")
     sender = SmppSender(
         host=smpp["host"], port=int(smpp["port"]), system_id=str(smpp["system_id"]),
@@ -125,8 +126,7 @@ async def start_sms(settings: Any, reactor: Any, redis: Any, catalog: Any,
     reclaim.start(lease_s / 2, now=False)  # another node's sender may have died mid-send
     stoppers.append(reclaim.stop)
     side = SmsSide(sender, outbox, smsc_port, raw, redis, reactor,
-                   Renderer(templates, catalog, day_label), _stoppers=stoppers,
-                   name=sender_name(settings))
+                   Renderer(templates, catalog, day_label), _stoppers=stoppers, name=name)
     return side
 
 
