@@ -144,16 +144,22 @@ def main() -> int:
         print(f"(a) the same in server CPU per request (less sensitive to a busy machine): "
               f"bare/ours per round {', '.join(f'{x:.3f}' for x in cpu_ratios)}")
         capacity = sorted(r["rate"] for r in rows["ours"])[args.rounds // 2]
+
+        def hop_us(row: dict[str, Any]) -> str:
+            """Server CPU per hop at a paced rate: it grows as the rate falls, because the
+            server sleeps between hops and wakes up slower (bench/wakeup.py)."""
+            return f"{row['server_cpu'] / 100 / max(row['achieved'], 1e-9) * 1e6:.0f} µs per hop"
+
         p = run(ours, lambda: paced(ours_port, args.rate, args.paced_duration))
         print(f"(b) paced {args.rate:,.0f} hops/s offered, {p['achieved']:,.0f} achieved, "
               f"{p['hops']} hops on {p['conns']} conns: p50 {p['p50']:.2f} ms, "
               f"p99 {p['p99']:.2f} ms, max {p['max']:.1f} ms, errors {p['errors']}, "
-              f"server CPU {p['server_cpu']:.0f} %")
+              f"server CPU {p['server_cpu']:.0f} % ({hop_us(p)})")
         half = max(capacity / 2, 1.0)
         h = run(ours, lambda: paced(ours_port, half, args.paced_duration))
         print(f"(b) for scale: paced at half the measured capacity ({half:,.0f} hops/s): "
               f"p50 {h['p50']:.2f} ms, p99 {h['p99']:.2f} ms, errors {h['errors']}, "
-              f"server CPU {h['server_cpu']:.0f} %")
+              f"server CPU {h['server_cpu']:.0f} % ({hop_us(h)})")
         errors = h["errors"] + p["errors"] + sum(r["errors"] for rs in rows.values() for r in rs)
         extra = ""
         if args.node_workers > 1:
@@ -167,7 +173,7 @@ def main() -> int:
                   f"processes (node.workers; they share the 2 vCPUs with Redis and this load "
                   f"generator): {w['achieved']:,.0f} achieved, p50 {w['p50']:.2f} ms, "
                   f"p99 {w['p99']:.2f} ms, max {w['max']:.1f} ms, errors {w['errors']}, "
-                  f"node CPU {w['server_cpu']:.0f} % (all processes)")
+                  f"node CPU {w['server_cpu']:.0f} % (all processes, {hop_us(w)})")
             errors += w["errors"]
             extra = f" p99_ms_{args.node_workers}proc={w['p99']:.2f}"
         print(f"BENCH ussd_http ratio={ratio:.3f} p99_ms={p['p99']:.2f} errors={errors}{extra}")
