@@ -23,18 +23,18 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from sms import encoding
-from sms.api import OutgoingSms
+from sms.api import OutgoingSms, mask_msisdn
 from sms.dlr import ID_BASES, Receipt, receipt_form
 from sms.esme import EsmeConfig, EsmeProtocol, State
 from sms.flow import Backoff, check_window, reconnect_policy
 from sms.link import LinkKeeper
 from sms.mo import Reassembler
 from sms.outbox import MemoryOutbox, Outbox
-from sms.sending import SendingMixin, mask
+from sms.sending import SendingMixin
 from sms.smpp.pdu import Pdu
 
 log = Logger(namespace="sms.service")
-__all__ = ["SmppSender", "mask", "reconnect_policy"]
+__all__ = ["SmppSender", "reconnect_policy"]
 
 OnReceipt = Callable[[str, Receipt], None]  # (message key, receipt)
 OnMessage = Callable[[str, str, str], Any]  # (to, from, text): a whole MO message
@@ -214,7 +214,7 @@ class SmppSender(SendingMixin, Service):
                                          self.clock.seconds())
         if text is None or self.on_message is None:
             return
-        log.info("sms.mo from={src} chars={n}", src=mask(source), n=len(text))
+        log.info("sms.mo from={src} chars={n}", src=mask_msisdn(source), n=len(text))
         try:
             d = defer.maybeDeferred(self.on_message, dest, source, text)
         except Exception:  # pragma: no cover - maybeDeferred catches

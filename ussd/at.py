@@ -17,9 +17,9 @@ from twisted.logger import Logger
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
+from sms.api import mask_msisdn
 from ussd.gateway import UssdGateway
 from ussd.httpbase import GatewayResource, form_fields, plain, serve_hop
-from ussd.inputs import mask
 
 log = Logger(namespace="hotline.ussd.at")
 
@@ -141,7 +141,7 @@ class AtUssdEndResource(Resource):
         emit(
             "ussd session end session={sid} msisdn={msisdn} status={status} seconds={secs} "
             "error={error}",
-            sid=fields["sessionId"][-12:], msisdn=mask(fields["phoneNumber"]),
+            sid=fields["sessionId"][-12:], msisdn=mask_msisdn(fields["phoneNumber"]),
             status=fields["status"] or "?", secs=fields["durationInSeconds"] or "?",
             error=fields["errorMessage"] or "-",
         )

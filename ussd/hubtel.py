@@ -20,10 +20,10 @@ from typing import Any
 from twisted.logger import Logger
 from twisted.web.server import NOT_DONE_YET, Request
 
+from sms.api import mask_msisdn
 from ussd.at import BadRequest, normalise_msisdn
 from ussd.gateway import HopReply
 from ussd.httpbase import GatewayResource, serve_hop
-from ussd.inputs import mask
 
 log = Logger(namespace="hotline.ussd.hubtel")
 
@@ -115,7 +115,7 @@ class HubtelUssdResource(GatewayResource):
         sid, msisdn = hop["SessionId"], hop["msisdn"]
         if hop["Type"] in ("release", "timeout"):
             log.info("ussd hubtel session end session={sid} msisdn={msisdn} type={type}",
-                     sid=sid[-12:], msisdn=mask(msisdn), type=hop["Type"])
+                     sid=sid[-12:], msisdn=mask_msisdn(msisdn), type=hop["Type"])
             self.gateway.record_event(msisdn, "-", "end", hop["Type"], 0.0)
             self.gateway.store.forget(self.gateway.gateway, msisdn)
             return _json(request, 200, {"SessionId": sid, "Type": "release", "Message": "",

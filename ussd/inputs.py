@@ -16,11 +16,6 @@ if TYPE_CHECKING:
     from ussd.sessions import UssdRecord
 
 
-def mask(msisdn: str) -> str:
-    """Phone numbers never reach the logs whole: keep the last 4 digits."""
-    return "*" * max(len(msisdn) - 4, 0) + msisdn[-4:]
-
-
 def new_input(previous: str, text: str) -> str | None:
     """The input added since ``previous``: the suffix after ``previous + '*'``.
 

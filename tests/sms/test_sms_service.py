@@ -11,8 +11,8 @@ from sms_support import sender_for
 from twisted.internet import defer, reactor
 from twisted.internet.task import Clock
 
-from sms.api import OutgoingSms
-from sms.service import SmppSender, mask, reconnect_policy
+from sms.api import OutgoingSms, mask_msisdn
+from sms.service import SmppSender, reconnect_policy
 from sms.smpp import status as st
 from sms.smpp.pdu import response_for
 from sms.smsc import SmscFactory, SmscProtocol, start_smsc
@@ -178,8 +178,8 @@ def test_reconnect_policy_doubles_to_a_cap_with_bounded_jitter() -> None:
 
 
 def test_mask_keeps_last_four() -> None:
-    assert mask("8613800138000") == "*********8000"
-    assert mask("12") == "12"
+    assert mask_msisdn("8613800138000") == "*********8000"
+    assert mask_msisdn("12") == "12"
 
 
 class Scripted(SmscProtocol):

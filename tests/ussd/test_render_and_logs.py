@@ -11,7 +11,7 @@ from twisted.logger import formatEvent, globalLogPublisher
 from ussd_harness import PHONE, CountingDialogue, start_server
 
 from menus.types import Output, Say, SayDigits, Wait
-from ussd.gateway import mask, new_input
+from ussd.inputs import new_input
 from ussd.render import message, over_limit, reply_body
 
 
@@ -41,11 +41,6 @@ def test_new_input_takes_the_suffix_and_keeps_stars_inside_inputs() -> None:
     assert new_input("1", "1*") == ""
     assert new_input("1*2", "1*3") is None
     assert new_input("1*2", "1") is None
-
-
-def test_mask_keeps_the_last_four() -> None:
-    assert mask("8613800138000") == "*********8000"
-    assert mask("12") == "12"
 
 
 @pytest_twisted.ensureDeferred
