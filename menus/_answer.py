@@ -11,8 +11,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from menus._builtins import on_max_target
+from menus._model import AskNode, MenuDefinition
 from menus._render import READBACK, message, options, prompt, readback, text
-from menus.definition import AskNode, MenuDefinition
 from menus.errors import MenuError
 from menus.types import Digits, NoInput, Session, Step
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from menus.definition import BACK_TARGET, ActNode, EndNode, Node, SayNode, Text
+from menus._model import BACK_TARGET, ActNode, EndNode, Node, SayNode, Text
 from menus.template import parse
 
 __all__ = ["PUBLIC_BUILTINS", "builtin_nodes", "on_max_target"]

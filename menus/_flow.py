@@ -11,8 +11,8 @@ import re
 import yaml
 
 from menus import _yaml as y
+from menus._model import ActNode, Case, RouteNode
 from menus._nodes import ID, Ctx, Entries, need, opt
-from menus.definition import ActNode, Case, RouteNode
 from menus.template import Template
 
 # test name -> what its argument must be

@@ -1,7 +1,7 @@
 """Node parsers for the menu loader: one function per YAML ``type`` (``PARSERS``).
 
 References and variable uses are collected in ``Ctx`` while parsing and checked by
-``menus._loader`` once every node is known, so forward references work.
+``menus._checks`` once every node is known, so forward references work.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from menus import _yaml as y
-from menus.definition import (
+from menus._model import (
     BUILTIN_VARS,
     KNOWN_VALIDATORS,
     PAGING_KEYS,

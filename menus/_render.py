@@ -10,7 +10,7 @@ import itertools
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from menus.definition import AskNode, Keys, MenuDefinition, Text
+from menus._model import AskNode, Keys, MenuDefinition, Text
 from menus.template import Template, render_parts, render_str
 from menus.types import Output, Say, SayDigits, Session, Step, Wait
 

@@ -14,8 +14,7 @@ from collections.abc import Callable, Mapping, Sized
 from typing import Any
 
 from menus._answer import answer
-from menus._render import READBACK, items, prompt, scope, text
-from menus.definition import (
+from menus._model import (
     BACK_TARGET,
     BUILTIN_ENDS,
     ActNode,
@@ -26,6 +25,7 @@ from menus.definition import (
     RouteNode,
     SayNode,
 )
+from menus._render import READBACK, items, prompt, scope, text
 from menus.errors import MenuError
 from menus.template import render_parts, render_value
 from menus.types import (

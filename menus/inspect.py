@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
-from menus.definition import (
+from menus._model import (
     BACK_TARGET,
     BUILTIN_ENDS,
     ActNode,
