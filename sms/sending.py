@@ -1,9 +1,11 @@
-"""The outbox-taking loop of ``sms.service.SmppSender`` and what becomes of each message.
+"""``OutboxPump``: how ``sms.service.SmppSender`` takes messages from its outbox and what
+becomes of each one.
 
-Kept apart from the sender's lifecycle, link and receipt handling so the pacing (one take at a
-time, at most ``prefetch`` messages out) and the outcome rules (done, retry later, resend after
-the next bind, or dead) read in one place.  A mixin: it works on the sender's outbox, link and
-timers, which ``SmppSender.__init__`` sets up.
+Kept apart from the sender's lifecycle, link and receipt handling so the pacing (one take at
+a time, at most ``prefetch`` messages out) and the outcome rules (done, retry later, resend
+after the next bind, or dead) read in one place.  The sender hands it what it needs as
+callables (the bound link, whether taking may start, a timer, the id -> key map), so the pump
+can be driven on its own with a fake link and a ``Clock``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from collections.abc import Callable
 from typing import Any
 
 from twisted.internet import defer
-from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -32,44 +33,57 @@ from sms.outbox import Outbox
 
 log = Logger(namespace="sms.service")  # the sender's namespace: its log lines read as before
 
+Later = Callable[..., None]  # (delay, f, *args): call f(*args) after delay seconds
+Remember = Callable[[str, str], str]  # (message_id, key) -> message_id, in a submit's callback
 
-class SendingMixin:
-    """Takes messages from the outbox while bound and settles each one in the outbox."""
 
-    max_attempts = 5
-    retry_delay = 5.0
+class OutboxPump:
+    """Takes messages from the outbox while taking may go on and settles each one there."""
 
-    # Set up by SmppSender.__init__ (running comes from twisted's Service).
-    outbox: Outbox
-    clock: IReactorTime
-    running: bool
-    bound: bool
-    source_addr: str
-    source_ton_npi: tuple[int, int]
-    receipt_ids: str
-    prefetch: int
-    _esme: EsmeProtocol | None
-    _ref: int
-    _attempts: dict[str, int]
-    _ready: bool
-    _taking: bool
-    _missed: bool
-    _active: int
+    def __init__(
+        self,
+        outbox: Outbox,
+        *,
+        link: Callable[[], EsmeProtocol | None],
+        may_take: Callable[[], bool],
+        later: Later,
+        remember: Remember,
+        source_addr: str,
+        source_ton_npi: tuple[int, int] = (0, 0),
+        receipt_ids: str = "same",
+        prefetch: int = 32,
+        max_attempts: int = 5,
+        retry_delay: float = 5.0,
+    ) -> None:
+        """``link`` is the ESME to submit on (None while down); ``may_take`` says whether the
+        sender is running, bound and past its start-up recovery; ``later`` is the sender's
+        timer (cancelled when it stops); ``remember`` maps each part's message id to its key
+        as its resp arrives; ``receipt_ids`` is the form done ids are recorded in."""
+        self.outbox = outbox
+        self._link = link
+        self._may_take = may_take
+        self._later = later
+        self._remember = remember
+        self.source_addr = source_addr
+        self.source_ton_npi = source_ton_npi
+        self.receipt_ids = receipt_ids
+        self.prefetch = prefetch  # taken ahead so the window never waits on Redis
+        self.max_attempts = max_attempts
+        self.retry_delay = retry_delay  # seconds, times the attempt number
+        self.active = 0  # messages taken from the outbox and not settled yet
+        self._attempts: dict[str, int] = {}  # key -> failed retryable attempts so far
+        self._ref = 0  # the last 8-bit concatenation reference
+        self._taking = False
+        self._missed = False
 
-    def _later(self, delay: float, f: Callable[..., Any], *args: Any) -> None:
-        raise NotImplementedError
-
-    def _remember(self, message_id: str, key: str) -> str:
-        raise NotImplementedError
-
-    def _flush(self) -> None:
-        """Take a batch from the outbox when bound and below the prefetch limit (one take at
+    def flush(self) -> None:
+        """Take a batch from the outbox when allowed and below the prefetch limit (one take at
         a time); each taken message goes to the ESME, whose window and TPS bucket pace it."""
-        room = self.prefetch - self._active
+        room = self.prefetch - self.active
         if self._taking:
             self._missed = True  # something arrived while a take was out: take again after it
             return
-        if not (self._ready and self.running and self.bound) or room <= 0:
+        if not self._may_take() or room <= 0:
             return
         self._taking, self._missed = True, False
         d = defer.maybeDeferred(self.outbox.take, room)
@@ -79,18 +93,18 @@ class SendingMixin:
             for message in messages:
                 self._submit(message)
             if messages or self._missed:
-                self._flush()
+                self.flush()
 
         def failed(f: Failure) -> None:
             self._taking = False
             log.error("sms.outbox_take_failed why={why}", why=f.getErrorMessage())
-            self._later(1.0, self._flush)
+            self._later(1.0, self.flush)
 
         d.addCallbacks(taken, failed)
 
     def _submit(self, message: OutgoingSms) -> None:
-        esme = self._esme
-        self._active += 1
+        esme = self._link()
+        self.active += 1
         if esme is None or esme.state is not State.BOUND:
             self._settle(self.outbox.retry, message)
             return
@@ -126,13 +140,13 @@ class SendingMixin:
         d = defer.maybeDeferred(call, message, *args)
 
         def settled(_: Any) -> None:
-            self._active -= 1
-            self._flush()
+            self.active -= 1
+            self.flush()
 
         def failed(f: Failure) -> None:  # the outbox keeps it in flight: recovered on restart
             log.error("sms.outbox_write_failed key={key} why={why}", key=message.key,
                       why=f.getErrorMessage())
-            self._active -= 1
+            self.active -= 1
 
         d.addCallbacks(settled, failed)
 
@@ -143,11 +157,11 @@ class SendingMixin:
             ids = [receipt_form(str(r), self.receipt_ids) for _, r in results]
             # The SMSC has it: free the slot now and record the fact in the background (a
             # crash before the write re-sends it: the at-least-once case, a duplicate).
-            self._active -= 1
+            self.active -= 1
             d = defer.maybeDeferred(self.outbox.done, message, ids)
             d.addErrback(lambda f: log.error("sms.outbox_write_failed key={key} why={why}",
                                              key=message.key, why=f.getErrorMessage()))
-            self._flush()
+            self.flush()
             return
         failure: Failure = failures[0]
         if failure.check(LinkLost, NotBound):

@@ -2,7 +2,7 @@
 
 Messages go into an ``Outbox`` (``sms.redis_outbox.RedisOutbox`` in production: on disk before
 the SMSC sees them) and are taken from it in batches through one ESME transceiver link whenever
-it is bound (``sms.sending``: the taking loop and what becomes of each message).
+it is bound (``sms.sending.OutboxPump``: the taking loop and what becomes of each message).
 ``sms.link.LinkKeeper`` keeps the link up (``reconnect_policy``: 1 s -> 60 s, jittered) and
 runs bind_transceiver on each new connection, so a connection only counts once it is bound.
 A submit lost with the link goes back to the outbox and is sent after the next bind.
@@ -30,7 +30,7 @@ from sms.flow import Backoff, check_window, reconnect_policy
 from sms.link import LinkKeeper
 from sms.mo import Reassembler
 from sms.outbox import MemoryOutbox, Outbox
-from sms.sending import SendingMixin
+from sms.sending import OutboxPump
 from sms.smpp.pdu import Pdu
 
 log = Logger(namespace="sms.service")
@@ -52,9 +52,9 @@ class _EsmeFactory(Factory):
         return proto
 
 
-class SmppSender(SendingMixin, Service):
+class SmppSender(Service):
     """Implements ``sms.api.Sender`` over SMPP 3.4 (bind_transceiver, registered_delivery=1);
-    taking from the outbox and settling each message is ``SendingMixin``'s part."""
+    taking from the outbox and settling each message is its ``pump``'s part (``OutboxPump``)."""
 
     early_receipt_ttl = 300.0  # a receipt that beat its submit_sm_resp waits this long
 
@@ -86,8 +86,6 @@ class SmppSender(SendingMixin, Service):
         self.config = EsmeConfig(system_id, password, system_type, window=check_window(window),
                                  tps=tps, response_timeout=response_timeout,
                                  throttle_backoff=throttle_backoff or Backoff())
-        self.source_addr = source_addr
-        self.source_ton_npi = (source_addr_ton, source_addr_npi)
         self.outbox: Outbox = outbox if outbox is not None else MemoryOutbox(clock=self.clock)
         self.on_receipt = on_receipt
         self.on_message = on_message  # (to, from, text) of each whole MO message
@@ -96,16 +94,15 @@ class SmppSender(SendingMixin, Service):
         self.receipt_ids = receipt_ids
         self._reassembler = Reassembler()
         self._esme: EsmeProtocol | None = None
-        self._ref = 0
-        self._attempts: dict[str, int] = {}
         self._timers: set[IDelayedCall] = set()
         self._keys_by_id: OrderedDict[str, str] = OrderedDict()
         self._early: OrderedDict[str, tuple[float, Receipt]] = OrderedDict()
         self._ready = False  # the outbox's leftovers are recovered
-        self._taking = False
-        self._missed = False
-        self._active = 0  # messages taken from the outbox and not settled yet
-        self.prefetch = max(4 * window, 32)  # taken ahead so the window never waits on Redis
+        self.pump = OutboxPump(
+            self.outbox, link=lambda: self._esme, may_take=self._may_take, later=self._later,
+            remember=self._remember, source_addr=source_addr,
+            source_ton_npi=(source_addr_ton, source_addr_npi), receipt_ids=receipt_ids,
+            prefetch=max(4 * window, 32))  # taken ahead so the window never waits on Redis
         self.latencies: list[float] | None = None  # a list: every link appends submit->resp s
         self._keeper: LinkKeeper[Any] = LinkKeeper(
             endpoint if endpoint is not None else HostnameEndpoint(reactor, host, port),
@@ -120,7 +117,7 @@ class SmppSender(SendingMixin, Service):
         def added(fresh: bool) -> bool:
             if not fresh:
                 log.debug("sms.duplicate key={key}", key=message.key)
-            self._flush()
+            self.pump.flush()
             return fresh
 
         def failed(f: Failure) -> Failure:
@@ -153,7 +150,7 @@ class SmppSender(SendingMixin, Service):
             if n:
                 log.info("sms.recovered in_flight={n}", n=n)
             self._ready = True
-            self._flush()
+            self.pump.flush()
 
         def failed(f: Failure) -> None:  # Redis down at start: try again shortly
             log.error("sms.recover_failed why={why}", why=f.getErrorMessage())
@@ -170,7 +167,7 @@ class SmppSender(SendingMixin, Service):
         def back(n: int) -> int:
             if n:
                 log.warn("sms.reclaimed in_flight={n} (a sender stopped mid-send)", n=n)
-                self._flush()
+                self.pump.flush()
             return int(n)
 
         return d.addCallback(back)
@@ -187,6 +184,10 @@ class SmppSender(SendingMixin, Service):
             yield esme.unbind()
         yield self._keeper.stop()
 
+    def _may_take(self) -> bool:
+        """The pump takes only once leftovers are recovered, while running and bound."""
+        return bool(self._ready and self.running and self.bound)
+
     def _later(self, delay: float, f: Callable[..., Any], *args: Any) -> None:
         self._timers = {t for t in self._timers if t.active()}
         self._timers.add(self.clock.callLater(delay, f, *args))
@@ -198,7 +199,7 @@ class SmppSender(SendingMixin, Service):
     def _bound(self, esme: EsmeProtocol) -> None:
         self._esme = esme
         log.info("sms.link_up")
-        self._flush()
+        self.pump.flush()
 
     def _lost(self, esme: EsmeProtocol) -> None:
         if self._esme is esme:
