@@ -10,7 +10,6 @@ This is the package's public face: ``load_menu`` and ``MenuSource`` live here, t
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
@@ -59,10 +58,6 @@ __all__ = [
     "load_menu",
     "load_menu_text",
 ]
-
-
-def version_of(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()[:12]
 
 
 def load_menu(path: str | Path) -> MenuDefinition:
