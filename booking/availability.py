@@ -8,7 +8,12 @@ from the node's seconds-old ``ListingCache``; ``booking.store`` keeps taking a p
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Hashable
 from typing import TYPE_CHECKING
+
+from twisted.internet.defer import ensureDeferred
+from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from booking import keys
 from booking.api import BookingError, Department, SessionAvailability
@@ -19,6 +24,8 @@ if TYPE_CHECKING:
     from booking.store import RedisBookingService as _Base
 else:
     _Base = object
+
+log = Logger()
 
 
 class AvailabilityMixin(_Base):
@@ -88,12 +95,35 @@ class AvailabilityMixin(_Base):
         wanted = (share, tuple((day, tmpl.id) for day, tmpl in pairs))
         known = self.listings.get(dept.id, wanted, now_s)
         if known is not None:
+            generation = self.listings.claim(dept.id, wanted, now_s)
+            if generation is not None:  # due: refresh behind the callers, who do not wait
+                self._refresh_listing(dept, pairs, wanted, now_s, generation)
             return list(known)
+        generation = self.listings.generation(dept.id)
+        lefts = await self._read_lefts(dept, pairs, now_s)
+        self.listings.put(dept.id, wanted, now_s, tuple(lefts), generation)
+        return lefts
+
+    async def _read_lefts(
+        self, dept: DepartmentConfig, pairs: list[tuple[dt.date, SessionTemplate]], now_s: float
+    ) -> list[int]:
         keys_: list[str] = []
         args: list[object] = [now_s]
         for day, tmpl in pairs:
             keys_ += [keys.counts(dept.id, day, tmpl.id), keys.returns(dept.id, day, tmpl.id)]
             args += self.quota_args(dept, tmpl, day, now_s)
-        lefts = [int(v) for v in await self.scripts["avail_many"](keys_, args)]
-        self.listings.put(dept.id, wanted, now_s, tuple(lefts))
-        return lefts
+        return [int(v) for v in await self.scripts["avail_many"](keys_, args)]
+
+    def _refresh_listing(
+        self, dept: DepartmentConfig, pairs: list[tuple[dt.date, SessionTemplate]],
+        wanted: Hashable, now_s: float, generation: int,
+    ) -> None:
+        def keep(lefts: list[int]) -> None:
+            self.listings.put(dept.id, wanted, now_s, tuple(lefts), generation)
+
+        def failed(f: Failure) -> None:  # the cached listing stays until its ttl runs out
+            self.listings.release(dept.id, wanted)
+            log.warn("booking.listing_refresh_failed dept={dept} why={why}", dept=dept.id,
+                     why=f.getErrorMessage())
+
+        ensureDeferred(self._read_lefts(dept, pairs, now_s)).addCallbacks(keep, failed)

@@ -13,8 +13,8 @@ from booking.store import RedisBookingService
 
 def test_entries_expire_and_a_department_can_be_dropped() -> None:
     cache = ListingCache(ttl_s=1.0)
-    cache.put("nk", "k", 100.0, (5,))
-    cache.put("yk", "k", 100.0, (7,))
+    cache.put("nk", "k", 100.0, (5,), cache.generation("nk"))
+    cache.put("yk", "k", 100.0, (7,), cache.generation("yk"))
     assert cache.get("nk", "k", 100.9) == (5,)
     assert cache.get("nk", "k", 101.0) is None  # exactly ttl_s old: gone
     cache.drop("yk")
@@ -23,16 +23,45 @@ def test_entries_expire_and_a_department_can_be_dropped() -> None:
 
 def test_ttl_zero_keeps_nothing_and_negative_is_refused() -> None:
     cache = ListingCache(0.0)
-    cache.put("nk", "k", 1.0, (1,))
+    cache.put("nk", "k", 1.0, (1,), 0)
     assert cache.get("nk", "k", 1.0) is None
     with pytest.raises(ValueError):
         ListingCache(-1)
 
 
+def test_a_due_listing_is_claimed_by_one_reader_at_a_time() -> None:
+    cache = ListingCache(ttl_s=2.0)
+    cache.put("nk", "k", 100.0, (5,), cache.generation("nk"))
+    assert cache.claim("nk", "k", 101.4) is None  # not due before 3/4 of the ttl
+    assert cache.claim("nk", "k", 101.5) == 0
+    assert cache.claim("nk", "k", 101.6) is None  # already being refreshed
+    cache.release("nk", "k")  # that refresh failed: the next due reader tries again
+    assert cache.claim("nk", "k", 101.7) == 0
+    cache.put("nk", "k", 101.7, (4,), 0)
+    assert cache.get("nk", "k", 103.6) == (4,)  # the refresh restarted the ttl
+    assert cache.claim("nk", "k", 103.1) is None
+    assert cache.claim("missing", "k", 200.0) is None  # nothing cached: the reader reads Redis
+
+
+def test_a_read_begun_before_a_drop_is_not_kept() -> None:
+    """A refusal ("full") drops the department; a listing read from Redis before it must not
+    come back and hide that the session filled."""
+    cache = ListingCache(ttl_s=2.0)
+    cache.put("nk", "k", 100.0, (1,), cache.generation("nk"))
+    began = cache.claim("nk", "k", 101.5)
+    assert began is not None
+    cache.drop("nk")
+    cache.put("nk", "k", 101.5, (1,), began)
+    assert cache.get("nk", "k", 101.6) is None
+    assert cache.claim("nk", "k", 103.0) is None  # and the claim was cleared with it
+    cache.put("nk", "k", 101.6, (0,), cache.generation("nk"))
+    assert cache.get("nk", "k", 101.7) == (0,)
+
+
 def test_a_full_cache_makes_room() -> None:
     cache = ListingCache(ttl_s=10.0, max_entries=3)
     for n in range(10):
-        cache.put("nk", n, 100.0 + n, n)
+        cache.put("nk", n, 100.0 + n, n, 0)
     assert cache.get("nk", 9, 109.0) == 9
     assert len(cache._entries) <= 3
 
@@ -71,3 +100,25 @@ async def test_a_stale_listing_never_sells_a_place_twice(redis, catalog, clock) 
         await service.book(book(3))
     assert refused.value.code == "full"
     assert await pm_left() == 0
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_due_listing_is_served_while_it_is_refreshed_behind(redis, catalog, clock) -> None:
+    """Past 3/4 of the ttl the reader gets the cached listing at once and the refresh runs
+    behind it; once it lands, readers get the new listing, past the old one's expiry too."""
+    service = RedisBookingService(redis, catalog, clock, listing_cache_s=2.0)
+
+    async def pm_left() -> int:
+        return {s.session: s.remote_left for s in await service.sessions("nk", TOMORROW)}["pm"]
+
+    start = await pm_left()
+    await service.book(book(1))
+    clock.advance(1.6)  # due
+    assert await pm_left() == start  # the cached listing, without waiting for Redis
+    await redis.ping()  # replies come in order: the refresh's has been handled by now
+    assert await pm_left() == start - 1
+    await service.book(book(2))
+    clock.advance(0.8)  # 2.4 s: the first listing would have expired; the refreshed one holds
+    assert await pm_left() == start - 1
+    clock.advance(1.3)  # 3.7 s: the refreshed one (read at 1.6 s) has expired as well
+    assert await pm_left() == start - 2
