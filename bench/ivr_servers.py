@@ -91,25 +91,24 @@ def serve(args: argparse.Namespace) -> None:
         from booking.catalog import load_catalog
         from booking.idcard import is_valid_resident_id
         from booking.store import RedisBookingService
-        from hotline.effects import make_effect_runner
+        from hotline.effects import booking_dialogue
         from hotline.redis_client import connect
         from hotline.settings import DEFAULTS
         from ivr.server import FastAGIFactory
         from menus.definition import MenuSource, load_menu
         from menus.driver import Dialogue
 
+        menus = MenuSource([load_menu(ROOT / "config/menus/booking.yaml")])
+        validators = {"resident_id": is_valid_resident_id}
         if args.stub_booking:  # canned effect results: what the channel + menu cost alone
-            run_effect = stub_effects
+            dialogue = Dialogue(menus, stub_effects, validators)
         else:
             redis = await connect(args.redis)
             catalog = load_catalog(bench_catalog(Path(args.tmp)))
             cache_s = float(DEFAULTS["booking"].get("listing_cache_s", 0.0))  # as serve runs
             booking = RedisBookingService(redis, catalog, reactor, listing_cache_s=cache_s)
-            run_effect = make_effect_runner(booking)
+            dialogue = booking_dialogue(menus, booking, reactor, validators)  # as serve wires it
             time_scripts(redis, stats["redis"])
-        menus = MenuSource([load_menu(ROOT / "config/menus/booking.yaml")])
-        validators = {"resident_id": is_valid_resident_id}
-        dialogue = Dialogue(menus, run_effect, validators)
 
         def record(rec: Any) -> None:
             key = f"{rec.result}:{rec.end_node or rec.hangup_at}"

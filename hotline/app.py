@@ -19,7 +19,7 @@ from booking.idcard import is_valid_resident_id
 from booking.store import RedisBookingService
 from hotline import ussd_wiring
 from hotline.admin_api import install_booking
-from hotline.effects import make_effect_runner
+from hotline.effects import booking_dialogue
 from hotline.metrics import CountingSite, Metrics, MetricsResource, register_gauges
 from hotline.node import Node
 from hotline.notify import load_templates
@@ -96,7 +96,7 @@ async def start(
         sms = node.worker_sms(settings, reactor, redis, booking, catalog, templates)
     sender, smsc_port = sms.sender, sms.smsc_port
     sms_help = sms.mo.send_help if sms.mo else None
-    dialogue = Dialogue(menus, make_effect_runner(booking, sms_help=sms_help), VALIDATORS)
+    dialogue = booking_dialogue(menus, booking, reactor, VALIDATORS, sms_help=sms_help)
     stoppers.append(node.reloading(menus, settings.menu_files, reactor))  # file watch + SIGHUP
 
     ussd = ussd_wiring.at_resource(settings, dialogue, redis, reactor)

@@ -12,6 +12,10 @@ from typing import Any
 
 from booking.api import Booking, BookingError, BookingRequest, BookingService
 from booking.rules import day_label
+from hotline.prefetch import CallerPrefetch
+from menus.definition import MenuSource
+from menus.driver import Dialogue
+from menus.engine import Validators
 from menus.types import Effect, EffectResult, Session
 
 RunEffect = Callable[[Effect, Session], Awaitable[EffectResult]]
@@ -26,8 +30,13 @@ def _name(names: Any, lang: str) -> str:
 SmsHelp = Callable[[str, str], Awaitable[None]]  # (msisdn, lang): text the caller how to book
 
 
-def make_effect_runner(booking: BookingService, *, sms_help: SmsHelp | None = None) -> RunEffect:
-    """An async ``run_effect(effect, session)`` bound to ``booking`` (and the SMS side)."""
+def make_effect_runner(
+    booking: BookingService, *, sms_help: SmsHelp | None = None,
+    prefetch: CallerPrefetch | None = None,
+) -> RunEffect:
+    """An async ``run_effect(effect, session)`` bound to ``booking`` (and the SMS side);
+    ``prefetch``: the caller lookups started when a dialogue begins (``hotline.prefetch``)."""
+    lookup = prefetch.registered_ids if prefetch is not None else booking.registered_ids
 
     async def departments(_: dict[str, Any], session: Session) -> Any:
         found = await booking.departments()
@@ -71,10 +80,12 @@ def make_effect_runner(booking: BookingService, *, sms_help: SmsHelp | None = No
         """IDs bound to the caller's phone, labelled by their last 4 (a registered caller skips
         the ID entry)."""
         label = "尾号{}" if session.lang == "zh" else "ID ending {}"
-        found = await booking.registered_ids(session.msisdn) if session.msisdn else []
+        found = await lookup(session.msisdn) if session.msisdn else []
         return [{"id": i, "name": label.format(i[-4:])} for i in found]
 
     async def register(args: dict[str, Any], session: Session) -> Any:
+        if prefetch is not None:
+            prefetch.forget(session.msisdn)
         await booking.register(session.msisdn, str(args["id_number"]))
         return {}
 
@@ -108,6 +119,17 @@ def make_effect_runner(booking: BookingService, *, sms_help: SmsHelp | None = No
             return EffectResult(ok=False, error="bad_arguments")
 
     return run_effect
+
+
+def booking_dialogue(
+    menus: MenuSource, booking: BookingService, clock: Any, validators: Validators, *,
+    sms_help: SmsHelp | None = None,
+) -> Dialogue:
+    """The channels' ``Dialogue`` on the booking core, as ``hotline serve`` runs it: effects
+    against ``booking``, and each caller's registered IDs read as their dialogue begins."""
+    prefetch = CallerPrefetch(booking, clock)
+    runner = make_effect_runner(booking, sms_help=sms_help, prefetch=prefetch)
+    return Dialogue(menus, runner, validators, on_begin=prefetch.begin)
 
 
 def booking_line(booking: Booking, lang: str) -> str:

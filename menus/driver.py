@@ -42,9 +42,13 @@ class Dialogue:
         validators: Validators | None = None,
         *,
         max_effects: int = 20,
+        on_begin: Callable[[Session], None] | None = None,
     ) -> None:
+        """``on_begin(session)`` hears of every dialogue that starts, before its first step
+        (the shell starts reads the caller will probably need: ``hotline.prefetch``)."""
         self._source = source
         self._run_effect = run_effect
+        self._on_begin = on_begin
         self._validators: Mapping[str, Callable[[str], bool]] = {
             **DEFAULT_VALIDATORS,
             **(validators or {}),
@@ -68,6 +72,8 @@ class Dialogue:
         """Start ``menu`` (KeyError if unknown) and return the first thing to show."""
         definition = self._source.get(menu)
         session = start(definition, channel=channel, msisdn=msisdn, lang=lang)
+        if self._on_begin is not None:
+            self._on_begin(session)
         return await self._drive(definition, session, Start(), channel_effects)
 
     async def resume(
