@@ -73,19 +73,17 @@ async def main(reactor: Any, args: argparse.Namespace) -> None:
     from booking.store import RedisBookingService
     from hotline import redis_client
     from hotline.app import VALIDATORS
-    from hotline.effects import make_effect_runner
+    from hotline.effects import booking_dialogue
     from hotline.redis_server import RedisProcess
-    from hotline.simulate import with_registered_ids
     from menus.definition import MenuSource, load_menu
-    from menus.driver import Dialogue
 
     scratch = Path(tempfile.mkdtemp(prefix="hotline-journey-"))
     server = RedisProcess(data_dir=scratch, durable=False).start()
     try:
         redis = await redis_client.connect(server.url)
         booking = RedisBookingService(redis, load_catalog(args.catalog), clock=reactor)
-        effects = with_registered_ids(make_effect_runner(booking), booking)
-        dialogue = Dialogue(MenuSource([load_menu(args.menu)]), effects, VALIDATORS)
+        dialogue = booking_dialogue(MenuSource([load_menu(args.menu)]), booking, reactor,
+                                    VALIDATORS)
         registered, newcomer = args.msisdn, args.msisdn[:-1] + "9"
         await booking.register(registered, ID_NUMBER)
         keyed = ID_NUMBER.replace("X", "*")

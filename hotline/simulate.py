@@ -39,24 +39,6 @@ Write = Callable[[str], None]
 OUTCOMES = ("answered", "busy", "noanswer", "failed")
 
 
-def with_registered_ids(run_effect: Any, booking: Any) -> Any:
-    """``run_effect`` plus ``registered_ids`` when the effect runner does not know it yet.
-
-    ``registered_ids`` {} → [{"id": <ID number>, "name": "尾号002X"}]: the IDs bound to the
-    caller's phone (booking.registered_ids), so a registered caller skips the ID entry.
-    """
-
-    async def run(effect: Effect, session: Session) -> EffectResult:
-        result: EffectResult = await run_effect(effect, session)
-        if effect.name != "registered_ids" or result.error != "unknown_effect":
-            return result
-        ids = await booking.registered_ids(session.msisdn)
-        label = "尾号{}" if session.lang == "zh" else "ID ending {}"
-        return EffectResult(ok=True, value=[{"id": i, "name": label.format(i[-4:])} for i in ids])
-
-    return run
-
-
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sim = sub.add_parser("simulate", help="walk a menu in the terminal against the booking core")
     sim.add_argument("--channel", choices=("ussd", "ivr"), default="ussd")
@@ -163,7 +145,7 @@ async def _session(reactor: Any, args: argparse.Namespace, settings: Any) -> Non
     from booking.store import RedisBookingService
     from hotline import redis_client
     from hotline.app import VALIDATORS, load_static
-    from hotline.effects import make_effect_runner
+    from hotline.effects import booking_dialogue
     from hotline.redis_server import RedisProcess
 
     catalog, menus, _ = load_static(settings)
@@ -177,8 +159,7 @@ async def _session(reactor: Any, args: argparse.Namespace, settings: Any) -> Non
     redis = await redis_client.connect(url)
     try:
         booking = RedisBookingService(redis, catalog, clock=reactor)
-        effects = with_registered_ids(make_effect_runner(booking), booking)
-        dialogue = Dialogue(menus, effects, VALIDATORS)
+        dialogue = booking_dialogue(menus, booking, reactor, VALIDATORS)  # as serve wires it
 
         async def read(prompt: str) -> str | None:
             def blocking() -> str | None:
