@@ -10,6 +10,8 @@ import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from twisted.internet.interfaces import IReactorTime
+
 from booking.api import Booking, BookingError, BookingRequest, BookingService
 from booking.rules import day_label
 from hotline.prefetch import CallerPrefetch
@@ -122,7 +124,7 @@ def make_effect_runner(
 
 
 def booking_dialogue(
-    menus: MenuSource, booking: BookingService, clock: Any, validators: Validators, *,
+    menus: MenuSource, booking: BookingService, clock: IReactorTime, validators: Validators, *,
     sms_help: SmsHelp | None = None,
 ) -> Dialogue:
     """The channels' ``Dialogue`` on the booking core, as ``hotline serve`` runs it: effects
