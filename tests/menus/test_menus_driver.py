@@ -36,6 +36,23 @@ def test_full_booking_with_deferred_effects(booking_menu: MenuDefinition) -> Non
     ]
 
 
+def test_on_begin_hears_each_dialogue_start_before_any_effect(booking_menu: MenuDefinition) -> None:
+    heard: list[tuple[str, str, str]] = []
+
+    def run_effect(effect: Effect, session: Session) -> Deferred[EffectResult]:
+        heard.append(("effect", effect.name, session.node))
+        return succeed(canned()(effect))
+
+    def on_begin(session: Session) -> None:
+        heard.append(("begin", session.msisdn, session.node))
+
+    dialogue = Dialogue(MenuSource([booking_menu]), run_effect, VALIDATORS, on_begin=on_begin)
+    session, _ = _result(dialogue.begin("booking", channel="ivr", msisdn="8613800000000"))
+    assert heard == [("begin", "8613800000000", "welcome")]
+    _result(dialogue.resume(session, Digits("1")))
+    assert [h[0] for h in heard] == ["begin", "effect", "effect"]  # resume is not a begin
+
+
 def test_driver_waits_for_a_slow_effect(booking_menu: MenuDefinition) -> None:
     pending: list[Deferred[EffectResult]] = []
 
