@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import pytest_twisted
 from booking_support import TOMORROW, make_id, phone
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from booking.api import BookingError, BookingRequest
 from booking.listing_cache import ListingCache
@@ -122,3 +124,54 @@ async def test_a_due_listing_is_served_while_it_is_refreshed_behind(redis, catal
     assert await pm_left() == start - 1
     clock.advance(1.3)  # 3.7 s: the refreshed one (read at 1.6 s) has expired as well
     assert await pm_left() == start - 2
+
+
+# A model of what callers may be shown: operations on two departments' listings in any order,
+# time moving forward. Whatever get() returns must have been read at most ttl_s ago, and not
+# by a read that began before the last drop of its department (a "full" refusal).
+_ops = st.lists(
+    st.tuples(
+        st.sampled_from(["read", "claim", "land", "fail", "drop", "wait"]),
+        st.sampled_from(["nk", "yk"]),
+        st.sampled_from([0.0, 0.3, 0.8, 1.2]),  # waits around the due point and the ttl
+    ),
+    max_size=40,
+)
+_RACE = [("read", "nk", 0.0), ("wait", "nk", 0.8), ("claim", "nk", 0.0), ("drop", "nk", 0.0),
+         ("land", "nk", 0.0)]  # a refresh begun before a refusal lands after it
+
+
+@settings(max_examples=400, deadline=None)
+@given(_ops)
+@example(_RACE)
+def test_a_listing_shown_is_never_too_old_nor_from_before_a_drop(ops) -> None:
+    ttl = 1.0
+    cache = ListingCache(ttl_s=ttl)
+    now = 100.0
+    last_drop = {"nk": -1, "yk": -1}  # the step of each department's last drop
+    in_flight: list[tuple[str, float, int, int]] = []  # (dept, read at, step begun, generation)
+    for step, (op, dept, amount) in enumerate(ops):
+        if op == "wait":
+            now += amount
+        elif op == "read":  # a reader that found nothing reads Redis and stores what it saw
+            if cache.get(dept, "k", now) is None:
+                cache.put(dept, "k", now, (now, step), cache.generation(dept))
+        elif op == "claim":
+            generation = cache.claim(dept, "k", now)
+            if generation is not None:
+                in_flight.append((dept, now, step, generation))
+        elif op in ("land", "fail") and in_flight:
+            d, read_at, begun, generation = in_flight.pop(0)
+            if op == "land":
+                cache.put(d, "k", read_at, (read_at, begun), generation)
+            else:
+                cache.release(d, "k")
+        elif op == "drop":
+            cache.drop(dept)
+            last_drop[dept] = step
+        for d in ("nk", "yk"):
+            shown = cache.get(d, "k", now)
+            if shown is not None:
+                read_at, begun = shown
+                assert now - read_at < ttl
+                assert begun > last_drop[d]
