@@ -7,16 +7,14 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest_twisted
 import treq
+from demo_booking import demo_service, valid_id
 from twisted.internet.task import Clock
 from twisted.web.server import Site
 
 from booking.api import BookingRequest
-from booking.catalog import load_catalog
-from booking.idcard import check_char
 from booking.store import RedisBookingService
 from hotline.admin_api import install_booking
 from hotline.payments_api import sign, simulate_payment
@@ -24,14 +22,8 @@ from hotline.settings import load_settings
 from hotline.web import build_root
 
 ROOT = Path(__file__).resolve().parents[2]
-NOW = dt.datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 SECRET, TOKEN = "s3cret", "t0ken"
 DAY = dt.date(2026, 11, 27)
-
-
-def valid_id(n: int) -> str:
-    first = f"11010519800101{n:03d}"
-    return first + check_char(first)
 
 
 def reactor() -> Any:
@@ -46,9 +38,7 @@ async def server(redis, tmp_path: Path):
     text = text.replace("payment: pay_at_hospital", "payment: pay_to_confirm")
     path = tmp_path / "hospital.yaml"
     path.write_text(text, encoding="utf-8")
-    clock = Clock()
-    clock.advance(NOW.timestamp())
-    service = RedisBookingService(redis, load_catalog(path), clock)
+    service, clock = demo_service(redis, path)
     settings = load_settings(None, {"payments": {"secret": SECRET}, "admin": {"token": TOKEN}})
     root = build_root(service, redis.ping)
     stoppers = install_booking(root, service, settings, Clock())

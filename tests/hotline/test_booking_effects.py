@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest_twisted
-from twisted.internet.task import Clock
+from demo_booking import demo_service, valid_id
 
-from booking.catalog import load_catalog
-from booking.idcard import check_char
-from booking.store import RedisBookingService
 from hotline.effects import make_effect_runner
 from menus.types import Effect, Session
 
 ROOT = Path(__file__).resolve().parents[2]
-NOW = dt.datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
-
-
-def valid_id(n: int) -> str:
-    first = f"11010519800101{n:03d}"
-    return first + check_char(first)
 
 
 def session(msisdn: str = "8613900000001", lang: str = "zh") -> Session:
@@ -30,9 +19,7 @@ def session(msisdn: str = "8613900000001", lang: str = "zh") -> Session:
 
 @pytest_twisted.ensureDeferred
 async def test_my_bookings_cancel_and_register(redis) -> None:
-    clock = Clock()
-    clock.advance(NOW.timestamp())
-    service = RedisBookingService(redis, load_catalog(ROOT / "config/hospital.yaml"), clock)
+    service, _ = demo_service(redis)
     run = make_effect_runner(service)
     s = session()
     args = {"dept": "nk", "day": "2026-11-27", "session": "am", "id_number": valid_id(1)}
@@ -58,9 +45,7 @@ async def test_my_bookings_cancel_and_register(redis) -> None:
 
 @pytest_twisted.ensureDeferred
 async def test_cancel_after_the_deadline_is_too_late(redis) -> None:
-    clock = Clock()
-    clock.advance(NOW.timestamp())
-    service = RedisBookingService(redis, load_catalog(ROOT / "config/hospital.yaml"), clock)
+    service, clock = demo_service(redis)
     run = make_effect_runner(service)
     args = {"dept": "nk", "day": "2026-11-26", "session": "pm", "id_number": valid_id(4)}
     booked = await run(Effect("book", args), session())

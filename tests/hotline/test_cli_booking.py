@@ -7,24 +7,14 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest_twisted
-from twisted.internet.task import Clock
+from demo_booking import demo_service, valid_id
 
 from booking.api import BookingRequest
-from booking.catalog import load_catalog
-from booking.idcard import check_char
-from booking.store import RedisBookingService
 
 ROOT = Path(__file__).resolve().parents[2]
-NOW = dt.datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 DAY = dt.date(2026, 11, 27)
-
-
-def valid_id(n: int) -> str:
-    first = f"11010519800101{n:03d}"
-    return first + check_char(first)
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -36,9 +26,7 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest_twisted.ensureDeferred
 async def test_csv_fill_and_schedule_load(redis, redis_url: str, tmp_path: Path) -> None:
-    clock = Clock()
-    clock.advance(NOW.timestamp())
-    service = RedisBookingService(redis, load_catalog(ROOT / "config/hospital.yaml"), clock)
+    service, _ = demo_service(redis)
     codes = []
     for n in range(3):
         req = BookingRequest("nk", DAY, "am", valid_id(n), f"8613900001{n:03d}", "ussd")

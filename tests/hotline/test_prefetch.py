@@ -4,17 +4,12 @@ Real Redis; how many reads Redis served is taken from its own INFO commandstats.
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest_twisted
-from twisted.internet.task import Clock
+from demo_booking import demo_service, valid_id
 
 from booking import keys
-from booking.catalog import load_catalog
-from booking.idcard import check_char
-from booking.store import RedisBookingService
 from hotline.app import VALIDATORS
 from hotline.effects import booking_dialogue, make_effect_runner
 from hotline.prefetch import CallerPrefetch
@@ -22,23 +17,11 @@ from menus.definition import MenuSource, load_menu
 from menus.types import Digits, Effect, Session
 
 ROOT = Path(__file__).resolve().parents[2]
-NOW = dt.datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 PHONE = "8613900000001"
-
-
-def valid_id(n: int) -> str:
-    first = f"11010519800101{n:03d}"
-    return first + check_char(first)
 
 
 def caller(msisdn: str = PHONE) -> Session:
     return Session(menu="booking", version="v", node="n", channel="ivr", msisdn=msisdn, lang="zh")
-
-
-def service(redis) -> tuple[RedisBookingService, Clock]:
-    clock = Clock()
-    clock.advance(NOW.timestamp())
-    return RedisBookingService(redis, load_catalog(ROOT / "config/hospital.yaml"), clock), clock
 
 
 async def smembers_served(redis) -> int:
@@ -53,7 +36,7 @@ async def smembers_served(redis) -> int:
 
 @pytest_twisted.ensureDeferred
 async def test_the_lookup_started_at_begin_is_taken_once_without_a_new_read(redis) -> None:
-    booking, clock = service(redis)
+    booking, clock = demo_service(redis)
     await booking.register(PHONE, valid_id(1))
     prefetch = CallerPrefetch(booking, clock)
     run = make_effect_runner(booking, prefetch=prefetch)
@@ -68,7 +51,7 @@ async def test_the_lookup_started_at_begin_is_taken_once_without_a_new_read(redi
 
 @pytest_twisted.ensureDeferred
 async def test_a_registration_drops_the_prefetched_ids(redis) -> None:
-    booking, clock = service(redis)
+    booking, clock = demo_service(redis)
     prefetch = CallerPrefetch(booking, clock)
     run = make_effect_runner(booking, prefetch=prefetch)
     prefetch.begin(caller())  # reads: no IDs yet
@@ -79,7 +62,7 @@ async def test_a_registration_drops_the_prefetched_ids(redis) -> None:
 
 @pytest_twisted.ensureDeferred
 async def test_an_old_prefetch_is_not_used_and_old_ones_are_let_go(redis) -> None:
-    booking, clock = service(redis)
+    booking, clock = demo_service(redis)
     prefetch = CallerPrefetch(booking, clock, keep_s=30.0)
     run = make_effect_runner(booking, prefetch=prefetch)
     prefetch.begin(caller())
@@ -97,7 +80,7 @@ async def test_an_old_prefetch_is_not_used_and_old_ones_are_let_go(redis) -> Non
 
 @pytest_twisted.ensureDeferred
 async def test_a_failed_prefetch_falls_back_to_a_fresh_read(redis, logged_errors) -> None:
-    booking, clock = service(redis)
+    booking, clock = demo_service(redis)
     prefetch = CallerPrefetch(booking, clock)
     run = make_effect_runner(booking, prefetch=prefetch)
     phone_key = keys.phone_ids(PHONE)
@@ -115,7 +98,7 @@ async def test_a_failed_prefetch_falls_back_to_a_fresh_read(redis, logged_errors
 async def test_the_shipped_menu_books_for_a_registered_caller_on_one_read(redis) -> None:
     """Dial, then "1" (book): the dialogue as serve wires it reads the caller's IDs once, at
     the start, and the caller is offered departments for that ID without keying it."""
-    booking, clock = service(redis)
+    booking, clock = demo_service(redis)
     await booking.register(PHONE, valid_id(5))
     menus = MenuSource([load_menu(ROOT / "config/menus/booking.yaml")])
     dialogue = booking_dialogue(menus, booking, clock, VALIDATORS)
