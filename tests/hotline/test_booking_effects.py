@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest_twisted
 from demo_booking import demo_service, valid_id
 
 from hotline.effects import make_effect_runner
 from menus.types import Effect, Session
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def session(msisdn: str = "8613900000001", lang: str = "zh") -> Session:
