@@ -14,11 +14,11 @@ those seconds is not seen by that one lookup: the caller is asked to key the ID,
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any
 
 from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from booking.api import BookingService
 from menus.types import Session
@@ -33,8 +33,8 @@ class CallerPrefetch:
         self._booking = booking
         self._clock = clock
         self.keep_s = keep_s
-        # msisdn -> (started at, the read; None if it failed), oldest first
-        self._reads: OrderedDict[str, tuple[float, Deferred[Any]]] = OrderedDict()
+        # msisdn -> (started at, the read: the IDs, or None if it failed), oldest first
+        self._reads: OrderedDict[str, tuple[float, Deferred[list[str] | None]]] = OrderedDict()
 
     def begin(self, session: Session) -> None:
         """Start reading the caller's IDs (a no-op for a withheld number)."""
@@ -68,6 +68,6 @@ class CallerPrefetch:
             self._reads.popitem(last=False)
 
     @staticmethod
-    def _failed(failure: Any) -> None:
+    def _failed(failure: Failure) -> None:
+        """The read's result becomes None, which ``registered_ids`` takes as "read again"."""
         log.warn("prefetch.registered_ids_failed why={why}", why=failure.getErrorMessage())
-        return None
