@@ -15,11 +15,12 @@ from typing import Any
 import phonenumbers
 from twisted.logger import Logger
 from twisted.web.resource import Resource
-from twisted.web.server import NOT_DONE_YET, Request
+from twisted.web.server import Request
 
 from sms.api import mask_msisdn
 from ussd.gateway import UssdGateway
-from ussd.httpbase import GatewayResource, form_fields, plain, serve_hop
+from ussd.httpbase import Adapter, Answer, GatewayResource, answer_hop
+from ussd.wire import GatewayRequest, plain
 
 log = Logger(namespace="hotline.ussd.at")
 
@@ -84,48 +85,37 @@ class AtUssdResource(GatewayResource):
             return self.end
         return _NotFound()
 
-    def render(self, request: Request) -> bytes | int:
+    def handle(self, request: GatewayRequest) -> Answer:
         if request.method != b"POST":
-            return _plain(request, 400, "use POST with form fields sessionId, phoneNumber, text")
+            return plain(400, "use POST with form fields sessionId, phoneNumber, text")
         try:
-            form = parse_form(form_fields(request), self.region)
+            form = parse_form(request.form_fields(), self.region)
         except BadRequest as exc:
-            return _plain(request, 400, str(exc))
-        self._answer(request, form)
-        return NOT_DONE_YET
-
-    def _answer(self, request: Request, form: dict[str, str]) -> None:
+            return plain(400, str(exc))
         hop = self.gateway.hop(form["sessionId"], form["msisdn"], form["text"])
-        serve_hop(request, self.gateway, self.clock, self.hop_timeout_s, form["msisdn"], hop,
-                  lambda req, reply: _plain(req, reply.status, reply.body))
+        return answer_hop(self.gateway, self.clock, self.hop_timeout_s, form["msisdn"], hop,
+                          lambda reply: plain(reply.status, reply.body))
 
 
-class _NotFound(Resource):
-    isLeaf = True
-
-    def render(self, request: Request) -> bytes:
-        return _plain(request, 404, "no such USSD endpoint (use /ussd/at or /ussd/at/end)")
+class _NotFound(Adapter):
+    def handle(self, request: GatewayRequest) -> Answer:
+        return plain(404, "no such USSD endpoint (use /ussd/at or /ussd/at/end)")
 
 
-_plain = plain
-
-
-class AtUssdEndResource(Resource):
+class AtUssdEndResource(Adapter):
     """``POST /ussd/at/end``: the gateway's end-of-session notification (sessionId, phoneNumber,
     status Success|Incomplete|Failed, durationInSeconds, errorMessage). It is logged (a Failed
     status means the gateway blamed us). The record stays: a caller whose dialogue broke off may
     redial and continue; only this node's cached copy is dropped."""
 
-    isLeaf = True
-
     def __init__(self, gateway: UssdGateway) -> None:
         super().__init__()
         self.gateway = gateway
 
-    def render(self, request: Request) -> bytes:
+    def handle(self, request: GatewayRequest) -> Answer:
         if request.method != b"POST":
-            return _plain(request, 400, "use POST with form fields sessionId, status")
-        args = form_fields(request)
+            return plain(400, "use POST with form fields sessionId, status")
+        args = request.form_fields()
         try:
             fields = {
                 name: (args.get(name.encode()) or [b""])[0].decode("utf-8")[:MAX_FIELD]
@@ -133,9 +123,9 @@ class AtUssdEndResource(Resource):
                              "errorMessage")
             }
         except UnicodeDecodeError:
-            return _plain(request, 400, "fields must be UTF-8")
+            return plain(400, "fields must be UTF-8")
         if not fields["sessionId"]:
-            return _plain(request, 400, "missing sessionId")
+            return plain(400, "missing sessionId")
         failed = fields["status"] == "Failed"
         emit = log.warn if failed else log.info
         emit(
@@ -151,7 +141,7 @@ class AtUssdEndResource(Resource):
             msisdn = ""
         if msisdn:
             self.gateway.store.forget(self.gateway.gateway, msisdn)
-        return _plain(request, 200, "OK")
+        return plain(200, "OK")
 
 
 AfricasTalkingResource = AtUssdResource  # the name the composition root uses

@@ -1,9 +1,13 @@
-"""What every HTTP gateway resource shares: answer a hop in time, never with a 5xx.
+"""What every HTTP gateway adapter shares: answer a hop in time, never with a 5xx.
 
 A hop that runs past ``hop_timeout_s`` is answered with a "busy" notice before the gateway gives
 up, while the hop itself carries on and is stored (a retry then gets the real reply). A bug or a
-Redis error becomes an "error" notice (logged with its traceback). The wire adapter supplies how
-to write a reply and a notice in its own format.
+Redis error becomes an "error" notice (logged with its traceback). The adapter supplies how to
+spell a reply in its own format.
+
+An adapter's ``handle`` takes a ``GatewayRequest`` and returns a ``GatewayResponse`` (or a
+Deferred of one): ``hotline.httpport`` calls it directly; ``render`` lets twisted.web serve the
+same adapter on a connection that also asks for other paths.
 """
 
 from __future__ import annotations
@@ -12,50 +16,40 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web.http import parse_qs
 from twisted.web.resource import Resource
-from twisted.web.server import Request
+from twisted.web.server import NOT_DONE_YET, Request
 
 from ussd.gateway import DialogueLike, HopReply, UssdGateway
 from ussd.sessions import UssdSessionStore
+from ussd.wire import GatewayRequest, GatewayResponse
 
 log = Logger(namespace="hotline.ussd.http")
 
-WriteReply = Callable[[Request, HopReply], bytes]
+Answer = GatewayResponse | Deferred[GatewayResponse]
 
 
-def serve_hop(
-    request: Request,
+def answer_hop(
     gateway: UssdGateway,
     clock: IReactorTime,
     hop_timeout_s: float,
     msisdn: str,
     hop: Coroutine[Any, Any, HopReply],
-    write: WriteReply,
-) -> None:
-    """Run ``hop`` and write its reply (or a notice) to ``request`` exactly once."""
-    state: dict[str, Any] = {"done": False, "gone": False}
+    spell: Callable[[HopReply], GatewayResponse],
+) -> Deferred[GatewayResponse]:
+    """Run ``hop``; the result fires exactly once: its reply, or a busy or error notice."""
+    answered: Deferred[GatewayResponse] = Deferred()
     started = time.monotonic()
 
-    def gone(_: Failure) -> None:
-        state["gone"] = True  # the gateway hung up; the hop still completes and is stored
-
-    request.notifyFinish().addErrback(gone)
-
     def finish(reply: HopReply) -> None:
-        if state["done"]:
+        if answered.called:
             return
-        state["done"] = True
         if timer.active():
             timer.cancel()
-        if state["gone"] or request.finished:
-            return
-        request.write(write(request, reply))
-        request.finish()
+        answered.callback(spell(reply))
 
     def on_timeout() -> None:
         log.warn("ussd hop over {s}s, answered with an apology", s=hop_timeout_s)
@@ -70,17 +64,8 @@ def serve_hop(
     timer = clock.callLater(hop_timeout_s, on_timeout)
     d = Deferred.fromCoroutine(hop)
     d.addCallbacks(finish, on_error)
-    d.addErrback(lambda f: log.failure("ussd reply could not be written", f))
-
-
-def plain(request: Request, status: int, body: str) -> bytes:
-    """A ``text/plain`` UTF-8 body with an explicit length (simple gateway clients want it)."""
-    request.setResponseCode(status)
-    request.setHeader(b"content-type", b"text/plain; charset=utf-8")
-    request.setHeader(b"cache-control", b"no-store")
-    data = body.encode("utf-8")
-    request.setHeader(b"content-length", str(len(data)).encode())
-    return data
+    d.addErrback(lambda f: log.failure("ussd reply could not be spelled", f))
+    return answered
 
 
 def default_clock(clock: IReactorTime | None) -> IReactorTime:
@@ -91,8 +76,51 @@ def default_clock(clock: IReactorTime | None) -> IReactorTime:
     return clock
 
 
-class GatewayResource(Resource):
-    """What every USSD HTTP gateway resource holds: its ``UssdGateway`` (Redis namespace
+def gateway_request(request: Request) -> GatewayRequest:
+    """twisted.web's request as the adapters see it."""
+    path, _, query = request.uri.partition(b"?")
+    raw_headers = request.requestHeaders.getAllRawHeaders()
+    headers = {name.lower(): values[-1] for name, values in raw_headers}
+    body = b""
+    if request.content is not None:
+        request.content.seek(0)
+        body = request.content.read()
+    return GatewayRequest(request.method, path, query, headers, body)
+
+
+def write_response(request: Request, response: GatewayResponse) -> None:
+    request.setResponseCode(response.status)
+    request.setHeader(b"content-type", response.content_type)
+    request.setHeader(b"cache-control", b"no-store")
+    request.setHeader(b"content-length", b"%d" % len(response.body))
+    request.write(response.body)
+    request.finish()
+
+
+class Adapter(Resource):
+    """A gateway endpoint: ``handle`` answers; twisted.web reaches it through ``render``."""
+
+    isLeaf = True
+
+    def handle(self, request: GatewayRequest) -> Answer:
+        raise NotImplementedError
+
+    def render(self, request: Request) -> int:
+        gone: list[bool] = []
+        request.notifyFinish().addErrback(lambda _: gone.append(True))  # the gateway hung up
+
+        def write(response: GatewayResponse) -> None:
+            if not gone and not request.finished:
+                write_response(request, response)
+
+        d = maybeDeferred(self.handle, gateway_request(request))
+        d.addCallback(write)
+        d.addErrback(lambda f: log.failure("ussd reply could not be written", f))
+        return NOT_DONE_YET
+
+
+class GatewayResource(Adapter):
+    """What every USSD HTTP gateway adapter holds: its ``UssdGateway`` (Redis namespace
     ``gateway_name``), the clock, the hop deadline and the phone-number region."""
 
     gateway_name = ""
@@ -118,28 +146,3 @@ class GatewayResource(Resource):
             dialogue, store, menu_name, gateway=self.gateway_name, default_lang=default_lang,
             clock=self.clock, **gateway_options,
         )
-
-
-FORM = b"application/x-www-form-urlencoded"
-
-
-def form_fields(request: Any) -> dict[bytes, list[bytes]]:
-    """Query string plus url-encoded body fields, parsed here rather than by Twisted.
-
-    hotline's Site turns Twisted's own POST parsing off: it runs every request's Content-Type
-    through ``email.message``, a fifth of a USSD hop's CPU. Reading ``request.args`` as well would
-    count the body twice on a Site that still parses it, so this ignores it.
-    """
-    fields: dict[bytes, list[bytes]] = {}
-    query = request.uri.split(b"?", 1)[1] if b"?" in request.uri else b""
-    ctype = (request.getHeader(b"content-type") or b"").split(b";", 1)[0].strip().lower()
-    body = b""
-    if ctype == FORM and request.content is not None:
-        request.content.seek(0)
-        body = request.content.read()
-        request.content.seek(0)
-    for part in (query, body):
-        if part:
-            for key, values in parse_qs(part, 1).items():
-                fields.setdefault(key, []).extend(values)
-    return fields

@@ -18,12 +18,12 @@ import json
 from typing import Any
 
 from twisted.logger import Logger
-from twisted.web.server import NOT_DONE_YET, Request
 
 from sms.api import mask_msisdn
 from ussd.at import BadRequest, normalise_msisdn
 from ussd.gateway import HopReply
-from ussd.httpbase import GatewayResource, serve_hop
+from ussd.httpbase import Answer, GatewayResource, answer_hop
+from ussd.wire import GatewayRequest, GatewayResponse, json_response
 
 log = Logger(namespace="hotline.ussd.hubtel")
 
@@ -89,42 +89,33 @@ def reply_json(session_id: str, reply: HopReply, client_state: str = "") -> dict
     }
 
 
-def _json(request: Request, status: int, body: dict[str, Any]) -> bytes:
-    data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-    request.setResponseCode(status)
-    request.setHeader(b"content-type", b"application/json; charset=utf-8")
-    request.setHeader(b"cache-control", b"no-store")
-    request.setHeader(b"content-length", str(len(data)).encode())
-    return data
-
-
 class HubtelUssdResource(GatewayResource):
     """The JSON gateway over the same ``UssdGateway`` (its own Redis namespace ``hubtel``)."""
 
-    isLeaf = True
     gateway_name = "hubtel"
 
-    def render(self, request: Request) -> bytes | int:
+    def handle(self, request: GatewayRequest) -> Answer:
         if request.method != b"POST":
-            return _json(request, 400, {"error": "use POST with a JSON body"})
-        raw = request.content.read(MAX_BODY + 1) if request.content else b""
+            return json_response(400, {"error": "use POST with a JSON body"})
         try:
-            hop = parse_hop(raw, self.region)
+            hop = parse_hop(request.body, self.region)
         except BadRequest as exc:
-            return _json(request, 400, {"error": str(exc)})
+            return json_response(400, {"error": str(exc)})
         sid, msisdn = hop["SessionId"], hop["msisdn"]
         if hop["Type"] in ("release", "timeout"):
             log.info("ussd hubtel session end session={sid} msisdn={msisdn} type={type}",
                      sid=sid[-12:], msisdn=mask_msisdn(msisdn), type=hop["Type"])
             self.gateway.record_event(msisdn, "-", "end", hop["Type"], 0.0)
             self.gateway.store.forget(self.gateway.gateway, msisdn)
-            return _json(request, 200, {"SessionId": sid, "Type": "release", "Message": "",
-                                        "ClientState": hop["ClientState"]})
+            return json_response(200, {"SessionId": sid, "Type": "release", "Message": "",
+                                       "ClientState": hop["ClientState"]})
         value = None if hop["Type"] == "initiation" else hop["Message"]
         work = self.gateway.hop_input(sid, msisdn, value, seq=hop["Sequence"])
         state = hop["ClientState"]
-        serve_hop(request, self.gateway, self.clock, self.hop_timeout_s, msisdn, work,
-                  lambda req, reply: _json(req, 200 if reply.status == 200 else reply.status,
-                                           reply_json(sid, reply, state)
-                                           if reply.status == 200 else {"error": reply.body}))
-        return NOT_DONE_YET
+
+        def spell(reply: HopReply) -> GatewayResponse:
+            if reply.status != 200:
+                return json_response(reply.status, {"error": reply.body})
+            return json_response(200, reply_json(sid, reply, state))
+
+        return answer_hop(self.gateway, self.clock, self.hop_timeout_s, msisdn, work, spell)
