@@ -75,7 +75,9 @@ def serve_channel(redis_url: str) -> None:
     from twisted.web.resource import Resource
 
     from hotline import redis_client
+    from hotline.httpport import GatewayHttpFactory
     from hotline.metrics import CountingSite, Metrics
+    from hotline.ussd_wiring import gateway_routes
     from menus.definition import MenuSource, load_menu
     from menus.driver import Dialogue
     from menus.types import Effect, EffectResult, Session
@@ -103,8 +105,10 @@ def serve_channel(redis_url: str) -> None:
         root, ussd = Resource(), Resource()
         root.putChild(b"ussd", ussd)
         ussd.putChild(b"at", AtUssdResource(dialogue, UssdSessionStore(redis), clock=reactor))
-        site = CountingSite(root, Metrics())  # the site class hotline serves with
-        port = reactor.listenTCP(0, site, backlog=1024, interface="127.0.0.1")
+        metrics = Metrics()  # served as hotline serves: the HTTP port over its site class
+        factory = GatewayHttpFactory(CountingSite(root, metrics), gateway_routes(root),
+                                     count=metrics.count_http)
+        port = reactor.listenTCP(0, factory, backlog=1024, interface="127.0.0.1")
         print(json.dumps({"port": port.getHost().port}), flush=True)
 
     defer.ensureDeferred(main()).addErrback(lambda f: (f.printTraceback(), reactor.stop()))

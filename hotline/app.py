@@ -20,6 +20,7 @@ from booking.store import RedisBookingService
 from hotline import ussd_wiring
 from hotline.admin_api import install_booking
 from hotline.effects import booking_dialogue
+from hotline.httpport import GatewayHttpFactory
 from hotline.metrics import CountingSite, Metrics, MetricsResource, register_gauges
 from hotline.node import Node
 from hotline.notify import load_templates
@@ -109,9 +110,11 @@ async def start(
     sms.mount_admin(root, settings)  # /api/admin/sms/{status,dead,message}
     metrics = Metrics()
     root.putChild(b"metrics", MetricsResource(metrics))
+    site = CountingSite(root, metrics)  # gateway connections are served leanly, the rest by it
+    port = GatewayHttpFactory(site, ussd_wiring.gateway_routes(root), clock=reactor,
+                              count=metrics.count_http)
     http: IListeningPort = node.listeners.listen(
-        reactor, "http", settings.http_port, CountingSite(root, metrics),
-        settings.http_interface, 1024,
+        reactor, "http", settings.http_port, port, settings.http_interface, 1024,
     )  # fmt: skip
     stoppers.append(http.stopListening)
 

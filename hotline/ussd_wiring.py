@@ -1,7 +1,8 @@
 """Wire the USSD channel from the ``ussd:`` settings (keys documented in docs/ussd.md).
 
 ``at_resource`` builds ``/ussd/at``; ``mount`` adds ``/ussd/hubtel`` under the same ``/ussd``
-and, when ``ussd.smpp`` is set, starts the USSD-over-SMPP bind (absent: off).
+and, when ``ussd.smpp`` is set, starts the USSD-over-SMPP bind (absent: off);
+``gateway_routes`` lists them for the HTTP port's lean gateway protocol.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from typing import Any
 
 from twisted.web.resource import Resource
 
+from hotline.httpport import Handler
 from hotline.settings import Settings, SettingsError
 from ussd.at import AtUssdResource
 from ussd.gateway import DialogueLike, UssdGateway
+from ussd.httpbase import Adapter
 from ussd.hubtel import HubtelUssdResource
 from ussd.paging import ScreenLimits
 from ussd.sessions import UssdSessionStore
@@ -97,3 +100,22 @@ def mount(root: Resource, settings: Settings, dialogue: DialogueLike, redis: Any
     service.startService()
     stoppers.append(service.stopService)
     return service
+
+
+def gateway_routes(root: Resource) -> dict[bytes, Handler]:
+    """Every gateway adapter mounted under ``/ussd``, by path: what the HTTP port serves
+    leanly (``hotline.httpport``). An adapter's children (``/ussd/at/end``) are included."""
+    routes: dict[bytes, Handler] = {}
+
+    def walk(resource: Resource, path: bytes) -> None:
+        if isinstance(resource, Adapter):
+            routes[path] = resource.handle
+        for name, child in resource.children.items():
+            walk(child, path + b"/" + name)
+        if isinstance(resource, AtUssdResource):
+            walk(resource.end, path + b"/end")
+
+    ussd = root.children.get(b"ussd")
+    if ussd is not None:
+        walk(ussd, b"/ussd")
+    return routes

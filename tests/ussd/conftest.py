@@ -7,9 +7,10 @@ import pytest_twisted
 from ussd_harness import CountingDialogue, Server, start_server
 
 
-@pytest_twisted.async_yield_fixture
-async def server(redis):
-    srv = await start_server(CountingDialogue(), redis)
+@pytest_twisted.async_yield_fixture(params=["port", "twisted.web"])
+async def server(redis, request):
+    """The AT resource as deployed (the HTTP port) and on twisted.web alone."""
+    srv = await start_server(CountingDialogue(), redis, via=request.param)
     yield srv
     await srv.port.stopListening()
 

@@ -11,12 +11,10 @@ import pytest_twisted
 import treq
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from twisted.internet import reactor
 from twisted.internet.task import Clock
 from twisted.internet.threads import deferToThread
 from twisted.web.resource import Resource
-from twisted.web.server import Site
-from ussd_harness import CountingDialogue
+from ussd_harness import CountingDialogue, listen
 
 from ussd.gateway import HopEvent
 from ussd.hubtel import HubtelUssdResource
@@ -42,7 +40,7 @@ async def start(redis: Any, dialogue: Any = None, **kw: Any) -> Hubtel:
     root, ussd = Resource(), Resource()
     root.putChild(b"ussd", ussd)
     ussd.putChild(b"hubtel", resource)
-    port = reactor.listenTCP(0, Site(root), interface="127.0.0.1")
+    port = listen(root)
     return Hubtel(f"http://127.0.0.1:{port.getHost().port}/ussd/hubtel", resource, port)
 
 

@@ -1,4 +1,9 @@
-"""USSD test harness: a real HTTP server on 127.0.0.1:0 and a small hand-written dialogue."""
+"""USSD test harness: a real HTTP server on 127.0.0.1:0 and a small hand-written dialogue.
+
+``listen`` serves a resource tree as hotline does (``hotline.httpport``: gateway paths on the
+lean protocol, the rest on twisted.web) or, with ``via="twisted.web"``, on a plain Site: the
+path a gateway path takes on a connection that also asked for another path.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,8 @@ from twisted.internet.task import Clock
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
+from hotline.httpport import GatewayHttpFactory
+from hotline.ussd_wiring import gateway_routes
 from menus.types import Digits, Input, Output, Say, SayDigits, Session, Wait
 from ussd.at import AtUssdResource
 from ussd.sessions import UssdSessionStore
@@ -79,7 +86,16 @@ class Server:
         return resp.code, await treq.text_content(resp, encoding="utf-8")
 
 
-async def start_server(dialogue: Any, redis: Any, **kwargs: Any) -> Server:
+def listen(root: Resource, clock: Any = None, via: str = "port") -> Any:
+    """Listen on 127.0.0.1:0; returns the listening port."""
+    site = Site(root)
+    factory: Any = site
+    if via == "port":
+        factory = GatewayHttpFactory(site, gateway_routes(root), clock=clock or reactor)
+    return reactor.listenTCP(0, factory, backlog=1024, interface="127.0.0.1")
+
+
+async def start_server(dialogue: Any, redis: Any, via: str = "port", **kwargs: Any) -> Server:
     clock = Clock()
     store = UssdSessionStore(redis, keep_s=kwargs.pop("keep_s", 600))
     resource = AtUssdResource(dialogue, store, "booking", clock=clock, **kwargs)
@@ -87,6 +103,6 @@ async def start_server(dialogue: Any, redis: Any, **kwargs: Any) -> Server:
     ussd = Resource()
     root.putChild(b"ussd", ussd)
     ussd.putChild(b"at", resource)
-    port = reactor.listenTCP(0, Site(root), backlog=1024, interface="127.0.0.1")
+    port = listen(root, via=via)
     url = f"http://127.0.0.1:{port.getHost().port}/ussd/at"
     return Server(url, dialogue, store, clock, resource, port)

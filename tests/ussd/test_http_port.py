@@ -1,0 +1,303 @@
+"""The HTTP port (``hotline.httpport``) over real TCP, read by Python's ``http.client``.
+
+Connection handling the adapters' own tests do not reach: pipelining, chunked bodies and
+``Expect: 100-continue``, HTTP/1.0, malformed and oversized requests, a connection that starts on
+another path or switches to one, the idle timeout, and a fuzz of bytes after a gateway request
+line.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest_twisted
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
+from twisted.internet.threads import deferToThread
+from twisted.web.resource import Resource
+from twisted.web.server import Site
+from ussd_harness import PHONE, CountingDialogue
+
+from hotline.httpport import MAX_BODY, GatewayHttpFactory
+from hotline.ussd_wiring import gateway_routes
+from ussd.at import AtUssdResource
+from ussd.sessions import UssdSessionStore
+
+
+class Hello(Resource):
+    isLeaf = True
+
+    def render_GET(self, request: Any) -> bytes:
+        return b"hello from twisted.web"
+
+
+class Port:
+    def __init__(self, redis: Any, clock: Any = None) -> None:
+        self.dialogue = CountingDialogue()
+        self.counted: list[tuple[bytes, int]] = []
+        root, ussd = Resource(), Resource()
+        root.putChild(b"ussd", ussd)
+        root.putChild(b"hello", Hello())
+        ussd.putChild(b"at", AtUssdResource(self.dialogue, UssdSessionStore(redis),
+                                            clock=Clock()))
+        self.answered: Deferred[None] | None = None  # fires at the next lean answer
+        self.factory = GatewayHttpFactory(Site(root), gateway_routes(root),
+                                          clock=clock or reactor, count=self.count)
+        self.listening = reactor.listenTCP(0, self.factory, interface="127.0.0.1")
+        self.port = self.listening.getHost().port
+
+    def count(self, path: bytes, code: int) -> None:
+        self.counted.append((path, code))
+        if self.answered is not None:
+            answered, self.answered = self.answered, None
+            answered.callback(None)
+
+    def connect(self) -> socket.socket:
+        return socket.create_connection(("127.0.0.1", self.port), timeout=10)
+
+
+def hop(text: str, *, version: str = "1.1", extra: str = "") -> bytes:
+    body = urlencode({"sessionId": "s1", "phoneNumber": PHONE, "serviceCode": "*125#",
+                      "text": text}).encode()
+    return (f"POST /ussd/at HTTP/{version}\r\nHost: t\r\n{extra}"
+            "Content-Type: application/x-www-form-urlencoded\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+GET_HELLO = b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"
+
+
+def responses(sock: socket.socket, n: int) -> list[tuple[int, dict[str, str], bytes]]:
+    """Read ``n`` responses from one connection with http.client's parser."""
+    stream = sock.makefile("rb")
+
+    class Shared:  # http.client closes a response's file at its end; the next one needs it
+        def __getattr__(self, name: str) -> Any:
+            return getattr(stream, name)
+
+        def close(self) -> None:
+            pass
+
+    class Sock:
+        def makefile(self, *_: Any) -> Any:
+            return Shared()
+
+    out = []
+    for _ in range(n):
+        resp = http.client.HTTPResponse(Sock())  # type: ignore[arg-type]
+        resp.begin()
+        out.append((resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()))
+    return out
+
+
+def closed(sock: socket.socket) -> bool:
+    """The server closed the connection (after anything it had sent was read)."""
+    try:
+        while chunk := sock.recv(65536):
+            del chunk
+    except (ConnectionResetError, TimeoutError):
+        return False
+    return True
+
+
+def exchange(port: Port, data: bytes, n: int) -> list[tuple[int, dict[str, str], bytes]]:
+    with port.connect() as sock:
+        sock.sendall(data)
+        return responses(sock, n)
+
+
+@pytest_twisted.ensureDeferred
+async def test_pipelined_hops_are_answered_in_order_and_step_once(redis) -> None:
+    port = Port(redis)
+    try:
+        got = await deferToThread(exchange, port, hop("") + hop("1") + hop("1"), 3)
+        assert [(s, b.decode()) for s, _, b in got] == [
+            (200, "CON 欢迎\n1 预约挂号"), (200, "CON 请输入身份证号"), (200, "CON 请输入身份证号")]
+        assert port.dialogue.resumes == ["1"]  # the third was a retry
+        headers = got[0][1]
+        assert headers["content-type"] == "text/plain; charset=utf-8"
+        assert headers["cache-control"] == "no-store" and "date" in headers
+        assert port.counted == [(b"/ussd/at", 200)] * 3
+    finally:
+        await port.listening.stopListening()
+
+
+def chunked_with_expect(port: Port) -> tuple[bytes, list[tuple[int, dict[str, str], bytes]]]:
+    body = urlencode({"sessionId": "s1", "phoneNumber": PHONE, "text": ""}).encode()
+    with port.connect() as sock:
+        sock.sendall(b"POST /ussd/at HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
+                     b"Content-Type: application/x-www-form-urlencoded\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n")
+        interim = sock.recv(25)
+        half = len(body) // 2
+        for part in (body[:half], body[half:], b""):
+            sock.sendall(b"%x\r\n%s\r\n" % (len(part), part))
+        return interim, responses(sock, 1)
+
+
+@pytest_twisted.ensureDeferred
+async def test_chunked_body_after_100_continue(redis) -> None:
+    port = Port(redis)
+    try:
+        interim, got = await deferToThread(chunked_with_expect, port)
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        assert got[0][0] == 200 and got[0][2].decode() == "CON 欢迎\n1 预约挂号"
+    finally:
+        await port.listening.stopListening()
+
+
+def one_then_eof(port: Port, data: bytes) -> tuple[list[Any], bool]:
+    with port.connect() as sock:
+        sock.sendall(data)
+        got = responses(sock, 1)
+        return got, closed(sock)
+
+
+@pytest_twisted.ensureDeferred
+async def test_http_1_0_and_connection_close_are_answered_then_closed(redis) -> None:
+    port = Port(redis)
+    try:
+        for request in (hop("", version="1.0"), hop("", extra="Connection: close\r\n")):
+            got, was_closed = await deferToThread(one_then_eof, port, request)
+            assert got[0][0] == 200 and got[0][1]["connection"] == "close" and was_closed
+    finally:
+        await port.listening.stopListening()
+
+
+@pytest_twisted.ensureDeferred
+async def test_bad_and_oversized_requests_get_a_clear_4xx_and_step_nothing(redis) -> None:
+    port = Port(redis)
+    big_head = "X-Pad: " + "a" * 20000 + "\r\n"
+    cases = [
+        (b"POST /ussd/at HTTP/1.1\r\nContent-Length: abc\r\n\r\n", 400, "malformed HTTP"),
+        (b"POST /ussd/at HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % (MAX_BODY + 1)
+         + b"a" * (MAX_BODY + 1), 413, "body larger than"),
+        (hop("1", extra=big_head), 431, "headers larger than"),
+        # a protocol upgrade is not made: answered as plain HTTP, then closed
+        (b"POST /ussd/at HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n"
+         b"Content-Length: 0\r\n\r\n", 400, "missing sessionId"),
+    ]
+    try:
+        for request, status, text in cases:
+            got, was_closed = await deferToThread(one_then_eof, port, request)
+            assert got[0][0] == status and text in got[0][2].decode(), got
+            assert was_closed
+        assert port.dialogue.resumes == [] and port.dialogue.begins == 0
+        # the port still serves
+        assert (await deferToThread(exchange, port, hop(""), 1))[0][0] == 200
+    finally:
+        await port.listening.stopListening()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_connection_that_starts_elsewhere_is_twisted_webs(redis) -> None:
+    port = Port(redis)
+    try:
+        got = await deferToThread(exchange, port, GET_HELLO + hop("") + hop("1"), 3)
+        assert got[0][0] == 200 and got[0][2] == b"hello from twisted.web"
+        assert "twisted" in got[0][1]["server"].lower()
+        assert [b.decode() for _, _, b in got[1:]] == ["CON 欢迎\n1 预约挂号", "CON 请输入身份证号"]
+        assert all("twisted" in h["server"].lower() for _, h, _ in got[1:])
+        assert port.counted == []  # twisted.web's Site counts these, not the lean protocol
+        # garbage as a first line: twisted.web's own 400
+        with_garbage = await deferToThread(one_then_eof, port, b"\x00\x01 garbage\r\n\r\n")
+        assert with_garbage[0][0][0] == 400
+    finally:
+        await port.listening.stopListening()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_gateway_connection_that_asks_for_another_path_is_handed_over(redis) -> None:
+    port = Port(redis)
+    try:
+        data = hop("") + GET_HELLO + hop("1") + hop("1*11010519491231002*")
+        got = await deferToThread(exchange, port, data, 4)
+        assert [s for s, _, _ in got] == [200] * 4
+        assert got[0][2].decode() == "CON 欢迎\n1 预约挂号" and "server" not in got[0][1]
+        assert got[1][2] == b"hello from twisted.web"
+        assert got[2][2].decode() == "CON 请输入身份证号"
+        assert got[3][2].decode().startswith("END 预约成功")
+        assert port.dialogue.resumes == ["1", "11010519491231002*"]
+    finally:
+        await port.listening.stopListening()
+
+
+def connect_and_wait_for_close(port: Port, data: bytes) -> tuple[list[Any], bool]:
+    sock = port.connect()
+    sock.settimeout(5)
+    try:
+        sock.sendall(data)
+        got = responses(sock, 1) if data else []
+        return got, closed(sock)
+    finally:
+        sock.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_idle_connections_are_closed_and_busy_ones_are_not(redis) -> None:
+    clock = Clock()
+    port = Port(redis, clock=clock)
+    idle = port.factory.idle_timeout_s
+    try:
+        assert (await deferToThread(exchange, port, hop(""), 1))[0][0] == 200
+        dialogue = port.dialogue
+        dialogue.gate, dialogue.entered = Deferred(), Deferred()
+        gate, entered = dialogue.gate, dialogue.entered
+        waiting = deferToThread(connect_and_wait_for_close, port, hop("1"))
+        await entered
+        clock.advance(idle + 1)  # its hop is running: the connection is not idle
+        port.answered = Deferred()
+        dialogue.gate = None
+        gate.callback(None)
+        await port.answered  # the answer was written; idle from now on
+        assert not waiting.called
+        clock.advance(idle + 1)
+        got, was_closed = await waiting
+        assert got[0][2].decode() == "CON 请输入身份证号" and was_closed
+    finally:
+        await port.listening.stopListening()
+
+
+def raw(port: Port, data: bytes) -> bytes:
+    with port.connect() as sock:
+        sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)
+        out = b""
+        try:
+            while chunk := sock.recv(65536):
+                out += chunk
+        except ConnectionResetError:
+            pass
+        return out
+
+
+@pytest_twisted.ensureDeferred
+async def test_fuzzed_bytes_after_a_gateway_request_line_never_get_a_5xx(redis) -> None:
+    port = Port(redis)
+    try:
+        await deferToThread(fuzz_port, port)
+        assert (await deferToThread(exchange, port, hop(""), 1))[0][0] == 200
+    finally:
+        await port.listening.stopListening()
+
+
+def fuzz_port(port: Port) -> None:
+    @settings(max_examples=150, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(tail=st.one_of(st.binary(max_size=300),
+                          st.sampled_from([b"\r\n\r\n", b"Content-Length: -1\r\n\r\n",
+                                           b"Transfer-Encoding: chunked\r\n\r\nzz\r\n",
+                                           b"Content-Length: 5\r\n\r\n1"]).map(bytes)))
+    def one(tail: bytes) -> None:
+        out = raw(port, b"POST /ussd/at HTTP/1.1\r\n" + tail)
+        for line in out.split(b"\r\n"):
+            if line.startswith(b"HTTP/1."):
+                assert not line.split(b" ")[1].startswith(b"5"), out
+
+    one()
