@@ -25,7 +25,7 @@ from twisted.web.server import NOT_DONE_YET, Request
 
 from ussd.gateway import DialogueLike, HopReply, UssdGateway
 from ussd.sessions import UssdSessionStore
-from ussd.wire import GatewayRequest, GatewayResponse
+from ussd.wire import GatewayRequest, GatewayResponse, plain
 
 log = Logger(namespace="hotline.ussd.http")
 
@@ -49,7 +49,12 @@ def answer_hop(
             return
         if timer.active():
             timer.cancel()
-        answered.callback(spell(reply))
+        try:
+            response = spell(reply)
+        except Exception:
+            answered.errback()  # the server answers its "internal error" and goes on
+            return
+        answered.callback(response)
 
     def on_timeout() -> None:
         log.warn("ussd hop over {s}s, answered with an apology", s=hop_timeout_s)
@@ -64,7 +69,6 @@ def answer_hop(
     timer = clock.callLater(hop_timeout_s, on_timeout)
     d = Deferred.fromCoroutine(hop)
     d.addCallbacks(finish, on_error)
-    d.addErrback(lambda f: log.failure("ussd reply could not be spelled", f))
     return answered
 
 
@@ -113,8 +117,12 @@ class Adapter(Resource):
             if not gone and not request.finished:
                 write_response(request, response)
 
+        def failed(failure: Failure) -> None:
+            log.failure("gateway adapter failed", failure)
+            write(plain(500, "internal error"))
+
         d = maybeDeferred(self.handle, gateway_request(request))
-        d.addCallback(write)
+        d.addCallbacks(write, failed)
         d.addErrback(lambda f: log.failure("ussd reply could not be written", f))
         return NOT_DONE_YET
 

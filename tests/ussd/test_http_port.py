@@ -20,6 +20,7 @@ from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.internet.threads import deferToThread
+from twisted.logger import globalLogPublisher
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 from ussd_harness import PHONE, CountingDialogue
@@ -27,7 +28,10 @@ from ussd_harness import PHONE, CountingDialogue
 from hotline.httpport import MAX_BODY, GatewayHttpFactory
 from hotline.ussd_wiring import gateway_routes
 from ussd.at import AtUssdResource
+from ussd.gateway import UssdGateway
+from ussd.httpbase import Adapter, answer_hop
 from ussd.sessions import UssdSessionStore
+from ussd.wire import GatewayRequest
 
 
 class Hello(Resource):
@@ -301,3 +305,51 @@ def fuzz_port(port: Port) -> None:
                 assert not line.split(b" ")[1].startswith(b"5"), out
 
     one()
+
+
+class Broken(Adapter):
+    """``/ussd/raises`` fails in ``handle``; ``/ussd/spell`` in spelling a finished hop."""
+
+    def __init__(self, gateway: UssdGateway, in_handle: bool) -> None:
+        super().__init__()
+        self.gateway, self.in_handle = gateway, in_handle
+
+    def handle(self, request: GatewayRequest) -> Any:
+        if self.in_handle:
+            raise RuntimeError("adapter bug")
+
+        def spell(reply: Any) -> Any:
+            raise RuntimeError("spelling bug")
+
+        return answer_hop(self.gateway, reactor, 10, "8613800138000",
+                          self.gateway.hop("s1", "8613800138000", ""), spell)
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_broken_adapter_gets_a_500_on_both_servers_and_the_connection_goes_on(
+        redis) -> None:
+    port = Port(redis)
+    ussd = port.factory.site.resource.children[b"ussd"]
+    gateway = ussd.children[b"at"].gateway
+    ussd.putChild(b"raises", Broken(gateway, in_handle=True))
+    ussd.putChild(b"spell", Broken(gateway, in_handle=False))
+    port.factory.routes.update(gateway_routes(port.factory.site.resource))
+    post = b"POST /ussd/%s HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n"
+    failures: list[Any] = []
+
+    def observe(event: dict[str, Any]) -> None:
+        if "log_failure" in event:
+            failures.append(event["log_failure"].value)
+
+    globalLogPublisher.addObserver(observe)
+    try:
+        for first in (b"", GET_HELLO):  # the lean protocol, then twisted.web
+            data = first + post % b"raises" + post % b"spell" + hop("")
+            got = await deferToThread(exchange, port, data, 3 if not first else 4)
+            got = got[1:] if first else got
+            assert [(s, b) for s, _, b in got[:2]] == [(500, b"internal error")] * 2
+            assert got[2][0] == 200 and got[2][2].decode().startswith("CON ")
+        assert sorted(str(f) for f in failures) == ["adapter bug"] * 2 + ["spelling bug"] * 2
+    finally:
+        globalLogPublisher.removeObserver(observe)
+        await port.listening.stopListening()
