@@ -36,6 +36,7 @@ from twisted.python.failure import Failure
 from twisted.web.http import RESPONSES, datetimeToString
 from twisted.web.server import Site
 
+from ivr.sendnow import write_now
 from ussd.wire import GatewayRequest, GatewayResponse, plain
 
 log = Logger(namespace="hotline.httpport")
@@ -277,7 +278,8 @@ class GatewayHttp(Protocol, TimeoutMixin):
                 b"cache-control: no-store\r\n%s\r\n") % (
             response.status, reason, self.factory.date(), response.content_type,
             len(response.body), b"" if keep_alive else b"connection: close\r\n")
-        self.transport.write(head if head_only else head + response.body)
+        # at once, not at the end of the turn (ivr.sendnow): the gateway is waiting for it
+        write_now(self.transport, head if head_only else head + response.body)
         self.resetTimeout()
         if self.factory.count is not None:
             self.factory.count(path, response.status)
