@@ -13,7 +13,8 @@ bench/ussd_servers.py, the load generator in bench/ussd_load.py).
     again (7 hops: dial, department, day, session, ID, confirm); on bare, the same number of
     connections POST a USSD-sized form. Reports hops/s, req/s and their ratio.
 (b) paced: ``--rate`` (1000) hops/s offered on ours, latency from the scheduled send time (so
-    a late client does not hide server stalls), p50/p99.
+    a late client does not hide server stalls), p50/p99; also the p99 from the moment each
+    request really left, which leaves out this generator's own lateness (it shares the CPUs).
 (c) paced again at ``--rate`` on a node of ``--node-workers`` (2) processes (``node.workers``:
     the deployment for a multi-core machine); 1 skips it.
 Errors: a non-200 answer, a body that is not CON/END, a booking that does not end with a
@@ -153,7 +154,8 @@ def main() -> int:
         p = run(ours, lambda: paced(ours_port, args.rate, args.paced_duration))
         print(f"(b) paced {args.rate:,.0f} hops/s offered, {p['achieved']:,.0f} achieved, "
               f"{p['hops']} hops on {p['conns']} conns: p50 {p['p50']:.2f} ms, "
-              f"p99 {p['p99']:.2f} ms, max {p['max']:.1f} ms, errors {p['errors']}, "
+              f"p99 {p['p99']:.2f} ms ({p['p99_sent']:.2f} ms from the real send), "
+              f"max {p['max']:.1f} ms, errors {p['errors']}, "
               f"server CPU {p['server_cpu']:.0f} % ({hop_us(p)})")
         half = max(capacity / 2, 1.0)
         h = run(ours, lambda: paced(ours_port, half, args.paced_duration))
@@ -172,7 +174,8 @@ def main() -> int:
             print(f"(c) the same {args.rate:,.0f} hops/s on one node of {args.node_workers} "
                   f"processes (node.workers; they share the 2 vCPUs with Redis and this load "
                   f"generator): {w['achieved']:,.0f} achieved, p50 {w['p50']:.2f} ms, "
-                  f"p99 {w['p99']:.2f} ms, max {w['max']:.1f} ms, errors {w['errors']}, "
+                  f"p99 {w['p99']:.2f} ms ({w['p99_sent']:.2f} ms from the real send), "
+                  f"max {w['max']:.1f} ms, errors {w['errors']}, "
                   f"node CPU {w['server_cpu']:.0f} % (all processes, {hop_us(w)})")
             errors += w["errors"]
             extra = f" p99_ms_{args.node_workers}proc={w['p99']:.2f}"

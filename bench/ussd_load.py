@@ -81,6 +81,7 @@ class Conn:
         self.buf = b""
         self.caller: Caller | None = None
         self.sent_at = 0.0
+        self.sent_real = 0.0
 
     def send(self, data: bytes) -> None:
         self.sock.sendall(data)  # small requests: the socket buffer always has room
@@ -167,6 +168,7 @@ def paced(port: int, rate: float, seconds: float, max_conns: int = 512) -> dict[
     opened = 0
     ready: deque[Caller] = deque()
     lat: list[float] = []
+    lat_sent: list[float] = []  # from the moment the request really left (generator lag excluded)
     errors = late = 0
     path = b"/ussd/at"
     interval = 1.0 / rate
@@ -191,6 +193,7 @@ def paced(port: int, rate: float, seconds: float, max_conns: int = 512) -> dict[
             c.caller = ready.popleft() if ready else Caller()
             c.sent_at = t0 + sent * interval
             c.send(c.caller.request(path))
+            c.sent_real = time.perf_counter()
             sent += 1
             in_flight += 1
         timeout = max(0.0, t0 + sent * interval - time.perf_counter()) if sent < total else 0.5
@@ -202,6 +205,7 @@ def paced(port: int, rate: float, seconds: float, max_conns: int = 512) -> dict[
                 done = time.perf_counter()
                 in_flight -= 1
                 lat.append((done - c.sent_at) * 1000)
+                lat_sent.append((done - c.sent_real) * 1000)
                 caller = c.caller
                 assert caller is not None
                 ok, finished = caller.answered(status, body.decode("utf-8", "replace"))
@@ -213,11 +217,12 @@ def paced(port: int, rate: float, seconds: float, max_conns: int = 512) -> dict[
     for key in list(sel.get_map().values()):
         key.fileobj.close()  # type: ignore[union-attr]
     lat.sort()
+    lat_sent.sort()
 
-    def pct(p: float) -> float:
-        return lat[min(len(lat) - 1, int(p / 100 * len(lat)))] if lat else float("nan")
+    def pct(p: float, values: list[float] = lat) -> float:
+        return values[min(len(values) - 1, int(p / 100 * len(values)))] if values else float("nan")
 
     achieved = len(lat) / (time.perf_counter() - t0)
     return {"p50": pct(50), "p99": pct(99), "max": lat[-1] if lat else float("nan"),
             "errors": errors, "hops": len(lat), "achieved": achieved, "conns": opened,
-            "stalled": late}
+            "stalled": late, "p99_sent": pct(99, lat_sent)}
