@@ -16,9 +16,10 @@ from urllib.parse import urlencode
 import pytest_twisted
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from twisted.internet import reactor
+from twisted.internet import reactor, task
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
 from twisted.internet.threads import deferToThread
 from twisted.logger import globalLogPublisher
 from twisted.web.resource import Resource
@@ -352,4 +353,28 @@ async def test_a_broken_adapter_gets_a_500_on_both_servers_and_the_connection_go
         assert sorted(str(f) for f in failures) == ["adapter bug"] * 2 + ["spelling bug"] * 2
     finally:
         globalLogPublisher.removeObserver(observe)
+        await port.listening.stopListening()
+
+
+@pytest_twisted.ensureDeferred
+async def test_requests_arriving_a_byte_at_a_time_are_read_whole(redis) -> None:
+    port = Port(redis)
+    protocol = port.factory.buildProtocol(None)
+    transport = StringTransport()
+    protocol.makeConnection(transport)
+    try:
+        port.answered = answered = Deferred()
+        for byte in hop("") + GET_HELLO:  # the gateway request, then another path
+            protocol.dataReceived(bytes([byte]))
+        await answered
+        head, _, body = transport.value().partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 OK") and body.startswith("CON 欢迎".encode())
+        assert port.dialogue.begins == 1
+        # (this runs inside the first answer's write: one reactor turn lets the port go on)
+        await task.deferLater(reactor, 0, lambda: None)
+        # the second request went to twisted.web, re-framed, and was answered there
+        assert transport.value().count(b"HTTP/1.1 200 OK") == 2
+        assert transport.value().endswith(b"hello from twisted.web")
+    finally:
+        protocol.connectionLost(None)
         await port.listening.stopListening()
