@@ -7,6 +7,10 @@ consumer had read but not acknowledged (its pending list) are read again first, 
 dead consumer left pending longer than ``claim_idle`` are claimed (XAUTOCLAIM).  Re-reading is
 harmless: each SMS has an idempotency key (``<type>:<tcode>``).
 
+It polls every ``interval`` (0.05 s): a batch is handled in one go (render, outbox, SMPP), and
+at 0.2 s a node booking ~140 times a second spent 3-8 ms per batch, a stall every USSD hop and
+call arriving meanwhile waited out (paced USSD p99 13-17 ms, against 10-13 ms at 0.05 s).
+
 Reminders: a ``booked`` event also records the reminder in Redis (zset by due time, the day
 before the visit at ``reminder_hour``); a cancellation removes it.  ``poll`` sends the reminders
 that are due, so a restart loses none (no timer holds them).
@@ -47,7 +51,7 @@ def _pairs(flat: list[Any]) -> dict[str, str]:
 class EventConsumer:
     def __init__(self, redis: Any, sender: Any, renderer: Renderer, clock: IReactorTime, *,
                  catalog: Any, consumer: str = "sms-1", group: str = "sms",
-                 stream: str = STREAM, batch: int = 200, interval: float = 0.2,
+                 stream: str = STREAM, batch: int = 200, interval: float = 0.05,
                  reminder_hour: int = 18, claim_idle: float = 60.0,
                  validity: Mapping[str, float] | None = None) -> None:
         self.redis = redis
