@@ -11,7 +11,9 @@ bench/ussd_servers.py, the load generator in bench/ussd_load.py).
 
 (a) closed loop: ``--conns`` (50) connections; on ours each is one caller booking again and
     again (7 hops: dial, department, day, session, ID, confirm); on bare, the same number of
-    connections POST a USSD-sized form. Reports hops/s, req/s and their ratio.
+    connections POST a USSD-sized form. Reports hops/s, req/s and their ratio. Two diagnostics
+    run in the same rounds: the USSD channel with effects from memory, and the bare constant on
+    hotline's own HTTP port protocol (what a gateway request costs before the hop's work).
 (b) paced: ``--rate`` (1000) hops/s offered on ours, latency from the scheduled send time (so
     a late client does not hide server stalls), p50/p99; also the p99 from the moment each
     request really left, which leaves out this generator's own lateness (it shares the CPUs).
@@ -95,6 +97,8 @@ def main() -> int:
         procs.append(ours)
         bare, bare_port = spawn("--serve-bare")
         procs.append(bare)
+        lean, lean_port = spawn("--serve-bare-port")
+        procs.append(lean)
         channel, channel_port = spawn("--serve-channel", redis.url)
         procs.append(channel)
         print(f"redis {redis.url}; hotline :{ours_port}; bare :{bare_port}; channel "
@@ -112,9 +116,10 @@ def main() -> int:
         # The machine is shared: bare and ours alternate in short rounds, and the ratio is the
         # median of the per-round ratios, so drift in the machine's speed hits both alike.
         slice_s = args.duration / args.rounds
-        rows: dict[str, list[dict[str, Any]]] = {"bare": [], "ours": [], "channel": []}
+        rows: dict[str, list[dict[str, Any]]] = {"bare": [], "ours": [], "channel": [],
+                                                 "lean": []}
         targets = [("bare", bare, bare_port, False), ("ours", ours, ours_port, True),
-                   ("channel", channel, channel_port, True)]
+                   ("channel", channel, channel_port, True), ("lean", lean, lean_port, False)]
         for _ in range(args.rounds):
             for name, proc, port, stateful in targets:
                 rows[name].append(run(proc, lambda p=port, st=stateful: closed_loop(
@@ -130,7 +135,8 @@ def main() -> int:
 
         def show(name: str, what: str) -> None:
             for i, r in enumerate(rows[name], 1):
-                extra = f" ({r['bookings_per_s']:,.0f} bookings/s)" if name != "bare" else ""
+                extra = (f" ({r['bookings_per_s']:,.0f} bookings/s)"
+                         if name in ("ours", "channel") else "")
                 print(f"(a) round {i} {what}: {r['rate']:,.0f}/s{extra}, errors {r['errors']}, "
                       f"server CPU {r['server_cpu']:.0f} % ({cpu_us(r):.0f} µs per request), "
                       f"client CPU {r['client_cpu']:.0f} %")
@@ -138,12 +144,16 @@ def main() -> int:
         show("bare", "bare twisted.web constant, req")
         show("ours", "hotline USSD full bookings, hops")
         show("channel", "diagnostic: USSD channel, effects from memory, hops")
+        show("lean", "diagnostic: the same constant on hotline's HTTP port, req")
         print(f"(a) ratio ours/bare per round {', '.join(f'{x:.3f}' for x in ratios)}; "
               f"median {ratio:.3f}; channel-only/bare median {ch_ratio:.3f}")
         cpu_ratios = sorted(cpu_us(b) / cpu_us(o) for o, b in zip(rows["ours"], rows["bare"],
                                                                    strict=True))
         print(f"(a) the same in server CPU per request (less sensitive to a busy machine): "
               f"bare/ours per round {', '.join(f'{x:.3f}' for x in cpu_ratios)}")
+        floor = sorted(cpu_us(r) for r in rows["lean"])[args.rounds // 2]
+        print(f"(a) of a hop's server CPU, the HTTP port's own request handling is ~{floor:.0f} µs "
+              f"(median round of the constant on it); the rest is the hop's work")
         capacity = sorted(r["rate"] for r in rows["ours"])[args.rounds // 2]
 
         def hop_us(row: dict[str, Any]) -> str:

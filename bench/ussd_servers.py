@@ -2,7 +2,8 @@
 
 ``--serve-ours``: hotline as deployed (``hotline.app.start``), on one process or a node of
 several; ``--serve-channel``: the USSD channel alone, effects answered from memory;
-``--serve-bare``: twisted.web answering a constant; ``--serve-smsc``: the loopback SMSC
+``--serve-bare``: twisted.web answering a constant; ``--serve-bare-port``: the same constant on
+hotline's HTTP port protocol; ``--serve-smsc``: the loopback SMSC
 simulator that receives ours' T-code SMS (in its own process, as the operator's SMSC is never
 inside hotline: with ``sms.smpp`` unset, ``serve`` would run it in-process and this bench would
 count its CPU as ours). Each prints ``{"port": <n>}`` once listening. Kept apart from the
@@ -134,6 +135,23 @@ def serve_bare() -> None:
     reactor.run()
 
 
+def serve_bare_port() -> None:
+    """The same constant on hotline's HTTP port protocol (``hotline.httpport``): the floor of
+    what a gateway request costs there, next to twisted.web's."""
+    from twisted.internet import reactor
+    from twisted.web.resource import Resource
+    from twisted.web.server import Site
+
+    from hotline.httpport import GatewayHttpFactory
+    from ussd.wire import plain
+
+    answer = plain(200, "CON constant answer\n")
+    factory = GatewayHttpFactory(Site(Resource()), {b"/": lambda request: answer})
+    port = reactor.listenTCP(0, factory, backlog=1024, interface="127.0.0.1")
+    print(json.dumps({"port": port.getHost().port}), flush=True)
+    reactor.run()
+
+
 def serve_smsc() -> None:
     from twisted.internet import reactor
 
@@ -164,7 +182,10 @@ if __name__ == "__main__":
         serve_channel(sys.argv[2])
     elif len(sys.argv) > 1 and sys.argv[1] == "--serve-bare":
         serve_bare()
+    elif len(sys.argv) > 1 and sys.argv[1] == "--serve-bare-port":
+        serve_bare_port()
     elif len(sys.argv) > 1 and sys.argv[1] == "--serve-smsc":
         serve_smsc()
     else:
-        sys.exit(f"usage: {sys.argv[0]} --serve-ours|--serve-channel|--serve-bare|--serve-smsc")
+        sys.exit(f"usage: {sys.argv[0]} --serve-ours|--serve-channel|--serve-bare|"
+                 "--serve-bare-port|--serve-smsc")
