@@ -67,6 +67,14 @@ class Port:
         return socket.create_connection(("127.0.0.1", self.port), timeout=10)
 
 
+@pytest_twisted.async_yield_fixture
+async def port(redis: Any) -> Any:
+    """The HTTP port over an AT adapter and a twisted.web page, on 127.0.0.1:0."""
+    listening = Port(redis)
+    yield listening
+    await listening.listening.stopListening()
+
+
 def hop(text: str, *, version: str = "1.1", extra: str = "") -> bytes:
     body = urlencode({"sessionId": "s1", "phoneNumber": PHONE, "serviceCode": "*125#",
                       "text": text}).encode()
@@ -118,19 +126,15 @@ def exchange(port: Port, data: bytes, n: int) -> list[tuple[int, dict[str, str],
 
 
 @pytest_twisted.ensureDeferred
-async def test_pipelined_hops_are_answered_in_order_and_step_once(redis) -> None:
-    port = Port(redis)
-    try:
-        got = await deferToThread(exchange, port, hop("") + hop("1") + hop("1"), 3)
-        assert [(s, b.decode()) for s, _, b in got] == [
-            (200, "CON 欢迎\n1 预约挂号"), (200, "CON 请输入身份证号"), (200, "CON 请输入身份证号")]
-        assert port.dialogue.resumes == ["1"]  # the third was a retry
-        headers = got[0][1]
-        assert headers["content-type"] == "text/plain; charset=utf-8"
-        assert headers["cache-control"] == "no-store" and "date" in headers
-        assert port.counted == [(b"/ussd/at", 200)] * 3
-    finally:
-        await port.listening.stopListening()
+async def test_pipelined_hops_are_answered_in_order_and_step_once(port: Port) -> None:
+    got = await deferToThread(exchange, port, hop("") + hop("1") + hop("1"), 3)
+    assert [(s, b.decode()) for s, _, b in got] == [
+        (200, "CON 欢迎\n1 预约挂号"), (200, "CON 请输入身份证号"), (200, "CON 请输入身份证号")]
+    assert port.dialogue.resumes == ["1"]  # the third was a retry
+    headers = got[0][1]
+    assert headers["content-type"] == "text/plain; charset=utf-8"
+    assert headers["cache-control"] == "no-store" and "date" in headers
+    assert port.counted == [(b"/ussd/at", 200)] * 3
 
 
 def chunked_with_expect(port: Port) -> tuple[bytes, list[tuple[int, dict[str, str], bytes]]]:
@@ -147,14 +151,10 @@ def chunked_with_expect(port: Port) -> tuple[bytes, list[tuple[int, dict[str, st
 
 
 @pytest_twisted.ensureDeferred
-async def test_chunked_body_after_100_continue(redis) -> None:
-    port = Port(redis)
-    try:
-        interim, got = await deferToThread(chunked_with_expect, port)
-        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
-        assert got[0][0] == 200 and got[0][2].decode() == "CON 欢迎\n1 预约挂号"
-    finally:
-        await port.listening.stopListening()
+async def test_chunked_body_after_100_continue(port: Port) -> None:
+    interim, got = await deferToThread(chunked_with_expect, port)
+    assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+    assert got[0][0] == 200 and got[0][2].decode() == "CON 欢迎\n1 预约挂号"
 
 
 def one_then_eof(port: Port, data: bytes) -> tuple[list[Any], bool]:
@@ -165,19 +165,14 @@ def one_then_eof(port: Port, data: bytes) -> tuple[list[Any], bool]:
 
 
 @pytest_twisted.ensureDeferred
-async def test_http_1_0_and_connection_close_are_answered_then_closed(redis) -> None:
-    port = Port(redis)
-    try:
-        for request in (hop("", version="1.0"), hop("", extra="Connection: close\r\n")):
-            got, was_closed = await deferToThread(one_then_eof, port, request)
-            assert got[0][0] == 200 and got[0][1]["connection"] == "close" and was_closed
-    finally:
-        await port.listening.stopListening()
+async def test_http_1_0_and_connection_close_are_answered_then_closed(port: Port) -> None:
+    for request in (hop("", version="1.0"), hop("", extra="Connection: close\r\n")):
+        got, was_closed = await deferToThread(one_then_eof, port, request)
+        assert got[0][0] == 200 and got[0][1]["connection"] == "close" and was_closed
 
 
 @pytest_twisted.ensureDeferred
-async def test_bad_and_oversized_requests_get_a_clear_4xx_and_step_nothing(redis) -> None:
-    port = Port(redis)
+async def test_bad_and_oversized_requests_get_a_clear_4xx_and_step_nothing(port: Port) -> None:
     big_head = "X-Pad: " + "a" * 20000 + "\r\n"
     cases = [
         (b"POST /ussd/at HTTP/1.1\r\nContent-Length: abc\r\n\r\n", 400, "malformed HTTP"),
@@ -188,60 +183,38 @@ async def test_bad_and_oversized_requests_get_a_clear_4xx_and_step_nothing(redis
         (b"POST /ussd/at HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n"
          b"Content-Length: 0\r\n\r\n", 400, "missing sessionId"),
     ]
-    try:
-        for request, status, text in cases:
-            got, was_closed = await deferToThread(one_then_eof, port, request)
-            assert got[0][0] == status and text in got[0][2].decode(), got
-            assert was_closed
-        assert port.dialogue.resumes == [] and port.dialogue.begins == 0
-        # the port still serves
-        assert (await deferToThread(exchange, port, hop(""), 1))[0][0] == 200
-    finally:
-        await port.listening.stopListening()
+    for request, status, text in cases:
+        got, was_closed = await deferToThread(one_then_eof, port, request)
+        assert got[0][0] == status and text in got[0][2].decode(), got
+        assert was_closed
+    assert port.dialogue.resumes == [] and port.dialogue.begins == 0
+    # the port still serves
+    assert (await deferToThread(exchange, port, hop(""), 1))[0][0] == 200
 
 
 @pytest_twisted.ensureDeferred
-async def test_a_connection_that_starts_elsewhere_is_twisted_webs(redis) -> None:
-    port = Port(redis)
-    try:
-        got = await deferToThread(exchange, port, GET_HELLO + hop("") + hop("1"), 3)
-        assert got[0][0] == 200 and got[0][2] == b"hello from twisted.web"
-        assert "twisted" in got[0][1]["server"].lower()
-        assert [b.decode() for _, _, b in got[1:]] == ["CON 欢迎\n1 预约挂号", "CON 请输入身份证号"]
-        assert all("twisted" in h["server"].lower() for _, h, _ in got[1:])
-        assert port.counted == []  # twisted.web's Site counts these, not the lean protocol
-        # garbage as a first line: twisted.web's own 400
-        with_garbage = await deferToThread(one_then_eof, port, b"\x00\x01 garbage\r\n\r\n")
-        assert with_garbage[0][0][0] == 400
-    finally:
-        await port.listening.stopListening()
+async def test_a_connection_that_starts_elsewhere_is_twisted_webs(port: Port) -> None:
+    got = await deferToThread(exchange, port, GET_HELLO + hop("") + hop("1"), 3)
+    assert got[0][0] == 200 and got[0][2] == b"hello from twisted.web"
+    assert "twisted" in got[0][1]["server"].lower()
+    assert [b.decode() for _, _, b in got[1:]] == ["CON 欢迎\n1 预约挂号", "CON 请输入身份证号"]
+    assert all("twisted" in h["server"].lower() for _, h, _ in got[1:])
+    assert port.counted == []  # twisted.web's Site counts these, not the lean protocol
+    # garbage as a first line: twisted.web's own 400
+    with_garbage = await deferToThread(one_then_eof, port, b"\x00\x01 garbage\r\n\r\n")
+    assert with_garbage[0][0][0] == 400
 
 
 @pytest_twisted.ensureDeferred
-async def test_a_gateway_connection_that_asks_for_another_path_is_handed_over(redis) -> None:
-    port = Port(redis)
-    try:
-        data = hop("") + GET_HELLO + hop("1") + hop("1*11010519491231002*")
-        got = await deferToThread(exchange, port, data, 4)
-        assert [s for s, _, _ in got] == [200] * 4
-        assert got[0][2].decode() == "CON 欢迎\n1 预约挂号" and "server" not in got[0][1]
-        assert got[1][2] == b"hello from twisted.web"
-        assert got[2][2].decode() == "CON 请输入身份证号"
-        assert got[3][2].decode().startswith("END 预约成功")
-        assert port.dialogue.resumes == ["1", "11010519491231002*"]
-    finally:
-        await port.listening.stopListening()
-
-
-def connect_and_wait_for_close(port: Port, data: bytes) -> tuple[list[Any], bool]:
-    sock = port.connect()
-    sock.settimeout(5)
-    try:
-        sock.sendall(data)
-        got = responses(sock, 1) if data else []
-        return got, closed(sock)
-    finally:
-        sock.close()
+async def test_a_gateway_connection_that_asks_for_another_path_is_handed_over(port: Port) -> None:
+    data = hop("") + GET_HELLO + hop("1") + hop("1*11010519491231002*")
+    got = await deferToThread(exchange, port, data, 4)
+    assert [s for s, _, _ in got] == [200] * 4
+    assert got[0][2].decode() == "CON 欢迎\n1 预约挂号" and "server" not in got[0][1]
+    assert got[1][2] == b"hello from twisted.web"
+    assert got[2][2].decode() == "CON 请输入身份证号"
+    assert got[3][2].decode().startswith("END 预约成功")
+    assert port.dialogue.resumes == ["1", "11010519491231002*"]
 
 
 @pytest_twisted.ensureDeferred
@@ -254,7 +227,7 @@ async def test_idle_connections_are_closed_and_busy_ones_are_not(redis) -> None:
         dialogue = port.dialogue
         dialogue.gate, dialogue.entered = Deferred(), Deferred()
         gate, entered = dialogue.gate, dialogue.entered
-        waiting = deferToThread(connect_and_wait_for_close, port, hop("1"))
+        waiting = deferToThread(one_then_eof, port, hop("1"))
         await entered
         clock.advance(idle + 1)  # its hop is running: the connection is not idle
         port.answered = Deferred()
@@ -283,13 +256,9 @@ def raw(port: Port, data: bytes) -> bytes:
 
 
 @pytest_twisted.ensureDeferred
-async def test_fuzzed_bytes_after_a_gateway_request_line_never_get_a_5xx(redis) -> None:
-    port = Port(redis)
-    try:
-        await deferToThread(fuzz_port, port)
-        assert (await deferToThread(exchange, port, hop(""), 1))[0][0] == 200
-    finally:
-        await port.listening.stopListening()
+async def test_fuzzed_bytes_after_a_gateway_request_line_never_get_a_5xx(port: Port) -> None:
+    await deferToThread(fuzz_port, port)
+    assert (await deferToThread(exchange, port, hop(""), 1))[0][0] == 200
 
 
 def fuzz_port(port: Port) -> None:
@@ -328,8 +297,7 @@ class Broken(Adapter):
 
 @pytest_twisted.ensureDeferred
 async def test_a_broken_adapter_gets_a_500_on_both_servers_and_the_connection_goes_on(
-        redis) -> None:
-    port = Port(redis)
+        port: Port) -> None:
     ussd = port.factory.site.resource.children[b"ussd"]
     gateway = ussd.children[b"at"].gateway
     ussd.putChild(b"raises", Broken(gateway, in_handle=True))
@@ -353,12 +321,10 @@ async def test_a_broken_adapter_gets_a_500_on_both_servers_and_the_connection_go
         assert sorted(str(f) for f in failures) == ["adapter bug"] * 2 + ["spelling bug"] * 2
     finally:
         globalLogPublisher.removeObserver(observe)
-        await port.listening.stopListening()
 
 
 @pytest_twisted.ensureDeferred
-async def test_requests_arriving_a_byte_at_a_time_are_read_whole(redis) -> None:
-    port = Port(redis)
+async def test_requests_arriving_a_byte_at_a_time_are_read_whole(port: Port) -> None:
     protocol = port.factory.buildProtocol(None)
     transport = StringTransport()
     protocol.makeConnection(transport)
@@ -377,4 +343,3 @@ async def test_requests_arriving_a_byte_at_a_time_are_read_whole(redis) -> None:
         assert transport.value().endswith(b"hello from twisted.web")
     finally:
         protocol.connectionLost(None)
-        await port.listening.stopListening()
