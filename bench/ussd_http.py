@@ -14,6 +14,8 @@ bench/ussd_servers.py, the load generator in bench/ussd_load.py).
     connections POST a USSD-sized form. Reports hops/s, req/s and their ratio. Two diagnostics
     run in the same rounds: the USSD channel with effects from memory, and the bare constant on
     hotline's own HTTP port protocol (what a gateway request costs before the hop's work).
+``BENCH_TURNS=<file>``: also time the server's reactor turns and GC pauses during (b) and
+print how many turns worked 3 ms or more (a stall that requests arriving meanwhile wait out).
 (b) paced: ``--rate`` (1000) hops/s offered on ours, latency from the scheduled send time (so
     a late client does not hide server stalls), p50/p99; also the p99 from the moment each
     request really left, which leaves out this generator's own lateness (it shares the CPUs).
@@ -27,7 +29,9 @@ errors=<n> p99_ms_<N>proc=<paced p99 on the N-process node>``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -68,6 +72,23 @@ def cpu_seconds(pid: int) -> float:
 # ---------------------------------------------------------------- main
 
 
+def print_turns(path: str) -> None:
+    """The paced run's reactor turns and GC pauses (``BENCH_TURNS``, bench/ussd_servers.py)."""
+    for _ in range(50):  # the server appends the line at its next reactor turn
+        lines = Path(path).read_text(encoding="utf-8").splitlines() if Path(path).exists() else []
+        if len(lines) >= 2:
+            break
+        time.sleep(0.1)
+    if len(lines) < 2:
+        print("(b) BENCH_TURNS: the server wrote no counts")
+        return
+    last = json.loads(lines[-1])
+    turn_ms = {int(k): v for k, v in last["turn_ms"].items()}
+    slow = sum(v for k, v in turn_ms.items() if k >= 3)
+    print(f"(b) reactor turns: {sum(turn_ms.values()):,}, of which {slow} worked 3 ms or more "
+          f"(longest {max(turn_ms, default=0)} ms); GC pauses: {last['gc'] or 'none'}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=float, default=10.0, help="closed-loop seconds")
@@ -80,6 +101,8 @@ def main() -> int:
                         help="(c) repeats the paced run on a node of this many processes "
                              "(node.workers); 1 skips it")
     args = parser.parse_args()
+    if os.environ.get("BENCH_TURNS"):
+        Path(os.environ["BENCH_TURNS"]).unlink(missing_ok=True)  # this run's counts only
 
     from hotline.redis_server import RedisProcess
 
@@ -161,12 +184,19 @@ def main() -> int:
             server sleeps between hops and wakes up slower (bench/wakeup.py)."""
             return f"{row['server_cpu'] / 100 / max(row['achieved'], 1e-9) * 1e6:.0f} µs per hop"
 
+        turns = os.environ.get("BENCH_TURNS")
+        if turns:
+            os.kill(ours.pid, signal.SIGUSR1)  # the counts so far (start-up, closed loop) end
         p = run(ours, lambda: paced(ours_port, args.rate, args.paced_duration))
+        if turns:
+            os.kill(ours.pid, signal.SIGUSR1)
         print(f"(b) paced {args.rate:,.0f} hops/s offered, {p['achieved']:,.0f} achieved, "
               f"{p['hops']} hops on {p['conns']} conns: p50 {p['p50']:.2f} ms, "
               f"p99 {p['p99']:.2f} ms ({p['p99_sent']:.2f} ms from the real send), "
               f"max {p['max']:.1f} ms, errors {p['errors']}, "
               f"server CPU {p['server_cpu']:.0f} % ({hop_us(p)})")
+        if turns:
+            print_turns(turns)
         half = max(capacity / 2, 1.0)
         h = run(ours, lambda: paced(ours_port, half, args.paced_duration))
         print(f"(b) for scale: paced at half the measured capacity ({half:,.0f} hops/s): "

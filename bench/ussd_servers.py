@@ -8,7 +8,8 @@ simulator that receives ours' T-code SMS (in its own process, as the operator's 
 inside hotline: with ``sms.smpp`` unset, ``serve`` would run it in-process and this bench would
 count its CPU as ours). Each prints ``{"port": <n>}`` once listening. Kept apart from the
 load and the report so bench/ussd_http.py reads as what it measures; ``BENCH_PROFILE`` /
-``BENCH_PROFILE_CHANNEL`` (a file) run ours / the channel server under cProfile.
+``BENCH_PROFILE_CHANNEL`` (a file) run ours / the channel server under cProfile;
+``BENCH_TURNS`` (a file) times ours' reactor turns and GC pauses (``time_turns``).
 """
 
 from __future__ import annotations
@@ -52,7 +53,59 @@ def serve_ours(redis_url: str, catalog: str, data_dir: str, log_path: str, smsc_
         print(json.dumps({"port": running.http_port}), flush=True)
 
     defer.ensureDeferred(main()).addErrback(lambda f: (f.printTraceback(), reactor.stop()))
+    if os.environ.get("BENCH_TURNS"):
+        time_turns(reactor, os.environ["BENCH_TURNS"])
     run_reactor(reactor, os.environ.get("BENCH_PROFILE"))
+
+
+def time_turns(reactor: Any, path: str) -> None:
+    """Diagnostic (``BENCH_TURNS=<file>``): how long each reactor turn worked (from the poll's
+    return to the next poll) and each garbage collection paused. Every SIGUSR1 appends the
+    counts since the last one to ``path`` as one JSON line and starts again; bench/ussd_http.py
+    sends one before and one after the paced run (b). A turn of several ms is a stall every
+    request arriving meanwhile waits out: this is how the 0.2 s booking-event batches were found.
+    Wraps the epoll reactor's poller (a Twisted internal); any other reactor: not timed."""
+    import gc
+    import signal
+    import time
+    from collections import Counter
+
+    turns: Counter[int] = Counter()
+    pauses: Counter[str] = Counter()
+    state = {"polled": 0.0, "gc": 0.0}
+    poller = getattr(reactor, "_poller", None)
+    if poller is None or not hasattr(poller, "poll"):
+        print("BENCH_TURNS: this reactor has no epoll poller; turns are not timed", flush=True)
+        return
+
+    class TimedPoller:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(poller, name)
+
+        def poll(self, *args: Any) -> Any:
+            if state["polled"]:
+                turns[int((time.perf_counter() - state["polled"]) * 1000)] += 1
+            events = poller.poll(*args)
+            state["polled"] = time.perf_counter()
+            return events
+
+    def collected(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            state["gc"] = time.perf_counter()
+        else:
+            ms = int((time.perf_counter() - state["gc"]) * 1000)
+            pauses[f"gen{info['generation']} {ms} ms"] += 1
+
+    def dump() -> None:
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(json.dumps({"turn_ms": dict(sorted(turns.items())),
+                                  "gc": dict(sorted(pauses.items()))}) + "\n")
+        turns.clear()
+        pauses.clear()
+
+    reactor._poller = TimedPoller()
+    gc.callbacks.append(collected)
+    signal.signal(signal.SIGUSR1, lambda *_: reactor.callFromThread(dump))
 
 
 def run_reactor(reactor: Any, profile_to: str | None) -> None:
