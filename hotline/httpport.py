@@ -37,14 +37,13 @@ from twisted.web.http import RESPONSES, datetimeToString
 from twisted.web.server import Site
 
 from ivr.sendnow import write_now
-from ussd.wire import GatewayRequest, GatewayResponse, plain
+from ussd.wire import GatewayRequest, GatewayResponse, Handler, plain
 
 log = Logger(namespace="hotline.httpport")
 
 MAX_HEAD = 16 * 1024
 MAX_BODY = 64 * 1024
 MAX_QUEUED = 8  # pipelined requests read ahead before the socket is paused
-Handler = Callable[[GatewayRequest], GatewayResponse | Deferred[GatewayResponse]]
 
 
 class _Refused(Exception):

@@ -12,7 +12,6 @@ from typing import Any
 
 from twisted.web.resource import Resource
 
-from hotline.httpport import Handler
 from hotline.settings import Settings, SettingsError
 from ussd.at import AtUssdResource
 from ussd.gateway import DialogueLike, UssdGateway
@@ -21,6 +20,7 @@ from ussd.hubtel import HubtelUssdResource
 from ussd.paging import ScreenLimits
 from ussd.sessions import UssdSessionStore
 from ussd.smpp import UssdOpCodes, UssdSmppService
+from ussd.wire import Handler
 
 SMPP_KEYS = {"host", "port", "system_id", "password", "system_type", "ops"}
 
@@ -104,16 +104,14 @@ def mount(root: Resource, settings: Settings, dialogue: DialogueLike, redis: Any
 
 def gateway_routes(root: Resource) -> dict[bytes, Handler]:
     """Every gateway adapter mounted under ``/ussd``, by path: what the HTTP port serves
-    leanly (``hotline.httpport``). An adapter's children (``/ussd/at/end``) are included."""
+    leanly (``hotline.httpport``), with the paths each adds itself (``/ussd/at/end``)."""
     routes: dict[bytes, Handler] = {}
 
     def walk(resource: Resource, path: bytes) -> None:
         if isinstance(resource, Adapter):
-            routes[path] = resource.handle
+            routes.update(resource.routes(path))
         for name, child in resource.children.items():
             walk(child, path + b"/" + name)
-        if isinstance(resource, AtUssdResource):
-            walk(resource.end, path + b"/end")
 
     ussd = root.children.get(b"ussd")
     if ussd is not None:

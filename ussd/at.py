@@ -9,7 +9,7 @@ apology with 200 (a 5xx would only make the gateway show its own cryptic error).
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import phonenumbers
@@ -19,8 +19,8 @@ from twisted.web.server import Request
 
 from sms.api import mask_msisdn
 from ussd.gateway import UssdGateway
-from ussd.httpbase import Adapter, Answer, GatewayResource, answer_hop
-from ussd.wire import GatewayRequest, plain
+from ussd.httpbase import Adapter, GatewayResource, answer_hop
+from ussd.wire import Answer, GatewayRequest, Handler, plain
 
 log = Logger(namespace="hotline.ussd.at")
 
@@ -77,6 +77,10 @@ class AtUssdResource(GatewayResource):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.end = AtUssdEndResource(self.gateway)
+
+    def routes(self, path: bytes) -> Iterator[tuple[bytes, Handler]]:
+        yield from super().routes(path)
+        yield from self.end.routes(path + b"/end")
 
     def getChild(self, path: bytes, request: Request) -> Resource:
         if path == b"":
@@ -142,6 +146,7 @@ class AtUssdEndResource(Adapter):
         if msisdn:
             self.gateway.store.forget(self.gateway.gateway, msisdn)
         return plain(200, "OK")
+
 
 
 AfricasTalkingResource = AtUssdResource  # the name the composition root uses

@@ -13,7 +13,7 @@ same adapter on a connection that also asks for other paths.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 from twisted.internet.defer import Deferred, maybeDeferred
@@ -25,11 +25,9 @@ from twisted.web.server import NOT_DONE_YET, Request
 
 from ussd.gateway import DialogueLike, HopReply, UssdGateway
 from ussd.sessions import UssdSessionStore
-from ussd.wire import GatewayRequest, GatewayResponse, plain
+from ussd.wire import Answer, GatewayRequest, GatewayResponse, Handler, plain
 
 log = Logger(namespace="hotline.ussd.http")
-
-Answer = GatewayResponse | Deferred[GatewayResponse]
 
 
 def answer_hop(
@@ -108,6 +106,10 @@ class Adapter(Resource):
 
     def handle(self, request: GatewayRequest) -> Answer:
         raise NotImplementedError
+
+    def routes(self, path: bytes) -> Iterator[tuple[bytes, Handler]]:
+        """The paths this adapter answers when mounted at ``path`` (its own, by default)."""
+        yield path, self.handle
 
     def render(self, request: Request) -> int:
         gone: list[bool] = []

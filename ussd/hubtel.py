@@ -22,8 +22,8 @@ from twisted.logger import Logger
 from sms.api import mask_msisdn
 from ussd.at import BadRequest, normalise_msisdn
 from ussd.gateway import HopReply
-from ussd.httpbase import Answer, GatewayResource, answer_hop
-from ussd.wire import GatewayRequest, GatewayResponse, json_response
+from ussd.httpbase import GatewayResource, answer_hop
+from ussd.wire import Answer, GatewayRequest, GatewayResponse, json_response
 
 log = Logger(namespace="hotline.ussd.hubtel")
 

@@ -10,9 +10,11 @@ connection that also asks for the kiosk or admin API). So the adapters never tou
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from twisted.internet.defer import Deferred
 from twisted.web.http import parse_qs
 
 FORM = b"application/x-www-form-urlencoded"
@@ -54,6 +56,9 @@ class GatewayResponse:
 
 PLAIN = b"text/plain; charset=utf-8"
 JSON = b"application/json; charset=utf-8"
+
+Answer = GatewayResponse | Deferred[GatewayResponse]
+Handler = Callable[[GatewayRequest], Answer]  # an adapter's ``handle``: what a route runs
 
 
 def plain(status: int, body: str) -> GatewayResponse:

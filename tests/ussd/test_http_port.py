@@ -192,6 +192,10 @@ async def test_bad_and_oversized_requests_get_a_clear_4xx_and_step_nothing(port:
     assert (await deferToThread(exchange, port, hop(""), 1))[0][0] == 200
 
 
+def test_the_routes_are_every_adapter_under_ussd_with_the_paths_it_adds(port: Port) -> None:
+    assert set(port.factory.routes) == {b"/ussd/at", b"/ussd/at/end"}  # not /hello
+
+
 @pytest_twisted.ensureDeferred
 async def test_a_connection_that_starts_elsewhere_is_twisted_webs(port: Port) -> None:
     got = await deferToThread(exchange, port, GET_HELLO + hop("") + hop("1"), 3)
