@@ -146,7 +146,3 @@ class AtUssdEndResource(Adapter):
         if msisdn:
             self.gateway.store.forget(self.gateway.gateway, msisdn)
         return plain(200, "OK")
-
-
-
-AfricasTalkingResource = AtUssdResource  # the name the composition root uses
