@@ -34,7 +34,11 @@ class GatewayRequest:
         return self.headers.get(name, b"")
 
     def form_fields(self) -> dict[bytes, list[bytes]]:
-        """Query string plus an url-encoded body (the AT convention sends either)."""
+        """Query string plus an url-encoded body (the AT convention sends either).
+
+        Parsed here, not by Twisted: hotline's Site turns Twisted's POST form parsing off, since
+        it runs every request's Content-Type through ``email.message``, a fifth of a hop's CPU.
+        """
         fields: dict[bytes, list[bytes]] = {}
         ctype = self.header(b"content-type").split(b";", 1)[0].strip().lower()
         body = self.body if ctype == FORM else b""
