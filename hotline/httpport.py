@@ -2,8 +2,9 @@
 
 Why: twisted.web spends ~250 µs of CPU on a request that answers a constant, a third of what a
 whole USSD hop cost before this protocol (docs/benchmarks.md); httptools, the binding of Node's
-llhttp parser, reads the same request for a tenth of that. Gateways send one small POST after
-another on kept-alive connections, so their connections are the ones worth serving leanly.
+llhttp parser, reads the same request for a sixth to a tenth of that (bench/ussd_http.py prints
+both). Gateways send one small POST after another on kept-alive connections, so their
+connections are the ones worth serving leanly.
 
 How a connection is routed: its first request line decides. A target that is a gateway route
 (``/ussd/at``, ``/ussd/at/end``, ``/ussd/hubtel``, with or without a query or a trailing slash)
