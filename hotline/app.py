@@ -7,6 +7,8 @@ redis-server), so tests and ``hotline demo --once`` can start and stop a whole s
 
 from __future__ import annotations
 
+import platform
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +26,7 @@ from hotline.httpport import GatewayHttpFactory
 from hotline.metrics import CountingSite, Metrics, MetricsResource, register_gauges
 from hotline.node import Node
 from hotline.notify import load_templates
+from hotline.redis_client import redacted_url
 from hotline.settings import Settings
 from hotline.sms_wiring import start_sms
 from hotline.stopping import stop_all
@@ -149,11 +152,13 @@ async def start(
         node=node,
     )
     log.info(
-        "hotline.started role={role} http={http} fastagi={agi} redis={redis}",
+        "hotline.started role={role} http={http} fastagi={agi} redis={redis} python={python}",
         role=node.role,
         http=running.http_port,
         agi=running.fastagi_port,
-        redis=redis_url,
+        redis=redacted_url(redis_url),
+        # which interpreter build runs matters for CPU per request (docs/operations.md)
+        python=f"{platform.python_version()} ({sys.base_prefix})",
     )
     return running
 

@@ -137,6 +137,15 @@ def connect(url: str, *, poolsize: int = 1, reconnect: bool = True) -> Deferred:
     return factory.deferred
 
 
+def redacted_url(url: str) -> str:
+    """``url`` with its password (``redis://:secret@host``) replaced by ``***``, for logs."""
+    parsed = urlparse(url)
+    if parsed.password is None:
+        return url
+    host = parsed.netloc.rpartition("@")[2]
+    return parsed._replace(netloc=f"{parsed.username or ''}:***@{host}").geturl()
+
+
 def parse_address(address: str) -> tuple[str, int]:
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit():

@@ -79,3 +79,37 @@ async def test_a_request_leaves_before_the_reactor_turn_ends(redis) -> None:
     reads = [redis.execute_command("STRLEN", f"big{i}") for i in range(20)]
     assert await defer.gatherResults(burst) == ["OK"] * 20
     assert await defer.gatherResults(reads) == [200_000] * 20
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_password_in_the_url_authenticates_and_never_reaches_the_log(tmp_path) -> None:
+    from pathlib import Path
+
+    from twisted.logger import formatEvent, globalLogPublisher
+
+    from hotline.app import start
+    from hotline.redis_server import RedisProcess, free_port
+    from hotline.settings import load_settings
+
+    secret = "s3cret-pw"
+    server = RedisProcess(data_dir=tmp_path / "redis", port=free_port(), durable=False,
+                          extra_args=["--requirepass", secret]).start()
+    url = f"redis://:{secret}@127.0.0.1:{server.port}/0"
+    logged: list[dict] = []
+    globalLogPublisher.addObserver(logged.append)
+    try:
+        settings = load_settings(Path(__file__).parents[2] / "config/hotline.yaml", {
+            "redis": {"url": url}, "http": {"port": 0}, "ivr": {"fastagi": {"port": 0}},
+            "data_dir": str(tmp_path / "data")})
+        running = await start(settings, reactor)
+        try:
+            assert await running.booking.redis.ping() == "PONG"  # authenticated with it
+        finally:
+            await running.stop()
+    finally:
+        globalLogPublisher.removeObserver(logged.append)
+        server.stop()
+    lines = [formatEvent(e) for e in logged]
+    assert not [line for line in lines if secret in line]
+    started = [line for line in lines if line.startswith("hotline.started")]
+    assert started and f"redis=redis://:***@127.0.0.1:{server.port}/0" in started[0]
