@@ -69,6 +69,15 @@ def cpu_seconds(pid: int) -> float:
     return own + sum(cpu_seconds(kid) for kid in kids)
 
 
+def machine_times() -> tuple[int, int, int]:
+    """(busy, steal, total) jiffies of all vCPUs (/proc/stat). Steal is time the hypervisor
+    gave our vCPUs' physical cores to someone else while they had work: a disturbance no
+    process here causes or can see."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle - fields[7], fields[7], sum(fields)
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -130,8 +139,13 @@ def main() -> int:
 
         def run(proc: subprocess.Popen[str], fn: Any) -> dict[str, Any]:
             cpu0, client0, t = cpu_seconds(proc.pid), time.process_time(), time.perf_counter()
+            machine0 = machine_times()
             out: dict[str, Any] = fn()
             wall = time.perf_counter() - t
+            busy, steal, total = (b - a for a, b in zip(machine0, machine_times(), strict=True))
+            share = 100 / max(total, 1)
+            out["machine"] = (f"the {os.cpu_count()} vCPUs {busy * share:.0f} % busy, "
+                              f"{steal * share:.1f} % stolen by the host")
             out["server_cpu"] = 100 * (cpu_seconds(proc.pid) - cpu0) / wall
             out["client_cpu"] = 100 * (time.process_time() - client0) / wall
             return out
@@ -194,7 +208,7 @@ def main() -> int:
               f"{p['hops']} hops on {p['conns']} conns: p50 {p['p50']:.2f} ms, "
               f"p99 {p['p99']:.2f} ms ({p['p99_sent']:.2f} ms from the real send), "
               f"max {p['max']:.1f} ms, errors {p['errors']}, "
-              f"server CPU {p['server_cpu']:.0f} % ({hop_us(p)})")
+              f"server CPU {p['server_cpu']:.0f} % ({hop_us(p)}); {p['machine']}")
         if turns:
             print_turns(turns)
         half = max(capacity / 2, 1.0)
@@ -216,7 +230,8 @@ def main() -> int:
                   f"generator): {w['achieved']:,.0f} achieved, p50 {w['p50']:.2f} ms, "
                   f"p99 {w['p99']:.2f} ms ({w['p99_sent']:.2f} ms from the real send), "
                   f"max {w['max']:.1f} ms, errors {w['errors']}, "
-                  f"node CPU {w['server_cpu']:.0f} % (all processes, {hop_us(w)})")
+                  f"node CPU {w['server_cpu']:.0f} % (all processes, {hop_us(w)}); "
+                  f"{w['machine']}")
             errors += w["errors"]
             extra = f" p99_ms_{args.node_workers}proc={w['p99']:.2f}"
         print(f"BENCH ussd_http ratio={ratio:.3f} p99_ms={p['p99']:.2f} errors={errors}{extra}")
