@@ -10,14 +10,16 @@ connection that also asks for the kiosk or admin API). So the adapters never tou
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from twisted.internet.defer import Deferred
-from twisted.web.http import parse_qs
 
 FORM = b"application/x-www-form-urlencoded"
+_ESCAPED_SEPARATOR = re.compile(rb"%(?:26|3[dD])")  # an escaped "&" or "="
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +43,35 @@ class GatewayRequest:
         """
         fields: dict[bytes, list[bytes]] = {}
         ctype = self.header(b"content-type").split(b";", 1)[0].strip().lower()
-        body = self.body if ctype == FORM else b""
-        for part in (self.query, body):
+        for part in (self.query, self.body if ctype == FORM else b""):
             if part:
-                for key, values in parse_qs(part, 1).items():
-                    fields.setdefault(key, []).extend(values)
+                add_form_pairs(part, fields)
         return fields
+
+
+def add_form_pairs(encoded: bytes, into: dict[bytes, list[bytes]]) -> None:
+    """``application/x-www-form-urlencoded`` as the WHATWG URL standard reads it: pairs split on
+    ``&`` only (Twisted's ``parse_qs`` also split on ``;``, cutting a text that held one), ``+``
+    a space, ``%XX`` an escaped byte, a name without ``=`` an empty value.
+
+    When no ``&`` or ``=`` is escaped, the whole body is unquoted at once and then split: the
+    same pairs, at under half the cost of unquoting name by name and value by value (a USSD
+    form escapes most of its fields: ``*``, ``#``, ``+``).
+    """
+    if b"+" in encoded:
+        encoded = encoded.replace(b"+", b" ")
+    whole = b"%" in encoded and not _ESCAPED_SEPARATOR.search(encoded)
+    for item in (unquote_to_bytes(encoded) if whole else encoded).split(b"&"):
+        if not item:
+            continue
+        name, _, value = item.partition(b"=")
+        if not whole and b"%" in item:
+            name, value = unquote_to_bytes(name), unquote_to_bytes(value)
+        values = into.get(name)
+        if values is None:
+            into[name] = [value]
+        else:
+            values.append(value)
 
 
 @dataclass(frozen=True, slots=True)
