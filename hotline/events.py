@@ -137,12 +137,18 @@ class EventConsumer:
     async def _handle(self, entries: list[tuple[str, dict[str, str]]]) -> None:
         if not entries:
             return
-        writes = []
+        writes: list[OutgoingSms] = []
+        schedule: list[dict[str, str]] = []
+        drop: list[str] = []
         for _, event in entries:
             try:
-                writes.extend(await self._effects(event))
+                writes.extend(self._effects(event, schedule, drop))
             except Exception as exc:  # a malformed event must not block the stream
                 log.error("events.bad_event type={t} why={why}", t=event.get("type"), why=exc)
+        # The batch's reminders in four commands at most, not two per event (each its own round
+        # trip and reactor turn): bookings first, then cancellations, as the stream had them.
+        await self._schedule_reminders(schedule)
+        await self._drop_reminders(drop)
         # Only once every SMS of the batch is in the outbox are the entries acknowledged.
         await defer.gatherResults([defer.maybeDeferred(self.sender.send, m) for m in writes],
                                   consumeErrors=True)
@@ -150,12 +156,15 @@ class EventConsumer:
                                          *[entry_id for entry_id, _ in entries])
         self.handled += len(entries)
 
-    async def _effects(self, event: dict[str, str]) -> list[OutgoingSms]:
+    def _effects(self, event: dict[str, str], schedule: list[dict[str, str]],
+                 drop: list[str]) -> list[OutgoingSms]:
+        """The SMS for ``event``; its reminder change is added to ``schedule`` or ``drop``."""
         kind, tcode = event.get("type", ""), event.get("tcode", "")
         if kind == "booked":
-            await self._schedule_reminder(event)
-        elif kind in ("cancelled", "schedule_cancelled", "no_show"):
-            await self._drop_reminder(tcode)
+            dt.date.fromisoformat(event["day"])  # a malformed event is refused here, whole
+            schedule.append(event)
+        elif kind in ("cancelled", "schedule_cancelled", "no_show") and tcode:
+            drop.append(tcode)
         if kind == "reminder_due":
             kind = "reminder"
         if (kind == "no_show" and event.get("reason", "").startswith("barred_until:")
@@ -190,17 +199,24 @@ class EventConsumer:
                                      dt.time(self.reminder_hour), self.tz)
         return before.timestamp()
 
-    async def _schedule_reminder(self, event: dict[str, str]) -> None:
-        due = self.reminder_due(dt.date.fromisoformat(event["day"]))
-        if due <= self.clock.seconds():
-            return  # booked after the reminder hour: the confirmation is the reminder
-        await self.redis.execute_command("HSET", REMINDER_DATA, event["tcode"],
-                                         json.dumps(event, ensure_ascii=False))
-        await self.redis.execute_command("ZADD", REMINDERS, repr(due), event["tcode"])
+    async def _schedule_reminders(self, events: list[dict[str, str]]) -> None:
+        """Record the reminder of each booking (the data before the due time, so a reminder
+        that is due always finds its data). Booked after the reminder hour: none is needed,
+        the confirmation is the reminder."""
+        now = self.clock.seconds()
+        due = [(self.reminder_due(dt.date.fromisoformat(e["day"])), e) for e in events]
+        due = [(at, e) for at, e in due if at > now]
+        if not due:
+            return
+        data = [x for _, e in due for x in (e["tcode"], json.dumps(e, ensure_ascii=False))]
+        await self.redis.execute_command("HSET", REMINDER_DATA, *data)
+        await self.redis.execute_command("ZADD", REMINDERS,
+                                         *[x for at, e in due for x in (repr(at), e["tcode"])])
 
-    async def _drop_reminder(self, tcode: str) -> None:
-        await self.redis.execute_command("ZREM", REMINDERS, tcode)
-        await self.redis.execute_command("HDEL", REMINDER_DATA, tcode)
+    async def _drop_reminders(self, tcodes: list[str]) -> None:
+        if tcodes:
+            await self.redis.execute_command("ZREM", REMINDERS, *tcodes)
+            await self.redis.execute_command("HDEL", REMINDER_DATA, *tcodes)
 
     async def send_due_reminders(self) -> int:
         """Queue reminders whose time has come; removed only after the outbox has them."""

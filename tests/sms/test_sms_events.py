@@ -200,3 +200,30 @@ def test_bad_templates_are_refused(tmp_path: Path) -> None:
     bad.write_text("booked: {zh: '{tcode}'}\nreminder: {zh: '{nope}'}\n", encoding="utf-8")
     with pytest.raises(TemplateError, match=r"reminder\.zh: unknown field"):
         load_templates(bad)
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_batch_records_each_reminder_once_and_drops_the_cancelled_ones(redis) -> None:
+    box, clock = Outbox(), clock_at()
+    events = consumer(redis, box, clock)
+    await events.start(loop=False)
+    for tcode in ("1000000001", "1000000002", "1000000003"):
+        await xadd(redis, "booked", tcode)
+    await xadd(redis, "booked", "1000000004", day="2026-11-25")  # today: its reminder time passed
+    await xadd(redis, "booked", "1000000005", day="27/11/2026")  # malformed: skipped, logged
+    await xadd(redis, "cancelled", "1000000002")
+    await redis.execute_command("CONFIG", "RESETSTAT")
+    assert await events.poll() == 6
+    stats = await redis.execute_command("INFO", "commandstats")
+    calls = {line.split(":")[0][len("cmdstat_"):]: int(line.split("calls=")[1].split(",")[0])
+             for line in stats.splitlines() if line.startswith("cmdstat_")}
+    # one command per kind for the whole batch, not one per event
+    assert (calls["hset"], calls["zadd"], calls["zrem"], calls["hdel"]) == (1, 1, 1, 1)
+    remembered = await redis.execute_command("ZRANGE", REMINDERS, 0, -1)
+    assert sorted(remembered) == ["1000000001", "1000000003"]
+    data = await redis.execute_command("HKEYS", "hl:{sms}:rem:data")
+    assert sorted(data) == ["1000000001", "1000000003"]
+    assert sorted(m.key for m in box.sent) == [
+        "booked:1000000001", "booked:1000000002", "booked:1000000003", "booked:1000000004",
+        "cancelled:1000000002"]
+    assert await pending(redis) == 0
