@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # The interpreter: $PYTHON if set, else the fastest Python >= 3.11 (with venv) found here.
-# Builds of one version differ: a distro's PGO/LTO build ran a USSD hop ~15 % cheaper than a
+# Builds of one version differ: a distro's PGO/LTO build ran Python ~20-25 % faster than a
 # plain source build linked against libpython (docs/operations.md, "The interpreter"). The
 # check below is a pure-Python loop, best of 5; an existing .venv is kept (remove it to re-pick).
 SPEED_CHECK='
