@@ -92,3 +92,12 @@ async def test_corrupt_record_is_a_clear_error(redis) -> None:
 def test_keep_must_be_positive() -> None:
     with pytest.raises(ValueError):
         UssdSessionStore(object(), keep_s=0)
+
+
+@pytest_twisted.ensureDeferred
+async def test_number_keys_in_the_menu_variables_are_stored_as_strings(redis) -> None:
+    store = UssdSessionStore(redis)
+    record = replace(RECORD, session=replace(SESSION, vars={"left": {1: "am", 2.5: "pm"}}))
+    assert await store.save("at", "n", record) is not None
+    loaded = await UssdSessionStore(redis).load("at", "n")
+    assert loaded is not None and loaded.session.vars == {"left": {"1": "am", "2.5": "pm"}}
