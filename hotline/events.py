@@ -138,7 +138,7 @@ class EventConsumer:
         if not entries:
             return
         writes: list[OutgoingSms] = []
-        schedule: list[dict[str, str]] = []
+        schedule: list[tuple[float, str, str]] = []  # (due, tcode, the booked event as JSON)
         drop: list[str] = []
         for _, event in entries:
             try:
@@ -156,13 +156,15 @@ class EventConsumer:
                                          *[entry_id for entry_id, _ in entries])
         self.handled += len(entries)
 
-    def _effects(self, event: dict[str, str], schedule: list[dict[str, str]],
+    def _effects(self, event: dict[str, str], schedule: list[tuple[float, str, str]],
                  drop: list[str]) -> list[OutgoingSms]:
-        """The SMS for ``event``; its reminder change is added to ``schedule`` or ``drop``."""
+        """The SMS for ``event``; its reminder change is added to ``schedule`` or ``drop``.
+        Everything is read from the event here, so a malformed one is refused alone."""
         kind, tcode = event.get("type", ""), event.get("tcode", "")
         if kind == "booked":
-            dt.date.fromisoformat(event["day"])  # a malformed event is refused here, whole
-            schedule.append(event)
+            due = self.reminder_due(dt.date.fromisoformat(event["day"]))
+            if due > self.clock.seconds():  # booked after the reminder hour: the confirmation
+                schedule.append((due, event["tcode"], json.dumps(event, ensure_ascii=False)))
         elif kind in ("cancelled", "schedule_cancelled", "no_show") and tcode:
             drop.append(tcode)
         if kind == "reminder_due":
@@ -199,19 +201,14 @@ class EventConsumer:
                                      dt.time(self.reminder_hour), self.tz)
         return before.timestamp()
 
-    async def _schedule_reminders(self, events: list[dict[str, str]]) -> None:
-        """Record the reminder of each booking (the data before the due time, so a reminder
-        that is due always finds its data). Booked after the reminder hour: none is needed,
-        the confirmation is the reminder."""
-        now = self.clock.seconds()
-        due = [(self.reminder_due(dt.date.fromisoformat(e["day"])), e) for e in events]
-        due = [(at, e) for at, e in due if at > now]
-        if not due:
-            return
-        data = [x for _, e in due for x in (e["tcode"], json.dumps(e, ensure_ascii=False))]
-        await self.redis.execute_command("HSET", REMINDER_DATA, *data)
-        await self.redis.execute_command("ZADD", REMINDERS,
-                                         *[x for at, e in due for x in (repr(at), e["tcode"])])
+    async def _schedule_reminders(self, due: list[tuple[float, str, str]]) -> None:
+        """Record the batch's reminders: their data before their due times, so a reminder that
+        is due always finds its data."""
+        if due:
+            await self.redis.execute_command(
+                "HSET", REMINDER_DATA, *[x for _, tcode, data in due for x in (tcode, data)])
+            await self.redis.execute_command(
+                "ZADD", REMINDERS, *[x for at, tcode, _ in due for x in (repr(at), tcode)])
 
     async def _drop_reminders(self, tcodes: list[str]) -> None:
         if tcodes:

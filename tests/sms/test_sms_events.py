@@ -212,8 +212,10 @@ async def test_a_batch_records_each_reminder_once_and_drops_the_cancelled_ones(r
     await xadd(redis, "booked", "1000000004", day="2026-11-25")  # today: its reminder time passed
     await xadd(redis, "booked", "1000000005", day="27/11/2026")  # malformed: skipped, logged
     await xadd(redis, "cancelled", "1000000002")
+    await redis.execute_command("XADD", "hl:events", "*", "type", "booked", "day", "2026-11-27",
+                                "msisdn", "8613800138000")  # no tcode: skipped, logged
     await redis.execute_command("CONFIG", "RESETSTAT")
-    assert await events.poll() == 6
+    assert await events.poll() == 7
     stats = await redis.execute_command("INFO", "commandstats")
     calls = {line.split(":")[0][len("cmdstat_"):]: int(line.split("calls=")[1].split(",")[0])
              for line in stats.splitlines() if line.startswith("cmdstat_")}
