@@ -163,7 +163,8 @@ class EventConsumer:
         kind, tcode = event.get("type", ""), event.get("tcode", "")
         if kind == "booked":
             due = self.reminder_due(dt.date.fromisoformat(event["day"]))
-            if due > self.clock.seconds():  # booked after the reminder hour: the confirmation
+            # booked after its reminder time: no reminder, the confirmation is fresh
+            if due > self.clock.seconds():
                 schedule.append((due, event["tcode"], json.dumps(event, ensure_ascii=False)))
         elif kind in ("cancelled", "schedule_cancelled", "no_show") and tcode:
             drop.append(tcode)

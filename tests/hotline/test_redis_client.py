@@ -1,12 +1,20 @@
-"""hotline's Redis connection: the lean encoder and direct command path against a real server."""
+"""hotline's Redis connection against a real server: the lean encoder, the direct command path,
+and a password in ``redis.url`` (used, never logged)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 import pytest_twisted
 from twisted.internet import defer, reactor
 from twisted.internet.task import deferLater
+from twisted.logger import formatEvent, globalLogPublisher
 from txredisapi import ResponseError
+
+from hotline.app import start
+from hotline.redis_server import RedisProcess, free_port
+from hotline.settings import load_settings
 
 
 @pytest_twisted.ensureDeferred
@@ -83,14 +91,6 @@ async def test_a_request_leaves_before_the_reactor_turn_ends(redis) -> None:
 
 @pytest_twisted.ensureDeferred
 async def test_a_password_in_the_url_authenticates_and_never_reaches_the_log(tmp_path) -> None:
-    from pathlib import Path
-
-    from twisted.logger import formatEvent, globalLogPublisher
-
-    from hotline.app import start
-    from hotline.redis_server import RedisProcess, free_port
-    from hotline.settings import load_settings
-
     secret = "s3cret-pw"
     server = RedisProcess(data_dir=tmp_path / "redis", port=free_port(), durable=False,
                           extra_args=["--requirepass", secret]).start()
