@@ -7,7 +7,9 @@ cd "$(dirname "$0")"
 # The interpreter: $PYTHON if set, else the fastest Python >= 3.11 (with venv) found here.
 # Builds of one version differ: a distro's PGO/LTO build ran Python ~20-25 % faster than a
 # plain source build linked against libpython (docs/operations.md, "The interpreter"). The
-# check below is a pure-Python loop, best of 5; an existing .venv is kept (remove it to re-pick).
+# check is a pure-Python loop, best of 5, run in five rounds that alternate between the
+# candidates (so a slow spell of the machine does not land on one candidate only); each keeps
+# its best time. An existing .venv is kept (remove it to choose again).
 SPEED_CHECK='
 import sys, timeit
 if sys.version_info < (3, 11): raise SystemExit(1)
@@ -21,14 +23,24 @@ def work():
 print(f"{min(timeit.repeat(work, number=1, repeat=5)) * 1000:.1f}")
 '
 pick_python() {
-  local best="" best_ms="" cand path ms
+  local cand path ms best="" best_ms="" round
+  local -a found=() times=()
   for cand in python3 python3.11 python3.12 python3.13 /usr/bin/python3 /usr/local/bin/python3; do
     path=$(command -v "$cand" 2>/dev/null) || continue
-    ms=$("$path" -c "$SPEED_CHECK" 2>/dev/null) || continue
-    echo "install.sh: $path ($("$path" -c 'import platform; print(platform.python_version())')): ${ms} ms on the speed check" >&2
-    if [ -z "$best" ] || awk "BEGIN{exit !($ms < $best_ms)}"; then best=$path best_ms=$ms; fi
+    "$path" -c "$SPEED_CHECK" >/dev/null 2>&1 || continue
+    found+=("$path") times+=("")
   done
-  [ -n "$best" ] || { echo "install.sh: no Python >= 3.11 with venv found" >&2; return 1; }
+  [ ${#found[@]} -gt 0 ] || { echo "install.sh: no Python >= 3.11 with venv found" >&2; return 1; }
+  for round in 1 2 3 4 5; do
+    for i in "${!found[@]}"; do
+      ms=$("${found[$i]}" -c "$SPEED_CHECK")
+      if [ -z "${times[$i]}" ] || awk "BEGIN{exit !($ms < ${times[$i]})}"; then times[$i]=$ms; fi
+    done
+  done
+  for i in "${!found[@]}"; do
+    echo "install.sh: ${found[$i]} ($("${found[$i]}" -c 'import platform; print(platform.python_version())')): ${times[$i]} ms on the speed check" >&2
+    if [ -z "$best" ] || awk "BEGIN{exit !(${times[$i]} < $best_ms)}"; then best=${found[$i]} best_ms=${times[$i]}; fi
+  done
   echo "$best"
 }
 if [ ! -x .venv/bin/python ]; then
