@@ -189,8 +189,19 @@ class GatewayHttp(Protocol, TimeoutMixin):
     def on_headers_complete(self) -> None:
         expects = any(n.lower() == b"expect" and v.lower() == b"100-continue"
                       for n, v in self._headers)
-        if expects and not (self._busy or self._queue) and self._mode == "gateway":
+        if expects and not (self._busy or self._queue) and self._nothing_answering():
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def _nothing_answering(self) -> bool:
+        """No answer is being written, so a 100 Continue cannot land inside one. After a
+        handover twisted.web answers, and gets the request only once its body is here (it
+        is re-framed without the Expect header): its channel's ``requests`` are those still
+        open (the channel sits behind Twisted's HTTP/2-negotiating wrapper; if that changes,
+        no 100 is sent and the client sends its body after its own wait)."""
+        if self._mode == "gateway":
+            return True
+        channel = getattr(self._web, "_channel", self._web)
+        return self._mode == "proxy" and not getattr(channel, "requests", True)
 
     def on_body(self, body: bytes) -> None:
         self._body_size += len(body)

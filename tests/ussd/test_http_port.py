@@ -23,7 +23,7 @@ from twisted.internet.testing import StringTransport
 from twisted.internet.threads import deferToThread
 from twisted.logger import globalLogPublisher
 from twisted.web.resource import Resource
-from twisted.web.server import Site
+from twisted.web.server import NOT_DONE_YET, Site
 from ussd_harness import PHONE, CountingDialogue
 
 from hotline.httpport import MAX_BODY, GatewayHttpFactory
@@ -41,6 +41,24 @@ class Hello(Resource):
     def render_GET(self, request: Any) -> bytes:
         return b"hello from twisted.web"
 
+    def render_POST(self, request: Any) -> bytes:
+        return b"posted " + request.content.read()
+
+
+class Slow(Resource):
+    """Writes part of its answer at once and the rest when the test says (``finish``)."""
+
+    isLeaf = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started: Deferred[Any] = Deferred()
+
+    def render_GET(self, request: Any) -> Any:
+        request.write(b"part1")
+        self.started.callback(request)
+        return NOT_DONE_YET
+
 
 class Port:
     def __init__(self, redis: Any, clock: Any = None) -> None:
@@ -49,6 +67,8 @@ class Port:
         root, ussd = Resource(), Resource()
         root.putChild(b"ussd", ussd)
         root.putChild(b"hello", Hello())
+        self.slow = Slow()
+        root.putChild(b"slow", self.slow)
         ussd.putChild(b"at", AtUssdResource(self.dialogue, UssdSessionStore(redis),
                                             clock=Clock()))
         self.answered: Deferred[None] | None = None  # fires at the next lean answer
@@ -219,6 +239,51 @@ async def test_a_gateway_connection_that_asks_for_another_path_is_handed_over(po
     assert got[2][2].decode() == "CON 请输入身份证号"
     assert got[3][2].decode().startswith("END 预约成功")
     assert port.dialogue.resumes == ["1", "11010519491231002*"]
+
+
+def expect_after_handover(port: Port) -> tuple[bytes, list[tuple[int, dict[str, str], bytes]]]:
+    with port.connect() as sock:
+        sock.sendall(hop("") + GET_HELLO)
+        responses(sock, 2)  # the second was handed to twisted.web: the connection is its now
+        sock.sendall(b"POST /hello HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
+                     b"Content-Length: 4\r\n\r\n")
+        interim = sock.recv(25)  # the body is held back until the server says go on
+        sock.sendall(b"body")
+        return interim, responses(sock, 1)
+
+
+@pytest_twisted.ensureDeferred
+async def test_100_continue_is_answered_after_the_connection_was_handed_over(port: Port) -> None:
+    interim, got = await deferToThread(expect_after_handover, port)
+    assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+    assert got[0][0] == 200 and got[0][2] == b"posted body"
+
+
+@pytest_twisted.ensureDeferred
+async def test_no_100_continue_lands_inside_an_answer_twisted_web_is_still_writing(
+    port: Port,
+) -> None:
+    protocol = port.factory.buildProtocol(None)
+    transport = StringTransport()
+    protocol.makeConnection(transport)
+    try:
+        port.answered = answered = Deferred()
+        protocol.dataReceived(hop("") + b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+        await answered  # the hop; then /slow goes to twisted.web, which writes half of it
+        request = await port.slow.started
+        sent = len(transport.value())
+        assert transport.value().endswith(b"part1\r\n")
+        protocol.dataReceived(b"POST /hello HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
+                              b"Content-Length: 4\r\n\r\n")
+        assert len(transport.value()) == sent  # no 100 inside /slow's chunked body
+        request.write(b"part2")
+        request.finish()
+        protocol.dataReceived(b"body")  # as a client does after its own wait
+        await task.deferLater(reactor, 0, lambda: None)
+        assert transport.value().endswith(b"posted body")
+        assert b"100 Continue" not in transport.value()
+    finally:
+        protocol.connectionLost(None)
 
 
 @pytest_twisted.ensureDeferred
