@@ -21,6 +21,8 @@ print how many turns worked 3 ms or more (a stall that requests arriving meanwhi
     request really left, which leaves out this generator's own lateness (it shares the CPUs).
 (c) paced again at ``--rate`` on a node of ``--node-workers`` (2) processes (``node.workers``:
     the deployment for a multi-core machine); 1 skips it.
+(b) and (c) also print how busy the machine's vCPUs were and how much time the hypervisor stole
+    (``/proc/stat``): a run disturbed from outside the bench shows there.
 Errors: a non-200 answer, a body that is not CON/END, a booking that does not end with a
 T-code. Last line: ``BENCH ussd_http ratio=<ours/bare> p99_ms=<paced p99, one process>
 errors=<n> p99_ms_<N>proc=<paced p99 on the N-process node>``.
