@@ -22,26 +22,27 @@ def work():
     return sorted(seen.items())[:3]
 print(f"{min(timeit.repeat(work, number=1, repeat=5)) * 1000:.1f}")
 '
+faster() { awk "BEGIN{exit !($1 < $2)}"; }  # is $1 ms less than $2 ms
 pick_python() {
-  local cand path ms best="" best_ms="" round
+  local cand path ms best="" round i
   local -a found=() times=()
   for cand in python3 python3.11 python3.12 python3.13 /usr/bin/python3 /usr/local/bin/python3; do
     path=$(command -v "$cand" 2>/dev/null) || continue
-    "$path" -c "$SPEED_CHECK" >/dev/null 2>&1 || continue
-    found+=("$path") times+=("")
+    ms=$("$path" -c "$SPEED_CHECK" 2>/dev/null) || continue  # round 1; fails if unusable
+    found+=("$path") times+=("$ms")
   done
   [ ${#found[@]} -gt 0 ] || { echo "install.sh: no Python >= 3.11 with venv found" >&2; return 1; }
-  for round in 1 2 3 4 5; do
+  for round in 2 3 4 5; do
     for i in "${!found[@]}"; do
       ms=$("${found[$i]}" -c "$SPEED_CHECK")
-      if [ -z "${times[$i]}" ] || awk "BEGIN{exit !($ms < ${times[$i]})}"; then times[$i]=$ms; fi
+      if faster "$ms" "${times[$i]}"; then times[$i]=$ms; fi
     done
   done
   for i in "${!found[@]}"; do
     echo "install.sh: ${found[$i]} ($("${found[$i]}" -c 'import platform; print(platform.python_version())')): ${times[$i]} ms on the speed check" >&2
-    if [ -z "$best" ] || awk "BEGIN{exit !(${times[$i]} < $best_ms)}"; then best=${found[$i]} best_ms=${times[$i]}; fi
+    if [ -z "$best" ] || faster "${times[$i]}" "${times[$best]}"; then best=$i; fi
   done
-  echo "$best"
+  echo "${found[$best]}"
 }
 if [ ! -x .venv/bin/python ]; then
   PY=${PYTHON:-$(pick_python)}

@@ -7,8 +7,9 @@ event of the turn before it leaves. ``write_now`` sends straight to the socket w
 buffered; whatever the socket does not take (or any error) is left to Twisted, and so is every
 transport whose internals are not the ones checked here (TLS, another Twisted release).
 
-Used by ``ivr.agi`` for AGI commands and by ``hotline.redis_client`` for Redis requests
-(``send_first_write_now``: the first request of each reactor turn).
+Used by ``ivr.agi`` for AGI commands, by ``hotline.httpport`` for gateway answers and by
+``hotline.redis_client`` for Redis requests (``send_first_write_now``: the first request of
+each reactor turn).
 """
 
 from __future__ import annotations
