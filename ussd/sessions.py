@@ -7,7 +7,9 @@ gateway's session id) lets a patient who redials after a dropped session be offe
 
 A hop costs one Redis round trip in the usual case: the record this node saved last is kept in a
 small in-process cache, so the next hop of that session only runs the save script (EVALSHA,
-reloaded on NOSCRIPT). The script refuses the write when the key moved on (another node served
+reloaded on NOSCRIPT). An ended dialogue leaves the cache: its only further hop is a gateway's
+retry of the last one, which reads Redis, and a redial starts from Redis anyway, so the cache
+holds the dialogues in progress rather than the last 20,000 callers. The script refuses the write when the key moved on (another node served
 a hop, or the record expired); the caller then reloads from Redis and decides again. One value
 in one key, because each extra field or round trip costs throughput (bench baselines §1).
 """
@@ -107,8 +109,9 @@ class UssdSessionStore:
         return f"{self._prefix}:{{{gateway}:{msisdn}}}"
 
     def cached(self, gateway: str, msisdn: str) -> UssdRecord | None:
-        """The record this node saved last for the caller (may be stale: save() checks).
-        Always None with ``cache_size=0`` (every hop reads Redis: two round trips)."""
+        """The record this node saved last for the caller (may be stale: save() checks), if
+        its dialogue is still going. Always None with ``cache_size=0`` (every hop reads Redis:
+        two round trips)."""
         if not self._cache_size:
             return None
         return self._cache.get(self.key(gateway, msisdn))
@@ -160,6 +163,9 @@ class UssdSessionStore:
 
     def _remember(self, key: str, record: UssdRecord) -> None:
         if not self._cache_size:
+            return
+        if record.final:  # nothing follows an ended dialogue on this node: see the module doc
+            self._cache.pop(key, None)
             return
         self._cache[key] = record
         self._cache.move_to_end(key)

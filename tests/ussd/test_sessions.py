@@ -15,6 +15,7 @@ SESSION = Session(menu="booking", version="v1", node="dept", lang="en", msisdn=M
                   vars={"dept": "nk", "名": "内科"}, pending=(Say("hi"),), history=("root",))
 RECORD = UssdRecord(session_id="abc", session=SESSION, text="1*2", pages=("内科", "外科"),
                     page=1, ends=True, at=12.5)
+GOING = replace(RECORD, ends=False)  # a dialogue still in progress
 
 
 @pytest_twisted.ensureDeferred
@@ -56,7 +57,7 @@ async def test_save_is_compare_and_set_on_the_save_count(redis) -> None:
 @pytest_twisted.ensureDeferred
 async def test_save_slides_the_ttl_and_caches_the_record(redis) -> None:
     store = UssdSessionStore(redis, keep_s=100)
-    saved = await store.save("at", "t", RECORD)
+    saved = await store.save("at", "t", GOING)
     await redis.expire(store.key("at", "t"), 3)
     assert store.cached("at", "t") == saved
     await store.save("at", "t", replace(saved, text="9"))
@@ -77,8 +78,20 @@ async def test_scripts_reload_after_script_flush(redis) -> None:
 async def test_cache_is_bounded(redis) -> None:
     store = UssdSessionStore(redis, cache_size=2)
     for name in ("a", "b", "c"):
-        await store.save("at", name, RECORD)
+        await store.save("at", name, GOING)
     assert store.cached("at", "a") is None and store.cached("at", "c") is not None
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_ended_dialogue_leaves_the_cache_and_stays_in_redis(redis) -> None:
+    store = UssdSessionStore(redis)
+    going = await store.save("at", "e", GOING)
+    assert going is not None and store.cached("at", "e") == going
+    ended = await store.save("at", "e", replace(going, ends=True))
+    assert ended is not None and ended.final
+    assert store.cached("at", "e") is None  # the cache holds dialogues in progress only
+    assert await store.load("at", "e") == ended  # a retry of the last hop still finds it
+    assert store.cached("at", "e") is None
 
 
 @pytest_twisted.ensureDeferred
