@@ -1,0 +1,34 @@
+"""bench/machine.py: its spell counting, and a short run that prints its BENCH line."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from machine import slow_spells  # noqa: E402
+
+
+def test_slow_spells_are_runs_of_slow_samples_in_ms() -> None:
+    assert slow_spells([3, 5, 5, 3, 6, 3, 5], threshold=4) == [10, 6, 5]
+    assert slow_spells([3, 3], threshold=4) == []
+
+
+def test_machine_bench_smoke() -> None:
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "machine.py"), "--seconds", "0.3", "--lookups",
+         "2000"],
+        capture_output=True, text=True, timeout=60, cwd=ROOT,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    last = out.stdout.strip().splitlines()[-1]
+    m = re.fullmatch(r"BENCH machine fast_ms=([\d.]+) median_ms=([\d.]+) slow_share=([\d.]+) "
+                     r"longest_slow_s=([\d.]+) samples=(\d+)", last)
+    assert m is not None, out.stdout
+    fast, median, share = float(m.group(1)), float(m.group(2)), float(m.group(3))
+    assert 0 < fast <= median and 0 <= share < 1 and int(m.group(5)) > 10
+    assert "the baseline" in out.stdout
