@@ -11,9 +11,15 @@ bench/ussd_servers.py, the load generator in bench/ussd_load.py).
 
 (a) closed loop: ``--conns`` (50) connections; on ours each is one caller booking again and
     again (7 hops: dial, department, day, session, ID, confirm); on bare, the same number of
-    connections POST a USSD-sized form. Reports hops/s, req/s and their ratio. Two diagnostics
-    run in the same rounds: the USSD channel with effects from memory, and the bare constant on
-    hotline's own HTTP port protocol (what a gateway request costs before the hop's work).
+    connections POST a USSD-sized form. The two alternate in ``--rounds`` (5) short rounds.
+    The ratio is ours' best round over bare's best round: this vCPU has a fast and a slow mode
+    (bench/machine.py: ~1.7x apart, the slow one 40-75 % of the time, in spells of up to
+    seconds), so a round's rate depends on how much of it fell in the slow mode, and each
+    side's best round is that side in the fast mode. The median of the per-round ratios (the
+    headline until 2026-11-26) is printed too: it compares rounds that caught different
+    mixtures of the two modes. Two diagnostics run in the same rounds: the USSD channel with
+    effects from memory, and the bare constant on hotline's own HTTP port protocol (what a
+    gateway request costs before the hop's work).
 ``BENCH_TURNS=<file>``: also time the server's reactor turns and GC pauses during (b) and
 print how many turns worked 3 ms or more (a stall that requests arriving meanwhile wait out).
 (b) paced: ``--rate`` (1000) hops/s offered on ours, latency from the scheduled send time (so
@@ -24,8 +30,9 @@ print how many turns worked 3 ms or more (a stall that requests arriving meanwhi
 (b) and (c) also print how busy the machine's vCPUs were and how much time the hypervisor stole
     (``/proc/stat``): a run disturbed from outside the bench shows there.
 Errors: a non-200 answer, a body that is not CON/END, a booking that does not end with a
-T-code. Last line: ``BENCH ussd_http ratio=<ours/bare> p99_ms=<paced p99, one process>
-errors=<n> p99_ms_<N>proc=<paced p99 on the N-process node>``.
+T-code. Last line: ``BENCH ussd_http ratio=<ours/bare, best rounds> p99_ms=<paced p99, one
+process> errors=<n> p99_ms_<N>proc=<paced p99 on the N-process node> ratio_median=<median of
+the per-round ratios>``.
 """
 
 from __future__ import annotations
@@ -104,7 +111,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=float, default=10.0, help="closed-loop seconds")
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds before each round")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--conns", type=int, default=50)
     parser.add_argument("--rate", type=float, default=1000.0, help="paced hops/s")
     parser.add_argument("--paced-duration", type=float, default=10.0)
@@ -152,8 +159,8 @@ def main() -> int:
             out["client_cpu"] = 100 * (time.process_time() - client0) / wall
             return out
 
-        # The machine is shared: bare and ours alternate in short rounds, and the ratio is the
-        # median of the per-round ratios, so drift in the machine's speed hits both alike.
+        # The machine is shared and its vCPUs have a fast and a slow mode: bare and ours
+        # alternate in short rounds, and each side's best round is that side in the fast mode.
         slice_s = args.duration / args.rounds
         rows: dict[str, list[dict[str, Any]]] = {"bare": [], "ours": [], "channel": [],
                                                  "lean": []}
@@ -168,6 +175,9 @@ def main() -> int:
         ch_ratios = sorted(o["rate"] / b["rate"] for o, b in zip(rows["channel"], rows["bare"],
                                                                  strict=True))
         ratio, ch_ratio = ratios[len(ratios) // 2], ch_ratios[len(ch_ratios) // 2]
+        best_ours = max(r["rate"] for r in rows["ours"])
+        best_bare = max(r["rate"] for r in rows["bare"])
+        best = best_ours / best_bare
 
         def cpu_us(row: dict[str, Any]) -> float:
             return row["server_cpu"] / 100 / max(row["rate"], 1e-9) * 1e6
@@ -186,6 +196,8 @@ def main() -> int:
         show("lean", "diagnostic: the same constant on hotline's HTTP port, req")
         print(f"(a) ratio ours/bare per round {', '.join(f'{x:.3f}' for x in ratios)}; "
               f"median {ratio:.3f}; channel-only/bare median {ch_ratio:.3f}")
+        print(f"(a) best rounds: ours {best_ours:,.0f} hops/s, bare {best_bare:,.0f} req/s, "
+              f"ratio {best:.3f} (each side in the vCPU's fast mode: the headline)")
         cpu_ratios = sorted(cpu_us(b) / cpu_us(o) for o, b in zip(rows["ours"], rows["bare"],
                                                                    strict=True))
         print(f"(a) the same in server CPU per request (less sensitive to a busy machine): "
@@ -236,7 +248,8 @@ def main() -> int:
                   f"{w['machine']}")
             errors += w["errors"]
             extra = f" p99_ms_{args.node_workers}proc={w['p99']:.2f}"
-        print(f"BENCH ussd_http ratio={ratio:.3f} p99_ms={p['p99']:.2f} errors={errors}{extra}")
+        print(f"BENCH ussd_http ratio={best:.3f} p99_ms={p['p99']:.2f} errors={errors}{extra} "
+              f"ratio_median={ratio:.3f}")
         return 0
     finally:
         for proc in procs:
