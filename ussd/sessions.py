@@ -9,9 +9,10 @@ A hop costs one Redis round trip in the usual case: the record this node saved l
 small in-process cache, so the next hop of that session only runs the save script (EVALSHA,
 reloaded on NOSCRIPT). An ended dialogue leaves the cache: its only further hop is a gateway's
 retry of the last one, which reads Redis, and a redial starts from Redis anyway, so the cache
-holds the dialogues in progress rather than the last 20,000 callers. The script refuses the write when the key moved on (another node served
-a hop, or the record expired); the caller then reloads from Redis and decides again. One value
-in one key, because each extra field or round trip costs throughput (bench baselines §1).
+holds the dialogues in progress rather than the last 20,000 callers. The script refuses the
+write when the key moved on (another node served a hop, or the record expired); the caller then
+reloads from Redis and decides again. One value in one key, because each extra field or round
+trip costs throughput (bench baselines §1).
 """
 
 from __future__ import annotations
