@@ -11,7 +11,7 @@ bench/ussd_servers.py, the load generator in bench/ussd_load.py).
 
 (a) closed loop: ``--conns`` (50) connections; on ours each is one caller booking again and
     again (7 hops: dial, department, day, session, ID, confirm); on bare, the same number of
-    connections POST a USSD-sized form. The two alternate in ``--rounds`` (5) short rounds.
+    connections POST a USSD-sized form. The two alternate in ``--rounds`` (8) short rounds.
     The ratio is ours' best round over bare's best round: this vCPU has a fast and a slow mode
     (bench/machine.py: ~1.7x apart, the slow one 11-86 % of the time, in spells of up to
     seconds), so a round's rate depends on how much of it fell in the slow mode, and each
@@ -111,7 +111,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=float, default=10.0, help="closed-loop seconds")
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds before each round")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--conns", type=int, default=50)
     parser.add_argument("--rate", type=float, default=1000.0, help="paced hops/s")
     parser.add_argument("--paced-duration", type=float, default=10.0)
