@@ -9,6 +9,7 @@ apology with 200 (a 5xx would only make the gateway show its own cryptic error).
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -33,9 +34,26 @@ class BadRequest(ValueError):
     """The request is not a USSD hop we can read; the message is safe to send back."""
 
 
+# A Chinese mobile number as gateways send it (+86 and 11 digits, or the 11 digits alone), checked
+# against phonenumbers' own pattern for CN mobiles: the answer phonenumbers would give, without
+# its parser (~40 µs, the first hop of every dialogue; a number that does not match takes it).
+_CN_MOBILE = re.compile(phonenumbers.PhoneMetadata.metadata_for_region("CN").mobile
+                        .national_number_pattern)
+_CN_MOBILE_FORMS = re.compile(r"(?:\+86)?(1\d{10})")
+
+
 @functools.lru_cache(maxsize=65536)
 def normalise_msisdn(raw: str, region: str = "CN") -> str:
     """E.164 digits without '+' (``+86 138-0013-8000`` and ``13800138000`` both give 86138...)."""
+    if region == "CN":
+        plain_mobile = _CN_MOBILE_FORMS.fullmatch(raw)
+        if plain_mobile is not None and _CN_MOBILE.fullmatch(plain_mobile.group(1)):
+            return "86" + plain_mobile.group(1)
+    return parsed_msisdn(raw, region)
+
+
+def parsed_msisdn(raw: str, region: str = "CN") -> str:
+    """``normalise_msisdn`` through phonenumbers' parser, for any number and region."""
     try:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException as exc:
