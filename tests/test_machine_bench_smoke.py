@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench_runner import ROOT, run_bench
+
 sys.path.insert(0, str(ROOT / "bench"))
 
-from machine import slow_spells  # noqa: E402
+from machine import slow_spells
 
 
 def test_slow_spells_are_runs_of_slow_samples_in_ms() -> None:
@@ -19,16 +18,10 @@ def test_slow_spells_are_runs_of_slow_samples_in_ms() -> None:
 
 
 def test_machine_bench_smoke() -> None:
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "machine.py"), "--seconds", "0.3", "--lookups",
-         "2000"],
-        capture_output=True, text=True, timeout=60, cwd=ROOT,
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
-    last = out.stdout.strip().splitlines()[-1]
+    stdout, last = run_bench("machine.py", "--seconds", "0.3", "--lookups", "2000", timeout=60)
     m = re.fullmatch(r"BENCH machine fast_ms=([\d.]+) median_ms=([\d.]+) slow_share=([\d.]+) "
                      r"longest_slow_s=([\d.]+) samples=(\d+)", last)
-    assert m is not None, out.stdout
+    assert m is not None, stdout
     fast, median, share = float(m.group(1)), float(m.group(2)), float(m.group(3))
     assert 0 < fast <= median and 0 <= share < 1 and int(m.group(5)) > 10
-    assert "the baseline" in out.stdout
+    assert "the baseline" in stdout
