@@ -17,9 +17,10 @@ bench/ussd_servers.py, the load generator in bench/ussd_load.py).
     seconds), so a round's rate depends on how much of it fell in the slow mode, and each
     side's best round is that side in the fast mode. The median of the per-round ratios (the
     headline until 2026-11-26) is printed too: it compares rounds that caught different
-    mixtures of the two modes. Two diagnostics run in the same rounds: the USSD channel with
-    effects from memory, and the bare constant on hotline's own HTTP port protocol (what a
-    gateway request costs before the hop's work).
+    mixtures of the two modes. Each round prints the server's CPU per request and its resident
+    memory after the round (a cache that keeps growing shows there). Two diagnostics run in
+    the same rounds: the USSD channel with effects from memory, and the bare constant on
+    hotline's own HTTP port protocol (what a gateway request costs before the hop's work).
 ``BENCH_TURNS=<file>``: also time the server's reactor turns and GC pauses during (b) and
 print how many turns worked 3 ms or more (a stall that requests arriving meanwhile wait out).
 (b) paced: ``--rate`` (1000) hops/s offered on ours, latency from the scheduled send time (so
@@ -66,16 +67,36 @@ departments:
 """
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time of ``pid`` and of its live descendants (a node's worker processes)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
-        return 0.0
-    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def family(pid: int) -> list[int]:
+    """``pid`` and its live descendants (a node's worker processes)."""
     children = Path(f"/proc/{pid}/task/{pid}/children")
     kids = [int(c) for c in children.read_text().split()] if children.exists() else []
-    return own + sum(cpu_seconds(kid) for kid in kids)
+    return [pid, *(p for kid in kids for p in family(kid))]
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time of ``pid`` and of its live descendants."""
+    total = 0.0
+    for member in family(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of ``pid`` and of its live descendants, in MB."""
+    total_kb = 0
+    for member in family(pid):
+        try:
+            status = Path(f"/proc/{member}/status").read_text()
+        except FileNotFoundError:
+            continue
+        total_kb += next((int(line.split()[1]) for line in status.splitlines()
+                          if line.startswith("VmRSS:")), 0)
+    return total_kb / 1024
 
 
 def machine_times() -> tuple[int, int, int]:
@@ -157,6 +178,7 @@ def main() -> int:
                               f"{steal * share:.1f} % stolen by the host")
             out["server_cpu"] = 100 * (cpu_seconds(proc.pid) - cpu0) / wall
             out["client_cpu"] = 100 * (time.process_time() - client0) / wall
+            out["rss_mb"] = rss_mb(proc.pid)
             return out
 
         # The machine is shared and its vCPUs have a fast and a slow mode: bare and ours
@@ -188,7 +210,7 @@ def main() -> int:
                          if name in ("ours", "channel") else "")
                 print(f"(a) round {i} {what}: {r['rate']:,.0f}/s{extra}, errors {r['errors']}, "
                       f"server CPU {r['server_cpu']:.0f} % ({cpu_us(r):.0f} µs per request), "
-                      f"client CPU {r['client_cpu']:.0f} %")
+                      f"client CPU {r['client_cpu']:.0f} %, server RSS {r['rss_mb']:.0f} MB")
 
         show("bare", "bare twisted.web constant, req")
         show("ours", "hotline USSD full bookings, hops")
