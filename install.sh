@@ -7,9 +7,12 @@ cd "$(dirname "$0")"
 # The interpreter: $PYTHON if set, else the fastest Python >= 3.11 (with venv) found here.
 # Builds of one version differ: a distro's PGO/LTO build ran Python ~20-25 % faster than a
 # plain source build linked against libpython (docs/operations.md, "The interpreter"). The
-# check is a pure-Python loop, best of 5, run in five rounds that alternate between the
-# candidates (so a slow spell of the machine does not land on one candidate only); each keeps
-# its best time. An existing .venv is kept (remove it to choose again).
+# check is a pure-Python loop, best of 5, run in five rounds; in each round every candidate
+# runs once, back to back, and the fastest of that round wins it. The most rounds won picks
+# (a tie: the best time). A virtual machine's vCPU can run ~1.7x slower for seconds at a time
+# (bench/machine.py): such a spell can cover every round of one candidate and spoil a
+# comparison of best times, but it slows the candidates of one round alike. An existing
+# .venv is kept (remove it to choose again).
 SPEED_CHECK='
 import sys, timeit
 if sys.version_info < (3, 11): raise SystemExit(1)
@@ -24,23 +27,33 @@ print(f"{min(timeit.repeat(work, number=1, repeat=5)) * 1000:.1f}")
 '
 faster() { awk "BEGIN{exit !($1 < $2)}"; }  # is $1 ms less than $2 ms
 pick_python() {
-  local cand path ms best="" round i
-  local -a found=() times=()
+  local cand path ms best="" round i winner
+  local -a found=() times=() wins=() this=()
   for cand in python3 python3.11 python3.12 python3.13 /usr/bin/python3 /usr/local/bin/python3; do
     path=$(command -v "$cand" 2>/dev/null) || continue
     ms=$("$path" -c "$SPEED_CHECK" 2>/dev/null) || continue  # round 1; fails if unusable
-    found+=("$path") times+=("$ms")
+    found+=("$path") times+=("$ms") wins+=(0) this+=("$ms")
   done
   [ ${#found[@]} -gt 0 ] || { echo "install.sh: no Python >= 3.11 with venv found" >&2; return 1; }
-  for round in 2 3 4 5; do
+  for round in 1 2 3 4 5; do
+    if [ "$round" -gt 1 ]; then
+      for i in "${!found[@]}"; do
+        this[$i]=$("${found[$i]}" -c "$SPEED_CHECK")
+        if faster "${this[$i]}" "${times[$i]}"; then times[$i]=${this[$i]}; fi
+      done
+    fi
+    winner=0
     for i in "${!found[@]}"; do
-      ms=$("${found[$i]}" -c "$SPEED_CHECK")
-      if faster "$ms" "${times[$i]}"; then times[$i]=$ms; fi
+      if faster "${this[$i]}" "${this[$winner]}"; then winner=$i; fi
     done
+    wins[$winner]=$((wins[winner] + 1))
   done
   for i in "${!found[@]}"; do
-    echo "install.sh: ${found[$i]} ($("${found[$i]}" -c 'import platform; print(platform.python_version())')): ${times[$i]} ms on the speed check" >&2
-    if [ -z "$best" ] || faster "${times[$i]}" "${times[$best]}"; then best=$i; fi
+    echo "install.sh: ${found[$i]} ($("${found[$i]}" -c 'import platform; print(platform.python_version())')): best ${times[$i]} ms on the speed check, fastest in ${wins[$i]} of 5 rounds" >&2
+    if [ -z "$best" ] || [ "${wins[$i]}" -gt "${wins[$best]}" ] || {
+        [ "${wins[$i]}" -eq "${wins[$best]}" ] && faster "${times[$i]}" "${times[$best]}"; }; then
+      best=$i
+    fi
   done
   echo "${found[$best]}"
 }
