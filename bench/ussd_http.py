@@ -13,7 +13,7 @@ bench/ussd_servers.py, the load generator in bench/ussd_load.py).
     again (7 hops: dial, department, day, session, ID, confirm); on bare, the same number of
     connections POST a USSD-sized form. The two alternate in ``--rounds`` (8) short rounds.
     The ratio is ours' best round over bare's best round: this vCPU has a fast and a slow mode
-    (bench/machine.py: ~1.7x apart, the slow one 11-86 % of the time, in spells of up to
+    (bench/machine.py: ~1.7x apart, the slow one 5-86 % of the time, in spells of up to
     seconds), so a round's rate depends on how much of it fell in the slow mode, and each
     side's best round is that side in the fast mode. The median of the per-round ratios (the
     headline until 2026-11-26) is printed too: it compares rounds that caught different
