@@ -6,9 +6,9 @@ Each sample looks ``--lookups`` keys up in a 1,000-entry dict (it stays in the c
 so only the core's speed counts) for ``--seconds``. On a dedicated core every sample takes about
 the same time. On a shared virtual machine the samples fall into a fast and a slow mode: this
 one's vCPUs ran ~1.6–1.8x slower for 5–86 % of a 20 s run (31 runs on 2026-11-26), in
-spells of up to ~4 s, with 0.1 % of steal time in ``/proc/stat``:
-the hypervisor did not take the vCPU away, it ran slower, as a core does when the other hardware
-thread of its physical core is busy.
+spells of up to ~4 s, with 0.1 % of steal time in ``/proc/stat``: the hypervisor did not take
+the vCPU away, it ran slower, as a core does when the other hardware thread of its physical core
+is busy.
 
 Why it matters: bench/ussd_http.py compares two servers measured one after the other in rounds
 of a few seconds, so each round's speed depends on how much of it fell in the slow mode. Run this
