@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import phonenumbers
 import pytest
 from hypothesis import given
@@ -12,9 +14,10 @@ from ussd.at import BadRequest, normalise_msisdn, parsed_msisdn
 normalise = normalise_msisdn.__wrapped__  # without the cache: every call decides afresh
 
 
-def verdict(fn: object, raw: str) -> str:
+def verdict(fn: Callable[[str], str], raw: str) -> str:
+    """The normalised number, or the refusal's message."""
     try:
-        return fn(raw)  # type: ignore[operator, no-any-return]
+        return fn(raw)
     except BadRequest as exc:
         return f"BadRequest: {exc}"
 
