@@ -37,9 +37,11 @@ class BadRequest(ValueError):
 # A Chinese mobile number as gateways send it (+86 and 11 digits, or the 11 digits alone), checked
 # against phonenumbers' own pattern for CN mobiles: the answer phonenumbers would give, without
 # its parser (~40 µs, the first hop of every dialogue; a number that does not match takes it).
+# ASCII digits only: Python's \d also matches other scripts' digits ("١٣٨…"), which the parser
+# converts and this shortcut would pass through unconverted.
 _CN_MOBILE = re.compile(phonenumbers.PhoneMetadata.metadata_for_region("CN").mobile
-                        .national_number_pattern)
-_CN_MOBILE_FORMS = re.compile(r"(?:\+86)?(1\d{10})")
+                        .national_number_pattern, re.ASCII)
+_CN_MOBILE_FORMS = re.compile(r"(?:\+86)?(1\d{10})", re.ASCII)
 
 
 @functools.lru_cache(maxsize=65536)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import phonenumbers
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from ussd.at import BadRequest, normalise_msisdn, parsed_msisdn
@@ -23,6 +23,7 @@ def verdict(fn: Callable[[str], str], raw: str) -> str:
 
 
 @given(national=st.from_regex(r"1\d{10}", fullmatch=True), plus=st.booleans())
+@example(national="18\u066000000000", plus=True)  # an Arabic-Indic zero: the parser converts it
 def test_any_eleven_digits_after_1_get_phonenumbers_verdict(national: str, plus: bool) -> None:
     raw = ("+86" if plus else "") + national
     assert verdict(normalise, raw) == verdict(parsed_msisdn, raw)
