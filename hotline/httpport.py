@@ -1,7 +1,7 @@
 """The HTTP port: USSD gateway connections on a lean HTTP/1.1 protocol, the rest on twisted.web.
 
 Why: twisted.web spends ~250 µs of CPU on a request that answers a constant, a third of what a
-whole USSD hop cost before this protocol (docs/benchmarks.md); httptools, the binding of Node's
+whole USSD hop cost before this protocol (bench/RESULTS.md); httptools, the binding of Node's
 llhttp parser, reads the same request for a sixth to a tenth of that (bench/ussd_http.py prints
 both). Gateways send one small POST after another on kept-alive connections, so their
 connections are the ones worth serving leanly.

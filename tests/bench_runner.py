@@ -1,4 +1,4 @@
-"""Runs a bench script the way docs/benchmarks.md does, for the benches' smoke tests."""
+"""Runs a bench script the way bench/RESULTS.md does, for the benches' smoke tests."""
 
 from __future__ import annotations
 
