@@ -7,9 +7,9 @@ consumer had read but not acknowledged (its pending list) are read again first, 
 dead consumer left pending longer than ``claim_idle`` are claimed (XAUTOCLAIM).  Re-reading is
 harmless: each SMS has an idempotency key (``<type>:<tcode>``).
 
-It polls every ``interval`` (0.05 s): a batch is handled in one go (render, outbox, SMPP), and
-at 0.2 s a node booking ~140 times a second spent 3-8 ms per batch, a stall every USSD hop and
-call arriving meanwhile waited out (paced USSD p99 13-17 ms, against 10-13 ms at 0.05 s).
+It polls every ``interval`` (0.05 s): a batch is handled in one go (render, outbox, SMPP), so
+a longer interval makes bigger batches on a busy node, each a stall that every USSD hop and call
+arriving meanwhile waits out (bench/RESULTS.md, "A long reactor turn is a stall").
 
 Reminders: a ``booked`` event also records the reminder in Redis (zset by due time, the day
 before the visit at ``reminder_hour``); a cancellation removes it.  ``poll`` sends the reminders

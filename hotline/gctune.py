@@ -2,8 +2,8 @@
 
 A node keeps thousands of calls and dialogues alive. With CPython's default thresholds
 (700, 10, 10) the collector keeps walking everything loaded at start-up (menus, catalog,
-Twisted, phonenumbers' metadata) and the live calls; with 1,000 calls alive its full passes
-paused the reactor for up to ~90 ms, which is what set the FastAGI p99 (bench/ivr_calls.py).
+Twisted, phonenumbers' metadata) and the live calls; with many calls alive its full passes
+pause the reactor long enough to set the FastAGI p99 (bench/RESULTS.md, ivr_calls).
 After start-up, ``gc.freeze()`` moves what was loaded out of the collector's view, and higher
 thresholds make collections rarer. Per-call and per-hop objects are freed by reference counting
 (an ended call breaks its own cycles), so little cyclic garbage waits for a collection.

@@ -1,8 +1,8 @@
 """The HTTP port: USSD gateway connections on a lean HTTP/1.1 protocol, the rest on twisted.web.
 
-Why: twisted.web spends ~250 µs of CPU on a request that answers a constant, a third of what a
-whole USSD hop cost before this protocol (bench/RESULTS.md); httptools, the binding of Node's
-llhttp parser, reads the same request for a sixth to a tenth of that (bench/ussd_http.py prints
+Why: twisted.web's request handling, all in Python, was a large share of a whole USSD hop
+before this protocol; httptools, the binding of Node's llhttp parser, reads the same request
+for a small fraction of that (bench/RESULTS.md, ussd_http: bench/ussd_http.py prints
 both). Gateways send one small POST after another on kept-alive connections, so their
 connections are the ones worth serving leanly.
 

@@ -22,7 +22,7 @@ class MaskingObserver:
 
     With a ``clock`` the lines written during one reactor turn are flushed together at the end
     of that turn (a busy server logs a line per USSD hop; a flush, i.e. a write(2), per line was
-    a tenth of a hop). A process killed mid-turn loses at most that turn's lines. Without a clock
+    costly). A process killed mid-turn loses at most that turn's lines. Without a clock
     every line is flushed at once.
     """
 
@@ -75,7 +75,7 @@ def event_text(event: dict[str, Any]) -> str:
     """``formatEvent``'s text, through ``str.format_map`` when the format is plain.
 
     Twisted formats with ``string.Formatter`` in Python (its ``{f()}`` call syntax needs that);
-    that was half the cost of a log line. A format without a call, and events Twisted flattened,
+    that was much of the cost of a log line. A format without a call, and events Twisted flattened,
     take Twisted's own path, as does any format ``format_map`` cannot fill.
     """
     fmt = event.get("log_format")
@@ -100,7 +100,7 @@ def configure_structlog(level: str = "info", observer: MaskingObserver | None = 
     """structlog events (ivr/) get the same masking and line shape as Twisted's, written by
     ``observer`` (default: a MaskingObserver on stdout). Rendered here as ``event key=value
     ...`` in the order given: structlog's ConsoleRenderer and TimeStamper (padded columns, a
-    strftime per line) were ~3 % of a FastAGI call's CPU."""
+    strftime per line) were a visible share of a FastAGI call's CPU."""
     import logging
 
     import structlog

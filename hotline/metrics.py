@@ -121,7 +121,7 @@ class CountingSite(Site):
 
     def __init__(self, resource: Resource, metrics: Metrics, **kwargs: Any) -> None:
         # Our resources read their bodies themselves (JSON, or ussd's form_fields): Twisted's
-        # POST form parsing costs a fifth of a USSD hop for nothing.
+        # POST form parsing (``email.message`` per request) is costly work for nothing.
         kwargs.setdefault("parsePOSTFormSubmission", False)
         super().__init__(resource, **kwargs)
         self.metrics = metrics

@@ -23,7 +23,7 @@ class _Protocol(txredisapi.RedisProtocol):  # type: ignore[misc]
     """txredisapi's protocol (hiredis reader) with a leaner request encoder.
 
     The stock encoder type-checks and re-encodes every argument several times; for booking's
-    scripts (a dozen keys and arguments) that was ~6 % of a USSD hop's CPU.
+    scripts (a dozen keys and arguments) that was a visible share of a USSD hop's CPU.
     """
 
     def connectionMade(self) -> Any:
