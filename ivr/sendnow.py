@@ -41,7 +41,7 @@ def send_first_write_now(transport: Any, call_later: Callable[..., Any]) -> None
 
     For a connection many callers share (Redis): a lone request leaves at once, and a burst
     (several hops handled in one turn) still costs one ``send`` instead of one per request,
-    which would cost both sides ~3 times the CPU per command. Plain TCP transports only.
+    a syscall each on both sides (bench/RESULTS.md). Plain TCP transports only.
     """
     if type(transport) not in _PLAIN_TCP:
         return

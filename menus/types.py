@@ -127,11 +127,11 @@ class Session:
     ended: bool = False
 
     def evolve(self, **changes: Any) -> Session:
-        """A copy with ``changes`` (like ``dataclasses.replace``, which cost a third of an
-        engine step: the engine evolves a session ~4 times per input).
+        """A copy with ``changes`` (like ``dataclasses.replace``, which was a large part of an
+        engine step: the engine evolves a session several times per input).
 
         The copy's slots are filled through their descriptors: a frozen dataclass's
-        ``__init__`` goes through ``object.__setattr__`` by name per field, 2.5x slower."""
+        ``__init__`` goes through ``object.__setattr__`` by name per field, which is slower."""
         if not changes.keys() <= _SESSION_FIELDS:
             return replace(self, **changes)  # raises the usual TypeError for a bad name
         get = changes.get

@@ -4,8 +4,8 @@ At least once: a message is ``sending`` while its submit_sm are out; a crash lea
 in-flight set and ``recover()`` (called when the sender starts) puts it back to waiting, so it
 is sent again (a duplicate only where the SMSC had accepted a part whose resp was lost).  The
 idempotency key is the message hash's name: a key seen within ``retention`` is not queued
-again.  ``put`` and ``done`` calls made in the same reactor turn share one EVALSHA, which is
-what keeps a durable outbox within a few times the cost of a bare SMPP loop.
+again.  ``put`` and ``done`` calls made in the same reactor turn share one EVALSHA, so a busy
+sender does not pay a Redis round trip per message (bench/RESULTS.md, smpp_mt).
 
 One sender per outbox prefix: the in-flight set is not leased per process.
 """

@@ -36,7 +36,7 @@ class BadRequest(ValueError):
 
 # A Chinese mobile number as gateways send it (+86 and 11 digits, or the 11 digits alone), checked
 # against phonenumbers' own pattern for CN mobiles: the answer phonenumbers would give, without
-# its parser (~40 µs, the first hop of every dialogue; a number that does not match takes it).
+# its parser (costly, on the first hop of every dialogue; a number that does not match takes it).
 # ASCII digits only: Python's \d also matches other scripts' digits ("١٣٨…"), which the parser
 # converts and this shortcut would pass through unconverted.
 _CN_MOBILE = re.compile(phonenumbers.PhoneMetadata.metadata_for_region("CN").mobile

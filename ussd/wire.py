@@ -39,7 +39,7 @@ class GatewayRequest:
         """Query string plus an url-encoded body (the AT convention sends either).
 
         Parsed here, not by Twisted: hotline's Site turns Twisted's POST form parsing off, since
-        it runs every request's Content-Type through ``email.message``, a fifth of a hop's CPU.
+        it runs every request's Content-Type through ``email.message``, costly on every hop.
         """
         fields: dict[bytes, list[bytes]] = {}
         ctype = self.header(b"content-type").split(b";", 1)[0].strip().lower()
@@ -55,7 +55,7 @@ def add_form_pairs(encoded: bytes, into: dict[bytes, list[bytes]]) -> None:
     a space, ``%XX`` an escaped byte, a name without ``=`` an empty value.
 
     When no ``&`` or ``=`` is escaped, the whole body is unquoted at once and then split: the
-    same pairs, at under half the cost of unquoting name by name and value by value (a USSD
+    same pairs, for less than unquoting name by name and value by value costs (a USSD
     form escapes most of its fields: ``*``, ``#``, ``+``).
     """
     if b"+" in encoded:
