@@ -72,10 +72,16 @@ def load_static(settings: Settings) -> tuple[Any, MenuSource, dict[str, dict[str
     return catalog, menus, templates
 
 
-def http_edge(settings: Settings) -> KioskAccess:
-    """Who may use the kiosk API (docs/operations.md)."""
+def http_edge(settings: Settings) -> tuple[KioskAccess, dict[str, Any]]:
+    """Who may use the kiosk API, and the HTTP port's limits and timeouts (docs/operations.md)."""
+    http = settings.raw["http"]
     try:
-        return KioskAccess.from_settings(settings.raw)
+        edge = {key: float(http[key]) for key in
+                ("header_timeout_s", "body_timeout_s", "keepalive_timeout_s")}
+        edge["max_body_bytes"] = int(http["max_body_bytes"])
+        if min(edge.values()) <= 0:
+            raise ValueError("http timeouts and max_body_bytes must be positive")
+        return KioskAccess.from_settings(settings.raw), edge
     except (TypeError, ValueError) as exc:
         raise SettingsError(f"settings: {exc}") from exc
 
@@ -92,7 +98,7 @@ async def start(
     (default: the main process, ``node.workers`` from settings) says which part runs here."""
     node = node or Node.main_for(settings)
     catalog, menus, templates = load_static(settings)
-    kiosk_access = http_edge(settings)  # malformed settings stop here, before any start
+    kiosk_access, edge = http_edge(settings)  # malformed settings stop here, before any start
     stoppers: list[Callable[[], Any]] = []
 
     redis, redis_url = await open_redis(settings, stoppers)  # a worker: the main's URL
@@ -124,7 +130,7 @@ async def start(
     root.putChild(b"metrics", MetricsResource(metrics))
     site = CountingSite(root, metrics)  # gateway connections are served leanly, the rest by it
     port = GatewayHttpFactory(site, ussd_wiring.gateway_routes(root), clock=reactor,
-                              count=metrics.count_http)
+                              count=metrics.count_http, **edge)
     http: IListeningPort = node.listeners.listen(
         reactor, "http", settings.http_port, port, settings.http_interface, 1024,
     )  # fmt: skip

@@ -24,7 +24,12 @@ DEFAULTS: dict[str, Any] = {
     "http": {
         "port": 8080,
         "interface": "127.0.0.1",
-        # docs/operations.md#the-http-port: the proxies whose X-Forwarded-For names the client
+        # docs/operations.md#the-http-port: the edge's limits and timeouts, and the proxies whose
+        # X-Forwarded-For names the client (addresses or CIDR networks)
+        "max_body_bytes": 65536,
+        "header_timeout_s": 10.0,
+        "body_timeout_s": 10.0,
+        "keepalive_timeout_s": 75.0,
         "trusted_proxies": [],
     },
     # docs/booking.md#kiosk-api: registered kiosks (absent: any kiosk_id), secrets in X-Kiosk-Secret

@@ -122,6 +122,10 @@ def test_malformed_kiosk_settings_are_refused_with_the_key_named() -> None:
 
 def test_the_server_does_not_start_with_malformed_edge_settings() -> None:
     for overrides in ({"http": {"trusted_proxies": "10.0.0.1"}}, {"kiosk": {"ids": [1]}},
-                      {"http": {"trusted_proxies": ["10.0.0.0/33"]}}):
+                      {"http": {"trusted_proxies": ["10.0.0.0/33"]}},
+                      {"http": {"header_timeout_s": 0}}, {"http": {"max_body_bytes": "big"}}):
         with pytest.raises(SettingsError):
             http_edge(load_settings(None, overrides))
+    _, edge = http_edge(load_settings(None, {"http": {"header_timeout_s": 3, "body_timeout_s": 4}}))
+    assert edge == {"header_timeout_s": 3.0, "body_timeout_s": 4.0, "keepalive_timeout_s": 75.0,
+                    "max_body_bytes": 65536}
