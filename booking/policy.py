@@ -58,7 +58,7 @@ class Policy:
     noshow_grace_minutes: int = 30  # session end + this → unclaimed bookings become no-shows
     kiosk_failures_per_minute: int = 10  # failed verifications per kiosk per minute
     kiosk_failures_per_address_per_minute: int = 30  # ... per client address, whatever kiosk_id
-    kiosk_failures_per_hospital_per_minute: int = 300  # ... at all kiosks together
+    kiosk_failures_per_hospital_per_minute: int = 120  # ... at all kiosks together
     limits: Limits = Limits()
 
 
