@@ -7,6 +7,7 @@ everything it started (SIGTERM, then SIGKILL), not left behind.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -18,23 +19,29 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    """A process of the group still runs (an exited one not yet reaped, a zombie, does not)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # it ended meanwhile
+        if int(fields[2]) == pgid and fields[0] != "Z":  # state, ppid, pgrp, ...
+            return True
+    return False
 
 
 def stop_group(pgid: int, grace_s: float = 10.0) -> bool:
     """SIGTERM the group, SIGKILL what is left after ``grace_s``; whether anything was left."""
     if not group_alive(pgid):
         return False
-    os.killpg(pgid, signal.SIGTERM)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
     while group_alive(pgid) and time.monotonic() < deadline:
         time.sleep(0.05)  # waiting on other processes' exit: no clock of ours to advance
     if group_alive(pgid):
-        os.killpg(pgid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
     return True
 
 
