@@ -28,6 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from children import started
 from twisted.internet import defer, task
 
 from booking import keys
@@ -238,6 +239,7 @@ async def main(reactor: Any, args: argparse.Namespace) -> None:
           f"session of {args.places} places, Redis durable={args.durable}, {args.rounds} rounds")
     tmp = tempfile.TemporaryDirectory()
     with tmp, RedisProcess(Path(tmp.name), durable=args.durable) as server:
+        started(server)  # also stopped if the reactor is stopped (SIGTERM) before the end
         redis = await connect(server.url)
         catalog = parse_catalog(catalog_text(10, args.places), "bench.yaml")
         service = RedisBookingService(redis, catalog, clock)

@@ -35,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from children import started, stop  # noqa: E402
 from ivr_load import load, pct  # noqa: E402
 from ivr_servers import serve  # noqa: E402
 
@@ -51,7 +52,7 @@ def profile_server(pid: int) -> subprocess.Popen[bytes] | None:
     at = float(os.environ.get("IVR_BENCH_PYSPY_AT", "4"))
     secs = os.environ.get("IVR_BENCH_PYSPY_S", "8")
     cmd = f"sleep {at}; exec {pyspy} record -p {pid} -d {secs} -r 200 -f raw -o {out} --nonblocking"
-    return subprocess.Popen(["sh", "-c", cmd], stdout=subprocess.DEVNULL)
+    return started(subprocess.Popen(["sh", "-c", cmd], stdout=subprocess.DEVNULL))
 
 
 def start_servers(mode: str, args: argparse.Namespace, extra: list[str]) -> tuple[list, str]:
@@ -67,18 +68,18 @@ def start_servers(mode: str, args: argparse.Namespace, extra: list[str]) -> tupl
     servers, port = [], ""
     for _ in range(args.workers):
         fd = ["--fd", str(shared.fileno())] if shared is not None else []
-        server = subprocess.Popen(
+        server = started(subprocess.Popen(
             [*me, *fd],
             stdout=subprocess.PIPE,
             text=True,
             pass_fds=[shared.fileno()] if shared is not None else [],
-        )
+        ))
         servers.append(server)
         assert server.stdout is not None
         line = server.stdout.readline()
         if not line.startswith("PORT "):
             for s in servers:
-                s.kill()
+                stop(s)
             raise SystemExit(f"server did not start: {line!r}")
         port = line.split()[1]
     if shared is not None:
@@ -88,6 +89,14 @@ def start_servers(mode: str, args: argparse.Namespace, extra: list[str]) -> tupl
 
 def run_pair(mode: str, args: argparse.Namespace, extra: list[str]) -> tuple[dict, dict]:
     servers, port = start_servers(mode, args, extra)
+    try:
+        return measure(mode, args, servers, port)
+    finally:  # a load generator that timed out, a server that failed: stop all the same
+        for server in servers:
+            stop(server)
+
+
+def measure(mode: str, args: argparse.Namespace, servers: list, port: str) -> tuple[dict, dict]:
     profiler = profile_server(servers[0].pid) if mode == "ours" else None
     loadgen = subprocess.run(
         [
@@ -179,6 +188,7 @@ def main() -> None:
         tempfile.TemporaryDirectory() as tmp,
         RedisProcess(Path(tmp) / "redis", durable=False) as rp,
     ):
+        started(rp)
         extra = ["--stub-booking"] if args.stub_booking else []
         extra += ["--log-level", args.log_level]
         ours, ours_load = run_pair("ours", args, ["--redis", rp.url, "--tmp", tmp, *extra])

@@ -24,6 +24,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from children import started  # noqa: E402
+
 ID_NUMBER = "11010519491231002X"
 
 
@@ -78,7 +80,7 @@ async def main(reactor: Any, args: argparse.Namespace) -> None:
     from menus.definition import MenuSource, load_menu
 
     scratch = Path(tempfile.mkdtemp(prefix="hotline-journey-"))
-    server = RedisProcess(data_dir=scratch, durable=False).start()
+    server = started(RedisProcess(data_dir=scratch, durable=False).start())
     try:
         redis = await redis_client.connect(server.url)
         booking = RedisBookingService(redis, load_catalog(args.catalog), clock=reactor)

@@ -27,6 +27,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from children import started  # noqa: E402
+
 BURST = 100
 
 
@@ -105,6 +107,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp, RedisProcess(data_dir=Path(tmp),
                                                             durable=False) as server:
+        started(server)
         print(f"redis {server.url}; {args.rounds} alternating rounds, {args.commands} GETs in "
               f"bursts of {BURST}, {args.commands // 4} single", flush=True)
         d = defer.ensureDeferred(run(server.url, args.rounds, args.commands))

@@ -33,6 +33,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from children import started, stop  # noqa: E402
 from twisted.internet import defer, protocol, task  # noqa: E402
 
 from hotline.redis_client import connect  # noqa: E402
@@ -52,13 +53,16 @@ def start_peer() -> tuple[subprocess.Popen[bytes], int]:
     node = shutil.which("node")
     if node is None or not (ROOT / "tests/peers/node_modules/smpp").is_dir():
         sys.exit("needs node and `npm install --prefix tests/peers`")
-    proc = subprocess.Popen([node, str(ROOT / "tests/peers/smsc.js"), "0", "--quiet"],
-                            stdout=subprocess.PIPE, cwd=ROOT / "tests/peers")
+    proc = started(subprocess.Popen([node, str(ROOT / "tests/peers/smsc.js"), "0", "--quiet"],
+                                    stdout=subprocess.PIPE, cwd=ROOT / "tests/peers"))
     assert proc.stdout is not None
     line = proc.stdout.readline()
     import json
 
-    return proc, int(json.loads(line)["listening"])
+    try:
+        return proc, int(json.loads(line)["listening"])
+    except (ValueError, KeyError):
+        sys.exit(f"the SMSC peer did not start: {line[:200]!r}")
 
 
 async def until(reactor: Any, predicate: Any, what: str, limit: float = LIMIT_S) -> None:
@@ -179,10 +183,15 @@ async def run_bare(reactor: Any, port: int, count: int) -> tuple[float, float]:
 
 
 async def main(reactor: Any, opts: argparse.Namespace) -> None:
+    peer, port = start_peer()  # first: without a peer nothing else is started
     tmp = Path(tempfile.mkdtemp(prefix="smpp_mt-"))
-    redis_proc = RedisProcess(data_dir=tmp, durable=not opts.no_durable).start()
-    peer, port = start_peer()
-    redis = await connect(redis_proc.url)
+    try:
+        redis_proc = started(RedisProcess(data_dir=tmp, durable=not opts.no_durable).start())
+        redis = await connect(redis_proc.url)
+    except BaseException:
+        stop(peer)
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     try:
         persistence = "no persistence" if opts.no_durable else "AOF appendfsync always"
         print(f"smpp_mt: SMSC npm smpp (tests/peers/smsc.js --quiet, port {port}); redis "
@@ -207,9 +216,8 @@ async def main(reactor: Any, opts: argparse.Namespace) -> None:
               f"dlr_ok={ours['dlr_ok']:.4f} tps_err={abs(achieved - 200) / 200:.4f}")
     finally:
         await redis.disconnect()
-        peer.terminate()
-        peer.wait(10)
-        redis_proc.stop()
+        stop(peer)
+        stop(redis_proc)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -52,6 +52,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from children import started, stop  # noqa: E402
 from ussd_load import DEPTS, closed_loop, paced  # noqa: E402
 from ussd_servers import spawn  # noqa: E402
 
@@ -149,7 +150,7 @@ def main() -> int:
     catalog = scratch / "hospital.yaml"
     catalog.write_text(CATALOG + "".join(
         f"  - id: {i}\n    name: {{zh: {n}, en: {i}}}\n" for i, n in DEPTS), encoding="utf-8")
-    redis = RedisProcess(data_dir=scratch / "redis", durable=False).start()
+    redis = started(RedisProcess(data_dir=scratch / "redis", durable=False).start())
     procs: list[subprocess.Popen[str]] = []
     try:
         smsc, smsc_port = spawn("--serve-smsc")
@@ -274,10 +275,9 @@ def main() -> int:
               f"ratio_median={ratio:.3f}")
         return 0
     finally:
-        for proc in procs:
-            proc.terminate()
-            proc.wait(timeout=10)
-        redis.stop()
+        for proc in procs:  # (each is also stopped at exit if this is cut short)
+            stop(proc)
+        stop(redis)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from children import started, stop  # noqa: E402
 from ussd_load import DEPTS  # noqa: E402
 
 
@@ -216,13 +217,13 @@ def serve_smsc() -> None:
 
 
 def spawn(*args: str) -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True,
-                            cwd=ROOT)
+    proc = started(subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE,
+                                    text=True, cwd=ROOT))
     assert proc.stdout is not None
     line = proc.stdout.readline()
-    if not line:
-        proc.wait()
-        raise RuntimeError(f"server {args[0]} did not start")
+    if not line.startswith("{"):
+        stop(proc)
+        raise RuntimeError(f"server {args[0]} did not start: {line[:200]!r}")
     out = proc.stdout  # keep draining, so a chatty child never blocks on a full pipe
     threading.Thread(target=lambda: [None for _ in out], daemon=True).start()
     return proc, int(json.loads(line)["port"])

@@ -78,6 +78,14 @@ class BookingError(Exception):
         self.message = message
 
 
+class RateLimited(BookingError):
+    """``rate_limited``, with the seconds after which the same caller may try again."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__("rate_limited", message)
+        self.retry_after_s = retry_after_s
+
+
 BookingListener = Callable[[Booking], Awaitable[None] | None]
 
 
@@ -96,15 +104,20 @@ class BookingService(Protocol):
         """Reserve a remote place and confirm it; raises BookingError (full, duplicate, ...)."""
         ...
 
-    async def verify(self, tcode: str, kiosk_id: str | None = None) -> Booking:
+    async def verify(
+        self, tcode: str, kiosk_id: str | None = None, client: str | None = None
+    ) -> Booking:
         """The booking behind a T-code if it can be checked in now; raises BookingError.
 
-        With ``kiosk_id``, failed codes count against that kiosk's per-minute limit.
+        With ``kiosk_id`` or ``client`` (the caller's network address), a wrong code counts
+        against that kiosk, that address and the whole hospital, each limited per minute; over a
+        limit the answer is RateLimited, without looking the code up.
         """
         ...
 
-    async def check_in(self, tcode: str, kiosk_id: str) -> Booking:
-        """Mark the booking used, once; a second call raises BookingError('already_checked_in')."""
+    async def check_in(self, tcode: str, kiosk_id: str, client: str | None = None) -> Booking:
+        """Mark the booking used, once; a second call raises BookingError('already_checked_in').
+        Wrong codes are limited as for ``verify``."""
         ...
 
     async def bookings_for(self, msisdn: str) -> list[Booking]:

@@ -88,8 +88,14 @@ def phone_bookings(msisdn: str) -> str:
 
 
 def rate(kind: str, who: str, minute: int) -> str:
-    """Fixed one-minute window counter of operations (``kind`` p = phone, i = ID, k = kiosk)."""
+    """Fixed one-minute window counter of operations (``kind`` p = phone, i = ID)."""
     return f"{PREFIX}rl:{kind}:{who}:{minute}"
+
+
+def kiosk_failures(kind: str, who: str) -> str:
+    """Sorted set of the times of wrong T-codes at the kiosk API in the last minute (``kind``
+    k = one kiosk_id, a = one client address, h = the whole hospital with ``who`` "-")."""
+    return f"{PREFIX}kf:{kind}:{who}"
 
 
 def payment(txn_id: str) -> str:

@@ -16,7 +16,7 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from booking import keys
-from booking.api import Booking, BookingError, BookingListener
+from booking.api import Booking, BookingError, BookingListener, RateLimited
 from booking.rules import (
     cancel_too_late,
     check_in_refusal,
@@ -35,6 +35,8 @@ else:
 log = Logger()
 PAYMENT_TTL = 30 * 86400  # a payment callback replayed within this time gets the same answer
 SWEEP_BATCH = 200
+KIOSK_WINDOW_S = 60  # the kiosk limits count wrong codes in any such sliding window
+KIOSK_LIMITED = "Too many wrong codes. Please wait a minute or ask at the desk."
 
 
 def release_keys(h: dict[str, str]) -> list[str]:
@@ -160,22 +162,6 @@ class LifecycleMixin(_Base):
 
     # ---------------------------------------------------------------- kiosk
 
-    async def _kiosk_guard(self, kiosk_id: str | None) -> str | None:
-        """The kiosk's failure counter key; refuses a kiosk over its failures this minute."""
-        if not kiosk_id:
-            return None
-        key = keys.rate("k", kiosk_id, int(self.clock.seconds() // 60))
-        if int(await self.redis.get(key) or 0) >= self.policy.kiosk_failures_per_minute:
-            raise BookingError(
-                "rate_limited", "Too many failed codes at this kiosk. Please ask at the desk."
-            )
-        return key
-
-    async def _failed(self, key: str | None, exc: BookingError) -> None:
-        """Count a failed verification (unknown or mistyped code) against the kiosk."""
-        if key and exc.code == "not_found" and await self.redis.incr(key) == 1:
-            await self.redis.expire(key, 120)
-
     def _window(self, h: dict[str, str]) -> tuple[float, float] | None:
         """When the booking may be checked in, or None when the hospital checks only the day."""
         dept = self.catalog.department(h["dept"])
@@ -188,17 +174,37 @@ class LifecycleMixin(_Base):
             day, tmpl.start, tmpl.end, self._tz, p.checkin_early_minutes, p.checkin_late_minutes
         )
 
-    async def _kiosk_lookup(self, tcode: str, kiosk_id: str | None) -> dict[str, str]:
-        """The booking's hash for a kiosk; a miss counts against the kiosk's failure limit."""
-        key = await self._kiosk_guard(kiosk_id)
-        try:
+    async def _kiosk_lookup(
+        self, tcode: str, kiosk_id: str | None, client: str | None
+    ) -> dict[str, str]:
+        """The booking's hash for a kiosk. A wrong code counts against the kiosk, the client
+        address and the hospital; over any of their limits nothing is looked up (RateLimited).
+        The check, the lookup and the count are one script, so concurrent guesses from any
+        process cannot pass a limit. Without a kiosk or client (a trusted caller): no limit."""
+        if not kiosk_id and not client:
             return await self._hash(tcode)
-        except BookingError as exc:
-            await self._failed(key, exc)
-            raise
+        p = self.policy
+        logs = [(keys.kiosk_failures("h", "-"), p.kiosk_failures_per_hospital_per_minute)]
+        if kiosk_id:
+            logs.append((keys.kiosk_failures("k", kiosk_id), p.kiosk_failures_per_minute))
+        if client:
+            limit = p.kiosk_failures_per_address_per_minute
+            logs.append((keys.kiosk_failures("a", client), limit))
+        reply = await self.scripts["kiosk_lookup"](
+            [keys.booking(tcode if is_well_formed(tcode) else "-"), *(k for k, _ in logs)],
+            [repr(self.clock.seconds()), KIOSK_WINDOW_S, int(is_well_formed(tcode)),
+             *(n for _, n in logs)],
+        )  # fmt: skip
+        if reply[0] == "rate_limited":
+            raise RateLimited(KIOSK_LIMITED, int(reply[1]))
+        if reply[0] != "ok":
+            raise BookingError("not_found", NOT_FOUND)
+        return dict(zip(reply[1::2], reply[2::2], strict=True))
 
-    async def verify(self, tcode: str, kiosk_id: str | None = None) -> Booking:
-        h = await self._kiosk_lookup(tcode, kiosk_id)
+    async def verify(
+        self, tcode: str, kiosk_id: str | None = None, client: str | None = None
+    ) -> Booking:
+        h = await self._kiosk_lookup(tcode, kiosk_id, client)
         booking = self._booking(h)
         why = check_in_refusal(booking.status.value, booking.day, self.now())
         if why is None and booking.status.value != "confirmed":
@@ -211,10 +217,10 @@ class LifecycleMixin(_Base):
             raise refusal(why)
         return booking
 
-    async def check_in(self, tcode: str, kiosk_id: str) -> Booking:
+    async def check_in(self, tcode: str, kiosk_id: str, client: str | None = None) -> Booking:
         if not kiosk_id or len(kiosk_id) > 64:
             raise BookingError("bad_request", "kiosk_id must be 1 to 64 characters.")
-        h = await self._kiosk_lookup(tcode, kiosk_id)
+        h = await self._kiosk_lookup(tcode, kiosk_id, client)
         now_s = self.clock.seconds()
         today = local_now(now_s, self._tz).date().isoformat()
         window = self._window(h)

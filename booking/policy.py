@@ -57,6 +57,8 @@ class Policy:
     checkin_window: bool = True  # False: any time on the visit day (demo convenience)
     noshow_grace_minutes: int = 30  # session end + this → unclaimed bookings become no-shows
     kiosk_failures_per_minute: int = 10  # failed verifications per kiosk per minute
+    kiosk_failures_per_address_per_minute: int = 30  # ... per client address, whatever kiosk_id
+    kiosk_failures_per_hospital_per_minute: int = 120  # ... at all kiosks together
     limits: Limits = Limits()
 
 

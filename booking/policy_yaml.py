@@ -20,6 +20,8 @@ _POLICY_INTS = {
     "checkin_late_minutes": (0, 720),
     "noshow_grace_minutes": (0, 1440),
     "kiosk_failures_per_minute": (1, 10000),
+    "kiosk_failures_per_address_per_minute": (1, 10000),
+    "kiosk_failures_per_hospital_per_minute": (1, 100000),
 }
 POLICY_KEYS = {"payment", "reserve_share", "return_delay_minutes", "checkin_window"}
 POLICY_KEYS |= {*_POLICY_TIMES, *_POLICY_INTS}

@@ -86,7 +86,7 @@ class RedisBookingService(AvailabilityMixin, LifecycleMixin, PeopleMixin, AdminM
                       "ids": lim.ids_per_phone, "ops": lim.ops_per_minute}  # fmt: skip
         names = ("hold", "confirm", "expire", "cancel", "check_in", "avail", "avail_many")
         names += ("set_share",)
-        names += ("register", "no_show", "shrink")
+        names += ("register", "no_show", "shrink", "kiosk_lookup")
         self.scripts = {n: LuaScript(redis, n) for n in names}
         self._hold = self.scripts["hold"]
         self._book = self._hold  # the script that takes a place (older name)

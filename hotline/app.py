@@ -27,11 +27,11 @@ from hotline.metrics import CountingSite, Metrics, MetricsResource, register_gau
 from hotline.node import Node
 from hotline.notify import load_templates
 from hotline.redis_client import redacted_url
-from hotline.settings import Settings
+from hotline.settings import Settings, SettingsError
 from hotline.sms_wiring import start_sms
 from hotline.stopping import stop_all
 from hotline.storage import open_redis
-from hotline.web import build_root
+from hotline.web import KioskAccess, build_root
 from ivr.server import BACKLOG, FastAGIFactory
 from menus.definition import MenuSource, load_menu
 from menus.driver import Dialogue
@@ -72,6 +72,20 @@ def load_static(settings: Settings) -> tuple[Any, MenuSource, dict[str, dict[str
     return catalog, menus, templates
 
 
+def http_edge(settings: Settings) -> tuple[KioskAccess, dict[str, Any]]:
+    """Who may use the kiosk API, and the HTTP port's limits and timeouts (docs/operations.md)."""
+    http = settings.raw["http"]
+    try:
+        edge = {key: float(http[key]) for key in
+                ("header_timeout_s", "body_timeout_s", "keepalive_timeout_s")}
+        edge["max_body_bytes"] = int(http["max_body_bytes"])
+        if min(edge.values()) <= 0:
+            raise ValueError("http timeouts and max_body_bytes must be positive")
+        return KioskAccess.from_settings(settings.raw), edge
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"settings: {exc}") from exc
+
+
 async def start(
     settings: Settings,
     reactor: Any,
@@ -84,6 +98,7 @@ async def start(
     (default: the main process, ``node.workers`` from settings) says which part runs here."""
     node = node or Node.main_for(settings)
     catalog, menus, templates = load_static(settings)
+    kiosk_access, edge = http_edge(settings)  # malformed settings stop here, before any start
     stoppers: list[Callable[[], Any]] = []
 
     redis, redis_url = await open_redis(settings, stoppers)  # a worker: the main's URL
@@ -104,7 +119,7 @@ async def start(
     stoppers.append(node.reloading(menus, settings.menu_files, reactor))  # file watch + SIGHUP
 
     ussd = ussd_wiring.at_resource(settings, dialogue, redis, reactor)
-    root = build_root(booking, redis.ping, ussd_at=ussd)
+    root = build_root(booking, redis.ping, ussd_at=ussd, kiosk_access=kiosk_access)
     ussd_wiring.mount(root, settings, dialogue, redis, reactor, stoppers)  # hubtel, SMPP USSD
     stoppers += install_booking(root, booking, settings, reactor, sweep=node.main)
     refresh = node.share_refresh(booking, reactor)  # admin share changes made in other processes
@@ -115,7 +130,7 @@ async def start(
     root.putChild(b"metrics", MetricsResource(metrics))
     site = CountingSite(root, metrics)  # gateway connections are served leanly, the rest by it
     port = GatewayHttpFactory(site, ussd_wiring.gateway_routes(root), clock=reactor,
-                              count=metrics.count_http)
+                              count=metrics.count_http, **edge)
     http: IListeningPort = node.listeners.listen(
         reactor, "http", settings.http_port, port, settings.http_interface, 1024,
     )  # fmt: skip

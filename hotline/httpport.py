@@ -6,19 +6,23 @@ for a small fraction of that (bench/RESULTS.md, ussd_http: bench/ussd_http.py pr
 both). Gateways send one small POST after another on kept-alive connections, so their
 connections are the ones worth serving leanly.
 
-How a connection is routed: its first request line decides. A target that is a gateway route
-(``/ussd/at``, ``/ussd/at/end``, ``/ussd/hubtel``, with or without a query or a trailing slash)
-makes it a gateway connection: httptools reads its requests and the adapters answer them one at
-a time, in order (pipelined requests wait their turn). Any other first request hands the
-connection to twisted.web's ``HTTPChannel``, bytes as received. A gateway connection that later
-asks for another path is handed over at that request: from then on each request it sends is
-re-framed (one ``content-length`` body) and passed to ``HTTPChannel``, so the kiosk API, admin,
-metrics and health answer exactly as they do on their own connections.
+Every connection is read by httptools, so the limits and timeouts below hold for every request
+on the port, whoever answers it. Requests to a gateway route (``/ussd/at``, ``/ussd/at/end``,
+``/ussd/hubtel``, with or without a query or a trailing slash) are answered by the adapters, one
+at a time, in order (pipelined requests wait their turn). The first request to any other path
+hands the connection to twisted.web's ``HTTPChannel``: from then on each request, once read
+whole, is re-framed (one ``content-length`` body) and passed to it, so the kiosk API, admin,
+metrics and health answer exactly as twisted.web answers.
 
-Limits on a gateway connection: a request line and headers up to ``MAX_HEAD`` bytes (431),
-a body up to ``MAX_BODY`` (413), malformed HTTP (400); each answer closes the connection. A
+Limits: a request line and headers up to ``MAX_HEAD`` bytes (431); a body up to
+``max_body_bytes`` (413, at once when ``content-length`` declares more: the body is not waited
+for); malformed HTTP (400). Timeouts, each a deadline that later bytes do not push back: the
+request line and headers within ``header_timeout_s`` of the request's first byte (of the
+connection, for its first request), the body within ``body_timeout_s`` of the headers (408).
+Each refusal is answered after the requests read before it, then the connection is closed. A
 protocol upgrade is not made: the request is answered as plain HTTP, then the connection closed.
-An idle connection is closed after ``idle_timeout_s``; one whose hop is running never is.
+A kept-alive connection idle for ``keepalive_timeout_s`` is closed (twisted.web's own idle
+timeout, set to the same value, after a handover); one whose hop is running never is.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from ussd.wire import GatewayRequest, GatewayResponse, Handler, plain
 log = Logger(namespace="hotline.httpport")
 
 MAX_HEAD = 16 * 1024
-MAX_BODY = 64 * 1024
+MAX_BODY = 64 * 1024  # the default of max_body_bytes
 MAX_QUEUED = 8  # pipelined requests read ahead before the socket is paused
 
 
@@ -87,12 +91,12 @@ class GatewayHttp(Protocol, TimeoutMixin):
     factory: GatewayHttpFactory
 
     def __init__(self) -> None:
-        self._mode = "sniff"  # sniff -> web, or sniff -> gateway (-> proxy)
-        self._head = b""
+        self._mode = "gateway"  # gateway -> proxy (twisted.web answers from then on)
         self._web: Any = None
-        self._parser: httptools.HttpRequestParser | None = None
+        self._parser = httptools.HttpRequestParser(self)
         self._queue: deque[_Message] = deque()
         self._refused: GatewayResponse | None = None  # answered once the queue is done
+        self._reading = True  # a request (or, on a new connection, the first) is being read
         self._busy = False
         self._pumping = False
         self._paused = False
@@ -103,18 +107,10 @@ class GatewayHttp(Protocol, TimeoutMixin):
 
     def connectionMade(self) -> None:
         self.callLater = self.factory.clock.callLater
-        self.setTimeout(self.factory.idle_timeout_s)
+        self.setTimeout(self.factory.header_timeout_s)
 
     def dataReceived(self, data: bytes) -> None:
-        if self._mode == "web":  # twisted.web from the first byte: its bytes as received
-            self._web.dataReceived(data)
-            return
-        if self._mode == "sniff":
-            data = self._sniff(data)
-            if not data:
-                return
-        self.resetTimeout()
-        if self._parser is None or self._refused is not None:
+        if self._refused is not None or self._lost:
             return  # refused: nothing more is read
         try:
             self._parser.feed_data(data)
@@ -135,36 +131,40 @@ class GatewayHttp(Protocol, TimeoutMixin):
             self._web.connectionLost(reason)
 
     def timeoutConnection(self) -> None:
-        if self._busy or self._queue:
-            self.setTimeout(self.factory.idle_timeout_s)  # a hop is running: not idle
-            return
-        self.transport.loseConnection()
+        """A deadline passed: a request not read whole in time gets 408 (after the requests
+        before it); an idle connection is closed; one whose hop is running is not idle."""
+        if self._reading:
+            if self._refused is None:
+                self._refused = plain(408, "request not received in time")
+            self._pump()
+        elif self._busy or self._queue:
+            self.setTimeout(self.factory.keepalive_timeout_s)
+        elif self._mode == "gateway":
+            self.transport.loseConnection()
 
-    def _sniff(self, data: bytes) -> bytes:
-        """Buffer until the first request line is in; return what the parser should read."""
-        self._head += data
-        eol = self._head.find(b"\n")
-        if eol < 0 and len(self._head) <= MAX_HEAD:
-            return b""
-        parts = self._head[: max(eol, 0)].split(b" ")
-        head, self._head = self._head, b""
-        if eol >= 0 and len(parts) == 3 and route_of(parts[1]) in self.factory.routes:
-            self._mode = "gateway"
-            self._parser = httptools.HttpRequestParser(self)
-            return head
-        self._hand_over(head, "web")
-        return b""
-
-    def _hand_over(self, data: bytes, mode: str) -> None:
-        """twisted.web serves the rest of this connection, starting with ``data``: in ``web``
-        mode the bytes as received, in ``proxy`` mode (after gateway requests) each request
-        re-framed by ``reframe`` as httptools reads it."""
-        self.setTimeout(None)
-        self._mode = mode
+    def _hand_over(self, data: bytes) -> None:
+        """twisted.web serves the rest of this connection, starting with ``data``; each request
+        after it is re-framed by ``reframe`` once httptools has read it."""
+        if not self._reading:  # twisted.web's idle timeout from here; ours only while reading
+            self.setTimeout(None)
+        self._mode = "proxy"
         self._web = self.factory.site.buildProtocol(self.transport.getPeer())
+        channel = self._web_channel()
+        channel.callLater = self.factory.clock.callLater
+        done = channel.requestDone
+
+        def request_done(request: Any) -> None:  # a refusal waits until twisted.web answered
+            done(request)
+            if self._refused is not None:
+                self._pump()
+
+        channel.requestDone = request_done
         self._web.makeConnection(self.transport)
         if data:
             self._web.dataReceived(data)
+
+    def _web_channel(self) -> Any:
+        return getattr(self._web, "_channel", self._web)
 
     # -- httptools callbacks ------------------------------------------------------------------
 
@@ -177,6 +177,11 @@ class GatewayHttp(Protocol, TimeoutMixin):
 
     def on_message_begin(self) -> None:
         self._reset_message()
+        if not self._reading:  # a new request: its head is due within header_timeout_s
+            self._reading = True
+            self.setTimeout(self.factory.header_timeout_s)
+            if self._mode == "proxy":  # twisted.web's idle timer must not close it meanwhile
+                self._web_channel().resetTimeout()
 
     def on_url(self, url: bytes) -> None:
         self._target += url
@@ -187,6 +192,11 @@ class GatewayHttp(Protocol, TimeoutMixin):
         self._count_head(len(name) + len(value) + 4)
 
     def on_headers_complete(self) -> None:
+        limit = self.factory.max_body_bytes
+        for name, value in self._headers:
+            if name.lower() == b"content-length" and int(value) > limit:
+                raise _Refused(413, f"request body larger than {limit} bytes")
+        self.setTimeout(self.factory.body_timeout_s)
         expects = any(n.lower() == b"expect" and v.lower() == b"100-continue"
                       for n, v in self._headers)
         if expects and not (self._busy or self._queue) and self._nothing_answering():
@@ -198,19 +208,18 @@ class GatewayHttp(Protocol, TimeoutMixin):
         is re-framed without the Expect header): its channel's ``requests`` are those still
         open (the channel sits behind Twisted's HTTP/2-negotiating wrapper; if that changes,
         no 100 is sent and the client sends its body after its own wait)."""
-        if self._mode == "gateway":
-            return True
-        channel = getattr(self._web, "_channel", self._web)
-        return self._mode == "proxy" and not getattr(channel, "requests", True)
+        return self._mode == "gateway" or not getattr(self._web_channel(), "requests", True)
 
     def on_body(self, body: bytes) -> None:
         self._body_size += len(body)
-        if self._body_size > MAX_BODY:
-            raise _Refused(413, f"request body larger than {MAX_BODY} bytes")
+        if self._body_size > self.factory.max_body_bytes:  # chunked: no length declared
+            raise _Refused(413, f"request body larger than {self.factory.max_body_bytes} bytes")
         self._body.append(body)
 
     def on_message_complete(self) -> None:
-        assert self._parser is not None
+        self._reading = False
+        if self._mode == "proxy":
+            self.setTimeout(None)
         path, _, query = self._target.partition(b"?")
         headers = {name.lower(): value for name, value in self._headers}
         request = GatewayRequest(self._parser.get_method(), path, query, headers,
@@ -238,6 +247,8 @@ class GatewayHttp(Protocol, TimeoutMixin):
                 if self._queue:
                     self._next(self._queue.popleft())
                 elif self._refused is not None:
+                    if self._mode == "proxy" and self._web_channel().requests:
+                        break  # twisted.web is still answering; request_done pumps again
                     self._write(self._refused, keep_alive=False, path=b"/")
                     self._refused = None
                 else:
@@ -255,7 +266,7 @@ class GatewayHttp(Protocol, TimeoutMixin):
         request = message.request
         handler = self.factory.routes.get(route_of(request.path))
         if handler is None:  # another path on a gateway connection: twisted.web from here on
-            self._hand_over(reframe(message), "proxy")
+            self._hand_over(reframe(message))
             return
         self._busy = True
         try:
@@ -291,7 +302,8 @@ class GatewayHttp(Protocol, TimeoutMixin):
             len(response.body), b"" if keep_alive else b"connection: close\r\n")
         # at once, not at the end of the turn (ivr.sendnow): the gateway is waiting for it
         write_now(self.transport, head if head_only else head + response.body)
-        self.resetTimeout()
+        if not self._reading:  # idle from now; a request being read keeps its deadline
+            self.setTimeout(self.factory.keepalive_timeout_s)
         if self.factory.count is not None:
             self.factory.count(path, response.status)
         if not keep_alive:
@@ -312,15 +324,22 @@ class GatewayHttpFactory(Factory):
         routes: Mapping[bytes, Handler],
         *,
         clock: Any = None,
-        idle_timeout_s: float = 75.0,
+        keepalive_timeout_s: float = 75.0,
+        header_timeout_s: float = 10.0,
+        body_timeout_s: float = 10.0,
+        max_body_bytes: int = MAX_BODY,
         count: Callable[[bytes, int], None] | None = None,
     ) -> None:
         if clock is None:
             from twisted.internet import reactor as clock
         self.site = site
+        site.timeOut = keepalive_timeout_s  # twisted.web's idle timeout, after a handover
         self.routes = dict(routes)
         self.clock = clock
-        self.idle_timeout_s = idle_timeout_s
+        self.keepalive_timeout_s = keepalive_timeout_s
+        self.header_timeout_s = header_timeout_s
+        self.body_timeout_s = body_timeout_s
+        self.max_body_bytes = max_body_bytes
         self.count = count
         self._date_second = -1
         self._date = b""

@@ -21,7 +21,19 @@ from hotline.gctune import gc_settings
 DEFAULTS: dict[str, Any] = {
     "data_dir": "../var",
     "redis": {"url": None, "sentinel": None},  # sentinel: {service, addresses: [host:port]}
-    "http": {"port": 8080, "interface": "127.0.0.1"},
+    "http": {
+        "port": 8080,
+        "interface": "127.0.0.1",
+        # docs/operations.md#the-http-port: the edge's limits and timeouts, and the proxies whose
+        # X-Forwarded-For names the client (addresses or CIDR networks)
+        "max_body_bytes": 65536,
+        "header_timeout_s": 10.0,
+        "body_timeout_s": 10.0,
+        "keepalive_timeout_s": 75.0,
+        "trusted_proxies": [],
+    },
+    # docs/booking.md#kiosk-api: registered kiosks (absent: any kiosk_id), secrets in X-Kiosk-Secret
+    "kiosk": {"ids": None, "secrets": None},
     "ivr": {
         "fastagi": {"port": 4573, "interface": "127.0.0.1"},
         # docs/ivr.md: generated prompts (hotline prompts build) and recorded overrides

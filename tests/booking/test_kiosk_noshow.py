@@ -1,15 +1,18 @@
-"""Kiosk window and lateness grace, failed codes limited per kiosk, no-shows and the blacklist."""
+"""Kiosk window and lateness grace, failed codes limited per kiosk, per client address and per
+hospital (atomically, in sliding minutes), no-shows and the blacklist."""
 
 from __future__ import annotations
 
 import datetime as dt
+import random
 
 import pytest
 import pytest_twisted
 from booking_support import SH, TOMORROW, catalog_yaml, events, make_id, phone
+from twisted.internet.defer import ensureDeferred, gatherResults
 from twisted.internet.task import Clock
 
-from booking.api import BookingError, BookingRequest
+from booking.api import BookingError, BookingRequest, RateLimited
 from booking.catalog import parse_catalog
 from booking.store import RedisBookingService
 
@@ -61,6 +64,69 @@ async def test_failed_codes_are_limited_per_kiosk(service: RedisBookingService, 
     assert await code_of(service.check_in(booking.tcode, "k2")) == "ok"  # another kiosk
     clock.advance(60)
     assert await code_of(service.verify("0000000000", kiosk_id="k1")) == "not_found"
+
+
+def guesses(n: int, seed: int = 7) -> list[str]:
+    rng = random.Random(seed)
+    return [f"{rng.randrange(10**10):010d}" for _ in range(n)]
+
+
+@pytest.fixture
+def limited(redis, clock: Clock) -> RedisBookingService:
+    """Per kiosk 3, per address 5, per hospital 8 wrong codes a minute."""
+    text = catalog_yaml("kiosk_failures_per_minute: 3\nkiosk_failures_per_address_per_minute: 5\n"
+                        "kiosk_failures_per_hospital_per_minute: 8")
+    return RedisBookingService(redis, parse_catalog(text, "kiosk.yaml"), clock)
+
+
+@pytest_twisted.ensureDeferred
+async def test_rotating_kiosk_ids_gains_nothing_against_the_address_limit(
+    limited: RedisBookingService, clock: Clock
+) -> None:
+    booking = await limited.book(req(1))
+    clock.advance(at(TOMORROW, 9) - clock.seconds())
+    codes = [await code_of(limited.verify(g, kiosk_id=f"k{n}", client="192.0.2.1"))
+             for n, g in enumerate(guesses(12))]
+    assert codes == ["not_found"] * 5 + ["rate_limited"] * 7
+    # limited before the lookup: even the right code is not looked up from that address
+    assert await code_of(limited.check_in(booking.tcode, "k99", client="192.0.2.1")) == (
+        "rate_limited")
+    assert await code_of(limited.verify(booking.tcode, "k99", client="192.0.2.2")) == "ok"
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_hospital_limit_holds_across_addresses_and_retry_after_is_exact(
+    limited: RedisBookingService, clock: Clock
+) -> None:
+    for n, g in enumerate(guesses(8)):  # 8 addresses, 8 kiosks: the hospital's 8 a minute
+        assert await code_of(limited.verify(g, f"k{n}", client=f"192.0.2.{n}")) == "not_found"
+        clock.advance(5)
+    with pytest.raises(RateLimited) as refused:
+        await limited.verify("1234567890", "k-new", client="198.51.100.1")
+    assert refused.value.retry_after_s == 60 - 40  # the first wrong code leaves the minute then
+    clock.advance(refused.value.retry_after_s - 1)
+    assert await code_of(limited.verify("1234567890", "k-new", "198.51.100.1")) == (
+        "rate_limited")
+    clock.advance(1)  # a sliding minute: one slot is free again, not a whole new minute
+    assert await code_of(limited.verify("1234567890", "k-new", "198.51.100.1")) == "not_found"
+    assert await code_of(limited.verify("1234567891", "k-new", "198.51.100.1")) == (
+        "rate_limited")
+
+
+@pytest_twisted.ensureDeferred
+async def test_concurrent_guesses_never_pass_the_limit(limited: RedisBookingService) -> None:
+    """Sixty guesses in flight at once: the check and the count are one step in Redis."""
+    calls = [code_of(limited.verify(g, kiosk_id=f"k{n}", client="192.0.2.9"))
+             for n, g in enumerate(guesses(60))]
+    codes = await gatherResults([ensureDeferred(c) for c in calls])
+    assert codes.count("not_found") == 5 and codes.count("rate_limited") == 55
+
+
+@pytest_twisted.ensureDeferred
+async def test_malformed_codes_count_as_wrong_codes(limited: RedisBookingService) -> None:
+    codes = [await code_of(limited.verify(bad, "k1", client="192.0.2.3"))
+             for bad in ("abc", "", "12345", "x" * 200)]
+    assert codes == ["not_found"] * 3 + ["rate_limited"]  # the kiosk's 3
 
 
 @pytest_twisted.ensureDeferred

@@ -224,7 +224,7 @@ async def test_a_connection_that_starts_elsewhere_is_twisted_webs(port: Port) ->
     assert [b.decode() for _, _, b in got[1:]] == ["CON 欢迎\n1 预约挂号", "CON 请输入身份证号"]
     assert all("twisted" in h["server"].lower() for _, h, _ in got[1:])
     assert port.counted == []  # twisted.web's Site counts these, not the lean protocol
-    # garbage as a first line: twisted.web's own 400
+    # garbage as a first line: 400 (read by httptools like every request)
     with_garbage = await deferToThread(one_then_eof, port, b"\x00\x01 garbage\r\n\r\n")
     assert with_garbage[0][0][0] == 400
 
@@ -290,7 +290,7 @@ async def test_no_100_continue_lands_inside_an_answer_twisted_web_is_still_writi
 async def test_idle_connections_are_closed_and_busy_ones_are_not(redis) -> None:
     clock = Clock()
     port = Port(redis, clock=clock)
-    idle = port.factory.idle_timeout_s
+    idle = port.factory.keepalive_timeout_s
     try:
         assert (await deferToThread(exchange, port, hop(""), 1))[0][0] == 200
         dialogue = port.dialogue
