@@ -34,7 +34,8 @@ def test_broken_catalog_and_settings_stop_the_start(tmp_path, capsys) -> None:
     assert "hospital.yaml:" in capsys.readouterr().err
     config.write_text("http:\n  port: eighty\n")
     assert main(["--config", str(config), "serve"]) == 2
-    assert "http port must be an integer" in capsys.readouterr().err
+    assert "hotline.yaml:2:9: http.port: Input should be a valid integer, got 'eighty'" in (
+        capsys.readouterr().err)
 
 
 def test_menus_check_passes_shipped_and_fails_broken(tmp_path, capsys) -> None:
