@@ -41,10 +41,28 @@ def _test_only_imports() -> list[str]:
     return [n for n in names if n != "setuptools"] + ["_pytest", "_hypothesis_pytestplugin"]
 
 
+def _not_runtime_imports() -> list[str]:
+    """Import names of every installed distribution outside hotline's runtime closure (the test
+    extra and what it alone brought in)."""
+    import importlib.metadata as md
+
+    from test_wheel_install import _runtime_closure
+
+    runtime = set(_runtime_closure("hotline")) | {"hotline"}
+    names = []
+    for name, dists in md.packages_distributions().items():
+        keys = {d.lower().replace("_", "-").replace(".", "-") for d in dists}
+        if not keys & runtime and name not in sys.stdlib_module_names and name not in OURS:
+            names.append(name)
+    return sorted(set(names) | set(_test_only_imports()))
+
+
 def test_runtime_modules_import_without_the_test_extra() -> None:
-    """Every module of our packages imports in a process where the test-only packages raise."""
-    blocked = _test_only_imports()
+    """Every module of our packages imports in a process where every installed package outside
+    the runtime dependencies (pytest, treq, hypothesis and what they brought) raises."""
+    blocked = _not_runtime_imports()
     assert {"pytest", "treq", "hypothesis"} <= set(blocked)
+    assert not {"twisted", "pydantic", "yaml"} & set(blocked)
     script = textwrap.dedent(f"""
         import importlib, pkgutil, sys
 
