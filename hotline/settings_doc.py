@@ -19,8 +19,11 @@ def reference() -> str:
         "# Settings reference",
         "",
         "Generated from `hotline/settings.py` by `hotline config reference > docs/settings.md`",
-        "(a test fails when this page is stale). Every key is optional; how files and paths",
-        "resolve, and `hotline config show|check`: [operations.md](operations.md#settings).",
+        "(a test fails when this page is stale). Every key is optional (`required`: within its",
+        "section, when the section is given). A path written in a settings file resolves against",
+        "that file's folder; a default marked *shipped* is the file installed with hotline, one",
+        "marked *in the current directory* is relative to where hotline starts. How files are",
+        "found and checked, `hotline config show|check`: [operations.md](operations.md#settings).",
         "",
         "| key | type | default | description |",
         "|---|---|---|---|",
@@ -53,7 +56,7 @@ def _rows(model: type[BaseModel], prefix: tuple[str, ...]) -> Iterator[tuple[str
             shown = "absent" if value is None else f"`{_yaml_inline(value)}`"
         if extra.get("path"):
             kind = kind.replace("str", "path")
-            shown += " (shipped)" if extra["path"] == PACKAGE else " (in the current directory)"
+            shown += " (*shipped*)" if extra["path"] == PACKAGE else " (*in the current directory*)"
         yield dotted, kind, shown.replace("|", "\\|"), doc
         if isinstance(inner, type) and issubclass(inner, BaseModel):
             yield from _rows(inner, (*prefix, name))
