@@ -20,7 +20,7 @@ CONFIG_HELP = "settings file (default: config/hotline.yaml if there, else the bu
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hotline", description=__doc__.split("\n")[0])
-    parser.add_argument("--config", type=Path, default=None, help=CONFIG_HELP)
+    parser.add_argument("--config", type=Path, default=None, metavar="FILE", help=CONFIG_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the server as configured")
     demo = sub.add_parser("demo", help="run on embedded Redis and a loopback SMSC, print each SMS")
@@ -63,7 +63,7 @@ def _config_everywhere(parser: argparse.ArgumentParser) -> None:
                 if id(child) in seen:
                     continue
                 seen.add(id(child))
-                child.add_argument("--config", type=Path, default=argparse.SUPPRESS,
+                child.add_argument("--config", type=Path, default=argparse.SUPPRESS, metavar="FILE",
                                    help=CONFIG_HELP)  # fmt: skip
                 todo.append(child)
 
