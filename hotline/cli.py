@@ -1,7 +1,8 @@
 """``hotline``: serve, demo, and checks for what operators edit.
 
-Exit codes: 0 fine, 1 a check found errors, 2 configuration that cannot start (printed with
-file:line), 3 the demo's scripted booking failed.
+``--config FILE`` goes before or after any subcommand (``hotline serve --config FILE`` and
+``hotline --config FILE serve`` are the same). Exit codes: 0 fine, 1 a check found errors,
+2 configuration that cannot start (printed with file:line), 3 the demo's scripted booking failed.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from typing import Any
 CONFIG_ERRORS: tuple[type[Exception], ...] = (ValueError, OSError)
 
 
+CONFIG_HELP = "settings file (default: config/hotline.yaml if there, else the built-in defaults)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hotline", description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--config", type=Path, default=None, help="settings file (default: config/hotline.yaml)"
-    )
+    parser.add_argument("--config", type=Path, default=None, metavar="FILE", help=CONFIG_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the server as configured")
     demo = sub.add_parser("demo", help="run on embedded Redis and a loopback SMSC, print each SMS")
@@ -36,7 +38,34 @@ def build_parser() -> argparse.ArgumentParser:
     from hotline.cli_booking import add_commands as add_booking_commands
 
     add_booking_commands(sub)  # booking reconcile|fill|share|blacklist|csv, schedule load
+    config = sub.add_parser("config", help="the effective settings, checks, the reference")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    config_sub.add_parser("show", help="print the effective settings, secrets masked")
+    check = config_sub.add_parser("check", help="validate a settings file and what it names "
+                                  "(menus, catalog, templates) without starting")  # fmt: skip
+    check.add_argument("file", type=Path, nargs="?", default=None, help="default: --config")
+    config_sub.add_parser("reference", help="every key as Markdown (docs/settings.md)")
+    _config_everywhere(parser)
     return parser
+
+
+def _config_everywhere(parser: argparse.ArgumentParser) -> None:
+    """Let every subcommand, at every level, take ``--config`` too. SUPPRESS: a subcommand
+    that is not given it leaves the value parsed before the subcommand alone."""
+    seen: set[int] = set()
+    todo = [parser]
+    while todo:
+        current = todo.pop()
+        for action in current._actions:
+            if not isinstance(action, argparse._SubParsersAction):
+                continue
+            for child in action.choices.values():
+                if id(child) in seen:
+                    continue
+                seen.add(id(child))
+                child.add_argument("--config", type=Path, default=argparse.SUPPRESS, metavar="FILE",
+                                   help=CONFIG_HELP)  # fmt: skip
+                todo.append(child)
 
 
 def default_config(path: Path | None) -> Path | None:
@@ -56,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         return code
     from hotline.settings import load_settings
 
+    if args.command == "config":
+        return config_command(args)
     overrides: dict[str, Any] = {}
     if args.command == "demo":
         overrides = {"redis": {"url": None}, "sms": {"smpp": None}}
@@ -93,6 +124,36 @@ def main(argv: list[str] | None = None) -> int:
     from hotline.run import run
 
     return run(settings, demo=args.command == "demo", once=getattr(args, "once", False))
+
+
+def config_command(args: argparse.Namespace) -> int:
+    """``config show|check|reference``."""
+    import yaml
+
+    from hotline.settings import load_settings, masked
+    from hotline.settings_doc import reference
+
+    if args.config_command == "reference":
+        sys.stdout.write(reference())
+        return 0
+    path = default_config(args.file if args.config_command == "check" and args.file
+                          else args.config)  # fmt: skip
+    try:
+        settings = load_settings(path)
+        if args.config_command == "check":
+            from hotline.app import load_static
+
+            load_static(settings)
+    except CONFIG_ERRORS as exc:
+        print(f"hotline: {exc}", file=sys.stderr)
+        return 1 if args.config_command == "check" else 2
+    if args.config_command == "check":
+        print(f"{path or 'built-in defaults'}: ok (settings, {len(settings.menu_files)} menu(s), "
+              "catalog, SMS templates)")  # fmt: skip
+        return 0
+    print(f"# effective settings from {path or 'the built-in defaults'}; secrets masked")
+    print(yaml.safe_dump(masked(settings.raw), allow_unicode=True, sort_keys=False), end="")
+    return 0
 
 
 def _whole(text: str) -> int | str:

@@ -84,15 +84,39 @@ class PaymentCallback(Resource):
 
 
 async def simulate_payment(
-    port: int, secret: str, tcode: str, txn_id: str, amount: int = 500
+    port: int, secret: str, tcode: str, txn_id: str, amount: int = 500, *, reactor: Any = None
 ) -> tuple[int, dict[str, Any]]:
-    """The payment simulator: POST a signed callback to a local server, return (status, JSON)."""
-    import treq
+    """The payment simulator: POST a signed callback to a local server, return (status, JSON).
 
+    Twisted's own ``Agent``: the simulator ships with the server, so it uses only what the
+    server depends on at run time."""
+    from io import BytesIO
+
+    from twisted.internet.protocol import Protocol
+    from twisted.web.client import Agent, FileBodyProducer, ResponseDone
+    from twisted.web.http_headers import Headers
+
+    if reactor is None:
+        from twisted.internet import reactor
     body = json.dumps({"txn_id": txn_id, "tcode": tcode, "amount": amount}).encode("utf-8")
-    response = await treq.post(
-        f"http://127.0.0.1:{port}/api/payments/callback",
-        data=body,
-        headers={"content-type": "application/json", "x-hotline-signature": sign(secret, body)},
+    headers = Headers({b"content-type": [b"application/json"],
+                       b"x-hotline-signature": [sign(secret, body).encode("ascii")]})  # fmt: skip
+    response = await Agent(reactor).request(
+        b"POST", f"http://127.0.0.1:{port}/api/payments/callback".encode("ascii"), headers,
+        FileBodyProducer(BytesIO(body)),
     )
-    return response.code, json.loads(await response.text("utf-8"))
+    received: Deferred[bytes] = Deferred()
+    parts: list[bytes] = []
+
+    class Collect(Protocol):  # readBody warns about the transport Agent hands a whole body to
+        def dataReceived(self, data: bytes) -> None:
+            parts.append(data)
+
+        def connectionLost(self, reason: Any = None) -> None:
+            if reason is None or reason.check(ResponseDone):
+                received.callback(b"".join(parts))
+            else:
+                received.errback(reason)
+
+    response.deliverBody(Collect())
+    return response.code, json.loads((await received).decode("utf-8"))

@@ -1,90 +1,261 @@
-"""Settings: ``config/hotline.yaml`` merged over built-in defaults.
+"""Settings: one typed schema, a YAML file with only the keys it changes, validated at start.
 
-A config file only needs the keys it changes. Absent ``redis.url`` means an embedded redis-server
-(AOF, data under ``data_dir``); absent ``sms.smpp`` means a loopback SMSC simulator. Relative file
-paths are resolved against the directory of the config file, so a deployment keeps its menus and
-catalog next to its settings.
+``Schema`` below is the whole list of keys: each is one line giving its type, its default and a
+one-line description (``docs/settings.md`` is generated from it by ``hotline config reference``).
+A settings file is checked against it before anything starts: an unknown key (with the nearest
+valid one for a misspelling) or a wrong type is an error naming ``file:line:column``.
+
+Paths: what the user writes resolves against the folder of the user's file. What the user leaves
+out resolves to the shipped defaults (menus, catalog, SMS templates), package data of
+``hotline.defaults`` read through ``importlib.resources``, or for working data (``data_dir``, the
+generated prompts) to the current directory. ``Settings.raw`` holds every key with every path
+made absolute, so components read their own section from it.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+import difflib
+import typing
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
-from typing import Any
+from types import NoneType, UnionType
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from hotline.gctune import gc_settings
-
-DEFAULTS: dict[str, Any] = {
-    "data_dir": "../var",
-    "redis": {"url": None, "sentinel": None},  # sentinel: {service, addresses: [host:port]}
-    "http": {
-        "port": 8080,
-        "interface": "127.0.0.1",
-        # docs/operations.md#the-http-port: the edge's limits and timeouts, and the proxies whose
-        # X-Forwarded-For names the client (addresses or CIDR networks)
-        "max_body_bytes": 65536,
-        "header_timeout_s": 10.0,
-        "body_timeout_s": 10.0,
-        "keepalive_timeout_s": 75.0,
-        "trusted_proxies": [],
-    },
-    # docs/booking.md#kiosk-api: registered kiosks (absent: any kiosk_id), secrets in X-Kiosk-Secret
-    "kiosk": {"ids": None, "secrets": None},
-    "ivr": {
-        "fastagi": {"port": 4573, "interface": "127.0.0.1"},
-        # docs/ivr.md: generated prompts (hotline prompts build) and recorded overrides
-        "prompts": {"dir": "../prompts/sounds", "recorded": "../prompts/recorded"},
-        "transfer": {"targets": {}, "dial_timeout_s": 30},  # e.g. {operator: PJSIP/operator}
-    },
-    "sms": {
-        "source_addr": "12580",
-        "templates": "sms.yaml",
-        "smpp": None,  # {host, port, system_id, password, system_type}
-        # docs/sms.md: flow control, the events consumer, reminders, validity, MO keywords
-        "window": 10,
-        "tps": None,
-        "consumer": "sms-1",
-        "reminder_hour": 18,
-        "validity": {},
-        "mo_keywords": {},
-        "receipt_ids": "same",  # same | hex_to_dec | dec_to_hex (resp id -> receipt id)
-    },
-    "menus": ["menus/booking.yaml"],
-    "default_menu": "booking",
-    "hospital": "hospital.yaml",
-    "admin": {"token": None},
-    # workers: processes serving the channels, auto = one per CPU; gc: see hotline/gctune.py
-    # (docs/operations.md)
-    "node": {"workers": 1, "gc": {"freeze": True, "thresholds": [20000, 50, 1000]}},
-    # Sections owned by one package each; keys inside are documented in that package's docs/.
-    "booking": {"sweep_interval": 1.0, "listing_cache_s": 1.0},  # docs/booking.md
-    "payments": {"secret": None},  # HMAC-SHA256 key of /api/payments/callback (docs/booking.md)
-    "ussd": {  # docs/ussd.md
-        "timeout_s": 180,  # sliding: an idle dialogue is over after this
-        "resume_s": 600,  # a redial within this is offered to continue
-        "hop_timeout_s": 10,  # answer a "busy" notice rather than let the gateway give up
-        "node_cache": True,  # one Redis round trip per hop; off for non-sticky multi-node setups
-        "limits": {"gsm": 182, "ucs2": 70},  # screen size; per gateway: gateways.<name>.limits
-        "gateways": {},  # at | hubtel | smpp: {limits: {gsm, ucs2}}
-        "smpp": None,  # USSD over SMPP: {host, port, system_id, password, system_type, ops}
-    },
-}
-
-SMPP_DEFAULTS: dict[str, Any] = {
-    "host": "127.0.0.1",
-    "port": 2775,
-    "system_id": "hotline",
-    "password": "",
-    "system_type": "",
-}
 
 
 class SettingsError(ValueError):
     pass
+
+
+# Where a path key's default lives when the user's file does not set it.
+PACKAGE = "package"  # the shipped defaults: package data of hotline.defaults (repository config/)
+WORKDIR = "workdir"  # working data: relative to the directory hotline is started in
+VALUE = object()  # in a marks key: where the value of that key starts, not the key itself
+SECRET_NAMES = frozenset({"password", "token", "secret"})  # masked by `hotline config show`
+
+
+def key(default: Any, doc: str, *, kind: str | None = None, path: str | None = None) -> Any:
+    """One setting: its default and one-line description; ``kind`` names the type in the docs
+    when the annotation says too little; ``path`` marks a file or folder (PACKAGE or WORKDIR)."""
+    extra: dict[str, Any] = {}
+    if kind:
+        extra["kind"] = kind
+    if path:
+        extra["path"] = path
+    if isinstance(default, type) and issubclass(default, BaseModel):
+        return Field(default_factory=default, description=doc, json_schema_extra=extra)
+    if isinstance(default, dict | list):
+        frozen = copy.deepcopy(default)
+        return Field(default_factory=lambda: copy.deepcopy(frozen), description=doc,
+                     json_schema_extra=extra)  # fmt: skip
+    return Field(default, description=doc, json_schema_extra=extra)
+
+
+def _checked(check: Callable[[Any], Any]) -> Any:
+    """A type checked by the component's own validator (its message names the key)."""
+
+    def run(value: Any) -> Any:
+        check(value)
+        return value
+
+    return Annotated[Any, AfterValidator(run)]
+
+
+def _workers(value: Any) -> int:
+    from hotline.workers import worker_count
+
+    return worker_count(value, cpus=lambda: 1)
+
+
+Workers = _checked(_workers)
+GcSpec = _checked(gc_settings)
+
+
+class Section(BaseModel):
+    """A group of keys: unknown keys are errors, values are not coerced (``"80"`` is no int)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+Port = Annotated[int, Field(ge=0, le=65535)]
+Seconds = Annotated[float, Field(ge=0)]
+Positive = Annotated[float, Field(gt=0)]
+
+
+# ---- the schema: add a key as one line in its section (type, key(default, description)) ----
+
+
+class Sentinel(Section):
+    service: str = key(..., "name of the master Sentinel monitors")
+    addresses: list[str] = key(..., "Sentinels as host:port, e.g. [10.0.0.1:26379]")
+    db: int = key(0, "database number")
+    password: str | None = key(None, "password of the Redis master")
+
+
+class Redis(Section):
+    url: str | None = key(None, "redis://[:password@]host:port/db; absent: embedded redis-server "
+                                "(AOF) under data_dir, unless sentinel is set")  # fmt: skip
+    sentinel: Sentinel | None = key(None, "a Sentinel-monitored master instead of url")
+
+
+class Http(Section):
+    port: Port = key(8080, "USSD gateways, kiosks, payment callbacks, /healthz, /metrics")
+    interface: str = key("127.0.0.1", "address to listen on; 0.0.0.0 for other hosts")
+    max_body_bytes: Annotated[int, Field(gt=0)] = key(
+        65536, "a larger declared body gets 413 at once and the connection is closed")
+    header_timeout_s: Positive = key(10, "request line and headers due within this of the "
+                                         "request's first byte; else 408")  # fmt: skip
+    body_timeout_s: Positive = key(10, "the body due within this after the headers; else 408")
+    keepalive_timeout_s: Positive = key(75, "an idle kept-alive connection is closed after this")
+    trusted_proxies: list[str] = key([], "addresses or CIDR networks whose X-Forwarded-For "
+                                         "names the client (docs/operations.md)")  # fmt: skip
+
+
+class Kiosk(Section):
+    ids: list[str] | None = key(None, "registered kiosks; any other kiosk_id gets 403; absent: "
+                                      "any kiosk_id may use the kiosk API")  # fmt: skip
+    secrets: dict[str, str] | None = key(None, "per-kiosk secret sent in X-Kiosk-Secret, e.g. "
+                                               "{lobby-1: long-random}")  # fmt: skip
+
+
+class FastAgi(Section):
+    port: Port = key(4573, "where Asterisk connects: AGI(agi://host:4573/booking)")
+    interface: str = key("127.0.0.1", "address to listen on; 0.0.0.0 for other hosts")
+
+
+class Prompts(Section):
+    dir: str = key("prompts/sounds", "where `hotline prompts build` writes", path=WORKDIR)
+    recorded: str = key("prompts/recorded", "recordings that replace generated prompts",
+                        path=WORKDIR)  # fmt: skip
+
+
+class Transfer(Section):
+    targets: dict[str, str] = key({}, "Dial() target per transfer name, e.g. "
+                                      "{operator: PJSIP/operator}")  # fmt: skip
+    dial_timeout_s: Seconds = key(30, "ring time before `noanswer`")
+
+
+class Ivr(Section):
+    fastagi: FastAgi = key(FastAgi, "the FastAGI listener (docs/ivr.md)")
+    prompts: Prompts = key(Prompts, "voice prompt files (docs/ivr.md)")
+    transfer: Transfer = key(Transfer, "transfers to people (docs/ivr.md)")
+
+
+class Smpp(Section):
+    host: str = key("127.0.0.1", "the SMSC's address")
+    port: Port = key(2775, "the SMSC's SMPP port")
+    system_id: str = key("hotline", "bind login")
+    password: str = key("", "bind password")
+    system_type: str = key("", "bind system_type, if the SMSC wants one")
+
+
+class Sms(Section):
+    source_addr: str = key("12580", "sender shown to patients (our short code)")
+    templates: str = key("sms.yaml", "message texts per kind and language", path=PACKAGE)
+    smpp: Smpp | None = key(None, "the operator's SMSC; absent: a loopback SMSC simulator")
+    window: Annotated[int, Field(ge=1, le=100)] = key(10, "outstanding submit_sm per bind")
+    tps: float | None = key(None, "submit_sm per second per bind (parts); absent: no limit")
+    consumer: str = key("sms-1", "this node's name in the `sms` consumer group of hl:events")
+    sender_name: str | None = key(None, "this node's name on the shared outbox; absent: "
+                                        "<hostname>:<http.port>")  # fmt: skip
+    lease_s: Seconds = key(300, "how long another node's message may stay in flight before "
+                                "this node takes it back")  # fmt: skip
+    reminder_hour: Annotated[int, Field(ge=0, le=23)] = key(
+        18, "reminders go out the day before the visit at this hour (hospital time)")
+    validity: dict[str, float] = key({}, "seconds a message of a kind may still be sent after "
+                                         "its event, e.g. {reminder: 43200}")  # fmt: skip
+    mo_keywords: dict[Literal["cancel", "query", "register", "help"], list[str]] = key(
+        {}, "MO command words, e.g. {cancel: [QX, 取消]}; absent commands keep theirs")
+    receipt_ids: Literal["same", "hex_to_dec", "dec_to_hex"] = key(
+        "same", "how this SMSC's receipts write the id of its submit_sm_resp")
+
+
+class Admin(Section):
+    token: str | None = key(None, "bearer token of /api/admin/…; absent: the admin API refuses")
+
+
+class Gc(Section):
+    freeze: bool = key(True, "gc.freeze() once start-up is done")
+    thresholds: list[int] = key([20000, 50, 1000], "gc.set_threshold(g0, g1, g2)")
+
+
+class Node(Section):
+    workers: Workers = key(1, "processes serving HTTP and FastAGI, the main one included; "
+                              "auto: one per CPU", kind="int >= 1 | auto")  # fmt: skip
+    gc: GcSpec = key(Gc().model_dump(), "the garbage collector, set after start-up; `python` "
+                     "keeps CPython's defaults", kind="{freeze: bool, thresholds: [int, int, "
+                     "int]} | python")  # fmt: skip
+
+
+class Booking(Section):
+    sweep_interval: Seconds = key(1.0, "seconds between sweeps of lapsed holds and ended sessions")
+    listing_cache_s: Seconds = key(1.0, "how old a 'places left' listing may be on a node; 0: "
+                                        "always Redis")  # fmt: skip
+
+
+class Payments(Section):
+    secret: str | None = key(None, "HMAC-SHA256 key of /api/payments/callback; absent: 503")
+
+
+class UssdLimits(Section):
+    gsm: int = key(182, "screen size in GSM 03.38 septets")
+    ucs2: int = key(70, "screen size in UCS2 units")
+
+
+class UssdGateway(Section):
+    limits: dict[Literal["gsm", "ucs2"], int] = key({}, "this gateway's screen size, e.g. "
+                                                        "{ucs2: 60}")  # fmt: skip
+
+
+class Ussd(Section):
+    timeout_s: Seconds = key(180, "sliding: an idle dialogue is over after this")
+    resume_s: Seconds = key(600, "a redial within this is offered to continue")
+    hop_timeout_s: Seconds = key(10, "answer a 'busy' notice rather than let the gateway give up")
+    node_cache: bool = key(True, "one Redis round trip per hop; false for non-sticky multi-node")
+    limits: UssdLimits = key(UssdLimits, "screen size of every gateway")
+    gateways: dict[Literal["at", "hubtel", "smpp"], UssdGateway] = key(
+        {}, "per gateway overrides, e.g. {hubtel: {limits: {ucs2: 60}}}")
+    smpp: dict[str, Any] | None = key(
+        None, "USSD over SMPP: {host, port, system_id, password, system_type, ops} (docs/ussd.md);"
+        " absent: off")
+
+
+class Schema(Section):
+    data_dir: str = key("var", "embedded Redis data (redis/)", path=WORKDIR)
+    redis: Redis = key(Redis, "where bookings, dialogues and the SMS outbox live")
+    http: Http = key(Http, "the HTTP listener: limits, deadlines, reverse proxies")
+    kiosk: Kiosk = key(Kiosk, "the kiosk registry (docs/booking.md)")
+    ivr: Ivr = key(Ivr, "voice calls (docs/ivr.md)")
+    sms: Sms = key(Sms, "SMS over SMPP (docs/sms.md)")
+    menus: Annotated[list[str], Field(min_length=1)] = key(
+        ["menus/booking.yaml"], "menu files (docs/menus.md)", path=PACKAGE)
+    default_menu: str = key("booking", "menu for a USSD dial or an AGI URL without a path")
+    hospital: str = key("hospital.yaml", "the catalog: departments, sessions, places (docs/"
+                                         "booking.md)", path=PACKAGE)  # fmt: skip
+    admin: Admin = key(Admin, "the admin API")
+    node: Node = key(Node, "this node's processes (docs/operations.md)")
+    booking: Booking = key(Booking, "booking core (docs/booking.md)")
+    payments: Payments = key(Payments, "the payment callback (docs/booking.md)")
+    ussd: Ussd = key(Ussd, "USSD gateways (docs/ussd.md)")
+
+
+# ---- end of the schema ----
+
+DEFAULTS: dict[str, Any] = Schema().model_dump()
+
+SMPP_DEFAULTS: dict[str, Any] = Smpp().model_dump()
+
+
+def defaults_dir() -> Path:
+    """The shipped defaults on disk (repository ``config/``, installed as ``hotline.defaults``)."""
+    return Path(str(resources.files("hotline.defaults").joinpath("__init__.py"))).parent
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,57 +337,211 @@ class Settings:
 def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     """Deep-merge ``override`` into a copy of ``base``: mappings merge, anything else replaces."""
     out = copy.deepcopy(dict(base))
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = merge(out[key], value)
+    for name, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(name), Mapping):
+            out[name] = merge(out[name], value)
         else:
-            out[key] = copy.deepcopy(value)
+            out[name] = copy.deepcopy(value)
     return out
 
 
 def load_settings(path: Path | None, overrides: Mapping[str, Any] | None = None) -> Settings:
-    """Read ``path`` (None → defaults relative to ./config) and apply ``overrides`` on top."""
-    data: Mapping[str, Any] = {}
-    base_dir = Path("config").resolve()
+    """Read ``path`` (None: every default) and apply ``overrides`` (command-line options) on top.
+
+    Raises ``SettingsError`` naming ``file:line:column`` for every problem found."""
+    data: dict[str, Any] = {}
+    marks: dict[tuple[Any, ...], str] = {}
+    base_dir = Path.cwd()
     if path is not None:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise SettingsError(f"{path}: cannot read settings: {exc.strerror}") from exc
-        try:
-            loaded = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-            raise SettingsError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from exc
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, Mapping):
-            raise SettingsError(f"{path}: settings must be a mapping of keys, not {type(loaded)}")
-        unknown = set(loaded) - set(DEFAULTS)
-        if unknown:
-            raise SettingsError(f"{path}: unknown setting(s): {', '.join(sorted(unknown))}")
-        data = loaded
+        data, marks = read_file(path)
         base_dir = path.resolve().parent
-    raw = merge(merge(DEFAULTS, data), overrides or {})
-    _check(raw, path)
+    given = merge(data, overrides or {})
+    where = str(path) if path is not None else "settings"
+    try:
+        model = Schema.model_validate(given)
+    except ValidationError as exc:
+        raise SettingsError("\n".join(_problems(exc, marks, where, overrides or {}))) from None
+    raw = model.model_dump()
+    _resolve_paths(raw, given, base_dir)
     return Settings(base_dir=base_dir, raw=raw)
 
 
-def _check(raw: Mapping[str, Any], path: Path | None) -> None:
-    where = str(path) if path else "settings"
-    for key in ("http", "ivr"):
-        node = raw[key] if key == "http" else raw[key]["fastagi"]
-        port = node.get("port")
-        if not isinstance(port, int) or not 0 <= port <= 65535:
-            raise SettingsError(f"{where}: {key} port must be an integer 0-65535, got {port!r}")
-    if not isinstance(raw["menus"], list) or not raw["menus"]:
-        raise SettingsError(f"{where}: menus must be a non-empty list of files")
+def read_file(path: Path) -> tuple[dict[str, Any], dict[tuple[Any, ...], str]]:
+    """The file's mapping and ``file:line:column`` of every key in it (by dotted path)."""
     try:
-        _ = Settings(Path("."), raw).workers
-        gc_settings(raw["node"].get("gc"))
-    except ValueError as exc:
-        raise SettingsError(f"{where}: {exc}") from exc
-    smpp = raw["sms"]["smpp"]
-    if smpp is not None and not isinstance(smpp, Mapping):
-        raise SettingsError(f"{where}: sms.smpp must be a mapping (host, port, system_id, ...)")
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot read settings: {exc.strerror}") from exc
+    try:
+        loaded = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise SettingsError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from exc
+    if loaded is None:
+        return {}, {}
+    if not isinstance(loaded, dict):
+        raise SettingsError(f"{path}:1:1: settings must be a mapping of keys, "
+                            f"not {type(loaded).__name__}")  # fmt: skip
+    marks: dict[tuple[Any, ...], str] = {}
+    _collect_marks(node, (), str(path), marks)
+    return loaded, marks
+
+
+def _collect_marks(node: Any, prefix: tuple[Any, ...], name: str,
+                   out: dict[tuple[Any, ...], str]) -> None:  # fmt: skip
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            try:
+                name_of = yaml.safe_load(yaml.serialize(key_node))
+            except yaml.YAMLError:
+                continue
+            here = (*prefix, name_of)
+            mark = key_node.start_mark
+            out[here] = f"{name}:{mark.line + 1}:{mark.column + 1}"
+            mark = value_node.start_mark
+            out[(*here, VALUE)] = f"{name}:{mark.line + 1}:{mark.column + 1}"
+            _collect_marks(value_node, here, name, out)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            mark = item.start_mark
+            out[(*prefix, index)] = f"{name}:{mark.line + 1}:{mark.column + 1}"
+            _collect_marks(item, (*prefix, index), name, out)
+
+
+def _problems(exc: ValidationError, marks: Mapping[tuple[Any, ...], str], where: str,
+              overrides: Mapping[str, Any]) -> list[str]:  # fmt: skip
+    """One ``file:line:column: ...`` line per error, in the file's order."""
+    found: list[tuple[tuple[int, ...], str]] = []
+    for error in exc.errors(include_url=False):
+        loc = tuple(error["loc"])
+        known = [part for part in loc if not (isinstance(part, str) and "[" in part)]
+        at = where
+        for n in range(len(known), 0, -1):  # the deepest key the file has
+            if _has(overrides, known[:n]):
+                at = "command line"  # the value came from an option, not from the file
+                break
+            if error["type"] != "extra_forbidden" and (*known[:n], VALUE) in marks:
+                at = marks[(*known[:n], VALUE)]
+                break
+            if tuple(known[:n]) in marks:
+                at = marks[tuple(known[:n])]
+                break
+        order = tuple(int(p) for p in at.split(":")[-2:] if p.isdigit())
+        dotted = ".".join(str(p) for p in known)
+        if error["type"] == "extra_forbidden":
+            hint = nearest(known[:-1], str(known[-1]))
+            suggestion = f" (did you mean '{hint}'?)" if hint else ""
+            found.append((order, f"{at}: unknown setting '{dotted}'{suggestion}"))
+            continue
+        message = str(error["msg"]).removeprefix("Value error, ")
+        message = message.removeprefix(f"{dotted}: ").removeprefix(f"{dotted} ")
+        if error["type"] == "missing":
+            message = "required"
+        elif not error["type"].startswith("value_error") and not isinstance(
+                error.get("input"), dict | list):
+            message += f", got {error.get('input')!r}"
+        found.append((order, f"{at}: {dotted}: {message}"))
+    return [line for _, line in sorted(found, key=lambda item: item[0])]
+
+
+def _has(mapping: Any, path: list[Any]) -> bool:
+    for part in path:
+        if not isinstance(mapping, Mapping) or part not in mapping:
+            return False
+        mapping = mapping[part]
+    return True
+
+
+def nearest(section: list[Any], name: str) -> str | None:
+    """The valid dotted key closest to a misspelt ``name`` inside ``section`` (difflib)."""
+    model = _model_at(section)
+    if model is None:
+        return None
+    found = difflib.get_close_matches(name, list(model.model_fields), n=1, cutoff=0.6)
+    return ".".join([*map(str, section), found[0]]) if found else None
+
+
+def _model_at(loc: list[Any]) -> type[BaseModel] | None:
+    current: Any = Schema
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                return None
+            current = field.annotation
+        elif typing.get_origin(current) is dict:
+            current = typing.get_args(current)[1]
+        else:
+            return None
+    current = _unwrap(current)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _unwrap(annotation: Any) -> Any:
+    """``X | None`` and ``Annotated[X, ...]`` → X."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (UnionType, typing.Union):
+            args = [a for a in typing.get_args(annotation) if a is not NoneType]
+            if len(args) != 1:
+                return annotation
+            annotation = args[0]
+        else:
+            return annotation
+
+
+def path_keys(model: type[BaseModel] = Schema,
+              prefix: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], str]]:  # fmt: skip
+    """(dotted path, PACKAGE | WORKDIR) of every key that names a file or folder."""
+    for name, field in model.model_fields.items():
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        inner = _unwrap(field.annotation)
+        if "path" in extra:
+            yield (*prefix, name), str(extra["path"])
+        elif isinstance(inner, type) and issubclass(inner, BaseModel):
+            yield from path_keys(inner, (*prefix, name))
+
+
+def _resolve_paths(raw: dict[str, Any], given: Mapping[str, Any], base_dir: Path) -> None:
+    """Make every path in ``raw`` absolute: written ones against ``base_dir``, defaults against
+    the shipped defaults or the current directory."""
+    cwd = Path.cwd()
+    for dotted, anchor in path_keys():
+        section, user = raw, given
+        for part in dotted[:-1]:
+            section = section[part]
+            user = user.get(part) if isinstance(user, Mapping) else None
+        name = dotted[-1]
+        value = section[name]
+        written = isinstance(user, Mapping) and user.get(name) is not None
+        root = base_dir if written else defaults_dir() if anchor == PACKAGE else cwd
+        if isinstance(value, list):
+            section[name] = [str((root / v).resolve()) for v in value]
+        else:
+            section[name] = str((root / value).resolve())
+
+
+def masked(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """``raw`` with passwords, tokens, secrets and a Redis URL's password replaced by ``***``."""
+    from urllib.parse import urlparse
+
+    def walk(value: Any, name: str) -> Any:
+        if isinstance(value, Mapping):  # under a "secrets" map every value is one
+            inner = "secret" if name == "secrets" else None
+            return {k: walk(v, inner or str(k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, name) for v in value]
+        if name in SECRET_NAMES and value not in (None, ""):
+            return "***"
+        if isinstance(value, str) and "://" in value and urlparse(value).password is not None:
+            parsed = urlparse(value)
+            host = parsed.netloc.rpartition("@")[2]
+            return parsed._replace(netloc=f"{parsed.username or ''}:***@{host}").geturl()
+        return value
+
+    return walk(raw, "")

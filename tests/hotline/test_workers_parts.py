@@ -39,13 +39,13 @@ def test_workers_default_to_one_and_auto_means_one_per_cpu(tmp_path: Path) -> No
 def test_a_bad_worker_count_stops_the_start(tmp_path: Path, value: str) -> None:
     f = tmp_path / "hotline.yaml"
     f.write_text(f"node: {{workers: {value}}}\n")
-    with pytest.raises(SettingsError, match=r"node\.workers must be a whole number"):
+    with pytest.raises(SettingsError, match=r"node\.workers: must be a whole number"):
         load_settings(f)
 
 
 def test_the_cli_flag_is_checked_like_the_setting(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main(["serve", "--workers", "none"]) == 2
-    assert "node.workers must be a whole number" in capsys.readouterr().err
+    assert "command line: node.workers: must be a whole number" in capsys.readouterr().err
 
 
 def test_restart_backoff_doubles_to_a_ceiling() -> None:
