@@ -23,6 +23,7 @@ from hotline import ussd_wiring
 from hotline.admin_api import install_booking
 from hotline.effects import booking_dialogue
 from hotline.httpport import GatewayHttpFactory
+from hotline.languages import LanguageMemory
 from hotline.metrics import CountingSite, Metrics, MetricsResource, register_gauges
 from hotline.node import Node
 from hotline.notify import load_templates
@@ -100,7 +101,8 @@ async def start(
         sms = node.worker_sms(settings, reactor, redis, booking, catalog, templates)
     sender, smsc_port = sms.sender, sms.smsc_port
     sms_help = sms.mo.send_help if sms.mo else None
-    dialogue = booking_dialogue(menus, booking, reactor, VALIDATORS, sms_help=sms_help)
+    dialogue = booking_dialogue(menus, booking, reactor, VALIDATORS, sms_help=sms_help,
+                                languages=LanguageMemory(redis))
     stoppers.append(node.reloading(menus, settings.menu_files, reactor))  # file watch + SIGHUP
 
     ussd = ussd_wiring.at_resource(settings, dialogue, redis, reactor)

@@ -21,6 +21,7 @@ import phonenumbers
 
 from ivr.agi import AgiEnv, AgiProtocol, AgiReply, CallEnded
 from ivr.channel import ChannelEffects
+from ivr.compose import Lexicon
 from ivr.render import prompt_name, render_output
 from ivr.states import CallRecord, CallState, Deadlines, Ended, check_transition
 from menus.types import Digits, HangUp, Input, NoInput, Output, Session
@@ -94,9 +95,12 @@ class Call:
         dial_timeout_s: int = 30,
         on_record: Callable[[CallRecord], None] | None = None,
         batch_prompts: bool = True,
+        lexicons: Mapping[str, Lexicon] | None = None,
     ) -> None:
         self.agi = agi
         self.batch_prompts = batch_prompts
+        self.lexicons = lexicons or {}
+        self._sound_lang = env.language  # CHANNEL(language): where Asterisk looks for files
         self.env = env
         self.dialogue = dialogue
         self.menu = env.script or default_menu or ""
@@ -182,8 +186,17 @@ class Call:
                 if self.state is not S.PLAYING:
                     self._to(S.PLAYING)
                 self.record.visit(self.session.node)
+                lang = self.session.lang
+                if lang != self._sound_lang:  # the caller chose a language, or the URL did
+                    await self._command("SET", "VARIABLE", "CHANNEL(language)", lang)
+                    self._sound_lang = lang
                 inp = await render_output(
-                    self._command, output, self.session.lang, self._to, batch=self.batch_prompts
+                    self._command,
+                    output,
+                    lang,
+                    self._to,
+                    batch=self.batch_prompts,
+                    lexicon=self.lexicons.get(lang),
                 )
                 if final:
                     self._to(S.FINISHING)

@@ -27,6 +27,7 @@ from ivr.prompt_texts import PromptText, menu_prompts, word_prompts
 __all__ = [
     "INSTALL_HINT",
     "MANIFEST",
+    "PIECES",
     "RATE_WPM",
     "VOICES",
     "BuildReport",
@@ -36,12 +37,17 @@ __all__ = [
     "build",
     "find_tools",
     "menu_prompts",
+    "seconds",
     "word_prompts",
 ]
 
-VOICES = {"zh": "cmn-latn-pinyin", "en": "en-us"}  # plain "cmn" reads pinyin as English
+# plain "cmn" reads pinyin as English; "yue" reads Chinese characters in Cantonese
+VOICES = {"zh": "cmn-latn-pinyin", "en": "en-us", "yue": "yue"}
 RATE_WPM = 150
 MANIFEST = "manifest.json"
+PIECES = "pieces.tsv"  # every file with its text: what a hospital records to replace the voice
+# sox effects that cut leading and trailing silence, so pieces join without gaps
+TRIM = ["silence", "1", "0.02", "-45d", "reverse", "silence", "1", "0.02", "-45d", "reverse"]
 INSTALL_HINT = "install them with: apt-get install -y espeak-ng sox"
 
 
@@ -92,7 +98,8 @@ def _recording(recorded_dir: Path | None, item: PromptText) -> Path | None:
 
 
 def _digest(item: PromptText, recording: Path | None) -> str:
-    h = hashlib.sha256(f"{item.lang}\0{item.text}\0{VOICES.get(item.lang)}\0{RATE_WPM}".encode())
+    voice = VOICES.get(item.lang)
+    h = hashlib.sha256(f"{item.lang}\0{item.text}\0{voice}\0{RATE_WPM}\0{TRIM}".encode())
     if recording is not None:
         h.update(recording.read_bytes())
     return h.hexdigest()[:16]
@@ -119,7 +126,7 @@ def _render(tools: tuple[str, str], item: PromptText, target: Path, recording: P
             )
         partial = target.with_suffix(".part")
         subprocess.run(
-            [sox, str(source), *out_args, str(partial), "gain", "-n", "-3"],
+            [sox, str(source), *out_args, str(partial), "gain", "-n", "-3", *TRIM],
             check=True,
             capture_output=True,
             timeout=60,
@@ -165,4 +172,20 @@ def build(
     manifest_path.write_text(
         json.dumps(new, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8"
     )
+    lines = ["lang\tfile\ttext\trecorded"]
+    lines += [
+        f"{key.split('/', 1)[0]}\t{key.split('/', 1)[1].removesuffix('.sln')}\t{entry['text']}"
+        f"\t{'yes' if entry['recorded'] else 'no'}"
+        for key, entry in sorted(new.items())
+    ]
+    (out_dir / PIECES).write_text("\n".join(lines) + "\n", encoding="utf-8")
     return report
+
+
+def seconds(out_dir: Path, lang: str, name: str) -> float | None:
+    """How long a built file plays (8 kHz 16-bit mono .sln), None when it is not there."""
+    path = out_dir / lang / f"{name}.sln"
+    try:
+        return path.stat().st_size / 16000
+    except OSError:
+        return None

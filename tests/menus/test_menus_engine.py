@@ -99,6 +99,8 @@ def test_ivr_reads_options_as_press_n(booking_menu: MenuDefinition) -> None:
         Say("Book an appointment: press 1."),
         Say("My bookings: press 2."),
         Say("Register my ID: press 3."),
+        Say("Mandarin: press 6."),  # voice only: the other voice languages
+        Say("Cantonese: press 8."),
         Say("Operator: press 0."),
     )
 
