@@ -45,9 +45,8 @@ def prompt_items(menus: list[Any], catalog: Any) -> list[Any]:
         items += menu_prompts(menu)[0]
         written.update(getattr(menu, "voice_languages", {}))
         languages.update(voice_languages(menu))
-    names = {
-        lang: found for lang, found in catalog_names(catalog, written).items() if lang in languages
-    }
+    found = catalog_names(catalog, written) if catalog is not None else {}
+    names = {lang: texts for lang, texts in found.items() if lang in languages}
     for menu in menus:
         for lang in voice_languages(menu):
             names.setdefault(lang, set()).update(menu_values(menu, lang))

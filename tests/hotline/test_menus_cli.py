@@ -35,11 +35,13 @@ def test_every_error_class_has_a_fixture() -> None:
 def _built_prompts(menu: Path, into: Path, *, recorded: tuple[str, ...] = ()) -> list[Any]:
     """A prompts dir as ``hotline prompts build`` leaves it (every static text), plus the
     ``recorded`` explicit prompt names in each language."""
-    from ivr.prompt_texts import menu_prompts
+    from hotline.cli_menus import needed_prompts
     from menus.definition import load_menu
 
-    needed, _ = menu_prompts(load_menu(menu))
-    names = [(i.lang, i.name) for i in needed if i.name.startswith("hotline/")]
+    definition = load_menu(menu)
+    named = {getattr(node, "prompt", None) for node in definition.nodes.values()}
+    needed = needed_prompts(definition)
+    names = [(i.lang, i.name) for i in needed if i.name not in named]
     names += [(lang, name) for name in recorded for lang in ("zh", "en")]
     for lang, name in names:
         (into / lang / f"{name}.sln").parent.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ pieces' texts, joined, must say the output's text.
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,7 +22,8 @@ from booking.api import Booking, BookingStatus, SessionAvailability
 from booking.catalog import load_catalog
 from booking.idcard import is_valid_resident_id
 from hotline.effects import make_effect_runner
-from ivr.compose import compose, normalised
+from hotline.cli import main
+from ivr.compose import compose, normalised, text_name
 from ivr.render import clips
 from menus._model import AskNode
 from menus._render import READBACK, options
@@ -242,3 +244,18 @@ def test_cantonese_is_offered_on_voice_only_and_keeps_its_language() -> None:
     again = step(definition, chose.session, EffectResult(ok=True, value={}), validators=VALIDATORS)
     assert again.session.node == "welcome" and again.session.lang == "yue"
     assert any("普通话" in _said(p) for p in again.output.parts)  # and the way back
+
+
+def test_menus_check_prompts_fails_on_a_piece_that_cannot_be_played(tmp_path, capsys) -> None:
+    built, _ = built_sounds()
+    copy = tmp_path / "sounds"
+    shutil.copytree(built, copy)
+    args = ["menus", "check", "--prompts", str(copy), "--catalog", str(CATALOG), str(MENU)]
+    assert main(args) == 0, capsys.readouterr().out
+    capsys.readouterr()
+    (copy / "yue" / f"{text_name('眼科', 'yue')}.sln").unlink()  # a department, in Cantonese
+    (copy / "en" / "hotline/words/weekday_6.sln").unlink()
+    assert main(args) == 1
+    out = capsys.readouterr().out
+    assert f"yue text '眼科' has no prompt file yue/{text_name('眼科', 'yue')}" in out
+    assert "en text 'Sunday' has no prompt file en/hotline/words/weekday_6" in out
