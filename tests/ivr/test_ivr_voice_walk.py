@@ -21,8 +21,8 @@ import pytest
 from booking.api import Booking, BookingStatus, SessionAvailability
 from booking.catalog import load_catalog
 from booking.idcard import is_valid_resident_id
-from hotline.effects import make_effect_runner
 from hotline.cli import main
+from hotline.effects import make_effect_runner
 from ivr.compose import compose, normalised, text_name
 from ivr.render import clips
 from menus._model import AskNode
