@@ -25,10 +25,11 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from ivr.words import NUMBER_MAX, SCREEN, number_names
+from ivr.words import NUMBER_MAX, PAUSE, SCREEN, number_names
 from menus.types import Say, SayDigits, Slot
 
 Lexicon = Mapping[str, str]  # screen text -> sound file name
+_ENDS = "。！？.!?；;"  # punctuation that ends a line: a pause when nothing else carries it
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +157,8 @@ def compose(part: Say | SayDigits, lang: str, lex: Lexicon | None = None) -> lis
             said = slot.strip()
             if speakable(said):
                 out.append(Piece(text_name(said, lang), said))
+            elif said and said[-1] in _ENDS and out:
+                out.append(Piece(PAUSE, ""))  # "内科请按1。": the line ends, the caller hears it
         else:
             out.extend(_slot(slot, lang, known))
     return out

@@ -46,8 +46,18 @@ VOICES = {"zh": "cmn-latn-pinyin", "en": "en-us", "yue": "yue"}
 RATE_WPM = 150
 MANIFEST = "manifest.json"
 PIECES = "pieces.tsv"  # every file with its text: what a hospital records to replace the voice
-# sox effects that cut leading and trailing silence, so pieces join without gaps
+# sox effects that cut leading and trailing silence, so pieces join without gaps; a piece that
+# ends a sentence or clause then gets a short pause of its own (``pause_after``)
 TRIM = ["silence", "1", "0.02", "-45d", "reverse", "silence", "1", "0.02", "-45d", "reverse"]
+PAUSE_S = {"。！？.!?": 0.15, "，,：:；;、": 0.08}
+
+
+def pause_after(text: str) -> float:
+    """The silence a piece keeps at its end: a sentence's end or a clause's, else none."""
+    end = text.rstrip()[-1:]
+    return next((s for marks, s in PAUSE_S.items() if end and end in marks), 0.0)
+
+
 INSTALL_HINT = "install them with: apt-get install -y espeak-ng sox"
 
 
@@ -99,7 +109,8 @@ def _recording(recorded_dir: Path | None, item: PromptText) -> Path | None:
 
 def _digest(item: PromptText, recording: Path | None) -> str:
     voice = VOICES.get(item.lang)
-    h = hashlib.sha256(f"{item.lang}\0{item.text}\0{voice}\0{RATE_WPM}\0{TRIM}".encode())
+    shape = f"{TRIM}{pause_after(item.text)}"
+    h = hashlib.sha256(f"{item.lang}\0{item.text}\0{voice}\0{RATE_WPM}\0{shape}".encode())
     if recording is not None:
         h.update(recording.read_bytes())
     return h.hexdigest()[:16]
@@ -116,6 +127,15 @@ def _render(tools: tuple[str, str], item: PromptText, target: Path, recording: P
             return
         if recording is not None:
             source = recording
+        elif not item.text:  # a pause: silence of its own length
+            seconds = item.name.rsplit("_", 1)[-1].removesuffix("ms")
+            subprocess.run(
+                [sox, "-n", *out_args, str(target), "trim", "0", f"{int(seconds) / 1000}"],
+                check=True,
+                capture_output=True,
+                timeout=60,
+            )
+            return
         else:
             voice = VOICES.get(item.lang, item.lang)
             subprocess.run(
@@ -125,8 +145,10 @@ def _render(tools: tuple[str, str], item: PromptText, target: Path, recording: P
                 timeout=60,
             )
         partial = target.with_suffix(".part")
+        pause = pause_after(item.text)
+        pad = ["pad", "0", f"{pause}"] if pause else []
         subprocess.run(
-            [sox, str(source), *out_args, str(partial), "gain", "-n", "-3", *TRIM],
+            [sox, str(source), *out_args, str(partial), "gain", "-n", "-3", *TRIM, *pad],
             check=True,
             capture_output=True,
             timeout=60,

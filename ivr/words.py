@@ -60,6 +60,7 @@ _EN_MONTHS = [
 _EN_WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 _ZH_WEEKDAYS = ("星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日")
 
+PAUSE = "hotline/words/pause_150ms"  # where an option line ends on bare punctuation ("…{n}。")
 NUMBER_MAX = 99  # counts up to this are read as numbers; longer digit runs digit by digit
 
 
@@ -89,6 +90,7 @@ def _chinese(digit_words: str) -> dict[str, str]:
         "hotline/words/am": "上午",
         "hotline/words/pm": "下午",
         "hotline/words/tail": "尾号",
+        PAUSE: "",
     }
 
 
@@ -107,6 +109,7 @@ WORDS: Mapping[str, Mapping[str, str]] = {
         "hotline/words/am": "morning",
         "hotline/words/pm": "afternoon",
         "hotline/words/tail": "ID ending",
+        PAUSE: "",
     },
 }
 

@@ -51,9 +51,10 @@ def test_a_sentence_plays_its_static_parts_between_the_values() -> None:
     assert isinstance(part, Say)
     pieces = compose(part, "zh")
     assert [p.text for p in pieces] == [
-        "请确认：", "内科", "12月", "6日", "星期日", "，身份证尾号", "5", "6", "7", "X",
+        "请确认：", "内科", "12月", "6日", "星期日", "，身份证尾号", "5", "6", "7", "X", "",
     ]  # fmt: skip
     assert normalised("".join(p.text for p in pieces)) == normalised(part.text)
+    assert pieces[-1].name == "hotline/words/pause_150ms"  # the sentence's end, heard
     static = Say("欢迎致电。", "welcome")
     assert [p.name for p in compose(static, "zh")] == ["welcome"]
     assert [p.name for p in compose(SayDigits("12X"), "zh")] == [
