@@ -73,13 +73,13 @@ def _edges(path: Path) -> tuple[float, float, float]:
     return len(samples) / 8000, loud[0] / 8000, (len(samples) - 1 - loud[-1]) / 8000
 
 
-def audio(outputs: list[Any], lang: str, sounds: Path) -> tuple[float, float]:
+def audio(outputs: list[Any], lang: str, sounds: Path, lex: Any) -> tuple[float, float]:
     """(seconds played, longest join silence) of a voice walk, from the built files."""
     from ivr.render import clips
 
     total, gap, previous_tail = 0.0, 0.0, None
     for output in outputs:
-        for clip in clips(output.parts, lang):
+        for clip in clips(output.parts, lang, lex):
             names = [f"digits/{d}" for d in clip.digits if d.isdigit()] if clip.digits else [
                 clip.name
             ]
@@ -133,6 +133,7 @@ async def main(reactor: Any, args: argparse.Namespace) -> None:
     from hotline.app import VALIDATORS
     from hotline.effects import booking_dialogue
     from hotline.redis_server import RedisProcess
+    from ivr.prompt_texts import lexicons
     from menus.definition import MenuSource, load_menu
 
     scratch = Path(tempfile.mkdtemp(prefix="hotline-journey-"))
@@ -154,13 +155,14 @@ async def main(reactor: Any, args: argparse.Namespace) -> None:
         print(f"voice, registered caller: {len(voice)} turns, {speech} characters spoken "
               f"(baseline screens {base_screens}, longest page {base_chars})")
         build_sounds(args.menu, args.catalog, args.sounds)
+        lex = lexicons([load_menu(args.menu)], load_catalog(args.catalog))  # as the server has
         heard: dict[str, float] = {}
         max_gap = 0.0
         for lang in ("zh", "en", "yue"):
             outputs = await walk(dialogue, "ivr", registered, ["1", "3", "1", "1"], lang)
             if not outputs[-1].ends:
                 raise SystemExit(f"voice walk in {lang} did not end")
-            heard[lang], gap = audio(outputs, lang, args.sounds)
+            heard[lang], gap = audio(outputs, lang, args.sounds, lex[lang])
             max_gap = max(max_gap, gap)
             print(f"voice {lang}, registered caller: {heard[lang]:.1f} s of audio heard "
                   f"(every prompt to the end), longest join silence {gap * 1000:.0f} ms")

@@ -33,6 +33,7 @@ from hotline.sms_wiring import start_sms
 from hotline.stopping import stop_all
 from hotline.storage import open_redis
 from hotline.web import build_root
+from ivr.prompt_texts import lexicons
 from ivr.server import BACKLOG, FastAGIFactory
 from menus.definition import MenuSource, load_menu
 from menus.driver import Dialogue
@@ -130,6 +131,7 @@ async def start(
         default_menu=settings.default_menu,
         transfer_targets=transfer["targets"] or {},
         dial_timeout_s=int(transfer["dial_timeout_s"]),
+        lexicons=lexicons(menus.definitions.values(), catalog),  # names said whole
     )
     agi: IListeningPort = node.listeners.listen(
         reactor, "fastagi", settings.fastagi_port, agi_factory,

@@ -6,11 +6,12 @@ pieces a caller hears, each a sound file that ``hotline prompts build`` makes (o
 replaces):
 
   * a static part between values: one piece, named by its text (``hotline/<lang>/<sha1>``);
-  * a value: the longest known screen forms first (``Lexicon``: date words "12月", "6日",
-    "星期日", "Dec", session words, "尾号", catalog names), digit runs of up to two digits as a
-    number ("一", "二十" + "三"), longer ones (ID tails, codes) digit by digit, ``#``/``*`` as
-    their names, and anything else as one piece named by its text: a department, hospital or
-    district name is built from the catalog under exactly that name;
+  * a value without digits (a department, hospital or district name, a session label, an
+    option's label): one piece named by its text, as the build makes it from the catalog;
+  * a value with digits: the longest known screen forms first (``Lexicon``: date words
+    "12月", "6日", "星期日", "Dec", session words, "尾号", catalog names), digit runs of up
+    to two digits as a number ("一", "二十" + "三"), longer ones (ID tails, codes) digit by
+    digit, ``#``/``*`` as their names, and anything else as one piece named by its text;
   * a value with the ``last4`` filter: digit by digit.
 
 A static sentence stays one piece (its ``prompt`` key or its text's name). The texts of the
@@ -102,6 +103,8 @@ def value_pieces(value: str, lang: str, lex: Lexicon) -> list[Piece]:
         return []
     if text in lex:
         return [Piece(lex[text], text)]
+    if not any((ch.isascii() and ch.isdigit()) or ch in "#*" for ch in text):
+        return [Piece(text_name(text, lang), text)]  # a name or label: one piece, as built
     longest = max((len(k) for k in lex), default=0)
     out: list[Piece] = []
     rest: list[str] = []  # text no rule knows, said as one piece of its own

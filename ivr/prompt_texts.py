@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields, is_dataclass
 from typing import Any
 
-from ivr.compose import prompt_name, speakable, text_name
+from ivr.compose import lexicon, prompt_name, speakable, text_name
 from ivr.words import WORDS, words_for
 from menus.template import Template, render_parts
 from menus.types import Say
@@ -24,6 +24,7 @@ __all__ = [
     "WORDS",
     "PromptText",
     "catalog_names",
+    "lexicons",
     "menu_prompts",
     "menu_values",
     "value_prompts",
@@ -160,6 +161,25 @@ def value_prompts(names: Mapping[str, Iterable[str]]) -> list[PromptText]:
             if speakable(name)
         }
     )
+
+
+def lexicons(definitions: Iterable[Any], catalog: Any) -> dict[str, dict[str, str]]:
+    """Per voice language, the screen forms a value may hold: the words and the catalog's names
+    and the menus' option labels (what ``ivr.compose`` matches longest first)."""
+    written: dict[str, str] = {}
+    languages: set[str] = set()
+    menus = list(definitions)
+    for menu in menus:
+        written.update(getattr(menu, "voice_languages", {}))
+        languages.update(voice_languages(menu))
+    names = catalog_names(catalog, written) if catalog is not None else {}
+    out: dict[str, dict[str, str]] = {}
+    for lang in languages:
+        known = set(names.get(lang, ()))
+        for menu in menus:
+            known |= menu_values(menu, lang)
+        out[lang] = lexicon(lang, known)
+    return out
 
 
 def word_prompts(languages: Iterable[str]) -> list[PromptText]:

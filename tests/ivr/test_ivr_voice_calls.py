@@ -20,6 +20,7 @@ from booking.idcard import is_valid_resident_id
 from booking.store import RedisBookingService
 from hotline.effects import booking_dialogue
 from hotline.languages import PREFIX, LanguageMemory
+from ivr.prompt_texts import lexicons
 from ivr.server import FastAGIFactory, listen_fastagi
 from ivr.simulator import place_call
 from menus.definition import MenuSource, load_menu
@@ -46,13 +47,15 @@ def sounds() -> dict[str, set[str]]:
 async def line(redis):
     clock = Clock()
     clock.advance(NOW.timestamp())
-    booking = RedisBookingService(redis, load_catalog(CATALOG), clock)
+    catalog = load_catalog(CATALOG)
+    booking = RedisBookingService(redis, catalog, clock)
     menus = MenuSource([load_menu(MENU)])
     dialogue = booking_dialogue(
         menus, booking, clock, {"resident_id": is_valid_resident_id},
         languages=LanguageMemory(redis),
     )  # fmt: skip
-    factory = FastAGIFactory(dialogue, clock=_reactor())
+    lex = lexicons(menus.definitions.values(), catalog)  # as hotline serve wires it
+    factory = FastAGIFactory(dialogue, clock=_reactor(), lexicons=lex)
     port = listen_fastagi(_reactor(), 0, factory)
     yield booking, redis, factory, port.getHost().port
     await factory.when_idle()
