@@ -27,6 +27,8 @@ DEFAULTS: dict[str, Any] = {
         # docs/ivr.md: generated prompts (hotline prompts build) and recorded overrides
         "prompts": {"dir": "../prompts/sounds", "recorded": "../prompts/recorded"},
         "transfer": {"targets": {}, "dial_timeout_s": 30},  # e.g. {operator: PJSIP/operator}
+        # docs/ivr.md "Free text": {speak:…} values rendered on demand, fetched by Asterisk
+        "live_speech": {"enabled": False, "url": None, "cache_dir": "../var/live_speech"},
     },
     "sms": {
         "source_addr": "12580",

@@ -21,7 +21,7 @@ import phonenumbers
 
 from ivr.agi import AgiEnv, AgiProtocol, AgiReply, CallEnded
 from ivr.channel import ChannelEffects
-from ivr.compose import Lexicon
+from ivr.compose import Lexicon, Live
 from ivr.render import prompt_name, render_output
 from ivr.states import CallRecord, CallState, Deadlines, Ended, check_transition
 from menus.types import Digits, HangUp, Input, NoInput, Output, Session
@@ -96,7 +96,9 @@ class Call:
         on_record: Callable[[CallRecord], None] | None = None,
         batch_prompts: bool = True,
         lexicons: Mapping[str, Lexicon] | None = None,
+        live: Live | None = None,
     ) -> None:
+        self.live = live
         self.agi = agi
         self.batch_prompts = batch_prompts
         self.lexicons = lexicons or {}
@@ -197,6 +199,7 @@ class Call:
                     self._to,
                     batch=self.batch_prompts,
                     lexicon=self.lexicons.get(lang),
+                    live=self.live,
                 )
                 if final:
                     self._to(S.FINISHING)

@@ -12,7 +12,9 @@ replaces):
     "12月", "6日", "星期日", "Dec", session words, "尾号", catalog names), digit runs of up
     to two digits as a number ("一", "二十" + "三"), longer ones (ID tails, codes) digit by
     digit, ``#``/``*`` as their names, and anything else as one piece named by its text;
-  * a value with the ``last4`` filter: digit by digit.
+  * a value with the ``last4`` filter: digit by digit;
+  * a value with the ``speak`` filter (free text): a URL from live speech (``ivr.live``) when it
+    is on, else one piece named by its text (which only a recording can provide).
 
 A static sentence stays one piece (its ``prompt`` key or its text's name). The texts of the
 pieces, joined, give the sentence again (less spaces and punctuation): the tests hold every
@@ -23,13 +25,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from ivr.words import NUMBER_MAX, PAUSE, SCREEN, number_names
 from menus.types import Say, SayDigits, Slot
 
 Lexicon = Mapping[str, str]  # screen text -> sound file name
+Live = Callable[[str, str], str]  # (text, lang) -> a URL Asterisk can play (ivr.live)
 _ENDS = "。！？.!?；;"  # punctuation that ends a line: a pause when nothing else carries it
 
 
@@ -147,7 +150,9 @@ def value_pieces(value: str, lang: str, lex: Lexicon) -> list[Piece]:
     return out
 
 
-def compose(part: Say | SayDigits, lang: str, lex: Lexicon | None = None) -> list[Piece]:
+def compose(
+    part: Say | SayDigits, lang: str, lex: Lexicon | None = None, live: Live | None = None
+) -> list[Piece]:
     """The pieces a caller hears for one part of an output, in order."""
     if isinstance(part, SayDigits):
         return digit_pieces(part.digits)
@@ -163,11 +168,16 @@ def compose(part: Say | SayDigits, lang: str, lex: Lexicon | None = None) -> lis
             elif said and said[-1] in _ENDS and out:
                 out.append(Piece(PAUSE, ""))  # "内科请按1。": the line ends, the caller hears it
         else:
-            out.extend(_slot(slot, lang, known))
+            out.extend(_slot(slot, lang, known, live))
     return out
 
 
-def _slot(slot: Slot, lang: str, lex: Lexicon) -> list[Piece]:
+def _slot(slot: Slot, lang: str, lex: Lexicon, live: Live | None) -> list[Piece]:
+    if slot.filter == "speak":
+        said = slot.text.strip()
+        if not speakable(said):
+            return []
+        return [Piece(live(said, lang) if live else text_name(said, lang), said)]
     if slot.filter == "last4" or slot.filter == "digits":
         return digit_pieces(slot.text.strip())
     return value_pieces(slot.text, lang, lex)

@@ -37,6 +37,7 @@ __all__ = [
     "build",
     "find_tools",
     "menu_prompts",
+    "render_wav",
     "seconds",
     "word_prompts",
 ]
@@ -95,6 +96,31 @@ def available_prompts(out_dir: Path, lang: str) -> set[str]:
 
 
 # ---------------------------------------------------------------------- building
+
+
+def render_wav(text: str, lang: str, target: Path, tools: tuple[str, str] | None = None) -> None:
+    """Say ``text`` into an 8 kHz mono 16-bit WAV at ``target`` (live speech, ``ivr.live``):
+    the same voice, rate, gain and trimming as the build. Blocking: run it in a thread."""
+    espeak, sox = tools or find_tools()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "speech.wav"
+        voice = VOICES.get(lang, lang)
+        subprocess.run(
+            [espeak, "-v", voice, "-s", str(RATE_WPM), "-w", str(source), text],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        partial = target.with_name(target.name + ".part")
+        out_args = ["-t", "wav", "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer"]
+        subprocess.run(
+            [sox, str(source), *out_args, str(partial), "gain", "-n", "-3", *TRIM],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        os.replace(partial, target)
 
 
 def _recording(recorded_dir: Path | None, item: PromptText) -> Path | None:

@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from ivr.agi import AgiReply, Quoted
-from ivr.compose import Lexicon, compose, prompt_name
+from ivr.compose import Lexicon, Live, compose, prompt_name
 from ivr.states import CallState, Ended
 from menus.types import Digits, Input, NoInput, Output, Say, SayDigits, Wait
 
@@ -54,7 +54,12 @@ def bargein(part: Say | SayDigits) -> bool:
     return bool(getattr(part, "bargein", True))
 
 
-def clips(parts: tuple[Say | SayDigits, ...], lang: str, lex: Lexicon | None = None) -> list[Clip]:
+def clips(
+    parts: tuple[Say | SayDigits, ...],
+    lang: str,
+    lex: Lexicon | None = None,
+    live: Live | None = None,
+) -> list[Clip]:
     """What the parts play, in order: the files of each Say's pieces, each SayDigits whole."""
     out: list[Clip] = []
     for part in parts:
@@ -62,12 +67,17 @@ def clips(parts: tuple[Say | SayDigits, ...], lang: str, lex: Lexicon | None = N
             out.append(Clip("", True, part.digits))
             continue
         keys = bargein(part)
-        out += [Clip(piece.name, keys) for piece in compose(part, lang, lex)]
+        out += [Clip(piece.name, keys) for piece in compose(part, lang, lex, live)]
     return out
 
 
 def _batchable(clip: Clip) -> bool:
     return clip.digits is None and bool(_SAFE_NAME.match(clip.name))
+
+
+def _remote(clip: Clip) -> bool:
+    """A URL (live speech): only ``EXEC Playback`` fetches it through Asterisk's media cache."""
+    return clip.name.startswith(("http://", "https://"))
 
 
 async def render_output(
@@ -78,6 +88,7 @@ async def render_output(
     *,
     batch: bool = True,
     lexicon: Lexicon | None = None,
+    live: Live | None = None,
 ) -> Input:
     """Play ``output``; if it waits, collect and return the caller's input (else NoInput).
 
@@ -89,7 +100,7 @@ async def render_output(
     catch those.
     """
     wait = output.wait
-    head = clips(output.parts, lang, lexicon)
+    head = clips(output.parts, lang, lexicon, live)
     tail: list[Clip] = []
     if batch and wait is not None:
         while head and head[-1].bargein and _batchable(head[-1]):
@@ -97,7 +108,15 @@ async def render_output(
         if len(tail) < BATCH_MIN:
             head, tail = head + tail, []
     last_prompt = None
-    if not tail and wait is not None and head and head[-1].bargein and head[-1].digits is None:
+    last = head[-1] if head else None
+    if (
+        not tail
+        and wait is not None
+        and last
+        and last.bargein
+        and last.digits is None
+        and (not _remote(last))
+    ):
         last_prompt = head.pop().name  # GET DATA plays it
     first = await _play_head(command, head, wait is not None, batch)
     if wait is None:
@@ -141,6 +160,11 @@ async def _play_head(command: Command, head: list[Clip], waits: bool, batch: boo
             key = await _say_digits(command, clip.digits, escape)
             if key:
                 return key
+            i += 1
+            continue
+        if _remote(clip):
+            if not await _playback(command, [clip.name]):
+                await _stream(command, clip.name, "")
             i += 1
             continue
         run = i

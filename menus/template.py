@@ -14,7 +14,7 @@ from typing import Any
 from menus.errors import MenuError
 from menus.types import Say, SayDigits, Slot
 
-FILTERS = ("digits", "last4")
+FILTERS = ("digits", "last4", "speak")  # speak: free text, said by live speech on voice
 _FIELD = re.compile(
     r"^(?:(?P<filter>[a-z0-9]+):)?(?P<path>[A-Za-z_]\w*(?:\.(?:[A-Za-z_]\w*|\d+))*)$"
 )
