@@ -1,11 +1,12 @@
-"""Prompt files for the voice channel: every static menu text, both languages, as 8 kHz audio.
+"""Prompt files for the voice channel: what a menu can say, per voice language, as 8 kHz audio.
 
-What a menu can say is listed by ``ivr.prompt_texts`` (``menu_prompts``, ``word_prompts``,
-re-exported here for the CLI); ``build`` renders those texts with espeak-ng + sox to
+What a menu can say is listed by ``ivr.prompt_texts`` (static texts, the pieces of sentences
+with call data, catalog names, words); ``build`` renders those texts with espeak-ng + sox to
 headerless 16-bit mono 8 kHz ``.sln`` under ``<out>/<lang>/<name>.sln`` (Asterisk's
 ``sounds/<lang>/`` layout), or converts a recorded file from ``<recorded>/<lang>/<name>.(wav|sln)``
-instead. A manifest of content hashes (text, voice, rate, recording) means a rebuild only
-touches what changed.
+instead, trimming silence at both ends (``TRIM``) and keeping a short pause after a sentence or
+clause (``pause_after``). A manifest of content hashes (text, voice, rate, trimming, recording)
+means a rebuild only touches what changed; ``pieces.tsv`` lists every file with its text.
 """
 
 from __future__ import annotations
