@@ -226,13 +226,14 @@ class Call:
 
     async def _resume(self, inp: Input) -> None:
         assert self.session is not None
-        before = self.session.node
+        before, lang = self.session.node, self.session.lang
         self._to(S.THINKING)
         self.record.inputs += 1
         if isinstance(inp, NoInput):
             self.record.timeouts += 1
         self.session, self._last_output = await self.dialogue.resume(self.session, inp, **self._kw)
-        if isinstance(inp, Digits) and self.session.node == before and not self._last_output.ends:
+        same = self.session.node == before and self.session.lang == lang  # not a language choice
+        if isinstance(inp, Digits) and same and not self._last_output.ends:
             self.record.invalid += 1
 
     _last_output: Output

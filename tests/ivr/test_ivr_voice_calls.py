@@ -83,8 +83,11 @@ def _booked(sim) -> list[str]:
 )
 @pytest_twisted.ensureDeferred
 async def test_a_booking_call_plays_only_built_files(line, sounds, lang, menu, script) -> None:
+    records: list[Any] = []
+    line[2].on_record = records.append
     sim = await _call(line, script, sounds, menu=menu)
     assert sim.faults == [], sim.format_transcript()
+    assert records[0].invalid == 0 and records[0].result == "completed"  # choosing yue is valid
     assert len(_booked(sim)) == 1, sim.format_transcript()
     assert sim.commands[-1] == "HANGUP" and sim.events("aborted") == []
     assert sim.variables.get("CHANNEL(language)", "zh") == lang
