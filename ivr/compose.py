@@ -61,12 +61,26 @@ def speakable(text: str) -> bool:
     return any(ch.isalnum() or ch in "#*" for ch in text)
 
 
-def lexicon(lang: str, names: Iterable[str] = ()) -> dict[str, str]:
+class Known(dict[str, str]):
+    """A lexicon that knows its longest entry (a value is scanned that far at each position;
+    worked out once, as a catalog of many hospitals has many names)."""
+
+    def __init__(self, entries: Mapping[str, str]) -> None:
+        super().__init__(entries)
+        self.longest = max((len(k) for k in self), default=0)
+
+
+def lexicon(lang: str, names: Iterable[str] = ()) -> Known:
     """The screen forms known in ``lang``: its words plus ``names`` (catalog names, option
     labels), each of which is built as a piece of its own text."""
     out = {name: text_name(name, lang) for name in names if speakable(name)}
     out.update(SCREEN.get(lang) or SCREEN["zh"])
-    return out
+    return Known(out)
+
+
+@functools.lru_cache(maxsize=16)
+def _words(lang: str) -> Known:
+    return lexicon(lang)
 
 
 def digit_pieces(digits: str) -> list[Piece]:
@@ -108,7 +122,7 @@ def value_pieces(value: str, lang: str, lex: Lexicon) -> list[Piece]:
         return [Piece(lex[text], text)]
     if not any((ch.isascii() and ch.isdigit()) or ch in "#*" for ch in text):
         return [Piece(text_name(text, lang), text)]  # a name or label: one piece, as built
-    longest = max((len(k) for k in lex), default=0)
+    longest = lex.longest if isinstance(lex, Known) else max((len(k) for k in lex), default=0)
     out: list[Piece] = []
     rest: list[str] = []  # text no rule knows, said as one piece of its own
 
@@ -158,7 +172,7 @@ def compose(
         return digit_pieces(part.digits)
     if not part.slots:
         return [Piece(prompt_name(part, lang), part.text)]
-    known = lex if lex is not None else lexicon(lang)
+    known = lex if lex is not None else _words(lang)
     out: list[Piece] = []
     for slot in part.slots:
         if isinstance(slot, str):
