@@ -15,6 +15,7 @@ from typing import Any
 
 from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
+from twisted.web.resource import Resource
 
 from booking.catalog import load_catalog
 from booking.idcard import is_valid_resident_id
@@ -23,6 +24,8 @@ from hotline import ussd_wiring
 from hotline.admin_api import install_booking
 from hotline.effects import booking_dialogue
 from hotline.httpport import GatewayHttpFactory
+from hotline.languages import LanguageMemory
+from hotline.live_speech import LiveSpeechResource
 from hotline.metrics import CountingSite, Metrics, MetricsResource, register_gauges
 from hotline.node import Node
 from hotline.notify import load_templates
@@ -32,6 +35,8 @@ from hotline.sms_wiring import start_sms
 from hotline.stopping import stop_all
 from hotline.storage import open_redis
 from hotline.web import KioskAccess, build_root
+from ivr.live import LiveSpeech
+from ivr.prompt_texts import lexicons, voice_languages
 from ivr.server import BACKLOG, FastAGIFactory
 from menus.definition import MenuSource, load_menu
 from menus.driver import Dialogue
@@ -59,6 +64,23 @@ class Running:
 
     async def stop(self) -> None:
         await stop_all(self._stoppers, "app")
+
+
+def mount_live_speech(root: Any, settings: Settings, menus: MenuSource) -> LiveSpeech | None:
+    """``/voice/live/`` and the ``LiveSpeech`` calls use, when ``ivr.live_speech.enabled``."""
+    conf = settings.raw["ivr"].get("live_speech") or {}
+    if not conf.get("enabled"):
+        return None
+    if not conf.get("url"):
+        raise ValueError("ivr.live_speech.url: the URL Asterisk fetches speech from is required")
+    live = LiveSpeech(str(conf["url"]), settings.path(conf["cache_dir"]))
+    languages = frozenset(
+        lang for menu in menus.definitions.values() for lang in voice_languages(menu)
+    )
+    voice = Resource()
+    voice.putChild(b"live", LiveSpeechResource(live, languages))
+    root.putChild(b"voice", voice)
+    return live
 
 
 def load_static(settings: Settings) -> tuple[Any, MenuSource, dict[str, dict[str, str]]]:
@@ -115,7 +137,8 @@ async def start(
         sms = node.worker_sms(settings, reactor, redis, booking, catalog, templates)
     sender, smsc_port = sms.sender, sms.smsc_port
     sms_help = sms.mo.send_help if sms.mo else None
-    dialogue = booking_dialogue(menus, booking, reactor, VALIDATORS, sms_help=sms_help)
+    dialogue = booking_dialogue(menus, booking, reactor, VALIDATORS, sms_help=sms_help,
+                                languages=LanguageMemory(redis))
     stoppers.append(node.reloading(menus, settings.menu_files, reactor))  # file watch + SIGHUP
 
     ussd = ussd_wiring.at_resource(settings, dialogue, redis, reactor)
@@ -136,6 +159,7 @@ async def start(
     )  # fmt: skip
     stoppers.append(http.stopListening)
 
+    live = mount_live_speech(root, settings, menus)  # None unless ivr.live_speech.enabled
     transfer = settings.raw["ivr"]["transfer"]  # channel.transfer: EXEC Dial targets (docs/ivr.md)
     agi_factory = FastAGIFactory(
         dialogue,
@@ -143,6 +167,8 @@ async def start(
         default_menu=settings.default_menu,
         transfer_targets=transfer["targets"] or {},
         dial_timeout_s=int(transfer["dial_timeout_s"]),
+        lexicons=lexicons(menus.definitions.values(), catalog),  # names said whole
+        live=live.url if live is not None else None,
     )
     agi: IListeningPort = node.listeners.listen(
         reactor, "fastagi", settings.fastagi_port, agi_factory,

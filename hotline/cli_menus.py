@@ -29,7 +29,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     menus_sub = menus.add_subparsers(dest="menus_command", required=True)
     check = menus_sub.add_parser("check", help="validate menu files; non-zero exit on error")
     check.add_argument("files", nargs="+", type=Path)
-    check.add_argument("--prompts", type=Path, default=None, help="recorded prompts directory")
+    check.add_argument("--prompts", type=Path, default=None, help="built prompts directory")
+    check.add_argument(
+        "--catalog", type=Path, default=None, help="with --prompts: its names must be built too"
+    )
     check.add_argument("--ussd-limit", type=int, default=USSD_ZH_LIMIT)
     check.add_argument("--strict", action="store_true", help="warnings fail the check too")
     graph = menus_sub.add_parser("graph", help="draw a menu (.svg via Graphviz, .mmd, .dot)")
@@ -44,7 +47,22 @@ def dispatch(args: argparse.Namespace) -> int | None:
     """Run ``menus``/``simulate`` commands; None for other commands."""
     if args.command == "menus" and args.menus_command == "check":
         prompts = prompt_names(args.prompts) if args.prompts is not None else None
-        return check(args.files, prompts=prompts, ussd_limit=args.ussd_limit, strict=args.strict)
+        catalog = None
+        if args.catalog is not None:
+            from booking.catalog import load_catalog
+
+            try:
+                catalog = load_catalog(args.catalog)
+            except (ValueError, OSError) as err:
+                print(f"hotline menus check: {err}", file=sys.stderr)
+                return 2
+        return check(
+            args.files,
+            prompts=prompts,
+            catalog=catalog,
+            ussd_limit=args.ussd_limit,
+            strict=args.strict,
+        )
     if args.command == "menus" and args.menus_command == "graph":
         return graph(args.file, args.output)
     if args.command == "simulate":
@@ -65,13 +83,20 @@ def prompt_names(directory: Path) -> set[str]:
     return names
 
 
-def missing_text_prompts(definition: Any, prompts: set[str]) -> list[str]:
-    """Static texts whose synthesised prompt file is missing (``hotline prompts build`` makes
-    them); explicit ``prompt:`` names are reported per node by ``inspect`` instead."""
-    from ivr.prompts import menu_prompts
+def needed_prompts(definition: Any, catalog: Any = None) -> list[Any]:
+    """Every file a call of this menu can play, in every voice language: static texts, the
+    static parts of sentences with values, option labels, words (digits, numbers, dates) and,
+    with ``catalog``, its names."""
+    from hotline.cli_prompts import prompt_items
 
+    return prompt_items([definition], catalog)
+
+
+def missing_text_prompts(definition: Any, prompts: set[str], catalog: Any = None) -> list[str]:
+    """Texts and pieces whose file is missing (``hotline prompts build`` makes them); explicit
+    ``prompt:`` names are reported per node by ``inspect`` instead."""
     named = {getattr(node, "prompt", None) for node in definition.nodes.values()}
-    needed, _dynamic = menu_prompts(definition)
+    needed = needed_prompts(definition, catalog)
     return [
         f"{item.lang} text {item.text!r} has no prompt file {item.lang}/{item.name} "
         "(run hotline prompts build)"
@@ -90,6 +115,7 @@ def check(
     files: list[Path],
     *,
     prompts: set[str] | None = None,
+    catalog: Any = None,
     ussd_limit: int = USSD_ZH_LIMIT,
     strict: bool = False,
     out: TextIO | None = None,
@@ -107,7 +133,9 @@ def check(
         issues = inspect(definition, prompts=prompts, ussd_limit=ussd_limit)
         for issue in issues:
             print(str(issue), file=out)
-        unbuilt = missing_text_prompts(definition, prompts) if prompts is not None else []
+        unbuilt = (
+            missing_text_prompts(definition, prompts, catalog) if prompts is not None else []
+        )
         for line in unbuilt:
             print(f"{path}: error: {line}", file=out)
         bad = sum(1 for i in issues if i.severity == ERROR) + len(unbuilt)

@@ -1,9 +1,10 @@
-"""``hotline prompts build``: render every static menu text, both languages, to Asterisk audio.
+"""``hotline prompts build``: render what the menus can say, in every voice language, to audio.
 
-Reads the menus and the hospital catalog (department and session names for list lines) from
-the settings, writes ``<ivr.prompts.dir>/<lang>/<name>.sln`` and a manifest, and takes recorded
-files from ``ivr.prompts.recorded`` instead of synthesising them (docs/ivr.md). Exit codes:
-0 built, 2 espeak-ng/sox missing or a menu/catalog that does not load.
+Reads the menus and the hospital catalog (every name a value can carry: departments, sessions,
+hospitals, districts) from the settings, writes ``<ivr.prompts.dir>/<lang>/<name>.sln``, a
+manifest and the list of pieces, and takes recorded files from ``ivr.prompts.recorded``
+instead of synthesising them (docs/ivr.md). Exit codes: 0 built, 2 espeak-ng/sox missing or
+a menu/catalog that does not load.
 """
 
 from __future__ import annotations
@@ -25,10 +26,39 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     build.add_argument("-q", "--quiet", action="store_true")
 
 
+def prompt_items(menus: list[Any], catalog: Any) -> list[Any]:
+    """Everything the menus can say in every voice language: their static texts and pieces,
+    the catalog's names (any name field) and the words for digits, numbers and dates."""
+    from ivr.prompt_texts import (
+        catalog_names,
+        menu_prompts,
+        menu_values,
+        value_prompts,
+        voice_languages,
+        word_prompts,
+    )
+
+    items = []
+    written: dict[str, str] = {}
+    languages: set[str] = set()
+    for menu in menus:
+        items += menu_prompts(menu)[0]
+        written.update(getattr(menu, "voice_languages", {}))
+        languages.update(voice_languages(menu))
+    found = catalog_names(catalog, written) if catalog is not None else {}
+    names = {lang: texts for lang, texts in found.items() if lang in languages}
+    for menu in menus:
+        for lang in voice_languages(menu):
+            names.setdefault(lang, set()).update(menu_values(menu, lang))
+    items += value_prompts(names)
+    items += word_prompts(sorted(languages))
+    return sorted(set(items))
+
+
 def run(args: argparse.Namespace, settings: Any) -> int:
     """Build the prompts for ``settings``; prints a summary and what cannot be pre-rendered."""
     from booking.catalog import load_catalog
-    from ivr.prompts import PromptToolsMissing, build, find_tools, menu_prompts, word_prompts
+    from ivr.prompts import PIECES, PromptToolsMissing, build, find_tools
     from menus.definition import load_menu
 
     conf = settings.raw["ivr"]["prompts"]
@@ -45,35 +75,14 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     except (ValueError, OSError) as err:
         print(f"hotline prompts build: {err}", file=sys.stderr)
         return 2
-    lists: dict[str, list[list[str]]] = {}
-    for lang in {lang for d in catalog.departments for lang in d.name}:
-        depts = [d.name[lang] for d in catalog.departments if lang in d.name]
-        labels: list[str] = []
-        for dept in catalog.departments:
-            for template in dept.sessions:
-                label = getattr(template, "label", {}).get(lang)
-                if label and label not in labels:
-                    labels.append(label)
-        lists[lang] = [depts, labels]
-    items, dynamic = [], set()
-    languages: set[str] = set()
-    for menu in menus:
-        found, dyn = menu_prompts(menu, item_lists=lists)
-        items += found
-        dynamic.update(dyn)
-        languages.update(menu.languages)
-    items += word_prompts(sorted(languages))
+    items = prompt_items(menus, catalog)
     if args.lang:
         items = [item for item in items if item.lang in args.lang]
-    report = build(sorted(set(items)), out, recorded_dir=recorded, jobs=args.jobs, tools=tools)
+    report = build(items, out, recorded_dir=recorded, jobs=args.jobs, tools=tools)
     print(
         f"prompts in {out}: {len(report.built)} synthesised, {len(report.recorded)} from "
         f"recordings, {len(report.unchanged)} unchanged, {len(report.removed)} removed"
     )
-    if dynamic and not args.quiet:
-        print("texts with call data (no pre-rendered file: record one per value or the call")
-        print("skips them with a warning; see docs/ivr.md):")
-        for text in sorted(dynamic):
-            print(f"  {text}")
+    if not args.quiet:
+        print(f"pieces to record per hospital: {out / PIECES} (language, file, text)")
     return 0
-

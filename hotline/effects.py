@@ -14,6 +14,7 @@ from twisted.internet.interfaces import IReactorTime
 
 from booking.api import Booking, BookingError, BookingRequest, BookingService
 from booking.rules import day_label
+from hotline.languages import LanguageMemory
 from hotline.prefetch import CallerPrefetch
 from menus.definition import MenuSource
 from menus.driver import Dialogue
@@ -30,11 +31,14 @@ def _name(names: Any, lang: str) -> str:
 
 
 SmsHelp = Callable[[str, str], Awaitable[None]]  # (msisdn, lang): text the caller how to book
+# voice-only languages and the written language their data, bookings and SMS are in (the
+# menu's ``voice_languages``): a Cantonese caller hears the Chinese names and gets Chinese SMS
+WRITTEN = {"yue": "zh"}
 
 
 def make_effect_runner(
     booking: BookingService, *, sms_help: SmsHelp | None = None,
-    prefetch: CallerPrefetch | None = None,
+    prefetch: CallerPrefetch | None = None, languages: LanguageMemory | None = None,
 ) -> RunEffect:
     """An async ``run_effect(effect, session)`` bound to ``booking`` (and the SMS side);
     ``prefetch``: the caller lookups started when a dialogue begins (``hotline.prefetch``)."""
@@ -97,7 +101,15 @@ def make_effect_runner(
         await sms_help(session.msisdn, session.lang)
         return {}
 
+    async def remember_language(_: dict[str, Any], session: Session) -> Any:
+        """Keep the language the caller just chose for the next call from this phone."""
+        if languages is None:
+            raise BookingError("unsupported", "Languages are not remembered here.")
+        await languages.remember(session.msisdn, session.lang)
+        return {}
+
     handlers = {
+        "remember_language": remember_language,
         "sms_help": send_sms_help,
         "departments": departments,
         "open_days": open_days,
@@ -113,6 +125,8 @@ def make_effect_runner(
         handler = handlers.get(effect.name)
         if handler is None:
             return EffectResult(ok=False, error="unknown_effect")
+        if session.lang in WRITTEN and handler is not remember_language:
+            session = session.evolve(lang=WRITTEN[session.lang])
         try:
             return EffectResult(ok=True, value=await handler(dict(effect.args), session))
         except BookingError as exc:
@@ -125,13 +139,14 @@ def make_effect_runner(
 
 def booking_dialogue(
     menus: MenuSource, booking: BookingService, clock: IReactorTime, validators: Validators, *,
-    sms_help: SmsHelp | None = None,
+    sms_help: SmsHelp | None = None, languages: LanguageMemory | None = None,
 ) -> Dialogue:
     """The channels' ``Dialogue`` on the booking core, as ``hotline serve`` runs it: effects
     against ``booking``, and each caller's registered IDs read as their dialogue begins."""
     prefetch = CallerPrefetch(booking, clock)
-    runner = make_effect_runner(booking, sms_help=sms_help, prefetch=prefetch)
-    return Dialogue(menus, runner, validators, on_begin=prefetch.begin)
+    runner = make_effect_runner(booking, sms_help=sms_help, prefetch=prefetch, languages=languages)
+    preferred = languages.preferred if languages is not None else None
+    return Dialogue(menus, runner, validators, on_begin=prefetch.begin, preferred_lang=preferred)
 
 
 def booking_line(booking: Booking, lang: str) -> str:

@@ -142,10 +142,18 @@ class Transfer(Section):
     dial_timeout_s: Seconds = key(30, "ring time before `noanswer`")
 
 
+class LiveSpeech(Section):
+    enabled: bool = key(False, "say {speak:…} free text on demand (docs/ivr.md, 'Free text')")
+    url: str | None = key(None, "base URL Asterisk uses to reach /voice/live; required when "
+                                "enabled")  # fmt: skip
+    cache_dir: str = key("var/live_speech", "where rendered speech is kept", path=WORKDIR)
+
+
 class Ivr(Section):
     fastagi: FastAgi = key(FastAgi, "the FastAGI listener (docs/ivr.md)")
     prompts: Prompts = key(Prompts, "voice prompt files (docs/ivr.md)")
     transfer: Transfer = key(Transfer, "transfers to people (docs/ivr.md)")
+    live_speech: LiveSpeech = key(LiveSpeech, "free text rendered on demand, off by default")
 
 
 class Smpp(Section):

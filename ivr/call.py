@@ -21,6 +21,7 @@ import phonenumbers
 
 from ivr.agi import AgiEnv, AgiProtocol, AgiReply, CallEnded
 from ivr.channel import ChannelEffects
+from ivr.compose import Lexicon, Live
 from ivr.render import prompt_name, render_output
 from ivr.states import CallRecord, CallState, Deadlines, Ended, check_transition
 from menus.types import Digits, HangUp, Input, NoInput, Output, Session
@@ -94,9 +95,14 @@ class Call:
         dial_timeout_s: int = 30,
         on_record: Callable[[CallRecord], None] | None = None,
         batch_prompts: bool = True,
+        lexicons: Mapping[str, Lexicon] | None = None,
+        live: Live | None = None,
     ) -> None:
+        self.live = live
         self.agi = agi
         self.batch_prompts = batch_prompts
+        self.lexicons = lexicons or {}
+        self._sound_lang = env.language  # CHANNEL(language): where Asterisk looks for files
         self.env = env
         self.dialogue = dialogue
         self.menu = env.script or default_menu or ""
@@ -182,8 +188,18 @@ class Call:
                 if self.state is not S.PLAYING:
                     self._to(S.PLAYING)
                 self.record.visit(self.session.node)
+                lang = self.session.lang
+                if lang != self._sound_lang:  # the caller chose a language, or the URL did
+                    await self._command("SET", "VARIABLE", "CHANNEL(language)", lang)
+                    self._sound_lang = lang
                 inp = await render_output(
-                    self._command, output, self.session.lang, self._to, batch=self.batch_prompts
+                    self._command,
+                    output,
+                    lang,
+                    self._to,
+                    batch=self.batch_prompts,
+                    lexicon=self.lexicons.get(lang),
+                    live=self.live,
                 )
                 if final:
                     self._to(S.FINISHING)
@@ -210,13 +226,14 @@ class Call:
 
     async def _resume(self, inp: Input) -> None:
         assert self.session is not None
-        before = self.session.node
+        before, lang = self.session.node, self.session.lang
         self._to(S.THINKING)
         self.record.inputs += 1
         if isinstance(inp, NoInput):
             self.record.timeouts += 1
         self.session, self._last_output = await self.dialogue.resume(self.session, inp, **self._kw)
-        if isinstance(inp, Digits) and self.session.node == before and not self._last_output.ends:
+        same = self.session.node == before and self.session.lang == lang  # not a language choice
+        if isinstance(inp, Digits) and same and not self._last_output.ends:
             self.record.invalid += 1
 
     _last_output: Output

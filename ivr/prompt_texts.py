@@ -1,78 +1,36 @@
-"""What the voice channel can say before any call: every static menu text and word, per language.
+"""What the voice channel can say before any call: every static menu text, piece and word.
 
 ``menu_prompts`` lists what a menu can say with the file name the call will ask Asterisk for
-(``ivr.render.prompt_name``), ``word_prompts`` the digits, letters and date words the call
-reads out. Texts that depend on the caller (``{dept.name}``…) cannot be pre-rendered and are
-reported. Kept apart from the build (``ivr.prompts``: espeak-ng, sox, the manifest) because it
-only reads menu definitions: ``hotline menus check`` and the tests use it without audio tools.
+(``ivr.compose``): static sentences whole, and for sentences with call data their static parts
+between the values; ``value_prompts`` the catalog's names (departments, sessions, hospitals,
+districts: any name a value can carry), ``word_prompts`` the digits, numbers, letters, date and
+session words the call reads values with. Kept apart from the build (``ivr.prompts``: espeak-ng,
+sox, the manifest) because it only reads menu definitions: ``hotline menus check`` and the
+tests use it without audio tools.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields, is_dataclass
 from typing import Any
 
-from ivr.render import prompt_name
+from ivr.compose import lexicon, prompt_name, speakable, text_name
+from ivr.words import WORDS, words_for
 from menus.template import Template, render_parts
 from menus.types import Say
 
-# Words to read digits, codes and dates; Chinese reads 1 as 幺 in codes and phone numbers.
-WORDS: Mapping[str, Mapping[str, str]] = {
-    "zh": {
-        **{f"digits/{d}": w for d, w in zip("0123456789", "零幺二三四五六七八九", strict=True)},
-        "letters/x": "叉",
-        "letters/star": "星号",
-        "letters/pound": "井号",
-        **{f"hotline/words/month_{m}": f"{m}月" for m in range(1, 13)},
-        **{f"hotline/words/day_{d}": f"{d}日" for d in range(1, 32)},
-        **{f"hotline/words/weekday_{i}": f"星期{w}" for i, w in enumerate("一二三四五六日")},
-        "hotline/words/am": "上午",
-        "hotline/words/pm": "下午",
-    },
-    "en": {
-        **{
-            f"digits/{d}": w
-            for d, w in zip(
-                "0123456789",
-                ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"],
-                strict=True,
-            )
-        },
-        "letters/x": "X",
-        "letters/star": "star",
-        "letters/pound": "pound",
-        **{
-            f"hotline/words/month_{m}": n
-            for m, n in enumerate(
-                [
-                    "January",
-                    "February",
-                    "March",
-                    "April",
-                    "May",
-                    "June",
-                    "July",
-                    "August",
-                    "September",
-                    "October",
-                    "November",
-                    "December",
-                ],
-                start=1,
-            )
-        },
-        **{f"hotline/words/day_{d}": str(d) for d in range(1, 32)},
-        **{
-            f"hotline/words/weekday_{i}": w
-            for i, w in enumerate(
-                ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
-            )
-        },
-        "hotline/words/am": "morning",
-        "hotline/words/pm": "afternoon",
-    },
-}
+__all__ = [
+    "WORDS",
+    "PromptText",
+    "catalog_names",
+    "lexicons",
+    "menu_prompts",
+    "menu_values",
+    "value_prompts",
+    "voice_languages",
+    "word_prompts",
+]
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -83,7 +41,7 @@ class PromptText:
 
 
 def _texts(value: Any) -> Iterator[Mapping[str, Template]]:
-    """Every per-language text inside a node (text, hints, short forms, choices…)."""
+    """Every per-language text inside a node (text, hints, short forms, choice labels…)."""
     if (
         isinstance(value, Mapping)
         and value
@@ -95,69 +53,137 @@ def _texts(value: Any) -> Iterator[Mapping[str, Template]]:
             yield from _texts(item)
     elif is_dataclass(value) and not isinstance(value, type):
         for f in fields(value):
-            if f.name not in ("args", "set", "choices"):  # choices: spoken as option lines
+            if f.name not in ("args", "set"):
                 yield from _texts(getattr(value, f.name))
 
 
-def _static(
-    tpl: Template,
-    scope: Mapping[str, Any],
-    prompt: str | None,
-    lang: str,
-    out: set[PromptText],
-    dynamic: set[str],
-) -> None:
-    if any(f.root not in scope and f.filter != "digits" for f in tpl.fields()):
-        dynamic.add(f"{lang}: {tpl.source}")
+def voice_languages(definition: Any) -> list[str]:
+    """The menu's languages and its voice-only ones (``voice_languages``, e.g. yue)."""
+    return [*definition.languages, *getattr(definition, "voice_languages", {})]
+
+
+def _pick(definition: Any, texts: Mapping[str, Template], lang: str) -> Template | None:
+    pick = getattr(definition, "pick", None)
+    return pick(texts, lang) if pick is not None else texts.get(lang)
+
+
+def _pieces(tpl: Template, prompt: str | None, lang: str, out: set[PromptText]) -> None:
+    """A template's files: the whole sentence when static (or with only ``{digits:…}``, read by
+    SAY DIGITS), else each static part between its values."""
+    if all(f.filter == "digits" for f in tpl.fields()):
+        scope: dict[str, Any] = {}  # a code in every {digits:…} slot, so the parts split there
+        for f in tpl.fields():
+            inner = scope
+            for key in f.path[:-1]:
+                inner = inner.setdefault(key, {})
+            inner[f.path[-1]] = "0"
+        for part in render_parts(tpl, scope, prompt):
+            if isinstance(part, Say) and (part.text or part.prompt):
+                out.add(PromptText(lang, prompt_name(part, lang), part.text))
         return
-    for part in render_parts(tpl, scope, prompt):
-        if isinstance(part, Say) and (part.text or part.prompt):
-            out.add(PromptText(lang, prompt_name(part, lang), part.text))
+    for seg in tpl.segments:
+        if isinstance(seg, str) and speakable(seg.strip()):
+            out.add(PromptText(lang, text_name(seg.strip(), lang), seg.strip()))
 
 
-def menu_prompts(
-    definition: Any, *, item_lists: Mapping[str, Sequence[Sequence[str]]] | None = None
-) -> tuple[list[PromptText], list[str]]:
-    """(prompts to build, texts that depend on the call and cannot be built) for a menu.
-
-    ``item_lists`` (per language, lists in the order the effects return them, e.g. the
-    catalog's departments) pre-renders list lines such as "内科请按1。": the i-th name at
-    positions 1..i (entries before it may be filtered out at run time, never reordered).
-    """
+def menu_prompts(definition: Any) -> tuple[list[PromptText], list[str]]:
+    """(prompts to build, texts whose values no piece covers) for a menu, in every voice
+    language. A choice label is built as a value (the option line says it between pieces)."""
     out: set[PromptText] = set()
-    dynamic: set[str] = set()
-    messages = getattr(definition, "messages", {})
-    item_fmt = messages.get("item_ivr") or messages.get("item_ussd") or {}
-    for lang in definition.languages:
+    for lang in voice_languages(definition):
         for node in definition.nodes.values():
             prompt = getattr(node, "prompt", None)
             text = getattr(node, "text", None)
             for found in _texts(node):
-                tpl = found.get(lang)
+                tpl = _pick(definition, found, lang)
                 if tpl is not None:
-                    _static(tpl, {}, prompt if found is text else None, lang, out, dynamic)
-            for choice in getattr(node, "choices", ()):
-                name_tpl, fmt = choice.text.get(lang), item_fmt.get(lang)
-                if name_tpl is not None and fmt is not None and not name_tpl.fields():
-                    scope = {"n": choice.key, "name": name_tpl.source, "item": {}}
-                    _static(fmt, scope, None, lang, out, dynamic)
-        for key, message in messages.items():
-            if lang in message and not key.startswith("item_"):
-                _static(message[lang], {}, None, lang, out, dynamic)
-        fmt = item_fmt.get(lang)
-        for names in (item_lists or {}).get(lang, ()):
-            for i, name in enumerate(names, start=1):
-                for n in range(1, i + 1):
-                    if fmt is not None:
-                        scope = {"n": str(n), "name": name, "item": {}}
-                        _static(fmt, scope, None, lang, out, dynamic)
-    return sorted(out), sorted(dynamic)
+                    _pieces(tpl, prompt if found is text else None, lang, out)
+        for message in definition.messages.values():
+            tpl = _pick(definition, message, lang)
+            if tpl is not None:
+                _pieces(tpl, None, lang, out)
+    return sorted(out), []
+
+
+def menu_values(definition: Any, lang: str) -> set[str]:
+    """Static texts a menu passes as values (choice labels, the operator line's label)."""
+    found: set[str] = set()
+    for node in definition.nodes.values():
+        for choice in getattr(node, "choices", ()):
+            tpl = _pick(definition, choice.text, lang)
+            if tpl is not None and not tpl.fields():
+                found.add(tpl.source)
+    for name, message in definition.messages.items():
+        tpl = _pick(definition, message, lang)
+        if tpl is not None and not tpl.fields() and not name.startswith("item_"):
+            found.add(tpl.source)
+    return found
+
+
+def catalog_names(catalog: Any, written: Mapping[str, str] | None = None) -> dict[str, set[str]]:
+    """Every per-language name in a catalog, by language: any ``name`` or ``label`` field that
+    maps languages to texts, at any depth (departments, sessions, hospitals, districts…).
+    ``written``: voice-only languages and the written one whose names they say."""
+    out: dict[str, set[str]] = {}
+
+    def walk(value: Any, key: str = "") -> None:
+        if isinstance(value, Mapping):
+            if (
+                key in ("name", "label")
+                and value
+                and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+            ):
+                for lang, text in value.items():
+                    out.setdefault(lang, set()).add(text)
+                return
+            for k, v in value.items():
+                walk(v, str(k))
+        elif isinstance(value, list | tuple | set | frozenset):
+            for item in value:
+                walk(item, key)
+        elif is_dataclass(value) and not isinstance(value, type):
+            for f in fields(value):
+                walk(getattr(value, f.name), f.name)
+
+    walk(catalog)
+    for voice, reads in (written or {}).items():
+        out.setdefault(voice, set()).update(out.get(reads, set()))
+    return out
+
+
+def value_prompts(names: Mapping[str, Iterable[str]]) -> list[PromptText]:
+    """The pieces for names a value can carry, each built under its own text's name."""
+    return sorted(
+        {
+            PromptText(lang, text_name(name.strip(), lang), name.strip())
+            for lang, texts in names.items()
+            for name in texts
+            if speakable(name)
+        }
+    )
+
+
+def lexicons(definitions: Iterable[Any], catalog: Any) -> dict[str, dict[str, str]]:
+    """Per voice language, the screen forms a value may hold: the words and the catalog's names
+    and the menus' option labels (what ``ivr.compose`` matches longest first)."""
+    written: dict[str, str] = {}
+    languages: set[str] = set()
+    menus = list(definitions)
+    for menu in menus:
+        written.update(getattr(menu, "voice_languages", {}))
+        languages.update(voice_languages(menu))
+    names = catalog_names(catalog, written) if catalog is not None else {}
+    out: dict[str, dict[str, str]] = {}
+    for lang in languages:
+        known = set(names.get(lang, ()))
+        for menu in menus:
+            known |= menu_values(menu, lang)
+        out[lang] = lexicon(lang, known)
+    return out
 
 
 def word_prompts(languages: Iterable[str]) -> list[PromptText]:
-    """Digits 0–9, letters and the words for dates and sessions, per language."""
+    """Digits, numbers, letters and the words for dates and sessions, per language."""
     return [
-        PromptText(lang, name, text)
-        for lang in languages
-        for name, text in WORDS.get(lang, {}).items()
+        PromptText(lang, name, text) for lang in languages for name, text in words_for(lang).items()
     ]

@@ -1,11 +1,12 @@
-"""Prompt files for the voice channel: every static menu text, both languages, as 8 kHz audio.
+"""Prompt files for the voice channel: what a menu can say, per voice language, as 8 kHz audio.
 
-What a menu can say is listed by ``ivr.prompt_texts`` (``menu_prompts``, ``word_prompts``,
-re-exported here for the CLI); ``build`` renders those texts with espeak-ng + sox to
+What a menu can say is listed by ``ivr.prompt_texts`` (static texts, the pieces of sentences
+with call data, catalog names, words); ``build`` renders those texts with espeak-ng + sox to
 headerless 16-bit mono 8 kHz ``.sln`` under ``<out>/<lang>/<name>.sln`` (Asterisk's
 ``sounds/<lang>/`` layout), or converts a recorded file from ``<recorded>/<lang>/<name>.(wav|sln)``
-instead. A manifest of content hashes (text, voice, rate, recording) means a rebuild only
-touches what changed.
+instead, trimming silence at both ends (``TRIM``) and keeping a short pause after a sentence or
+clause (``pause_after``). A manifest of content hashes (text, voice, rate, trimming, recording)
+means a rebuild only touches what changed; ``pieces.tsv`` lists every file with its text.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from ivr.prompt_texts import PromptText, menu_prompts, word_prompts
 __all__ = [
     "INSTALL_HINT",
     "MANIFEST",
+    "PIECES",
     "RATE_WPM",
     "VOICES",
     "BuildReport",
@@ -36,12 +38,28 @@ __all__ = [
     "build",
     "find_tools",
     "menu_prompts",
+    "render_wav",
+    "seconds",
     "word_prompts",
 ]
 
-VOICES = {"zh": "cmn-latn-pinyin", "en": "en-us"}  # plain "cmn" reads pinyin as English
+# plain "cmn" reads pinyin as English; "yue" reads Chinese characters in Cantonese
+VOICES = {"zh": "cmn-latn-pinyin", "en": "en-us", "yue": "yue"}
 RATE_WPM = 150
 MANIFEST = "manifest.json"
+PIECES = "pieces.tsv"  # every file with its text: what a hospital records to replace the voice
+# sox effects that cut leading and trailing silence, so pieces join without gaps; a piece that
+# ends a sentence or clause then gets a short pause of its own (``pause_after``)
+TRIM = ["silence", "1", "0.02", "-45d", "reverse", "silence", "1", "0.02", "-45d", "reverse"]
+PAUSE_S = {"。！？.!?": 0.15, "，,：:；;、": 0.08}
+
+
+def pause_after(text: str) -> float:
+    """The silence a piece keeps at its end: a sentence's end or a clause's, else none."""
+    end = text.rstrip()[-1:]
+    return next((s for marks, s in PAUSE_S.items() if end and end in marks), 0.0)
+
+
 INSTALL_HINT = "install them with: apt-get install -y espeak-ng sox"
 
 
@@ -81,6 +99,31 @@ def available_prompts(out_dir: Path, lang: str) -> set[str]:
 # ---------------------------------------------------------------------- building
 
 
+def render_wav(text: str, lang: str, target: Path, tools: tuple[str, str] | None = None) -> None:
+    """Say ``text`` into an 8 kHz mono 16-bit WAV at ``target`` (live speech, ``ivr.live``):
+    the same voice, rate, gain and trimming as the build. Blocking: run it in a thread."""
+    espeak, sox = tools or find_tools()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "speech.wav"
+        voice = VOICES.get(lang, lang)
+        subprocess.run(
+            [espeak, "-v", voice, "-s", str(RATE_WPM), "-w", str(source), text],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        partial = target.with_name(target.name + ".part")
+        out_args = ["-t", "wav", "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer"]
+        subprocess.run(
+            [sox, str(source), *out_args, str(partial), "gain", "-n", "-3", *TRIM],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        os.replace(partial, target)
+
+
 def _recording(recorded_dir: Path | None, item: PromptText) -> Path | None:
     if recorded_dir is None:
         return None
@@ -92,7 +135,9 @@ def _recording(recorded_dir: Path | None, item: PromptText) -> Path | None:
 
 
 def _digest(item: PromptText, recording: Path | None) -> str:
-    h = hashlib.sha256(f"{item.lang}\0{item.text}\0{VOICES.get(item.lang)}\0{RATE_WPM}".encode())
+    voice = VOICES.get(item.lang)
+    shape = f"{TRIM}{pause_after(item.text)}"
+    h = hashlib.sha256(f"{item.lang}\0{item.text}\0{voice}\0{RATE_WPM}\0{shape}".encode())
     if recording is not None:
         h.update(recording.read_bytes())
     return h.hexdigest()[:16]
@@ -109,6 +154,15 @@ def _render(tools: tuple[str, str], item: PromptText, target: Path, recording: P
             return
         if recording is not None:
             source = recording
+        elif not item.text:  # a pause: silence of its own length
+            seconds = item.name.rsplit("_", 1)[-1].removesuffix("ms")
+            subprocess.run(
+                [sox, "-n", *out_args, str(target), "trim", "0", f"{int(seconds) / 1000}"],
+                check=True,
+                capture_output=True,
+                timeout=60,
+            )
+            return
         else:
             voice = VOICES.get(item.lang, item.lang)
             subprocess.run(
@@ -118,8 +172,10 @@ def _render(tools: tuple[str, str], item: PromptText, target: Path, recording: P
                 timeout=60,
             )
         partial = target.with_suffix(".part")
+        pause = pause_after(item.text)
+        pad = ["pad", "0", f"{pause}"] if pause else []
         subprocess.run(
-            [sox, str(source), *out_args, str(partial), "gain", "-n", "-3"],
+            [sox, str(source), *out_args, str(partial), "gain", "-n", "-3", *TRIM, *pad],
             check=True,
             capture_output=True,
             timeout=60,
@@ -165,4 +221,20 @@ def build(
     manifest_path.write_text(
         json.dumps(new, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8"
     )
+    lines = ["lang\tfile\ttext\trecorded"]
+    lines += [
+        f"{key.split('/', 1)[0]}\t{key.split('/', 1)[1].removesuffix('.sln')}\t{entry['text']}"
+        f"\t{'yes' if entry['recorded'] else 'no'}"
+        for key, entry in sorted(new.items())
+    ]
+    (out_dir / PIECES).write_text("\n".join(lines) + "\n", encoding="utf-8")
     return report
+
+
+def seconds(out_dir: Path, lang: str, name: str) -> float | None:
+    """How long a built file plays (8 kHz 16-bit mono .sln), None when it is not there."""
+    path = out_dir / lang / f"{name}.sln"
+    try:
+        return path.stat().st_size / 16000
+    except OSError:
+        return None

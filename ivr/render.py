@@ -1,9 +1,13 @@
 """Voice rendering of one menu ``Output``: prompts, digit read-back, barge-in, input collection.
 
 Rules (docs/ivr.md "What the server sends"):
-  * every ``Say`` is a prompt file (``STREAM FILE``) that a key interrupts (barge-in) unless the
-    part opts out (``bargein=False``, for legal notices: keys pressed during it are dropped);
-  * the last ``Say`` of an output that waits is played by ``GET DATA`` itself;
+  * every ``Say`` is one or more sound files: a static sentence is one file, a sentence with
+    call data the pieces ``ivr.compose`` splits it into;
+  * a file is a prompt (``STREAM FILE``) that a key interrupts (barge-in) unless the part opts
+    out (``bargein=False``, for legal notices: keys pressed during it are dropped);
+  * a run of several files that nobody can interrupt (or that precede a code) goes out as one
+    ``EXEC Playback a&b&c``; the files of a question and its options as one ``EXEC Read``;
+  * the last file of an output that waits is otherwise played by ``GET DATA`` itself;
   * ``SayDigits`` (T-codes, phone and ID numbers) is read digit by digit (``SAY DIGITS``; letters,
     e.g. an ID's X, by ``SAY ALPHA``);
   * a barge-in key counts as the first digit; a 1-digit wait is then complete; ``*`` ends the
@@ -15,36 +19,34 @@ Rules (docs/ivr.md "What the server sends"):
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from ivr.agi import AgiReply, Quoted
+from ivr.compose import Lexicon, Live, compose, prompt_name
 from ivr.states import CallState, Ended
 from menus.types import Digits, Input, NoInput, Output, Say, SayDigits, Wait
+
+__all__ = ["BARGE_IN", "SILENCE", "bargein", "clips", "prompt_name", "render_output"]
 
 BARGE_IN = "0123456789*"  # keys that stop a prompt; '#' only ends GET DATA
 SILENCE = "silence/1"  # a stock Asterisk file: GET DATA needs a file to play
 _RUNS = re.compile(r"[0-9]+|[A-Za-z]+")
-BATCH_MIN = 3  # a tail of this many barge-in prompts is played by one EXEC Read
+BATCH_MIN = 3  # a tail of this many barge-in files is played by one EXEC Read
 READ_VAR = "HOTLINE_KEYS"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_./-]+$")  # nothing Read's argument parser would split
 
 Command = Callable[..., Awaitable[AgiReply]]
 
 
-def prompt_name(part: Say, lang: str) -> str:
-    """The sound file for a Say: its ``prompt``, else ``hotline/<lang>/<sha1(text)[:12]>``."""
-    if part.prompt:
-        return part.prompt
-    return f"hotline/{lang}/{_digest(part.text)}"
+@dataclass(frozen=True, slots=True)
+class Clip:
+    """One thing to play: a sound file, or (``digits``) a code for ``SAY DIGITS``."""
 
-
-@functools.lru_cache(maxsize=4096)
-def _digest(text: str) -> str:
-    """The file name part for ``text``; cached, as a call hashes every sentence it plays."""
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
+    name: str
+    bargein: bool
+    digits: str | None = None
 
 
 def bargein(part: Say | SayDigits) -> bool:
@@ -52,17 +54,30 @@ def bargein(part: Say | SayDigits) -> bool:
     return bool(getattr(part, "bargein", True))
 
 
-def batch_tail(parts: list[Say | SayDigits], lang: str) -> list[str]:
-    """Prompt names of the trailing run of barge-in ``Say`` parts (for one ``EXEC Read``)."""
-    names: list[str] = []
-    for part in reversed(parts):
-        if not isinstance(part, Say) or not bargein(part):
-            break
-        name = prompt_name(part, lang)
-        if not _SAFE_NAME.match(name):
-            break
-        names.append(name)
-    return names[::-1]
+def clips(
+    parts: tuple[Say | SayDigits, ...],
+    lang: str,
+    lex: Lexicon | None = None,
+    live: Live | None = None,
+) -> list[Clip]:
+    """What the parts play, in order: the files of each Say's pieces, each SayDigits whole."""
+    out: list[Clip] = []
+    for part in parts:
+        if isinstance(part, SayDigits):
+            out.append(Clip("", True, part.digits))
+            continue
+        keys = bargein(part)
+        out += [Clip(piece.name, keys) for piece in compose(part, lang, lex, live)]
+    return out
+
+
+def _batchable(clip: Clip) -> bool:
+    return clip.digits is None and bool(_SAFE_NAME.match(clip.name))
+
+
+def _remote(clip: Clip) -> bool:
+    """A URL (live speech): only ``EXEC Playback`` fetches it through Asterisk's media cache."""
+    return clip.name.startswith(("http://", "https://"))
 
 
 async def render_output(
@@ -72,40 +87,50 @@ async def render_output(
     to_state: Callable[[CallState], None],
     *,
     batch: bool = True,
+    lexicon: Lexicon | None = None,
+    live: Live | None = None,
 ) -> Input:
     """Play ``output``; if it waits, collect and return the caller's input (else NoInput).
 
-    ``batch``: a question with its options (≥ ``BATCH_MIN`` prompts at the end) is played and
+    ``batch``: a question with its options (≥ ``BATCH_MIN`` files at the end) is played and
     collected by ``EXEC Read <var>,<p1&p2&…>,<max>,,1,<timeout>`` and one
-    ``GET FULL VARIABLE ${READSTATUS},${<var>}``: 2 round trips instead of one per option.
-    Read skips a missing file silently (Asterisk logs it), so ``hotline prompts build`` and
-    ``menus check`` are what catch those.
+    ``GET FULL VARIABLE ${READSTATUS},${<var>}``: 2 round trips instead of one per file; other
+    runs of files by one ``EXEC Playback``. Read and Playback skip a missing file silently
+    (Asterisk logs it), so ``hotline prompts build`` and ``menus check --prompts`` are what
+    catch those.
     """
     wait = output.wait
-    head = list(output.parts)
-    tail = batch_tail(head, lang) if batch and wait is not None else []
-    tail = tail if len(tail) >= BATCH_MIN else []
-    head = head[: len(head) - len(tail)]
+    head = clips(output.parts, lang, lexicon, live)
+    tail: list[Clip] = []
+    if batch and wait is not None:
+        while head and head[-1].bargein and _batchable(head[-1]):
+            tail.insert(0, head.pop())
+        if len(tail) < BATCH_MIN:
+            head, tail = head + tail, []
     last_prompt = None
     last = head[-1] if head else None
-    if not tail and wait is not None and isinstance(last, Say) and bargein(last):
-        last_prompt = prompt_name(head.pop(), lang)  # GET DATA plays it
-    first = ""
-    for part in head:
-        first = await _play(command, part, lang, BARGE_IN if wait and bargein(part) else "")
-        if first:
-            break
+    if (
+        not tail
+        and wait is not None
+        and last
+        and last.bargein
+        and last.digits is None
+        and (not _remote(last))
+    ):
+        last_prompt = head.pop().name  # GET DATA plays it
+    first = await _play_head(command, head, wait is not None, batch)
     if wait is None:
         return NoInput()
     if tail and not first:
-        got = await _read(command, tail, wait, to_state)
+        names = [c.name for c in tail]
+        got = await _read(command, names, wait, to_state)
         if got is not None:
             return got
-        for name in tail[:-1]:  # no Read application in this Asterisk: one by one
+        for name in names[:-1]:  # no Read application in this Asterisk: one by one
             first = await _stream(command, name, BARGE_IN)
             if first:
                 break
-        last_prompt = tail[-1]
+        last_prompt = names[-1]
     if first and (wait.max_digits <= 1 or (first == "*" and not wait.allow_star)):
         return Digits(first)
     if first:  # barge-in: the pressed key counts; collect the rest after it
@@ -122,16 +147,59 @@ async def render_output(
     return Digits(digits) if digits else NoInput()
 
 
-async def _play(command: Command, part: Say | SayDigits, lang: str, escape: str) -> str:
-    """Play one part; return the barge-in key ('' if none)."""
-    if isinstance(part, Say):
-        return await _stream(command, prompt_name(part, lang), escape)
-    for run in _RUNS.findall(part.digits):
+async def _play_head(command: Command, head: list[Clip], waits: bool, batch: bool) -> str:
+    """Play the clips before the question; return the barge-in key ('' if none).
+
+    A run of two or more files goes out as one ``EXEC Playback`` (nobody can interrupt it, so
+    it is used where keys are not taken anyway or the run is a sentence made of pieces)."""
+    i = 0
+    while i < len(head):
+        clip = head[i]
+        if clip.digits is not None:
+            escape = BARGE_IN if waits and clip.bargein else ""
+            key = await _say_digits(command, clip.digits, escape)
+            if key:
+                return key
+            i += 1
+            continue
+        if _remote(clip):
+            if not await _playback(command, [clip.name]):
+                await _stream(command, clip.name, "")
+            i += 1
+            continue
+        run = i
+        while run < len(head) and _batchable(head[run]):
+            run += 1
+        if batch and run - i >= 2:
+            names = [c.name for c in head[i:run]]
+            if await _playback(command, names):
+                i = run
+                continue
+        escape = BARGE_IN if waits and clip.bargein else ""
+        key = await _stream(command, clip.name, escape)
+        if key:
+            return key
+        i += 1
+    return ""
+
+
+async def _say_digits(command: Command, digits: str, escape: str) -> str:
+    for run in _RUNS.findall(digits):
         verb = "DIGITS" if run.isdigit() else "ALPHA"
         reply = await command("SAY", verb, run, Quoted(escape))
         if reply.key:
             return reply.key
     return ""
+
+
+async def _playback(command: Command, names: list[str]) -> bool:
+    """``EXEC Playback a&b&c``; False when this Asterisk has no Playback (``result=-2``)."""
+    reply = await command("EXEC", "Playback", "&".join(names))
+    if reply.result == "-2":
+        return False
+    if reply.failed:
+        raise Ended("caller hung up during Playback", hung_up=True)
+    return True
 
 
 async def _stream(command: Command, name: str, escape: str) -> str:

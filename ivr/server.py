@@ -11,6 +11,7 @@ from twisted.internet.protocol import Factory
 
 from ivr.agi import AgiEnv, AgiProtocol
 from ivr.call import Call, DialogueLike
+from ivr.compose import Lexicon, Live
 from ivr.states import CallRecord, Deadlines
 
 # Twisted's default listen backlog is 50: a burst of calls then waits on 1 s SYN retries.
@@ -32,8 +33,15 @@ class FastAGIFactory(Factory):
         on_record: Callable[[CallRecord], None] | None = None,
         on_latency: Callable[[float], None] | None = None,
         batch_prompts: bool = True,
+        lexicons: Mapping[str, Lexicon] | None = None,
+        live: Live | None = None,
     ) -> None:
+        """``lexicons``: per language, the names values carry (``ivr.prompt_texts.lexicons``
+        from the catalog), so a name that holds a date word or a digit is said whole; ``live``:
+        ``LiveSpeech.url`` when free text is said on demand (``ivr.live``)."""
         self.batch_prompts = batch_prompts
+        self.lexicons = dict(lexicons or {})
+        self.live = live  # free text said on demand (ivr.live), off when None
         self.dialogue = dialogue
         self.clock = clock
         self.default_menu = default_menu
@@ -62,6 +70,8 @@ class FastAGIFactory(Factory):
             dial_timeout_s=self.dial_timeout_s,
             on_record=self.on_record,
             batch_prompts=self.batch_prompts,
+            lexicons=self.lexicons,
+            live=self.live,
         )
         d = Deferred.fromCoroutine(call.run())
         self.active.add(d)

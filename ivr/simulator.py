@@ -16,15 +16,22 @@ The caller is a script of steps consumed by media commands:
   * ``HANGUP``           the caller hangs up during the next media command (or during Dial);
   * ``Dial("BUSY")``     the outcome of the next ``EXEC Dial`` (DIALSTATUS);
   * ``Garbage("x")``     a line that is not AGI is sent before the next reply.
-No real time passes. Media take virtual time (a prompt 2 s, a digit 0.5 s, GET DATA the keying
-and its timeouts); with ``clock=`` a ``task.Clock`` is advanced by it before each reply, so the
-server's reply deadlines on that Clock fire exactly as they would on a real call.
+Sounds: given ``sounds`` (the built set, ``{lang: names}``, e.g. from
+``ivr.prompts.available_prompts``), a file that is not in it for the channel's language
+(``agi_language``, then ``SET VARIABLE CHANNEL(language)``) is a fault: stricter than Asterisk,
+which plays nothing (``-1`` for STREAM FILE / GET DATA, a log line inside Read and Playback), the
+simulator records it in ``faults`` and the caller, having heard silence, hangs up.
+``lenient=True`` keeps Asterisk's behaviour; without ``sounds`` every file exists except
+``missing_files``. No real time passes. Media take virtual time (a prompt 2 s, a digit 0.5 s,
+GET DATA the keying and its timeouts); with ``clock=`` a ``task.Clock`` is advanced by it before
+each reply, so the server's reply deadlines on that Clock fire exactly as they would on a real
+call.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -92,6 +99,8 @@ class AsteriskSimulator(AppsMixin, LineReceiver):
         port: int = 4573,
         uniqueid: str = "1764100000.1",
         clock: Clock | None = None,
+        sounds: Mapping[str, Collection[str]] | None = None,
+        lenient: bool = False,
     ) -> None:
         self.reactor = reactor
         self.clock = clock
@@ -107,6 +116,10 @@ class AsteriskSimulator(AppsMixin, LineReceiver):
             args=args,
         )
         self.missing = frozenset(missing_files)
+        self.language = language
+        self.sounds = sounds
+        self.lenient = lenient
+        self.faults: list[str] = []  # files played that the built sound set does not have
         self.broken_media = broken_media  # every file fails to play (a codec/media fault)
         self.missing_apps = {app.lower() for app in missing_apps}  # EXEC gives result=-2
         self.transcript: list[tuple[str, str]] = []
@@ -238,6 +251,8 @@ class AsteriskSimulator(AppsMixin, LineReceiver):
             self._dial(argv)
         elif name == "exec" and argv[1].lower() == "read":
             self._read(argv[2] if len(argv) > 2 else "")
+        elif name == "exec" and argv[1].lower() == "playback":
+            self._playback_app(argv[2] if len(argv) > 2 else "")
         else:  # noop, other apps
             self._reply("200 result=0")
 

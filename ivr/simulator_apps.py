@@ -56,7 +56,7 @@ class AppsMixin(MediaMixin):
         self._take_type_ahead()
         for name in files.split("&"):
             self.transcript.append(("play", name))
-            if name in self.missing or self.broken_media:
+            if self._absent(name):
                 continue
             key, took, rest = during_playback(self.dtmf, "0123456789*#ABCD", PROMPT_S)
             self._spend(took)
@@ -77,3 +77,25 @@ class AppsMixin(MediaMixin):
         status = "TIMEOUT" if end == "timeout" and not digits else "OK"
         self.variables.update({var: digits, "READSTATUS": status})
         self._reply("200 result=0")
+        self._fault_hangup()
+
+    def _playback_app(self, data: str) -> None:
+        """app_playback: play ``a&b&c`` to the end (no keys stop it); a missing file is skipped
+        (PLAYBACKSTATUS FAILED, the application still returns 0); -1 when the caller hangs up."""
+        files = [f for f in data.split(",")[0].split("&") if f]
+        if self.script and self.script[0] == HANGUP:
+            self.script.popleft()
+            self._spend(PROMPT_S / 2)
+            self._reply("200 result=-1")
+            self._caller_hangup()
+            return
+        failed = False
+        for name in files:
+            self.transcript.append(("play", name))
+            if self._absent(name):
+                failed = True
+                continue
+            self._spend(PROMPT_S)
+        self.variables["PLAYBACKSTATUS"] = "FAILED" if failed else "SUCCESS"
+        self._reply("200 result=0")
+        self._fault_hangup()

@@ -33,6 +33,12 @@ class MediaMixin:
     transcript: list[tuple[str, str]]
     missing: frozenset[str]
     broken_media: bool
+    sounds: Any
+    lenient: bool
+    language: str
+    faults: list[str]
+    variables: dict[str, str]
+    dead: bool
     _running: tuple[IDelayedCall, str] | None
 
     def _reply(self, line: str) -> None:
@@ -43,6 +49,25 @@ class MediaMixin:
 
     def _spend(self, seconds: float) -> None:
         raise NotImplementedError
+
+    def _absent(self, name: str) -> bool:
+        """Is ``name`` missing for the channel's language? In strict mode that is a fault."""
+        if self.broken_media or name in self.missing:
+            return True
+        if self.sounds is None or name == "silence/1":  # a stock Asterisk file
+            return False
+        lang = self.variables.get("CHANNEL(language)", self.language)
+        if name in self.sounds.get(lang, ()):
+            return False
+        if not self.lenient:
+            self.faults.append(f"{lang}/{name}")
+            self.transcript.append(("fault", f"not in the sound set: {lang}/{name}"))
+        return True
+
+    def _fault_hangup(self) -> None:
+        """Strict mode: a caller who heard silence where a prompt should be hangs up."""
+        if self.faults and not self.lenient and not self.dead:
+            self._caller_hangup()
 
     def _take_type_ahead(self) -> None:
         """Keys the script presses now (``TypeAhead``) wait in the DTMF buffer for the prompt."""
@@ -83,14 +108,21 @@ class MediaMixin:
         """STREAM FILE / SAY DIGITS / SAY ALPHA: play, stop early on an escape digit."""
         if name == "stream file":
             self.transcript.append(("play", argv[2]))
-            if argv[2] in self.missing or self.broken_media:
+            if self._absent(argv[2]):
                 offset = argv[4] if len(argv) > 4 else "0"
                 self._reply(f"200 result=-1 endpos={offset}")
+                self._fault_hangup()
                 return
             duration = PROMPT_S
         else:
             self.transcript.append((name.replace(" ", "_"), argv[2]))
             duration = DIGIT_S * len(argv[2])
+            if self.sounds is not None and not self.lenient:
+                files = [f"digits/{c}" if c.isdigit() else f"letters/{c.lower()}" for c in argv[2]]
+                if [f for f in files if self._absent(f)]:
+                    self._reply("200 result=0")  # Asterisk says the digits it has
+                    self._fault_hangup()
+                    return
         key, took, self.dtmf = during_playback(self.dtmf, argv[3], duration)
         self._spend(took)
         if key:
@@ -104,8 +136,9 @@ class MediaMixin:
 
     def _get_data(self, argv: list[str]) -> None:
         self.transcript.append(("play", argv[2]))
-        if argv[2] in self.missing or self.broken_media:
+        if self._absent(argv[2]):
             self._reply("200 result=-1")
+            self._fault_hangup()
             return
         max_digits = int(argv[4]) if len(argv) > 4 and argv[4].lstrip("-").isdigit() else 0
         max_digits = max_digits if max_digits > 0 else 1024

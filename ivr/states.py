@@ -83,6 +83,8 @@ class Deadlines:
             return self.prompt_s + timeout_s * (digits + 1) + self.margin_s
         if words and words[0].upper() == "EXEC" and len(words) > 1 and words[1] == "Dial":
             return self.dial_s
+        if words and words[0].upper() == "EXEC" and len(words) > 2 and words[1] == "Playback":
+            return self.prompt_s * len(words[2].split("&")) + self.margin_s
         if words and words[0].upper() == "EXEC" and len(words) > 2 and words[1] == "Read":
             # Read(var,p1&p2&…,max,opts,attempts,timeout_s): every prompt, then the keying
             _var, files, max_digits, _o, _a, timeout = (words[2].split(",") + [""] * 6)[:6]

@@ -66,7 +66,14 @@ def answer(
     target: str | None = None
     saved: dict[str, Any] = {}
     if node.choices:
-        target = next((c.next for c in node.choices if c.key == value), None)
+        target = next(
+            (
+                c.next
+                for c in node.choices
+                if c.key == value and c.shown(session.channel, session.lang)
+            ),
+            None,
+        )
     elif node.list_var is not None:
         chosen = dict(options(definition, session, node)).get(value)
         if chosen is not None:

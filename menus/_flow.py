@@ -33,8 +33,13 @@ def parse_act(c: Ctx, nid: str, e: Entries, w: y.Where, n: yaml.Node) -> ActNode
         effect = y.string(effect_node, w, "effect")
         if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$", effect):
             raise w.error(effect_node, f"effect {effect!r} is not a valid name")
-    elif "set" not in e:
-        raise w.error(n, "an act needs an effect, set, or both")
+    elif "set" not in e and "lang" not in e:
+        raise w.error(n, "an act needs an effect, set, or lang")
+    lang: str | None = None
+    if (lang_node := opt(e, "lang")) is not None:
+        lang = y.string(lang_node, w, "lang")
+        if lang not in c.languages and lang not in c.voice:
+            raise w.error(lang_node, f"lang: language {lang!r} is not declared")
     args: dict[str, Template] = {}
     if (args_node := opt(e, "args")) is not None:
         for key, (_, value) in y.mapping(args_node, w, "args").items():
@@ -57,6 +62,7 @@ def parse_act(c: Ctx, nid: str, e: Entries, w: y.Where, n: yaml.Node) -> ActNode
         save=c.save(save, w) if save is not None else None,
         on_error=on_error,
         set=assigned,
+        lang=lang,
     )
 
 

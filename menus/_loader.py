@@ -24,7 +24,17 @@ from menus._nodes import ID, NODE_KEYS, PARSERS, Ctx, need, opt
 from menus._sections import parse_defaults, parse_keys, parse_messages
 from menus.errors import MenuError
 
-_TOP_KEYS = {"menu", "languages", "start", "nodes", "keys", "messages", "include", "defaults"}
+_TOP_KEYS = {
+    "menu",
+    "languages",
+    "voice_languages",
+    "start",
+    "nodes",
+    "keys",
+    "messages",
+    "include",
+    "defaults",
+}
 _PART_KEYS = {"nodes", "messages"}
 _ALL_PARSERS = {**PARSERS, "act": parse_act, "route": parse_route}
 
@@ -117,7 +127,17 @@ def parse_menu(data: bytes, filename: str) -> MenuDefinition:
     )
     if not languages or len(set(languages)) != len(languages):
         raise where.error(langs_node, "languages must list at least one language, each once")
-    ctx = Ctx(languages)
+    voice: dict[str, str] = {}
+    if (voice_node := opt(top, "voice_languages")) is not None:
+        for lang, (lang_node, value) in y.mapping(voice_node, where, "voice_languages").items():
+            reads = y.string(value, where, f"voice_languages.{lang}")
+            if lang in languages or reads not in languages:
+                raise where.error(
+                    lang_node,
+                    f"voice_languages.{lang}: a voice-only language reads one of {languages}",
+                )
+            voice[lang] = reads
+    ctx = Ctx(languages, voice=tuple(voice))
     if (keys_node := opt(top, "keys")) is not None:
         ctx.keys = parse_keys(keys_node, where)
         if "operator_to" in y.mapping(keys_node, where, "keys"):
@@ -158,4 +178,5 @@ def parse_menu(data: bytes, filename: str) -> MenuDefinition:
         builtins=builtin_nodes(messages),
         positions=positions,
         files=tuple(p.where.filename for p in parts),
+        voice_languages=voice,
     )

@@ -56,6 +56,13 @@ class Choice:
     key: str
     text: Text
     next: str
+    channels: tuple[str, ...] = ()  # shown only on these channels (empty: all)
+    langs: tuple[str, ...] = ()  # shown only to sessions in these languages (empty: all)
+
+    def shown(self, channel: str, lang: str) -> bool:
+        return (not self.channels or channel in self.channels) and (
+            not self.langs or lang in self.langs
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +123,7 @@ class ActNode:
     save: str | None = None
     on_error: Mapping[str, str] = field(default_factory=dict)
     set: Mapping[str, Template] = field(default_factory=dict)
+    lang: str | None = None  # switch the session to this language first
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +188,20 @@ class MenuDefinition:
     builtins: Mapping[str, Node] = field(default_factory=dict)  # "$operator" and friends
     positions: Mapping[str, str] = field(default_factory=dict)  # node id -> "file:line:col"
     files: tuple[str, ...] = ()  # the file and its includes (what a reload watches)
+    # voice-only languages -> the written language whose texts they read where a text has no
+    # variant of its own (e.g. yue -> zh: Cantonese speech of the Chinese texts)
+    voice_languages: Mapping[str, str] = field(default_factory=dict)
+
+    def speaks(self, lang: str | None, channel: str) -> bool:
+        """May a session on ``channel`` use ``lang``? Voice-only languages only on ivr."""
+        return lang in self.languages or (channel == "ivr" and lang in self.voice_languages)
+
+    def pick(self, texts: Mapping[str, Template], lang: str) -> Template:
+        """The variant of ``texts`` for ``lang``: its own, its written language's, the default."""
+        found = texts.get(lang)
+        if found is None and lang in self.voice_languages:
+            found = texts.get(self.voice_languages[lang])
+        return found if found is not None else texts[self.default_lang]
 
     @property
     def default_lang(self) -> str:
@@ -191,5 +213,4 @@ class MenuDefinition:
 
     def message(self, name: str, lang: str) -> Template:
         """A standard message (``invalid``, ``goodbye``, ``item_ussd``...) in ``lang``."""
-        texts = self.messages[name]
-        return texts.get(lang) or texts[self.default_lang]
+        return self.pick(self.messages[name], lang)

@@ -53,7 +53,7 @@ NODE_KEYS = {
         "timeout",
         "inter_timeout",
     },
-    "act": {"effect", "args", "save", "next", "on_error", "set"},
+    "act": {"effect", "args", "save", "next", "on_error", "set", "lang"},
     "route": {"value", "cases", "default"},
     "end": {"text", "prompt"},
 }
@@ -75,6 +75,7 @@ class Ctx:
     """Parsing state: declared languages and the references to check at the end."""
 
     languages: tuple[str, ...]
+    voice: tuple[str, ...] = ()  # voice-only languages: a text may have them, need not
     keys: Keys = field(default_factory=Keys)
     defaults: Defaults = field(default_factory=Defaults)
     targets: list[tuple[y.Where, yaml.Node, str, str]] = field(default_factory=list)
@@ -90,7 +91,7 @@ class Ctx:
         entries = y.mapping(node, where, what)
         out: dict[str, Template] = {}
         for lang, (key_node, value_node) in entries.items():
-            if lang not in self.languages:
+            if lang not in self.languages and lang not in self.voice:
                 raise where.error(key_node, f"{what}: language {lang!r} is not declared")
             out[lang] = self.template(value_node, where, f"{what}.{lang}", extra)
         for lang in self.languages:
@@ -206,14 +207,22 @@ def _choices(c: Ctx, node: yaml.Node, w: y.Where) -> tuple[Choice, ...]:
             what = "a USSD paging key" if key in PAGING_KEYS else "a global key (see 'keys')"
             raise w.error(key_node, f"choice key {key!r} is {what}")
         e = y.mapping(value, cw, "choice")
-        unknown = set(e) - {"text", "next"}
+        unknown = set(e) - {"text", "next", "channels", "langs"}
         if unknown:
             raise cw.error(e[min(unknown)][0], f"unknown key {min(unknown)!r}")
+        only: dict[str, tuple[str, ...]] = {}
+        for what in ("channels", "langs"):
+            if (v := opt(e, what)) is not None:
+                only[what] = tuple(y.string(i, cw, what) for i in y.sequence(v, cw, what))
+        for lang in only.get("langs", ()):
+            if lang not in c.languages and lang not in c.voice:
+                raise cw.error(e["langs"][1], f"langs: language {lang!r} is not declared")
         out.append(
             Choice(
                 key=key,
                 text=c.text(need(e, "text", cw, value), cw, "text"),
                 next=c.target(need(e, "next", cw, value), cw, "next"),
+                **only,
             )
         )
     if not out:

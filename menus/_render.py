@@ -33,7 +33,7 @@ def scope(
 
 
 def _pick(definition: MenuDefinition, session: Session, tpl: Text) -> Template:
-    return tpl.get(session.lang) or tpl[definition.default_lang]
+    return definition.pick(tpl, session.lang)
 
 
 def text(definition: MenuDefinition, session: Session, tpl: Text, prompt: str | None) -> Parts:
@@ -78,7 +78,7 @@ def _first_item_keys(keys: Keys, count: int = 40) -> tuple[str, ...]:
 def options(definition: MenuDefinition, session: Session, node: AskNode) -> list[tuple[str, Any]]:
     """(key, label) pairs to show: static choices' texts or the numbered list items."""
     if node.choices:
-        return [(c.key, c) for c in node.choices]
+        return [(c.key, c) for c in node.choices if c.shown(session.channel, session.lang)]
     found = items(session, node) or []
     keys = _first_item_keys(definition.keys)
     if len(found) <= len(keys):
@@ -115,11 +115,11 @@ def prompt(
     parts = session.pending + before + render_parts(_pick(definition, session, question), base,
                                                     recorded)
     fmt = definition.messages.get(f"item_{session.channel}") or definition.messages["item_ussd"]
-    tpl = fmt.get(session.lang) or fmt[definition.default_lang]
+    tpl = definition.pick(fmt, session.lang)
     shown = options(definition, session, node)
     for key, option in shown:
         if node.choices:
-            label_tpl = option.text.get(session.lang) or option.text[definition.default_lang]
+            label_tpl = definition.pick(option.text, session.lang)
             name, item = render_str(label_tpl, base), {}
         else:
             name, item = str(option.get("name", "")), option

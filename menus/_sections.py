@@ -88,7 +88,7 @@ def parse_messages(c: Ctx, parts: Sequence[tuple[y.Where, Entries]]) -> dict[str
             w, key_node, value = given[name]
             mw = w.inside(f"messages.{name}")
             for lang, (lang_node, text) in y.mapping(value, mw, "text").items():
-                if lang not in c.languages:
+                if lang not in c.languages and lang not in c.voice:
                     raise mw.error(lang_node, f"language {lang!r} is not declared")
                 texts[lang] = c.template(text, mw, lang, extra)
         for lang in c.languages:

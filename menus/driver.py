@@ -43,9 +43,13 @@ class Dialogue:
         *,
         max_effects: int = 20,
         on_begin: Callable[[Session], None] | None = None,
+        preferred_lang: Callable[[str, str], Awaitable[str | None]] | None = None,
     ) -> None:
         """``on_begin(session)`` hears of every dialogue that starts, before its first step
-        (the shell starts reads the caller will probably need: ``hotline.prefetch``)."""
+        (the shell starts reads the caller will probably need: ``hotline.prefetch``);
+        ``preferred_lang(channel, msisdn)``: the language a caller chose before, used when the
+        channel names none."""
+        self._preferred_lang = preferred_lang
         self._source = source
         self._run_effect = run_effect
         self._on_begin = on_begin
@@ -71,6 +75,8 @@ class Dialogue:
     ) -> tuple[Session, Output]:
         """Start ``menu`` (KeyError if unknown) and return the first thing to show."""
         definition = self._source.get(menu)
+        if lang is None and self._preferred_lang is not None and msisdn:
+            lang = await self._preferred_lang(channel, msisdn)
         session = start(definition, channel=channel, msisdn=msisdn, lang=lang)
         if self._on_begin is not None:
             self._on_begin(session)

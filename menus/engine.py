@@ -51,7 +51,7 @@ def start(
     definition: MenuDefinition, *, channel: str, msisdn: str, lang: str | None = None
 ) -> Session:
     """A fresh session at the start node; feed it ``Start()`` to get the first output."""
-    if lang not in definition.languages:
+    if lang is None or not definition.speaks(lang, channel):
         lang = definition.default_lang
     return Session(
         menu=definition.name,
@@ -123,6 +123,8 @@ def _run(definition: MenuDefinition, session: Session, target: str, *, reset: bo
         elif isinstance(node, RouteNode):
             target = _route(node, render_value(node.value, scope(session)))
         elif isinstance(node, ActNode):
+            if node.lang is not None and definition.speaks(node.lang, session.channel):
+                session = session.evolve(lang=node.lang)
             if node.effect is None:
                 session = _assign(session, node, None)
                 target = node.next

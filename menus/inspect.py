@@ -134,7 +134,8 @@ def inspect(
             add(nid, "dead end: no path from here reaches an end")
         prompt = getattr(node, "prompt", None)
         known = prompts is None or prompt is None
-        if not known and not _has_prompt(prompt, prompts, definition.languages):  # type: ignore[arg-type]
+        voices = (*definition.languages, *definition.voice_languages)  # yue needs its own file
+        if not known and not _has_prompt(prompt, prompts, voices):  # type: ignore[arg-type]
             add(nid, f"prompt {prompt!r} has no recording")
         for what, text in _texts(node):
             for lang, tpl in text.items():

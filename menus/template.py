@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from menus.errors import MenuError
-from menus.types import Say, SayDigits
+from menus.types import Say, SayDigits, Slot
 
-FILTERS = ("digits", "last4")
+FILTERS = ("digits", "last4", "speak")  # speak: free text, said by live speech on voice
 _FIELD = re.compile(
     r"^(?:(?P<filter>[a-z0-9]+):)?(?P<path>[A-Za-z_]\w*(?:\.(?:[A-Za-z_]\w*|\d+))*)$"
 )
@@ -139,31 +139,38 @@ def render_value(template: Template, scope: Mapping[str, Any]) -> Any:
 def render_parts(
     template: Template, scope: Mapping[str, Any], prompt: str | None = None
 ) -> tuple[Say | SayDigits, ...]:
-    """Render into speech parts: ``{digits:x}`` becomes its own ``SayDigits`` part."""
+    """Render into speech parts: ``{digits:x}`` becomes its own ``SayDigits`` part.
+
+    A part with values keeps them apart from its static text in ``Say.slots`` (voice plays
+    such a sentence as pieces; ``ivr.compose``)."""
     segments = template.segments
     if len(segments) == 1 and type(segments[0]) is str:  # static text: most questions
         return (Say(segments[0], prompt),)
     if not template.speaks_digits:  # one sentence: no part boundaries to trim around
-        text = "".join(
-            seg if isinstance(seg, str) else _text(lookup(scope, seg.path), seg.filter)
+        slots = tuple(
+            seg if isinstance(seg, str) else Slot(_text(lookup(scope, seg.path), seg.filter),
+                                                  seg.filter)
             for seg in segments
         )
+        text = "".join(s if isinstance(s, str) else s.text for s in slots)
         if text:
-            return (Say(text, prompt),)
+            return (Say(text, prompt, slots=slots),)
         return () if prompt is None else (Say("", prompt),)
     parts: list[Say | SayDigits] = []
-    buf: list[str] = []
+    buf: list[str | Slot] = []
 
     def flush(before_digits: bool = False) -> None:
         nonlocal prompt
-        text = "".join(buf)
+        if parts and isinstance(parts[-1], SayDigits) and buf and isinstance(buf[0], str):
+            buf[0] = buf[0].lstrip()  # spaces around a code are not part of any sentence
+        if before_digits and buf and isinstance(buf[-1], str):
+            buf[-1] = buf[-1].rstrip()
+        slots = tuple(s for s in buf if s != "")
         buf.clear()
-        if parts and isinstance(parts[-1], SayDigits):
-            text = text.lstrip()  # spaces around a code are not part of any sentence
-        if before_digits:
-            text = text.rstrip()
+        text = "".join(s if isinstance(s, str) else s.text for s in slots)
         if text:
-            parts.append(Say(text, prompt))
+            has_values = any(isinstance(s, Slot) for s in slots)
+            parts.append(Say(text, prompt, slots=slots if has_values else ()))
             prompt = None
 
     for seg in template.segments:
@@ -175,7 +182,7 @@ def render_parts(
             if digits:
                 parts.append(SayDigits(digits))
         else:
-            buf.append(_text(lookup(scope, seg.path), seg.filter))
+            buf.append(Slot(_text(lookup(scope, seg.path), seg.filter), seg.filter))
     flush()
     if prompt is not None and not parts:
         parts.append(Say("", prompt))

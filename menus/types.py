@@ -53,16 +53,27 @@ Input = Start | Digits | NoInput | HangUp | EffectResult
 
 
 @dataclass(frozen=True, slots=True)
+class Slot:
+    """A value a template put into a sentence, as rendered (``text``) with its filter."""
+
+    text: str
+    filter: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Say:
     """A piece of speech/text in the session's language; ``prompt`` names a recorded file.
 
     ``bargein=False``: voice plays it to the end, keys pressed meanwhile are dropped (legal
-    notices); other channels ignore it.
+    notices); other channels ignore it. ``slots``: for a sentence with call data, its static
+    parts (str) and values (``Slot``) in order, so voice can play it as pieces (``ivr.compose``);
+    empty for a static sentence. Not part of equality: the text is what was said.
     """
 
     text: str
     prompt: str | None = None
     bargein: bool = True
+    slots: tuple[str | Slot, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,12 +211,18 @@ class Step:
 def _part_to_dict(part: Say | SayDigits) -> dict[str, Any]:
     if isinstance(part, SayDigits):
         return {"digits": part.digits}
+    out: dict[str, Any] = {"text": part.text, "prompt": part.prompt}
     if not part.bargein:
-        return {"text": part.text, "prompt": part.prompt, "bargein": False}
-    return {"text": part.text, "prompt": part.prompt}
+        out["bargein"] = False
+    if part.slots:
+        out["slots"] = [s if isinstance(s, str) else [s.text, s.filter] for s in part.slots]
+    return out
 
 
 def _part_from_dict(data: Mapping[str, Any]) -> Say | SayDigits:
     if "digits" in data:
         return SayDigits(data["digits"])
-    return Say(data["text"], data.get("prompt"), bool(data.get("bargein", True)))
+    slots = tuple(
+        s if isinstance(s, str) else Slot(str(s[0]), s[1]) for s in data.get("slots", ())
+    )
+    return Say(data["text"], data.get("prompt"), bool(data.get("bargein", True)), slots)

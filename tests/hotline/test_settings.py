@@ -115,7 +115,8 @@ def test_every_key_has_a_description_and_the_reference_is_in_sync() -> None:
     walk(Schema)
     assert set(DEFAULTS) == set(Schema.model_fields)
     assert {".".join(k) for k, _ in path_keys()} == {
-        "data_dir", "ivr.prompts.dir", "ivr.prompts.recorded", "sms.templates", "menus",
+        "data_dir", "ivr.prompts.dir", "ivr.prompts.recorded", "ivr.live_speech.cache_dir",
+        "sms.templates", "menus",
         "hospital"}
     doc = (ROOT / "docs/settings.md").read_text(encoding="utf-8")
     assert doc == reference(), "docs/settings.md is stale: hotline config reference > it"

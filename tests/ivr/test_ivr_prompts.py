@@ -9,11 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from ivr.prompt_texts import WORDS, PromptText, menu_prompts, word_prompts
+from ivr.compose import compose, text_name
+from ivr.prompt_texts import (
+    WORDS,
+    PromptText,
+    catalog_names,
+    menu_prompts,
+    value_prompts,
+    word_prompts,
+)
 from ivr.prompts import MANIFEST, PromptToolsMissing, available_prompts, build, find_tools
-from ivr.render import prompt_name
 from menus.definition import load_menu
-from menus.types import Say
+from menus.types import Say, Slot
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = shutil.which("espeak-ng") and shutil.which("sox")
@@ -27,16 +34,30 @@ def booking_menu():
 
 
 def test_menu_prompts_use_the_names_a_call_asks_for() -> None:
-    prompts, dynamic = menu_prompts(booking_menu(), item_lists={"zh": [["外科", "内科"]]})
+    prompts, uncovered = menu_prompts(booking_menu())
     names = {(p.lang, p.name) for p in prompts}
-    assert ("zh", "welcome") in names and ("en", "welcome") in names  # recorded-name prompts
-    line = Say("内科请按2。")  # a list line the engine renders for item 2 (item_ivr)
-    assert ("zh", prompt_name(line, "zh")) in names
-    assert ("zh", prompt_name(Say("内科请按1。"), "zh")) in names  # 外科 filtered out
-    assert ("zh", prompt_name(Say("外科请按2。"), "zh")) not in names  # never second
-    assert any("{dept.name}" in text for text in dynamic)  # call data: reported, not built
+    for lang in ("zh", "en", "yue"):  # yue: the Chinese texts, in the Cantonese voice
+        assert (lang, "welcome") in names  # recorded-name prompts
+    # a sentence with call data is built as its static parts: what compose() plays
+    confirm = Say("请确认：内科 12月6日 星期日 上午，身份证尾号002X。", slots=(
+        "请确认：", Slot("内科"), " ", Slot("12月6日 星期日"), " ", Slot("上午"), "，身份证尾号",
+        Slot("002X", "last4"), "。"))  # fmt: skip
+    statics = [p.name for p in compose(confirm, "zh") if p.name.startswith("hotline/zh/")]
+    assert statics[0] == text_name("请确认：", "zh") and len(statics) == 3
+    assert ("zh", statics[0]) in names and ("zh", statics[2]) in names
+    assert ("zh", statics[1]) not in names  # 内科 comes from the catalog, not the menu
+    assert ("yue", text_name("请确认：", "yue")) in names and uncovered == []
     tcode_intro = [p for p in prompts if p.text.endswith("取号码：")]
     assert tcode_intro, "the text before a {digits:...} read-back is static and is built"
+
+
+def test_catalog_names_are_found_in_any_name_field() -> None:
+    catalog = {"hospitals": [{"name": {"zh": "福田医院", "en": "Futian Hospital"},
+                              "district": {"name": {"zh": "福田区"}}}]}  # fmt: skip
+    found = catalog_names(catalog, {"yue": "zh"})
+    assert found["zh"] == {"福田医院", "福田区"} and found["yue"] == found["zh"]
+    pieces = {(p.lang, p.name) for p in value_prompts(found)}
+    assert ("yue", text_name("福田区", "yue")) in pieces
 
 
 def test_word_prompts_cover_digits_and_dates() -> None:
@@ -93,7 +114,8 @@ def test_recorded_file_overrides_the_synthesised_one(tmp_path: Path) -> None:
     out = tmp_path / "out"
     report = build([PromptText("zh", "welcome", "欢迎致电")], out, recorded_dir=recorded)
     assert report.recorded == ["zh/welcome.sln"] and report.built == []
-    assert (out / "zh/welcome.sln").stat().st_size == 16000  # 1 s at 8 kHz, 16-bit mono
+    size = (out / "zh/welcome.sln").stat().st_size  # 1 s at 8 kHz, 16-bit mono, edges trimmed
+    assert 15000 < size <= 16000 and size % 2 == 0
     tone.write_bytes(tone.read_bytes())  # same content: nothing to do
     assert build([PromptText("zh", "welcome", "欢迎致电")], out, recorded_dir=recorded).unchanged
 
@@ -121,4 +143,8 @@ def test_cli_builds_the_shipped_menus(tmp_path: Path) -> None:
     assert "synthesised" in out.stdout
     zh = available_prompts(tmp_path, "zh")
     assert {"welcome", "pick_dept", "ask_id", "digits/0", "digits/9"} <= zh
-    assert "{dept.name}" in out.stdout  # what could not be pre-rendered is listed
+    assert {"welcome", "hotline/words/weekday_6", text_name("内科", "yue")} <= available_prompts(
+        tmp_path, "yue"
+    )
+    pieces = (tmp_path / "pieces.tsv").read_text(encoding="utf-8")
+    assert f"zh\t{text_name('内科', 'zh')}\t内科\tno" in pieces  # what to record, per hospital

@@ -187,7 +187,7 @@ async def test_three_timeouts_end_the_call_politely(line, errors) -> None:
 
 @pytest_twisted.ensureDeferred
 async def test_three_wrong_keys_end_the_call(line, errors) -> None:
-    sim, record = await call(line, ["5", "6", "7", "1"])
+    sim, record = await call(line, ["5", "4", "5", "1"])
     in_step(sim)
     assert record.invalid == 2 and record.inputs == 3 and record.result == "completed"
     assert record.path == ["welcome"], record.fields()  # "1" never got a chance

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from menus_support import (
     DAYS,
@@ -18,6 +20,7 @@ from menus_support import (
 
 from menus.definition import MenuDefinition, MenuError, load_menu_text
 from menus.engine import MAX_TRANSITIONS, start, step
+from menus.template import parse, render_parts
 from menus.types import (
     Digits,
     Effect,
@@ -28,6 +31,7 @@ from menus.types import (
     Say,
     SayDigits,
     Session,
+    Slot,
     Start,
     Wait,
 )
@@ -99,6 +103,8 @@ def test_ivr_reads_options_as_press_n(booking_menu: MenuDefinition) -> None:
         Say("Book an appointment: press 1."),
         Say("My bookings: press 2."),
         Say("Register my ID: press 3."),
+        Say("Mandarin: press 6."),  # voice only: the other voice languages
+        Say("Cantonese: press 8."),
         Say("Operator: press 0."),
     )
 
@@ -351,3 +357,27 @@ nodes:
     assert star.session.counters == {"a.nomatch": 1}  # no back key: '*' is just a wrong entry
     zero = step(menu, session, Digits("0"), validators={})
     assert zero.output is not None and zero.output.text() == "转人工"
+
+
+def test_pending_values_survive_a_json_round_trip(booking_menu: MenuDefinition) -> None:
+    """A say node's sentence with values waits in ``pending`` across an effect: voice still
+    needs its values apart from its text after the session was stored."""
+    tpl = parse("{dept.name}近期已无号源。")
+    (part,) = render_parts(tpl, {"dept": {"name": "内科"}})
+    session = start(booking_menu, channel="ivr", msisdn="").evolve(pending=(part,))
+    restored = Session.from_dict(json.loads(json.dumps(session.to_dict())))
+    (again,) = restored.pending
+    assert isinstance(again, Say) and again.slots == (Slot("内科"), "近期已无号源。")
+
+
+def test_voice_only_choices_are_neither_shown_nor_taken_on_ussd(booking_menu: MenuDefinition):
+    ussd = start(booking_menu, channel="ussd", msisdn="", lang="yue")
+    assert ussd.lang == "zh"  # USSD stays zh/en
+    session, out, _ = drive(booking_menu, ussd, Start(), canned())
+    assert "粤语" not in out.text() and "英语" not in out.text()
+    session, out, _ = drive(booking_menu, session, Digits("8"), canned())
+    assert session.node == "welcome" and out.text().startswith("输入有误")  # not a choice here
+    voice = start(booking_menu, channel="ivr", msisdn="", lang="yue")
+    assert voice.lang == "yue"
+    session, out, _ = drive(booking_menu, voice, Start(), canned())
+    assert "普通话请按6。" in out.text() and "粤语服务" not in out.text()  # not its own language

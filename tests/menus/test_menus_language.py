@@ -219,7 +219,7 @@ def test_back_target_returns_to_the_previous_question() -> None:
         (("type: say, text: {zh: 好的}, next: $back", "type: route, value: x, cases: "
           "[{matches: '(', next: z}], default: z"), "matches: bad pattern"),
         (("type: say, text: {zh: 好的}, next: $back", "type: act, next: z"),
-         "an act needs an effect, set, or both"),
+         "an act needs an effect, set, or lang"),
     ],
 )
 def test_language_errors_name_the_place(change: tuple[str, str], message: str) -> None:
