@@ -18,6 +18,7 @@ from twisted.web.resource import Resource
 
 from booking.rules import day_label
 from hotline.events import EventConsumer
+from hotline.metrics import CountingOutbox
 from hotline.mo import MoCommands
 from hotline.notify import Renderer
 from hotline.settings import Settings
@@ -114,7 +115,8 @@ async def start_sms(settings: Any, reactor: Any, redis: Any, catalog: Any,
     sender = SmppSender(
         host=smpp["host"], port=int(smpp["port"]), system_id=str(smpp["system_id"]),
         password=str(smpp["password"]), system_type=str(smpp.get("system_type", "")),
-        source_addr=settings.sms_source_addr, reactor=reactor, outbox=outbox,
+        source_addr=settings.sms_source_addr, reactor=reactor,
+        outbox=CountingOutbox(outbox),  # type: ignore[arg-type]  # submits, receipts counted
         window=int(raw.get("window", 10)), tps=float(tps) if tps else None,
         receipt_ids=str(raw.get("receipt_ids", "same")),
     )

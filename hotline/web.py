@@ -18,6 +18,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
 from booking.api import Booking, BookingError, BookingService
+from hotline import metrics
 from hotline.pii import mask_tail
 
 log = Logger()
@@ -122,7 +123,9 @@ def kiosk_resource(booking: BookingService) -> Resource:
 
     async def check_in(body: dict[str, Any]) -> dict[str, Any]:
         tcode, kiosk = _kiosk_fields(body)
-        return {"booking": booking_json(await booking.check_in(tcode, kiosk))}
+        checked = await booking.check_in(tcode, kiosk)
+        metrics.booking("checked_in", "kiosk")
+        return {"booking": booking_json(checked)}
 
     kiosk = Resource()
     kiosk.putChild(b"verify", JsonEndpoint(verify))
