@@ -23,6 +23,7 @@ from hotline import metrics, ussd_wiring
 from hotline.admin_api import install_booking
 from hotline.effects import booking_dialogue
 from hotline.httpport import GatewayHttpFactory
+from hotline.logs import check_format
 from hotline.node import Node
 from hotline.notify import load_templates
 from hotline.redis_client import redacted_url
@@ -68,6 +69,7 @@ def load_static(settings: Settings) -> tuple[Any, MenuSource, dict[str, dict[str
         definition = load_menu(path)
         menus = MenuSource({**menus.definitions, definition.name: definition})
     templates = load_templates(settings.sms_templates)
+    check_format(settings.raw["log"]["format"])
     return catalog, menus, templates
 
 

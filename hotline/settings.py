@@ -42,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
         "receipt_ids": "same",  # same | hex_to_dec | dec_to_hex (resp id -> receipt id)
     },
     "menus": ["menus/booking.yaml"],
+    "log": {"format": "text"},  # text | json (docs/operations.md#logs)
     "default_menu": "booking",
     "hospital": "hospital.yaml",
     "admin": {"token": None},

@@ -23,6 +23,7 @@ from hotline.mo import MoCommands
 from hotline.notify import Renderer
 from hotline.settings import Settings
 from hotline.stopping import stop_all
+from pii import mask_tail
 from sms.mo import Keywords
 from sms.redis_outbox import RedisOutbox
 from sms.service import SmppSender
@@ -84,7 +85,7 @@ class SmsSide:
                 return {"key": key, "state": None}
             to = state.get("to", "")
             return {"key": key, **{k: v for k, v in state.items() if k not in ("to", "text")},
-                    "to": "*" * max(len(to) - 4, 0) + to[-4:]}
+                    "to": mask_tail(to)}
 
         sms = Resource()
         sms.putChild(b"status", AdminEndpoint(token, status, None))

@@ -19,7 +19,7 @@ from twisted.web.server import NOT_DONE_YET, Request
 
 from booking.api import Booking, BookingError, BookingService
 from hotline import metrics
-from hotline.pii import mask_tail
+from pii import mask_tail
 
 log = Logger()
 
