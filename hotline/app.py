@@ -115,8 +115,7 @@ async def start(
         stoppers.append(refresh)
     sms.mount_admin(root, settings)  # /api/admin/sms/{status,dead,message}
     facts = metrics.ScrapeFacts()
-    metrics.register_facts(facts, redis=redis, clock=reactor,
-                           binds={"sms": sender, "ussd": ussd_smpp})
+    metrics.register_facts(facts, redis=redis, clock=reactor)
     gateways = [*_gateways(root), *([ussd_smpp.gateway] if ussd_smpp is not None else [])]
     for gateway in gateways:
         gateway.on_hop = metrics.hop
@@ -149,7 +148,8 @@ async def start(
     resource.local = metrics.LocalGauges(
         calls=lambda: len(agi_factory.active),
         dialogues=lambda: metrics.live_dialogues({g.store for g in gateways}, timeout_s,
-                                                 reactor.seconds))
+                                                 reactor.seconds),
+        binds={"sms": sender, "ussd": ussd_smpp} if node.main else {})  # the main's alone
     if not node.alone:  # another process may answer the scrape: keep this one's share current
         stoppers.append(resource.local.every_second(reactor))
     stoppers += node.start_workers(settings, reactor, redis_url, sender)  # stopped 1st

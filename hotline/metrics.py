@@ -6,10 +6,11 @@ Three kinds of family (the list, with labels, is in docs/operations.md#metrics):
   SMS submits and receipts, Redis round trips, HTTP requests by route). Label values come from
   small fixed sets: a route template, never the raw path, so a client cannot grow the series.
   The hot paths use children bound once (``HOP`` etc. below, or cached per label tuple).
-- per-process gauges (live USSD dialogues, calls, processes) set by ``LocalGauges.refresh``.
+- per-process gauges (live USSD dialogues, calls, processes; the SMPP binds, which only the
+  main process holds) set by ``LocalGauges.refresh``.
 - node-wide facts read at scrape time (``ScrapeFacts``): outbox depth and the age of its oldest
-  message, holds outstanding, the SMPP binds, Redis reachability. They live in Redis or the
-  main process, so whichever process answers reads them once; they are not per-process values.
+  message, holds outstanding, Redis reachability. They live in Redis, so whichever process
+  answers reads them once; they are not per-process values.
 
 With ``node.workers`` > 1 the main process sets ``PROMETHEUS_MULTIPROC_DIR`` before anything
 imports prometheus_client (``prepare_multiprocess``, called by the CLI) and the workers inherit
@@ -100,6 +101,8 @@ class Families:
             "USSD dialogues in progress (a hop within the timeout, not ended).")
         self.ivr_calls = _live_sum("hotline_ivr_calls_active", "FastAGI calls in progress.")
         self.processes = _live_sum("hotline_processes", "Live processes of this node.")
+        self.smpp_bound = Gauge("hotline_smpp_bound", "1 while the SMPP bind is up.", ["bind"],
+                                registry=REGISTRY, multiprocess_mode="livemax")
         self.hops: dict[tuple[str, str], Any] = {}  # bound children of the hot paths
         self.hop_seconds: dict[str, Any] = {}
 
@@ -250,14 +253,19 @@ class LocalGauges:
     """This process's share of the live gauges; set on ``refresh`` (at each scrape here, and
     every second with several processes, since another process may answer the scrape)."""
 
-    def __init__(self, *, calls: Callable[[], int], dialogues: Callable[[], int]) -> None:
+    def __init__(self, *, calls: Callable[[], int], dialogues: Callable[[], int],
+                 binds: Mapping[str, Any]) -> None:
+        """``binds``: the SMPP services this process holds (the main process), by name."""
         self.calls = calls
         self.dialogues = dialogues
+        self.binds = {name: bind for name, bind in binds.items() if bind is not None}
         F.processes.set(1)
 
     def refresh(self) -> None:
         F.ivr_calls.set(self.calls())
         F.ussd_dialogues.set(self.dialogues())
+        for name, bind in self.binds.items():
+            F.smpp_bound.labels(name).set(float(bool(bind.bound)))
 
     def every_second(self, clock: Any) -> Callable[[], None]:
         loop = LoopingCall(self.refresh)
@@ -283,16 +291,10 @@ class ScrapeFacts:
 
     def __init__(self) -> None:
         self.sources: dict[str, tuple[str, Fact]] = {}
-        self.labelled: dict[str, tuple[str, str, Callable[[], Mapping[str, float]]]] = {}
         self._values: dict[str, float] = {}
-        self._labelled_values: dict[str, Mapping[str, float]] = {}
 
     def add(self, name: str, help_text: str, read: Fact) -> None:
         self.sources[name] = (help_text, read)
-
-    def add_labelled(self, name: str, help_text: str, label: str,
-                     read: Callable[[], Mapping[str, float]]) -> None:
-        self.labelled[name] = (help_text, label, read)
 
     async def read(self) -> None:
         for name, (_, source) in self.sources.items():
@@ -304,23 +306,15 @@ class ScrapeFacts:
             except Exception as exc:
                 log.warn("metrics.read_failed name={name} why={why}", name=name, why=str(exc))
                 self._values[name] = float("nan")
-        for name, (_, _, labelled) in self.labelled.items():
-            self._labelled_values[name] = dict(labelled())
 
     def collect(self) -> Iterator[Metric]:
         for name, (help_text, _) in self.sources.items():
             family = GaugeMetricFamily(name, help_text)
             family.add_metric([], self._values.get(name, float("nan")))
             yield family
-        for name, (help_text, label, _) in self.labelled.items():
-            family = GaugeMetricFamily(name, help_text, labels=[label])
-            for value, x in sorted(self._labelled_values.get(name, {}).items()):
-                family.add_metric([value], x)
-            yield family
 
 
-def register_facts(facts: ScrapeFacts, *, redis: Any, binds: Mapping[str, Any],
-                   clock: Any) -> None:
+def register_facts(facts: ScrapeFacts, *, redis: Any, clock: Any) -> None:
     """What every node exports about Redis and SMS: the outbox (``sms.redis_lua``'s keys) and
     the holds (booking's ``hl:holds``)."""
 
@@ -351,9 +345,6 @@ def register_facts(facts: ScrapeFacts, *, redis: Any, binds: Mapping[str, Any],
               "Age of the oldest SMS waiting in the outbox (0 when empty).", outbox_oldest)
     facts.add("hotline_booking_holds", "Bookings held until paid (hl:holds).",
               lambda: zcard("hl:holds"))
-    facts.add_labelled("hotline_smpp_bound", "1 while the SMPP bind is up.", "bind",
-                       lambda: {name: float(bool(getattr(b, "bound", False)))
-                                for name, b in binds.items() if b is not None})
 
 
 # -------------------------------------------------------------------- the resource

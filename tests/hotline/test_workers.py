@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 import pytest_twisted
 import treq
 from prometheus_client.parser import text_string_to_metric_families
-from twisted.internet import defer
+from twisted.internet import defer, task
 from twisted.web.client import HTTPConnectionPool
 from workers_support import (
     ROOT,
@@ -119,6 +119,13 @@ async def test_both_processes_serve_and_a_booking_moves_between_them(
                        if k[0] == "hotline_ussd_hops_total") == hop + 1
             assert node_wide[("hotline_bookings_total", "ussd", "taken")] == 1.0
             assert node_wide[("hotline_processes",)] == 2.0
+        # the SMPP bind is the main's alone; a worker's scrape shows it too (within ~1 s)
+        for _ in range(50):
+            text = (await conns[worker].request(b"GET", b"/metrics"))[1]
+            if samples(text).get(("hotline_smpp_bound", "sms")) == 1.0:
+                break
+            await task.deferLater(reactor(), 0.1, lambda: None)
+        assert samples(text).get(("hotline_smpp_bound", "sms")) == 1.0, text
         for conn in conns.values():
             conn.close()
 
