@@ -40,7 +40,9 @@ def check_format(value: object) -> str:
 
 
 def utc_stamp(log_time: float) -> str:
-    return dt.datetime.fromtimestamp(log_time, dt.UTC).isoformat(timespec="milliseconds")
+    """``2026-12-04T02:15:02.153Z``."""
+    stamp = dt.datetime.fromtimestamp(log_time, dt.UTC).isoformat(timespec="milliseconds")
+    return stamp[:-6] + "Z"  # "+00:00"
 
 
 def json_fields(text: str, namespace: str) -> dict[str, Any]:
@@ -162,9 +164,7 @@ def configure_structlog(level: str = "info", observer: MaskingObserver | None = 
     sink = _LineSink(observer)
     shape: list[Any] = [_one_line]
     if observer.json:  # the same keys as the Twisted lines' (ts, level, event), then its own
-        shape = [structlog.processors.add_log_level,
-                 structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
-                 _render_json]
+        shape = [_json_head, _render_json]
     structlog.configure(
         processors=[mask_pii, structlog.processors.format_exc_info, *shape],
         wrapper_class=structlog.make_filtering_bound_logger(
@@ -182,6 +182,12 @@ def _one_line(_logger: Any, _method: str, event: dict[str, Any]) -> str:
     if trace:
         text += "\n" + str(trace)
     return mask_text(text)  # values mask_pii could not see (numbers inside lists, say)
+
+
+def _json_head(_logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+    level = {"warn": "warn", "warning": "warn", "exception": "error", "msg": "info"}
+    return {"ts": utc_stamp(time.time()), "level": level.get(method, method),
+            "event": event.pop("event", ""), **event}
 
 
 def _render_json(logger: Any, method: str, record: Any) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import time
 
 from twisted.internet.task import Clock
@@ -136,7 +137,7 @@ def test_json_lines_carry_a_stable_event_name_and_fields_masked() -> None:
               "log_namespace": "hotline.ussd"})
     first, second, third = (json.loads(line) for line in stream.getvalue().splitlines())
     assert list(first)[:3] == ["ts", "level", "event"]
-    assert first["ts"] == "2025-11-25T19:46:40.000+00:00" and first["level"] == "info"
+    assert first["ts"] == "2025-11-25T19:46:40.000Z" and first["level"] == "info"
     assert first["event"] == "booking.taken"
     assert first["dept"] == "nk" and first["day"] == "2026-12-06"
     assert first["id"] == "**************002X" and first["status"] == "confirmed"
@@ -161,8 +162,10 @@ def test_structlog_json_lines_share_the_keys_and_the_masking() -> None:
     finally:
         structlog.reset_defaults()
     record = json.loads(stream.getvalue())
+    assert list(record)[:3] == ["ts", "level", "event"]
     assert record["event"] == "ivr.call_record" and record["level"] == "info"
-    assert record["ts"].endswith("Z") and record["steps"] == 3
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", record["ts"])
+    assert record["steps"] == 3
     assert record["caller"] == "*******8000" and record["failures"] == ["***-****-8000"]
 
 
