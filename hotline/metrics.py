@@ -278,8 +278,7 @@ def live_dialogues(stores: Iterable[Any], timeout_s: float, now: Callable[[], fl
     """USSD dialogues in progress in this process: records in the session stores' node caches
     (``ussd.sessions``: an ended dialogue leaves it) whose last hop is within the timeout."""
     since = now() - timeout_s
-    return sum(1 for store in stores for record in list(store._cache.values())
-               if record.at >= since and not record.final)
+    return sum(store.in_progress(since) for store in stores)
 
 
 Fact = Callable[[], Awaitable[float] | float]
