@@ -5,17 +5,20 @@ Three kinds of family (the list, with labels, is in docs/operations.md#metrics):
 - counters and histograms the shells bump as things happen (USSD hops, AGI commands, bookings,
   SMS submits and receipts, Redis round trips, HTTP requests by route). Label values come from
   small fixed sets: a route template, never the raw path, so a client cannot grow the series.
-  The hot paths use children bound once (``HOP`` etc. below, or cached per label tuple).
+  The hot paths keep the children they use (``Families.hops``, ``Routes``): a hop looks up
+  no labels.
 - per-process gauges (live USSD dialogues, calls, processes; the SMPP binds, which only the
   main process holds) set by ``LocalGauges.refresh``.
 - node-wide facts read at scrape time (``ScrapeFacts``): outbox depth and the age of its oldest
   message, holds outstanding, Redis reachability. They live in Redis, so whichever process
   answers reads them once; they are not per-process values.
 
-With ``node.workers`` > 1 the main process sets ``PROMETHEUS_MULTIPROC_DIR`` before anything
-imports prometheus_client (``prepare_multiprocess``, called by the CLI) and the workers inherit
-it: every process writes its values to files there and a scrape in any process reads them all
-(prometheus_client's multiprocess mode), so one scrape shows the whole node.
+With ``node.workers`` > 1 the main process calls ``use_multiprocess`` before it spawns the
+workers: ``PROMETHEUS_MULTIPROC_DIR`` names an emptied ``<data_dir>/metrics``, the workers
+inherit it (their prometheus_client starts in multiprocess mode) and the main makes its own
+families again on file-backed values. Every process writes its values to files there and a
+scrape in any process reads them all (prometheus_client's multiprocess mode), so one scrape
+shows the whole node.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ _FAST = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 # AGI commands include the caller's time: a prompt played, digits typed.
 _AGI = (0.005, 0.025, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0)
 _REDIS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0)
+
 
 def _counter(name: str, doc: str, labels: list[str]) -> Counter:
     return Counter(name, doc, labels, registry=REGISTRY)
@@ -123,6 +127,7 @@ BOOKING_CODES = {"full": "full", "duplicate": "duplicate", "limit": "limit",
 STATS = frozenset({"DELIVRD", "EXPIRED", "DELETED", "UNDELIV", "ACCEPTD", "UNKNOWN", "REJECTD",
                    "ENROUTE"})
 
+
 def hop(event: Any) -> None:
     """A ``ussd.gateway.HopEvent``: count it by outcome and time it (the hot path: children
     are looked up in a dict after the first hop of each kind)."""
@@ -132,7 +137,9 @@ def hop(event: Any) -> None:
     if child is None:
         outcome = event.outcome if event.outcome in OUTCOMES else "other"
         gateway = str(event.gateway)[:16]
-        child = families.hops[key] = families.ussd_hops.labels(gateway, outcome)
+        child = families.ussd_hops.labels(gateway, outcome)
+        if len(families.hops) < 256:  # kinds come from our code: a handful per gateway
+            families.hops[key] = child
         families.hop_seconds.setdefault(event.gateway, families.ussd_hop_seconds.labels(gateway))
     child.inc()
     families.hop_seconds[event.gateway].observe(event.ms / 1000.0)
