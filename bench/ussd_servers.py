@@ -129,9 +129,8 @@ def serve_channel(redis_url: str) -> None:
     from twisted.internet import defer, reactor
     from twisted.web.resource import Resource
 
-    from hotline import redis_client
+    from hotline import metrics, redis_client
     from hotline.httpport import GatewayHttpFactory
-    from hotline.metrics import CountingSite, Metrics
     from hotline.ussd_wiring import gateway_routes
     from menus.definition import MenuSource, load_menu
     from menus.driver import Dialogue
@@ -159,10 +158,13 @@ def serve_channel(redis_url: str) -> None:
                             run_effect, {"resident_id": lambda s: True})
         root, ussd = Resource(), Resource()
         root.putChild(b"ussd", ussd)
-        ussd.putChild(b"at", AtUssdResource(dialogue, UssdSessionStore(redis), clock=reactor))
-        metrics = Metrics()  # served as hotline serves: the HTTP port over its site class
-        factory = GatewayHttpFactory(CountingSite(root, metrics), gateway_routes(root),
-                                     count=metrics.count_http)
+        at = AtUssdResource(dialogue, UssdSessionStore(redis), clock=reactor)
+        at.gateway.on_hop = metrics.hop  # counted as hotline serves them
+        ussd.putChild(b"at", at)
+        # served as hotline serves: the HTTP port over its site class, requests counted by route
+        routes = metrics.Routes(metrics.templates_of(root, gateway_routes(root)))
+        factory = GatewayHttpFactory(metrics.CountingSite(root, routes), gateway_routes(root),
+                                     count=routes.count)
         port = reactor.listenTCP(0, factory, backlog=1024, interface="127.0.0.1")
         print(json.dumps({"port": port.getHost().port}), flush=True)
 

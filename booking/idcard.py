@@ -65,7 +65,3 @@ def is_valid_resident_id(s: str, *, today: dt.date | None = None) -> bool:
         return False
     return check_char(s[:17]) == s[17]
 
-
-def mask_id(s: str) -> str:
-    """Keep only the last 4 characters, for logs and receipts (PII rule)."""
-    return "*" * max(len(s) - 4, 0) + s[-4:]

@@ -24,7 +24,7 @@ from booking.admin import AdminMixin
 from booking.api import Booking, BookingError, BookingRequest
 from booking.availability import AvailabilityMixin
 from booking.catalog import Catalog, DepartmentConfig, SessionTemplate
-from booking.idcard import is_valid_resident_id, mask_id, normalize_resident_id
+from booking.idcard import is_valid_resident_id, normalize_resident_id
 from booking.lifecycle import LifecycleMixin
 from booking.listing_cache import ListingCache
 from booking.people import PeopleMixin
@@ -33,6 +33,7 @@ from booking.rules import at, bucket_for, local_now, remote_quota
 from booking.scripts import LuaScript
 from booking.tcode import BufferedRandbelow, Rng, new_tcode
 from booking.values import booking_from_hash, refused_error, same_request
+from pii import mask_tail
 
 log = Logger()
 T = TypeVar("T")
@@ -222,7 +223,7 @@ class RedisBookingService(AvailabilityMixin, LifecycleMixin, PeopleMixin, AdminM
                 log.info(
                     "booking.taken dept={dept} day={day} session={session} id={id} status={st}",
                     dept=booking.dept_id, day=booking.day.isoformat(), session=booking.session,
-                    id=mask_id(booking.id_number), st=booking.status.value,
+                    id=mask_tail(booking.id_number), st=booking.status.value,
                 )  # fmt: skip
                 if booking.status.value == "confirmed":
                     self._notify(booking)

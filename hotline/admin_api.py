@@ -29,8 +29,8 @@ from twisted.web.server import NOT_DONE_YET, Request
 from booking.admin import CSV_FIELDS
 from booking.api import BookingError
 from hotline.payments_api import PaymentCallback
-from hotline.pii import mask_tail
 from hotline.web import ERROR_STATUS, error_body, read_json, write_json
+from pii import mask_tail
 
 log = Logger()
 Handler = Callable[[Request], Awaitable[Any]]

@@ -20,13 +20,13 @@ from twisted.web.resource import Resource
 from booking.catalog import load_catalog
 from booking.idcard import is_valid_resident_id
 from booking.store import RedisBookingService
-from hotline import ussd_wiring
+from hotline import metrics, ussd_wiring
 from hotline.admin_api import install_booking
 from hotline.effects import booking_dialogue
 from hotline.httpport import GatewayHttpFactory
 from hotline.languages import LanguageMemory
 from hotline.live_speech import LiveSpeechResource
-from hotline.metrics import CountingSite, Metrics, MetricsResource, register_gauges
+from hotline.logs import check_format
 from hotline.node import Node
 from hotline.notify import load_templates
 from hotline.redis_client import redacted_url
@@ -91,6 +91,7 @@ def load_static(settings: Settings) -> tuple[Any, MenuSource, dict[str, dict[str
         definition = load_menu(path)
         menus = MenuSource({**menus.definitions, definition.name: definition})
     templates = load_templates(settings.sms_templates)
+    check_format(settings.raw["log"]["format"])
     return catalog, menus, templates
 
 
@@ -119,6 +120,8 @@ async def start(
     """Start everything. ``clock`` (default: the reactor) is booking's notion of now. ``node``
     (default: the main process, ``node.workers`` from settings) says which part runs here."""
     node = node or Node.main_for(settings)
+    if node.main and not node.alone:  # one scrape shows every process (hotline.metrics)
+        metrics.use_multiprocess(settings.data_dir / "metrics")
     catalog, menus, templates = load_static(settings)
     kiosk_access, edge = http_edge(settings)  # malformed settings stop here, before any start
     stoppers: list[Callable[[], Any]] = []
@@ -143,17 +146,24 @@ async def start(
 
     ussd = ussd_wiring.at_resource(settings, dialogue, redis, reactor)
     root = build_root(booking, redis.ping, ussd_at=ussd, kiosk_access=kiosk_access)
-    ussd_wiring.mount(root, settings, dialogue, redis, reactor, stoppers)  # hubtel, SMPP USSD
+    ussd_smpp = ussd_wiring.mount(root, settings, dialogue, redis, reactor, stoppers)  # + SMPP
     stoppers += install_booking(root, booking, settings, reactor, sweep=node.main)
     refresh = node.share_refresh(booking, reactor)  # admin share changes made in other processes
     if refresh is not None:
         stoppers.append(refresh)
     sms.mount_admin(root, settings)  # /api/admin/sms/{status,dead,message}
-    metrics = Metrics()
-    root.putChild(b"metrics", MetricsResource(metrics))
-    site = CountingSite(root, metrics)  # gateway connections are served leanly, the rest by it
-    port = GatewayHttpFactory(site, ussd_wiring.gateway_routes(root), clock=reactor,
-                              count=metrics.count_http, **edge)
+    facts = metrics.ScrapeFacts()
+    metrics.register_facts(facts, redis=redis, clock=reactor)
+    gateways = [*_gateways(root), *([ussd_smpp.gateway] if ussd_smpp is not None else [])]
+    for gateway in gateways:
+        gateway.on_hop = metrics.hop
+    resource = metrics.MetricsResource(facts)
+    root.putChild(b"metrics", resource)
+    lean = ussd_wiring.gateway_routes(root)
+    routes = metrics.Routes(metrics.templates_of(root, lean))
+    site = metrics.CountingSite(root, routes)  # gateway connections are served leanly, rest here
+    port = GatewayHttpFactory(site, lean, clock=reactor, count=routes.count,
+                              **edge)
     http: IListeningPort = node.listeners.listen(
         reactor, "http", settings.http_port, port, settings.http_interface, 1024,
     )  # fmt: skip
@@ -175,11 +185,16 @@ async def start(
         settings.fastagi_interface, BACKLOG,
     )  # fmt: skip
     stoppers.append(agi.stopListening)
-    register_gauges(metrics, redis=redis, agi_factory=agi_factory, sender=sender)
-    shared = node.share_metrics(metrics, reactor)  # a worker: its counts go to the main
-    if shared is not None:
-        stoppers.append(shared)
-    stoppers += node.start_workers(settings, reactor, redis_url, sender, metrics)  # stopped 1st
+    agi_factory.on_command = metrics.agi_command
+    timeout_s = float((settings.raw.get("ussd") or {}).get("timeout_s", 180))
+    resource.local = metrics.LocalGauges(
+        calls=lambda: len(agi_factory.active),
+        dialogues=lambda: metrics.live_dialogues({g.store for g in gateways}, timeout_s,
+                                                 reactor.seconds),
+        binds={"sms": sender, "ussd": ussd_smpp} if node.main else {})  # the main's alone
+    if not node.alone:  # another process may answer the scrape: keep this one's share current
+        stoppers.append(resource.local.every_second(reactor))
+    stoppers += node.start_workers(settings, reactor, redis_url, sender)  # stopped 1st
 
     running = Running(
         settings=settings,
@@ -203,3 +218,10 @@ async def start(
     )
     return running
 
+
+def _gateways(root: Any) -> list[Any]:
+    """The USSD gateways behind the HTTP adapters under ``/ussd`` (their hops are counted)."""
+    ussd = root.children.get(b"ussd")
+    found = [] if ussd is None else [c.gateway for c in ussd.children.values()
+                                     if hasattr(c, "gateway")]
+    return found

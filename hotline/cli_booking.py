@@ -144,8 +144,8 @@ async def _command(reactor: Any, url: str, args: Any, settings: Any, rows: list)
     from booking.api import BookingError
     from booking.catalog import load_catalog
     from booking.store import RedisBookingService
-    from hotline.pii import mask_tail
     from hotline.redis_client import connect
+    from pii import mask_tail
 
     redis = await connect(url, reconnect=False)
     service = RedisBookingService(redis, load_catalog(settings.hospital_file), reactor)

@@ -14,6 +14,7 @@ from twisted.internet.interfaces import IReactorTime
 
 from booking.api import Booking, BookingError, BookingRequest, BookingService
 from booking.rules import day_label
+from hotline import metrics
 from hotline.languages import LanguageMemory
 from hotline.prefetch import CallerPrefetch
 from menus.definition import MenuSource
@@ -72,7 +73,13 @@ def make_effect_runner(
             request_key=str(args.get("request_key", "")),
             lang=session.lang,
         )
-        return booking_summary(await booking.book(request), session.lang)
+        try:
+            taken = await booking.book(request)
+        except BookingError as exc:
+            metrics.booking(exc.code, session.channel)
+            raise
+        metrics.booking("held" if taken.status.value == "held" else "taken", session.channel)
+        return booking_summary(taken, session.lang)
 
     async def my_bookings(_: dict[str, Any], session: Session) -> Any:
         found = await booking.bookings_for(session.msisdn)
@@ -80,6 +87,7 @@ def make_effect_runner(
 
     async def cancel(args: dict[str, Any], session: Session) -> Any:
         done = await booking.cancel(str(args["tcode"]), msisdn=session.msisdn)
+        metrics.booking("cancelled", session.channel)
         return {"tcode": done.tcode}
 
     async def registered_ids(_: dict[str, Any], session: Session) -> Any:

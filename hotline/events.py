@@ -28,6 +28,7 @@ from twisted.internet import defer, task
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
+from hotline import metrics
 from hotline.notify import Renderer
 from sms.api import OutgoingSms
 
@@ -141,6 +142,8 @@ class EventConsumer:
         schedule: list[tuple[float, str, str]] = []  # (due, tcode, the booked event as JSON)
         drop: list[str] = []
         for _, event in entries:
+            if event.get("type") == "no_show":  # the sweeper's: counted once, by the consumer
+                metrics.booking("no_show", "sweep")
             try:
                 writes.extend(self._effects(event, schedule, drop))
             except Exception as exc:  # a malformed event must not block the stream

@@ -15,6 +15,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 
 from booking.api import BookingError
+from hotline import metrics
 from hotline.notify import Renderer
 from sms.api import OutgoingSms
 from sms.mo import Command, Keywords, parse
@@ -61,6 +62,7 @@ class MoCommands:
                 booking = await self.booking.cancel(command.arg, msisdn=msisdn)
             except BookingError as err:
                 return text("mo_cancel_failed", lang, tcode=command.arg, reason=err.message)
+            metrics.booking("cancelled", "sms")
             return text("mo_cancelled", lang, tcode=booking.tcode)
         if command.action == "query":
             bookings = await self.booking.bookings_for(msisdn)

@@ -10,7 +10,6 @@ wiring; with ``workers: 1`` every answer is what ``start`` did before workers ex
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,6 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from booking.rules import day_label
-from hotline.metrics import Metrics, valid_snapshot
 from hotline.mo import MoCommands
 from hotline.nodelink import MainLink, Message, RemoteSender
 from hotline.notify import Renderer
@@ -36,7 +34,6 @@ from sms.redis_outbox import RedisOutbox
 log = Logger()
 
 SHARES_REFRESH_S = 5.0  # an admin's share change reaches the other processes within this
-METRICS_SHARE_S = 1.0  # a worker reports its counts to the main process this often
 Listeners = OwnListeners | SharingListeners | InheritedListeners
 
 
@@ -120,26 +117,8 @@ class Node:
             lambda f: log.failure("node.shares_refresh_failed", f))
         return lambda: loop.stop() if loop.running else None
 
-    def share_metrics(self, metrics: Metrics, reactor: Any) -> Callable[[], None] | None:
-        """Worker: report this process's counts to the main process every second and take the
-        others' from it, so a scrape answered here shows the whole node (hotline.metrics)."""
-        if self.main or self.link is None:
-            return None
-        link, me = self.link, os.getpid()
-
-        def peers(message: Message) -> None:
-            snapshots = message.get("snapshots")
-            if isinstance(snapshots, list):
-                metrics.peers = [s for s in snapshots if valid_snapshot(s) and s["pid"] != me]
-
-        link.on("peers", peers)
-        loop = LoopingCall(lambda: link.send({"op": "metrics", "snapshot": metrics.snapshot()}))
-        loop.clock = reactor
-        loop.start(METRICS_SHARE_S, now=True)
-        return lambda: loop.stop() if loop.running else None
-
     def start_workers(self, settings: Settings, reactor: Any, redis_url: str,
-                      sender: Any, metrics: Metrics | None = None) -> list[Callable[[], Any]]:
+                      sender: Any) -> list[Callable[[], Any]]:
         """Main process of several: spawn the workers on the shared sockets; returns stoppers."""
         if not self.main or self.workers == 1:
             return []
@@ -150,7 +129,7 @@ class Node:
         raw["ussd"] = {**raw["ussd"], "smpp": None}  # the USSD bind is the main's alone
         boot = {"settings": raw, "base_dir": str(settings.base_dir), "log_level": self.log_level}
         self.supervisor = Supervisor(reactor, self.workers - 1, boot, self.listeners.fds(),
-                                     sender=sender, metrics=metrics)
+                                     sender=sender)
         self.supervisor.start()
         return [self.listeners.close, self.supervisor.stop]  # reversed: workers stop first
 

@@ -1,11 +1,11 @@
 """The pipe pair between the main process and a worker: one JSON object per line.
 
 Main → worker (the worker's stdin): first ``{"op": "boot", ...}`` (settings, Redis URL, listening
-fds, log level), then ``reload`` (menus), ``sms_bound`` (state shown by ``/api/admin/sms`` and
-``/metrics``) and ``peers`` (every process's metrics snapshot). Worker → main (the worker's
-fd 3): ``ready``, ``metrics`` (its snapshot, every second) and ``sms`` (a message for the main
-process's SMPP sender: the ``$sms`` help text of a menu). The worker's stdin closing means the
-main process stopped it or died: the worker then stops by itself.
+fds, log level), then ``reload`` (menus) and ``sms_bound`` (state shown by ``/api/admin/sms``
+and ``/metrics``). Worker → main (the worker's fd 3): ``ready`` and ``sms`` (a message for the
+main process's SMPP sender: the ``$sms`` help text of a menu). Metrics do not travel here: every
+process writes them to the node's multiprocess directory (``hotline.metrics``). The worker's
+stdin closing means the main process stopped it or died: the worker then stops by itself.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ pool reconnects to the promoted replica by itself.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlparse
@@ -16,6 +17,7 @@ import txredisapi
 from twisted.internet import defer
 from twisted.internet.defer import Deferred
 
+from hotline.metrics import redis_roundtrip
 from ivr.sendnow import send_first_write_now
 
 
@@ -51,6 +53,7 @@ class _Protocol(txredisapi.RedisProtocol):  # type: ignore[misc]
         command = self._build_command(*args)
         result: Deferred = Deferred()
         result.addCallback(self.handle_reply)  # an error reply arrives as an exception value
+        result.addBoth(_timed, time.perf_counter())  # hotline_redis_roundtrip_seconds
         # waiting before the write, which may send at once: no reply can come before its waiter
         queue.waiting.append(result)  # replyReceived -> queue.put fires the oldest waiter
         try:
@@ -71,6 +74,11 @@ class _Protocol(txredisapi.RedisProtocol):  # type: ignore[misc]
                 data = self._encode_value(arg)
             parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
         return b"".join(parts)
+
+
+def _timed(result: Any, started: float) -> Any:
+    redis_roundtrip(time.perf_counter() - started)
+    return result
 
 
 class _Handler(txredisapi.ConnectionHandler):  # type: ignore[misc]

@@ -21,8 +21,8 @@ from twisted.logger import Logger
 
 from hotline.gctune import tune_gc
 from hotline.logs import start_logging
-from hotline.pii import mask_tail
 from hotline.settings import Settings, merge
+from pii import mask_tail
 
 log = Logger()
 
@@ -37,7 +37,8 @@ def run(settings: Settings, *, demo: bool, once: bool) -> int:
     from hotline.nodelink import WholeLines
 
     stream = WholeLines(sys.stdout.fileno()) if settings.workers > 1 else sys.stdout  # shared
-    start_logging(stream, level="warn" if once else "info", clock=reactor)  # type: ignore[arg-type]
+    start_logging(stream, level="warn" if once else "info", clock=reactor,  # type: ignore[arg-type]
+                  fmt=settings.raw["log"]["format"])
     scratch: Path | None = None
     if once:  # a private data dir: the scripted booking must not collide with earlier demo runs
         scratch = Path(tempfile.mkdtemp(prefix="hotline-demo-"))
@@ -78,7 +79,8 @@ async def _main(
         reactor.addSystemEventTrigger(
             "before", "shutdown", lambda: defer.ensureDeferred(running.stop())
         )
-        _banner(running.http_port, running.fastagi_port, demo)
+        if settings.raw["log"]["format"] == "text":  # json: a collector reads stdout, lines only
+            _banner(running.http_port, running.fastagi_port, demo)
         await defer.Deferred()  # until Ctrl-C / SIGTERM: the shutdown trigger stops everything
         return
     try:

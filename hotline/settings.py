@@ -235,6 +235,11 @@ class Ussd(Section):
         " absent: off")
 
 
+class Log(Section):
+    format: Literal["text", "json"] = key("text", "text: one line per event, for a terminal; "
+                                                  "json: one JSON object per line")  # fmt: skip
+
+
 class Schema(Section):
     data_dir: str = key("var", "embedded Redis data (redis/)", path=WORKDIR)
     redis: Redis = key(Redis, "where bookings, dialogues and the SMS outbox live")
@@ -252,6 +257,7 @@ class Schema(Section):
     booking: Booking = key(Booking, "booking core (docs/booking.md)")
     payments: Payments = key(Payments, "the payment callback (docs/booking.md)")
     ussd: Ussd = key(Ussd, "USSD gateways (docs/ussd.md)")
+    log: Log = key(Log, "log lines (docs/operations.md, 'Logs and personal data')")
 
 
 # ---- end of the schema ----

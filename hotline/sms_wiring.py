@@ -18,10 +18,12 @@ from twisted.web.resource import Resource
 
 from booking.rules import day_label
 from hotline.events import EventConsumer
+from hotline.metrics import CountingOutbox
 from hotline.mo import MoCommands
 from hotline.notify import Renderer
 from hotline.settings import Settings
 from hotline.stopping import stop_all
+from pii import mask_tail
 from sms.mo import Keywords
 from sms.redis_outbox import RedisOutbox
 from sms.service import SmppSender
@@ -83,7 +85,7 @@ class SmsSide:
                 return {"key": key, "state": None}
             to = state.get("to", "")
             return {"key": key, **{k: v for k, v in state.items() if k not in ("to", "text")},
-                    "to": "*" * max(len(to) - 4, 0) + to[-4:]}
+                    "to": mask_tail(to)}
 
         sms = Resource()
         sms.putChild(b"status", AdminEndpoint(token, status, None))
@@ -114,7 +116,8 @@ async def start_sms(settings: Any, reactor: Any, redis: Any, catalog: Any,
     sender = SmppSender(
         host=smpp["host"], port=int(smpp["port"]), system_id=str(smpp["system_id"]),
         password=str(smpp["password"]), system_type=str(smpp.get("system_type", "")),
-        source_addr=settings.sms_source_addr, reactor=reactor, outbox=outbox,
+        source_addr=settings.sms_source_addr, reactor=reactor,
+        outbox=CountingOutbox(outbox),  # type: ignore[arg-type]  # submits, receipts counted
         window=int(raw.get("window", 10)), tps=float(tps) if tps else None,
         receipt_ids=str(raw.get("receipt_ids", "same")),
     )

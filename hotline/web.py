@@ -23,8 +23,9 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
 from booking.api import Booking, BookingError, BookingService, RateLimited
+from hotline import metrics
 from hotline.clientaddr import Network, client_address, parse_networks
-from hotline.pii import mask_tail
+from pii import mask_tail
 
 log = Logger()
 
@@ -192,7 +193,9 @@ def kiosk_resource(booking: BookingService, access: KioskAccess | None = None) -
 
     async def check_in(body: dict[str, Any], request: Request) -> dict[str, Any]:
         tcode, kiosk, client = admitted(body, request)
-        return {"booking": booking_json(await booking.check_in(tcode, kiosk, client))}
+        checked = await booking.check_in(tcode, kiosk, client)
+        metrics.booking("checked_in", "kiosk")
+        return {"booking": booking_json(checked)}
 
     kiosk = Resource()
     kiosk.putChild(b"verify", JsonEndpoint(verify))

@@ -35,7 +35,8 @@ async def serve(reactor: Any, link: MainLink) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the main process stops us
     boot = await link.boot
-    start_logging(WholeLines(1), level=str(boot.get("log_level", "info")), clock=reactor)
+    start_logging(WholeLines(1), level=str(boot.get("log_level", "info")), clock=reactor,
+                  fmt=str((boot["settings"].get("log") or {}).get("format", "text")))
     settings = Settings(Path(str(boot["base_dir"])), boot["settings"])
     fds = {str(name): int(fd) for name, fd in boot["fds"].items()}
     try:

@@ -26,7 +26,7 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from hotline.metrics import Metrics, Snapshot, valid_snapshot
+from hotline.metrics import process_ended
 from hotline.nodelink import WORKER_OUT_FD, LineBuffer, Message, encode, sms_from
 
 log = Logger()
@@ -87,7 +87,6 @@ class Supervisor:
         fds: Mapping[str, int],
         *,
         sender: Any = None,
-        metrics: Metrics | None = None,
         backoff: Backoff | None = None,
         argv: list[str] | None = None,
         stop_timeout_s: float = 10.0,
@@ -95,8 +94,6 @@ class Supervisor:
         self.reactor = reactor
         self.count = count
         self.sender = sender
-        self.metrics = metrics
-        self.snapshots: dict[int, Snapshot] = {}  # slot -> the worker's last metrics snapshot
         self.backoff = backoff or Backoff()
         self.argv = argv or WORKER_ARGV
         self.stop_timeout_s = stop_timeout_s
@@ -118,7 +115,7 @@ class Supervisor:
     def start(self) -> None:
         for slot in range(1, self.count + 1):
             self._spawn(slot)
-        if self.sender is not None or self.metrics is not None:
+        if self.sender is not None:
             self._watch.start(1.0, now=False)
 
     def pids(self) -> list[int]:
@@ -158,13 +155,6 @@ class Supervisor:
             if not self.ready.called and all(w.ready for w in self.workers.values()) \
                     and len(self.workers) == self.count:
                 self.ready.callback(self.pids())
-        elif op == "metrics":
-            snapshot = message.get("snapshot")
-            if valid_snapshot(snapshot):
-                self.snapshots[worker.slot] = snapshot
-                self._update_peers()
-            else:
-                log.error("workers.bad_metrics slot={slot}", slot=worker.slot)
         elif op == "sms" and self.sender is not None:
             try:
                 self.sender.send(sms_from(message))
@@ -177,8 +167,8 @@ class Supervisor:
     def ended(self, worker: WorkerProcess, reason: Failure) -> None:
         if self.workers.get(worker.slot) is worker:
             del self.workers[worker.slot]
-            if self.snapshots.pop(worker.slot, None) is not None:
-                self._update_peers()
+        if worker.pid is not None:  # its live gauges leave the node's sums (hotline.metrics)
+            process_ended(worker.pid)
         how = "exited 0" if reason.check(ProcessDone) else reason.getErrorMessage()
         if self.stopping:
             log.info("workers.stopped slot={slot} pid={pid}", slot=worker.slot, pid=worker.pid)
@@ -226,14 +216,6 @@ class Supervisor:
             if bound != self._bound:
                 self._bound = bound
                 self.broadcast({"op": "sms_bound", "value": bound})
-        if self.metrics is not None:  # every process renders the node: see hotline.metrics
-            self.broadcast({"op": "peers",
-                            "snapshots": [self.metrics.snapshot(), *self.metrics.peers]})
-
-    def _update_peers(self) -> None:
-        """The main process's own view of the node: the workers' last snapshots."""
-        if self.metrics is not None:
-            self.metrics.peers = list(self.snapshots.values())
 
 
 def worker_count(value: object, cpus: Callable[[], int | None] = os.cpu_count) -> int:

@@ -44,13 +44,14 @@ class CallEnded(Exception):
 class _Pending:
     """One command: its line, its reply timeout (seconds) and its Deferred."""
 
-    __slots__ = ("deferred", "line", "timeout", "usage")
+    __slots__ = ("deferred", "line", "sent", "timeout", "usage")
 
     def __init__(self, line: str, timeout: float, deferred: Deferred[AgiReply]) -> None:
         self.line = line
         self.timeout = timeout
         self.deferred = deferred
         self.usage: list[str] | None = None  # the lines of a multi-line 520 so far
+        self.sent = 0.0  # time.monotonic() when it went on the wire
 
 
 def _nothing(*_: object) -> None:
@@ -67,6 +68,9 @@ class AgiProtocol(LineReceiver):
 
     delimiter = b"\n"
     MAX_LENGTH = 8192
+    # (command word, outcome, seconds) for each command settled: ok, failed (result -1),
+    # error (5xx), timeout or hangup; the metrics (hotline.metrics)
+    on_command: Callable[[str, str, float], None] | None = None
 
     def __init__(
         self,
@@ -174,6 +178,7 @@ class AgiProtocol(LineReceiver):
             return
         pending = self._in_flight = self._queue.popleft()
         self._arm(pending.timeout)
+        pending.sent = time.monotonic()
         write_now(self.transport, pending.line.encode("utf-8") + b"\n")
         if self._heard is not None and self.on_latency is not None:
             self.on_latency(time.perf_counter() - self._heard)
@@ -183,14 +188,24 @@ class AgiProtocol(LineReceiver):
         """A command timed out (or was cancelled): replies are now out of step, so close."""
         if self._in_flight is not None and self._in_flight.deferred is d:
             self.log.warning("agi.command_timeout", command=self._in_flight.line.split(" ")[0])
+            self._settled(self._in_flight, "timeout")
             self._in_flight = None
         self.close()
 
     def _complete(self, reply: AgiReply) -> None:
         pending, self._in_flight = self._in_flight, None
         assert pending is not None
+        if self.on_command is not None:
+            self._settled(pending, "error" if reply.code != 200 else
+                          "failed" if reply.result == "-1" else "ok")
         pending.deferred.callback(reply)
         self._send_next()
+
+    def _settled(self, pending: _Pending, outcome: str) -> None:
+        if self.on_command is not None and pending.sent:
+            self.on_command(pending.line.split(" ", 1)[0], outcome,
+                            time.monotonic() - pending.sent)
+            pending.sent = 0.0  # reported once
 
     # ------------------------------------------------------------------ input
 
@@ -265,6 +280,7 @@ class AgiProtocol(LineReceiver):
         self._in_flight = None
         self._queue.clear()
         for pending in waiting:
+            self._settled(pending, "hangup")
             if not pending.deferred.called:
                 pending.deferred.errback(CallEnded(pending.line))
         on_closed = self.on_closed

@@ -11,11 +11,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
+from pii import mask_text
+
 # Asterisk sends the characters it collected, so GET DATA may return '*' (and A-D) in the result;
 # the plain ``-?\d*`` would reject a resident ID ending in '*' (= X).
 REPLY_RE = re.compile(r"^200 result=(-?[0-9*#A-D]*)(?: \(([^)]*)\))?(?: endpos=(\d+))?$")
 USAGE_END = "520 End of proper usage."
-_LONG_DIGITS = re.compile(r"\d{5,}")
 HANGUP_LINE = "HANGUP"
 _NEEDS_QUOTES = re.compile(r'[\s"\\]')
 
@@ -26,7 +27,7 @@ class AgiError(Exception):
 
 def _excerpt(text: str) -> str:
     """A short, log-safe excerpt of peer input: digit runs (IDs, phones) keep their last 4."""
-    return repr(_LONG_DIGITS.sub(lambda m: "*" * (len(m[0]) - 4) + m[0][-4:], text[:60]))
+    return repr(mask_text(text[:60], shortest=5))  # a partial ID typed is not shown either
 
 
 @dataclass(frozen=True, slots=True)

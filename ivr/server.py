@@ -51,11 +51,13 @@ class FastAGIFactory(Factory):
         self.on_record = on_record
         self.on_latency = on_latency
         self.active: set[Deferred[None]] = set()
+        self.on_command: Callable[[str, str, float], None] | None = None  # see AgiProtocol
         self._idle_waiters: list[Deferred[None]] = []
 
     def buildProtocol(self, addr: Any) -> AgiProtocol:
         proto = AgiProtocol(self.clock, on_latency=self.on_latency)
         proto.factory = self
+        proto.on_command = self.on_command
         proto.on_env = lambda env: self._start(proto, env)
         return proto
 

@@ -7,10 +7,11 @@ in docs/ivr.md ("The call as a state machine").
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from pii import mask_text
 
 
 class CallState(StrEnum):
@@ -95,14 +96,6 @@ class Deadlines:
         return self.control_s
 
 
-_LONG_DIGITS = re.compile(r"\d{5,}")
-
-
-def mask_digits(text: str) -> str:
-    """Digit runs of 5+ (IDs, phones, T-codes) keep their last 4."""
-    return _LONG_DIGITS.sub(lambda m: "*" * (len(m[0]) - 4) + m[0][-4:], text)
-
-
 @dataclass
 class CallRecord:
     """One line per call for operations: where the caller went, what failed, how it ended."""
@@ -136,7 +129,7 @@ class CallRecord:
             "inputs": self.inputs,
             "timeouts": self.timeouts,
             "invalid": self.invalid,
-            "failures": [mask_digits(f) for f in self.failures],
+            "failures": [mask_text(f, shortest=5) for f in self.failures],
             "hangup_at": self.hangup_at,
             "end_node": self.end_node,
             "result": self.result,

@@ -6,11 +6,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 
-def mask_msisdn(msisdn: str) -> str:
-    """Phone numbers never reach the logs whole: keep the last 4 digits."""
-    return "*" * max(len(msisdn) - 4, 0) + msisdn[-4:]
-
-
 @dataclass(frozen=True, slots=True)
 class OutgoingSms:
     to: str  # E.164 digits without '+'

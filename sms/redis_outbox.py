@@ -20,6 +20,7 @@ import txredisapi
 from twisted.internet import defer
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
+from pii import mask_tail
 from sms import redis_lua
 from sms.api import OutgoingSms
 
@@ -207,7 +208,7 @@ class RedisOutbox:
             key = _text(key)
             h = yield self.state(key)
             to = h.get("to", "")
-            out.append({"key": key, "to": "*" * max(len(to) - 4, 0) + to[-4:],
+            out.append({"key": key, "to": mask_tail(to),
                         "kind": h.get("kind", ""), "state": h.get("state", ""),
                         "reason": h.get("reason", ""), "attempts": h.get("attempts", "")})
         return out

@@ -17,8 +17,9 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from pii import mask_tail
 from sms import encoding
-from sms.api import OutgoingSms, mask_msisdn
+from sms.api import OutgoingSms
 from sms.dlr import receipt_form
 from sms.esme import (
     THROTTLES,
@@ -110,7 +111,7 @@ class OutboxPump:
             return
         try:
             if not (message.to.isdigit() and len(message.to) <= 20):
-                raise ValueError(f"destination {mask_msisdn(message.to)!r} is not 1-20 digits")
+                raise ValueError(f"destination {mask_tail(message.to)!r} is not 1-20 digits")
             parts = encoding.split(message.text, self._next_ref())
         except ValueError as err:
             log.error("sms.unsendable key={key} why={why}", key=message.key, why=str(err))
@@ -175,10 +176,10 @@ class OutboxPump:
         if not retryable or attempts >= self.max_attempts:
             self._attempts.pop(message.key, None)
             why = f"{error} (attempt {attempts})"
-            log.error("sms.failed to={to} why={why}", to=mask_msisdn(message.to), why=why)
+            log.error("sms.failed to={to} why={why}", to=mask_tail(message.to), why=why)
             self._settle(self.outbox.dead, message, why)
             return
-        log.warn("sms.retry to={to} why={why}", to=mask_msisdn(message.to), why=str(error))
+        log.warn("sms.retry to={to} why={why}", to=mask_tail(message.to), why=str(error))
         self._later(self.retry_delay * attempts, self._settle, self.outbox.retry, message)
 
     def _next_ref(self) -> int:

@@ -22,8 +22,9 @@ from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from pii import mask_tail
 from sms import encoding
-from sms.api import OutgoingSms, mask_msisdn
+from sms.api import OutgoingSms
 from sms.dlr import ID_BASES, Receipt, receipt_form
 from sms.esme import EsmeConfig, EsmeProtocol, State
 from sms.flow import Backoff, check_window, reconnect_policy
@@ -215,7 +216,7 @@ class SmppSender(Service):
                                          self.clock.seconds())
         if text is None or self.on_message is None:
             return
-        log.info("sms.mo from={src} chars={n}", src=mask_msisdn(source), n=len(text))
+        log.info("sms.mo from={src} chars={n}", src=mask_tail(source), n=len(text))
         try:
             d = defer.maybeDeferred(self.on_message, dest, source, text)
         except Exception:  # pragma: no cover - maybeDeferred catches

@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 import pytest_twisted
+from log_scan import LogScan
 from twisted.logger import LogLevel, globalLogPublisher
 
+from hotline.logs import configure_structlog
 from hotline.redis_client import connect
 from hotline.redis_server import RedisProcess
 
@@ -49,3 +51,16 @@ def logged_errors() -> Iterator[list[Any]]:
     globalLogPublisher.addObserver(observer)
     yield seen
     globalLogPublisher.removeObserver(observer)
+
+
+@pytest.fixture(autouse=True)
+def no_full_numbers_in_logs() -> Iterator[LogScan]:
+    """Every log line of every test, rendered as hotline writes it (text and JSON, masked),
+    must hold no full phone or ID number (tests/log_scan.py)."""
+    scan = LogScan()
+    globalLogPublisher.addObserver(scan)
+    configure_structlog("debug", scan.text)
+    yield scan
+    globalLogPublisher.removeObserver(scan)
+    leaks = scan.leaks()
+    assert not leaks, "a full phone or ID number in a log line:\n" + "\n".join(leaks[:5])

@@ -8,17 +8,20 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-OURS = ("hotline", "ivr", "ussd", "menus", "booking", "sms")
+OURS = ("hotline", "ivr", "ussd", "menus", "booking", "sms", "pii")
+# pii (the one masking of phone and ID numbers) imports nothing of ours; everyone may use it
 ALLOWED: dict[str, tuple[str, ...]] = {
-    "menus": ("menus",),
-    "booking": ("booking",),
-    "sms": ("sms",),
-    "ussd": ("ussd", "menus", "booking.api", "sms"),
-    "ivr": ("ivr", "menus", "booking.api"),
+    "pii": ("pii",),
+    "menus": ("menus", "pii"),
+    "booking": ("booking", "pii"),
+    "sms": ("sms", "pii"),
+    "ussd": ("ussd", "menus", "booking.api", "sms", "pii"),
+    "ivr": ("ivr", "menus", "booking.api", "pii"),
     "hotline": OURS,
 }
 # Pure cores: no Twisted, no Redis client, no sockets.
-PURE = ("menus", "booking/rules.py", "booking/idcard.py", "booking/tcode.py", "booking/catalog.py")
+PURE = ("pii", "menus", "booking/rules.py", "booking/idcard.py", "booking/tcode.py",
+        "booking/catalog.py")
 IMPURE_ROOTS = ("twisted", "txredisapi", "socket", "treq")
 
 

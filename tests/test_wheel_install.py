@@ -22,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -30,8 +31,12 @@ import pytest
 from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ("pyproject.toml", "README.md", "config", "hotline", "ivr", "ussd", "menus", "booking",
-           "sms")  # fmt: skip
+_SETUPTOOLS = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
+    "setuptools"]
+# what the build reads: the top-level package folders pyproject lists, and config/ mapped in
+SOURCES = ("pyproject.toml", "README.md", *sorted(
+    {p.split(".")[0] for p in _SETUPTOOLS["packages"]} - set(_SETUPTOOLS["package-dir"])
+    | set(_SETUPTOOLS["package-dir"].values())))
 TEST_ONLY = ("pytest", "treq", "hypothesis", "ruff", "pytest_twisted", "pytest_timeout")
 
 

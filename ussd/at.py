@@ -18,7 +18,7 @@ from twisted.logger import Logger
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
-from sms.api import mask_msisdn
+from pii import mask_tail
 from ussd.gateway import UssdGateway
 from ussd.httpbase import Adapter, GatewayResource, answer_hop
 from ussd.wire import Answer, GatewayRequest, Handler, plain
@@ -155,7 +155,7 @@ class AtUssdEndResource(Adapter):
         emit(
             "ussd session end session={sid} msisdn={msisdn} status={status} seconds={secs} "
             "error={error}",
-            sid=fields["sessionId"][-12:], msisdn=mask_msisdn(fields["phoneNumber"]),
+            sid=fields["sessionId"][-12:], msisdn=mask_tail(fields["phoneNumber"]),
             status=fields["status"] or "?", secs=fields["durationInSeconds"] or "?",
             error=fields["errorMessage"] or "-",
         )

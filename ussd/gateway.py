@@ -17,7 +17,7 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from menus.types import Digits, Input, Output, Session
-from sms.api import mask_msisdn
+from pii import mask_tail
 from ussd.inputs import follows, input_kind, new_input
 from ussd.paging import BACK_KEY, NEXT_KEY, ScreenLimits, paginate
 from ussd.render import end_body, message, screen_lines
@@ -125,10 +125,10 @@ class UssdGateway:
 
     def record_event(self, msisdn: str, node: str, inp: str, outcome: str, ms: float) -> None:
         """Telemetry for one hop (also used by the wire adapters for abort/timeout/error)."""
-        masked, ms = mask_msisdn(msisdn), round(ms, 2)
+        masked, ms = mask_tail(msisdn), round(ms, 2)
         # one pre-formatted field: formatting an event field by field costs more than the hop's
         # own Python work (bench/ussd_http.py profile)
-        log.info("{hop}", hop=f"ussd hop {self.gateway} msisdn={masked} node={node} "
+        log.info("{hop}", hop=f"ussd.hop gateway={self.gateway} msisdn={masked} node={node} "
                  f"input={inp} outcome={outcome} ms={ms}")
         if self.on_hop is not None:
             self.on_hop(HopEvent(self.gateway, masked, node, inp, outcome, ms))

@@ -19,7 +19,7 @@ from typing import Any
 
 from twisted.logger import Logger
 
-from sms.api import mask_msisdn
+from pii import mask_tail
 from ussd.at import BadRequest, normalise_msisdn
 from ussd.gateway import HopReply
 from ussd.httpbase import GatewayResource, answer_hop
@@ -104,7 +104,7 @@ class HubtelUssdResource(GatewayResource):
         sid, msisdn = hop["SessionId"], hop["msisdn"]
         if hop["Type"] in ("release", "timeout"):
             log.info("ussd hubtel session end session={sid} msisdn={msisdn} type={type}",
-                     sid=sid[-12:], msisdn=mask_msisdn(msisdn), type=hop["Type"])
+                     sid=sid[-12:], msisdn=mask_tail(msisdn), type=hop["Type"])
             self.gateway.record_event(msisdn, "-", "end", hop["Type"], 0.0)
             self.gateway.store.forget(self.gateway.gateway, msisdn)
             return json_response(200, {"SessionId": sid, "Type": "release", "Message": "",

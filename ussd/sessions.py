@@ -162,6 +162,11 @@ class UssdSessionStore:
         """Drop the node-local copy (the next hop reads Redis)."""
         self._cache.pop(self.key(gateway, msisdn), None)
 
+    def in_progress(self, since: float) -> int:
+        """Dialogues this node served last whose latest hop is at or after ``since`` (the
+        metrics' live dialogues; 0 without the cache)."""
+        return sum(1 for record in list(self._cache.values()) if record.at >= since)
+
     def _remember(self, key: str, record: UssdRecord) -> None:
         if not self._cache_size:
             return

@@ -24,8 +24,8 @@ from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from pii import mask_tail
 from sms import encoding, gsm0338
-from sms.api import mask_msisdn
 from sms.esme import EsmeConfig, EsmeProtocol, State
 from sms.flow import reconnect_policy
 from sms.link import LinkKeeper
@@ -107,7 +107,7 @@ class UssdEsme(EsmeProtocol):
     def _deliver(self, pdu: Pdu) -> None:
         if pdu.get("ussd_service_op") is None:
             log.warn("ussd.smpp non-USSD deliver_sm ignored from={msisdn}",
-                     msisdn=mask_msisdn(str(pdu.get("source_addr", ""))))
+                     msisdn=mask_tail(str(pdu.get("source_addr", ""))))
             return
         try:
             self.service.deliver(pdu)
@@ -212,7 +212,7 @@ class UssdSmppService(Service):
             value = encoding.decode_text(int(pdu.get("data_coding", 0)), body).strip()
         else:
             log.warn("ussd.smpp unknown ussd_service_op={op} from={msisdn}", op=op,
-                     msisdn=mask_msisdn(msisdn))
+                     msisdn=mask_tail(msisdn))
             return
         dialogue = self._dialogues.get(session_id)
         if dialogue is None:
@@ -240,7 +240,7 @@ class UssdSmppService(Service):
         esme = self._esme
         if esme is None or esme.state is not State.BOUND:
             log.warn("ussd.smpp reply dropped: not bound to={msisdn}",
-                     msisdn=mask_msisdn(dialogue.msisdn))
+                     msisdn=mask_tail(dialogue.msisdn))
             return None
         coding, body = encode_screen(text)
         params: dict[str, Any] = {
@@ -254,7 +254,7 @@ class UssdSmppService(Service):
             params["its_session_info"] = info
         d = esme.submit(params)
         d.addErrback(lambda f: log.warn("ussd.smpp submit failed to={msisdn}: {why}",
-                                        msisdn=mask_msisdn(dialogue.msisdn),
+                                        msisdn=mask_tail(dialogue.msisdn),
                                         why=f.getErrorMessage()))
         return d
 
@@ -271,7 +271,7 @@ class UssdSmppService(Service):
         dialogue = self._forget(session_id)
         msisdn = dialogue.msisdn if dialogue else session_id.split(":", 1)[0]
         log.info("ussd.smpp dialogue ended by {why} msisdn={msisdn}", why=why,
-                 msisdn=mask_msisdn(msisdn))
+                 msisdn=mask_tail(msisdn))
         self.gateway.record_event(msisdn, "-", "end", why, 0.0)
         self.gateway.store.forget(self.gateway.gateway, msisdn)
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from booking.idcard import check_char, is_valid_resident_id, mask_id, normalize_resident_id
+from booking.idcard import check_char, is_valid_resident_id, normalize_resident_id
 
 TODAY = dt.date(2026, 11, 25)
 
@@ -78,7 +78,3 @@ def test_normalize(raw: str, normal: str) -> None:
     assert normalize_resident_id(raw) == normal
     assert is_valid_resident_id(normalize_resident_id(raw), today=TODAY)
 
-
-def test_mask_keeps_only_last_four() -> None:
-    assert mask_id("11010519491231002X") == "**************002X"
-    assert mask_id("12") == "12"

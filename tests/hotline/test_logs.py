@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import time
 
 from twisted.internet.task import Clock
@@ -122,3 +123,71 @@ def test_structlog_lines_share_the_shape_masking_and_flush_of_twisted_lines() ->
     assert lines[-1] == "ValueError: no such prompt"
     stamp = lines[0].split(" ", 1)[0]
     assert time.strptime(stamp, "%Y-%m-%dT%H:%M:%S")  # local time to the second, as Twisted's
+
+
+def test_json_lines_carry_a_stable_event_name_and_fields_masked() -> None:
+    import json
+
+    stream = CountingStream()
+    observer = MaskingObserver(stream, fmt="json")
+    observer({**event("booking.taken dept=nk day=2026-12-06 id={id} status=confirmed"),
+              "id": "11010519491231002X", "log_namespace": "booking.store"})
+    observer({**event("Starting factory {f}"), "f": "<Site>", "log_namespace": "twisted.web"})
+    observer({**event("ussd.hop gateway=at msisdn=+86 138 0013 8000 ms=1.5\nmore"),
+              "log_namespace": "hotline.ussd"})
+    first, second, third = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert list(first)[:3] == ["ts", "level", "event"]
+    assert first["ts"] == "2025-11-25T19:46:40.000Z" and first["level"] == "info"
+    assert first["event"] == "booking.taken"
+    assert first["dept"] == "nk" and first["day"] == "2026-12-06"
+    assert first["id"] == "**************002X" and first["status"] == "confirmed"
+    assert "11010519491231002X" not in first["msg"]
+    assert second["event"] == "twisted.web" and second["msg"] == "Starting factory <Site>"
+    assert third["event"] == "ussd.hop" and "138 0013 8000" not in third["msg"]
+    assert third["msg"].endswith("\nmore") and third["ms"] == "1.5"
+
+
+def test_structlog_json_lines_share_the_keys_and_the_masking() -> None:
+    import json
+
+    import structlog
+
+    from hotline.logs import configure_structlog
+
+    stream = CountingStream()
+    configure_structlog("info", MaskingObserver(stream, fmt="json"))
+    try:
+        structlog.get_logger("ivr").info("ivr.call_record", call="42.1", caller="13800138000",
+                                         failures=["138-0013-8000"], steps=3)
+    finally:
+        structlog.reset_defaults()
+    record = json.loads(stream.getvalue())
+    assert list(record)[:3] == ["ts", "level", "event"]
+    assert record["event"] == "ivr.call_record" and record["level"] == "info"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", record["ts"])
+    assert record["steps"] == 3
+    assert record["caller"] == "*******8000" and record["failures"] == ["***-****-8000"]
+
+
+def test_an_unknown_log_format_is_refused() -> None:
+    import pytest
+
+    from hotline.logs import check_format
+
+    assert check_format("json") == "json"
+    with pytest.raises(ValueError, match=r"log\.format must be one of text, json"):
+        check_format("xml")
+
+
+def test_the_scan_of_every_test_sees_this_tests_lines(no_full_numbers_in_logs) -> None:
+    from log_scan import leaked_numbers
+    from twisted.logger import Logger
+
+    Logger(namespace="tests").info("sms.sent to={to}", to="8613800138000")
+    lines = no_full_numbers_in_logs.lines()
+    assert len(lines) == 2 and "*********8000" in lines[0]  # text and JSON, masked
+    for raw in ("to=13800138000", "+86 138 0013 8000", "id 110105-19491231-002X",
+                "11010519491231002x"):
+        assert leaked_numbers(raw), raw
+    for safe in ("*******8000", "tcode 4381090292", "2026-12-04 10:00:00", "port 18300"):
+        assert not leaked_numbers(safe), safe

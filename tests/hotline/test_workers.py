@@ -14,7 +14,8 @@ from urllib.parse import urlencode
 
 import pytest_twisted
 import treq
-from twisted.internet import defer
+from prometheus_client.parser import text_string_to_metric_families
+from twisted.internet import defer, task
 from twisted.web.client import HTTPConnectionPool
 from workers_support import (
     ROOT,
@@ -54,6 +55,13 @@ async def stop(node: NodeProcess, how: str = "TERM") -> None:
         raise
 
 
+def samples(text: str) -> dict[tuple[str, ...], float]:
+    """{(sample name, label values by label name...): value} of a scrape, as Prometheus
+    parses it."""
+    return {(s.name, *(v for _, v in sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
 async def ussd(conn: Connection, inputs: list[str]) -> str:
     form = {"sessionId": "w-1", "serviceCode": "*12580#", "phoneNumber": PHONE,
             "networkCode": "46000", "text": "*".join(inputs)}
@@ -87,9 +95,9 @@ async def test_both_processes_serve_and_a_booking_moves_between_them(
 
         # one dialogue, hops alternating between a connection to each process
         conns = await connections_to(http, {node.pid, worker})
-        # the worker sent its metrics before it said ready: the main's scrape shows both
+        # every process counts into the node's multiprocess directory: either scrape shows both
         code, text = await conns[node.pid].request(b"GET", b"/metrics")
-        assert code == 200 and "\nhotline_processes 2\n" in text, text
+        assert code == 200 and "\nhotline_processes 2.0\n" in text, text
         order = [conns[node.pid], conns[worker]]
         inputs: list[str] = []
         reply = ""
@@ -101,6 +109,23 @@ async def test_both_processes_serve_and_a_booking_moves_between_them(
             inputs.append((ID17 + check_char(ID17)).replace("X", "*") if asks_id else "1")
         assert reply.startswith("END ") and TCODE.search(reply), (inputs, reply)
         assert hop >= 3  # several hops on each side
+        # one scrape, whichever process answers it, counts the hops and the booking of both
+        for pid in (node.pid, worker):
+            code, text = await conns[pid].request(b"GET", b"/metrics")
+            assert code == 200
+            node_wide = samples(text)
+            assert node_wide[("hotline_ussd_hops_total", "at", "new")] == 1.0, text
+            assert sum(v for k, v in node_wide.items()
+                       if k[0] == "hotline_ussd_hops_total") == hop + 1
+            assert node_wide[("hotline_bookings_total", "ussd", "taken")] == 1.0
+            assert node_wide[("hotline_processes",)] == 2.0
+        # the SMPP bind is the main's alone; a worker's scrape shows it too (within ~1 s)
+        for _ in range(50):
+            text = (await conns[worker].request(b"GET", b"/metrics"))[1]
+            if samples(text).get(("hotline_smpp_bound", "sms")) == 1.0:
+                break
+            await task.deferLater(reactor(), 0.1, lambda: None)
+        assert samples(text).get(("hotline_smpp_bound", "sms")) == 1.0, text
         for conn in conns.values():
             conn.close()
 
@@ -114,6 +139,9 @@ async def test_both_processes_serve_and_a_booking_moves_between_them(
         finally:
             os.kill(node.pid, signal.SIGCONT)
         assert len([d for d in sim.said_digits if len(d) == 10]) == 1, sim.format_transcript()
+        # the worker's call, in a scrape the main process may answer
+        text = await (await treq.get(f"http://127.0.0.1:{http}/metrics")).text()
+        assert samples(text)[("hotline_bookings_total", "ivr", "taken")] == 1.0, text
     finally:
         await stop(node)
     # the worker logged its hops through the same masking setup: no full phone or ID number

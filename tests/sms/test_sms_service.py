@@ -11,7 +11,7 @@ from sms_support import sender_for
 from twisted.internet import defer, reactor
 from twisted.internet.task import Clock
 
-from sms.api import OutgoingSms, mask_msisdn
+from sms.api import OutgoingSms
 from sms.service import SmppSender, reconnect_policy
 from sms.smpp import status as st
 from sms.smpp.pdu import response_for
@@ -175,11 +175,6 @@ def test_reconnect_policy_doubles_to_a_cap_with_bounded_jitter() -> None:
     assert [flat(n) for n in (1, 2, 3, 6, 7, 50)] == [1, 2, 4, 32, 60, 60]
     top = reconnect_policy(rng=lambda: 1.0)
     assert top(1) == pytest.approx(1.2) and top(50) == pytest.approx(72)
-
-
-def test_mask_keeps_last_four() -> None:
-    assert mask_msisdn("8613800138000") == "*********8000"
-    assert mask_msisdn("12") == "12"
 
 
 class Scripted(SmscProtocol):
