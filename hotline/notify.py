@@ -3,8 +3,9 @@
 A missing template or a field a kind does not have is a configuration error found at start, not
 when the first patient books.  The ``reasons`` section gives the patient-language text of each
 refusal code (``booking.api.BookingError.code``) that an SMS answer may carry, so a Chinese
-SMS never quotes an English reason; they are kept as kinds ``reason.<code>``.  ``Renderer`` fills a template from a booking event (the
-``hl:events`` stream, ``hotline.events``) or from a booking's fields.
+SMS never quotes an English reason; they are kept as kinds ``reason.<code>``.  ``Renderer``
+fills a template from a booking event (the ``hl:events`` stream, ``hotline.events``) or from a
+booking's fields.
 """
 
 from __future__ import annotations
