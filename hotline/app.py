@@ -26,6 +26,7 @@ from hotline.httpport import GatewayHttpFactory
 from hotline.metrics import CountingSite, Metrics, MetricsResource, register_gauges
 from hotline.node import Node
 from hotline.notify import load_templates
+from hotline.readiness import ReadyGate
 from hotline.redis_client import redacted_url
 from hotline.settings import Settings
 from hotline.sms_wiring import start_sms
@@ -79,14 +80,29 @@ async def start(
     on_sms: OnSms | None = None,
     clock: Any = None,
     node: Node | None = None,
+    retry_clock: Any = None,
 ) -> Running:
     """Start everything. ``clock`` (default: the reactor) is booking's notion of now. ``node``
-    (default: the main process, ``node.workers`` from settings) says which part runs here."""
+    (default: the main process, ``node.workers`` from settings) says which part runs here.
+    ``retry_clock`` (default: the reactor) times the waits for a Redis not ready yet.
+
+    The HTTP port is bound first and answers 503 (``/healthz``: starting, and why) until
+    Redis takes writes and everything is wired (``hotline.readiness``)."""
     node = node or Node.main_for(settings)
     catalog, menus, templates = load_static(settings)
     stoppers: list[Callable[[], Any]] = []
 
-    redis, redis_url = await open_redis(settings, stoppers)  # a worker: the main's URL
+    gate = ReadyGate()
+    http: IListeningPort = node.listeners.listen(
+        reactor, "http", settings.http_port, gate, settings.http_interface, 1024,
+    )  # fmt: skip
+    try:  # a worker: the main's URL
+        redis, redis_url = await open_redis(settings, stoppers, clock=retry_clock or reactor,
+                                            note=gate.note)
+    except BaseException:
+        await http.stopListening()
+        await stop_all(stoppers, "app")
+        raise
 
     booking = RedisBookingService(
         redis, catalog, clock=clock or reactor,
@@ -116,9 +132,6 @@ async def start(
     site = CountingSite(root, metrics)  # gateway connections are served leanly, the rest by it
     port = GatewayHttpFactory(site, ussd_wiring.gateway_routes(root), clock=reactor,
                               count=metrics.count_http)
-    http: IListeningPort = node.listeners.listen(
-        reactor, "http", settings.http_port, port, settings.http_interface, 1024,
-    )  # fmt: skip
     stoppers.append(http.stopListening)
 
     transfer = settings.raw["ivr"]["transfer"]  # channel.transfer: EXEC Dial targets (docs/ivr.md)
@@ -138,6 +151,7 @@ async def start(
     shared = node.share_metrics(metrics, reactor)  # a worker: its counts go to the main
     if shared is not None:
         stoppers.append(shared)
+    gate.open(port)  # ready: new connections get the real port
     stoppers += node.start_workers(settings, reactor, redis_url, sender, metrics)  # stopped 1st
 
     running = Running(

@@ -20,7 +20,9 @@ from hotline.gctune import gc_settings
 
 DEFAULTS: dict[str, Any] = {
     "data_dir": "../var",
-    "redis": {"url": None, "sentinel": None},  # sentinel: {service, addresses: [host:port]}
+    "redis": {"url": None, "sentinel": None,  # sentinel: {service, addresses: [host:port]}
+              # start-up waits for a Redis that cannot take writes yet (docs/operations.md)
+              "start_backoff_initial_s": 0.5, "start_backoff_max_s": 30.0},
     "http": {"port": 8080, "interface": "127.0.0.1"},
     "ivr": {
         "fastagi": {"port": 4573, "interface": "127.0.0.1"},
