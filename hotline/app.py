@@ -116,8 +116,14 @@ async def start(
         sms = node.worker_sms(settings, reactor, redis, booking, catalog, templates)
     sender, smsc_port = sms.sender, sms.smsc_port
     sms_help = sms.mo.send_help if sms.mo else None
-    dialogue = booking_dialogue(menus, booking, reactor, VALIDATORS, sms_help=sms_help)
-    stoppers.append(node.reloading(menus, settings.menu_files, reactor))  # file watch + SIGHUP
+    versions = ussd_wiring.menu_versions(settings, redis, menus)  # for dialogues moving nodes
+    await versions.publish_all()
+    versions.start(reactor)
+    stoppers.append(versions.stop)
+    dialogue = booking_dialogue(menus, booking, reactor, VALIDATORS, sms_help=sms_help,
+                                fetch_version=versions.fetch)
+    stoppers.append(node.reloading(menus, settings.menu_files, reactor,  # file watch + SIGHUP
+                                   on_event=versions.on_reload))
 
     ussd = ussd_wiring.at_resource(settings, dialogue, redis, reactor)
     root = build_root(booking, redis.ping, ussd_at=ussd)

@@ -16,7 +16,7 @@ from booking.api import Booking, BookingError, BookingRequest, BookingService
 from booking.rules import day_label
 from hotline.prefetch import CallerPrefetch
 from menus.definition import MenuSource
-from menus.driver import Dialogue
+from menus.driver import Dialogue, FetchVersion
 from menus.engine import Validators
 from menus.types import Effect, EffectResult, Session
 
@@ -125,13 +125,15 @@ def make_effect_runner(
 
 def booking_dialogue(
     menus: MenuSource, booking: BookingService, clock: IReactorTime, validators: Validators, *,
-    sms_help: SmsHelp | None = None,
+    sms_help: SmsHelp | None = None, fetch_version: FetchVersion | None = None,
 ) -> Dialogue:
     """The channels' ``Dialogue`` on the booking core, as ``hotline serve`` runs it: effects
-    against ``booking``, and each caller's registered IDs read as their dialogue begins."""
+    against ``booking``, each caller's registered IDs read as their dialogue begins, and a
+    menu version this process lacks fetched with ``fetch_version``."""
     prefetch = CallerPrefetch(booking, clock)
     runner = make_effect_runner(booking, sms_help=sms_help, prefetch=prefetch)
-    return Dialogue(menus, runner, validators, on_begin=prefetch.begin)
+    return Dialogue(menus, runner, validators, on_begin=prefetch.begin,
+                    fetch_version=fetch_version)
 
 
 def booking_line(booking: Booking, lang: str) -> str:

@@ -58,6 +58,7 @@ DEFAULTS: dict[str, Any] = {
         "resume_s": 600,  # a redial within this is offered to continue
         "hop_timeout_s": 10,  # answer a "busy" notice rather than let the gateway give up
         "node_cache": True,  # one Redis round trip per hop; off for non-sticky multi-node setups
+        "menu_version_ttl_s": 86400,  # menu versions kept in Redis after the last node held one
         "limits": {"gsm": 182, "ucs2": 70},  # screen size; per gateway: gateways.<name>.limits
         "gateways": {},  # at | hubtel | smpp: {limits: {gsm, ucs2}}
         "smpp": None,  # USSD over SMPP: {host, port, system_id, password, system_type, ops}
