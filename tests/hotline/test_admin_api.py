@@ -12,6 +12,7 @@ import pytest_twisted
 import treq
 from demo_booking import demo_service, valid_id
 from twisted.internet.task import Clock
+from twisted.logger import formatEvent, globalLogPublisher
 from twisted.web.server import Site
 
 from booking import keys
@@ -96,10 +97,21 @@ async def test_a_payment_of_another_amount_than_the_fee_is_refused_and_changes_n
     tcode = await hold(service, 4)
     events = await service.redis.execute_command("XLEN", "hl:events")
     fee = service.catalog.department("nk").fee
-    for _ in range(2):  # the same request again: the same refusal
-        status, body = await simulate_payment(port, SECRET, tcode, "txn-4", amount=fee - 1)
-        assert (status, body["error"]["code"]) == (409, "amount_mismatch")
-        assert str(fee) in body["error"]["message"]
+    logged: list[str] = []
+
+    def observe(event: dict) -> None:
+        logged.append(formatEvent(event))
+
+    globalLogPublisher.addObserver(observe)
+    try:
+        for _ in range(2):  # the same request again: the same refusal
+            status, body = await simulate_payment(port, SECRET, tcode, "txn-4", amount=fee - 1)
+            assert (status, body["error"]["code"]) == (409, "amount_mismatch")
+            assert str(fee) in body["error"]["message"]
+    finally:
+        globalLogPublisher.removeObserver(observe)
+    refused = [line for line in logged if "booking.payment_refused" in line]
+    assert len(refused) == 2 and f"amount={fee - 1} fee={fee}" in refused[0]
     assert (await service._load(tcode)).status.value == "held"
     assert await service.redis.execute_command("XLEN", "hl:events") == events
     assert not await service.redis.exists(keys.payment("txn-4"))

@@ -12,6 +12,7 @@ import pytest
 import pytest_twisted
 import treq
 from twisted.internet import defer, reactor, task
+from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import formatEvent, globalLogPublisher
 
 from hotline.app import start
@@ -125,6 +126,31 @@ async def test_a_redis_refusing_writes_is_waited_for(tmp_path, log_lines, args, 
     try:
         await _starting_until_ready(tmp_path, server.port, word, make_ready, log_lines)
     finally:
+        server.stop()
+
+
+class _Loading(Protocol):
+    """A Redis still loading its data set: every command is answered ``-LOADING``."""
+
+    def dataReceived(self, data: bytes) -> None:
+        for _ in range(data.count(b"*")):  # one error reply per command (RESP arrays)
+            self.transport.write(b"-LOADING Redis is loading the dataset in memory\r\n")
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_redis_still_loading_is_waited_for(tmp_path, log_lines) -> None:
+    redis_port = free_port()
+    loading = reactor.listenTCP(redis_port, Factory.forProtocol(_Loading), interface="127.0.0.1")
+    server = RedisProcess(data_dir=tmp_path / "redis", port=redis_port, durable=False)
+
+    async def loaded() -> None:  # the same port now answers as a Redis that has loaded
+        await loading.stopListening()
+        server.start()
+
+    try:
+        await _starting_until_ready(tmp_path, redis_port, "LOADING", loaded, log_lines)
+    finally:
+        await defer.maybeDeferred(loading.stopListening)
         server.stop()
 
 
