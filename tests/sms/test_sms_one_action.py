@@ -100,6 +100,25 @@ async def test_an_sms_cancel_brings_one_sms_and_refusals_speak_the_patients_lang
 
         (stranger,) = await text_in(f"取消{booking.tcode}", source="8613900139000")
         assert "未找到该预约" in stranger  # a stranger learns nothing about the booking
+
+        # the other order: the event's notice is written before the command's answer
+        second = await service.book(BookingRequest("nk", dt.date(2026, 11, 28), "am",
+                                                   valid_id(2), PHONE, "ussd"))
+        await events.poll()
+        await _until(settled, "the second booking's SMS")
+
+        class EventFirst:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(service, name)
+
+            async def cancel(self, *args: Any, **kwargs: Any) -> Any:
+                cancelled = await service.cancel(*args, **kwargs)
+                assert await events.poll() == 1  # the notice is in the outbox already
+                return cancelled
+
+        mo.booking = EventFirst()
+        (notice,) = await text_in(f"取消{second.tcode}")
+        assert "已取消" in notice and second.tcode in notice
     finally:
         await sender.stopService()
         await listener.stopListening()
