@@ -24,6 +24,7 @@ from booking.policy_yaml import POLICY_KEYS, parse_policy
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 DEFAULT_DAYS_AHEAD = 7
 DEFAULT_REMOTE_SHARE = 0.8
+DEFAULT_FEE = 500  # fen: what a payment callback must carry for a booking (``fee``)
 LANGS = ("zh", "en")
 # Ids end up inside Redis hash tags {dept:day:session}: no braces, colons or spaces.
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
@@ -48,6 +49,7 @@ class DepartmentConfig:
     name: Mapping[str, str]
     remote_share: float
     sessions: tuple[SessionTemplate, ...]
+    fee: int = DEFAULT_FEE  # fen; a payment of another amount is refused
 
     def session(self, session_id: str) -> SessionTemplate | None:
         return next((s for s in self.sessions if s.id == session_id), None)
@@ -173,7 +175,8 @@ def _templates(src: _Src, node: yaml.Node) -> dict[str, SessionTemplate]:
 
 
 def _department(
-    src: _Src, node: yaml.Node, templates: dict[str, SessionTemplate], share: float
+    src: _Src, node: yaml.Node, templates: dict[str, SessionTemplate], share: float,
+    fee: int = DEFAULT_FEE,
 ) -> DepartmentConfig:
     f = src.mapping(node, "department")
     for key in ("id", "name"):
@@ -181,7 +184,9 @@ def _department(
             raise src.fail(node, f"department needs {key!r}")
     dept_id = src.ident(f["id"], "department id")
     what = f"department {dept_id}"
-    src.unknown(f, {"id", "name", "remote_share", "sessions"}, what)
+    src.unknown(f, {"id", "name", "remote_share", "sessions", "fee"}, what)
+    if "fee" in f:
+        fee = src.integer(f["fee"], f"{what} fee", 0, 10_000_000)
     name = src.names(f["name"], f"{what} name")
     if "remote_share" in f:
         share = src.share(f["remote_share"], f"{what} remote_share")
@@ -193,7 +198,7 @@ def _department(
             places = src.integer(pnode, f"{what} sessions.{sid}", 0, 10000)
             t = templates[sid]
             sessions[sid] = SessionTemplate(sid, t.label, places, t.start, t.end)
-    return DepartmentConfig(dept_id, name, share, tuple(sessions.values()))
+    return DepartmentConfig(dept_id, name, share, tuple(sessions.values()), fee)
 
 
 def parse_catalog(text: str, source: str = "<catalog>") -> Catalog:
@@ -218,7 +223,8 @@ def parse_catalog(text: str, source: str = "<catalog>") -> Catalog:
         if key not in top:
             raise src.fail(root, f"the catalog needs a {key!r} section")
     h = src.mapping(top["hospital"], "hospital")
-    src.unknown(h, {"name", "timezone", "days_ahead", "remote_share", *POLICY_KEYS}, "hospital")
+    src.unknown(h, {"name", "timezone", "days_ahead", "remote_share", "fee", *POLICY_KEYS},
+                "hospital")
     if "name" not in h:
         raise src.fail(top["hospital"], "hospital needs a 'name'")
     tz = DEFAULT_TIMEZONE
@@ -234,13 +240,16 @@ def parse_catalog(text: str, source: str = "<catalog>") -> Catalog:
     share = DEFAULT_REMOTE_SHARE
     if "remote_share" in h:
         share = src.share(h["remote_share"], "hospital.remote_share")
+    fee = DEFAULT_FEE
+    if "fee" in h:
+        fee = src.integer(h["fee"], "hospital.fee", 0, 10_000_000)
     templates = _templates(src, top["sessions"])
     dnode = top["departments"]
     if not isinstance(dnode, yaml.SequenceNode) or not dnode.value:
         raise src.fail(dnode, "departments must be a non-empty list")
     depts: list[DepartmentConfig] = []
     for item in dnode.value:
-        dept = _department(src, item, templates, share)
+        dept = _department(src, item, templates, share, fee)
         if any(d.id == dept.id for d in depts):
             raise src.fail(item, f"department id {dept.id!r} is used twice")
         depts.append(dept)

@@ -2,12 +2,16 @@
 -- after the deadline releases the hold and asks for a refund; it never makes a booking.
 -- KEYS: 1 hl:bk:<tcode> 2 ids 3 q 4 ret 5 hl:holds 6 pid bk 7 pid days 8 phone bk 9 hl:events
 --       10 hl:pay:<txn_id>
--- ARGV: 1 tcode  2 now  3 txn_id  4 TTL of the payment record  5 amount (fen)
--- Returns {outcome, 'new'|'again'}: booked | refund | unknown.
+-- ARGV: 1 tcode  2 now  3 txn_id  4 TTL of the payment record  5 amount (fen)  6 the fee (fen)
+-- Returns {outcome, 'new'|'again'}: booked | refund | unknown, or {'amount_mismatch', fee}
+-- (nothing recorded or changed: the same request again gets the same refusal).
 local prior = redis.call('GET', KEYS[10])
 if prior then return {prior, 'again'} end
 local st = redis.call('HMGET', KEYS[1], 'status', 'hold_until')
 local out
+if st[1] and ARGV[6] and ARGV[6] ~= '' and tonumber(ARGV[5]) ~= tonumber(ARGV[6]) then
+  return {'amount_mismatch', ARGV[6]}
+end
 if not st[1] then
   out = 'unknown'
 elseif st[1] == 'held' and tonumber(st[2]) > tonumber(ARGV[2]) then

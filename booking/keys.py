@@ -120,6 +120,9 @@ def request(request_key: str) -> str:
     return f"{PREFIX}req:{request_key}"
 
 
+NOSHOW_LAST = f"{PREFIX}ns:last"  # the last day whose no-shows are all recorded (ISO date)
+
+
 def noshow_done(day: dt.date) -> str:
     """Set of the session tags of ``day`` whose no-shows were already recorded."""
     return f"{PREFIX}ns:done:{day.isoformat()}"

@@ -65,9 +65,13 @@ class LifecycleMixin(_Base):
 
     # ---------------------------------------------------------------- payment and expiry
 
-    async def confirm_payment(self, tcode: str, txn_id: str, amount: int = 0) -> str:
+    async def confirm_payment(self, tcode: str, txn_id: str, amount: int | None = None) -> str:
         """Apply a payment: ``booked``, ``refund`` (hold lapsed, cancelled or paid twice) or
-        ``unknown``. The same ``txn_id`` always gets the first answer and changes nothing."""
+        ``unknown``. The same ``txn_id`` always gets the first answer and changes nothing.
+
+        An ``amount`` other than the department's fee is refused (``amount_mismatch``) before
+        anything is recorded, so it changes nothing and the same request is refused again.
+        ``amount`` None: the fee (an in-process caller that knows what was paid)."""
         if not txn_id or len(txn_id) > 128:
             raise BookingError("bad_request", "txn_id must be 1 to 128 characters.")
         if not is_well_formed(tcode):
@@ -76,10 +80,19 @@ class LifecycleMixin(_Base):
         if not stored:
             return "unknown"
         now_s = self.clock.seconds()
+        dept = self.catalog.department(stored["dept"])
+        fee = "" if dept is None else dept.fee  # a department since removed: not checked
+        if amount is None:
+            amount = dept.fee if dept is not None else 0
         outcome, fresh = await self.scripts["confirm"](
             [*release_keys(dict(stored)), keys.EVENTS, keys.payment(txn_id)],
-            [tcode, now_s, txn_id, PAYMENT_TTL, amount],
+            [tcode, now_s, txn_id, PAYMENT_TTL, amount, fee],
         )
+        if outcome == "amount_mismatch":
+            log.warn("booking.payment_refused why=amount_mismatch amount={a} fee={f} txn={t}",
+                     a=amount, f=fresh, t=txn_id[-6:])
+            raise BookingError("amount_mismatch",
+                               f"The amount {amount} does not match the fee {fresh} (fen).")
         if outcome == "booked" and fresh == "new":
             self._notify(await self._load(tcode))
         log.info("booking.payment outcome={o} txn={t}", o=outcome, t=txn_id[-6:])

@@ -81,35 +81,60 @@ class PeopleMixin(_Base):
     async def sweep_no_shows(self) -> int:
         """Turn confirmed bookings of ended sessions (end + grace) into no-shows; returns how many.
 
-        Looks at yesterday and today only, and marks each session done (``hl:ns:done``), so a
-        restarted server picks up exactly where it left off.
+        Catches up: looks at every day from the one after the last day it completed (``hl:ns:last``;
+        with none, ``retention_days`` back, as far as bookings are kept) to today, so a node that
+        was down for days marks every missed day's no-shows. Each session is marked done
+        (``hl:ns:done:<day>``) and a day is completed once all its sessions are, so a restarted
+        server picks up exactly where it left off.
         """
         now_s = self.clock.seconds()
         today = self.now().date()
+        last = await self.redis.get(keys.NOSHOW_LAST)
+        oldest = today - dt.timedelta(days=self.retention_days)
+        first = oldest
+        if last:
+            first = max(dt.date.fromisoformat(str(last)) + dt.timedelta(days=1), oldest)
+        count, completed, contiguous = 0, None, True
+        day = first
+        while day <= today:
+            marked, done = await self._sweep_day(day, now_s)
+            count += marked
+            contiguous = contiguous and done and day < today
+            if contiguous:
+                completed = day
+            day += dt.timedelta(days=1)
+        if completed is not None:
+            await self.redis.set(keys.NOSHOW_LAST, completed.isoformat())
+        return count
+
+    async def _sweep_day(self, day: dt.date, now_s: float) -> tuple[int, bool]:
+        """The no-shows of ``day``'s ended sessions; (how many, whether every session is done)."""
         grace = self.policy.noshow_grace_minutes * 60
         lim = self.policy.limits
-        count = 0
-        for day in (today - dt.timedelta(days=1), today):
-            for tag in await self.redis.smembers(keys.day_index(day)):
-                if await self.redis.sismember(keys.noshow_done(day), tag):
+        count, complete = 0, True
+        for tag in await self.redis.smembers(keys.day_index(day)):
+            if await self.redis.sismember(keys.noshow_done(day), tag):
+                continue
+            dept_id, _, session = tag.split(":")
+            dept = self.catalog.department(dept_id)
+            tmpl = dept.session(session) if dept else None
+            if tmpl is None:
+                continue  # no longer in the catalog: no end time to judge by
+            if at(day, tmpl.end, self._tz) + grace > now_s:
+                complete = False
+                continue
+            for code in await self.redis.smembers(keys.session_codes(dept_id, day, session)):
+                h = await self.redis.hgetall(keys.booking(code))
+                if h.get("status") != "confirmed":
                     continue
-                dept_id, _, session = tag.split(":")
-                dept = self.catalog.department(dept_id)
-                tmpl = dept.session(session) if dept else None
-                if tmpl is None or at(day, tmpl.end, self._tz) + grace > now_s:
-                    continue
-                for code in await self.redis.smembers(keys.session_codes(dept_id, day, session)):
-                    h = await self.redis.hgetall(keys.booking(code))
-                    if h.get("status") != "confirmed":
-                        continue
-                    idh = keys.id_digest(h["id"])
-                    reply = await self.scripts["no_show"](
-                        [keys.booking(code), keys.person_noshows(idh), keys.blacklist(idh),
-                         keys.BLACKLIST_INDEX, keys.EVENTS],
-                        [code, now_s, lim.noshow_window_days * DAY, lim.noshow_count,
-                         lim.barred_days * DAY, idh],
-                    )  # fmt: skip
-                    count += reply[0] == "no_show"
-                await self.redis.sadd(keys.noshow_done(day), tag)
-                await self.redis.expire(keys.noshow_done(day), 3 * DAY)
-        return count
+                idh = keys.id_digest(h["id"])
+                reply = await self.scripts["no_show"](
+                    [keys.booking(code), keys.person_noshows(idh), keys.blacklist(idh),
+                     keys.BLACKLIST_INDEX, keys.EVENTS],
+                    [code, now_s, lim.noshow_window_days * DAY, lim.noshow_count,
+                     lim.barred_days * DAY, idh],
+                )  # fmt: skip
+                count += reply[0] == "no_show"
+            await self.redis.sadd(keys.noshow_done(day), tag)
+            await self.redis.expire(keys.noshow_done(day), 3 * DAY)
+        return count, complete

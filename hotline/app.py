@@ -29,6 +29,7 @@ from hotline.live_speech import LiveSpeechResource
 from hotline.logs import check_format
 from hotline.node import Node
 from hotline.notify import load_templates
+from hotline.readiness import ReadyGate
 from hotline.redis_client import redacted_url
 from hotline.settings import Settings, SettingsError
 from hotline.sms_wiring import start_sms
@@ -116,9 +117,14 @@ async def start(
     on_sms: OnSms | None = None,
     clock: Any = None,
     node: Node | None = None,
+    retry_clock: Any = None,
 ) -> Running:
     """Start everything. ``clock`` (default: the reactor) is booking's notion of now. ``node``
-    (default: the main process, ``node.workers`` from settings) says which part runs here."""
+    (default: the main process, ``node.workers`` from settings) says which part runs here.
+    ``retry_clock`` (default: the reactor) times the waits for a Redis not ready yet.
+
+    The HTTP port is bound first and answers 503 (``/healthz``: starting, and why) until
+    Redis takes writes and everything is wired (``hotline.readiness``)."""
     node = node or Node.main_for(settings)
     if node.main and not node.alone:  # one scrape shows every process (hotline.metrics)
         metrics.use_multiprocess(settings.data_dir / "metrics")
@@ -126,7 +132,17 @@ async def start(
     kiosk_access, edge = http_edge(settings)  # malformed settings stop here, before any start
     stoppers: list[Callable[[], Any]] = []
 
-    redis, redis_url = await open_redis(settings, stoppers)  # a worker: the main's URL
+    gate = ReadyGate()
+    http: IListeningPort = node.listeners.listen(
+        reactor, "http", settings.http_port, gate, settings.http_interface, 1024,
+    )  # fmt: skip
+    try:  # a worker: the main's URL
+        redis, redis_url = await open_redis(settings, stoppers, clock=retry_clock or reactor,
+                                            note=gate.note)
+    except BaseException:
+        await http.stopListening()
+        await stop_all(stoppers, "app")
+        raise
 
     booking = RedisBookingService(
         redis, catalog, clock=clock or reactor,
@@ -140,9 +156,14 @@ async def start(
         sms = node.worker_sms(settings, reactor, redis, booking, catalog, templates)
     sender, smsc_port = sms.sender, sms.smsc_port
     sms_help = sms.mo.send_help if sms.mo else None
+    versions = ussd_wiring.menu_versions(settings, redis, menus)  # for dialogues moving nodes
+    await versions.publish_all()
+    versions.start(reactor)
+    stoppers.append(versions.stop)
     dialogue = booking_dialogue(menus, booking, reactor, VALIDATORS, sms_help=sms_help,
-                                languages=LanguageMemory(redis))
-    stoppers.append(node.reloading(menus, settings.menu_files, reactor))  # file watch + SIGHUP
+                                languages=LanguageMemory(redis), fetch_version=versions.fetch)
+    stoppers.append(node.reloading(menus, settings.menu_files, reactor,  # file watch + SIGHUP
+                                   on_event=versions.on_reload))
 
     ussd = ussd_wiring.at_resource(settings, dialogue, redis, reactor)
     root = build_root(booking, redis.ping, ussd_at=ussd, kiosk_access=kiosk_access)
@@ -164,9 +185,6 @@ async def start(
     site = metrics.CountingSite(root, routes)  # gateway connections are served leanly, rest here
     port = GatewayHttpFactory(site, lean, clock=reactor, count=routes.count,
                               **edge)
-    http: IListeningPort = node.listeners.listen(
-        reactor, "http", settings.http_port, port, settings.http_interface, 1024,
-    )  # fmt: skip
     stoppers.append(http.stopListening)
 
     live = mount_live_speech(root, settings, menus)  # None unless ivr.live_speech.enabled
@@ -194,6 +212,7 @@ async def start(
         binds={"sms": sender, "ussd": ussd_smpp} if node.main else {})  # the main's alone
     if not node.alone:  # another process may answer the scrape: keep this one's share current
         stoppers.append(resource.local.every_second(reactor))
+    gate.open(port)  # ready: new connections get the real port
     stoppers += node.start_workers(settings, reactor, redis_url, sender)  # stopped 1st
 
     running = Running(

@@ -18,7 +18,7 @@ from hotline import metrics
 from hotline.languages import LanguageMemory
 from hotline.prefetch import CallerPrefetch
 from menus.definition import MenuSource
-from menus.driver import Dialogue
+from menus.driver import Dialogue, FetchVersion
 from menus.engine import Validators
 from menus.types import Effect, EffectResult, Session
 
@@ -148,13 +148,16 @@ def make_effect_runner(
 def booking_dialogue(
     menus: MenuSource, booking: BookingService, clock: IReactorTime, validators: Validators, *,
     sms_help: SmsHelp | None = None, languages: LanguageMemory | None = None,
+    fetch_version: FetchVersion | None = None,
 ) -> Dialogue:
     """The channels' ``Dialogue`` on the booking core, as ``hotline serve`` runs it: effects
-    against ``booking``, and each caller's registered IDs read as their dialogue begins."""
+    against ``booking``, each caller's registered IDs read as their dialogue begins, and a
+    menu version this process lacks fetched with ``fetch_version``."""
     prefetch = CallerPrefetch(booking, clock)
     runner = make_effect_runner(booking, sms_help=sms_help, prefetch=prefetch, languages=languages)
     preferred = languages.preferred if languages is not None else None
-    return Dialogue(menus, runner, validators, on_begin=prefetch.begin, preferred_lang=preferred)
+    return Dialogue(menus, runner, validators, on_begin=prefetch.begin, preferred_lang=preferred,
+                    fetch_version=fetch_version)
 
 
 def booking_line(booking: Booking, lang: str) -> str:

@@ -4,11 +4,18 @@
 queues the answer through the ordinary sender (so it goes through the durable outbox).  A
 command is only ever applied to the phone that sent it: cancel passes the sender's number, so a
 stranger's T-code answers ``not_found``.
+
+One action, one SMS: a cancel's answer *is* the cancellation notice, written under the same
+outbox key as the notice the ``cancelled`` event brings (``cancelled:<tcode>``), so whichever
+of the two reaches the outbox first is the only one sent.  A refusal is answered with the
+reason's text in the command's language (``reasons`` in the SMS templates); a repeated cancel
+of a code already cancelled is keyed the same way, so it brings nothing new either.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from twisted.internet import defer
@@ -22,12 +29,16 @@ from sms.mo import Command, Keywords, parse
 
 log = Logger(namespace="hotline.mo")
 ENGLISH = {"CANCEL", "QUERY", "REG", "HELP"}
+Notice = Callable[[str, Mapping[str, str]], OutgoingSms]  # (kind, event) -> its SMS
 
 
 class MoCommands:
     def __init__(self, booking: Any, sender: Any, renderer: Renderer, clock: Any, *,
-                 keywords: Keywords | None = None) -> None:
+                 keywords: Keywords | None = None, notice: Notice | None = None) -> None:
+        """``notice`` builds an event's SMS (``hotline.events.EventConsumer.message``): with it
+        a cancel is answered by the cancellation notice itself."""
         self.booking = booking
+        self.notice = notice
         self.sender = sender
         self.renderer = renderer
         self.clock = clock
@@ -41,13 +52,14 @@ class MoCommands:
         command = parse(text, self.keywords)
         lang = "en" if text.strip().upper().split(" ")[0].rstrip("0123456789") in ENGLISH \
             else "zh"
-        reply = await self._run(command, msisdn, lang)
-        digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
-        minute = int(self.clock.seconds() // 60)  # an SMSC redelivery within a minute: once
-        await defer.maybeDeferred(self.sender.send, OutgoingSms(
-            msisdn, reply, f"mo:{msisdn}:{digest}:{minute}", "mo_reply"))
+        answer = await self._run(command, msisdn, lang)
+        if isinstance(answer, str):
+            digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
+            minute = int(self.clock.seconds() // 60)  # an SMSC redelivery within a minute: once
+            answer = OutgoingSms(msisdn, answer, f"mo:{msisdn}:{digest}:{minute}", "mo_reply")
+        await defer.maybeDeferred(self.sender.send, answer)
         log.info("mo.answered action={a}", a=command.action)
-        return reply
+        return answer.text
 
     async def send_help(self, msisdn: str, lang: str) -> None:
         """The how-to SMS a menu sends when a caller gives up (``$sms``); once a minute at most."""
@@ -55,15 +67,29 @@ class MoCommands:
         await defer.maybeDeferred(self.sender.send, OutgoingSms(
             msisdn, self.renderer.text("mo_help", lang), f"help:{msisdn}:{minute}", "mo_reply"))
 
-    async def _run(self, command: Command, msisdn: str, lang: str) -> str:
+    def _cancel_notice(self, booking: Any) -> OutgoingSms | None:
+        """The ``cancelled`` notice of ``booking``, exactly as its event renders it."""
+        if self.notice is None or not self.renderer.has("cancelled"):
+            return None
+        event = {"tcode": booking.tcode, "msisdn": booking.msisdn, "dept": booking.dept_id,
+                 "day": booking.day.isoformat(), "session": booking.session,
+                 "lang": booking.extra.get("lang") or self.renderer.default_lang,
+                 "reason": "patient", "ts": str(self.clock.seconds())}
+        return self.notice("cancelled", event)
+
+    async def _run(self, command: Command, msisdn: str, lang: str) -> str | OutgoingSms:
         text = self.renderer.text
         if command.action == "cancel":
             try:
                 booking = await self.booking.cancel(command.arg, msisdn=msisdn)
             except BookingError as err:
-                return text("mo_cancel_failed", lang, tcode=command.arg, reason=err.message)
+                reply = text("mo_cancel_failed", lang, tcode=command.arg,
+                             reason=self.renderer.reason(err.code, lang, err.message))
+                if err.code == "cancelled":  # only its owner learns that: one SMS per cancel
+                    return OutgoingSms(msisdn, reply, f"cancelled:{command.arg}", "mo_reply")
+                return reply
             metrics.booking("cancelled", "sms")
-            return text("mo_cancelled", lang, tcode=booking.tcode)
+            return self._cancel_notice(booking) or text("mo_cancelled", lang, tcode=booking.tcode)
         if command.action == "query":
             bookings = await self.booking.bookings_for(msisdn)
             if not bookings:
@@ -77,6 +103,7 @@ class MoCommands:
             try:
                 ids = await self.booking.register(msisdn, command.arg)
             except BookingError as err:
-                return text("mo_register_failed", lang, reason=err.message)
+                return text("mo_register_failed", lang,
+                            reason=self.renderer.reason(err.code, lang, err.message))
             return text("mo_registered", lang, count=len(ids))
         return text("mo_help", lang)

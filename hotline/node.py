@@ -70,18 +70,22 @@ class Node:
             self.supervisor.broadcast(message)
 
     def reloading(
-        self, menus: MenuSource, paths: Sequence[Path], reactor: Any
+        self, menus: MenuSource, paths: Sequence[Path], reactor: Any,
+        on_event: Callable[[ReloadEvent], None] | None = None,
     ) -> Callable[[], None]:
         """Menu hot reload. The main process watches the files (and SIGHUP) and tells the
-        workers to reload what it loaded; a worker reloads when told (or on its own SIGHUP)."""
+        workers to reload what it loaded; a worker reloads when told (or on its own SIGHUP).
+        ``on_event`` hears every reload of this process (``hotline.menu_versions``)."""
         if self.alone:
-            return start_reloading(menus, paths, reactor)
+            return start_reloading(menus, paths, reactor, on_event=on_event)
 
         def loaded(event: ReloadEvent) -> None:
-            if event.outcome == "loaded":
+            if on_event is not None:
+                on_event(event)
+            if event.outcome == "loaded" and self.main:
                 self.forward({"op": "reload"})
 
-        reloader = MenuReloader(menus, list(paths), reactor, on_event=loaded if self.main else None)
+        reloader = MenuReloader(menus, list(paths), reactor, on_event=loaded)
         if self.main:
             reloader.start()
         elif self.link is not None:

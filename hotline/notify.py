@@ -1,8 +1,11 @@
 """Turn booking facts into SMS texts: templates per kind and language from ``config/sms.yaml``.
 
 A missing template or a field a kind does not have is a configuration error found at start, not
-when the first patient books.  ``Renderer`` fills a template from a booking event (the
-``hl:events`` stream, ``hotline.events``) or from a booking's fields.
+when the first patient books.  The ``reasons`` section gives the patient-language text of each
+refusal code (``booking.api.BookingError.code``) that an SMS answer may carry, so a Chinese
+SMS never quotes an English reason; they are kept as kinds ``reason.<code>``.  ``Renderer``
+fills a template from a booking event (the ``hl:events`` stream, ``hotline.events``) or from a
+booking's fields.
 """
 
 from __future__ import annotations
@@ -36,6 +39,11 @@ OPTIONAL_FIELDS: dict[str, set[str]] = {  # MO answers: may be absent from a con
     "mo_register_failed": {"hospital", "reason"},
     "mo_help": {"hospital"},
 }
+REASONS = "reasons"  # code -> {language: text}; plain texts, no fields
+REASON_CODES = {  # the codes an SMS answer can carry (cancel and register refusals), and other
+    "not_found", "rate_limited", "too_late", "cancelled", "already_checked_in", "expired",
+    "no_show", "held", "invalid_id", "limit", "blacklisted", "bad_request", "other",
+}
 REQUIRED = ("booked",)  # older configs carry only this one; other kinds are skipped if absent
 
 
@@ -53,7 +61,17 @@ def load_templates(path: Path) -> dict[str, dict[str, str]]:
     for kind in REQUIRED:
         if not isinstance(data.get(kind), Mapping) or not data.get(kind):
             raise TemplateError(f"{path}: template {kind!r} is missing")
-    known = {**TEMPLATE_FIELDS, **OPTIONAL_BOOKING_FIELDS, **OPTIONAL_FIELDS}
+    data = dict(data)
+    reasons = data.pop(REASONS, None) or {}
+    if not isinstance(reasons, Mapping):
+        raise TemplateError(f"{path}: {REASONS} must map refusal codes to {{language: text}}")
+    for code in reasons:
+        if code not in REASON_CODES:
+            raise TemplateError(f"{path}: {REASONS}: unknown code {code!r}; "
+                                f"known: {sorted(REASON_CODES)}")
+    known = {**TEMPLATE_FIELDS, **OPTIONAL_BOOKING_FIELDS, **OPTIONAL_FIELDS,
+             **{f"reason.{code}": set() for code in REASON_CODES}}
+    data.update({f"reason.{code}": texts for code, texts in reasons.items()})
     for kind, per_lang in data.items():
         if kind not in known:
             raise TemplateError(f"{path}: unknown message kind {kind!r}; known: {sorted(known)}")
@@ -96,6 +114,14 @@ class Renderer:
         lang = lang if lang in per_lang else (
             self.default_lang if self.default_lang in per_lang else next(iter(per_lang)))
         return per_lang[lang].format(hospital=_pick(self.catalog.name, lang), **fields)
+
+    def reason(self, code: str, lang: str, fallback: str = "") -> str:
+        """The patient-language text of a refusal code (``reasons`` in the templates); the
+        ``other`` text for a code without one; ``fallback`` when the templates have neither."""
+        for kind in (f"reason.{code}", "reason.other"):
+            if kind in self.templates:
+                return self.text(kind, lang)
+        return fallback
 
     def booking_fields(self, dept_id: str, day: dt.date, session: str, lang: str
                        ) -> dict[str, str]:

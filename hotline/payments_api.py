@@ -4,7 +4,9 @@ The body is JSON ``{"txn_id", "tcode", "amount"}`` (amount in fen), signed with 
 the raw body bytes in the ``X-Hotline-Signature`` header (lower-case hex), using the shared secret
 ``payments.secret``. The answer is ``{"outcome": "booked" | "refund" | "unknown"}``; a replay of the
 same ``txn_id`` gets the same answer and changes nothing. A payment that arrives after the hold
-lapsed never makes a booking: booking appends a ``refund`` event instead.
+lapsed never makes a booking: booking appends a ``refund`` event instead. An amount other than
+the booking's fee (``fee`` in the catalog) is refused with 409 ``amount_mismatch`` and changes
+nothing (logged; the same request is refused again).
 
 ``sign`` and ``simulate_payment`` are the payment simulator used by the demo and the tests.
 """
@@ -55,21 +57,22 @@ class PaymentCallback(Resource):
             return self._now(request, 401, "bad_signature", "signature does not match the body")
         try:
             body = json.loads(raw.decode("utf-8"))
-            txn_id, tcode = body["txn_id"], body["tcode"]
-            amount = body.get("amount", 0)
+            txn_id, tcode, amount = body["txn_id"], body["tcode"], body["amount"]
             if not isinstance(txn_id, str) or not isinstance(tcode, str):
                 raise TypeError("txn_id and tcode must be strings")
             if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
                 raise TypeError("amount must be a whole number of fen >= 0")
         except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
-            return self._now(request, 400, "bad_request", f"body must be JSON txn_id/tcode: {exc}")
+            return self._now(request, 400, "bad_request",
+                             f"body must be JSON txn_id/tcode/amount: {exc}")
 
         async def run() -> None:
             try:
                 outcome = await self.booking.confirm_payment(tcode, txn_id, amount)
                 write_json(request, 200, {"outcome": outcome, "txn_id": txn_id})
             except BookingError as exc:
-                write_json(request, 400, error_body(exc.code, exc.message))
+                status = 409 if exc.code == "amount_mismatch" else 400
+                write_json(request, status, error_body(exc.code, exc.message))
             except Exception:
                 log.failure("payments.unhandled")
                 write_json(request, 500, error_body("internal", "try again later"))

@@ -4,8 +4,10 @@
 includes; a changed file is loaded and inspected, and only a menu without errors is added to the
 ``MenuSource``. Sessions keep the version they started on (``MenuSource`` holds old versions, the
 session stores the content hash), so a call in flight finishes on the old menu while new sessions
-get the new one. A rejected edit is logged with ``file:line:col`` and the running menu stays.
-SIGHUP forces a reload of every file.
+get the new one; ``hotline.menu_versions`` keeps every version in Redis too, so a USSD dialogue
+served by another node, or by this one after a restart, also finishes on its version. A
+rejected edit is logged with ``file:line:col`` and the running menu stays. SIGHUP forces a
+reload of every file.
 """
 
 from __future__ import annotations
@@ -148,10 +150,11 @@ def install_sighup(reactor: Any, reloader: MenuReloader) -> Callable[[], None]:
 
 
 def start_reloading(
-    source: MenuSource, paths: Sequence[Path], reactor: Any, *, interval_s: float = 2.0
+    source: MenuSource, paths: Sequence[Path], reactor: Any, *, interval_s: float = 2.0,
+    on_event: Callable[[ReloadEvent], None] | None = None,
 ) -> Callable[[], None]:
     """Watch ``paths`` on ``reactor`` and on SIGHUP; returns ``stop`` for the app's stoppers."""
-    reloader = MenuReloader(source, list(paths), reactor, interval_s)
+    reloader = MenuReloader(source, list(paths), reactor, interval_s, on_event=on_event)
     reloader.start()
     uninstall = install_sighup(reactor, reloader)
 

@@ -103,6 +103,9 @@ class Redis(Section):
     url: str | None = key(None, "redis://[:password@]host:port/db; absent: embedded redis-server "
                                 "(AOF) under data_dir, unless sentinel is set")  # fmt: skip
     sentinel: Sentinel | None = key(None, "a Sentinel-monitored master instead of url")
+    start_backoff_initial_s: Positive = key(0.5, "start-up waits for a Redis that cannot take "
+                                                 "writes yet: first retry after this")  # fmt: skip
+    start_backoff_max_s: Positive = key(30.0, "... doubling (jittered) up to this")
 
 
 class Http(Section):
@@ -227,6 +230,9 @@ class Ussd(Section):
     resume_s: Seconds = key(600, "a redial within this is offered to continue")
     hop_timeout_s: Seconds = key(10, "answer a 'busy' notice rather than let the gateway give up")
     node_cache: bool = key(True, "one Redis round trip per hop; false for non-sticky multi-node")
+    menu_version_ttl_s: Annotated[int, Field(ge=1)] = key(
+        86400, "how long a menu version stays in Redis after the last node held it (a dialogue "
+        "moving nodes goes on on its version); never less than the session lifetime")
     limits: UssdLimits = key(UssdLimits, "screen size of every gateway")
     gateways: dict[Literal["at", "hubtel", "smpp"], UssdGateway] = key(
         {}, "per gateway overrides, e.g. {hubtel: {limits: {ucs2: 60}}}")

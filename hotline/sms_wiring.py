@@ -59,7 +59,8 @@ class SmsSide:
         await self.events.start()
         self._stoppers.append(self.events.stop)
         self.mo = MoCommands(booking, self.sender, self.renderer, self.reactor,
-                             keywords=Keywords.from_config(opts.get("mo_keywords")))
+                             keywords=Keywords.from_config(opts.get("mo_keywords")),
+                             notice=self.events.message)
         self.sender.on_message = self.mo.handle
 
     def mount_admin(self, root: Any, settings: Any) -> None:

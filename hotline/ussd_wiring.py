@@ -12,7 +12,9 @@ from typing import Any
 
 from twisted.web.resource import Resource
 
+from hotline.menu_versions import MenuVersions
 from hotline.settings import Settings, SettingsError
+from menus.definition import MenuSource
 from ussd.at import AtUssdResource
 from ussd.gateway import DialogueLike, UssdGateway
 from ussd.httpbase import Adapter
@@ -52,9 +54,22 @@ def _options(settings: Settings, gateway: str) -> dict[str, Any]:
     }
 
 
+def _keep_s(settings: Settings) -> float:
+    """How long a USSD record outlives its last hop: its dialogue may go on until then."""
+    section = _section(settings)
+    return max(float(section.get("timeout_s", 180)), float(section.get("resume_s", 600)))
+
+
+def menu_versions(settings: Settings, redis: Any, menus: MenuSource) -> MenuVersions:
+    """The menu versions kept in Redis for dialogues that move between nodes, each for
+    ``ussd.menu_version_ttl_s`` after the last node held it, and never less than a record."""
+    ttl = float(_section(settings).get("menu_version_ttl_s", 86400))
+    return MenuVersions(redis, menus, ttl_s=max(ttl, _keep_s(settings)))
+
+
 def store(settings: Settings, redis: Any) -> UssdSessionStore:
     section = _section(settings)
-    keep = max(float(section.get("timeout_s", 180)), float(section.get("resume_s", 600)))
+    keep = _keep_s(settings)
     cache = 20000 if section.get("node_cache", True) else 0
     return UssdSessionStore(redis, keep_s=keep, cache_size=cache)
 

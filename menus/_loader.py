@@ -10,6 +10,7 @@ their errors name the included file.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,7 +90,11 @@ def _parse_nodes(ctx: Ctx, part: _Part, into: _Nodes) -> None:
         into.nodes[nid] = _ALL_PARSERS[kind](ctx, nid, entries, nw, node)
 
 
-def _includes(main: _Part, base: Path) -> list[_Part]:
+def _read_file(path: Path) -> bytes:
+    return path.read_bytes()
+
+
+def _includes(main: _Part, base: Path, read: Callable[[Path], bytes] = _read_file) -> list[_Part]:
     if (inc := opt(main.entries, "include")) is None:
         return []
     parts: list[_Part] = []
@@ -97,7 +102,7 @@ def _includes(main: _Part, base: Path) -> list[_Part]:
         rel = y.string(item, main.where, "include")
         path = base / rel
         try:
-            data = path.read_bytes()
+            data = read(path)
         except OSError as err:
             raise main.where.error(item, f"include {rel!r}: cannot read ({err.strerror})") from None
         where = y.Where(str(path))
@@ -113,7 +118,10 @@ def _includes(main: _Part, base: Path) -> list[_Part]:
     return parts
 
 
-def parse_menu(data: bytes, filename: str) -> MenuDefinition:
+def parse_menu(data: bytes, filename: str,
+               read: Callable[[Path], bytes] = _read_file) -> MenuDefinition:
+    """Parse a menu file's bytes; ``read`` gives an included file's bytes (default: the disk;
+    a stored version is parsed from the sources it was saved with)."""
     where = y.Where(filename)
     root = y.compose(_decode(data, filename), where)
     top = y.mapping(root, where, "the menu")
@@ -150,7 +158,7 @@ def parse_menu(data: bytes, filename: str) -> MenuDefinition:
     start = y.string(start_node, where, "start")
     need(top, "nodes", where, root)
     main = _Part(where, top, data)
-    parts = [main, *_includes(main, Path(filename).parent)]
+    parts = [main, *_includes(main, Path(filename).parent, read)]
     messages = parse_messages(ctx, [(p.where, p.entries) for p in parts])
     found = _Nodes()
     for part in parts:
@@ -179,4 +187,5 @@ def parse_menu(data: bytes, filename: str) -> MenuDefinition:
         positions=positions,
         files=tuple(p.where.filename for p in parts),
         voice_languages=voice,
+        sources=tuple((p.where.filename, p.data) for p in parts),
     )

@@ -188,6 +188,9 @@ class MenuDefinition:
     builtins: Mapping[str, Node] = field(default_factory=dict)  # "$operator" and friends
     positions: Mapping[str, str] = field(default_factory=dict)  # node id -> "file:line:col"
     files: tuple[str, ...] = ()  # the file and its includes (what a reload watches)
+    # (file, bytes) of each of ``files``, what the version hashes: enough to rebuild this
+    # version elsewhere (another node, a restarted process) when the files have changed since
+    sources: tuple[tuple[str, bytes], ...] = field(default=(), repr=False, compare=False)
     # voice-only languages -> the written language whose texts they read where a text has no
     # variant of its own (e.g. yue -> zh: Cantonese speech of the Chinese texts)
     voice_languages: Mapping[str, str] = field(default_factory=dict)

@@ -10,7 +10,7 @@ This is the package's public face: ``load_menu`` and ``MenuSource`` live here, t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from menus._loader import parse_menu
@@ -56,6 +56,7 @@ __all__ = [
     "RouteNode",
     "SayNode",
     "load_menu",
+    "load_menu_sources",
     "load_menu_text",
 ]
 
@@ -77,6 +78,24 @@ def load_menu_text(text: str, filename: str = "<menu>") -> MenuDefinition:
 def load_menu_bytes(data: bytes, filename: str) -> MenuDefinition:
     """Parse menu bytes; ``include:`` files are read relative to ``filename``'s directory."""
     return parse_menu(data, filename)
+
+
+def load_menu_sources(sources: Sequence[tuple[str, bytes]]) -> MenuDefinition:
+    """Rebuild a version from the ``sources`` it was loaded from (``MenuDefinition.sources``:
+    the menu file first, then its includes), without reading the disk; the same bytes give
+    the same version."""
+    if not sources:
+        raise MenuError("no menu sources")
+    stored = {str(Path(name)): data for name, data in sources}
+
+    def read(path: Path) -> bytes:
+        try:
+            return stored[str(path)]
+        except KeyError:
+            raise FileNotFoundError(2, "not among the stored sources", str(path)) from None
+
+    filename, data = sources[0]
+    return parse_menu(data, filename, read)
 
 
 class MenuSource:
@@ -106,6 +125,18 @@ class MenuSource:
             raise TypeError(f"MenuSource holds MenuDefinition values, not {definition!r}")
         self._latest[definition.name] = definition
         self._versions[(definition.name, definition.version)] = definition
+
+    def keep(self, definition: MenuDefinition) -> None:
+        """Hold ``definition`` as a version sessions may ask for, without making it the
+        current one (a version another node or an earlier process started dialogues on)."""
+        self._versions.setdefault((definition.name, definition.version), definition)
+
+    def has(self, name: str, version: str) -> bool:
+        return (name, version) in self._versions
+
+    def versions(self) -> list[MenuDefinition]:
+        """Every version held, the current ones included."""
+        return list(self._versions.values())
 
     def get(self, name: str, version: str | None = None) -> MenuDefinition:
         """The given version if still held, else the latest; KeyError for an unknown menu."""

@@ -27,6 +27,8 @@ from menus.validators import DEFAULT_VALIDATORS
 __all__ = ["CHANNEL_PREFIX", "ChannelEffects", "Dialogue", "RunEffect"]
 
 RunEffect = Callable[[Effect, Session], Awaitable[EffectResult] | EffectResult]
+# (menu, version) -> that version from elsewhere (another node stored it), or None
+FetchVersion = Callable[[str, str], Awaitable[MenuDefinition | None]]
 ChannelEffects = Callable[[Effect, Session], Awaitable[EffectResult]]
 CHANNEL_PREFIX = "channel."
 log = structlog.get_logger("menus.driver")
@@ -44,13 +46,18 @@ class Dialogue:
         max_effects: int = 20,
         on_begin: Callable[[Session], None] | None = None,
         preferred_lang: Callable[[str, str], Awaitable[str | None]] | None = None,
+        fetch_version: FetchVersion | None = None,
     ) -> None:
         """``on_begin(session)`` hears of every dialogue that starts, before its first step
         (the shell starts reads the caller will probably need: ``hotline.prefetch``);
         ``preferred_lang(channel, msisdn)``: the language a caller chose before, used when the
-        channel names none."""
+        channel names none. ``fetch_version`` finds a version this process does not hold (a
+        dialogue begun on another node, or before a restart, on a version since replaced) so the
+        dialogue goes on as it began; without it, or when it finds nothing, the latest version
+        is used."""
         self._preferred_lang = preferred_lang
         self._source = source
+        self._fetch_version = fetch_version
         self._run_effect = run_effect
         self._on_begin = on_begin
         self._validators: Mapping[str, Callable[[str], bool]] = {
@@ -86,6 +93,18 @@ class Dialogue:
         self, session: Session, inp: Input, *, channel_effects: ChannelEffects | None = None
     ) -> tuple[Session, Output]:
         """Feed one input (digits, no-input, hang-up) and return the next output."""
+        if self._fetch_version is not None and not self._source.has(session.menu,
+                                                                    session.version):
+            try:
+                found = await self._fetch_version(session.menu, session.version)
+            except Exception as err:  # the latest version is the fallback, as without a fetch
+                log.warning("menu_version_fetch_failed", menu=session.menu,
+                            version=session.version, error=repr(err))
+                found = None
+            if found is not None:
+                self._source.keep(found)
+            else:
+                log.warning("menu_version_missing", menu=session.menu, version=session.version)
         definition = self._source.get(session.menu, session.version)
         return await self._drive(definition, session, inp, channel_effects)
 

@@ -35,7 +35,11 @@ class State(enum.StrEnum):
 
 
 class Outbox(Protocol):
-    """Each method returns its value directly or as a ``Deferred`` of it."""
+    """Each method returns its value directly or as a ``Deferred`` of it.
+
+    A shared durable outbox may also have ``start``/``stop`` (keep this sender's claims alive),
+    ``recover`` (at start: this sender's leftovers back to waiting) and ``reclaim`` (lapsed
+    claims of other senders back to waiting); ``SmppSender`` calls them when present."""
 
     def put(self, message: OutgoingSms) -> Any:
         """Add ``message`` unless its key was seen before; True when added."""

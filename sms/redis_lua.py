@@ -5,6 +5,13 @@ Keys (all under one hash tag, ``hl:{sms}:``, so every script touches one slot):
 keys in flight, ``n`` arrival counter, ``dead`` list of given-up keys (newest first, capped),
 ``id:<message_id>`` -> key for delivery receipts.  Message hashes are built from the key prefix
 inside the scripts (the hash tag keeps them in the scripts' slot).
+
+Claims: a message in flight belongs to the sender that took it (``owner``) until its lease
+(``until``) passes; the owner renews the leases of what it still holds (``RENEW``).  Only the
+owner may put it back (``RETRY``) or bury it (``DEAD``); ``RECOVER`` returns to waiting what a
+starting sender owned, and, for anyone, what is held past its lease.  So two live senders
+never both submit one message: only a lease that lapsed (its owner died, or was stuck for
+longer than the lease) lets another sender take it.
 """
 
 from __future__ import annotations
@@ -41,6 +48,14 @@ local function aggregate(m, prefix, final_ttl)
   return state
 end
 
+-- Whose the in-flight message is: its owner, and whether its lease has passed at ``now``
+-- (a message taken before leases were recorded falls back to its take time + ``lease``).
+local function lapsed(m, now, lease)
+  local f = redis.call('HMGET', m, 'owner', 'until', 'taken')
+  local untl = tonumber(f[2]) or ((tonumber(f[3]) or 0) + lease)
+  return f[1] or '', untl < now
+end
+
 local function bury(m, dead, key, state, reason, now, retention)
   redis.call('HSET', m, 'state', state, 'reason', reason, 'updated', now)
   redis.call('EXPIRE', m, retention)
@@ -70,11 +85,11 @@ end
 return out
 """
 
-# KEYS: q, f, dead.  ARGV: prefix, limit, now, retention, owner (the sender taking them).
-# Returns a flat list: key, to, text, kind, valid_until per message taken.
+# KEYS: q, f, dead.  ARGV: prefix, limit, now, retention, owner (the sender taking them),
+# lease (s).  Returns a flat list: key, to, text, kind, valid_until per message taken.
 TAKE = _LIB + r"""
 local prefix, limit, now, retention = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-local owner = ARGV[5] or ''
+local owner, untl = ARGV[5] or '', now + tonumber(ARGV[6] or 300)
 local out, taken = {}, 0
 while taken < limit do
   local head = redis.call('ZPOPMIN', KEYS[1], limit - taken)
@@ -89,7 +104,8 @@ while taken < limit do
         bury(m, KEYS[3], key, 'expired', 'expired: validity passed before sending', now, retention)
       else
         redis.call('ZADD', KEYS[2], n, key)
-        redis.call('HSET', m, 'state', 'sending', 'updated', now, 'owner', owner, 'taken', now)
+        redis.call('HSET', m, 'state', 'sending', 'updated', now, 'owner', owner, 'taken', now,
+          'until', untl)
         redis.call('HINCRBY', m, 'attempts', 1)
         out[#out + 1] = key; out[#out + 1] = f[1]; out[#out + 1] = f[2]
         out[#out + 1] = f[3]; out[#out + 1] = f[4]
@@ -101,26 +117,34 @@ end
 return out
 """
 
-# KEYS: q, f.  ARGV: prefix, key, now.
+# KEYS: q, f.  ARGV: prefix, key, now, owner.  Only the message's owner puts it back: after
+# its lease lapsed another sender may have it in flight (0: left as it is).
 RETRY = _LIB + r"""
 local m = ARGV[1] .. 'm:' .. ARGV[2]
-local n = redis.call('HGET', m, 'n')
-if not n then return 0 end
+local f = redis.call('HMGET', m, 'n', 'owner', 'state')
+local n = f[1]
+if not n or (f[2] or '') ~= (ARGV[4] or '') or f[3] ~= 'sending' then return 0 end
 redis.call('ZREM', KEYS[2], ARGV[2])
 redis.call('ZADD', KEYS[1], n, ARGV[2])
 redis.call('HSET', m, 'state', 'queued', 'updated', ARGV[3])
 return 1
 """
 
-# KEYS: f.  ARGV: prefix, now, retention, id_ttl, final_ttl, then 2 per message: key, ids (csv).
+# KEYS: f, q.  ARGV: prefix, now, retention, id_ttl, final_ttl, owner, then 2 per message:
+# key, ids (csv).  The SMSC has the message whoever owns it now: it is submitted, and leaves
+# the waiting set too (its lease had lapsed and it was put back); another owner's claim on it
+# stays until that owner settles it.
 DONE = _LIB + r"""
 local prefix, now, retention, id_ttl, final_ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local owner = ARGV[6]
 local out = {}
-for j = 6, #ARGV, 2 do
+for j = 7, #ARGV, 2 do
   local key, ids = ARGV[j], ARGV[j + 1]
   local m = prefix .. 'm:' .. key
-  redis.call('ZREM', KEYS[1], key)
-  local state = redis.call('HGET', m, 'state')
+  local h = redis.call('HMGET', m, 'state', 'owner')
+  local state = h[1]
+  if (h[2] or '') == owner or state ~= 'sending' then redis.call('ZREM', KEYS[1], key) end
+  redis.call('ZREM', KEYS[2], key)
   if state and RANK[state] < RANK['submitted'] then
     redis.call('HSET', m, 'state', 'submitted', 'ids', ids, 'updated', now)
     for _, id in ipairs(split(ids)) do
@@ -134,12 +158,19 @@ end
 return out
 """
 
-# KEYS: q, f, dead.  ARGV: prefix, key, reason, now, retention.
+# KEYS: q, f, dead.  ARGV: prefix, key, reason, now, retention, owner.  Only the owner of a
+# message in flight buries it (0: another sender has it now).
 DEAD = _LIB + r"""
 local m = ARGV[1] .. 'm:' .. ARGV[2]
+if redis.call('EXISTS', m) == 0 then
+  redis.call('ZREM', KEYS[1], ARGV[2])
+  redis.call('ZREM', KEYS[2], ARGV[2])
+  return 0
+end
+local h = redis.call('HMGET', m, 'state', 'owner')
+if h[1] == 'sending' and (h[2] or '') ~= (ARGV[6] or '') then return 0 end
 redis.call('ZREM', KEYS[1], ARGV[2])
 redis.call('ZREM', KEYS[2], ARGV[2])
-if redis.call('EXISTS', m) == 0 then return 0 end
 bury(m, KEYS[3], ARGV[2], 'dead', ARGV[3], ARGV[4], ARGV[5])
 return 1
 """
@@ -167,17 +198,37 @@ end
 return out
 """
 
-# KEYS: q, f.  ARGV: prefix, now, owner, cutoff.  What is in flight goes back to waiting when
-# its sender is this one (a previous run of it crashed) or took it before ``cutoff`` (another
-# node that died, or is stuck past the lease); another live sender's messages stay.
+# KEYS: f.  ARGV: prefix, owner, now, lease, then the keys the owner still holds.  Each one
+# still in flight and still the owner's gets a new lease; returns the keys it has lost (its
+# lease had lapsed and another sender took it back).
+RENEW = _LIB + r"""
+local prefix, owner, now, lease = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local lost = {}
+for j = 5, #ARGV do
+  local m = prefix .. 'm:' .. ARGV[j]
+  local h = redis.call('HMGET', m, 'owner', 'state')
+  if redis.call('ZSCORE', KEYS[1], ARGV[j]) and (h[1] or '') == owner and h[2] == 'sending' then
+    redis.call('HSET', m, 'until', now + lease)
+  else
+    lost[#lost + 1] = ARGV[j]
+  end
+end
+return lost
+"""
+
+# KEYS: q, f.  ARGV: prefix, now, owner, lease, mine (1: also this owner's own messages, as
+# it starts and has nothing out).  What is in flight goes back to waiting, at its place, when
+# its lease lapsed (its sender died, or is stuck) or, with ``mine``, when it is this owner's.
+# A live sender's messages stay: it renews their leases.
 RECOVER = _LIB + r"""
-local prefix, now, owner, cutoff = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local prefix, now, owner = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local lease, mine = tonumber(ARGV[4]), ARGV[5] == '1'
 local inflight = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
 local back = 0
 for i = 1, #inflight, 2 do
   local m = prefix .. 'm:' .. inflight[i]
-  local f = redis.call('HMGET', m, 'owner', 'taken')
-  if (not f[1]) or f[1] == owner or (tonumber(f[2]) or 0) < cutoff then
+  local who, gone = lapsed(m, now, lease)
+  if gone or (mine and who == owner) then
     redis.call('ZADD', KEYS[1], inflight[i + 1], inflight[i])
     redis.call('ZREM', KEYS[2], inflight[i])
     redis.call('HSET', m, 'state', 'queued', 'updated', now)

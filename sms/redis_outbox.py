@@ -7,7 +7,10 @@ idempotency key is the message hash's name: a key seen within ``retention`` is n
 again.  ``put`` and ``done`` calls made in the same reactor turn share one EVALSHA, so a busy
 sender does not pay a Redis round trip per message (bench/RESULTS.md, smpp_mt).
 
-One sender per outbox prefix: the in-flight set is not leased per process.
+Several senders (nodes) may share one outbox: each message in flight is claimed by the sender
+that took it, under a lease it keeps renewing while it holds the message (``start``/``stop``
+run the renewal); see ``sms.redis_lua`` for the rules that keep two live senders from both
+submitting one message.
 """
 
 from __future__ import annotations
@@ -19,11 +22,14 @@ from typing import Any
 import txredisapi
 from twisted.internet import defer
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
 
 from pii import mask_tail
 from sms import redis_lua
 from sms.api import OutgoingSms
 
+log = Logger(namespace="sms.outbox")
 PREFIX = "hl:{sms}:"
 DAY = 24 * 3600
 
@@ -104,8 +110,9 @@ class RedisOutbox:
         same-turn batches, so a test may fake time on a Clock while Redis I/O stays real.
 
         ``owner`` names the sender taking messages (stable across its restarts, distinct per
-        node sharing the Redis); ``lease_s``: how long another node's message may stay in
-        flight before ``recover`` takes it back (that node died, or is stuck)."""
+        node sharing the Redis); ``lease_s``: how long a message stays claimed without its
+        owner renewing the claim (``start`` renews every third of it) before another sender
+        may take it back (its owner died, or is stuck)."""
         self.redis = redis
         self.clock = clock
         self.prefix = prefix
@@ -120,6 +127,9 @@ class RedisOutbox:
         self._dead = Script(redis, redis_lua.DEAD)
         self._receipt = Script(redis, redis_lua.RECEIPT)
         self._recover = Script(redis, redis_lua.RECOVER)
+        self._renew = Script(redis, redis_lua.RENEW)
+        self._held: dict[str, None] = {}  # keys this sender took and has not settled yet
+        self._renewal: LoopingCall | None = None
         turns = scheduler if scheduler is not None else clock
         self._puts = _Batch(turns, self._put_many)
         self._dones = _Batch(turns, self._done_many)
@@ -127,6 +137,44 @@ class RedisOutbox:
 
     def _now(self) -> int:
         return int(self.clock.seconds())
+
+    # -- claims --------------------------------------------------------------------------
+    def start(self) -> None:
+        """Renew the leases of the messages this sender holds every third of ``lease_s``, on
+        ``clock`` (the sender calls it as it starts)."""
+        if self._renewal is not None:
+            return
+        self._renewal = LoopingCall(self._renew_quietly)
+        self._renewal.clock = self.clock
+        self._renewal.start(max(self.lease_s / 3, 0.001), now=False)
+
+    def stop(self) -> None:
+        if self._renewal is not None and self._renewal.running:
+            self._renewal.stop()
+        self._renewal = None
+
+    def _renew_quietly(self) -> defer.Deferred[Any]:
+        d = self.renew()
+        d.addErrback(lambda f: log.warn("sms.lease_renew_failed why={why}",
+                                        why=f.getErrorMessage()))
+        return d
+
+    @defer.inlineCallbacks
+    def renew(self) -> Any:
+        """Extend the lease of every message this sender still holds; the keys it lost (its
+        lease had lapsed before, and another sender took them back)."""
+        held = list(self._held)
+        if not held:
+            return []
+        lost = yield self._renew([self.f], [self.prefix, self.owner, self._now(),
+                                            self.lease_s, *held])
+        lost = [_text(k) for k in lost]
+        if lost:
+            log.warn("sms.lease_lost owner={owner} n={n}", owner=self.owner, n=len(lost))
+        return lost
+
+    def _release(self, key: str) -> None:
+        self._held.pop(key, None)
 
     # -- Outbox --------------------------------------------------------------------------
     def put(self, message: OutgoingSms) -> defer.Deferred[bool]:
@@ -144,29 +192,36 @@ class RedisOutbox:
     def take(self, limit: int) -> Any:
         flat = yield self._take([self.q, self.f, self.dead_key],
                                 [self.prefix, max(int(limit), 1), self._now(), self.retention,
-                                 self.owner])
+                                 self.owner, self.lease_s])
         out = []
         for i in range(0, len(flat), 5):
             key, to, text, kind, valid = (_text(v) for v in flat[i:i + 5])
             out.append(OutgoingSms(to, text, key, kind, float(valid) if valid else None))
+            self._held[key] = None
         return out
 
     def retry(self, message: OutgoingSms) -> defer.Deferred[Any]:
-        return self._retry([self.q, self.f], [self.prefix, message.key, self._now()])
+        self._release(message.key)
+        return self._retry([self.q, self.f],
+                           [self.prefix, message.key, self._now(), self.owner])
 
     def done(self, message: OutgoingSms, message_ids: Sequence[str] = ()) -> defer.Deferred[str]:
+        self._release(message.key)
         return self._dones.add((message.key, ",".join(message_ids)))
 
     def _done_many(self, items: list[tuple[str, str]]) -> Any:
         args: list[object] = [self.prefix, self._now(), self.retention, self.id_ttl,
-                              self.final_id_ttl]
+                              self.final_id_ttl, self.owner]
         for key, ids in items:
             args += [key, ids]
-        return self._done([self.f], args).addCallback(lambda states: [_text(s) for s in states])
+        d = self._done([self.f, self.q], args)
+        return d.addCallback(lambda states: [_text(s) for s in states])
 
     def dead(self, message: OutgoingSms, reason: str) -> defer.Deferred[Any]:
+        self._release(message.key)
         return self._dead([self.q, self.f, self.dead_key],
-                          [self.prefix, message.key, reason, self._now(), self.retention])
+                          [self.prefix, message.key, reason, self._now(), self.retention,
+                           self.owner])
 
     def receipt(self, key: str, message_id: str, stat: str) -> defer.Deferred[str]:
         return self._receipts.add((key, message_id, stat))
@@ -181,9 +236,18 @@ class RedisOutbox:
     # -- operations ----------------------------------------------------------------------
     def recover(self) -> defer.Deferred[int]:
         """Put back to waiting what this sender had in flight (it is starting: nothing of its
-        own is out) and what any sender took more than ``lease_s`` ago; how many."""
-        now = self._now()
-        d = self._recover([self.q, self.f], [self.prefix, now, self.owner, now - self.lease_s])
+        own is out) and what any sender holds past its lease; how many."""
+        self._held.clear()
+        return self._recover_run(mine=True)
+
+    def reclaim(self) -> defer.Deferred[int]:
+        """Put back to waiting what any sender holds past its lease (run periodically by a
+        live sender: its own messages stay, their leases renewed); how many."""
+        return self._recover_run(mine=False)
+
+    def _recover_run(self, *, mine: bool) -> defer.Deferred[int]:
+        d = self._recover([self.q, self.f], [self.prefix, self._now(), self.owner,
+                                             self.lease_s, 1 if mine else 0])
         return d.addCallback(int)
 
     @defer.inlineCallbacks

@@ -135,13 +135,17 @@ class SmppSender(Service):
 
     def startService(self) -> None:
         super().startService()
+        start = getattr(self.outbox, "start", None)  # a shared outbox: keep our claims alive
+        if start is not None:
+            start()
         self._recover()
         self._keeper.start()
 
-    def _take_back(self) -> defer.Deferred[int]:
-        """The outbox's ``recover`` (in-flight messages back to waiting), if it has one."""
-        recover = getattr(self.outbox, "recover", None)
-        return defer.maybeDeferred(recover) if recover is not None else defer.succeed(0)
+    def _take_back(self, method: str = "recover") -> defer.Deferred[int]:
+        """The outbox's ``recover`` (at start: in-flight messages back to waiting) or
+        ``reclaim`` (others' lapsed claims), if it has one."""
+        call = getattr(self.outbox, method, None)
+        return defer.maybeDeferred(call) if call is not None else defer.succeed(0)
 
     def _recover(self) -> None:
         """In-flight leftovers of a previous run go back to waiting before anything is taken."""
@@ -162,8 +166,9 @@ class SmppSender(Service):
 
     def reclaim(self) -> defer.Deferred[int]:
         """Take back what another sender left in flight past its lease (run periodically when
-        several nodes share the outbox), then send it; how many came back."""
-        d = self._take_back()
+        several nodes share the outbox), then send it; how many came back.  What this sender
+        holds itself stays: its leases are renewed."""
+        d = self._take_back("reclaim")
 
         def back(n: int) -> int:
             if n:
@@ -176,6 +181,9 @@ class SmppSender(Service):
     @defer.inlineCallbacks
     def stopService(self) -> Any:
         super().stopService()
+        stop = getattr(self.outbox, "stop", None)
+        if stop is not None:
+            stop()
         for timer in self._timers:
             if timer.active():
                 timer.cancel()

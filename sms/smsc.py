@@ -15,7 +15,7 @@ from twisted.internet.interfaces import IListeningPort
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 
-from sms import encoding
+from sms import encoding, gsm0338
 from sms.smpp import status as st
 from sms.smpp.framing import PduReceiver
 from sms.smpp.pdu import MAX_SEQ, Pdu, response_for
@@ -129,6 +129,21 @@ class SmscFactory(Factory):
         proto: SmscProtocol = self.protocol()
         proto.factory = self
         return proto
+
+    def deliver(self, to: str, source: str, text: str) -> None:
+        """Send a mobile-originated message (one deliver_sm, GSM or UCS2) to every bound
+        client, as a patient's phone texting ``to`` would (tests: MO commands)."""
+        coding = encoding.choose_coding(text)
+        body = (text.encode("utf-16-be") if coding == encoding.DC_UCS2
+                else gsm0338.encode(text))
+        if len(body) > 254:
+            raise ValueError("one deliver_sm holds at most 254 octets")
+        for proto in list(self.connections):
+            if proto.bound:
+                proto._seq = proto._seq % MAX_SEQ + 1
+                proto.sendPdu(Pdu("deliver_sm", proto._seq, 0, {
+                    "source_addr": source, "destination_addr": to, "esm_class": 0,
+                    "data_coding": coding, "short_message": body}))
 
     def drop_all(self) -> None:
         """Cut every client connection (tests: the SMSC "crashes")."""

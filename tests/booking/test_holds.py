@@ -95,7 +95,7 @@ async def test_sweeper_expires_unpaid_holds_on_the_injected_clock(
         again = await paying.book(req(1))
         assert again.status is BookingStatus.HELD
         assert await paying.confirm_payment(first.tcode, "late") == "refund"
-        assert (await events(redis))[-1]["reason"] == "expired:late:0"
+        assert (await events(redis))[-1]["reason"] == "expired:late:500"
     finally:
         loop.stop()
 
@@ -108,7 +108,7 @@ async def test_second_payment_for_a_paid_booking_is_refunded(
     assert await paying.confirm_payment(hold.tcode, "a") == "booked"
     assert await paying.confirm_payment(hold.tcode, "b") == "refund"
     assert [(e["type"], e["reason"]) for e in await events(redis)] == [
-        ("booked", ""), ("refund", "already_paid:b:0")
+        ("booked", ""), ("refund", "already_paid:b:500")
     ]
 
 

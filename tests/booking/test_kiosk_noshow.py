@@ -163,3 +163,30 @@ async def test_three_no_shows_bar_the_id_and_admin_lifts_it(redis, service, cloc
     assert await service.lift(make_id(1), "appeal accepted", appeal="was in hospital") is True
     assert await service.blacklist() == []
     assert await code_of(service.book(req(1, day=TOMORROW + dt.timedelta(days=4)))) == "ok"
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_node_down_for_three_days_marks_every_missed_days_no_shows(
+        redis, service, clock) -> None:
+    days = [TOMORROW + dt.timedelta(days=n) for n in range(3)]
+    for n, day in enumerate(days):  # one booking on each of three days, never checked in
+        await service.book(req(10 + n, day=day, session="pm"))
+    assert await service.sweep_no_shows() == 0  # the node sweeps, then is down for 3 days
+    clock.advance(at(days[-1] + dt.timedelta(days=1), 9) - clock.seconds())
+    assert await service.sweep_no_shows() == 3  # every missed day, not only yesterday
+    assert [e["type"] for e in await events(redis)][-3:] == ["no_show"] * 3
+    assert await redis.get("hl:ns:last") == days[-1].isoformat()
+    assert await service.sweep_no_shows() == 0
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_sweep_completes_a_day_only_once_all_its_sessions_ended(
+        redis, service, clock) -> None:
+    await service.book(req(20, session="am"))
+    await service.book(req(21, session="pm"))
+    clock.advance(at(TOMORROW, 13) - clock.seconds())
+    assert await service.sweep_no_shows() == 1  # the morning's; the afternoon is still on
+    assert await redis.get("hl:ns:last") == (TOMORROW - dt.timedelta(days=1)).isoformat()
+    clock.advance(at(TOMORROW + dt.timedelta(days=2), 9) - clock.seconds())
+    assert await service.sweep_no_shows() == 1  # the afternoon's, caught up
+    assert await redis.get("hl:ns:last") == (TOMORROW + dt.timedelta(days=1)).isoformat()

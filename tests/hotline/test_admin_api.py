@@ -12,8 +12,10 @@ import pytest_twisted
 import treq
 from demo_booking import demo_service, valid_id
 from twisted.internet.task import Clock
+from twisted.logger import formatEvent, globalLogPublisher
 from twisted.web.server import Site
 
+from booking import keys
 from booking.api import BookingRequest
 from booking.store import RedisBookingService
 from hotline.admin_api import install_booking
@@ -86,6 +88,42 @@ async def test_bad_signature_and_bad_body_are_refused(server) -> None:
         headers={"x-hotline-signature": sign(SECRET, raw)},
     )  # fmt: skip
     assert response.code == 400
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_payment_of_another_amount_than_the_fee_is_refused_and_changes_nothing(
+        server) -> None:
+    service, port, _ = server
+    tcode = await hold(service, 4)
+    events = await service.redis.execute_command("XLEN", "hl:events")
+    fee = service.catalog.department("nk").fee
+    logged: list[str] = []
+
+    def observe(event: dict) -> None:
+        logged.append(formatEvent(event))
+
+    globalLogPublisher.addObserver(observe)
+    try:
+        for _ in range(2):  # the same request again: the same refusal
+            status, body = await simulate_payment(port, SECRET, tcode, "txn-4", amount=fee - 1)
+            assert (status, body["error"]["code"]) == (409, "amount_mismatch")
+            assert str(fee) in body["error"]["message"]
+    finally:
+        globalLogPublisher.removeObserver(observe)
+    refused = [line for line in logged if "booking.payment_refused" in line]
+    assert len(refused) == 2 and f"amount={fee - 1} fee={fee}" in refused[0]
+    assert (await service._load(tcode)).status.value == "held"
+    assert await service.redis.execute_command("XLEN", "hl:events") == events
+    assert not await service.redis.exists(keys.payment("txn-4"))
+    assert await simulate_payment(port, SECRET, tcode, "txn-4", amount=fee) == (
+        200, {"outcome": "booked", "txn_id": "txn-4"})  # the right amount still goes through
+    assert (await simulate_payment(port, SECRET, tcode, "txn-4", amount=1))[1] == {
+        "outcome": "booked", "txn_id": "txn-4"}  # a replay of a settled txn: its first answer
+    raw = json.dumps({"txn_id": "txn-5", "tcode": tcode}).encode()
+    response = await treq.post(
+        f"http://127.0.0.1:{port}/api/payments/callback", data=raw,
+        headers={"x-hotline-signature": sign(SECRET, raw)})
+    assert response.code == 400  # the amount is required
 
 
 @pytest_twisted.ensureDeferred

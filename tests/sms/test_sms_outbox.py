@@ -174,3 +174,51 @@ async def test_a_restarted_node_takes_back_its_own_messages_at_once(redis) -> No
     after = RedisOutbox(redis, clock, scheduler=reactor, owner="a:8080")  # a, restarted
     assert await after.recover() == 1  # its own "x"; b's "y" stays with b
     assert await after.counts() == {"queued": 1, "sending": 1, "dead": 0}
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_live_owner_keeps_its_claim_by_renewing_the_lease(redis) -> None:
+    clock = Clock()
+    clock.advance(1_000_000)
+    node_a = RedisOutbox(redis, clock, scheduler=reactor, owner="a:8080", lease_s=60)
+    node_b = RedisOutbox(redis, clock, scheduler=reactor, owner="b:8080", lease_s=60)
+    await node_a.put(sms("x"))
+    await node_a.take(1)
+    for _ in range(5):  # a holds "x" (a slow SMSC) far past one lease, renewing it
+        clock.advance(40)
+        assert await node_a.renew() == []
+        assert await node_b.reclaim() == 0
+    assert await node_a.reclaim() == 0  # a live sender's periodic reclaim spares its own
+    assert (await node_a.state("x"))["owner"] == "a:8080"
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_stale_owner_cannot_put_back_or_bury_what_another_sender_took(redis) -> None:
+    clock = Clock()
+    clock.advance(1_000_000)
+    node_a = RedisOutbox(redis, clock, scheduler=reactor, owner="a:8080", lease_s=60)
+    node_b = RedisOutbox(redis, clock, scheduler=reactor, owner="b:8080", lease_s=60)
+    await node_a.put(sms("x"))
+    (x,) = await node_a.take(1)
+    clock.advance(61)  # a was stuck past its lease
+    assert await node_b.reclaim() == 1
+    assert [m.key for m in await node_b.take(1)] == ["x"]
+    assert await node_a.renew() == ["x"]  # a, back, learns it lost "x"
+    assert await node_a.retry(x) == 0 and await node_a.dead(x, "timeout") == 0
+    assert await node_b.counts() == {"queued": 0, "sending": 1, "dead": 0}
+    assert (await node_b.state("x"))["owner"] == "b:8080"
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_stale_owners_done_stops_a_resend_of_what_went_back_to_waiting(redis) -> None:
+    clock = Clock()
+    clock.advance(1_000_000)
+    node_a = RedisOutbox(redis, clock, scheduler=reactor, owner="a:8080", lease_s=60)
+    node_b = RedisOutbox(redis, clock, scheduler=reactor, owner="b:8080", lease_s=60)
+    await node_a.put(sms("x"))
+    (x,) = await node_a.take(1)
+    clock.advance(61)
+    assert await node_b.reclaim() == 1  # back to waiting...
+    assert await node_a.done(x, ["m1"]) == "submitted"  # ...but a's submit was accepted
+    assert await node_b.take(5) == []
+    assert await node_b.counts() == {"queued": 0, "sending": 0, "dead": 0}

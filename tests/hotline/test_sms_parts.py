@@ -1,0 +1,93 @@
+"""Every shipped SMS template, rendered with the longest realistic values of the shipped catalog,
+fits one SMS part (70 UCS2 characters in Chinese, 160 GSM characters in English): hospitals
+pay per part.  Run with ``-s`` to see the table of lengths and parts.
+
+The values: the catalog's hospital name, its longest department and session names, the
+longest day label of a year, a 10-digit T-code, every refusal reason for the answers that carry
+one.  Only a list of several bookings (``mo_bookings`` with more than one) may take more."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from booking.catalog import load_catalog
+from booking.rules import day_label
+from hotline.notify import Renderer, load_templates
+from sms import encoding
+
+ROOT = Path(__file__).resolve().parents[2]
+CATALOG = load_catalog(ROOT / "config/hospital.yaml")
+TEMPLATES = load_templates(ROOT / "config/sms.yaml")
+RENDERER = Renderer(TEMPLATES, CATALOG, day_label)
+LANGS = ("zh", "en")
+MAY_TAKE_MORE = {"mo_bookings x3"}  # a list grows with the patient's bookings
+
+
+def _longest(values: list[str]) -> str:
+    return max(values, key=len)
+
+
+def _fields(lang: str) -> dict[str, object]:
+    days = [dt.date(2026, 1, 1) + dt.timedelta(days=i) for i in range(365)]
+    dept = _longest([d.name.get(lang, "") for d in CATALOG.departments])
+    session = _longest([s.label.get(lang, "") for d in CATALOG.departments for s in d.sessions])
+    day = _longest([day_label(d, lang) for d in days])
+    return {"tcode": "9876543210", "dept": dept, "day": day, "session": session, "until": day,
+            "count": 5, "reason": ""}
+
+
+def _rendered() -> list[tuple[str, str, str]]:
+    """(row name, language, text) for every template and language."""
+    rows = []
+    for lang in LANGS:
+        fields = _fields(lang)
+        line = f"{fields['tcode']} {fields['dept']} {fields['day']} {fields['session']}"
+        for kind in sorted(TEMPLATES):
+            if kind.startswith("reason."):
+                continue
+            if kind in ("mo_cancel_failed", "mo_register_failed"):
+                for code in sorted(k.removeprefix("reason.") for k in TEMPLATES
+                                   if k.startswith("reason.")):
+                    text = RENDERER.text(kind, lang, **{**fields,
+                                                       "reason": RENDERER.reason(code, lang)})
+                    rows.append((f"{kind} {code}", lang, text))
+            elif kind == "mo_bookings":
+                for n in (1, 3):
+                    text = RENDERER.text(kind, lang, bookings="; ".join([line] * n))
+                    rows.append((f"{kind} x{n}", lang, text))
+            else:
+                rows.append((kind, lang, RENDERER.text(kind, lang, **fields)))
+    return rows
+
+
+ROWS = _rendered()
+
+
+def _parts(text: str) -> int:
+    return len(encoding.split(text, 1))
+
+
+def test_the_table_of_every_template_and_its_parts() -> None:
+    print(f"\n{'template':40} lang  chars  coding  parts")
+    for name, lang, text in ROWS:
+        coding = "GSM" if encoding.choose_coding(text) == encoding.DC_GSM else "UCS2"
+        print(f"{name:40} {lang:4} {len(text):6} {coding:>7} {_parts(text):6}")
+    assert {lang for _, lang, _ in ROWS} == set(LANGS)
+    assert len(ROWS) > 2 * len([k for k in TEMPLATES if not k.startswith("reason.")])
+
+
+@pytest.mark.parametrize(("name", "lang", "text"),
+                         [r for r in ROWS if r[0] not in MAY_TAKE_MORE],
+                         ids=[f"{r[0]}-{r[1]}" for r in ROWS if r[0] not in MAY_TAKE_MORE])
+def test_template_fits_one_part(name: str, lang: str, text: str) -> None:
+    assert _parts(text) == 1, f"{name} ({lang}), {len(text)} characters: {text}"
+
+
+def test_chinese_texts_carry_no_english_reason() -> None:
+    for name, lang, text in ROWS:
+        if lang == "zh":
+            words = [c for c in text if c.isascii() and c.islower()]  # command words: QX, CX
+            assert not words, f"{name}: {text}"
