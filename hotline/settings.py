@@ -32,6 +32,9 @@ DEFAULTS: dict[str, Any] = {
         "source_addr": "12580",
         "templates": "sms.yaml",
         "smpp": None,  # {host, port, system_id, password, system_type}
+        # CMPP 2.0 to China Mobile's ISMG instead of SMPP (docs/sms.md): {host, port, sp_id,
+        # shared_secret, service_id, src_id, version, window, tps, simulator}
+        "cmpp": None,
         # docs/sms.md: flow control, the events consumer, reminders, validity, MO keywords
         "window": 10,
         "tps": None,
@@ -69,6 +72,21 @@ SMPP_DEFAULTS: dict[str, Any] = {
     "password": "",
     "system_type": "",
 }
+
+
+CMPP_DEFAULTS: dict[str, Any] = {
+    "host": "127.0.0.1",
+    "port": 7890,  # the ISMG's long-connection port
+    "sp_id": None,  # the 6-digit SP code (企业代码)
+    "shared_secret": None,
+    "service_id": "",  # Service_Id of every SUBMIT (业务代码)
+    "src_id": None,  # the number patients see and answer to; absent: sms.source_addr
+    "version": "2.0",
+    "window": 16,
+    "tps": None,  # SUBMITs per second on the link; absent: sms.tps
+    "simulator": False,  # true: a loopback ISMG in this process (demo, tests)
+}
+SIMULATED_SP = {"sp_id": "901234", "shared_secret": "demo-secret"}
 
 
 class SettingsError(ValueError):
@@ -118,6 +136,19 @@ class Settings:
     def smpp(self) -> Mapping[str, Any] | None:
         configured = self.raw["sms"]["smpp"]
         return None if configured is None else {**SMPP_DEFAULTS, **configured}
+
+    @property
+    def cmpp(self) -> Mapping[str, Any] | None:
+        """``sms.cmpp`` with defaults (a simulator fills in demo credentials), or None."""
+        configured = self.raw["sms"].get("cmpp")
+        if configured is None:
+            return None
+        merged = {**CMPP_DEFAULTS, **configured}
+        if merged["simulator"]:
+            merged = {**merged, **{k: merged[k] or v for k, v in SIMULATED_SP.items()}}
+        if merged["src_id"] is None:
+            merged["src_id"] = self.sms_source_addr
+        return merged
 
     @property
     def sms_source_addr(self) -> str:
@@ -208,3 +239,34 @@ def _check(raw: Mapping[str, Any], path: Path | None) -> None:
     smpp = raw["sms"]["smpp"]
     if smpp is not None and not isinstance(smpp, Mapping):
         raise SettingsError(f"{where}: sms.smpp must be a mapping (host, port, system_id, ...)")
+    _check_cmpp(raw["sms"], where)
+
+
+def _check_cmpp(sms: Mapping[str, Any], where: str) -> None:
+    cmpp = sms.get("cmpp")
+    if cmpp is None:
+        return
+    if not isinstance(cmpp, Mapping):
+        raise SettingsError(f"{where}: sms.cmpp must be a mapping (host, port, sp_id, ...)")
+    if sms["smpp"] is not None:
+        raise SettingsError(f"{where}: sms.smpp and sms.cmpp are alternatives: set only one "
+                            "(SMPP to an SMSC, CMPP to China Mobile's ISMG)")
+    unknown = set(cmpp) - set(CMPP_DEFAULTS)
+    if unknown:
+        raise SettingsError(f"{where}: unknown sms.cmpp setting(s): {', '.join(sorted(unknown))}")
+    merged = {**CMPP_DEFAULTS, **cmpp}
+    if str(merged["version"]) not in ("2.0", "2", "32"):
+        raise SettingsError(f"{where}: sms.cmpp.version: only CMPP 2.0 is spoken, "
+                            f"got {merged['version']!r}")
+    if len(str(merged["service_id"])) > 10 or not str(merged["service_id"]).isascii():
+        raise SettingsError(f"{where}: sms.cmpp.service_id is at most 10 ASCII characters")
+    if merged["src_id"] is not None and not (
+            str(merged["src_id"]).isdigit() and len(str(merged["src_id"])) <= 21):
+        raise SettingsError(f"{where}: sms.cmpp.src_id must be 1-21 digits")
+    if merged["simulator"]:
+        return
+    sp_id = str(merged["sp_id"] or "")
+    if not (sp_id.isdigit() and len(sp_id) == 6):
+        raise SettingsError(f"{where}: sms.cmpp.sp_id must be the 6-digit SP code")
+    if not merged["shared_secret"]:
+        raise SettingsError(f"{where}: sms.cmpp.shared_secret is required (from the operator)")
