@@ -50,7 +50,7 @@ from sms.cmpp.framing import FrameReceiver
 log = Logger(namespace="sms.ismg")
 
 OnMessage = Callable[[str, str, str], None]  # (to, from, text)
-# A test's say on one SUBMIT: its Result (0 accepts), or None to never answer it
+# A test's say on one SUBMIT: its Result (0 accepts), or None: taken, but the answer is lost
 Verdict = Callable[[Submit], int | None]
 
 
@@ -162,20 +162,18 @@ class IsmgProtocol(FrameReceiver):
     def _submit(self, seq: int, pdu: Submit) -> None:
         f = self.factory
         f.submits.append(pdu)
-        result = self._check(pdu)
+        result, answer = self._check(pdu), True
         if result == 0 and f.verdict is not None:
             verdict = f.verdict(pdu)
-            if verdict is None:
-                return  # a lost answer
-            result = verdict
-        msg_id = f.next_msg_id()
+            answer, result = verdict is not None, verdict or 0  # None: taken, answer lost
         if result != 0:
-            self.sendPdu(seq, SubmitResp(msg_id if result == 0 else 0, result))
+            self.sendPdu(seq, SubmitResp(0, result))
             return
-        if f.report_first and pdu.registered_delivery == 1:
+        msg_id = f.next_msg_id()
+        report = pdu.registered_delivery == 1 and answer
+        if report and f.report_first:
             self._report(pdu, msg_id)  # the report overtakes the answer
-            self.sendPdu(seq, SubmitResp(msg_id, 0))
-        else:
+        if answer:
             self.sendPdu(seq, SubmitResp(msg_id, 0))
         to = pdu.dest_terminal_ids[0]
         decoded = core.decode_text(pdu.msg_fmt, pdu.tp_udhi, pdu.msg_content)
@@ -187,7 +185,7 @@ class IsmgProtocol(FrameReceiver):
                 f.on_message(to, pdu.src_id, text)
             except Exception:
                 log.failure("ismg.on_message_failed")
-        if pdu.registered_delivery == 1 and not f.report_first:
+        if report and not f.report_first:
             self._report(pdu, msg_id)
 
     def _reassemble(self, to: str, source: str, concat: tuple[int, int, int],
