@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 HEADER = struct.Struct(">III")
@@ -221,82 +221,133 @@ def _int_size(kind: str) -> int:
     return int(kind[1:])
 
 
-def _pack(kind: str, value: Any, name: str) -> bytes:
+_FORMATS = {"u1": "B", "u4": "I", "u8": "Q"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Fixed:
+    """A run of fixed-size fields packed with one ``struct`` (the codec's fast path)."""
+
+    struct: struct.Struct
+    fields: tuple[tuple[str, str], ...]
+
+
+Plan = tuple[_Fixed | tuple[str, str], ...]
+_PLANS: dict[type[Any], Plan] = {}
+
+
+def _plan(cls: type[Any]) -> Plan:
+    """The layout as runs of fixed fields (one struct each) and the variable fields between."""
+    plan = _PLANS.get(cls)
+    if plan is not None:
+        return plan
+    steps: list[_Fixed | tuple[str, str]] = []
+    run: list[tuple[str, str]] = []
+
+    def close() -> None:
+        if run:
+            fmt = ">" + "".join(_FORMATS.get(k) or f"{_int_size(k)}s" for _, k in run)
+            steps.append(_Fixed(struct.Struct(fmt), tuple(run)))
+            run.clear()
+
+    for name, kind in cls.LAYOUT:
+        if kind in ("dests", "content"):
+            close()
+            steps.append((name, kind))
+        else:
+            run.append((name, kind))
+    close()
+    plan = _PLANS[cls] = tuple(steps)
+    return plan
+
+
+def _fixed_value(kind: str, value: Any, name: str) -> Any:
     if kind[0] == "u":
         size = _int_size(kind)
         if not 0 <= int(value) < 1 << (8 * size):
             raise CodecError(f"{name}={value!r} does not fit {size} octet(s)")
-        return int(value).to_bytes(size, "big")
-    if kind[0] == "s":
-        size = _int_size(kind)
-        raw = str(value).encode("ascii", "strict") if value else b""
-        if len(raw) > size:
-            raise CodecError(f"{name} is {len(raw)} octets, at most {size}")
-        return raw.ljust(size, b"\0")
-    if kind[0] == "b":
-        size = _int_size(kind)
-        raw = bytes(value)
-        if len(raw) != size:
-            raise CodecError(f"{name} must be {size} octets, got {len(raw)}")
-        return raw
+        return int(value)
+    size = _int_size(kind)
+    raw = (str(value).encode("ascii", "strict") if value else b"") if kind[0] == "s" \
+        else bytes(value)
+    if kind[0] == "s" and len(raw) > size:
+        raise CodecError(f"{name} is {len(raw)} octets, at most {size}")
+    if kind[0] == "b" and len(raw) != size:
+        raise CodecError(f"{name} must be {size} octets, got {len(raw)}")
+    return raw  # struct pads an octet string with NULs
+
+
+def _pack_variable(kind: str, value: Any, name: str) -> bytes:
     if kind == "dests":
         numbers = tuple(value)
         if not 1 <= len(numbers) <= MAX_DESTS:
             raise CodecError(f"{name}: 1-{MAX_DESTS} numbers, got {len(numbers)}")
-        return bytes([len(numbers)]) + b"".join(_pack("s21", n, name) for n in numbers)
-    if kind == "content":
-        raw = bytes(value)
-        if len(raw) > MAX_CONTENT:
-            raise CodecError(f"{name} is {len(raw)} octets, at most {MAX_CONTENT}")
-        return bytes([len(raw)]) + raw
-    raise AssertionError(kind)  # pragma: no cover - layouts are ours
-
-
-def _unpack(kind: str, body: bytes, at: int, name: str) -> tuple[Any, int]:
-    def need(n: int) -> bytes:
-        if at + n > len(body):
-            raise CodecError(f"body ends inside {name}")
-        return body[at:at + n]
-
-    if kind[0] in "usb":
-        size = _int_size(kind)
-        raw = need(size)
-        if kind[0] == "u":
-            return int.from_bytes(raw, "big"), at + size
-        if kind[0] == "s":
-            return raw.split(b"\0", 1)[0].decode("latin-1"), at + size
-        return raw, at + size
-    (count,) = need(1)
-    at += 1
-    if kind == "dests":
-        numbers = []
-        for _ in range(count):
-            number, at = _unpack("s21", body, at, name)
-            numbers.append(number)
-        return tuple(numbers), at
-    if kind == "content":
-        return need(count) if count else b"", at + count
-    raise AssertionError(kind)  # pragma: no cover
+        return bytes([len(numbers)]) + b"".join(
+            _fixed_value("s21", n, name).ljust(21, b"\0") for n in numbers)
+    raw = bytes(value)
+    if len(raw) > MAX_CONTENT:
+        raise CodecError(f"{name} is {len(raw)} octets, at most {MAX_CONTENT}")
+    return bytes([len(raw)]) + raw
 
 
 def encode_body(value: Any) -> bytes:
     """The body octets of a PDU (or of a ``StatusReport``)."""
+    out: list[bytes] = []
     try:
-        return b"".join(_pack(kind, getattr(value, name), name) for name, kind in value.LAYOUT)
+        for step in _plan(type(value)):
+            if isinstance(step, _Fixed):
+                out.append(step.struct.pack(*[_fixed_value(kind, getattr(value, name), name)
+                                              for name, kind in step.fields]))
+            else:
+                out.append(_pack_variable(step[1], getattr(value, step[0]), step[0]))
     except UnicodeEncodeError as err:
         raise CodecError(f"{type(value).__name__}: an octet string is not ASCII ({err})") \
             from None
+    return b"".join(out)
+
+
+def _field_at(step: _Fixed, left: int) -> str:
+    """The field of a fixed run in which ``left`` octets run out (for the error message)."""
+    for name, kind in step.fields:
+        left -= _int_size(kind)
+        if left < 0:
+            return name
+    return step.fields[-1][0]  # pragma: no cover - called only when the run does not fit
 
 
 def decode_body(cls: type[Any], body: bytes) -> Any:
     values: dict[str, Any] = {}
     at = 0
-    for name, kind in cls.LAYOUT:
-        values[name], at = _unpack(kind, body, at, name)
+    for step in _plan(cls):
+        if isinstance(step, _Fixed):
+            if at + step.struct.size > len(body):
+                raise CodecError(f"body ends inside {_field_at(step, len(body) - at)}")
+            for (name, kind), value in zip(step.fields, step.struct.unpack_from(body, at),
+                                           strict=True):
+                values[name] = value.split(b"\0", 1)[0].decode("latin-1") \
+                    if kind[0] == "s" else value
+            at += step.struct.size
+            continue
+        name, kind = step
+        if at >= len(body):
+            raise CodecError(f"body ends inside {name}")
+        count = body[at]
+        at += 1
+        if kind == "dests":
+            end = at + 21 * count
+            if end > len(body):
+                raise CodecError(f"body ends inside {name}")
+            values[name] = tuple(body[i:i + 21].split(b"\0", 1)[0].decode("latin-1")
+                                 for i in range(at, end, 21))
+        else:
+            end = at + count
+            if end > len(body):
+                raise CodecError(f"body ends inside {name}")
+            values[name] = body[at:end]
+        at = end
     if at != len(body):
         raise CodecError(f"{len(body) - at} octet(s) after the last field")
-    known = {f.name for f in fields(cls)}
-    return cls(**{k: v for k, v in values.items() if k in known})
+    return cls(**values)
 
 
 def encode(seq: int, pdu: Pdu) -> bytes:
