@@ -74,6 +74,9 @@ class IsmgProtocol(FrameReceiver):
         self.unanswered: dict[int, int] = {}  # our DELIVER seq -> the Msg_Id it carried
 
     def connectionMade(self) -> None:
+        set_nodelay = getattr(self.transport, "setTcpNoDelay", None)
+        if set_nodelay is not None:  # answers are small: Nagle would only hold them back
+            set_nodelay(True)
         self.factory.connections.add(self)
 
     def connectionLost(self, reason: object = None) -> None:
