@@ -18,7 +18,8 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "hotline": OURS,
 }
 # Pure cores: no Twisted, no Redis client, no sockets.
-PURE = ("menus", "booking/rules.py", "booking/idcard.py", "booking/tcode.py", "booking/catalog.py")
+PURE = ("menus", "booking/rules.py", "booking/idcard.py", "booking/tcode.py", "booking/catalog.py",
+        "sms/cmpp/codec.py", "sms/cmpp/core.py")
 IMPURE_ROOTS = ("twisted", "txredisapi", "socket", "treq")
 
 
