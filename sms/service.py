@@ -1,5 +1,7 @@
 """``SmppSender``: the ``sms.api.Sender`` hotline uses.  ``send`` never waits on the SMSC.
 
+Its protocol-independent part is ``LinkSender``, which ``sms.cmpp.service.CmppSender`` shares.
+
 Messages go into an ``Outbox`` (``sms.redis_outbox.RedisOutbox`` in production: on disk before
 the SMSC sees them) and are taken from it in batches through one ESME transceiver link whenever
 it is bound (``sms.sending.OutboxPump``: the taking loop and what becomes of each message).
