@@ -314,7 +314,8 @@ class CmppProtocol(FrameReceiver):
         elif err.seq in self._outstanding and err.command_id & 0x80000000:
             item = self._outstanding.pop(err.seq)
             item.timer.cancel()
-            item.deferred.errback(CmppError(item.name, 1, f"undecodable answer: {err.reason}"))
+            # Unknown whether the ISMG took it: -1 is no Result, so a SUBMIT is tried again
+            item.deferred.errback(CmppError(item.name, -1, f"undecodable answer: {err.reason}"))
 
     def _response(self, seq: int, pdu: Pdu) -> None:
         item = self._outstanding.get(seq)

@@ -189,6 +189,16 @@ def test_other_results_fail_with_their_outcome(result, outcome_) -> None:
     d[0].trap(CmppError)
 
 
+def test_an_undecodable_answer_fails_its_submit_as_worth_retrying() -> None:
+    proto, transport, _, _ = connected()
+    d = outcome(proto.submit(submit()))
+    ((seq, _),) = frames(transport)
+    proto.dataReceived(codec.HEADER.pack(17, SubmitResp.COMMAND, seq) + bytes(5))
+    assert isinstance(d[0].value, CmppError) and d[0].value.outcome == "retry"
+    assert not transport.disconnecting and proto.in_flight == 0
+    d[0].trap(CmppError)
+
+
 def test_a_submit_without_answer_times_out_alone() -> None:
     proto, transport, clock, _ = connected(response_timeout=60)
     d = outcome(proto.submit(submit()))
