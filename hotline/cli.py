@@ -27,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     for command in (serve, demo):
         command.add_argument("--workers", default=None, help="processes (node.workers): N or auto")
     demo.add_argument("--once", action="store_true", help="book once by USSD, check in, then exit")
+    demo.add_argument("--cmpp", action="store_true",
+                      help="send SMS over CMPP 2.0 to a loopback ISMG instead of SMPP")
     demo.add_argument("--http-port", type=int, default=None)
     demo.add_argument("--fastagi-port", type=int, default=None)
     from hotline.cli_menus import add_parsers as add_menu_parsers
@@ -89,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         return config_command(args)
     overrides: dict[str, Any] = {}
     if args.command == "demo":
-        overrides = {"redis": {"url": None}, "sms": {"smpp": None}}
+        cmpp = {"simulator": True} if args.cmpp else None
+        overrides = {"redis": {"url": None}, "sms": {"smpp": None, "cmpp": cmpp}}
         if args.http_port is not None:
             overrides["http"] = {"port": args.http_port}
         if args.fastagi_port is not None:

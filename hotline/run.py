@@ -63,8 +63,10 @@ async def _main(
     sms_seen: list[tuple[str, str]] = []
     sms_waiter: defer.Deferred[None] = defer.Deferred()
 
+    gateway = "ISMG" if settings.cmpp is not None else "SMSC"  # CMPP's or SMPP's simulator
+
     def on_sms(to: str, source: str, text: str) -> None:
-        print(f"[SMSC] SMS to {mask_tail(to)} from {source}: {text}", flush=True)
+        print(f"[{gateway}] SMS to {mask_tail(to)} from {source}: {text}", flush=True)
         sms_seen.append((to, text))
         if not sms_waiter.called:
             sms_waiter.callback(None)

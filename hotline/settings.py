@@ -25,7 +25,14 @@ from types import NoneType, UnionType
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from hotline.gctune import gc_settings
 
@@ -167,10 +174,49 @@ class Smpp(Section):
     system_type: str = key("", "bind system_type, if the SMSC wants one")
 
 
+def _cmpp_version(value: Any) -> str:
+    if str(value) not in ("2.0", "2", "32"):  # 32 = 0x20, as the version byte is written
+        raise ValueError(f"only CMPP 2.0 is spoken, got {value!r}")
+    return "2.0"
+
+
+SIMULATED_SP = {"sp_id": "901234", "shared_secret": "demo-secret"}  # the loopback ISMG's
+
+
+class Cmpp(Section):
+    host: str = key("127.0.0.1", "the ISMG's address")
+    port: Port = key(7890, "the ISMG's long-connection port")
+    sp_id: str | None = key(None, "the 6-digit SP code (企业代码); required unless simulator")
+    shared_secret: str | None = key(None, "the shared secret from the operator; required "
+                                          "unless simulator")  # fmt: skip
+    service_id: Annotated[str, Field(max_length=10, pattern=r"^[\x00-\x7f]*$")] = key(
+        "", "Service_Id of every SUBMIT (业务代码), at most 10 ASCII characters")
+    src_id: Annotated[str, Field(pattern=r"^[0-9]{1,21}$")] | None = key(
+        None, "the number patients see and answer to, 1-21 digits; absent: sms.source_addr")
+    version: Annotated[Any, AfterValidator(_cmpp_version)] = key(
+        "2.0", "protocol version; only CMPP 2.0 is spoken", kind="2.0")
+    window: Annotated[int, Field(ge=1, le=100)] = key(16, "outstanding SUBMITs on the link")
+    tps: float | None = key(None, "SUBMITs per second on the link; absent: sms.tps")
+    simulator: bool = key(False, "a loopback ISMG in this process (demo, tests), with demo "
+                                 "credentials where none are set")  # fmt: skip
+
+    @model_validator(mode="after")
+    def _credentials(self) -> Cmpp:
+        if self.simulator:
+            return self
+        if not (self.sp_id and self.sp_id.isdigit() and len(self.sp_id) == 6):
+            raise ValueError("sms.cmpp.sp_id must be the 6-digit SP code")
+        if not self.shared_secret:
+            raise ValueError("sms.cmpp.shared_secret is required (from the operator)")
+        return self
+
+
 class Sms(Section):
     source_addr: str = key("12580", "sender shown to patients (our short code)")
     templates: str = key("sms.yaml", "message texts per kind and language", path=PACKAGE)
     smpp: Smpp | None = key(None, "the operator's SMSC; absent: a loopback SMSC simulator")
+    cmpp: Cmpp | None = key(None, "CMPP 2.0 to China Mobile's ISMG instead of smpp (set one, "
+                                  "not both; docs/sms.md)")  # fmt: skip
     window: Annotated[int, Field(ge=1, le=100)] = key(10, "outstanding submit_sm per bind")
     tps: float | None = key(None, "submit_sm per second per bind (parts); absent: no limit")
     consumer: str = key("sms-1", "this node's name in the `sms` consumer group of hl:events")
@@ -186,6 +232,13 @@ class Sms(Section):
         {}, "MO command words, e.g. {cancel: [QX, 取消]}; absent commands keep theirs")
     receipt_ids: Literal["same", "hex_to_dec", "dec_to_hex"] = key(
         "same", "how this SMSC's receipts write the id of its submit_sm_resp")
+
+    @model_validator(mode="after")
+    def _one_gateway(self) -> Sms:
+        if self.smpp is not None and self.cmpp is not None:
+            raise ValueError("sms.smpp and sms.cmpp are alternatives: set only one (SMPP to an "
+                             "SMSC, CMPP to China Mobile's ISMG)")
+        return self
 
 
 class Admin(Section):
@@ -321,6 +374,19 @@ class Settings:
     def smpp(self) -> Mapping[str, Any] | None:
         configured = self.raw["sms"]["smpp"]
         return None if configured is None else {**SMPP_DEFAULTS, **configured}
+
+    @property
+    def cmpp(self) -> Mapping[str, Any] | None:
+        """``sms.cmpp`` (a simulator fills in demo credentials), or None."""
+        configured = self.raw["sms"].get("cmpp")
+        if configured is None:
+            return None
+        merged = dict(configured)
+        if merged["simulator"]:
+            merged.update({k: merged[k] or v for k, v in SIMULATED_SP.items()})
+        if merged["src_id"] is None:
+            merged["src_id"] = self.sms_source_addr
+        return merged
 
     @property
     def sms_source_addr(self) -> str:

@@ -1,7 +1,8 @@
 """Wiring of the SMS side (kept out of ``hotline.app`` so that file stays small).
 
-``start_sms``: the SMPP sender over the durable Redis outbox (and the loopback SMSC simulator
-when no SMSC is configured).  ``SmsSide.attach(booking)``: the ``hl:events`` consumer that turns
+``start_sms``: the SMPP sender (or, with ``sms.cmpp``, the CMPP sender) over the durable Redis
+outbox, and the loopback SMSC simulator when no SMSC is configured (the ISMG simulator with
+``sms.cmpp.simulator``).  ``SmsSide.attach(booking)``: the ``hl:events`` consumer that turns
 booking events into SMS, and the MO text commands (``hotline.mo``).
 """
 
@@ -24,9 +25,12 @@ from hotline.notify import Renderer
 from hotline.settings import Settings
 from hotline.stopping import stop_all
 from pii import mask_tail
+from sms.cmpp.client import CmppConfig
+from sms.cmpp.ismg import start_ismg
+from sms.cmpp.service import CmppSender
 from sms.mo import Keywords
 from sms.redis_outbox import RedisOutbox
-from sms.service import SmppSender
+from sms.service import LinkSender, SmppSender
 from sms.smsc import start_smsc
 
 log = Logger(namespace="hotline.sms")
@@ -36,7 +40,7 @@ OnSms = Callable[[str, str, str], None]
 
 @dataclass
 class SmsSide:
-    sender: SmppSender
+    sender: LinkSender
     outbox: RedisOutbox
     smsc_port: int | None
     options: Mapping[str, Any]
@@ -103,25 +107,46 @@ async def start_sms(settings: Any, reactor: Any, redis: Any, catalog: Any,
                     on_sms: OnSms | None = None) -> SmsSide:
     raw = settings.raw.get("sms", {})
     stoppers: list[Callable[[], Any]] = []
-    smpp = settings.smpp
-    smsc_port: int | None = None
-    if smpp is None:
-        listener = start_smsc(reactor, 0, on_message=on_sms or _log_sms)
-        stoppers.append(listener.stopListening)
-        smsc_port = listener.getHost().port
-        smpp = {"host": "127.0.0.1", "port": smsc_port, "system_id": "hotline", "password": ""}
     lease_s = float(raw.get("lease_s", 300))
     name = sender_name(settings)
     outbox = RedisOutbox(redis, reactor, owner=name, lease_s=lease_s)
     tps = raw.get("tps")
-    sender = SmppSender(
-        host=smpp["host"], port=int(smpp["port"]), system_id=str(smpp["system_id"]),
-        password=str(smpp["password"]), system_type=str(smpp.get("system_type", "")),
-        source_addr=settings.sms_source_addr, reactor=reactor,
-        outbox=CountingOutbox(outbox),  # type: ignore[arg-type]  # submits, receipts counted
-        window=int(raw.get("window", 10)), tps=float(tps) if tps else None,
-        receipt_ids=str(raw.get("receipt_ids", "same")),
-    )
+    sender: LinkSender
+    smsc_port: int | None = None
+    cmpp = settings.cmpp
+    if cmpp is not None:
+        host, port = str(cmpp["host"]), int(cmpp["port"])
+        if cmpp["simulator"]:
+            ismg = start_ismg(reactor, 0, on_message=on_sms or _log_sms, sp_id=cmpp["sp_id"],
+                              secret=str(cmpp["shared_secret"]),
+                              service_id=str(cmpp["service_id"]))
+            stoppers.append(ismg.stopListening)
+            host, port = "127.0.0.1", ismg.getHost().port
+            smsc_port = port
+        cmpp_tps = cmpp["tps"] or tps
+        sender = CmppSender(host, port, CmppConfig(
+            str(cmpp["sp_id"]), str(cmpp["shared_secret"]), service_id=str(cmpp["service_id"]),
+            src_id=str(cmpp["src_id"]), window=int(cmpp["window"]),
+            tps=float(cmpp_tps) if cmpp_tps else None), reactor=reactor,
+            outbox=CountingOutbox(outbox))  # type: ignore[arg-type]  # submits, receipts counted
+        log.info("sms.cmpp ismg={host}:{port} sp_id={sp}", host=host, port=port,
+                 sp=cmpp["sp_id"])
+    else:
+        smpp = settings.smpp
+        if smpp is None:
+            listener = start_smsc(reactor, 0, on_message=on_sms or _log_sms)
+            stoppers.append(listener.stopListening)
+            smsc_port = listener.getHost().port
+            smpp = {"host": "127.0.0.1", "port": smsc_port, "system_id": "hotline",
+                    "password": ""}
+        sender = SmppSender(
+            host=smpp["host"], port=int(smpp["port"]), system_id=str(smpp["system_id"]),
+            password=str(smpp["password"]), system_type=str(smpp.get("system_type", "")),
+            source_addr=settings.sms_source_addr, reactor=reactor,
+            outbox=CountingOutbox(outbox),  # type: ignore[arg-type]  # submits, receipts counted
+            window=int(raw.get("window", 10)), tps=float(tps) if tps else None,
+            receipt_ids=str(raw.get("receipt_ids", "same")),
+        )
     sender.startService()
     stoppers.append(sender.stopService)
     reclaim = LoopingCall(lambda: sender.reclaim().addErrback(

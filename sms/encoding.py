@@ -92,20 +92,30 @@ def decode_text(data_coding: int, data: bytes) -> str:
     return data.decode("latin-1")
 
 
+def split_udh(short_message: bytes) -> tuple[tuple[int, int, int] | None, bytes]:
+    """The concatenation info (ref, total, seq) of a UDH-led body, and the body after the UDH;
+    shared by SMPP (esm_class UDHI) and CMPP (TP_udhi)."""
+    if not short_message:
+        return None, short_message
+    concat = None
+    udhl = short_message[0]
+    udh, body = short_message[1 : 1 + udhl], short_message[1 + udhl :]
+    i = 0
+    while i + 2 <= len(udh):
+        iei, length = udh[i], udh[i + 1]
+        value = udh[i + 2 : i + 2 + length]
+        if iei == 0x00 and len(value) == 3:
+            concat = (value[0], value[1], value[2])
+        elif iei == 0x08 and len(value) == 4:
+            concat = ((value[0] << 8) | value[1], value[2], value[3])
+        i += 2 + length
+    return concat, body
+
+
 def decode(data_coding: int, esm_class: int, short_message: bytes) -> Decoded:
     """Split off the UDH (if UDHI is set) and decode the text; reports concatenation info."""
     concat = None
     body = short_message
-    if esm_class & ESM_UDHI and short_message:
-        udhl = short_message[0]
-        udh, body = short_message[1 : 1 + udhl], short_message[1 + udhl :]
-        i = 0
-        while i + 2 <= len(udh):
-            iei, length = udh[i], udh[i + 1]
-            value = udh[i + 2 : i + 2 + length]
-            if iei == 0x00 and len(value) == 3:
-                concat = (value[0], value[1], value[2])
-            elif iei == 0x08 and len(value) == 4:
-                concat = ((value[0] << 8) | value[1], value[2], value[3])
-            i += 2 + length
+    if esm_class & ESM_UDHI:
+        concat, body = split_udh(short_message)
     return Decoded(decode_text(data_coding, body), concat)

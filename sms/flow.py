@@ -9,6 +9,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+MIN_WAIT = 0.001  # seconds
+
 
 class TokenBucket:
     """``rate`` PDUs per second on average, at most ``burst`` at once (default: 50 ms worth,
@@ -36,9 +38,11 @@ class TokenBucket:
         return False
 
     def wait(self, now: float) -> float:
-        """Seconds until the next token."""
+        """Seconds until the next token: never less than ``MIN_WAIT`` while there is none, as
+        a shorter delay added to a unix time can round back to the same float and a clock
+        would wake the window at the same instant forever."""
         self._refill(now)
-        return 0.0 if self.tokens >= 1.0 else (1.0 - self.tokens) / self.rate
+        return 0.0 if self.tokens >= 1.0 else max((1.0 - self.tokens) / self.rate, MIN_WAIT)
 
 
 @dataclass(frozen=True, slots=True)

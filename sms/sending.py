@@ -1,5 +1,5 @@
-"""``OutboxPump``: how ``sms.service.SmppSender`` takes messages from its outbox and what
-becomes of each one.
+"""``OutboxPump``: how an outbox sender (``sms.service.SmppSender``, the CMPP sender) takes
+messages from its outbox and what becomes of each one.
 
 Kept apart from the sender's lifecycle, link and receipt handling so the pacing (one take at
 a time, at most ``prefetch`` messages out) and the outcome rules (done, retry later, resend
@@ -36,6 +36,18 @@ log = Logger(namespace="sms.service")  # the sender's namespace: its log lines r
 
 Later = Callable[..., None]  # (delay, f, *args): call f(*args) after delay seconds
 Remember = Callable[[str, str], str]  # (message_id, key) -> message_id, in a submit's callback
+# (link, message, concatenation ref) -> one Deferred message id per part; ValueError: unsendable
+SubmitParts = Callable[[Any, OutgoingSms, int], list[defer.Deferred[str]]]
+Retryable = Callable[[BaseException], bool]  # a failed submit's error: worth another attempt?
+
+
+def smpp_retryable(error: BaseException) -> bool:
+    """No resp in time, or an SMSC status that may pass later (a throttle that outlasted its
+    resubmissions is not: the SMSC keeps saying no)."""
+    if isinstance(error, SmppError) and error.status in THROTTLES:
+        return False
+    return isinstance(error, ResponseTimeout) or (isinstance(error, SmppError)
+                                                  and error.retryable)
 
 
 class OutboxPump:
@@ -55,11 +67,15 @@ class OutboxPump:
         prefetch: int = 32,
         max_attempts: int = 5,
         retry_delay: float = 5.0,
+        submit_parts: SubmitParts | None = None,
+        retryable: Retryable = smpp_retryable,
     ) -> None:
         """``link`` is the ESME to submit on (None while down); ``may_take`` says whether the
         sender is running, bound and past its start-up recovery; ``later`` is the sender's
         timer (cancelled when it stops); ``remember`` maps each part's message id to its key
-        as its resp arrives; ``receipt_ids`` is the form done ids are recorded in."""
+        as its resp arrives; ``receipt_ids`` is the form done ids are recorded in.
+        ``submit_parts`` and ``retryable`` speak another protocol (CMPP) over the same pump:
+        by default a message becomes submit_sm PDUs and SMPP statuses decide on retries."""
         self.outbox = outbox
         self._link = link
         self._may_take = may_take
@@ -73,6 +89,8 @@ class OutboxPump:
         self.retry_delay = retry_delay  # seconds, times the attempt number
         self.active = 0  # messages taken from the outbox and not settled yet
         self._attempts: dict[str, int] = {}  # key -> failed retryable attempts so far
+        self._submit_parts = submit_parts or self._submit_sm
+        self._retryable = retryable
         self._ref = 0  # the last 8-bit concatenation reference
         self._taking = False
         self._missed = False
@@ -112,21 +130,11 @@ class OutboxPump:
         try:
             if not (message.to.isdigit() and len(message.to) <= 20):
                 raise ValueError(f"destination {mask_tail(message.to)!r} is not 1-20 digits")
-            parts = encoding.split(message.text, self._next_ref())
+            submits = self._submit_parts(esme, message, self._next_ref())
         except ValueError as err:
             log.error("sms.unsendable key={key} why={why}", key=message.key, why=str(err))
             self._settle(self.outbox.dead, message, str(err))
             return
-        ton, npi = self.source_ton_npi
-        submits = [
-            esme.submit({
-                "source_addr_ton": ton, "source_addr_npi": npi, "source_addr": self.source_addr,
-                "dest_addr_ton": 1, "dest_addr_npi": 1, "destination_addr": message.to,
-                "esm_class": part.esm_class, "registered_delivery": 1,
-                "data_coding": part.data_coding, "short_message": part.short_message,
-            })
-            for part in parts
-        ]
         for d in submits:  # map ids as each resp arrives: a part's receipt may beat the rest
             d.addCallback(self._remember, message.key)
         if len(submits) == 1:  # the common case, without a DeferredList
@@ -135,6 +143,19 @@ class OutboxPump:
             return
         done = defer.DeferredList(submits, consumeErrors=True)
         done.addCallback(self._submitted, message)
+
+    def _submit_sm(self, esme: EsmeProtocol, message: OutgoingSms,
+                   ref: int) -> list[defer.Deferred[str]]:
+        ton, npi = self.source_ton_npi
+        return [
+            esme.submit({
+                "source_addr_ton": ton, "source_addr_npi": npi, "source_addr": self.source_addr,
+                "dest_addr_ton": 1, "dest_addr_npi": 1, "destination_addr": message.to,
+                "esm_class": part.esm_class, "registered_delivery": 1,
+                "data_coding": part.data_coding, "short_message": part.short_message,
+            })
+            for part in encoding.split(message.text, ref)
+        ]
 
     def _settle(self, call: Callable[..., Any], message: OutgoingSms, *args: Any) -> None:
         """Record the message's outcome in the outbox, then free its prefetch slot."""
@@ -169,9 +190,7 @@ class OutboxPump:
             self._settle(self.outbox.retry, message)  # resent after the next bind
             return
         error = failure.value
-        throttled_out = isinstance(error, SmppError) and error.status in THROTTLES
-        retryable = not throttled_out and (isinstance(error, ResponseTimeout) or (
-            isinstance(error, SmppError) and error.retryable))
+        retryable = self._retryable(error)
         attempts = self._attempts[message.key] = self._attempts.get(message.key, 0) + 1
         if not retryable or attempts >= self.max_attempts:
             self._attempts.pop(message.key, None)

@@ -1,5 +1,7 @@
 """``SmppSender``: the ``sms.api.Sender`` hotline uses.  ``send`` never waits on the SMSC.
 
+Its protocol-independent part is ``LinkSender``, which ``sms.cmpp.service.CmppSender`` shares.
+
 Messages go into an ``Outbox`` (``sms.redis_outbox.RedisOutbox`` in production: on disk before
 the SMSC sees them) and are taken from it in batches through one ESME transceiver link whenever
 it is bound (``sms.sending.OutboxPump``: the taking loop and what becomes of each message).
@@ -41,52 +43,40 @@ OnReceipt = Callable[[str, Receipt], None]  # (message key, receipt)
 OnMessage = Callable[[str, str, str], Any]  # (to, from, text): a whole MO message
 
 
-class _EsmeFactory(Factory):
-    def __init__(self, sender: SmppSender) -> None:
+class _LinkFactory(Factory):
+    def __init__(self, sender: LinkSender) -> None:
         self.sender = sender
 
-    def buildProtocol(self, addr: Any) -> EsmeProtocol:
-        s = self.sender
-        proto = EsmeProtocol(s.config, s.clock, on_receipt=s._receipt, on_lost=s._lost,
-                             on_deliver=s._mo)
-        proto.latencies = s.latencies
+    def buildProtocol(self, addr: Any) -> Any:
+        proto = self.sender._build_link()
+        proto.latencies = self.sender.latencies
         return proto
 
 
-class SmppSender(Service):
-    """Implements ``sms.api.Sender`` over SMPP 3.4 (bind_transceiver, registered_delivery=1);
-    taking from the outbox and settling each message is its ``pump``'s part (``OutboxPump``)."""
+class LinkSender(Service):
+    """Implements ``sms.api.Sender`` over one kept-up link, whatever its protocol: the outbox,
+    start-up recovery, reconnecting, receipts (also one that beats its submit's answer) and
+    whole MO messages.  A subclass builds the link protocol (``_build_link``), opens it
+    (``_open``: bind or connect) and says goodbye (``_goodbye``); the link has a
+    ``sms.session.State`` ``state`` and reports ``_receipt``, ``mo_received`` and ``_lost``.
+    Taking from the outbox and settling each message is its ``pump``'s part (``OutboxPump``)."""
 
-    early_receipt_ttl = 300.0  # a receipt that beat its submit_sm_resp waits this long
+    early_receipt_ttl = 300.0  # a receipt that beat its submit's answer waits this long
 
     def __init__(
         self,
-        host: str,
-        port: int,
-        system_id: str,
-        password: str,
-        source_addr: str,
+        endpoint: IStreamClientEndpoint,
         *,
-        reactor: Any,
-        clock: IReactorTime | None = None,
-        system_type: str = "",
-        window: int = 10,
-        tps: float | None = None,
+        clock: IReactorTime,
+        window: int,
         outbox: Outbox | None = None,
         retry_policy: Callable[[int], float] | None = None,
         on_receipt: OnReceipt | None = None,
-        endpoint: IStreamClientEndpoint | None = None,
-        source_addr_ton: int = 0,
-        source_addr_npi: int = 0,
-        response_timeout: float = 30.0,
         on_message: OnMessage | None = None,
-        throttle_backoff: Backoff | None = None,
         receipt_ids: str = "same",
+        pump_options: dict[str, Any] | None = None,
     ) -> None:
-        self.clock: IReactorTime = clock if clock is not None else reactor
-        self.config = EsmeConfig(system_id, password, system_type, window=check_window(window),
-                                 tps=tps, response_timeout=response_timeout,
-                                 throttle_backoff=throttle_backoff or Backoff())
+        self.clock = clock
         self.outbox: Outbox = outbox if outbox is not None else MemoryOutbox(clock=self.clock)
         self.on_receipt = on_receipt
         self.on_message = on_message  # (to, from, text) of each whole MO message
@@ -94,21 +84,30 @@ class SmppSender(Service):
             raise ValueError(f"receipt_ids must be one of {ID_BASES}, got {receipt_ids!r}")
         self.receipt_ids = receipt_ids
         self._reassembler = Reassembler()
-        self._esme: EsmeProtocol | None = None
+        self._esme: Any = None  # the open link (bound / connected), else None
         self._timers: set[IDelayedCall] = set()
         self._keys_by_id: OrderedDict[str, str] = OrderedDict()
         self._early: OrderedDict[str, tuple[float, Receipt]] = OrderedDict()
         self._ready = False  # the outbox's leftovers are recovered
         self.pump = OutboxPump(
             self.outbox, link=lambda: self._esme, may_take=self._may_take, later=self._later,
-            remember=self._remember, source_addr=source_addr,
-            source_ton_npi=(source_addr_ton, source_addr_npi), receipt_ids=receipt_ids,
-            prefetch=max(4 * window, 32))  # taken ahead so the window never waits on Redis
+            remember=self._remember, receipt_ids=receipt_ids,
+            prefetch=max(4 * window, 32),  # taken ahead so the window never waits on Redis
+            **(pump_options or {}))
         self.latencies: list[float] | None = None  # a list: every link appends submit->resp s
         self._keeper: LinkKeeper[Any] = LinkKeeper(
-            endpoint if endpoint is not None else HostnameEndpoint(reactor, host, port),
-            _EsmeFactory(self), self._prepare,
+            endpoint, _LinkFactory(self), self._prepare,
             retry_policy or reconnect_policy(), self.clock, name="sms")
+
+    # -- what a protocol adds ----------------------------------------------------------------
+    def _build_link(self) -> Any:
+        raise NotImplementedError
+
+    def _open(self, link: Any) -> defer.Deferred[Any]:
+        raise NotImplementedError
+
+    def _goodbye(self, link: Any) -> defer.Deferred[Any]:
+        raise NotImplementedError
 
     # -- sms.api.Sender --------------------------------------------------------------------
     def send(self, message: OutgoingSms) -> defer.Deferred[bool]:
@@ -190,7 +189,7 @@ class SmppSender(Service):
         self._timers.clear()
         esme = self._esme
         if esme is not None and esme.state is State.BOUND:
-            yield esme.unbind()
+            yield self._goodbye(esme)
         yield self._keeper.stop()
 
     def _may_take(self) -> bool:
@@ -202,22 +201,22 @@ class SmppSender(Service):
         self._timers.add(self.clock.callLater(delay, f, *args))
 
     # -- link ------------------------------------------------------------------------------
-    def _prepare(self, esme: EsmeProtocol) -> defer.Deferred[None]:
-        return esme.bind().addCallback(lambda _: self._bound(esme))
+    def _prepare(self, esme: Any) -> defer.Deferred[None]:
+        return self._open(esme).addCallback(lambda _: self._bound(esme))
 
-    def _bound(self, esme: EsmeProtocol) -> None:
+    def _bound(self, esme: Any) -> None:
         self._esme = esme
         log.info("sms.link_up")
         self.pump.flush()
 
-    def _lost(self, esme: EsmeProtocol) -> None:
+    def _lost(self, esme: Any) -> None:
         if self._esme is esme:
             self._esme = None
         self._keeper.lost(esme)
 
     # -- mobile-originated -----------------------------------------------------------------
-    def _mo(self, pdu: Pdu, decoded: encoding.Decoded) -> None:
-        source, dest = str(pdu.get("source_addr", "")), str(pdu.get("destination_addr", ""))
+    def mo_received(self, source: str, dest: str, decoded: encoding.Decoded) -> None:
+        """One MO message or part from the link: reassembled, then to ``on_message``."""
         text: str | None = decoded.text
         if decoded.concat is not None:
             text = self._reassembler.add(source, dest, decoded.concat, decoded.text,
@@ -268,3 +267,58 @@ class SmppSender(Service):
         if early is not None and early[0] >= self.clock.seconds():
             self._receipt(early[1])
         return message_id
+
+
+class SmppSender(LinkSender):
+    """``LinkSender`` over SMPP 3.4: bind_transceiver, submit_sm with registered_delivery=1,
+    deliver_sm receipts and MO, unbind on stop."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        system_id: str,
+        password: str,
+        source_addr: str,
+        *,
+        reactor: Any,
+        clock: IReactorTime | None = None,
+        system_type: str = "",
+        window: int = 10,
+        tps: float | None = None,
+        outbox: Outbox | None = None,
+        retry_policy: Callable[[int], float] | None = None,
+        on_receipt: OnReceipt | None = None,
+        endpoint: IStreamClientEndpoint | None = None,
+        source_addr_ton: int = 0,
+        source_addr_npi: int = 0,
+        response_timeout: float = 30.0,
+        on_message: OnMessage | None = None,
+        throttle_backoff: Backoff | None = None,
+        receipt_ids: str = "same",
+    ) -> None:
+        self.config = EsmeConfig(system_id, password, system_type, window=check_window(window),
+                                 tps=tps, response_timeout=response_timeout,
+                                 throttle_backoff=throttle_backoff or Backoff())
+        super().__init__(
+            endpoint if endpoint is not None else HostnameEndpoint(reactor, host, port),
+            clock=clock if clock is not None else reactor, window=window, outbox=outbox,
+            retry_policy=retry_policy, on_receipt=on_receipt, on_message=on_message,
+            receipt_ids=receipt_ids,
+            pump_options={"source_addr": source_addr,
+                          "source_ton_npi": (source_addr_ton, source_addr_npi)})
+
+    def _build_link(self) -> EsmeProtocol:
+        return EsmeProtocol(self.config, self.clock, on_receipt=self._receipt,
+                            on_lost=self._lost, on_deliver=self._mo)
+
+    def _open(self, link: EsmeProtocol) -> defer.Deferred[Any]:
+        return link.bind()
+
+    def _goodbye(self, link: EsmeProtocol) -> defer.Deferred[Any]:
+        return link.unbind()
+
+    def _mo(self, pdu: Pdu, decoded: encoding.Decoded) -> None:
+        self.mo_received(str(pdu.get("source_addr", "")), str(pdu.get("destination_addr", "")),
+                         decoded)
+

@@ -21,7 +21,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
 }
 # Pure cores: no Twisted, no Redis client, no sockets.
 PURE = ("pii", "menus", "booking/rules.py", "booking/idcard.py", "booking/tcode.py",
-        "booking/catalog.py")
+        "booking/catalog.py", "sms/cmpp/codec.py", "sms/cmpp/core.py")
 IMPURE_ROOTS = ("twisted", "txredisapi", "socket", "treq")
 
 

@@ -133,3 +133,17 @@ def test_config_check_validates_what_the_settings_name(tmp_path, capsys) -> None
     config.write_text("node:\n  workers: many\n")
     assert main(["config", "check", str(config)]) == 1
     assert f"{config}:2:12: node.workers: must be a whole number" in capsys.readouterr().err
+
+
+def test_demo_once_over_cmpp_sends_the_code_to_the_loopback_ismg() -> None:
+    """``hotline demo --once --cmpp``: the same tour with the SMS over CMPP 2.0."""
+    done = subprocess.run(
+        [sys.executable, "-m", "hotline.cli", "demo", "--once", "--cmpp", "--http-port", "0",
+         "--fastagi-port", "0"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    codes = re.findall(r"END [^\n]*\n?(\d{10})", done.stdout)
+    sms = [line for line in done.stdout.splitlines() if line.startswith("[ISMG]")]
+    assert codes and len(sms) == 1 and codes[0] in sms[0], done.stdout
+    assert "[SMSC]" not in done.stdout

@@ -119,3 +119,19 @@ def test_sender_dead_letters_a_message_throttled_past_its_retries() -> None:
     ((message, why),) = box.dead_letters
     assert message.key == "k" and "0x58" in why
     assert box.states["k"].value == "dead"
+
+
+def test_token_waits_always_move_a_unix_time_clock_forward() -> None:
+    from sms.flow import TokenBucket
+
+    now = 1_764_900_000.0  # a float this large has ~0.2 us steps: a tiny wait would not move
+    bucket = TokenBucket(10, now=now)
+    taken = 0
+    for _ in range(1000):
+        if bucket.take(now):
+            taken += 1
+            continue
+        wait = bucket.wait(now)
+        assert now + wait > now
+        now += wait
+    assert taken >= 10
