@@ -12,7 +12,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from booking import keys
-from booking.api import BookingError
+from booking.api import CSV_FIELDS, BookingError
 from booking.rules import remote_quota
 
 if TYPE_CHECKING:
@@ -21,7 +21,6 @@ else:
     _Base = object
 
 TAKEN = ("held", "confirmed", "checked_in", "no_show")
-CSV_FIELDS = ("tcode", "dept", "day", "session", "status", "channel", "id", "msisdn", "created_at")
 
 
 class AdminMixin(_Base):

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
+# the columns of a day's bookings (``day_bookings`` rows, the admin CSV export), in order
+CSV_FIELDS = ("tcode", "dept", "day", "session", "status", "channel", "id", "msisdn", "created_at")
+
 
 class BookingStatus(StrEnum):
     CONFIRMED = "confirmed"

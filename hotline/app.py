@@ -21,26 +21,27 @@ from booking.catalog import load_catalog
 from booking.idcard import is_valid_resident_id
 from booking.store import RedisBookingService
 from hotline import metrics, ussd_wiring
-from hotline.admin_api import install_booking
 from hotline.effects import booking_dialogue
 from hotline.httpport import GatewayHttpFactory
 from hotline.languages import LanguageMemory
-from hotline.live_speech import LiveSpeechResource
 from hotline.logs import check_format
 from hotline.node import Node
-from hotline.notify import load_templates
 from hotline.readiness import ReadyGate
 from hotline.redis_client import redacted_url
 from hotline.settings import Settings, SettingsError
 from hotline.sms_wiring import start_sms
 from hotline.stopping import stop_all
 from hotline.storage import open_redis
-from hotline.web import KioskAccess, build_root
 from ivr.live import LiveSpeech
 from ivr.prompt_texts import lexicons, voice_languages
 from ivr.server import BACKLOG, FastAGIFactory
 from menus.definition import MenuSource, load_menu
 from menus.driver import Dialogue
+from notify.templates import load_templates
+from web.admin import install_booking
+from web.kiosk import KioskAccess
+from web.live_speech import LiveSpeechResource
+from web.root import build_root
 
 log = Logger()
 
@@ -166,7 +167,8 @@ async def start(
                                    on_event=versions.on_reload))
 
     ussd = ussd_wiring.at_resource(settings, dialogue, redis, reactor)
-    root = build_root(booking, redis.ping, ussd_at=ussd, kiosk_access=kiosk_access)
+    root = build_root(booking, redis.ping, ussd_at=ussd, kiosk_access=kiosk_access,
+                      count=metrics.booking)
     ussd_smpp = ussd_wiring.mount(root, settings, dialogue, redis, reactor, stoppers)  # + SMPP
     stoppers += install_booking(root, booking, settings, reactor, sweep=node.main)
     refresh = node.share_refresh(booking, reactor)  # admin share changes made in other processes

@@ -117,7 +117,7 @@ def _pay(args: argparse.Namespace, settings: Any) -> int:
         return 2
     from twisted.internet import defer, reactor
 
-    from hotline.payments_api import simulate_payment
+    from web.payments import simulate_payment
 
     result: list[int] = []
 

@@ -19,15 +19,15 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from booking.rules import day_label
-from hotline.mo import MoCommands
 from hotline.nodelink import MainLink, Message, RemoteSender
-from hotline.notify import Renderer
 from hotline.reload import MenuReloader, ReloadEvent, install_sighup, start_reloading
 from hotline.settings import Settings
 from hotline.sharedport import InheritedListeners, OwnListeners, SharingListeners
 from hotline.sms_wiring import SmsSide
 from hotline.workers import Supervisor
 from menus.definition import MenuSource
+from notify.mo import MoCommands
+from notify.templates import Renderer
 from sms.mo import Keywords
 from sms.redis_outbox import RedisOutbox
 

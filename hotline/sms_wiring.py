@@ -3,7 +3,7 @@
 ``start_sms``: the SMPP sender (or, with ``sms.cmpp``, the CMPP sender) over the durable Redis
 outbox, and the loopback SMSC simulator when no SMSC is configured (the ISMG simulator with
 ``sms.cmpp.simulator``).  ``SmsSide.attach(booking)``: the ``hl:events`` consumer that turns
-booking events into SMS, and the MO text commands (``hotline.mo``).
+booking events into SMS (``notify.events``), and the MO text commands (``notify.mo``).
 """
 
 from __future__ import annotations
@@ -15,16 +15,15 @@ from typing import Any
 
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
-from twisted.web.resource import Resource
 
 from booking.rules import day_label
-from hotline.events import EventConsumer
+from hotline import metrics
 from hotline.metrics import CountingOutbox
-from hotline.mo import MoCommands
-from hotline.notify import Renderer
 from hotline.settings import Settings
 from hotline.stopping import stop_all
-from pii import mask_tail
+from notify.events import EventConsumer
+from notify.mo import MoCommands
+from notify.templates import Renderer
 from sms.cmpp.client import CmppConfig
 from sms.cmpp.ismg import start_ismg
 from sms.cmpp.service import CmppSender
@@ -32,6 +31,7 @@ from sms.mo import Keywords
 from sms.redis_outbox import RedisOutbox
 from sms.service import LinkSender, SmppSender
 from sms.smsc import start_smsc
+from web.sms_admin import sms_admin_resource
 
 log = Logger(namespace="hotline.sms")
 
@@ -59,44 +59,20 @@ class SmsSide:
             self.redis, self.sender, self.renderer, self.reactor, catalog=catalog,
             consumer=str(opts.get("consumer") or self.name),
             reminder_hour=int(opts.get("reminder_hour", 18)),
-            validity=opts.get("validity") or None)
+            validity=opts.get("validity") or None, count=metrics.booking)
         await self.events.start()
         self._stoppers.append(self.events.stop)
         self.mo = MoCommands(booking, self.sender, self.renderer, self.reactor,
                              keywords=Keywords.from_config(opts.get("mo_keywords")),
-                             notice=self.events.message)
+                             notice=self.events.message, count=metrics.booking)
         self.sender.on_message = self.mo.handle
 
     def mount_admin(self, root: Any, settings: Any) -> None:
-        """``/api/admin/sms/{status,dead,message?key=}`` behind the admin bearer token (the
-        booking admin API, ``hotline.admin_api``, must be mounted first)."""
-        from hotline.admin_api import AdminEndpoint
-
-        token = settings.raw["admin"].get("token")
+        """``/api/admin/sms/...`` (``web.sms_admin``) behind the admin bearer token (the booking
+        admin API, ``web.admin``, must be mounted first)."""
         admin = root.children[b"api"].children[b"admin"]
-        outbox, sender = self.outbox, self.sender
-
-        async def status(request: Any) -> Any:
-            return {"bound": sender.bound, **(await outbox.counts())}
-
-        async def dead(request: Any) -> Any:
-            limit = int((request.args.get(b"limit") or [b"100"])[0])
-            return {"dead": await outbox.dead_letters(max(1, min(limit, 1000)))}
-
-        async def message(request: Any) -> Any:
-            key = (request.args.get(b"key") or [b""])[0].decode("utf-8", "replace")
-            state = await outbox.state(key)
-            if not state:
-                return {"key": key, "state": None}
-            to = state.get("to", "")
-            return {"key": key, **{k: v for k, v in state.items() if k not in ("to", "text")},
-                    "to": mask_tail(to)}
-
-        sms = Resource()
-        sms.putChild(b"status", AdminEndpoint(token, status, None))
-        sms.putChild(b"dead", AdminEndpoint(token, dead, None))
-        sms.putChild(b"message", AdminEndpoint(token, message, None))
-        admin.putChild(b"sms", sms)
+        admin.putChild(b"sms", sms_admin_resource(self.outbox, self.sender,
+                                                  settings.raw["admin"].get("token")))
 
     async def stop(self) -> None:
         await stop_all(self._stoppers, "sms")

@@ -2,7 +2,7 @@
 
 A value written ``{speak:notice}`` cannot be built beforehand. With live speech on
 (``ivr.live_speech``), the call hands Asterisk a URL, ``EXEC Playback http://…/<lang>/<key>.wav``
-(Asterisk's HTTP media cache fetches and caches it), and ``hotline.live_speech`` renders the text
+(Asterisk's HTTP media cache fetches and caches it), and ``web.live_speech`` renders the text
 on the first request with espeak-ng + sox (the build's voice and trimming), keeping the file
 under its content hash: a text said again is served from disk, by hotline and by Asterisk's
 cache. Only texts a call has asked for are rendered, so the endpoint synthesises nothing a

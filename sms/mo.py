@@ -7,7 +7,7 @@ Commands (keywords configurable; Chinese, pinyin initials and English by default
     SM 44030519900101001X | 实名 … | REG …              bind a resident ID to this phone
 
 Full-width characters are folded (NFKC), case and separators ignored, so ``ｑｘ　１２３…``
-works.  Anything else is ``help``.  ``hotline.mo`` executes commands against booking.
+works.  Anything else is ``help``.  ``notify.mo`` executes commands against booking.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-OURS = ("hotline", "ivr", "ussd", "menus", "booking", "sms")
+OURS = ("hotline", "ivr", "ussd", "menus", "booking", "sms", "web", "notify")
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 
 

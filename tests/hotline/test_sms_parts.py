@@ -15,7 +15,7 @@ import pytest
 
 from booking.catalog import load_catalog
 from booking.rules import day_label
-from hotline.notify import Renderer, load_templates
+from notify.templates import Renderer, load_templates
 from sms import encoding
 
 ROOT = Path(__file__).resolve().parents[2]

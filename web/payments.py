@@ -24,7 +24,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
 from booking.api import BookingError
-from hotline.web import MAX_BODY, error_body, write_json
+from web.jsonapi import MAX_BODY, error_body, write_json
 
 log = Logger()
 SIGNATURE_HEADER = b"x-hotline-signature"

@@ -18,10 +18,10 @@ from twisted.web.server import Site
 from booking import keys
 from booking.api import BookingRequest
 from booking.store import RedisBookingService
-from hotline.admin_api import install_booking
-from hotline.payments_api import sign, simulate_payment
 from hotline.settings import load_settings
-from hotline.web import build_root
+from web.admin import install_booking
+from web.payments import sign, simulate_payment
+from web.root import build_root
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET, TOKEN = "s3cret", "t0ken"

@@ -17,7 +17,8 @@ from twisted.web.server import Site
 from hotline.app import http_edge
 from hotline.httpport import GatewayHttpFactory
 from hotline.settings import SettingsError, load_settings
-from hotline.web import KioskAccess, build_root
+from web.kiosk import KioskAccess
+from web.root import build_root
 
 LIMIT = 30  # kiosk_failures_per_address_per_minute of the shipped hospital (the default)
 

@@ -1,4 +1,4 @@
-"""Hospital admin API under ``/api/admin/`` (bearer token ``admin.token``), and booking wiring.
+"""Hospital admin API under ``/api/admin/`` (bearer token ``admin.token``), and its mounting.
 
 Every request needs ``Authorization: Bearer <admin.token>``; without a configured token the API
 answers 503, with a wrong or missing one 401. Endpoints (docs/booking.md, "Admin API"):
@@ -26,11 +26,10 @@ from twisted.logger import Logger
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
-from booking.admin import CSV_FIELDS
-from booking.api import BookingError
-from hotline.payments_api import PaymentCallback
-from hotline.web import ERROR_STATUS, error_body, read_json, write_json
+from booking.api import CSV_FIELDS, BookingError
 from pii import mask_tail
+from web.jsonapi import ERROR_STATUS, error_body, read_json, write_json
+from web.payments import PaymentCallback
 
 log = Logger()
 Handler = Callable[[Request], Awaitable[Any]]

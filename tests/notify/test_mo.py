@@ -1,5 +1,5 @@
 """MO text commands: pure parsing and reassembly (sms.mo), then run against the real booking
-service through hotline.mo, each answered by SMS."""
+service through notify.mo, each answered by SMS."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from booking.catalog import load_catalog
 from booking.idcard import check_char
 from booking.rules import day_label
 from booking.store import RedisBookingService
-from hotline.mo import MoCommands
-from hotline.notify import Renderer, load_templates
+from notify.mo import MoCommands
+from notify.templates import Renderer, load_templates
 from sms.mo import Command, Keywords, Reassembler, parse
 from sms.testing import RecordingSender
 

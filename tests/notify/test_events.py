@@ -1,4 +1,4 @@
-"""hotline.events: the hl:events stream -> durable SMS outbox, acknowledged only after the write.
+"""notify.events: the hl:events stream -> durable SMS outbox, acknowledged only after the write.
 
 Real Redis; events are XADDed exactly as booking's Lua does, and one test books through the
 real booking service."""
@@ -19,8 +19,8 @@ from booking.catalog import load_catalog
 from booking.idcard import check_char
 from booking.rules import day_label
 from booking.store import RedisBookingService
-from hotline.events import REMINDERS, EventConsumer
-from hotline.notify import Renderer, load_templates
+from notify.events import REMINDERS, EventConsumer
+from notify.templates import Renderer, load_templates
 from sms.api import OutgoingSms
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -194,7 +194,7 @@ async def test_a_real_booking_reaches_the_outbox_through_the_stream(redis) -> No
 
 
 def test_bad_templates_are_refused(tmp_path: Path) -> None:
-    from hotline.notify import TemplateError
+    from notify.templates import TemplateError
 
     bad = tmp_path / "sms.yaml"
     bad.write_text("booked: {zh: '{tcode}'}\nreminder: {zh: '{nope}'}\n", encoding="utf-8")

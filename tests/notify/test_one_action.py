@@ -17,9 +17,9 @@ from booking.catalog import load_catalog
 from booking.idcard import check_char
 from booking.rules import day_label
 from booking.store import RedisBookingService
-from hotline.events import EventConsumer
-from hotline.mo import MoCommands
-from hotline.notify import Renderer, load_templates
+from notify.events import EventConsumer
+from notify.mo import MoCommands
+from notify.templates import Renderer, load_templates
 from sms import encoding
 from sms.redis_outbox import RedisOutbox
 from sms.smsc import start_smsc

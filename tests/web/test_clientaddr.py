@@ -1,11 +1,11 @@
-"""The client address limits are keyed on (``hotline.clientaddr``): X-Forwarded-For is read from
+"""The client address limits are keyed on (``web.clientaddr``): X-Forwarded-For is read from
 the right and only through trusted proxies; IPv6 clients are keyed by their /64."""
 
 from __future__ import annotations
 
 import pytest
 
-from hotline.clientaddr import client_address, parse_address, parse_networks
+from web.clientaddr import client_address, parse_address, parse_networks
 
 PROXIES = parse_networks(["10.0.0.0/8", "2001:db8:ffff::1"])
 

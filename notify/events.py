@@ -28,11 +28,10 @@ from twisted.internet import defer, task
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from hotline import metrics
-from hotline.notify import Renderer
+from notify.templates import CountBooking, Renderer, no_count
 from sms.api import OutgoingSms
 
-log = Logger(namespace="hotline.events")
+log = Logger(namespace="notify.events")
 
 STREAM = "hl:events"
 REMINDERS = "hl:{sms}:rem"  # zset: tcode -> due time
@@ -54,7 +53,10 @@ class EventConsumer:
                  catalog: Any, consumer: str = "sms-1", group: str = "sms",
                  stream: str = STREAM, batch: int = 200, interval: float = 0.05,
                  reminder_hour: int = 18, claim_idle: float = 60.0,
-                 validity: Mapping[str, float] | None = None) -> None:
+                 validity: Mapping[str, float] | None = None,
+                 count: CountBooking = no_count) -> None:
+        """``count(outcome, channel)``: the wiring's booking counter (a sweeper's no-show is
+        counted here, once)."""
         self.redis = redis
         self.sender = sender
         self.renderer = renderer
@@ -66,6 +68,7 @@ class EventConsumer:
         self.reminder_hour = reminder_hour
         self.claim_idle_ms = int(claim_idle * 1000)
         self.validity = {**DEFAULT_VALIDITY, **(validity or {})}
+        self.count = count
         self._loop: task.LoopingCall | None = None
         self._running: defer.Deferred[Any] | None = None
         self.handled = 0
@@ -143,7 +146,7 @@ class EventConsumer:
         drop: list[str] = []
         for _, event in entries:
             if event.get("type") == "no_show":  # the sweeper's: counted once, by the consumer
-                metrics.booking("no_show", "sweep")
+                self.count("no_show", "sweep")
             try:
                 writes.extend(self._effects(event, schedule, drop))
             except Exception as exc:  # a malformed event must not block the stream

@@ -4,7 +4,7 @@ A missing template or a field a kind does not have is a configuration error foun
 when the first patient books.  The ``reasons`` section gives the patient-language text of each
 refusal code (``booking.api.BookingError.code``) that an SMS answer may carry, so a Chinese
 SMS never quotes an English reason; they are kept as kinds ``reason.<code>``.  ``Renderer``
-fills a template from a booking event (the ``hl:events`` stream, ``hotline.events``) or from a
+fills a template from a booking event (the ``hl:events`` stream, ``notify.events``) or from a
 booking's fields.
 """
 
@@ -45,6 +45,11 @@ REASON_CODES = {  # the codes an SMS answer can carry (cancel and register refus
     "no_show", "held", "invalid_id", "limit", "blacklisted", "bad_request", "other",
 }
 REQUIRED = ("booked",)  # older configs carry only this one; other kinds are skipped if absent
+CountBooking = Callable[[str, str], None]  # (outcome, channel): the wiring's metrics counter
+
+
+def no_count(outcome: str, channel: str) -> None:
+    """The default counter: counts nothing (tests, tools without metrics)."""
 
 
 class TemplateError(ValueError):

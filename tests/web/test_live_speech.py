@@ -14,13 +14,13 @@ from twisted.web.client import Agent, readBody
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
-from hotline.live_speech import LiveSpeechResource
 from ivr.agi import AgiReply
 from ivr.compose import compose, text_name
 from ivr.live import LiveSpeech
 from ivr.render import render_output
 from menus.template import parse, render_parts
 from menus.types import Output, Wait
+from web.live_speech import LiveSpeechResource
 
 NOTICE = "今日专家门诊停诊"
 

@@ -13,7 +13,7 @@ from booking.catalog import load_catalog
 from booking.idcard import check_char
 from booking.store import RedisBookingService
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 NOW = dt.datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # a Wednesday morning
 
 

@@ -19,7 +19,7 @@ from twisted.web.server import Request as WebRequest
 from ivr.live import KEY, LiveSpeech
 from ivr.prompts import render_wav
 
-log = structlog.get_logger("hotline.live_speech")
+log = structlog.get_logger("web.live_speech")
 
 
 class LiveSpeechResource(Resource):

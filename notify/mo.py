@@ -22,27 +22,29 @@ from twisted.internet import defer
 from twisted.logger import Logger
 
 from booking.api import BookingError
-from hotline import metrics
-from hotline.notify import Renderer
+from notify.templates import CountBooking, Renderer, no_count
 from sms.api import OutgoingSms
 from sms.mo import Command, Keywords, parse
 
-log = Logger(namespace="hotline.mo")
+log = Logger(namespace="notify.mo")
 ENGLISH = {"CANCEL", "QUERY", "REG", "HELP"}
 Notice = Callable[[str, Mapping[str, str]], OutgoingSms]  # (kind, event) -> its SMS
 
 
 class MoCommands:
     def __init__(self, booking: Any, sender: Any, renderer: Renderer, clock: Any, *,
-                 keywords: Keywords | None = None, notice: Notice | None = None) -> None:
-        """``notice`` builds an event's SMS (``hotline.events.EventConsumer.message``): with it
-        a cancel is answered by the cancellation notice itself."""
+                 keywords: Keywords | None = None, notice: Notice | None = None,
+                 count: CountBooking = no_count) -> None:
+        """``notice`` builds an event's SMS (``notify.events.EventConsumer.message``): with it
+        a cancel is answered by the cancellation notice itself. ``count(outcome, channel)``:
+        the wiring's booking counter."""
         self.booking = booking
         self.notice = notice
         self.sender = sender
         self.renderer = renderer
         self.clock = clock
         self.keywords = keywords or Keywords()
+        self.count = count
 
     def handle(self, to: str, source: str, text: str) -> defer.Deferred[str]:
         """ESME ``on_message`` hook: (our short code, the patient's number, the whole text)."""
@@ -88,7 +90,7 @@ class MoCommands:
                 if err.code == "cancelled":  # only its owner learns that: one SMS per cancel
                     return OutgoingSms(msisdn, reply, f"cancelled:{command.arg}", "mo_reply")
                 return reply
-            metrics.booking("cancelled", "sms")
+            self.count("cancelled", "sms")
             return self._cancel_notice(booking) or text("mo_cancelled", lang, tcode=booking.tcode)
         if command.action == "query":
             bookings = await self.booking.bookings_for(msisdn)
