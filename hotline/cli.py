@@ -79,7 +79,7 @@ def default_config(path: Path | None) -> Path | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command in ("menus", "simulate"):
+    if args.command == "menus":
         from hotline.cli_menus import dispatch
 
         code = dispatch(args)
@@ -87,6 +87,15 @@ def main(argv: list[str] | None = None) -> int:
         return code
     from hotline.settings import load_settings
 
+    if args.command == "simulate":
+        from hotline.simulate import main as simulate
+
+        try:
+            settings = load_settings(default_config(args.config))
+        except CONFIG_ERRORS as exc:
+            print(f"hotline: cannot simulate: {exc}", file=sys.stderr)
+            return 2
+        return simulate(args, settings)
     if args.command == "config":
         return config_command(args)
     overrides: dict[str, Any] = {}

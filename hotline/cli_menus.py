@@ -44,7 +44,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def dispatch(args: argparse.Namespace) -> int | None:
-    """Run ``menus``/``simulate`` commands; None for other commands."""
+    """Run ``menus`` commands; None for other commands (``simulate`` needs the settings:
+    ``hotline.cli`` runs it)."""
     if args.command == "menus" and args.menus_command == "check":
         prompts = prompt_names(args.prompts) if args.prompts is not None else None
         catalog = None
@@ -65,10 +66,6 @@ def dispatch(args: argparse.Namespace) -> int | None:
         )
     if args.command == "menus" and args.menus_command == "graph":
         return graph(args.file, args.output)
-    if args.command == "simulate":
-        from hotline.simulate import main as simulate
-
-        return simulate(args)
     return None
 
 

@@ -17,8 +17,9 @@ import sys
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from hotline.simulate_render import render
 from menus.driver import ChannelEffects, Dialogue
 from menus.types import (
     Digits,
@@ -28,11 +29,12 @@ from menus.types import (
     Input,
     NoInput,
     Output,
-    Say,
-    SayDigits,
     Session,
     Wait,
 )
+
+if TYPE_CHECKING:  # the CLI builds its parser from add_parser: keep that import light
+    from hotline.settings import Settings
 
 ReadLine = Callable[[str], Awaitable[str | None]]  # prompt -> line (None at end of input)
 Write = Callable[[str], None]
@@ -51,41 +53,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         action="store_true",
         help="ivr: drive the menu directly instead of through FastAGI and the Asterisk stand-in",
     )
-
-
-def describe_wait(wait: Wait, lang: str) -> str:
-    """How the channel collects the next input, in words."""
-    count = (
-        f"{wait.min_digits} key(s)"
-        if wait.min_digits == wait.max_digits
-        else f"{wait.min_digits}-{wait.max_digits} keys, end with #"
-    )
-    star = ", * = X" if wait.allow_star else ""
-    return (
-        f"[waits for {count}{star}; first key within {wait.first_timeout_s:g} s, "
-        f"then {wait.inter_timeout_s:g} s between keys]"
-    )
-
-
-def render(output: Output, channel: str, lang: str) -> str:
-    """The output as the channel presents it: a USSD screen or the lines a call would say."""
-    if channel == "ussd":
-        head = "END" if output.ends else "CON"
-        body = output.text()
-        width = max((len(line) for line in body.splitlines()), default=0)
-        return f"--- {head} ({len(body)} chars) " + "-" * max(0, width - 10) + f"\n{body}\n"
-    lines: list[str] = []
-    for part in output.parts:
-        if isinstance(part, SayDigits):
-            lines.append("  say digits: " + " ".join(part.digits))
-        elif isinstance(part, Say):
-            name = f" [prompt {part.prompt}]" if part.prompt else ""
-            lines.append(f"  say{name}: {part.text}")
-    if output.wait is None:
-        lines.append("  [hang up]")
-    else:
-        lines.append("  " + describe_wait(output.wait, lang))
-    return "\n".join(lines) + "\n"
 
 
 def _input(line: str | None) -> Input:
@@ -205,18 +172,11 @@ async def _session(reactor: Any, args: argparse.Namespace, settings: Any) -> Non
             shutil.rmtree(scratch, ignore_errors=True)
 
 
-def main(args: argparse.Namespace) -> int:
+def main(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the simulation; ``hotline.cli`` loads ``settings`` (as for every other command)."""
     from twisted.internet import defer
     from twisted.internet.task import react
 
-    from hotline.cli import CONFIG_ERRORS, default_config
-    from hotline.settings import load_settings
-
-    try:
-        settings = load_settings(default_config(args.config))
-    except CONFIG_ERRORS as exc:
-        print(f"hotline: cannot simulate: {exc}", file=sys.stderr)
-        return 2
     try:
         react(lambda reactor: defer.ensureDeferred(_session(reactor, args, settings)))
     except SystemExit as exc:

@@ -14,6 +14,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 
+from hotline.simulate_render import render
 from ivr.simulator import AsteriskSimulator
 from ivr.simulator_rules import find_command, tokenize
 from ivr.simulator_steps import HANGUP, SILENCE, Dial
@@ -32,8 +33,6 @@ class SpeakingDialogue:
         self._write = write
 
     def _show(self, result: tuple[Session, Output]) -> tuple[Session, Output]:
-        from hotline.simulate import render
-
         session, output = result
         self._write(render(output, "ivr", session.lang))
         return result
