@@ -44,9 +44,10 @@ class Outbox:
         return defer.succeed(True)
 
 
-def consumer(redis: Any, sender: Outbox, clock: Clock, name: str = "sms-1") -> EventConsumer:
+def consumer(redis: Any, sender: Outbox, clock: Clock, name: str = "sms-1",
+             **options: Any) -> EventConsumer:
     return EventConsumer(redis, sender, Renderer(TEMPLATES, CATALOG, day_label), clock,
-                         catalog=CATALOG, consumer=name)
+                         catalog=CATALOG, consumer=name, **options)
 
 
 async def xadd(redis: Any, kind: str, tcode: str = "1234567890", day: str = "2026-11-27",
@@ -144,6 +145,20 @@ async def test_each_event_type_has_its_text_in_the_patients_language(redis) -> N
     assert await redis.execute_command("ZCARD", REMINDERS) == 0  # cancelled: no reminder
     assert await pending(redis) == 0  # the unknown type is acknowledged too, not stuck
     await events.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_no_show_is_counted_once_however_often_it_is_read(redis) -> None:
+    """The sweeper's no-shows are counted here (the consumer reads each event once to the ack)."""
+    counted: list[tuple[str, str]] = []
+    box = Outbox()
+    events = consumer(redis, box, clock_at(), count=lambda *c: counted.append(c))
+    await events.start(loop=False)
+    await xadd(redis, "no_show", "1000000003")
+    await xadd(redis, "booked", "1000000001")
+    await events.poll()
+    await events.poll()
+    assert counted == [("no_show", "sweep")]
 
 
 @pytest_twisted.ensureDeferred

@@ -1,4 +1,5 @@
-"""Payment callback and admin API over real HTTP on 127.0.0.1, booking on the real Redis."""
+"""Payment callback over real HTTP on 127.0.0.1 (the payment simulator is a real client) and the
+admin API through StubTreq, booking on the real Redis."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import pytest_twisted
 import treq
 from demo_booking import demo_service, valid_id
 from twisted.internet.task import Clock
 from twisted.logger import formatEvent, globalLogPublisher
 from twisted.web.server import Site
+from web_stub import stub_treq
 
 from booking import keys
 from booking.api import BookingRequest
@@ -34,8 +37,9 @@ def reactor() -> Any:
     return r
 
 
-@pytest_twisted.async_yield_fixture
-async def server(redis, tmp_path: Path):
+@pytest.fixture
+def site(redis, tmp_path: Path):
+    """(booking service, the HTTP tree, booking's clock) on a pay-to-confirm hospital."""
     text = (ROOT / "config/hospital.yaml").read_text(encoding="utf-8")
     text = text.replace("payment: pay_at_hospital", "payment: pay_to_confirm")
     path = tmp_path / "hospital.yaml"
@@ -44,11 +48,17 @@ async def server(redis, tmp_path: Path):
     settings = load_settings(None, {"payments": {"secret": SECRET}, "admin": {"token": TOKEN}})
     root = build_root(service, redis.ping)
     stoppers = install_booking(root, service, settings, Clock())
+    yield service, root, clock
+    for stop in stoppers:
+        stop()
+
+
+@pytest_twisted.async_yield_fixture
+async def server(site):
+    service, root, clock = site
     port = reactor().listenTCP(0, Site(root), interface="127.0.0.1")
     yield service, port.getHost().port, clock
     await port.stopListening()
-    for stop in stoppers:
-        stop()
 
 
 async def hold(service: RedisBookingService, n: int) -> str:
@@ -56,11 +66,11 @@ async def hold(service: RedisBookingService, n: int) -> str:
     return (await service.book(req)).tcode
 
 
-async def admin(port: int, method: str, path: str, body: Any = None, token: str | None = TOKEN):
+async def admin(http: Any, method: str, path: str, body: Any = None, token: str | None = TOKEN):
     headers = {"authorization": f"Bearer {token}"} if token else {}
-    url = f"http://127.0.0.1:{port}/api/admin/{path}"
+    url = f"http://hotline.example/api/admin/{path}"
     data = json.dumps(body).encode() if body is not None else None
-    response = await treq.request(method, url, data=data, headers=headers)
+    response = await http.request(method, url, data=data, headers=headers)
     return response.code, await response.text("utf-8")
 
 
@@ -136,11 +146,11 @@ async def test_payment_after_expiry_is_a_refund(server) -> None:
 
 
 @pytest_twisted.ensureDeferred
-async def test_admin_needs_the_bearer_token(server) -> None:
-    _, port, _ = server
-    assert (await admin(port, "GET", "fill?day=2026-11-27", token=None))[0] == 401
-    assert (await admin(port, "GET", "fill?day=2026-11-27", token="nope"))[0] == 401
-    status, text = await admin(port, "GET", "fill?day=2026-11-27")
+async def test_admin_needs_the_bearer_token(site) -> None:
+    http = stub_treq(site[1])
+    assert (await admin(http, "GET", "fill?day=2026-11-27", token=None))[0] == 401
+    assert (await admin(http, "GET", "fill?day=2026-11-27", token="nope"))[0] == 401
+    status, text = await admin(http, "GET", "fill?day=2026-11-27")
     assert status == 200
     rows = json.loads(text)["sessions"]
     nk_am = next(r for r in rows if (r["dept"], r["session"]) == ("nk", "am"))
@@ -148,26 +158,27 @@ async def test_admin_needs_the_bearer_token(server) -> None:
 
 
 @pytest_twisted.ensureDeferred
-async def test_admin_share_csv_and_session_cancel(server) -> None:
-    service, port, _ = server
+async def test_admin_share_csv_and_session_cancel(site) -> None:
+    service, root, _ = site
+    http = stub_treq(root)
     codes = [await hold(service, n) for n in (4, 5, 6)]
     for n, code in enumerate(codes):
         await service.confirm_payment(code, f"p{n}")
-    status, text = await admin(port, "POST", "share", {"dept": "nk", "share": 0.01})
+    status, text = await admin(http, "POST", "share", {"dept": "nk", "share": 0.01})
     assert status == 200
     assert json.loads(text)["quotas"]["2026-11-27:am"] == 3  # clamped to the 3 already booked
-    status, csv_text = await admin(port, "GET", "bookings.csv?day=2026-11-27")
+    status, csv_text = await admin(http, "GET", "bookings.csv?day=2026-11-27")
     lines = csv_text.strip().splitlines()
     assert lines[0].startswith("tcode,dept,day") and len(lines) == 4
     assert valid_id(4) not in csv_text and valid_id(4)[-4:] in csv_text
     status, text = await admin(
-        port, "POST", "session", {"dept": "nk", "day": "2026-11-27", "session": "am", "places": 2}
+        http, "POST", "session", {"dept": "nk", "day": "2026-11-27", "session": "am", "places": 2}
     )
     assert json.loads(text)["cancelled"] == [codes[-1]]  # latest first
     assert (await service._load(codes[-1])).status.value == "cancelled"
-    status, text = await admin(port, "POST", "reconcile", {})
+    status, text = await admin(http, "POST", "reconcile", {})
     assert (status, json.loads(text)) == (200, {"drift": []})
-    assert (await admin(port, "POST", "share", {"dept": "nk"}))[0] == 400
+    assert (await admin(http, "POST", "share", {"dept": "nk"}))[0] == 400
 
 
 @pytest_twisted.ensureDeferred

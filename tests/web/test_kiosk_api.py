@@ -1,6 +1,7 @@
-"""The kiosk API over real HTTP on 127.0.0.1, through the HTTP port, booking on the real Redis:
-wrong T-codes limited per client address whatever kiosk_id is sent, X-Forwarded-For believed
-only from a trusted proxy, and the optional kiosk registry."""
+"""The kiosk API over HTTP (StubTreq, the client at 127.0.0.1), booking on the real Redis: wrong
+T-codes limited per client address whatever kiosk_id is sent, X-Forwarded-For believed only
+from a trusted proxy, and the optional kiosk registry. Over a real socket through the HTTP
+port: tests/hotline/test_end_to_end.py."""
 
 from __future__ import annotations
 
@@ -10,12 +11,10 @@ from typing import Any
 
 import pytest
 import pytest_twisted
-import treq
 from demo_booking import demo_service
-from twisted.web.server import Site
+from web_stub import stub_treq
 
 from hotline.app import http_edge
-from hotline.httpport import GatewayHttpFactory
 from hotline.settings import SettingsError, load_settings
 from web.kiosk import KioskAccess
 from web.root import build_root
@@ -23,24 +22,16 @@ from web.root import build_root
 LIMIT = 30  # kiosk_failures_per_address_per_minute of the shipped hospital (the default)
 
 
-def reactor() -> Any:
-    from twisted.internet import reactor as r
-
-    return r
-
-
 class Kiosk:
     def __init__(self, redis: Any, settings: dict[str, Any]) -> None:
         self.service, self.clock = demo_service(redis)
         access = KioskAccess.from_settings(settings)
-        root = build_root(self.service, redis.ping, kiosk_access=access)
-        self.listening = reactor().listenTCP(0, GatewayHttpFactory(Site(root), {}),
-                                             interface="127.0.0.1")
-        self.url = f"http://127.0.0.1:{self.listening.getHost().port}/api/kiosk/verify"
+        self.http = stub_treq(build_root(self.service, redis.ping, kiosk_access=access))
+        self.url = "http://kiosk.example/api/kiosk/verify"
 
     async def verify(self, tcode: str, kiosk_id: str, **headers: str) -> tuple[int, Any, Any]:
         data = json.dumps({"tcode": tcode, "kiosk_id": kiosk_id}).encode()
-        response = await treq.post(self.url, data=data,
+        response = await self.http.post(self.url, data=data,
                                    headers={k.replace("_", "-"): v for k, v in headers.items()})
         body = json.loads(await response.text("utf-8"))
         return response.code, body, response.headers.getRawHeaders(b"retry-after")
@@ -48,15 +39,10 @@ class Kiosk:
 
 @pytest.fixture
 def make(redis: Any):
-    started: list[Kiosk] = []
-
     def build(settings: dict[str, Any] | None = None) -> Kiosk:
-        started.append(Kiosk(redis, settings or {}))
-        return started[-1]
+        return Kiosk(redis, settings or {})
 
-    yield build
-    for kiosk in started:
-        kiosk.listening.stopListening()
+    return build
 
 
 def guesses(n: int) -> list[str]:
