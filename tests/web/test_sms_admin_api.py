@@ -1,5 +1,6 @@
-"""``/api/admin/sms/...`` through StubTreq on the real Redis outbox: behind the admin token, and no
-full phone number or message text in any answer."""
+"""``/api/admin/sms/...`` through StubTreq on the real Redis outbox: behind the admin token, and
+no full phone number or message text in any answer (the wired server: tests/sms/test_sms_admin.py).
+"""
 
 from __future__ import annotations
 
