@@ -31,10 +31,13 @@ ERROR_STATUS = {
 }
 
 
+REASONS = {429: b"Too Many Requests"}
+
+
 def write_json(request: Request, status: int, body: dict[str, Any]) -> None:
     if request.finished or request._disconnected:  # type: ignore[attr-defined]
         return
-    request.setResponseCode(status)
+    request.setResponseCode(status, REASONS.get(status))  # twisted.web knows no 429 phrase
     request.setHeader(b"content-type", b"application/json; charset=utf-8")
     request.write(json.dumps(body, ensure_ascii=False).encode("utf-8"))
     request.finish()

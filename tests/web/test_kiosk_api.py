@@ -34,6 +34,7 @@ class Kiosk:
         response = await self.http.post(self.url, data=data,
                                    headers={k.replace("_", "-"): v for k, v in headers.items()})
         body = json.loads(await response.text("utf-8"))
+        self.phrase = response.phrase
         return response.code, body, response.headers.getRawHeaders(b"retry-after")
 
 
@@ -61,6 +62,7 @@ async def test_rotating_kiosk_id_on_120_random_guesses_gets_429_after_30(make) -
     assert body["error"]["code"] == "rate_limited"
     assert retry_after is not None and 1 <= int(retry_after[0]) <= 60
     assert body["error"]["retry_after_s"] == int(retry_after[0])
+    assert kiosk.phrase == b"Too Many Requests"
     kiosk.clock.advance(60)  # the minute has passed: this address may try again
     assert (await kiosk.verify("0000000001", kiosk_id="kiosk-x"))[0] == 404
 
