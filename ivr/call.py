@@ -13,71 +13,25 @@ Every call leaves one ``ivr.call_record`` log line (``ivr.states.CallRecord``).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
-
-import phonenumbers
+from typing import Any
 
 from ivr.agi import AgiEnv, AgiProtocol, AgiReply, CallEnded
 from ivr.channel import ChannelEffects
 from ivr.compose import Lexicon, Live
 from ivr.render import prompt_name, render_output
 from ivr.states import CallRecord, CallState, Deadlines, Ended, check_transition
+from menus.driver import DialogueLike
 from menus.types import Digits, HangUp, Input, NoInput, Output, Session
+from phone import caller_msisdn
 
 S = CallState
-__all__ = ["Call", "DialogueLike", "Ended", "normalise_msisdn", "prompt_name"]
-
-
-class DialogueLike(Protocol):
-    """What a call needs from ``menus.driver.Dialogue``."""
-
-    async def begin(
-        self, menu: str, *, channel: str, msisdn: str, lang: str | None = None
-    ) -> tuple[Session, Output]: ...
-
-    async def resume(self, session: Session, inp: Input) -> tuple[Session, Output]: ...
-
-
-@functools.lru_cache(maxsize=65536)
-def normalise_msisdn(callerid: str | None, region: str = "CN") -> str:
-    """Caller ID → E.164 digits without '+'; '' when withheld or not a valid number.
-    Cached: phonenumbers parsing costs more than a short call's menu work, and callers call
-    again."""
-    if not callerid:
-        return ""
-    raw = callerid.strip()
-    if raw.isdigit() and raw.startswith("86") and len(raw) == 13:
-        raw = "+" + raw  # a mobile number with the country code but no '+'
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
-        return ""
-    if not phonenumbers.is_valid_number(number):
-        return ""
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
+__all__ = ["Call", "Ended", "prompt_name"]
 
 
 def _dead_ok(words: tuple[str, ...]) -> bool:
     """Commands that still run on a dead channel: a transfer's tail (Dial, DIALSTATUS)."""
     return words[:2] in (("EXEC", "Dial"), ("GET", "VARIABLE"))
-
-
-_ACCEPTS: dict[type, bool] = {}
-
-
-def accepts_channel_effects(dialogue: object) -> bool:
-    """True when ``dialogue.begin`` takes ``channel_effects`` (contract 2; older drivers don't)."""
-    kind = type(dialogue)
-    if kind not in _ACCEPTS:
-        import inspect
-
-        params = inspect.signature(dialogue.begin).parameters  # type: ignore[attr-defined]
-        _ACCEPTS[kind] = "channel_effects" in params or any(
-            p.kind is p.VAR_KEYWORD for p in params.values()
-        )
-    return _ACCEPTS[kind]
 
 
 class Call:
@@ -106,7 +60,7 @@ class Call:
         self.env = env
         self.dialogue = dialogue
         self.menu = env.script or default_menu or ""
-        self.msisdn = normalise_msisdn(env.callerid)
+        self.msisdn = caller_msisdn(env.callerid)
         self.deadlines = deadlines or Deadlines()
         self.state = S.CONNECTED
         self.session: Session | None = None
@@ -125,9 +79,6 @@ class Call:
             dial_timeout_s=dial_timeout_s,
             on_state=self._transferring,
             on_outcome=self._transfer_outcome,
-        )
-        self._kw: dict[str, Any] = (
-            {"channel_effects": self.channel.run} if accepts_channel_effects(dialogue) else {}
         )
         agi.on_hangup = self._heard_hangup
 
@@ -178,7 +129,7 @@ class Call:
                 channel="ivr",
                 msisdn=self.msisdn,
                 lang=self.env.params.get("lang"),
-                **self._kw,
+                channel_effects=self.channel.run,
             )
             self.log.debug("ivr.call_start")
             self._to(S.PLAYING)
@@ -231,7 +182,9 @@ class Call:
         self.record.inputs += 1
         if isinstance(inp, NoInput):
             self.record.timeouts += 1
-        self.session, self._last_output = await self.dialogue.resume(self.session, inp, **self._kw)
+        self.session, self._last_output = await self.dialogue.resume(
+            self.session, inp, channel_effects=self.channel.run
+        )
         same = self.session.node == before and self.session.lang == lang  # not a language choice
         if isinstance(inp, Digits) and same and not self._last_output.ends:
             self.record.invalid += 1
@@ -246,7 +199,7 @@ class Call:
         if self.session is None or self.session.ended or final:
             return
         try:
-            await self.dialogue.resume(self.session, HangUp(), **self._kw)
+            await self.dialogue.resume(self.session, HangUp(), channel_effects=self.channel.run)
         except Exception:
             self.log.exception("ivr.hangup_feed_failed")
 
@@ -262,7 +215,6 @@ class Call:
         if self._on_record is not None:
             self._on_record(self.record)
         self.channel.release()  # break the call <-> channel effects cycle
-        self._kw = {}
 
     # ------------------------------------------------------------------ commands
 

@@ -20,7 +20,7 @@ from typing import Any
 from twisted.logger import Logger
 
 from pii import mask_tail
-from ussd.at import BadRequest, normalise_msisdn
+from ussd.at import BadRequest, form_msisdn
 from ussd.gateway import HopReply
 from ussd.httpbase import GatewayResource, answer_hop
 from ussd.wire import Answer, GatewayRequest, GatewayResponse, json_response
@@ -69,11 +69,11 @@ def parse_hop(raw: bytes, region: str = "CN") -> dict[str, Any]:
     mobile = out["Mobile"].strip()
     if mobile.isdigit():  # gateways send E.164 digits without '+'; a national number also works
         try:
-            out["msisdn"] = normalise_msisdn("+" + mobile, region)
+            out["msisdn"] = form_msisdn("+" + mobile, region)
         except BadRequest:
-            out["msisdn"] = normalise_msisdn(mobile, region)
+            out["msisdn"] = form_msisdn(mobile, region)
     else:
-        out["msisdn"] = normalise_msisdn(mobile, region)
+        out["msisdn"] = form_msisdn(mobile, region)
     return out
 
 
