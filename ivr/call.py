@@ -20,12 +20,12 @@ from ivr.agi import AgiEnv, AgiProtocol, AgiReply, CallEnded
 from ivr.channel import ChannelEffects
 from ivr.compose import Lexicon, Live
 from ivr.render import prompt_name, render_output
-from ivr.states import CallRecord, CallState, Deadlines, Ended, check_transition
+from ivr.states import CallEvent, CallRecord, CallState, Deadlines, Ended, Phase, advance
 from menus.driver import DialogueLike
 from menus.types import Digits, HangUp, Input, NoInput, Output, Session
 from phone import caller_msisdn
 
-S = CallState
+S, E = CallState, CallEvent
 __all__ = ["Call", "Ended", "prompt_name"]
 
 
@@ -62,7 +62,7 @@ class Call:
         self.menu = env.script or default_menu or ""
         self.msisdn = caller_msisdn(env.callerid)
         self.deadlines = deadlines or Deadlines()
-        self.state = S.CONNECTED
+        self.phase = Phase()
         self.session: Session | None = None
         self._log: Any = None
         self.record = CallRecord(
@@ -77,7 +77,7 @@ class Call:
             msisdn=self.msisdn,
             targets=transfer_targets or {},
             dial_timeout_s=dial_timeout_s,
-            on_state=self._transferring,
+            on_event=self._fire,
             on_outcome=self._transfer_outcome,
         )
         agi.on_hangup = self._heard_hangup
@@ -92,22 +92,13 @@ class Call:
 
     # ------------------------------------------------------------------ the machine
 
-    def _to(self, new: CallState) -> None:
-        if new is self.state:
-            return
-        check_transition(self.state, new)
-        self.state = new
+    @property
+    def state(self) -> CallState:
+        return self.phase.state
 
-    def _transferring(self, state: CallState | None) -> None:
-        """Enter TRANSFERRING (``state``) or go back to where the effect was asked (None):
-        a menu may transfer from its first node (STARTING) or later (THINKING)."""
-        if state is not None:
-            self._before_transfer = self.state
-            self._to(state)
-        else:
-            self._to(self._before_transfer)
-
-    _before_transfer: CallState = S.THINKING
+    def _fire(self, event: CallEvent) -> None:
+        """Move the machine (``ivr.states.MOVES``); render and channel effects report here."""
+        self.phase = advance(self.phase, event)
 
     def _heard_hangup(self) -> None:
         if self.record.hangup_at is None:
@@ -123,7 +114,7 @@ class Call:
         try:
             if not self.menu:
                 raise Ended("no menu in agi_network_script", hung_up=False, result="error")
-            self._to(S.STARTING)
+            self._fire(E.BEGIN)
             self.session, output = await self.dialogue.begin(
                 self.menu,
                 channel="ivr",
@@ -132,12 +123,12 @@ class Call:
                 channel_effects=self.channel.run,
             )
             self.log.debug("ivr.call_start")
-            self._to(S.PLAYING)
+            self._fire(E.OUTPUT)
             await self._command("ANSWER")
             while True:
                 final = output.ends
-                if self.state is not S.PLAYING:
-                    self._to(S.PLAYING)
+                if self.state is not S.PLAYING:  # not the first output: PLAYING since ANSWER
+                    self._fire(E.OUTPUT)
                 self.record.visit(self.session.node)
                 lang = self.session.lang
                 if lang != self._sound_lang:  # the caller chose a language, or the URL did
@@ -147,13 +138,13 @@ class Call:
                     self._command,
                     output,
                     lang,
-                    self._to,
+                    self._fire,
                     batch=self.batch_prompts,
                     lexicon=self.lexicons.get(lang),
                     live=self.live,
                 )
                 if final:
-                    self._to(S.FINISHING)
+                    self._fire(E.FINAL)
                     await self._command("HANGUP")
                     self.record.result = "completed"
                     self.record.end_node = self.session.node
@@ -178,7 +169,7 @@ class Call:
     async def _resume(self, inp: Input) -> None:
         assert self.session is not None
         before, lang = self.session.node, self.session.lang
-        self._to(S.THINKING)
+        self._fire(E.INPUT)
         self.record.inputs += 1
         if isinstance(inp, NoInput):
             self.record.timeouts += 1
@@ -195,7 +186,7 @@ class Call:
         """Tell the menu the caller is gone so it can drop holds and end the session."""
         if self.state is S.CLOSED:
             return
-        self._to(S.RELEASING)
+        self._fire(E.GONE)
         if self.session is None or self.session.ended or final:
             return
         try:
@@ -205,7 +196,7 @@ class Call:
 
     def _finish(self) -> None:
         if self.state is not S.CLOSED:
-            self._to(S.CLOSED)
+            self._fire(E.CLOSE)
         self.agi.close()
         if self.record.result == "hangup" and self.record.hangup_at is None:
             node = self.session.node if self.session else "-"

@@ -57,7 +57,7 @@ async def test_caller_effect_and_unconfigured_transfer() -> None:
             msisdn=msisdn,
             targets={},
             dial_timeout_s=30,
-            on_state=lambda s: None,
+            on_event=lambda event: None,
             on_outcome=outcomes.append,
         )
 
