@@ -15,8 +15,9 @@ from twisted.web.resource import Resource
 from hotline.menu_versions import MenuVersions
 from hotline.settings import Settings, SettingsError
 from menus.definition import MenuSource
+from menus.driver import DialogueLike
 from ussd.at import AtUssdResource
-from ussd.gateway import DialogueLike, UssdGateway
+from ussd.gateway import UssdGateway
 from ussd.httpbase import Adapter
 from ussd.hubtel import HubtelUssdResource
 from ussd.paging import ScreenLimits

@@ -1,7 +1,7 @@
 """Voice channel: menus over Asterisk FastAGI (docs/ivr.md)."""
 
 from ivr.agi import AgiEnv, AgiError, AgiProtocol, AgiReply, parse_env, parse_reply
-from ivr.call import Call, normalise_msisdn, prompt_name
+from ivr.call import Call, prompt_name
 from ivr.server import FastAGIFactory, listen_fastagi
 from ivr.states import CallRecord, CallState, Deadlines
 
@@ -16,7 +16,6 @@ __all__ = [
     "Deadlines",
     "FastAGIFactory",
     "listen_fastagi",
-    "normalise_msisdn",
     "parse_env",
     "parse_reply",
     "prompt_name",

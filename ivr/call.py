@@ -13,71 +13,25 @@ Every call leaves one ``ivr.call_record`` log line (``ivr.states.CallRecord``).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
-
-import phonenumbers
+from typing import Any
 
 from ivr.agi import AgiEnv, AgiProtocol, AgiReply, CallEnded
 from ivr.channel import ChannelEffects
 from ivr.compose import Lexicon, Live
 from ivr.render import prompt_name, render_output
-from ivr.states import CallRecord, CallState, Deadlines, Ended, check_transition
+from ivr.states import CallEvent, CallRecord, CallState, Deadlines, Ended, Phase, advance
+from menus.driver import DialogueLike
 from menus.types import Digits, HangUp, Input, NoInput, Output, Session
+from phone import caller_msisdn
 
-S = CallState
-__all__ = ["Call", "DialogueLike", "Ended", "normalise_msisdn", "prompt_name"]
-
-
-class DialogueLike(Protocol):
-    """What a call needs from ``menus.driver.Dialogue``."""
-
-    async def begin(
-        self, menu: str, *, channel: str, msisdn: str, lang: str | None = None
-    ) -> tuple[Session, Output]: ...
-
-    async def resume(self, session: Session, inp: Input) -> tuple[Session, Output]: ...
-
-
-@functools.lru_cache(maxsize=65536)
-def normalise_msisdn(callerid: str | None, region: str = "CN") -> str:
-    """Caller ID → E.164 digits without '+'; '' when withheld or not a valid number.
-    Cached: phonenumbers parsing costs more than a short call's menu work, and callers call
-    again."""
-    if not callerid:
-        return ""
-    raw = callerid.strip()
-    if raw.isdigit() and raw.startswith("86") and len(raw) == 13:
-        raw = "+" + raw  # a mobile number with the country code but no '+'
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
-        return ""
-    if not phonenumbers.is_valid_number(number):
-        return ""
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
+S, E = CallState, CallEvent
+__all__ = ["Call", "Ended", "prompt_name"]
 
 
 def _dead_ok(words: tuple[str, ...]) -> bool:
     """Commands that still run on a dead channel: a transfer's tail (Dial, DIALSTATUS)."""
     return words[:2] in (("EXEC", "Dial"), ("GET", "VARIABLE"))
-
-
-_ACCEPTS: dict[type, bool] = {}
-
-
-def accepts_channel_effects(dialogue: object) -> bool:
-    """True when ``dialogue.begin`` takes ``channel_effects`` (contract 2; older drivers don't)."""
-    kind = type(dialogue)
-    if kind not in _ACCEPTS:
-        import inspect
-
-        params = inspect.signature(dialogue.begin).parameters  # type: ignore[attr-defined]
-        _ACCEPTS[kind] = "channel_effects" in params or any(
-            p.kind is p.VAR_KEYWORD for p in params.values()
-        )
-    return _ACCEPTS[kind]
 
 
 class Call:
@@ -106,9 +60,9 @@ class Call:
         self.env = env
         self.dialogue = dialogue
         self.menu = env.script or default_menu or ""
-        self.msisdn = normalise_msisdn(env.callerid)
+        self.msisdn = caller_msisdn(env.callerid)
         self.deadlines = deadlines or Deadlines()
-        self.state = S.CONNECTED
+        self.phase = Phase()
         self.session: Session | None = None
         self._log: Any = None
         self.record = CallRecord(
@@ -123,11 +77,8 @@ class Call:
             msisdn=self.msisdn,
             targets=transfer_targets or {},
             dial_timeout_s=dial_timeout_s,
-            on_state=self._transferring,
+            on_event=self._fire,
             on_outcome=self._transfer_outcome,
-        )
-        self._kw: dict[str, Any] = (
-            {"channel_effects": self.channel.run} if accepts_channel_effects(dialogue) else {}
         )
         agi.on_hangup = self._heard_hangup
 
@@ -141,22 +92,13 @@ class Call:
 
     # ------------------------------------------------------------------ the machine
 
-    def _to(self, new: CallState) -> None:
-        if new is self.state:
-            return
-        check_transition(self.state, new)
-        self.state = new
+    @property
+    def state(self) -> CallState:
+        return self.phase.state
 
-    def _transferring(self, state: CallState | None) -> None:
-        """Enter TRANSFERRING (``state``) or go back to where the effect was asked (None):
-        a menu may transfer from its first node (STARTING) or later (THINKING)."""
-        if state is not None:
-            self._before_transfer = self.state
-            self._to(state)
-        else:
-            self._to(self._before_transfer)
-
-    _before_transfer: CallState = S.THINKING
+    def _fire(self, event: CallEvent) -> None:
+        """Move the machine (``ivr.states.MOVES``); render and channel effects report here."""
+        self.phase = advance(self.phase, event)
 
     def _heard_hangup(self) -> None:
         if self.record.hangup_at is None:
@@ -172,21 +114,21 @@ class Call:
         try:
             if not self.menu:
                 raise Ended("no menu in agi_network_script", hung_up=False, result="error")
-            self._to(S.STARTING)
+            self._fire(E.BEGIN)
             self.session, output = await self.dialogue.begin(
                 self.menu,
                 channel="ivr",
                 msisdn=self.msisdn,
                 lang=self.env.params.get("lang"),
-                **self._kw,
+                channel_effects=self.channel.run,
             )
             self.log.debug("ivr.call_start")
-            self._to(S.PLAYING)
+            self._fire(E.OUTPUT)
             await self._command("ANSWER")
             while True:
                 final = output.ends
-                if self.state is not S.PLAYING:
-                    self._to(S.PLAYING)
+                if self.state is not S.PLAYING:  # not the first output: PLAYING since ANSWER
+                    self._fire(E.OUTPUT)
                 self.record.visit(self.session.node)
                 lang = self.session.lang
                 if lang != self._sound_lang:  # the caller chose a language, or the URL did
@@ -196,13 +138,13 @@ class Call:
                     self._command,
                     output,
                     lang,
-                    self._to,
+                    self._fire,
                     batch=self.batch_prompts,
                     lexicon=self.lexicons.get(lang),
                     live=self.live,
                 )
                 if final:
-                    self._to(S.FINISHING)
+                    self._fire(E.FINAL)
                     await self._command("HANGUP")
                     self.record.result = "completed"
                     self.record.end_node = self.session.node
@@ -227,11 +169,13 @@ class Call:
     async def _resume(self, inp: Input) -> None:
         assert self.session is not None
         before, lang = self.session.node, self.session.lang
-        self._to(S.THINKING)
+        self._fire(E.INPUT)
         self.record.inputs += 1
         if isinstance(inp, NoInput):
             self.record.timeouts += 1
-        self.session, self._last_output = await self.dialogue.resume(self.session, inp, **self._kw)
+        self.session, self._last_output = await self.dialogue.resume(
+            self.session, inp, channel_effects=self.channel.run
+        )
         same = self.session.node == before and self.session.lang == lang  # not a language choice
         if isinstance(inp, Digits) and same and not self._last_output.ends:
             self.record.invalid += 1
@@ -242,17 +186,17 @@ class Call:
         """Tell the menu the caller is gone so it can drop holds and end the session."""
         if self.state is S.CLOSED:
             return
-        self._to(S.RELEASING)
+        self._fire(E.GONE)
         if self.session is None or self.session.ended or final:
             return
         try:
-            await self.dialogue.resume(self.session, HangUp(), **self._kw)
+            await self.dialogue.resume(self.session, HangUp(), channel_effects=self.channel.run)
         except Exception:
             self.log.exception("ivr.hangup_feed_failed")
 
     def _finish(self) -> None:
         if self.state is not S.CLOSED:
-            self._to(S.CLOSED)
+            self._fire(E.CLOSE)
         self.agi.close()
         if self.record.result == "hangup" and self.record.hangup_at is None:
             node = self.session.node if self.session else "-"
@@ -262,7 +206,6 @@ class Call:
         if self._on_record is not None:
             self._on_record(self.record)
         self.channel.release()  # break the call <-> channel effects cycle
-        self._kw = {}
 
     # ------------------------------------------------------------------ commands
 

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 import structlog
 
 from ivr.agi import AgiReply
-from ivr.states import CallState
+from ivr.states import CallEvent
 from menus.types import Effect, EffectResult, Session
 
 log = structlog.get_logger("ivr.channel")
@@ -57,21 +57,21 @@ class ChannelEffects:
         msisdn: str,
         targets: Mapping[str, str],
         dial_timeout_s: int,
-        on_state: Callable[[CallState | None], None],
+        on_event: Callable[[CallEvent], None],
         on_outcome: Callable[[str], None],
     ) -> None:
         self._command = command
         self._msisdn = msisdn
         self._targets = targets
         self._dial_timeout_s = dial_timeout_s
-        self._on_state = on_state
+        self._on_event = on_event
         self._on_outcome = on_outcome
 
     def release(self) -> None:
         """Forget the call's callbacks once it has ended (they refer back to the call: a cycle
         only the garbage collector would otherwise break); a late effect gets ``failed``."""
         self._command = _call_ended
-        self._on_state = self._on_outcome = _ignore
+        self._on_event = self._on_outcome = _ignore
 
     async def run(self, effect: Effect, session: Session) -> EffectResult:
         if effect.name == "channel.transfer":
@@ -87,7 +87,7 @@ class ChannelEffects:
         if not target:
             self._on_outcome("unsupported")
             return EffectResult(ok=False, error="unsupported")
-        self._on_state(CallState.TRANSFERRING)
+        self._on_event(CallEvent.TRANSFER)
         try:
             await self._command("EXEC", "Dial", f"{target},{self._dial_timeout_s}")
             status = await self._command("GET", "VARIABLE", "DIALSTATUS")
@@ -96,6 +96,6 @@ class ChannelEffects:
             log.info("ivr.transfer_interrupted", error=str(err))
             result = EffectResult(ok=False, error="failed")
         finally:
-            self._on_state(None)  # back to the state the effect was called in
+            self._on_event(CallEvent.TRANSFERRED)  # back to the state the effect was called in
         self._on_outcome((result.value or {}).get("outcome", "") if result.ok else result.error)
         return result

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from ivr.agi import AgiReply, Quoted
 from ivr.compose import Lexicon, Live, compose, prompt_name
-from ivr.states import CallState, Ended
+from ivr.states import CallEvent, Ended
 from menus.types import Digits, Input, NoInput, Output, Say, SayDigits, Wait
 
 __all__ = ["BARGE_IN", "SILENCE", "bargein", "clips", "prompt_name", "render_output"]
@@ -84,7 +84,7 @@ async def render_output(
     command: Command,
     output: Output,
     lang: str,
-    to_state: Callable[[CallState], None],
+    fire: Callable[[CallEvent], None],
     *,
     batch: bool = True,
     lexicon: Lexicon | None = None,
@@ -123,7 +123,7 @@ async def render_output(
         return NoInput()
     if tail and not first:
         names = [c.name for c in tail]
-        got = await _read(command, names, wait, to_state)
+        got = await _read(command, names, wait, fire)
         if got is not None:
             return got
         for name in names[:-1]:  # no Read application in this Asterisk: one by one
@@ -138,7 +138,7 @@ async def render_output(
     else:
         prompt, timeout_s = last_prompt or SILENCE, wait.first_timeout_s
         max_digits = wait.max_digits
-    to_state(CallState.COLLECTING)
+    fire(CallEvent.COLLECT)
     ms = str(int(timeout_s * 1000))
     reply = await command("GET", "DATA", prompt, ms, str(max_digits), missing_ok=True)
     if reply.failed:  # the prompt file is missing: listen anyway, after a moment of silence
@@ -208,10 +208,10 @@ async def _stream(command: Command, name: str, escape: str) -> str:
 
 
 async def _read(
-    command: Command, names: list[str], wait: Wait, to_state: Callable[[CallState], None]
+    command: Command, names: list[str], wait: Wait, fire: Callable[[CallEvent], None]
 ) -> Input | None:
     """Play ``names`` and collect keys with app_read; None when Asterisk has no Read app."""
-    to_state(CallState.COLLECTING)
+    fire(CallEvent.COLLECT)
     args = f"{READ_VAR},{'&'.join(names)},{wait.max_digits},,1,{wait.first_timeout_s:g}"
     reply = await command("EXEC", "Read", args)
     if reply.result == "-2":

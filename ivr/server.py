@@ -10,9 +10,10 @@ from twisted.internet.interfaces import IListeningPort, IReactorTCP, IReactorTim
 from twisted.internet.protocol import Factory
 
 from ivr.agi import AgiEnv, AgiProtocol
-from ivr.call import Call, DialogueLike
+from ivr.call import Call
 from ivr.compose import Lexicon, Live
 from ivr.states import CallRecord, Deadlines
+from menus.driver import DialogueLike
 
 # Twisted's default listen backlog is 50: a burst of calls then waits on 1 s SYN retries.
 BACKLOG = 1024

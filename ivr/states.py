@@ -1,8 +1,11 @@
-"""The call's states, its legal transitions, per-command reply deadlines and the call record.
+"""The call as one explicit state machine, per-command reply deadlines and the call record.
 
-Pure data and functions (no Twisted) so the machine and the deadlines table-test. ``ivr.call.Call``
-moves through these states; an illegal move is a bug, logged and the call closed. The diagram is
-in docs/ivr.md ("The call as a state machine").
+Pure data and functions (no Twisted) so the machine and the deadlines table-test. The machine is
+``MOVES``: (state, event) → next state, where an event is what just happened to the call
+(``CallEvent``); ``advance`` is its transition function. ``ivr.call.Call``, ``ivr.render`` and
+``ivr.channel`` only report events; an event the current state does not list is a bug
+(``IllegalTransition``), logged and the call closed. The diagram is in docs/ivr.md ("The call as
+a state machine").
 """
 
 from __future__ import annotations
@@ -26,18 +29,71 @@ class CallState(StrEnum):
     CLOSED = "closed"
 
 
-S = CallState
-TRANSITIONS: dict[CallState, frozenset[CallState]] = {
-    S.CONNECTED: frozenset({S.STARTING, S.RELEASING, S.CLOSED}),
-    S.STARTING: frozenset({S.PLAYING, S.TRANSFERRING, S.RELEASING, S.CLOSED}),
-    S.PLAYING: frozenset({S.COLLECTING, S.THINKING, S.FINISHING, S.RELEASING, S.CLOSED}),
-    S.COLLECTING: frozenset({S.THINKING, S.RELEASING, S.CLOSED}),
-    S.THINKING: frozenset({S.PLAYING, S.TRANSFERRING, S.RELEASING, S.CLOSED}),
-    S.TRANSFERRING: frozenset({S.THINKING, S.STARTING, S.RELEASING, S.CLOSED}),
-    S.FINISHING: frozenset({S.RELEASING, S.CLOSED}),  # the socket died under the HANGUP
-    S.RELEASING: frozenset({S.CLOSED}),
-    S.CLOSED: frozenset(),
+class CallEvent(StrEnum):
+    BEGIN = "begin"  # the menu is asked for its first output
+    OUTPUT = "output"  # the menu answered: play it
+    COLLECT = "collect"  # GET DATA or Read sent: the caller may key
+    INPUT = "input"  # the caller's input (or its absence) goes to the menu
+    TRANSFER = "transfer"  # a channel.transfer effect dials an operator
+    TRANSFERRED = "transferred"  # the Dial returned: back to where the effect was asked
+    FINAL = "final"  # the final output was played: HANGUP
+    GONE = "gone"  # caller hung up, media failed or the engine broke: release the menu
+    CLOSE = "close"  # the connection is closed
+
+
+S, E = CallState, CallEvent
+_OPEN = tuple(state for state in CallState if state is not S.CLOSED)
+# The whole machine but TRANSFERRED, which returns to the state TRANSFER left (``Phase``).
+MOVES: dict[tuple[CallState, CallEvent], CallState] = {
+    (S.CONNECTED, E.BEGIN): S.STARTING,
+    (S.STARTING, E.OUTPUT): S.PLAYING,
+    (S.THINKING, E.OUTPUT): S.PLAYING,
+    (S.PLAYING, E.COLLECT): S.COLLECTING,
+    (S.COLLECTING, E.COLLECT): S.COLLECTING,  # no Read app: the prompts one by one, GET DATA
+    (S.PLAYING, E.INPUT): S.THINKING,  # a key pressed during a prompt, or nothing to collect
+    (S.COLLECTING, E.INPUT): S.THINKING,
+    (S.STARTING, E.TRANSFER): S.TRANSFERRING,  # a menu may transfer from its first node
+    (S.THINKING, E.TRANSFER): S.TRANSFERRING,
+    (S.PLAYING, E.FINAL): S.FINISHING,
+    **{(state, E.GONE): S.RELEASING for state in _OPEN},  # FINISHING: the socket died under HANGUP
+    **{(state, E.CLOSE): S.CLOSED for state in _OPEN},
 }
+RETURNS = frozenset({S.STARTING, S.THINKING})  # where TRANSFERRED may go back to
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    """Where a call is: its state, and while transferring the state the transfer was asked in."""
+
+    state: CallState = S.CONNECTED
+    transfer_from: CallState | None = None
+
+
+def advance(phase: Phase, event: CallEvent) -> Phase:
+    """The phase after ``event``; IllegalTransition when the state does not take it."""
+    if event is E.TRANSFERRED:
+        back = phase.transfer_from
+        if phase.state is not S.TRANSFERRING or back not in RETURNS:
+            raise IllegalTransition(f"{phase.state} --{event}-->")
+        return Phase(back)  # type: ignore[arg-type]
+    new = MOVES.get((phase.state, event))
+    if new is None:
+        raise IllegalTransition(f"{phase.state} --{event}-->")
+    if new is phase.state:
+        return phase
+    return Phase(new, phase.state if event is E.TRANSFER else None)
+
+
+def _graph() -> dict[CallState, frozenset[CallState]]:
+    nexts: dict[CallState, set[CallState]] = {state: set() for state in CallState}
+    for (old, _event), new in MOVES.items():
+        nexts[old].add(new)
+    nexts[S.TRANSFERRING] |= RETURNS
+    return {state: frozenset(n - {state}) for state, n in nexts.items()}
+
+
+# Which states may follow which (self-moves left out): the diagram in docs/ivr.md.
+TRANSITIONS: dict[CallState, frozenset[CallState]] = _graph()
 
 
 class Ended(Exception):
@@ -51,11 +107,6 @@ class Ended(Exception):
 
 class IllegalTransition(RuntimeError):
     """A move the machine does not allow: a bug in the call driver, never caller input."""
-
-
-def check_transition(old: CallState, new: CallState) -> None:
-    if new not in TRANSITIONS[old]:
-        raise IllegalTransition(f"{old} -> {new}")
 
 
 @dataclass(frozen=True, slots=True)

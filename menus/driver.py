@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -24,7 +24,7 @@ from menus.errors import MenuError
 from menus.types import Effect, EffectResult, Input, Output, Session, Start
 from menus.validators import DEFAULT_VALIDATORS
 
-__all__ = ["CHANNEL_PREFIX", "ChannelEffects", "Dialogue", "RunEffect"]
+__all__ = ["CHANNEL_PREFIX", "ChannelEffects", "Dialogue", "DialogueLike", "RunEffect"]
 
 RunEffect = Callable[[Effect, Session], Awaitable[EffectResult] | EffectResult]
 # (menu, version) -> that version from elsewhere (another node stored it), or None
@@ -32,6 +32,25 @@ FetchVersion = Callable[[str, str], Awaitable[MenuDefinition | None]]
 ChannelEffects = Callable[[Effect, Session], Awaitable[EffectResult]]
 CHANNEL_PREFIX = "channel."
 log = structlog.get_logger("menus.driver")
+
+
+class DialogueLike(Protocol):
+    """What a channel needs of ``Dialogue``: the one contract every channel codes against, so
+    a channel's tests may drive it with a small stand-in instead of menus and booking."""
+
+    async def begin(
+        self,
+        menu: str,
+        *,
+        channel: str,
+        msisdn: str,
+        lang: str | None = None,
+        channel_effects: ChannelEffects | None = None,
+    ) -> tuple[Session, Output]: ...
+
+    async def resume(
+        self, session: Session, inp: Input, *, channel_effects: ChannelEffects | None = None
+    ) -> tuple[Session, Output]: ...
 
 
 class Dialogue:

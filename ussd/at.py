@@ -8,16 +8,14 @@ apology with 200 (a 5xx would only make the gateway show its own cryptic error).
 
 from __future__ import annotations
 
-import functools
-import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import phonenumbers
 from twisted.logger import Logger
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
+from phone import NotAPhoneNumber, normalise_msisdn
 from pii import mask_tail
 from ussd.gateway import UssdGateway
 from ussd.httpbase import Adapter, GatewayResource, answer_hop
@@ -34,35 +32,13 @@ class BadRequest(ValueError):
     """The request is not a USSD hop we can read; the message is safe to send back."""
 
 
-# A Chinese mobile number as gateways send it (+86 and 11 digits, or the 11 digits alone), checked
-# against phonenumbers' own pattern for CN mobiles: the answer phonenumbers would give, without
-# its parser (costly, on the first hop of every dialogue; a number that does not match takes it).
-# ASCII digits only: Python's \d also matches other scripts' digits ("١٣٨…"), which the parser
-# converts and this shortcut would pass through unconverted.
-_CN_MOBILE = re.compile(phonenumbers.PhoneMetadata.metadata_for_region("CN").mobile
-                        .national_number_pattern, re.ASCII)
-_CN_MOBILE_FORMS = re.compile(r"(?:\+86)?(1\d{10})", re.ASCII)
-
-
-@functools.lru_cache(maxsize=65536)
-def normalise_msisdn(raw: str, region: str = "CN") -> str:
-    """E.164 digits without '+' (``+86 138-0013-8000`` and ``13800138000`` both give 86138...)."""
-    if region == "CN":
-        plain_mobile = _CN_MOBILE_FORMS.fullmatch(raw)
-        if plain_mobile is not None and _CN_MOBILE.fullmatch(plain_mobile.group(1)):
-            return "86" + plain_mobile.group(1)
-    return parsed_msisdn(raw, region)
-
-
-def parsed_msisdn(raw: str, region: str = "CN") -> str:
-    """``normalise_msisdn`` through phonenumbers' parser, for any number and region."""
+def form_msisdn(raw: str, region: str = "CN") -> str:
+    """A gateway's phone number field → ``phone.normalise_msisdn``; BadRequest when it is not
+    a valid phone number."""
     try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException as exc:
-        raise BadRequest("phoneNumber is not a phone number") from exc
-    if not phonenumbers.is_valid_number(number):
-        raise BadRequest("phoneNumber is not a valid phone number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
+        return normalise_msisdn(raw, region)
+    except NotAPhoneNumber as exc:
+        raise BadRequest(f"phoneNumber {exc}") from exc
 
 
 def parse_form(args: Mapping[bytes, list[bytes]], region: str = "CN") -> dict[str, str]:
@@ -83,7 +59,7 @@ def parse_form(args: Mapping[bytes, list[bytes]], region: str = "CN") -> dict[st
     for name in ("sessionId", "phoneNumber"):
         if not form[name].strip():
             raise BadRequest(f"missing {name}")
-    form["msisdn"] = normalise_msisdn(form["phoneNumber"], region)
+    form["msisdn"] = form_msisdn(form["phoneNumber"], region)
     return form
 
 
@@ -160,7 +136,7 @@ class AtUssdEndResource(Adapter):
             error=fields["errorMessage"] or "-",
         )
         try:
-            msisdn = normalise_msisdn(fields["phoneNumber"]) if fields["phoneNumber"] else ""
+            msisdn = form_msisdn(fields["phoneNumber"]) if fields["phoneNumber"] else ""
         except BadRequest:
             msisdn = ""
         if msisdn:

@@ -23,7 +23,10 @@ from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
-from ussd.gateway import DialogueLike, HopReply, UssdGateway
+from menus.driver import DialogueLike
+from ussd.decide import Outcome
+from ussd.gateway import HopReply, UssdGateway
+from ussd.inputs import InputKind
 from ussd.sessions import UssdSessionStore
 from ussd.wire import Answer, GatewayRequest, GatewayResponse, Handler, plain
 
@@ -56,13 +59,15 @@ def answer_hop(
 
     def on_timeout() -> None:
         log.warn("ussd hop over {s}s, answered with an apology", s=hop_timeout_s)
-        gateway.record_event(msisdn, "-", "?", "busy", (time.monotonic() - started) * 1000)
-        finish(HopReply(200, gateway.notice("busy"), "busy"))
+        ms = (time.monotonic() - started) * 1000
+        gateway.record_event(msisdn, "-", InputKind.UNKNOWN, Outcome.BUSY, ms)
+        finish(HopReply(200, gateway.notice("busy"), Outcome.BUSY))
 
     def on_error(failure: Failure) -> None:
         log.failure("ussd hop failed (session kept)", failure)
-        gateway.record_event(msisdn, "-", "?", "error", (time.monotonic() - started) * 1000)
-        finish(HopReply(200, gateway.notice("error"), "error"))
+        ms = (time.monotonic() - started) * 1000
+        gateway.record_event(msisdn, "-", InputKind.UNKNOWN, Outcome.ERROR, ms)
+        finish(HopReply(200, gateway.notice("error"), Outcome.ERROR))
 
     timer = clock.callLater(hop_timeout_s, on_timeout)
     d = Deferred.fromCoroutine(hop)

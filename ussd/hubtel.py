@@ -20,9 +20,10 @@ from typing import Any
 from twisted.logger import Logger
 
 from pii import mask_tail
-from ussd.at import BadRequest, normalise_msisdn
+from ussd.at import BadRequest, form_msisdn
 from ussd.gateway import HopReply
 from ussd.httpbase import GatewayResource, answer_hop
+from ussd.inputs import InputKind
 from ussd.wire import Answer, GatewayRequest, GatewayResponse, json_response
 
 log = Logger(namespace="hotline.ussd.hubtel")
@@ -69,11 +70,11 @@ def parse_hop(raw: bytes, region: str = "CN") -> dict[str, Any]:
     mobile = out["Mobile"].strip()
     if mobile.isdigit():  # gateways send E.164 digits without '+'; a national number also works
         try:
-            out["msisdn"] = normalise_msisdn("+" + mobile, region)
+            out["msisdn"] = form_msisdn("+" + mobile, region)
         except BadRequest:
-            out["msisdn"] = normalise_msisdn(mobile, region)
+            out["msisdn"] = form_msisdn(mobile, region)
     else:
-        out["msisdn"] = normalise_msisdn(mobile, region)
+        out["msisdn"] = form_msisdn(mobile, region)
     return out
 
 
@@ -105,7 +106,7 @@ class HubtelUssdResource(GatewayResource):
         if hop["Type"] in ("release", "timeout"):
             log.info("ussd hubtel session end session={sid} msisdn={msisdn} type={type}",
                      sid=sid[-12:], msisdn=mask_tail(msisdn), type=hop["Type"])
-            self.gateway.record_event(msisdn, "-", "end", hop["Type"], 0.0)
+            self.gateway.record_event(msisdn, "-", InputKind.END, hop["Type"], 0.0)
             self.gateway.store.forget(self.gateway.gateway, msisdn)
             return json_response(200, {"SessionId": sid, "Type": "release", "Message": "",
                                        "ClientState": hop["ClientState"]})

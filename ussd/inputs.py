@@ -8,12 +8,28 @@ they can be read and tested without the hop's Redis, menu and retry machinery.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from ussd.paging import BACK_KEY, NEXT_KEY
 
 if TYPE_CHECKING:
     from ussd.sessions import UssdRecord
+
+
+class InputKind(StrEnum):
+    """What kind of input a hop carried, for telemetry (never its value: it may be an ID)."""
+
+    START = "start"  # a dial: no input
+    DIGITS = "digits"
+    STAR = "star"  # digits with * or # (an ID's X keyed as *)
+    TEXT = "text"  # anything else (gateways that let a caller type)
+    MORE = "more"  # 98 on a paged screen
+    BACK = "back"  # 00 on a paged screen
+    EMPTY = "empty"  # an empty input after the dial
+    RETRY = "retry"  # the gateway repeated the last hop
+    UNKNOWN = "?"  # the hop did not get as far as reading its input (busy, error)
+    END = "end"  # the gateway's end-of-dialogue notice
 
 
 def new_input(previous: str, text: str) -> str | None:
@@ -29,19 +45,22 @@ def new_input(previous: str, text: str) -> str | None:
     return None
 
 
-def input_kind(value: str | None, paged: bool = False) -> str:
+def input_kind(value: str | None, paged: bool = False) -> InputKind:
     """The telemetry kind of an input (start, digits, star, ...): input values may be IDs."""
     if value is None:
-        return "start"
+        return InputKind.START
     if paged and value == NEXT_KEY:
-        return "more"
+        return InputKind.MORE
     if paged and value == BACK_KEY:
-        return "back"
+        return InputKind.BACK
     if value == "":
-        return "empty"
+        return InputKind.EMPTY
     if value.isdigit():
-        return "digits"
-    return "star" if set(value) <= set("0123456789*#") else "text"
+        return InputKind.DIGITS
+    return InputKind.STAR if set(value) <= _KEYPAD else InputKind.TEXT
+
+
+_KEYPAD = frozenset("0123456789*#")
 
 
 def follows(

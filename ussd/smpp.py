@@ -31,6 +31,7 @@ from sms.flow import reconnect_policy
 from sms.link import LinkKeeper
 from sms.smpp.pdu import Pdu
 from ussd.gateway import HopReply, UssdGateway
+from ussd.inputs import InputKind
 
 log = Logger(namespace="hotline.ussd.smpp")
 
@@ -272,7 +273,7 @@ class UssdSmppService(Service):
         msisdn = dialogue.msisdn if dialogue else session_id.split(":", 1)[0]
         log.info("ussd.smpp dialogue ended by {why} msisdn={msisdn}", why=why,
                  msisdn=mask_tail(msisdn))
-        self.gateway.record_event(msisdn, "-", "end", why, 0.0)
+        self.gateway.record_event(msisdn, "-", InputKind.END, why, 0.0)
         self.gateway.store.forget(self.gateway.gateway, msisdn)
 
     def _forget(self, session_id: str) -> _Dialogue | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from menus.types import Digits, HangUp, Input, NoInput, Output, Say, SayDigits, Session, Wait
 
 WELCOME = Say("欢迎致电预约挂号", prompt="hotline/welcome")
@@ -21,13 +23,16 @@ class ToyDialogue:
         self.inputs: list[Input] = []
 
     async def begin(
-        self, menu: str, *, channel: str, msisdn: str, lang: str | None = None
+        self, menu: str, *, channel: str, msisdn: str, lang: str | None = None,
+        channel_effects: Any = None,
     ) -> tuple[Session, Output]:
         self.begun.append({"menu": menu, "channel": channel, "msisdn": msisdn, "lang": lang})
         session = Session(menu=menu, version="t", node="main", channel=channel, msisdn=msisdn)
         return session, Output((WELCOME, MAIN), Wait(max_digits=1))
 
-    async def resume(self, session: Session, inp: Input) -> tuple[Session, Output]:
+    async def resume(
+        self, session: Session, inp: Input, *, channel_effects: Any = None
+    ) -> tuple[Session, Output]:
         self.inputs.append(inp)
         if isinstance(inp, HangUp):
             return session.evolve(ended=True), Output((), None)

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ivr.agi import AgiError, AgiReply, Quoted, format_command, parse_env, parse_reply, quote
-from ivr.call import normalise_msisdn, prompt_name
+from ivr.call import prompt_name
 from ivr.simulator_rules import env_lines, find_command, tokenize
 from menus.types import Say
 
@@ -144,23 +144,6 @@ def test_quote_forms() -> None:
     assert quote('a "b"') == '"a \\"b\\""'
     with pytest.raises(ValueError):
         quote("a\nb")
-
-
-@pytest.mark.parametrize(
-    ("callerid", "msisdn"),
-    [
-        ("13800138000", "8613800138000"),
-        ("+8613800138000", "8613800138000"),
-        ("008613800138000", "8613800138000"),
-        ("8613800138000", "8613800138000"),
-        ("01088888888", "861088888888"),
-        ("12345", ""),
-        ("anonymous", ""),
-        (None, ""),
-    ],
-)
-def test_normalise_msisdn(callerid: str | None, msisdn: str) -> None:
-    assert normalise_msisdn(callerid) == msisdn
 
 
 def test_prompt_names() -> None:

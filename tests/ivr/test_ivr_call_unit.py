@@ -25,7 +25,9 @@ class GatedDialogue(ToyDialogue):
         super().__init__()
         self.gate: Deferred[None] = Deferred()
 
-    async def resume(self, session: Session, inp: Input) -> tuple[Session, Output]:
+    async def resume(
+        self, session: Session, inp: Input, *, channel_effects: Any = None
+    ) -> tuple[Session, Output]:
         if not self.gate.called:
             await self.gate
         return await super().resume(session, inp)

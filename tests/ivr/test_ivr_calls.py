@@ -228,7 +228,8 @@ class NoticeDialogue(ToyDialogue):
     """A legal notice that keys cannot interrupt, then the menu question."""
 
     async def begin(
-        self, menu: str, *, channel: str, msisdn: str, lang: str | None = None
+        self, menu: str, *, channel: str, msisdn: str, lang: str | None = None,
+        channel_effects: Any = None,
     ) -> tuple[Session, Output]:
         session, _ = await super().begin(menu, channel=channel, msisdn=msisdn, lang=lang)
         return session, Output((Say("录音告知", bargein=False), MAIN), Wait(max_digits=1))
@@ -258,12 +259,15 @@ class ListDialogue(ToyDialogue):
     OPTIONS = (Say("内科请按1。"), Say("外科请按2。"), Say("儿科请按3。"))
 
     async def begin(
-        self, menu: str, *, channel: str, msisdn: str, lang: str | None = None
+        self, menu: str, *, channel: str, msisdn: str, lang: str | None = None,
+        channel_effects: Any = None,
     ) -> tuple[Session, Output]:
         session, _ = await super().begin(menu, channel=channel, msisdn=msisdn, lang=lang)
         return session, Output((Say("请选择科室"), *self.OPTIONS), Wait(max_digits=1))
 
-    async def resume(self, session: Session, inp: Any) -> tuple[Session, Output]:
+    async def resume(
+        self, session: Session, inp: Any, *, channel_effects: Any = None
+    ) -> tuple[Session, Output]:
         self.inputs.append(inp)
         return session.evolve(ended=True), Output((BYE,), None)
 
@@ -324,12 +328,15 @@ class EntryDialogue(ToyDialogue):
         self.wait = wait
 
     async def begin(
-        self, menu: str, *, channel: str, msisdn: str, lang: str | None = None
+        self, menu: str, *, channel: str, msisdn: str, lang: str | None = None,
+        channel_effects: Any = None,
     ) -> tuple[Session, Output]:
         session, _ = await super().begin(menu, channel=channel, msisdn=msisdn, lang=lang)
         return session, Output((Say("请输入"),), self.wait)
 
-    async def resume(self, session: Session, inp: Any) -> tuple[Session, Output]:
+    async def resume(
+        self, session: Session, inp: Any, *, channel_effects: Any = None
+    ) -> tuple[Session, Output]:
         self.inputs.append(inp)
         return session.evolve(ended=True), Output((BYE,), None)
 

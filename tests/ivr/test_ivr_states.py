@@ -13,15 +13,18 @@ from twisted.internet.task import Clock
 from ivr.server import BACKLOG, FastAGIFactory, listen_fastagi
 from ivr.simulator import HANGUP, Keys, place_call
 from ivr.states import (
+    MOVES,
     TRANSITIONS,
+    CallEvent,
     CallRecord,
     CallState,
     Deadlines,
     IllegalTransition,
-    check_transition,
+    Phase,
+    advance,
 )
 
-S = CallState
+S, E = CallState, CallEvent
 
 
 def _reactor() -> Any:
@@ -53,8 +56,90 @@ def test_every_state_is_reachable_and_can_close() -> None:
     ],
 )
 def test_illegal_transitions_raise(old: CallState, new: CallState) -> None:
+    assert new not in TRANSITIONS[old]
+    for event in CallEvent:
+        try:
+            moved = advance(Phase(old, S.THINKING if old is S.TRANSFERRING else None), event)
+        except IllegalTransition:
+            continue
+        assert moved.state is not new, event
+
+
+def run(*events: CallEvent, phase: Phase | None = None) -> list[CallState]:
+    """The states a call passes through on ``events``."""
+    phase = phase or Phase()
+    states = []
+    for event in events:
+        phase = advance(phase, event)
+        states.append(phase.state)
+    return states
+
+
+def test_the_machine_draws_the_documented_graph() -> None:
+    """docs/ivr.md's diagram: which states may follow which."""
+    drawn = {
+        S.CONNECTED: {S.STARTING, S.RELEASING, S.CLOSED},
+        S.STARTING: {S.PLAYING, S.TRANSFERRING, S.RELEASING, S.CLOSED},
+        S.PLAYING: {S.COLLECTING, S.THINKING, S.FINISHING, S.RELEASING, S.CLOSED},
+        S.COLLECTING: {S.THINKING, S.RELEASING, S.CLOSED},
+        S.THINKING: {S.PLAYING, S.TRANSFERRING, S.RELEASING, S.CLOSED},
+        S.TRANSFERRING: {S.THINKING, S.STARTING, S.RELEASING, S.CLOSED},
+        S.FINISHING: {S.RELEASING, S.CLOSED},
+        S.RELEASING: {S.CLOSED},
+        S.CLOSED: set(),
+    }
+    assert drawn == TRANSITIONS
+
+
+def test_a_call_from_answer_to_hangup() -> None:
+    assert run(E.BEGIN, E.OUTPUT, E.COLLECT, E.INPUT, E.OUTPUT, E.INPUT, E.OUTPUT, E.FINAL,
+               E.CLOSE) == [S.STARTING, S.PLAYING, S.COLLECTING, S.THINKING, S.PLAYING,
+                            S.THINKING, S.PLAYING, S.FINISHING, S.CLOSED]
+
+
+def test_a_caller_gone_mid_question_releases_then_closes() -> None:
+    assert run(E.BEGIN, E.OUTPUT, E.COLLECT, E.GONE, E.CLOSE) == [
+        S.STARTING, S.PLAYING, S.COLLECTING, S.RELEASING, S.CLOSED]
+
+
+def test_no_read_app_collects_twice_in_one_question() -> None:
+    assert run(E.BEGIN, E.OUTPUT, E.COLLECT, E.COLLECT, E.INPUT)[-3:] == [
+        S.COLLECTING, S.COLLECTING, S.THINKING]
+
+
+@pytest.mark.parametrize(("asked_in", "events"), [
+    (S.STARTING, (E.BEGIN,)),  # a menu that transfers from its first node
+    (S.THINKING, (E.BEGIN, E.OUTPUT, E.INPUT)),
+])
+def test_a_transfer_returns_to_where_it_was_asked(asked_in: CallState, events) -> None:
+    assert run(*events, E.TRANSFER, E.TRANSFERRED)[-2:] == [S.TRANSFERRING, asked_in]
+
+
+@pytest.mark.parametrize("events", [
+    (E.TRANSFERRED,),  # no transfer in flight
+    (E.BEGIN, E.TRANSFER, E.GONE, E.TRANSFERRED),  # released meanwhile: a bug in the driver
+    (E.BEGIN, E.OUTPUT, E.TRANSFER),  # only the menu transfers, and it is not running
+    (E.BEGIN, E.OUTPUT, E.INPUT, E.FINAL),  # the final output is played first
+    (E.CLOSE, E.CLOSE),
+    (E.CLOSE, E.GONE),
+])
+def test_events_a_state_does_not_take_raise(events) -> None:
     with pytest.raises(IllegalTransition):
-        check_transition(old, new)
+        run(*events)
+
+
+def test_every_event_either_moves_as_the_table_says_or_raises() -> None:
+    for state in CallState:
+        for event in CallEvent:
+            if event is E.TRANSFERRED:
+                continue
+            phase = Phase(state)
+            if (state, event) in MOVES:
+                assert advance(phase, event).state is MOVES[state, event]
+            else:
+                with pytest.raises(IllegalTransition):
+                    advance(phase, event)
+            assert phase == Phase(state)  # a value: advancing never changes it
 
 
 @pytest.mark.parametrize(

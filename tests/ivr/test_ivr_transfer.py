@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +19,6 @@ from menus.driver import Dialogue
 from menus.types import Effect, EffectResult, Say, Session
 
 ROOT = Path(__file__).resolve().parents[2]
-needs_driver = pytest.mark.skipif(
-    "channel_effects" not in inspect.signature(Dialogue.begin).parameters,
-    reason="menus.driver.Dialogue has no channel_effects yet (contract 2)",
-)
 
 
 def _reactor() -> Any:
@@ -62,7 +57,7 @@ async def test_caller_effect_and_unconfigured_transfer() -> None:
             msisdn=msisdn,
             targets={},
             dial_timeout_s=30,
-            on_state=lambda s: None,
+            on_event=lambda event: None,
             on_outcome=outcomes.append,
         )
 
@@ -99,7 +94,6 @@ async def operator_line():
     await port.stopListening()
 
 
-@needs_driver
 @pytest_twisted.ensureDeferred
 async def test_operator_answers(operator_line) -> None:
     factory, port, records, _ = operator_line
@@ -113,7 +107,6 @@ async def test_operator_answers(operator_line) -> None:
 
 
 @pytest.mark.parametrize(("status", "outcome"), [("BUSY", "busy"), ("NOANSWER", "noanswer")])
-@needs_driver
 @pytest_twisted.ensureDeferred
 async def test_operator_busy_returns_to_the_question(operator_line, status, outcome) -> None:
     factory, port, records, _ = operator_line
@@ -128,7 +121,6 @@ async def test_operator_busy_returns_to_the_question(operator_line, status, outc
     assert records[0].transfer == outcome and records[0].result == "completed"
 
 
-@needs_driver
 @pytest_twisted.ensureDeferred
 async def test_caller_hangs_up_while_it_rings(operator_line) -> None:
     factory, port, records, _ = operator_line
@@ -141,7 +133,6 @@ async def test_caller_hangs_up_while_it_rings(operator_line) -> None:
     assert records[0].hangup_at == "transferring:welcome"
 
 
-@needs_driver
 @pytest_twisted.ensureDeferred
 async def test_a_menu_that_transfers_from_its_first_node() -> None:
     menus = MenuSource([load_menu(Path(__file__).parent / "menus/transfer_first.yaml")])

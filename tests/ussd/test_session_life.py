@@ -110,3 +110,31 @@ async def test_two_nodes_serving_one_dialogue_never_step_a_stale_copy(
         assert dialogue.resumes == ["2", "3", "4", "1", "1"]
     else:
         assert dialogue.resumes == ["2", "3", "4", "1"]  # without the cache: never
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_hop_refused_after_losing_the_save_reports_no_node(redis) -> None:
+    """Node A steps its cached copy, but node B moved the record on meanwhile (the caller
+    redialled there): A's save loses, the reloaded record is another session's, the hop is
+    refused, and its event names no menu node (the step that was thrown away is not where the
+    caller is)."""
+    from ussd.gateway import UssdGateway
+    from ussd.sessions import UssdSessionStore
+
+    dialogue = CountingDialogue()
+    events: list[HopEvent] = []
+    node_a, node_b = (UssdGateway(dialogue, UssdSessionStore(redis), gateway="at",
+                                  on_hop=events.append) for _ in range(2))
+    msisdn = "8613800138000"
+    await node_a.hop("s1", msisdn, "")
+    await node_a.hop("s1", msisdn, "1")
+    assert (await node_b.hop("s2", msisdn, "")).body == OFFER
+    late = await node_a.hop("s1", msisdn, "1*2")
+    assert late.body.startswith("END 会话已过期") and late.kind == "expired"
+    assert dialogue.resumes == ["1", "2"]  # stepped on A's copy, then thrown away
+    assert [(e.node, e.input, e.outcome) for e in events] == [
+        ("main", "start", "new"),
+        ("id", "digits", "step"),
+        ("id", "start", "offer"),
+        ("-", "digits", "expired"),
+    ]
