@@ -9,6 +9,7 @@ consumer that turns booking events into SMS (and reminders), and the MO text com
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -57,10 +58,9 @@ class EventsService(Service):
         super().stopService()
 
         async def stop() -> None:
-            try:
+            with contextlib.suppress(Exception):  # a failed start was reported by the start
                 await self.started
-            finally:
-                await self.consumer.stop()
+            await self.consumer.stop()
 
         return defer.Deferred.fromCoroutine(stop())
 
