@@ -149,23 +149,22 @@ async def start(
     node = node or Node.main_for(settings)
     if node.main and not node.alone:  # one scrape shows every process (hotline.metrics)
         metrics.use_multiprocess(settings.data_dir / "metrics")
-    catalog, menus, templates = load_static(settings)
-    kiosk_access, edge = http_edge(settings)  # malformed settings stop here, before any start
+    clock, retry_clock = clock or reactor, retry_clock or reactor
     tree = HotlineService(reactor)
     tree.startService()  # empty layers; each part starts as it is added
     try:
-        return await _wire(tree, settings, reactor, node, catalog, menus, templates,
-                           kiosk_access, edge, on_sms=on_sms, clock=clock or reactor,
-                           retry_clock=retry_clock or reactor)
+        return await _wire(tree, settings, reactor, node, on_sms=on_sms, clock=clock,
+                           retry_clock=retry_clock)
     except BaseException:
-        await tree.stopService()
+        await tree.stopService()  # a failed start leaves nothing running
         raise
 
 
-async def _wire(tree: HotlineService, settings: Settings, reactor: Any, node: Node,
-                catalog: Any, menus: MenuSource, templates: Any, kiosk_access: KioskAccess,
-                edge: dict[str, Any], *, on_sms: OnSms | None, clock: Any,
-                retry_clock: Any) -> Running:
+async def _wire(tree: HotlineService, settings: Settings, reactor: Any, node: Node, *,
+                on_sms: OnSms | None, clock: Any, retry_clock: Any) -> Running:
+    """Add each part to ``tree`` as what it needs becomes available."""
+    catalog, menus, templates = load_static(settings)  # malformed files and settings stop
+    kiosk_access, edge = http_edge(settings)  # here, before any part starts
     gate = ReadyGate()
     http = tree.edge.add(Listener("http", lambda: node.listeners.listen(
         reactor, "http", settings.http_port, gate, settings.http_interface, 1024)))
