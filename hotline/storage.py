@@ -110,6 +110,8 @@ class RedisService(Service):
     async def _stop(self) -> None:
         if self._connecting is not None and not self._connecting.called:
             self._connecting.cancel()  # still waiting for Redis: give up the wait
+            with contextlib.suppress(Exception):
+                await self._connecting  # its probe connection closed
         pool, self.pool = self.pool, None
         if pool is not None:
             await _quietly(pool.disconnect)

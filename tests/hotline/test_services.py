@@ -16,7 +16,7 @@ from twisted.internet import defer
 from twisted.internet.defer import Deferred
 from twisted.internet.error import CannotListenError
 from twisted.internet.protocol import Factory
-from twisted.internet.task import Clock
+from twisted.internet.task import Clock, deferLater
 from twisted.internet.tcp import Port
 from twisted.logger import formatEvent, globalLogPublisher
 
@@ -201,3 +201,53 @@ async def test_a_failing_start_leaves_nothing_running(tmp_path):
     assert _refused(http_port)
     assert {r for r in reactor.getReaders() if isinstance(r, Port)} <= ports_before
     assert not any(isinstance(r, Port) for r in reactor.getWriters())
+
+
+@pytest_twisted.ensureDeferred
+async def test_stopping_redis_while_it_is_awaited_gives_up_the_wait(tmp_path):
+    """A Redis that accepts the connection (SELECT) and never answers the write probe: the
+    start-up wait hangs. Stopping the service then cancels the wait for good: no retry is
+    scheduled, the probe's connection is closed."""
+    from twisted.internet import reactor
+    from twisted.internet.protocol import Protocol
+
+    from hotline.storage import RedisService
+
+    accepted: list[Protocol] = []
+
+    class Silent(Protocol):
+        def connectionMade(self) -> None:
+            accepted.append(self)
+            self.answered = False
+
+        def dataReceived(self, data: bytes) -> None:
+            if not self.answered:  # SELECT 0: the client is connected
+                self.answered = True
+                self.transport.write(b"+OK\r\n")
+
+    silent = reactor.listenTCP(0, Factory.forProtocol(Silent), interface="127.0.0.1")
+    settings = load_settings(ROOT / "config/hotline.yaml", {
+        "redis": {"url": f"redis://127.0.0.1:{silent.getHost().port}/0"},
+        "data_dir": str(tmp_path)})
+    clock = Clock()
+    service = RedisService(settings, clock)
+    failures: list[Any] = []
+    service.ready.addErrback(failures.append)
+    service.startService()
+    try:
+        for _ in range(200):  # real I/O: the probe is sent
+            if accepted and accepted[0].answered:
+                break
+            await deferLater(reactor, 0.01, lambda: None)
+        assert len(accepted) == 1
+        await service.stopService()
+        assert failures and failures[0].check(defer.CancelledError)
+        assert clock.getDelayedCalls() == []  # no retry waits on the clock
+        clock.advance(60)
+        for _ in range(200):  # real I/O: the close reaches the peer
+            if not accepted[0].transport.connected:
+                break
+            await deferLater(reactor, 0.01, lambda: None)
+        assert len(accepted) == 1 and not accepted[0].transport.connected
+    finally:
+        await silent.stopListening()
