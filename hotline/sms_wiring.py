@@ -133,41 +133,14 @@ def start_sms(settings: Any, reactor: Any, redis: Any, catalog: Any,
     lease_s = float(raw.get("lease_s", 300))
     name = sender_name(settings)
     outbox = RedisOutbox(redis, reactor, owner=name, lease_s=lease_s)
-    tps = raw.get("tps")
-    sender: LinkSender
-    simulator: Listener | None = None
-    cmpp = settings.cmpp
-    if cmpp is not None:
-        host, port = str(cmpp["host"]), int(cmpp["port"])
-        if cmpp["simulator"]:
-            simulator = Listener("ismg", lambda: start_ismg(
-                reactor, 0, on_message=on_sms or _log_sms, sp_id=cmpp["sp_id"],
-                secret=str(cmpp["shared_secret"]), service_id=str(cmpp["service_id"])))
-            host, port = "127.0.0.1", simulator.bind().getHost().port  # the sender's address
-        cmpp_tps = cmpp["tps"] or tps
-        sender = CmppSender(host, port, CmppConfig(
-            str(cmpp["sp_id"]), str(cmpp["shared_secret"]), service_id=str(cmpp["service_id"]),
-            src_id=str(cmpp["src_id"]), window=int(cmpp["window"]),
-            tps=float(cmpp_tps) if cmpp_tps else None), reactor=reactor,
-            outbox=CountingOutbox(outbox))  # type: ignore[arg-type]  # submits, receipts counted
-        log.info("sms.cmpp ismg={host}:{port} sp_id={sp}", host=host, port=port,
-                 sp=cmpp["sp_id"])
-    else:
-        smpp = settings.smpp
-        if smpp is None:
-            simulator = Listener("smsc", lambda: start_smsc(reactor, 0,
-                                                            on_message=on_sms or _log_sms))
-            smpp = {"host": "127.0.0.1", "port": simulator.bind().getHost().port,
-                    "system_id": "hotline", "password": ""}
-        sender = SmppSender(
-            host=smpp["host"], port=int(smpp["port"]), system_id=str(smpp["system_id"]),
-            password=str(smpp["password"]), system_type=str(smpp.get("system_type", "")),
-            source_addr=settings.sms_source_addr, reactor=reactor,
-            outbox=CountingOutbox(outbox),  # type: ignore[arg-type]  # submits, receipts counted
-            window=int(raw.get("window", 10)), tps=float(tps) if tps else None,
-            receipt_ids=str(raw.get("receipt_ids", "same")),
-        )
+    simulator = _simulator(settings, reactor, on_sms or _log_sms)
     smsc_port = simulator.bind().getHost().port if simulator is not None else None
+    try:  # the simulator is bound already: its port is the sender's address
+        sender = _sender(settings, reactor, outbox, smsc_port)
+    except BaseException:
+        if simulator is not None:
+            simulator.stopService()
+        raise
     side = SmsService(sender, outbox, smsc_port, raw, redis, reactor,
                       Renderer(templates, catalog, day_label), name=name)
     if simulator is not None:
@@ -179,6 +152,52 @@ def start_sms(settings: Any, reactor: Any, redis: Any, catalog: Any,
         reactor)  # sender may have died mid-send
     side.add(reclaim)
     return side
+
+
+def _simulator(settings: Any, reactor: Any, on_sms: OnSms) -> Listener | None:
+    """The loopback SMSC (no ``sms.smpp``) or ISMG (``sms.cmpp.simulator``), or None."""
+    cmpp = settings.cmpp
+    if cmpp is not None:
+        if not cmpp["simulator"]:
+            return None
+        return Listener("ismg", lambda: start_ismg(
+            reactor, 0, on_message=on_sms, sp_id=cmpp["sp_id"],
+            secret=str(cmpp["shared_secret"]), service_id=str(cmpp["service_id"])))
+    if settings.smpp is not None:
+        return None
+    return Listener("smsc", lambda: start_smsc(reactor, 0, on_message=on_sms))
+
+
+def _sender(settings: Any, reactor: Any, outbox: RedisOutbox,
+            simulator_port: int | None) -> LinkSender:
+    """The CMPP or SMPP sender, bound to the simulator when there is one."""
+    raw = settings.raw.get("sms", {})
+    tps = raw.get("tps")
+    cmpp = settings.cmpp
+    if cmpp is not None:
+        host, port = str(cmpp["host"]), int(cmpp["port"])
+        if simulator_port is not None:
+            host, port = "127.0.0.1", simulator_port
+        cmpp_tps = cmpp["tps"] or tps
+        log.info("sms.cmpp ismg={host}:{port} sp_id={sp}", host=host, port=port,
+                 sp=cmpp["sp_id"])
+        return CmppSender(host, port, CmppConfig(
+            str(cmpp["sp_id"]), str(cmpp["shared_secret"]), service_id=str(cmpp["service_id"]),
+            src_id=str(cmpp["src_id"]), window=int(cmpp["window"]),
+            tps=float(cmpp_tps) if cmpp_tps else None), reactor=reactor,
+            outbox=CountingOutbox(outbox))  # type: ignore[arg-type]  # submits, receipts counted
+    smpp = settings.smpp
+    if smpp is None:
+        smpp = {"host": "127.0.0.1", "port": simulator_port, "system_id": "hotline",
+                "password": ""}
+    return SmppSender(
+        host=smpp["host"], port=int(smpp["port"]), system_id=str(smpp["system_id"]),
+        password=str(smpp["password"]), system_type=str(smpp.get("system_type", "")),
+        source_addr=settings.sms_source_addr, reactor=reactor,
+        outbox=CountingOutbox(outbox),  # type: ignore[arg-type]  # submits, receipts counted
+        window=int(raw.get("window", 10)), tps=float(tps) if tps else None,
+        receipt_ids=str(raw.get("receipt_ids", "same")),
+    )
 
 
 def sender_name(settings: Settings) -> str:
