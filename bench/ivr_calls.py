@@ -61,7 +61,7 @@ def start_servers(mode: str, args: argparse.Namespace, extra: list[str]) -> tupl
     me = [sys.executable, __file__, "serve", "--mode", mode, "--calls", str(args.calls), *extra]
     shared = None
     if args.workers > 1:
-        from hotline.sharedport import bind
+        from hotline.node.sharedport import bind
         from ivr.server import BACKLOG
 
         shared = bind("127.0.0.1", 0, BACKLOG)

@@ -1,8 +1,18 @@
-"""Wiring: build every component from Settings and start the listeners.
+"""The composition root: build the service tree from Settings and start it.
 
-This is the only module that knows all packages. ``start()`` returns a ``Running`` handle whose
-``stop()`` undoes everything in reverse order (listeners, SMPP bind, Redis connection, embedded
-redis-server), so tests and ``hotline demo --once`` can start and stop a whole server in-process.
+This is the only module that knows all packages. ``start()`` builds one process's share of a
+node as a ``twisted.application`` service tree (docs/architecture.md, "The service tree")::
+
+    hotline
+    ├── storage     redis (embedded redis-server, pool)
+    ├── core        sms (simulator, sender, reclaim, events), menu-versions, menu-reload,
+    │               sweeper, ussd-smpp, shares-refresh, metrics-local
+    └── edge        http, fastagi, workers
+
+and returns a ``Running`` handle; ``Running.stop()`` stops the tree, each part in turn in
+reverse order (workers and listeners first, then the SMS side, Redis last), so tests and
+``hotline demo --once`` can start and stop a whole server in-process. A start that fails
+stops what it had started before it raises.
 """
 
 from __future__ import annotations
@@ -13,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from twisted.internet.interfaces import IListeningPort
+from twisted.application.internet import TimerService
 from twisted.logger import Logger
 from twisted.web.resource import Resource
 
@@ -25,13 +35,13 @@ from hotline.effects import booking_dialogue
 from hotline.httpport import GatewayHttpFactory
 from hotline.languages import LanguageMemory
 from hotline.logs import check_format
-from hotline.node import Node
+from hotline.node.role import Node
 from hotline.readiness import ReadyGate
 from hotline.redis_client import redacted_url
+from hotline.services import Listener, Looping, Ordered
 from hotline.settings import Settings, SettingsError
-from hotline.sms_wiring import start_sms
-from hotline.stopping import stop_all
-from hotline.storage import open_redis
+from hotline.sms_wiring import SmsService, start_sms
+from hotline.storage import RedisService
 from ivr.live import LiveSpeech
 from ivr.prompt_texts import lexicons, voice_languages
 from ivr.server import BACKLOG, FastAGIFactory
@@ -50,9 +60,19 @@ OnSms = Callable[[str, str, str], None]  # (to, from, text): what the SMSC simul
 VALIDATORS = {"resident_id": is_valid_resident_id}
 
 
+class HotlineService(Ordered):
+    """The root of the tree: three layers, started in this order and stopped in reverse."""
+
+    def __init__(self, clock: Any) -> None:
+        super().__init__("hotline", clock=clock)
+        self.storage = self.add(Ordered("storage", clock=clock))
+        self.core = self.add(Ordered("core", clock=clock))
+        self.edge = self.add(Ordered("edge", clock=clock))
+
+
 @dataclass
 class Running:
-    """Handles of a started server; ``stop()`` shuts down in reverse order of start."""
+    """Handles of a started server; ``stop()`` stops its service tree."""
 
     settings: Settings
     booking: RedisBookingService
@@ -61,11 +81,12 @@ class Running:
     fastagi_port: int
     smsc_port: int | None
     redis_url: str
-    _stoppers: list[Callable[[], Any]] = field(default_factory=list)
+    service: HotlineService
     node: Node = field(default_factory=Node)
 
     async def stop(self) -> None:
-        await stop_all(self._stoppers, "app")
+        if self.service.running:
+            await self.service.stopService()
 
 
 def mount_live_speech(root: Any, settings: Settings, menus: MenuSource) -> LiveSpeech | None:
@@ -129,51 +150,63 @@ async def start(
     node = node or Node.main_for(settings)
     if node.main and not node.alone:  # one scrape shows every process (hotline.metrics)
         metrics.use_multiprocess(settings.data_dir / "metrics")
-    catalog, menus, templates = load_static(settings)
-    kiosk_access, edge = http_edge(settings)  # malformed settings stop here, before any start
-    stoppers: list[Callable[[], Any]] = []
-
-    gate = ReadyGate()
-    http: IListeningPort = node.listeners.listen(
-        reactor, "http", settings.http_port, gate, settings.http_interface, 1024,
-    )  # fmt: skip
-    try:  # a worker: the main's URL
-        redis, redis_url = await open_redis(settings, stoppers, clock=retry_clock or reactor,
-                                            note=gate.note)
+    clock, retry_clock = clock or reactor, retry_clock or reactor
+    tree = HotlineService(reactor)
+    tree.startService()  # empty layers; each part starts as it is added
+    try:
+        return await _wire(tree, settings, reactor, node, on_sms=on_sms, clock=clock,
+                           retry_clock=retry_clock)
     except BaseException:
-        await http.stopListening()
-        await stop_all(stoppers, "app")
+        await tree.stopService()  # a failed start leaves nothing running
         raise
 
+
+async def _wire(tree: HotlineService, settings: Settings, reactor: Any, node: Node, *,
+                on_sms: OnSms | None, clock: Any, retry_clock: Any) -> Running:
+    """Add each part to ``tree`` as what it needs becomes available."""
+    catalog, menus, templates = load_static(settings)  # malformed files and settings stop
+    kiosk_access, edge = http_edge(settings)  # here, before any part starts
+    gate = ReadyGate()
+    http = tree.edge.add(Listener("http", lambda: node.listeners.listen(
+        reactor, "http", settings.http_port, gate, settings.http_interface, 1024)))
+    redis_service = tree.storage.add(RedisService(settings, retry_clock, note=gate.note))
+    redis = await redis_service.ready
+    redis_url = redis_service.url  # a worker: the main's URL
+
     booking = RedisBookingService(
-        redis, catalog, clock=clock or reactor,
+        redis, catalog, clock=clock,
         listing_cache_s=float(settings.raw["booking"]["listing_cache_s"]),  # default 1 s
     )
+    core = tree.core
+    sms: SmsService
     if node.main:  # the singletons: SMPP bind, hl:events -> SMS outbox, MO text commands
-        sms = await start_sms(settings, reactor, redis, catalog, templates, on_sms=on_sms)
-        stoppers.append(sms.stop)
+        sms = core.add(start_sms(settings, reactor, redis, catalog, templates, on_sms=on_sms))
         await sms.attach(booking, catalog)
     else:
-        sms = node.worker_sms(settings, reactor, redis, booking, catalog, templates)
+        sms = core.add(node.worker_sms(settings, reactor, redis, booking, catalog, templates))
     sender, smsc_port = sms.sender, sms.smsc_port
     sms_help = sms.mo.send_help if sms.mo else None
     versions = ussd_wiring.menu_versions(settings, redis, menus)  # for dialogues moving nodes
     await versions.publish_all()
-    versions.start(reactor)
-    stoppers.append(versions.stop)
+    core.add(versions.service(reactor))
     dialogue = booking_dialogue(menus, booking, reactor, VALIDATORS, sms_help=sms_help,
                                 languages=LanguageMemory(redis), fetch_version=versions.fetch)
-    stoppers.append(node.reloading(menus, settings.menu_files, reactor,  # file watch + SIGHUP
-                                   on_event=versions.on_reload))
+    core.add(node.reloading(menus, settings.menu_files, reactor,  # file watch + SIGHUP
+                            on_event=versions.on_reload))
 
     ussd = ussd_wiring.at_resource(settings, dialogue, redis, reactor)
     root = build_root(booking, redis.ping, ussd_at=ussd, kiosk_access=kiosk_access,
                       count=metrics.booking)
-    ussd_smpp = ussd_wiring.mount(root, settings, dialogue, redis, reactor, stoppers)  # + SMPP
-    stoppers += install_booking(root, booking, settings, reactor, sweep=node.main)
+    ussd_smpp = ussd_wiring.mount(root, settings, dialogue, redis, reactor)  # + SMPP bind
+    install_booking(root, booking, settings, reactor, sweep=False)
+    if node.main:  # holds and no-shows are swept by the main process alone
+        interval = float(settings.raw["booking"].get("sweep_interval", 1.0))
+        core.add(Looping("sweeper", lambda: booking.start_sweeper(reactor, interval)))
+    if ussd_smpp is not None:
+        core.add(ussd_smpp)
     refresh = node.share_refresh(booking, reactor)  # admin share changes made in other processes
     if refresh is not None:
-        stoppers.append(refresh)
+        core.add(refresh)
     sms.mount_admin(root, settings)  # /api/admin/sms/{status,dead,message}
     facts = metrics.ScrapeFacts()
     metrics.register_facts(facts, redis=redis, clock=reactor)
@@ -187,7 +220,6 @@ async def start(
     site = metrics.CountingSite(root, routes)  # gateway connections are served leanly, rest here
     port = GatewayHttpFactory(site, lean, clock=reactor, count=routes.count,
                               **edge)
-    stoppers.append(http.stopListening)
 
     live = mount_live_speech(root, settings, menus)  # None unless ivr.live_speech.enabled
     transfer = settings.raw["ivr"]["transfer"]  # channel.transfer: EXEC Dial targets (docs/ivr.md)
@@ -200,11 +232,9 @@ async def start(
         lexicons=lexicons(menus.definitions.values(), catalog),  # names said whole
         live=live.url if live is not None else None,
     )
-    agi: IListeningPort = node.listeners.listen(
-        reactor, "fastagi", settings.fastagi_port, agi_factory,
-        settings.fastagi_interface, BACKLOG,
-    )  # fmt: skip
-    stoppers.append(agi.stopListening)
+    agi = tree.edge.add(Listener("fastagi", lambda: node.listeners.listen(
+        reactor, "fastagi", settings.fastagi_port, agi_factory, settings.fastagi_interface,
+        BACKLOG)))
     agi_factory.on_command = metrics.agi_command
     timeout_s = float((settings.raw.get("ussd") or {}).get("timeout_s", 180))
     resource.local = metrics.LocalGauges(
@@ -213,19 +243,24 @@ async def start(
                                                  reactor.seconds),
         binds={"sms": sender, "ussd": ussd_smpp} if node.main else {})  # the main's alone
     if not node.alone:  # another process may answer the scrape: keep this one's share current
-        stoppers.append(resource.local.every_second(reactor))
+        local = TimerService(1.0, resource.local.refresh)
+        local.clock = reactor
+        local.setName("metrics-local")
+        core.add(local)
     gate.open(port)  # ready: new connections get the real port
-    stoppers += node.start_workers(settings, reactor, redis_url, sender)  # stopped 1st
+    workers = node.start_workers(settings, reactor, redis_url, sender)
+    if workers is not None:
+        tree.edge.add(workers)  # stopped first
 
     running = Running(
         settings=settings,
         booking=booking,
         dialogue=dialogue,
-        http_port=http.getHost().port,
-        fastagi_port=agi.getHost().port,
+        http_port=http.port.getHost().port,
+        fastagi_port=agi.port.getHost().port,
         smsc_port=smsc_port,
         redis_url=redis_url,
-        _stoppers=stoppers,
+        service=tree,
         node=node,
     )
     log.info(

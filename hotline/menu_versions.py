@@ -20,9 +20,9 @@ import json
 from typing import Any
 
 from twisted.internet.defer import Deferred
-from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
+from hotline.services import Looping, every
 from menus.definition import MenuDefinition, MenuError, MenuSource, load_menu_sources
 
 log = Logger(namespace="hotline.menus")
@@ -41,7 +41,6 @@ class MenuVersions:
         self.redis = redis
         self.source = source
         self.ttl_s = int(ttl_s)
-        self._loop: LoopingCall | None = None
 
     async def publish(self, definition: MenuDefinition) -> None:
         """Store ``definition``'s sources (again) and restart its time to live."""
@@ -88,19 +87,13 @@ class MenuVersions:
         d.addErrback(lambda f: log.warn("menus.publish_failed why={why}",
                                         why=f.getErrorMessage()))
 
-    def start(self, clock: Any) -> None:
-        """Re-publish every version held every quarter of ``ttl_s`` (the first in a quarter:
-        the caller publishes at start)."""
-        def republish() -> Any:
-            d = Deferred.fromCoroutine(self.publish_all())
-            return d.addErrback(lambda f: log.warn("menus.publish_failed why={why}",
-                                                   why=f.getErrorMessage()))
+    def republish(self) -> Deferred[None]:
+        """Every version held, again (a failure is logged: the next round tries again)."""
+        d = Deferred.fromCoroutine(self.publish_all())
+        return d.addErrback(lambda f: log.warn("menus.publish_failed why={why}",
+                                               why=f.getErrorMessage()))
 
-        self._loop = LoopingCall(republish)
-        self._loop.clock = clock
-        self._loop.start(max(self.ttl_s / 4, 1.0), now=False)
-
-    def stop(self) -> None:
-        if self._loop is not None and self._loop.running:
-            self._loop.stop()
-        self._loop = None
+    def service(self, clock: Any) -> Looping:
+        """The re-publishing every quarter of ``ttl_s`` as a part of the service tree (the
+        first a quarter after start: the wiring publishes at start)."""
+        return every("menu-versions", max(self.ttl_s / 4, 1.0), self.republish, clock)

@@ -71,6 +71,8 @@ async def until_ready(attempt: Callable[[], Awaitable[Any]], clock: Any, *,
             d = defer.ensureDeferred(attempt())
             d.addTimeout(attempt_timeout_s, clock)
             result = await d
+        except defer.CancelledError:
+            raise  # the start was given up (the service stopped): not a Redis problem
         except Exception as exc:
             why = why_not_ready(exc)
             delay = backoff.delay(tries)

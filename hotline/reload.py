@@ -7,7 +7,7 @@ session stores the content hash), so a call in flight finishes on the old menu w
 get the new one; ``hotline.menu_versions`` keeps every version in Redis too, so a USSD dialogue
 served by another node, or by this one after a restart, also finishes on its version. A
 rejected edit is logged with ``file:line:col`` and the running menu stays. SIGHUP forces a
-reload of every file.
+reload of every file. ``ReloadService`` runs both as a part of the service tree.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from twisted.application.service import Service
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
@@ -149,17 +150,29 @@ def install_sighup(reactor: Any, reloader: MenuReloader) -> Callable[[], None]:
     return lambda: signal.signal(signal.SIGHUP, previous)
 
 
-def start_reloading(
-    source: MenuSource, paths: Sequence[Path], reactor: Any, *, interval_s: float = 2.0,
-    on_event: Callable[[ReloadEvent], None] | None = None,
-) -> Callable[[], None]:
-    """Watch ``paths`` on ``reactor`` and on SIGHUP; returns ``stop`` for the app's stoppers."""
-    reloader = MenuReloader(source, list(paths), reactor, interval_s, on_event=on_event)
-    reloader.start()
-    uninstall = install_sighup(reactor, reloader)
+class ReloadService(Service):
+    """Menu hot reload as a part of the service tree: the file watch (unless ``watch`` is false:
+    a worker reloads when the main process tells it) and SIGHUP, both undone at stop."""
 
-    def stop() -> None:
-        reloader.stop()
-        uninstall()
+    name = "menu-reload"
 
-    return stop
+    def __init__(self, reloader: MenuReloader, reactor: Any, *, watch: bool = True,
+                 on_sighup: Any = None) -> None:
+        self.reloader = reloader
+        self.reactor = reactor
+        self.watch = watch
+        self.on_sighup = on_sighup or reloader  # has reload_all()
+        self._uninstall: Callable[[], Any] | None = None
+
+    def startService(self) -> None:
+        super().startService()
+        if self.watch:
+            self.reloader.start()
+        self._uninstall = install_sighup(self.reactor, self.on_sighup)
+
+    def stopService(self) -> None:
+        super().stopService()
+        self.reloader.stop()
+        if self._uninstall is not None:
+            self._uninstall()
+            self._uninstall = None

@@ -1,13 +1,13 @@
 """Wire the USSD channel from the ``ussd:`` settings (keys documented in docs/ussd.md).
 
 ``at_resource`` builds ``/ussd/at``; ``mount`` adds ``/ussd/hubtel`` under the same ``/ussd``
-and, when ``ussd.smpp`` is set, starts the USSD-over-SMPP bind (absent: off);
+and, when ``ussd.smpp`` is set, makes the USSD-over-SMPP bind (absent: off);
 ``gateway_routes`` lists them for the HTTP port's lean gateway protocol.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from twisted.web.resource import Resource
@@ -82,9 +82,10 @@ def at_resource(settings: Settings, dialogue: DialogueLike, redis: Any,
                           clock=reactor, hop_timeout_s=hop_timeout, **_options(settings, "at"))
 
 
-def mount(root: Resource, settings: Settings, dialogue: DialogueLike, redis: Any, reactor: Any,
-          stoppers: list[Callable[[], Any]]) -> UssdSmppService | None:
-    """Add ``/ussd/hubtel``; start the SMPP bind when configured. Returns the SMPP service."""
+def mount(root: Resource, settings: Settings, dialogue: DialogueLike, redis: Any,
+          reactor: Any) -> UssdSmppService | None:
+    """Add ``/ussd/hubtel``; when configured, the SMPP bind as a service (not started: the
+    caller adds it to the service tree), else None."""
     section = _section(settings)
     hop_timeout = float(section.get("hop_timeout_s", 10))
     ussd = root.children.get(b"ussd")
@@ -113,8 +114,7 @@ def mount(root: Resource, settings: Settings, dialogue: DialogueLike, redis: Any
         str(smpp.get("password", "")), reactor=reactor, ops=ops,
         system_type=str(smpp.get("system_type", "USSD")),
     )
-    service.startService()
-    stoppers.append(service.stopService)
+    service.setName("ussd-smpp")
     return service
 
 

@@ -18,11 +18,11 @@ from twisted.web.resource import Resource
 from twisted.web.server import Site
 
 from hotline.cli import main as cli_main
-from hotline.nodelink import LineBuffer, MainLink, RemoteSender, WholeLines, encode, sms_from
+from hotline.node.link import LineBuffer, MainLink, RemoteSender, WholeLines, encode, sms_from
+from hotline.node.sharedport import adopt as adopt_port
+from hotline.node.sharedport import bind
+from hotline.node.workers import Backoff, worker_count
 from hotline.settings import SettingsError, load_settings
-from hotline.sharedport import adopt as adopt_port
-from hotline.sharedport import bind
-from hotline.workers import Backoff, worker_count
 from sms.api import OutgoingSms
 
 

@@ -66,4 +66,4 @@ def test_settings_are_checked() -> None:
                       ({"host": "x", "port": 1, "system_id": "a", "ops": {"new": 999}}, "ops")]:
         bad: Settings = load_settings(None, {"ussd": {"smpp": smpp}})
         with pytest.raises(SettingsError, match=why):
-            mount(Resource(), bad, object(), object(), reactor, [])  # type: ignore[arg-type]
+            mount(Resource(), bad, object(), object(), reactor)  # type: ignore[arg-type]

@@ -2,10 +2,11 @@
 
 With ``node.workers: N`` (docs/operations.md) the main process runs N-1 workers next to itself.
 Every process serves HTTP (USSD, kiosk, admin, health) and FastAGI on the same shared sockets
-(``hotline.sharedport``); only the main process runs the singletons: the SMPP bind and its
+(``hotline.node.sharedport``); only the main process runs the singletons: the SMPP bind and its
 outbox sender, the ``hl:events`` consumer, MO commands, the booking sweeper, an embedded
 redis-server and the SMSC simulator. ``hotline.app.start`` asks this object at each fork in the
-wiring; with ``workers: 1`` every answer is what ``start`` did before workers existed.
+wiring (each answer a part of the service tree, or None); with ``workers: 1`` every answer is
+what ``start`` did before workers existed.
 """
 
 from __future__ import annotations
@@ -15,23 +16,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from twisted.internet.task import LoopingCall
-from twisted.logger import Logger
+from twisted.application.service import Service
+from twisted.internet import defer
 
 from booking.rules import day_label
-from hotline.nodelink import MainLink, Message, RemoteSender
-from hotline.reload import MenuReloader, ReloadEvent, install_sighup, start_reloading
+from hotline.node.link import MainLink, Message, RemoteSender
+from hotline.node.sharedport import InheritedListeners, OwnListeners, SharingListeners
+from hotline.node.workers import Supervisor
+from hotline.reload import MenuReloader, ReloadEvent, ReloadService
+from hotline.services import Looping, every
 from hotline.settings import Settings
-from hotline.sharedport import InheritedListeners, OwnListeners, SharingListeners
-from hotline.sms_wiring import SmsSide
-from hotline.workers import Supervisor
+from hotline.sms_wiring import SmsService
 from menus.definition import MenuSource
 from notify.mo import MoCommands
 from notify.templates import Renderer
 from sms.mo import Keywords
 from sms.redis_outbox import RedisOutbox
-
-log = Logger()
 
 SHARES_REFRESH_S = 5.0  # an admin's share change reaches the other processes within this
 Listeners = OwnListeners | SharingListeners | InheritedListeners
@@ -72,12 +72,13 @@ class Node:
     def reloading(
         self, menus: MenuSource, paths: Sequence[Path], reactor: Any,
         on_event: Callable[[ReloadEvent], None] | None = None,
-    ) -> Callable[[], None]:
+    ) -> ReloadService:
         """Menu hot reload. The main process watches the files (and SIGHUP) and tells the
         workers to reload what it loaded; a worker reloads when told (or on its own SIGHUP).
         ``on_event`` hears every reload of this process (``hotline.menu_versions``)."""
         if self.alone:
-            return start_reloading(menus, paths, reactor, on_event=on_event)
+            return ReloadService(MenuReloader(menus, list(paths), reactor, on_event=on_event),
+                                 reactor)
 
         def loaded(event: ReloadEvent) -> None:
             if on_event is not None:
@@ -86,46 +87,35 @@ class Node:
                 self.forward({"op": "reload"})
 
         reloader = MenuReloader(menus, list(paths), reactor, on_event=loaded)
-        if self.main:
-            reloader.start()
-        elif self.link is not None:
+        if not self.main and self.link is not None:
             self.link.on("reload", lambda _: reloader.reload_all())
-        uninstall = install_sighup(reactor, _ReloadAll(reloader, self))  # type: ignore[arg-type]
-
-        def stop() -> None:
-            reloader.stop()
-            uninstall()
-
-        return stop
+        return ReloadService(reloader, reactor, watch=self.main,
+                             on_sighup=_ReloadAll(reloader, self))
 
     def worker_sms(self, settings: Settings, reactor: Any, redis: Any, booking: Any,
-                   catalog: Any, templates: Any) -> SmsSide:
+                   catalog: Any, templates: Any) -> SmsService:
         """A worker's SMS side: no bind and no consumer; its messages (the menus' ``$sms``
         help) go to the main process's sender, and the admin SMS API reads the shared outbox."""
         assert self.link is not None
         raw = settings.raw.get("sms", {})
         sender = RemoteSender(self.link)
-        side = SmsSide(sender, RedisOutbox(redis, reactor), None, raw, redis,  # type: ignore[arg-type]
-                       reactor, Renderer(templates, catalog, day_label))
+        side = SmsService(sender, RedisOutbox(redis, reactor), None, raw, redis,  # type: ignore[arg-type]
+                          reactor, Renderer(templates, catalog, day_label))
         side.mo = MoCommands(booking, sender, side.renderer, reactor,
                              keywords=Keywords.from_config(raw.get("mo_keywords")))
         return side
 
-    def share_refresh(self, booking: Any, reactor: Any) -> Callable[[], None] | None:
+    def share_refresh(self, booking: Any, reactor: Any) -> Looping | None:
         """Several processes each hold the admin's remote shares in memory: re-read them."""
         if self.alone:
             return None
-        loop = LoopingCall(booking.refresh_shares)
-        loop.clock = reactor
-        loop.start(SHARES_REFRESH_S, now=False).addErrback(
-            lambda f: log.failure("node.shares_refresh_failed", f))
-        return lambda: loop.stop() if loop.running else None
+        return every("shares-refresh", SHARES_REFRESH_S, booking.refresh_shares, reactor)
 
     def start_workers(self, settings: Settings, reactor: Any, redis_url: str,
-                      sender: Any) -> list[Callable[[], Any]]:
-        """Main process of several: spawn the workers on the shared sockets; returns stoppers."""
+                      sender: Any) -> WorkersService | None:
+        """Main process of several: the workers on the shared sockets, as a service."""
         if not self.main or self.workers == 1:
-            return []
+            return None
         assert isinstance(self.listeners, SharingListeners)
         raw = dict(settings.raw)
         if settings.redis_sentinel is None:  # an embedded server's URL is only known now
@@ -134,8 +124,33 @@ class Node:
         boot = {"settings": raw, "base_dir": str(settings.base_dir), "log_level": self.log_level}
         self.supervisor = Supervisor(reactor, self.workers - 1, boot, self.listeners.fds(),
                                      sender=sender)
+        return WorkersService(self.supervisor, self.listeners)
+
+
+class WorkersService(Service):
+    """The worker processes: spawned at start; at stop, stopped and then the main's copies of
+    the shared sockets closed (a socket lives while one process holds it)."""
+
+    name = "workers"
+
+    def __init__(self, supervisor: Supervisor, listeners: SharingListeners) -> None:
+        self.supervisor = supervisor
+        self.listeners = listeners
+
+    def startService(self) -> None:
+        super().startService()
         self.supervisor.start()
-        return [self.listeners.close, self.supervisor.stop]  # reversed: workers stop first
+
+    def stopService(self) -> defer.Deferred[None]:
+        super().stopService()
+
+        async def stop() -> None:
+            try:
+                await self.supervisor.stop()
+            finally:
+                self.listeners.close()
+
+        return defer.Deferred.fromCoroutine(stop())
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """The main process's side of ``node.workers``: spawn the workers, restart them, stop them.
 
-Each worker is ``python -m hotline.worker`` started with ``reactor.spawnProcess``: its stdin is
-the main's message pipe (``hotline.nodelink``), its stdout/stderr are the main's own (log lines
+Each worker is ``python -m hotline.node.worker`` started with ``reactor.spawnProcess``: its stdin is
+the main's message pipe (``hotline.node.link``), its stdout/stderr are the main's own (log lines
 of every process go to the same place, through the same masking setup), fd 3 carries its
 messages back, and the shared listening sockets are mapped to fds 4 and up. A worker that exits
 is started again after a backoff (0.5 s, doubling to 30 s while it keeps dying young; logged);
@@ -27,12 +27,12 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from hotline.metrics import process_ended
-from hotline.nodelink import WORKER_OUT_FD, LineBuffer, Message, encode, sms_from
+from hotline.node.link import WORKER_OUT_FD, LineBuffer, Message, encode, sms_from
 
 log = Logger()
 
 FIRST_FD = WORKER_OUT_FD + 1  # listening sockets are mapped from here on
-WORKER_ARGV = [sys.executable, "-m", "hotline.worker"]
+WORKER_ARGV = [sys.executable, "-m", "hotline.node.worker"]
 
 
 @dataclass(frozen=True, slots=True)
