@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from booking.scripts import LuaScript
+if TYPE_CHECKING:
+    from booking.scripts import LuaScript
 
 
 class SecondsClock(Protocol):
@@ -13,4 +14,4 @@ class SecondsClock(Protocol):
     def seconds(self) -> float: ...
 
 
-Scripts = dict[str, LuaScript]  # by name: "hold", "cancel", ... (booking/<name>.lua)
+Scripts = dict[str, "LuaScript"]  # by name: "hold", "cancel", ... (booking/<name>.lua)

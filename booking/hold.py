@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from typing import Any
 
 import txredisapi
@@ -20,13 +19,13 @@ from booking import keys
 from booking._types import Scripts, SecondsClock
 from booking.api import Booking, BookingError, BookingRequest
 from booking.catalog import Catalog
-from booking.idcard import is_valid_resident_id, normalize_resident_id
+from booking.checks import ONSITE, checked_request, notice_lang
 from booking.listeners import Listeners
 from booking.listing_cache import ListingCache
 from booking.policy import PAY_AT_HOSPITAL
 from booking.quota import Quotas
 from booking.records import Records
-from booking.rules import at, bookable, bucket_for, local_now
+from booking.rules import bucket_for, local_now
 from booking.tcode import Rng, new_tcode
 from booking.values import refused_error, same_request
 from pii import mask_tail
@@ -35,9 +34,6 @@ log = Logger()
 
 REQUEST_TTL = 86400  # seconds an idempotency key replays its booking
 MAX_ATTEMPTS = 5  # fresh T-code candidates tried before giving up
-ONSITE = ("onsite", "desk", "reserve", "referral")  # channels booked at the hospital
-_MSISDN = re.compile(r"[1-9][0-9]{6,14}")  # E.164 digits, no '+'
-_NAME = re.compile(r"[a-z][a-z0-9_-]{0,15}")  # channel and language names
 
 
 class Holds:
@@ -123,27 +119,13 @@ class Holds:
         and language name), so nothing needs escaping. The benchmark's raw baseline reuses this.
         """
         minute, now = self._minute(now_s)
-        id_number = normalize_resident_id(request.id_number)
-        if not is_valid_resident_id(id_number, today=now.date()):
-            raise BookingError("invalid_id", "That ID number is not valid. Please check it.")
-        d, day, s, channel = request.dept_id, request.day, request.session, request.channel
-        dept = self.catalog.department(d)
-        tmpl = dept.session(s) if dept else None
-        onsite = channel in ONSITE
+        id_number, dept, tmpl, pay_now = checked_request(request, self.catalog, now_s, now)
+        d, day, s = request.dept_id, request.day, request.session
         p = self.policy
-        if dept is None or tmpl is None or not (
-            onsite or bookable(day, now, self.catalog.days_ahead, p.release_time, p.booking_cutoff)
-        ):
-            raise BookingError("closed", "That session cannot be booked remotely.")
-        if onsite and now_s >= at(day, tmpl.end, self._tz):  # the desk books until the end
-            raise BookingError("closed", "That session is over.")
-        if not _MSISDN.fullmatch(request.msisdn) or not _NAME.fullmatch(channel):
-            raise BookingError("bad_request", "msisdn (E.164 digits) and channel are required.")
-        pay_now = p.payment == PAY_AT_HOSPITAL or onsite
         hu = 0 if pay_now else int(now_s + p.hold_minutes * 60)
         share = self.quotas.share(dept)
         fb = 1 if self.quotas.args(dept, tmpl, day, now_s)[3] else 0
-        lang = request.lang if _NAME.fullmatch(request.lang or "") else "zh"
+        lang = notice_lang(request)
         m, t = request.msisdn, repr(now_s)
         arg = (
             f'{self._prefix(request, share, pay_now)},"id","{id_number}","msisdn","{m}",'
