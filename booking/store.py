@@ -18,6 +18,7 @@ sweeper that spans two of them.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -53,6 +54,8 @@ class RedisBookingService:
     ``retention_days`` after the visit day.
     """
 
+    book: Callable[[BookingRequest], Coroutine[Any, Any, Booking]]  # Holds.book: take a place
+
     def __init__(
         self,
         redis: Any,
@@ -86,6 +89,7 @@ class RedisBookingService:
             *common, quotas=self.quotas, availability=self.availability,
             lifecycle=self.lifecycle, retention_days=retention_days,
         )  # fmt: skip
+        self.book = self.holds.book  # the hot path, bound: no delegating frame per attempt
 
     async def load_scripts(self) -> None:
         """SCRIPT LOAD every script now (optional: they are loaded on first NOSCRIPT anyway)."""
@@ -128,9 +132,6 @@ class RedisBookingService:
 
     async def sessions(self, dept_id: str, day: dt.date) -> list[SessionAvailability]:
         return await self.availability.sessions(dept_id, day)
-
-    async def book(self, request: BookingRequest) -> Booking:
-        return await self.holds.book(request)
 
     async def verify(
         self, tcode: str, kiosk_id: str | None = None, client: str | None = None
