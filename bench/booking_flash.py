@@ -133,11 +133,11 @@ async def check(redis: Any, day: dt.date, quota: int) -> tuple[int, int, int]:
 
 async def raw_phase(redis: Any, service: RedisBookingService, reqs: list, clients: int):
     """The same hold script with precomputed arguments: EVALSHA straight through txredisapi."""
-    sha = service._hold.sha
+    sha = service.holds.script.sha
     now = service.clock.seconds()
     jobs = []
     for request in reqs:
-        keys_, arg, _ = service.hold_args(request, now)
+        keys_, arg, _ = service.holds.args(request, now)
         code = new_tcode()
         jobs.append(([*keys_, keys.booking(code)], [arg, code]))
 

@@ -1,1 +1,58 @@
-"""booking."""
+"""booking: the catalog, the rules and the atomic Redis booking service.
+
+Channels and the kiosk see only the ``BookingService`` protocol and its values (``booking.api``);
+the composition root builds ``RedisBookingService`` from a catalog (``load_catalog``). Tests that
+need a booking answer without Redis use ``booking.testing.MemoryBookingService``.
+
+``RedisBookingService`` is imported on first use: ``booking.store`` brings
+txredisapi, which installs the global reactor, and a channel importing ``booking.api`` must not.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+from booking.api import (
+    CSV_FIELDS,
+    Booking,
+    BookingError,
+    BookingListener,
+    BookingRequest,
+    BookingService,
+    BookingStatus,
+    Department,
+    RateLimited,
+    SessionAvailability,
+)
+from booking.catalog import Catalog, load_catalog
+from booking.idcard import is_valid_resident_id
+from booking.rules import day_label
+
+if TYPE_CHECKING:
+    from booking.store import RedisBookingService
+
+__all__ = [
+    "CSV_FIELDS",
+    "Booking",
+    "BookingError",
+    "BookingListener",
+    "BookingRequest",
+    "BookingService",
+    "BookingStatus",
+    "Catalog",
+    "Department",
+    "RateLimited",
+    "RedisBookingService",
+    "SessionAvailability",
+    "day_label",
+    "is_valid_resident_id",
+    "load_catalog",
+]
+_ON_FIRST_USE = {"RedisBookingService": "booking.store"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _ON_FIRST_USE:
+        return getattr(import_module(_ON_FIRST_USE[name]), name)
+    raise AttributeError(f"module 'booking' has no attribute {name!r}")

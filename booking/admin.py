@@ -1,6 +1,6 @@
 """Hospital-side operations: fill, shares, schedule changes, day exports and reconcile.
 
-Mixed into ``booking.store.RedisBookingService``. ``reconcile`` rebuilds every session's counts
+One part of ``booking.store.RedisBookingService``. ``reconcile`` rebuilds every session's counts
 from the booking hashes (the source of truth) and reports drift; it is what proves, after a crash,
 that no counter disagrees with the bookings.
 """
@@ -9,25 +9,45 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from booking import keys
+from booking._types import Scripts, SecondsClock
 from booking.api import CSV_FIELDS, BookingError
-from booking.rules import remote_quota
-
-if TYPE_CHECKING:
-    from booking.store import RedisBookingService as _Base
-else:
-    _Base = object
+from booking.availability import Availability
+from booking.catalog import Catalog
+from booking.lifecycle import Lifecycle
+from booking.quota import Quotas
+from booking.rules import local_now, remote_quota
 
 TAKEN = ("held", "confirmed", "checked_in", "no_show")
 
 
-class AdminMixin(_Base):
+class Admin:
+    """What the hospital's staff and tools do to sessions and shares, and the audits."""
+
+    def __init__(
+        self, redis: Any, catalog: Catalog, clock: SecondsClock, scripts: Scripts, *,
+        quotas: Quotas, availability: Availability, lifecycle: Lifecycle, retention_days: int,
+    ) -> None:
+        self.redis = redis
+        self.catalog = catalog
+        self.policy = catalog.policy
+        self.clock = clock
+        self.scripts = scripts
+        self.quotas = quotas
+        self.availability = availability
+        self.lifecycle = lifecycle
+        self.retention_days = retention_days
+        self._tz = catalog.tz
+
+    def now(self) -> dt.datetime:
+        return local_now(self.clock.seconds(), self._tz)
+
     async def refresh_shares(self) -> None:
         """Reload the admin's remote shares (``hl:cfg:share``) into memory."""
         stored = await self.redis.hgetall(keys.SHARES)
-        self.shares = {d: float(v) for d, v in (stored or {}).items()}
+        self.quotas.shares = {d: float(v) for d, v in (stored or {}).items()}
 
     async def set_share(self, dept_id: str, share: float) -> dict[str, int]:
         """Set a department's remote share from now on, for every session not yet held.
@@ -35,18 +55,18 @@ class AdminMixin(_Base):
         Sessions already open get the new quota clamped so no held or booked place breaks;
         returns ``{"<day>:<session>": quota in force}``.
         """
-        dept = self._dept(dept_id)
+        dept = self.availability.dept(dept_id)
         if not 0 <= share <= 1 or share + self.policy.reserve_share > 1:
             raise BookingError("bad_request", "share must be 0..1 and leave room for the reserve.")
         await self.redis.hset(keys.SHARES, dept_id, repr(share))
-        self.shares[dept_id] = share
+        self.quotas.shares[dept_id] = share
         now_s = self.clock.seconds()
         today = self.now().date()
         out = {}
         for ahead in range(self.catalog.days_ahead + 2):
             day = today + dt.timedelta(days=ahead)
             for tmpl in dept.sessions:
-                args = self.quota_args(dept, tmpl, day, now_s)
+                args = self.quotas.args(dept, tmpl, day, now_s)
                 want = remote_quota(tmpl.places, share)
                 rq = await self.scripts["set_share"](
                     [keys.counts(dept_id, day, tmpl.id), keys.returns(dept_id, day, tmpl.id)],
@@ -60,7 +80,7 @@ class AdminMixin(_Base):
         rows = []
         for dept in self.catalog.departments:
             for tmpl in dept.sessions:
-                left = await self.left(dept.id, day, tmpl.id)
+                left = await self.availability.left(dept.id, day, tmpl.id)
                 raw = await self.redis.hgetall(keys.counts(dept.id, day, tmpl.id)) or {}
                 rows.append({
                     "dept": dept.id, "day": day.isoformat(), "session": tmpl.id,
@@ -94,7 +114,7 @@ class AdminMixin(_Base):
     ) -> list[str]:
         """Close (``places=None``) or shrink a session; cancels the bookings that no longer fit,
         latest first, each with a ``schedule_cancelled`` event. Returns the cancelled T-codes."""
-        if self._dept(dept_id).session(session) is None:
+        if self.availability.dept(dept_id).session(session) is None:
             raise BookingError("closed", "No such session.")
         if places is not None and places < 0:
             raise BookingError("bad_request", "places must be >= 0.")
@@ -110,7 +130,7 @@ class AdminMixin(_Base):
         victims = live[::-1][: int(excess)]
         reason = "session_closed" if places is None else "session_shrunk"
         for h in victims:
-            await self.cancel(h["tcode"], reason=reason)
+            await self.lifecycle.cancel(h["tcode"], reason=reason)
         return [h["tcode"] for h in victims]
 
     async def reconcile(self, fix: bool = False) -> list[dict[str, Any]]:

@@ -1,40 +1,52 @@
 """Reading availability: departments, open days, sessions and the places left in them.
 
-Mixed into ``booking.store.RedisBookingService``, like ``booking.lifecycle``. These are the reads
-behind every "choose a day / a session" screen: they never take a place, so a listing may come
-from the node's seconds-old ``ListingCache``; ``booking.store`` keeps taking a place.
+One part of ``booking.store.RedisBookingService``. These are the reads behind every "choose a day
+/ a session" screen: they never take a place, so a listing may come from the node's seconds-old
+``ListingCache``; ``booking.hold`` takes a place.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Hashable
-from typing import TYPE_CHECKING
 
 from twisted.internet.defer import ensureDeferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from booking import keys
+from booking._types import Scripts, SecondsClock
 from booking.api import BookingError, Department, SessionAvailability
-from booking.catalog import DepartmentConfig, SessionTemplate
-from booking.rules import bookable, open_days
-
-if TYPE_CHECKING:
-    from booking.store import RedisBookingService as _Base
-else:
-    _Base = object
+from booking.catalog import Catalog, DepartmentConfig, SessionTemplate
+from booking.listing_cache import ListingCache
+from booking.quota import Quotas
+from booking.rules import bookable, local_now, open_days
 
 log = Logger()
 
 
-class AvailabilityMixin(_Base):
+class Availability:
     """Departments, bookable days and sessions, and the places left in each."""
+
+    def __init__(
+        self, catalog: Catalog, clock: SecondsClock, scripts: Scripts, quotas: Quotas,
+        listings: ListingCache,
+    ) -> None:
+        self.catalog = catalog
+        self.policy = catalog.policy
+        self.clock = clock
+        self.scripts = scripts
+        self.quotas = quotas
+        self.listings = listings
+        self._tz = catalog.tz
+
+    def now(self) -> dt.datetime:
+        return local_now(self.clock.seconds(), self._tz)
 
     async def departments(self) -> list[Department]:
         return [Department(d.id, d.name) for d in self.catalog.departments]
 
-    def _dept(self, dept_id: str) -> DepartmentConfig:
+    def dept(self, dept_id: str) -> DepartmentConfig:
         dept = self.catalog.department(dept_id)
         if dept is None:
             raise BookingError("unknown_department", "That department is not offered.")
@@ -42,14 +54,14 @@ class AvailabilityMixin(_Base):
 
     async def left(self, dept_id: str, day: dt.date, session: str) -> dict[str, int]:
         """Places left per bucket ``{"r", "o", "v"}`` and the remote quota ``rq`` now."""
-        dept = self._dept(dept_id)
+        dept = self.dept(dept_id)
         tmpl = dept.session(session)
         if tmpl is None:
             return {"r": 0, "o": 0, "v": 0, "rq": 0}
         now_s = self.clock.seconds()
         reply = await self.scripts["avail"](
             [keys.counts(dept_id, day, session), keys.returns(dept_id, day, session)],
-            [*self.quota_args(dept, tmpl, day, now_s), now_s],
+            [*self.quotas.args(dept, tmpl, day, now_s), now_s],
         )
         if not reply:
             return {"r": 0, "o": 0, "v": 0, "rq": 0}
@@ -65,7 +77,7 @@ class AvailabilityMixin(_Base):
 
     async def sessions(self, dept_id: str, day: dt.date) -> list[SessionAvailability]:
         """Every session of an open day with its remote places left (0 when full); [] if closed."""
-        dept = self._dept(dept_id)
+        dept = self.dept(dept_id)
         if not self.is_bookable(day, self.now()):
             return []
         lefts = await self._remote_left_many(dept, [(day, s) for s in dept.sessions])
@@ -75,10 +87,10 @@ class AvailabilityMixin(_Base):
         ]
 
     async def open_days(self, dept_id: str) -> list[dt.date]:
-        self._dept(dept_id)
+        self.dept(dept_id)
         now = self.now()
         days = [d for d in open_days(now, self.catalog.days_ahead) if self.is_bookable(d, now)]
-        dept = self._dept(dept_id)
+        dept = self.dept(dept_id)
         pairs = [(day, s) for day in days for s in dept.sessions]
         lefts = await self._remote_left_many(dept, pairs)
         open_ = {day for (day, _), left in zip(pairs, lefts, strict=True) if left > 0}
@@ -91,7 +103,7 @@ class AvailabilityMixin(_Base):
         if not pairs:
             return []
         now_s = self.clock.seconds()
-        share = self.shares.get(dept.id, dept.remote_share)  # a new share is a new listing
+        share = self.quotas.share(dept)  # a new share is a new listing
         wanted = (share, tuple((day, tmpl.id) for day, tmpl in pairs))
         known = self.listings.get(dept.id, wanted, now_s)
         if known is not None:
@@ -111,7 +123,7 @@ class AvailabilityMixin(_Base):
         args: list[object] = [now_s]
         for day, tmpl in pairs:
             keys_ += [keys.counts(dept.id, day, tmpl.id), keys.returns(dept.id, day, tmpl.id)]
-            args += self.quota_args(dept, tmpl, day, now_s)
+            args += self.quotas.args(dept, tmpl, day, now_s)
         return [int(v) for v in await self.scripts["avail_many"](keys_, args)]
 
     def _refresh_listing(

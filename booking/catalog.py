@@ -8,30 +8,22 @@ sell places the hospital does not have.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from booking.policy import DEFAULT_POLICY, Policy, parse_hhmm
+from booking.policy import DEFAULT_POLICY, Policy
 from booking.policy_yaml import POLICY_KEYS, parse_policy
+from booking.yaml_source import ID_PATTERN, CatalogError, YamlSource
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 DEFAULT_DAYS_AHEAD = 7
 DEFAULT_REMOTE_SHARE = 0.8
 DEFAULT_FEE = 500  # fen: what a payment callback must carry for a booking (``fee``)
-LANGS = ("zh", "en")
-# Ids end up inside Redis hash tags {dept:day:session}: no braces, colons or spaces.
-_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
-
-
-class CatalogError(ValueError):
-    """The catalog file is unreadable or holds a bad value; the message starts with file:line."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,83 +69,11 @@ class Catalog:
         return self._by_id.get(dept_id)
 
 
-class _Src:
-    """Turns YAML nodes into values while remembering where each came from."""
-
-    def __init__(self, source: str, loader: yaml.SafeLoader) -> None:
-        self.source = source
-        self.loader = loader
-
-    def fail(self, node: yaml.Node | None, problem: str) -> CatalogError:
-        line = node.start_mark.line + 1 if node is not None else 1
-        return CatalogError(f"{self.source}:{line}: {problem}")
-
-    def mapping(self, node: yaml.Node, what: str) -> dict[str, yaml.Node]:
-        if not isinstance(node, yaml.MappingNode):
-            raise self.fail(node, f"{what} must be a mapping")
-        out: dict[str, yaml.Node] = {}
-        for k, v in node.value:
-            key = self.scalar(k, f"a key in {what}")
-            if not isinstance(key, str):
-                raise self.fail(k, f"{what}: keys must be text, got {key!r}")
-            if key in out:
-                raise self.fail(k, f"{what}: duplicate key {key!r}")
-            out[key] = v
-        return out
-
-    def scalar(self, node: yaml.Node, what: str) -> Any:
-        if not isinstance(node, yaml.ScalarNode):
-            raise self.fail(node, f"{what} must be a single value")
-        return self.loader.construct_object(node, deep=True)
-
-    def text(self, node: yaml.Node, what: str) -> str:
-        value = self.scalar(node, what)
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(node, f"{what} must be non-empty text, got {value!r}")
-        return value.strip()
-
-    def ident(self, node: yaml.Node, what: str) -> str:
-        value = self.scalar(node, what)
-        if not isinstance(value, str) or not _ID.match(value):
-            raise self.fail(node, f"{what} must match [a-z0-9][a-z0-9_-]*, got {value!r}")
-        return value
-
-    def integer(self, node: yaml.Node, what: str, low: int, high: int) -> int:
-        value = self.scalar(node, what)
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise self.fail(node, f"{what} must be a whole number {low}..{high}, got {value!r}")
-        return value
-
-    def share(self, node: yaml.Node, what: str) -> float:
-        value = self.scalar(node, what)
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-            raise self.fail(node, f"{what} must be a number from 0 to 1, got {value!r}")
-        return float(value)
-
-    def hhmm(self, node: yaml.Node, what: str) -> dt.time:
-        value = parse_hhmm(self.scalar(node, what))
-        if value is None:
-            raise self.fail(node, f"{what} must be a time HH:MM in quotes, e.g. \"07:00\"")
-        return value
-
-    def names(self, node: yaml.Node, what: str) -> Mapping[str, str]:
-        fields = self.mapping(node, what)
-        for lang in LANGS:
-            if lang not in fields:
-                raise self.fail(node, f"{what} needs a {lang!r} entry")
-        return MappingProxyType({k: self.text(v, f"{what}.{k}") for k, v in fields.items()})
-
-    def unknown(self, fields: dict[str, yaml.Node], allowed: set[str], what: str) -> None:
-        for key in fields:
-            if key not in allowed:
-                raise self.fail(fields[key], f"{what}: unknown key {key!r}")
-
-
-def _templates(src: _Src, node: yaml.Node) -> dict[str, SessionTemplate]:
+def _templates(src: YamlSource, node: yaml.Node) -> dict[str, SessionTemplate]:
     out: dict[str, SessionTemplate] = {}
     for sid, snode in src.mapping(node, "sessions").items():
         what = f"sessions.{sid}"
-        if not _ID.match(sid):
+        if not ID_PATTERN.match(sid):
             raise src.fail(snode, f"session id {sid!r} must match [a-z0-9][a-z0-9_-]*")
         f = src.mapping(snode, what)
         src.unknown(f, {"label", "places", "start", "end"}, what)
@@ -175,7 +95,7 @@ def _templates(src: _Src, node: yaml.Node) -> dict[str, SessionTemplate]:
 
 
 def _department(
-    src: _Src, node: yaml.Node, templates: dict[str, SessionTemplate], share: float,
+    src: YamlSource, node: yaml.Node, templates: dict[str, SessionTemplate], share: float,
     fee: int = DEFAULT_FEE,
 ) -> DepartmentConfig:
     f = src.mapping(node, "department")
@@ -204,7 +124,7 @@ def _department(
 def parse_catalog(text: str, source: str = "<catalog>") -> Catalog:
     """Build a Catalog from YAML text; ``source`` names the file in error messages."""
     loader = yaml.SafeLoader(text)
-    src = _Src(source, loader)
+    src = YamlSource(source, loader)
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:

@@ -1,22 +1,24 @@
-"""What happens to a booking after its place is taken: payment, expiry, cancel, kiosk, listeners.
+"""What happens to a booking after its place is taken: payment, expiry, cancel, kiosk.
 
-Mixed into ``booking.store.RedisBookingService``. Each transition is one Lua script that re-checks
-the status, so a payment racing the sweeper, or a cancel racing a check-in, resolves one way.
+One part of ``booking.store.RedisBookingService``. Each transition is one Lua script that
+re-checks the status, so a payment racing the sweeper, or a cancel racing a check-in, resolves
+one way.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import inspect
-from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Any
+import secrets
+from typing import Any
 
-from twisted.internet.defer import Deferred
-from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from booking import keys
-from booking.api import Booking, BookingError, BookingListener, RateLimited
+from booking._types import Scripts, SecondsClock
+from booking.api import Booking, BookingError, RateLimited
+from booking.catalog import Catalog
+from booking.listeners import Listeners
+from booking.records import Records
 from booking.rules import (
     cancel_too_late,
     check_in_refusal,
@@ -26,11 +28,6 @@ from booking.rules import (
 )
 from booking.tcode import is_well_formed
 from booking.values import NOT_FOUND, refusal
-
-if TYPE_CHECKING:
-    from booking.store import RedisBookingService as _Base
-else:
-    _Base = object
 
 log = Logger()
 PAYMENT_TTL = 30 * 86400  # a payment callback replayed within this time gets the same answer
@@ -50,18 +47,22 @@ def release_keys(h: dict[str, str]) -> list[str]:
     ]  # fmt: skip
 
 
-class LifecycleMixin(_Base):
-    async def _hash(self, tcode: str) -> dict[str, str]:
-        """The stored booking hash; malformed and unknown codes give the same error."""
-        if not is_well_formed(tcode):
-            raise BookingError("not_found", NOT_FOUND)
-        stored = await self.redis.hgetall(keys.booking(tcode))
-        if not stored:
-            raise BookingError("not_found", NOT_FOUND)
-        return dict(stored)
+class Lifecycle:
+    """Payment, expiry, cancel and the kiosk's verify and check-in of taken places."""
 
-    async def _load(self, tcode: str) -> Booking:
-        return self._booking(await self._hash(tcode))
+    def __init__(
+        self, redis: Any, catalog: Catalog, clock: SecondsClock, scripts: Scripts, *,
+        records: Records, listeners: Listeners,
+    ) -> None:
+        self.redis = redis
+        self.catalog = catalog
+        self.policy = catalog.policy
+        self.clock = clock
+        self.scripts = scripts
+        self.records = records
+        self.listeners = listeners
+        self.random = secrets.SystemRandom()  # the delay before a cancelled place returns
+        self._tz = catalog.tz
 
     # ---------------------------------------------------------------- payment and expiry
 
@@ -94,7 +95,7 @@ class LifecycleMixin(_Base):
             raise BookingError("amount_mismatch",
                                f"The amount {amount} does not match the fee {fresh} (fen).")
         if outcome == "booked" and fresh == "new":
-            self._notify(await self._load(tcode))
+            self.listeners.notify(await self.records.load(tcode))
         log.info("booking.payment outcome={o} txn={t}", o=outcome, t=txn_id[-6:])
         return str(outcome)
 
@@ -112,29 +113,6 @@ class LifecycleMixin(_Base):
             expired += reply == "expired"
         return expired
 
-    def start_sweeper(self, clock: Any, interval: float = 1.0) -> LoopingCall:
-        """Run ``expire_due`` (and the no-show sweep) every ``interval`` s on ``clock``.
-
-        ``last_sweep`` is the Deferred of the latest round (tests wait on it, never on time).
-        """
-
-        async def tick() -> None:
-            try:
-                while await self.expire_due() == SWEEP_BATCH:
-                    pass
-                await self.sweep_no_shows()
-            except Exception:
-                log.failure("booking.sweep_failed")
-
-        def run() -> Deferred[None]:
-            self.last_sweep = Deferred.fromCoroutine(tick())
-            return self.last_sweep
-
-        loop = LoopingCall(run)
-        loop.clock = clock
-        loop.start(interval, now=False)
-        return loop
-
     # ---------------------------------------------------------------- cancel
 
     async def cancel(
@@ -142,7 +120,7 @@ class LifecycleMixin(_Base):
     ) -> Booking:
         """Cancel a held or confirmed booking (see booking.api); ``reason`` other than "patient"
         is a hospital cancel: no deadline, and the event is ``schedule_cancelled``."""
-        h = await self._hash(tcode)
+        h = await self.records.hash(tcode)
         now_s = self.clock.seconds()
         now = local_now(now_s, self._tz)
         day = dt.date.fromisoformat(h["day"])
@@ -162,7 +140,7 @@ class LifecycleMixin(_Base):
         if reply != "ok":
             raise refusal({"checked_in": "already_checked_in"}.get(reply, reply))
         log.info("booking.cancelled day={day} reason={r}", day=h["day"], r=reason)
-        return await self._load(tcode)
+        return await self.records.load(tcode)
 
     async def bookings_for(self, msisdn: str) -> list[Booking]:
         codes = await self.redis.zrange(keys.phone_bookings(msisdn), 0, -1)
@@ -170,7 +148,7 @@ class LifecycleMixin(_Base):
         for code in codes:
             stored = await self.redis.hgetall(keys.booking(code))
             if stored and stored.get("status") in ("held", "confirmed"):
-                found.append(self._booking(dict(stored)))
+                found.append(self.records.booking(dict(stored)))
         return found
 
     # ---------------------------------------------------------------- kiosk
@@ -195,7 +173,7 @@ class LifecycleMixin(_Base):
         The check, the lookup and the count are one script, so concurrent guesses from any
         process cannot pass a limit. Without a kiosk or client (a trusted caller): no limit."""
         if not kiosk_id and not client:
-            return await self._hash(tcode)
+            return await self.records.hash(tcode)
         p = self.policy
         logs = [(keys.kiosk_failures("h", "-"), p.kiosk_failures_per_hospital_per_minute)]
         if kiosk_id:
@@ -218,8 +196,9 @@ class LifecycleMixin(_Base):
         self, tcode: str, kiosk_id: str | None = None, client: str | None = None
     ) -> Booking:
         h = await self._kiosk_lookup(tcode, kiosk_id, client)
-        booking = self._booking(h)
-        why = check_in_refusal(booking.status.value, booking.day, self.now())
+        booking = self.records.booking(h)
+        now = local_now(self.clock.seconds(), self._tz)
+        why = check_in_refusal(booking.status.value, booking.day, now)
         if why is None and booking.status.value != "confirmed":
             why = booking.status.value
         window = self._window(h)
@@ -243,29 +222,4 @@ class LifecycleMixin(_Base):
             raise refusal(reply[0])
         stored = dict(zip(reply[1::2], reply[2::2], strict=True))
         log.info("booking.checked_in kiosk={kiosk} day={day}", kiosk=kiosk_id, day=today)
-        return self._booking(stored)
-
-    # ---------------------------------------------------------------- listeners
-
-    def subscribe(self, listener: BookingListener) -> None:
-        self._listeners.append(listener)
-
-    def _notify(self, booking: Booking) -> None:
-        """Tell every listener; a failing or slow listener never affects the booking."""
-        for listener in list(self._listeners):
-            try:
-                result = listener(booking)
-            except Exception:
-                log.failure("booking.listener_failed tcode=...{tail}", tail=booking.tcode[-4:])
-                continue
-            if inspect.isawaitable(result):
-                d = Deferred.fromCoroutine(_await(result))
-                d.addErrback(
-                    lambda f, t=booking.tcode[-4:]: log.failure(
-                        "booking.listener_failed tcode=...{tail}", f, tail=t
-                    )
-                )
-
-
-async def _await(awaitable: Awaitable[None]) -> None:
-    await awaitable
+        return self.records.booking(stored)

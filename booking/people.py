@@ -1,28 +1,42 @@
 """People: IDs bound to a phone, no-shows and the blacklist ladder.
 
-Mixed into ``booking.store.RedisBookingService``. Keys are per ID digest (``keys.id_digest``) so
+One part of ``booking.store.RedisBookingService``. Keys are per ID digest (``keys.id_digest``) so
 full ID numbers never appear in key names.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from booking import keys
+from booking._types import Scripts, SecondsClock
 from booking.api import BookingError
+from booking.catalog import Catalog
 from booking.idcard import is_valid_resident_id, normalize_resident_id
-from booking.rules import at
-
-if TYPE_CHECKING:
-    from booking.store import RedisBookingService as _Base
-else:
-    _Base = object
+from booking.rules import at, local_now
 
 DAY = 86400
 
 
-class PeopleMixin(_Base):
+class People:
+    """The IDs a phone books for, and the bars earned by missed visits."""
+
+    def __init__(
+        self, redis: Any, catalog: Catalog, clock: SecondsClock, scripts: Scripts, *,
+        retention_days: int,
+    ) -> None:
+        self.redis = redis
+        self.catalog = catalog
+        self.policy = catalog.policy
+        self.clock = clock
+        self.scripts = scripts
+        self.retention_days = retention_days
+        self._tz = catalog.tz
+
+    def now(self) -> dt.datetime:
+        return local_now(self.clock.seconds(), self._tz)
+
     async def register(self, msisdn: str, id_number: str) -> list[str]:
         id_number = normalize_resident_id(id_number)
         if not is_valid_resident_id(id_number, today=self.now().date()):

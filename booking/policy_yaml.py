@@ -3,14 +3,12 @@ the catalog's line-aware helpers so every mistake names ``file:line``."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
 from booking.policy import PAYMENT_MODES, Limits, Policy
-
-if TYPE_CHECKING:
-    from booking.catalog import _Src
+from booking.yaml_source import YamlSource
 
 _POLICY_TIMES = ("release_time", "booking_cutoff", "cancel_deadline")
 _POLICY_INTS = {
@@ -28,7 +26,7 @@ POLICY_KEYS |= {*_POLICY_TIMES, *_POLICY_INTS}
 _LIMIT_KEYS = set(Limits.__dataclass_fields__)
 
 
-def parse_policy(src: _Src, h: dict[str, yaml.Node], limits: yaml.Node | None) -> Policy:
+def parse_policy(src: YamlSource, h: dict[str, yaml.Node], limits: yaml.Node | None) -> Policy:
     """The hospital's policy keys (defaults from booking.policy) and the ``limits`` section."""
     values: dict[str, Any] = {}
     if "payment" in h:

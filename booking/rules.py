@@ -50,6 +50,19 @@ def bucket_for(channel: str) -> str:
     return "v" if channel in RESERVE_CHANNELS else "r"
 
 
+def bucket_quotas(
+    places: int, reserve: int, rq: int, fallback: bool, taken: dict[str, int]
+) -> dict[str, int]:
+    """Places per bucket of one session, given the places ``taken`` per bucket (lib.lua
+    ``quotas``): the remote quota never falls below the remote places taken nor rises above what
+    the desk has not used; after the fallback time the unclaimed remote places go on-site."""
+    v = min(reserve, places)
+    r = max(taken["r"], min(rq, places - v - taken["o"]))
+    if fallback:
+        r = taken["r"]
+    return {"r": r, "o": places - v - r, "v": v}
+
+
 def bookable(
     day: dt.date, now: dt.datetime, days_ahead: int, release: dt.time, cutoff: dt.time
 ) -> bool:

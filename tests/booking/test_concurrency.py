@@ -46,7 +46,7 @@ async def test_scripts_reload_after_redis_forgets_them(service: RedisBookingServ
     await redis.script_flush()
     booking = await service.book(req(2))  # NOSCRIPT -> SCRIPT LOAD -> EVALSHA
     assert booking.id_number == make_id(2)
-    assert await redis.script_exists(service._book.sha) is True
+    assert await redis.script_exists(service.holds.script.sha) is True
 
 
 @pytest_twisted.ensureDeferred

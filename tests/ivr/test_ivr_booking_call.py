@@ -1,4 +1,4 @@
-"""A whole booking by phone: simulator → FastAGI → real menu → real Redis booking service."""
+"""A whole booking by phone: simulator → FastAGI → real menu → the booking service's twin."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from twisted.internet.task import Clock
 
 from booking.catalog import load_catalog
 from booking.idcard import check_char, is_valid_resident_id
-from booking.store import RedisBookingService
+from booking.testing import MemoryBookingService
 from hotline.effects import make_effect_runner
 from ivr.server import FastAGIFactory, listen_fastagi
 from ivr.simulator import HANGUP, place_call
@@ -39,10 +39,10 @@ def _reactor() -> Any:
 
 
 @pytest_twisted.async_yield_fixture
-async def hotline_ivr(redis):
+async def hotline_ivr():
     clock = Clock()
     clock.advance(NOW.timestamp())
-    booking = RedisBookingService(redis, load_catalog(ROOT / "config/hospital.yaml"), clock)
+    booking = MemoryBookingService(load_catalog(ROOT / "config/hospital.yaml"), clock)
     menus = MenuSource([load_menu(ROOT / "config/menus/booking.yaml")])
     dialogue = Dialogue(menus, make_effect_runner(booking), {"resident_id": is_valid_resident_id})
     factory = FastAGIFactory(dialogue, clock=_reactor())

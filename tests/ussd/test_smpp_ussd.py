@@ -18,7 +18,7 @@ from ussdc_peer import NodeUssdc, start_node_ussdc
 
 from booking.catalog import parse_catalog
 from booking.idcard import check_char, is_valid_resident_id
-from booking.store import RedisBookingService
+from booking.testing import MemoryBookingService
 from hotline.effects import make_effect_runner
 from menus.definition import MenuSource, load_menu
 from menus.driver import Dialogue
@@ -95,7 +95,7 @@ def resident_id(n: int) -> str:
 async def test_a_whole_booking_over_smpp_ends_with_the_end_bit(redis) -> None:
     booking_clock = Clock()
     booking_clock.advance(NOW.timestamp())
-    booking = RedisBookingService(redis, parse_catalog(CATALOG, "t.yaml"), booking_clock)
+    booking = MemoryBookingService(parse_catalog(CATALOG, "t.yaml"), booking_clock)
     dialogue = Dialogue(MenuSource([load_menu(MENU)]), make_effect_runner(booking),
                         {"resident_id": is_valid_resident_id})
     r = await rig(redis, dialogue)
