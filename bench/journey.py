@@ -1,10 +1,12 @@
 """The booking journey on the shipped menus: screens, characters and spoken length.
 
     .venv/bin/python bench/journey.py [--menu config/menus/booking.yaml] [--msisdn 8613800138000]
+        [--today 2026-12-04]
 
 Runs the real booking core (an embedded redis-server without persistence, the demo hospital
-catalog, the shipped menus through ``menus.driver.Dialogue``) and walks the happy path twice:
-(a) a registered caller (one ID bound to the phone: dial, department, date, session, done) and,
+catalog, its clock pinned to 09:00 of ``--today`` so every run offers the same days, the shipped
+menus through ``menus.driver.Dialogue``) and walks the happy path twice: (a) a registered caller
+(one ID bound to the phone: dial, department, date, session, done) and,
 as the baseline, (b) a first-time caller who keys the 18-digit ID and confirms. Each USSD screen
 is paged as the gateway pages it (``ussd.paging``, 70 UCS2 characters); ``max_chars`` is the
 longest page the caller is shown. The same keys are then played through the IVR channel's view
@@ -22,6 +24,7 @@ audio_s_yue=<s> max_gap_ms=<ms>``.
 from __future__ import annotations
 
 import argparse
+import datetime
 import shutil
 import sys
 import tempfile
@@ -128,6 +131,18 @@ def report(name: str, outputs: list[Any]) -> tuple[int, int]:
     return len(outputs), longest
 
 
+class PinnedClock:
+    """Booking's now: 09:00 at the hospital on ``today``, so the days offered, and with them the
+    words a caller hears, are the same in every run (their length changes with the date)."""
+
+    def __init__(self, today: str, tz: Any) -> None:
+        day = datetime.date.fromisoformat(today)
+        self._at = datetime.datetime.combine(day, datetime.time(9), tzinfo=tz).timestamp()
+
+    def seconds(self) -> float:
+        return self._at
+
+
 async def main(reactor: Any, args: argparse.Namespace) -> None:
     from booking.catalog import load_catalog
     from booking.store import RedisBookingService
@@ -142,7 +157,8 @@ async def main(reactor: Any, args: argparse.Namespace) -> None:
     server = started(RedisProcess(data_dir=scratch, durable=False).start())
     try:
         redis = await redis_client.connect(server.url)
-        booking = RedisBookingService(redis, load_catalog(args.catalog), clock=reactor)
+        catalog = load_catalog(args.catalog)
+        booking = RedisBookingService(redis, catalog, clock=PinnedClock(args.today, catalog.tz))
         dialogue = booking_dialogue(MenuSource([load_menu(args.menu)]), booking, reactor,
                                     VALIDATORS)
         registered, newcomer = args.msisdn, args.msisdn[:-1] + "9"
@@ -185,6 +201,8 @@ if __name__ == "__main__":
     parser.add_argument("--menu", type=Path, default=ROOT / "config" / "menus" / "booking.yaml")
     parser.add_argument("--catalog", type=Path, default=ROOT / "config" / "hospital.yaml")
     parser.add_argument("--msisdn", default="8613800138000")
+    parser.add_argument("--today", default="2026-12-04",
+                        help="the hospital's date the caller books on (the days offered follow)")
     parser.add_argument("--sounds", type=Path, default=ROOT / "prompts" / "sounds",
                         help="the built sound set (built or brought up to date first)")
     react(lambda reactor: defer.ensureDeferred(main(reactor, parser.parse_args())))
