@@ -17,6 +17,7 @@ from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
 from twisted.web.resource import Resource
 
+import fastpath
 from booking.catalog import load_catalog
 from booking.idcard import is_valid_resident_id
 from booking.store import RedisBookingService
@@ -125,6 +126,7 @@ async def start(
 
     The HTTP port is bound first and answers 503 (``/healthz``: starting, and why) until
     Redis takes writes and everything is wired (``hotline.readiness``)."""
+    fastpath.configure(settings.raw["node"]["fast_path"])  # before any connection is made
     node = node or Node.main_for(settings)
     if node.main and not node.alone:  # one scrape shows every process (hotline.metrics)
         metrics.use_multiprocess(settings.data_dir / "metrics")
