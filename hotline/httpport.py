@@ -79,12 +79,17 @@ def route_of(target: bytes) -> bytes:
 
 
 def reframe(message: _Message) -> bytes:
-    """The request as bytes for ``HTTPChannel``: same line and headers, a plain-length body."""
+    """The request as bytes for ``HTTPChannel``: same line and headers, a plain-length body;
+    ``connection: close`` when this is the connection's last (an upgrade is not made)."""
     skip = {b"content-length", b"transfer-encoding", b"expect"}
+    if not message.keep_alive:
+        skip |= {b"connection", b"upgrade"}
     request = message.request
     lines = [b"%s %s HTTP/%s" % (request.method, message.target, message.version.encode())]
     lines += [name + b": " + value for name, value in message.header_list
               if name.lower() not in skip]
+    if not message.keep_alive:
+        lines.append(b"connection: close")
     lines.append(b"content-length: %d" % len(request.body))
     return b"\r\n".join(lines) + b"\r\n\r\n" + request.body
 
