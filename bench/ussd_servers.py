@@ -226,9 +226,11 @@ def serve_smsc() -> None:
     reactor.run()
 
 
-def spawn(*args: str) -> tuple[subprocess.Popen[str], int]:
+def spawn(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], int]:
+    """Start a server (``env``: added to this process's environment)."""
     proc = started(subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE,
-                                    text=True, cwd=ROOT))
+                                    text=True, cwd=ROOT,
+                                    env={**os.environ, **env} if env else None))
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if not line.startswith("{"):

@@ -71,6 +71,16 @@ def configure(on: bool | Iterable[str]) -> frozenset[str]:
     return _on
 
 
+def force(on: Iterable[str]) -> None:
+    """Exactly ``on`` from now, whatever the environment says: for benchmarks that measure one
+    piece against another in the same process."""
+    global _on
+    wanted = frozenset(on)
+    if wanted - PIECES:
+        raise ValueError(f"unknown fast path pieces {sorted(wanted - PIECES)}")
+    _on = wanted
+
+
 def enabled(piece: str) -> bool:
     """Whether ``piece`` (``send``, ``redis`` or ``http``) of the fast path is on."""
     return piece in _on
