@@ -1,21 +1,23 @@
 """The fast path: the only code of hotline that reaches into Twisted's and txredisapi's internals.
 
-Three pieces, each kept because it buys at least 10 % on its benchmark (bench/RESULTS.md,
+Three pieces, each measured on and off in the same run (what each buys: bench/RESULTS.md,
 "Fast path"); each falls back to the public API when the internals it checks are not there:
 
 - ``fastpath.send``: a small write goes straight to the socket instead of waiting for the end
-  of the reactor turn (AGI commands, gateway answers, the first Redis request of a turn).
+  of the reactor turn (AGI commands, answers the HTTP port writes, the first Redis request of a
+  turn). Buys CPU and round-trip time per lone Redis request; little per hop under load.
 - ``fastpath.redis``: txredisapi's protocol and pool handle with a leaner request encoder and
-  one Deferred per command.
-- the lean gateway handoff (``enabled("http")``, used by ``hotline.httpport``): requests to the
-  USSD gateway routes are answered straight from the httptools reader instead of being handed
-  to twisted.web's ``HTTPChannel``.
+  one Deferred per command. Buys client CPU per Redis command, and with it CPU per hop.
+- ``http``, the lean gateway answers (``enabled("http")``, read by ``hotline.httpport``):
+  requests to the USSD gateway routes are answered straight from the port's httptools reader
+  instead of being handed to twisted.web's ``HTTPChannel``. Buys the most CPU per USSD hop.
 
-With the fast path off (``node.fast_path: false``) hotline runs on public APIs only: stock
-txredisapi, ``transport.write``, every HTTP request answered by twisted.web (the port's limits
-still hold: ``hotline.httpport`` reads every request on both paths). The test suite runs both
-ways in CI; ``tests/fastpath/test_versions.py`` names the Twisted and txredisapi releases the
-pieces were last checked against, and fails after an upgrade until they are checked again.
+With the fast path off (``node.fast_path: false``) hotline runs on stock txredisapi,
+``transport.write``, and twisted.web answers every HTTP request (the port's limits still hold:
+``hotline.httpport`` reads every request first on both paths, and hands it to twisted.web's
+``HTTPChannel``). The test suite runs both ways in CI; ``tests/fastpath/
+test_fastpath_versions.py`` names the Twisted and txredisapi releases the pieces were last
+checked against, and fails after an upgrade until they are checked again.
 
 ``HOTLINE_FAST_PATH`` in the environment (``0``/``1``, or the names of the pieces to keep on,
 e.g. ``send,redis``) overrides the setting: for CI and for measuring one piece at a time.
