@@ -75,7 +75,7 @@ class CountingSite(Site):
 
 
 class Port:
-    def __init__(self, redis: Any, clock: Any = None) -> None:
+    def __init__(self, redis: Any, clock: Any = None, lean: bool | None = None) -> None:
         self.dialogue = CountingDialogue()
         self.counted: list[tuple[bytes, int]] = []  # answers the port wrote itself
         self.web_counted: list[tuple[bytes, int]] = []  # answers twisted.web wrote
@@ -88,7 +88,7 @@ class Port:
                                             clock=Clock()))
         self.answered: Deferred[None] | None = None  # fires at the next answer written whole
         self.factory = GatewayHttpFactory(CountingSite(root, self), gateway_routes(root),
-                                          clock=clock or reactor, count=self.count)
+                                          clock=clock or reactor, count=self.count, lean=lean)
         self.listening = reactor.listenTCP(0, self.factory, interface="127.0.0.1")
         self.port = self.listening.getHost().port
 
