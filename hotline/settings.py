@@ -257,7 +257,7 @@ class Node(Section):
                      "keeps CPython's defaults", kind="{freeze: bool, thresholds: [int, int, "
                      "int]} | python")  # fmt: skip
     fast_path: bool = key(True, "raw socket writes, lean Redis client, lean USSD HTTP (fastpath/)"
-                          "; false: public Twisted and txredisapi APIs only")  # fmt: skip
+                          "; false: stock txredisapi and twisted.web")  # fmt: skip
 
 
 class Booking(Section):
