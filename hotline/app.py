@@ -229,13 +229,15 @@ async def start(
         node=node,
     )
     log.info(
-        "hotline.started role={role} http={http} fastagi={agi} redis={redis} python={python}",
+        "hotline.started role={role} http={http} fastagi={agi} redis={redis} python={python} "
+        "fast_path={fast_path}",
         role=node.role,
         http=running.http_port,
         agi=running.fastagi_port,
         redis=redacted_url(redis_url),
         # which interpreter build runs matters for CPU per request (docs/operations.md)
         python=f"{platform.python_version()} ({sys.base_prefix})",
+        fast_path=",".join(sorted(fastpath.pieces())) or "off",  # docs/operations.md
     )
     return running
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import pytest_twisted
 from twisted.internet import reactor
+from twisted.logger import formatEvent, globalLogPublisher
 
 import fastpath
 from fastpath import PIECES, configure
@@ -56,8 +57,15 @@ async def test_the_server_takes_node_fast_path_from_its_settings(
     settings = load_settings(Path(__file__).parents[2] / "config/hotline.yaml", {
         "redis": {"url": redis_url}, "http": {"port": 0}, "ivr": {"fastagi": {"port": 0}},
         "data_dir": str(tmp_path / "data"), "node": {"fast_path": on}})
-    running = await start(settings, reactor)
+    logged: list[dict] = []
+    globalLogPublisher.addObserver(logged.append)
+    try:
+        running = await start(settings, reactor)
+    finally:
+        globalLogPublisher.removeObserver(logged.append)
     try:
         assert fastpath.pieces() == (PIECES if on else frozenset())
+        started = [formatEvent(e) for e in logged if "hotline.started" in e.get("log_format", "")]
+        assert started[0].endswith(" fast_path=http,redis,send" if on else " fast_path=off")
     finally:
         await running.stop()
