@@ -1,16 +1,19 @@
-"""hotline's Redis client against stock txredisapi, on the same redis-server, in the same run.
+"""hotline's Redis client with the fast path on and off, on the same redis-server, in the same run.
 
     .venv/bin/python bench/redis_client.py [--rounds 5] [--commands 20000]
 
-``hotline.redis_client`` changes txredisapi's hot path: a leaner encoder, a direct path to a
-connected connection, one Deferred per command, and the first request of each reactor turn
-sent at once (``ivr.sendnow``). This measures the client's CPU per command in the two shapes
-the server produces: a **burst** (100 GETs issued in one reactor turn, as when many hops or
-calls are handled in one turn) and **single** requests (one in flight, each waiting for its
-reply, as a lone booking does), with the single requests' round-trip time. Rounds alternate
-between the two clients; each figure is the median of the rounds. Last line:
+The fast path changes txredisapi's hot path (``fastpath.redis``: a leaner encoder, a direct
+path to a connected connection, one Deferred per command) and sends the first request of each
+reactor turn at once (``fastpath.send``). This measures the client's CPU per command of three
+clients made by ``hotline.redis_client.connect``: the fast path off (stock txredisapi, the
+baseline), the ``redis`` piece alone, and the whole fast path, in the two shapes the server
+produces: a **burst** (100 GETs issued in one reactor turn, as when many hops or calls are
+handled in one turn) and **single** requests (one in flight, each waiting for its reply, as a
+lone booking does), with the single requests' round-trip time. Rounds alternate the order of
+the clients; each figure is the median of the rounds. Last line:
 ``BENCH redis_client burst_us=<ours> burst_ratio=<stock/ours> single_us=<ours>
-single_ratio=<stock/ours> single_rtt_us=<ours>``.
+single_ratio=<stock/ours> single_rtt_us=<ours> send_burst_ratio=<redis piece alone/ours>
+send_single_ratio=<redis piece alone/ours>`` (ours: the whole fast path; stock: off).
 """
 
 from __future__ import annotations
@@ -58,21 +61,31 @@ async def single(redis: Any, commands: int) -> tuple[float, float]:
     return (cpu_s() - started) / commands * 1e6, statistics.median(rtts) * 1e6
 
 
-async def run(url: str, rounds: int, commands: int) -> None:
-    import txredisapi
+CLIENTS = {  # name: the fast path's pieces on while it connects and runs
+    "stock": frozenset(),
+    "redis": frozenset({"redis"}),
+    "ours": frozenset({"redis", "send"}),
+}
+LABELS = {"stock": "stock (baseline), fast path off", "redis": "redis piece alone",
+          "ours": "ours (fast path on)"}
 
+
+async def run(url: str, rounds: int, commands: int) -> None:
+    import fastpath
     from hotline.redis_client import connect
 
-    ours = await connect(url, reconnect=False)
-    host, port = url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)
-    stock = await txredisapi.Connection(host, int(port), reconnect=False)
-    await ours.set("k", "v" * 32)
-    results: dict[str, dict[str, list[float]]] = {"ours": {}, "stock": {}}
+    clients = {}
+    for name, pieces in CLIENTS.items():
+        fastpath.force(pieces)
+        clients[name] = await connect(url, reconnect=False)
+    await clients["ours"].set("k", "v" * 32)
+    results: dict[str, dict[str, list[float]]] = {name: {} for name in CLIENTS}
+    names = list(CLIENTS)
     for n in range(rounds):
-        order = [("ours", ours), ("stock", stock)] if n % 2 == 0 else [("stock", stock),
-                                                                       ("ours", ours)]
-        for name, client in order:
-            got = results[name]
+        order = names if n % 2 == 0 else names[::-1]
+        for name in order:
+            fastpath.force(CLIENTS[name])  # fastpath.send checks at each write
+            client, got = clients[name], results[name]
             got.setdefault("burst", []).append(await burst(client, commands))
             cpu, rtt = await single(client, commands // 4)
             got.setdefault("single", []).append(cpu)
@@ -80,19 +93,21 @@ async def run(url: str, rounds: int, commands: int) -> None:
         print(f"round {n + 1}: " + "; ".join(
             f"{name} burst {results[name]['burst'][-1]:.1f} µs, single "
             f"{results[name]['single'][-1]:.1f} µs (round trip {results[name]['rtt'][-1]:.0f} µs)"
-            for name in ("stock", "ours")), flush=True)
+            for name in names), flush=True)
     med = {name: {k: statistics.median(v) for k, v in got.items()} for name, got in results.items()}
-    print(f"median of {rounds}: stock (baseline) burst {med['stock']['burst']:.1f} µs, single "
-          f"{med['stock']['single']:.1f} µs, round trip {med['stock']['rtt']:.0f} µs; ours burst "
-          f"{med['ours']['burst']:.1f} µs, single {med['ours']['single']:.1f} µs, round trip "
-          f"{med['ours']['rtt']:.0f} µs (client CPU per GET)")
-    print(f"BENCH redis_client burst_us={med['ours']['burst']:.1f} "
-          f"burst_ratio={med['stock']['burst'] / med['ours']['burst']:.2f} "
-          f"single_us={med['ours']['single']:.1f} "
-          f"single_ratio={med['stock']['single'] / med['ours']['single']:.2f} "
-          f"single_rtt_us={med['ours']['rtt']:.0f}")
-    await ours.disconnect()
-    await stock.disconnect()
+    print(f"median of {rounds} (client CPU per GET): " + "; ".join(
+        f"{LABELS[name]} burst {med[name]['burst']:.1f} µs, single {med[name]['single']:.1f} µs, "
+        f"round trip {med[name]['rtt']:.0f} µs" for name in names))
+    ours, stock, alone = med["ours"], med["stock"], med["redis"]
+    print(f"BENCH redis_client burst_us={ours['burst']:.1f} "
+          f"burst_ratio={stock['burst'] / ours['burst']:.2f} "
+          f"single_us={ours['single']:.1f} "
+          f"single_ratio={stock['single'] / ours['single']:.2f} "
+          f"single_rtt_us={ours['rtt']:.0f} "
+          f"send_burst_ratio={alone['burst'] / ours['burst']:.2f} "
+          f"send_single_ratio={alone['single'] / ours['single']:.2f}")
+    for client in clients.values():
+        await client.disconnect()
 
 
 def main() -> None:

@@ -21,6 +21,9 @@ bench/ussd_servers.py, the load generator in bench/ussd_load.py).
     memory after the round (a cache that keeps growing shows there). Two diagnostics run in
     the same rounds: the USSD channel with effects from memory, and the bare constant on
     hotline's own HTTP port protocol (what a gateway request costs before the hop's work).
+``--fast-path PIECES``: a second hotline server runs with ``HOTLINE_FAST_PATH=PIECES`` (``0``:
+the fast path off; ``send,redis``: without the lean HTTP answers) and takes its turn in the
+closed-loop rounds; its server CPU per hop is compared with ours', round by round.
 ``BENCH_TURNS=<file>``: also time the server's reactor turns and GC pauses during (b) and
 print how many turns worked 3 ms or more (a stall that requests arriving meanwhile wait out).
 (b) paced: ``--rate`` (1000) hops/s offered on ours, latency from the scheduled send time (so
@@ -140,6 +143,8 @@ def main() -> int:
     parser.add_argument("--node-workers", type=int, default=2,
                         help="(c) repeats the paced run on a node of this many processes "
                              "(node.workers); 1 skips it")
+    parser.add_argument("--fast-path", default="", metavar="PIECES",
+                        help="also run a server with HOTLINE_FAST_PATH=PIECES (e.g. 0)")
     args = parser.parse_args()
     if os.environ.get("BENCH_TURNS"):
         Path(os.environ["BENCH_TURNS"]).unlink(missing_ok=True)  # this run's counts only
@@ -164,6 +169,13 @@ def main() -> int:
         procs.append(lean)
         channel, channel_port = spawn("--serve-channel", redis.url)
         procs.append(channel)
+        other: list[tuple[str, Any, int, bool]] = []
+        if args.fast_path:
+            alt, alt_port = spawn("--serve-ours", redis.url, str(catalog),
+                                  str(scratch / "data-alt"), str(scratch / "alt.log"),
+                                  str(smsc_port), env={"HOTLINE_FAST_PATH": args.fast_path})
+            procs.append(alt)
+            other.append(("alt", alt, alt_port, True))
         print(f"redis {redis.url}; hotline :{ours_port}; bare :{bare_port}; channel "
               f":{channel_port}; {args.conns} conns, {args.rounds} rounds of "
               f"{args.duration / args.rounds:g} s each after {args.warmup:g} s warm-up")
@@ -186,8 +198,8 @@ def main() -> int:
         # alternate in short rounds, and each side's best round is that side in the fast mode.
         slice_s = args.duration / args.rounds
         rows: dict[str, list[dict[str, Any]]] = {"bare": [], "ours": [], "channel": [],
-                                                 "lean": []}
-        targets = [("bare", bare, bare_port, False), ("ours", ours, ours_port, True),
+                                                 "lean": [], "alt": []}
+        targets = [("bare", bare, bare_port, False), ("ours", ours, ours_port, True), *other,
                    ("channel", channel, channel_port, True), ("lean", lean, lean_port, False)]
         for _ in range(args.rounds):
             for name, proc, port, stateful in targets:
@@ -215,6 +227,14 @@ def main() -> int:
 
         show("bare", "bare twisted.web constant, req")
         show("ours", "hotline USSD full bookings, hops")
+        if other:
+            show("alt", f"hotline with HOTLINE_FAST_PATH={args.fast_path}, hops")
+            alt_ratios = [cpu_us(a) / cpu_us(o) for o, a in zip(rows["ours"], rows["alt"],
+                                                                strict=True)]
+            print(f"(a) server CPU per hop, HOTLINE_FAST_PATH={args.fast_path} / ours, per round "
+                  f"{', '.join(f'{x:.3f}' for x in alt_ratios)}; median "
+                  f"{sorted(alt_ratios)[len(alt_ratios) // 2]:.3f}; best rounds' rates "
+                  f"{max(r['rate'] for r in rows['alt']):,.0f} / {best_ours:,.0f} hops/s")
         show("channel", "diagnostic: USSD channel, effects from memory, hops")
         show("lean", "diagnostic: the same constant on hotline's HTTP port, req")
         print(f"(a) ratio ours/bare per round {', '.join(f'{x:.3f}' for x in ratios)}; "

@@ -172,10 +172,9 @@ def serve_channel(redis_url: str) -> None:
     run_reactor(reactor, os.environ.get("BENCH_PROFILE_CHANNEL"))
 
 
-def serve_bare() -> None:
-    from twisted.internet import reactor
+def const_resource() -> Any:
+    """twisted.web answering every POST with a constant."""
     from twisted.web.resource import Resource
-    from twisted.web.server import Site
 
     class Const(Resource):
         isLeaf = True
@@ -184,7 +183,14 @@ def serve_bare() -> None:
             request.setHeader(b"content-type", b"text/plain; charset=utf-8")
             return b"CON constant answer\n"
 
-    site = Site(Const())
+    return Const()
+
+
+def serve_bare() -> None:
+    from twisted.internet import reactor
+    from twisted.web.server import Site
+
+    site = Site(const_resource())
     site.log = lambda request: None  # no access log, as in the reference baseline
     port = reactor.listenTCP(0, site, backlog=1024, interface="127.0.0.1")
     print(json.dumps({"port": port.getHost().port}), flush=True)
@@ -193,16 +199,18 @@ def serve_bare() -> None:
 
 def serve_bare_port() -> None:
     """The same constant on hotline's HTTP port protocol (``hotline.httpport``): the floor of
-    what a gateway request costs there, next to twisted.web's."""
+    what a gateway request costs there, next to twisted.web's (with the fast path off,
+    twisted.web answers behind the port's reader)."""
     from twisted.internet import reactor
-    from twisted.web.resource import Resource
     from twisted.web.server import Site
 
     from hotline.httpport import GatewayHttpFactory
     from ussd.wire import plain
 
     answer = plain(200, "CON constant answer\n")
-    factory = GatewayHttpFactory(Site(Resource()), {b"/": lambda request: answer})
+    site = Site(const_resource())
+    site.log = lambda request: None  # as serve_bare
+    factory = GatewayHttpFactory(site, {b"/": lambda request: answer})
     port = reactor.listenTCP(0, factory, backlog=1024, interface="127.0.0.1")
     print(json.dumps({"port": port.getHost().port}), flush=True)
     reactor.run()
@@ -218,9 +226,11 @@ def serve_smsc() -> None:
     reactor.run()
 
 
-def spawn(*args: str) -> tuple[subprocess.Popen[str], int]:
+def spawn(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], int]:
+    """Start a server (``env``: added to this process's environment)."""
     proc = started(subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE,
-                                    text=True, cwd=ROOT))
+                                    text=True, cwd=ROOT,
+                                    env={**os.environ, **env} if env else None))
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if not line.startswith("{"):

@@ -27,6 +27,7 @@ from twisted.application.internet import TimerService
 from twisted.logger import Logger
 from twisted.web.resource import Resource
 
+import fastpath
 from booking.catalog import load_catalog
 from booking.idcard import is_valid_resident_id
 from booking.store import RedisBookingService
@@ -147,6 +148,7 @@ async def start(
 
     The HTTP port is bound first and answers 503 (``/healthz``: starting, and why) until
     Redis takes writes and everything is wired (``hotline.readiness``)."""
+    fastpath.configure(settings.raw["node"]["fast_path"])  # before any connection is made
     node = node or Node.main_for(settings)
     if node.main and not node.alone:  # one scrape shows every process (hotline.metrics)
         metrics.use_multiprocess(settings.data_dir / "metrics")
@@ -264,13 +266,15 @@ async def _wire(tree: HotlineService, settings: Settings, reactor: Any, node: No
         node=node,
     )
     log.info(
-        "hotline.started role={role} http={http} fastagi={agi} redis={redis} python={python}",
+        "hotline.started role={role} http={http} fastagi={agi} redis={redis} python={python} "
+        "fast_path={fast_path}",
         role=node.role,
         http=running.http_port,
         agi=running.fastagi_port,
         redis=redacted_url(redis_url),
         # which interpreter build runs matters for CPU per request (docs/operations.md)
         python=f"{platform.python_version()} ({sys.base_prefix})",
+        fast_path=",".join(sorted(fastpath.pieces())) or "off",  # docs/operations.md
     )
     return running
 

@@ -1,18 +1,21 @@
-"""The HTTP port: USSD gateway connections on a lean HTTP/1.1 protocol, the rest on twisted.web.
+"""The HTTP port: every request read by httptools, answered by twisted.web or, on the fast path,
+by the USSD gateway adapters directly.
 
-Why: twisted.web's request handling, all in Python, was a large share of a whole USSD hop
-before this protocol; httptools, the binding of Node's llhttp parser, reads the same request
-for a small fraction of that (bench/RESULTS.md, ussd_http: bench/ussd_http.py prints
-both). Gateways send one small POST after another on kept-alive connections, so their
-connections are the ones worth serving leanly.
+Why: the port's limits and deadlines below must hold for every request, and twisted.web has
+neither a body limit nor deadlines that slow bytes cannot push back; httptools, the binding of
+Node's llhttp parser, reads each request first on both paths. With the fast path's ``http`` piece
+on (``fastpath``), gateway connections, one small POST after another on kept-alive
+connections, are answered here without twisted.web (bench/RESULTS.md, "Fast path").
 
 Every connection is read by httptools, so the limits and timeouts below hold for every request
-on the port, whoever answers it. Requests to a gateway route (``/ussd/at``, ``/ussd/at/end``,
-``/ussd/hubtel``, with or without a query or a trailing slash) are answered by the adapters, one
-at a time, in order (pipelined requests wait their turn). The first request to any other path
-hands the connection to twisted.web's ``HTTPChannel``: from then on each request, once read
-whole, is re-framed (one ``content-length`` body) and passed to it, so the kiosk API, admin,
-metrics and health answer exactly as twisted.web answers.
+on the port, whoever answers it. With the fast path off, the first request of each connection
+hands it to twisted.web's ``HTTPChannel``: from then on each request, once read whole, is
+re-framed (one ``content-length`` body) and passed to it. On the fast path, requests to a
+gateway route (``/ussd/at``, ``/ussd/at/end``, ``/ussd/hubtel``, with or without a query or a
+trailing slash) are answered by the adapters, one at a time, in order (pipelined requests wait
+their turn); the first request to any other path hands the connection over. So the kiosk API,
+admin, metrics and health (and, off the fast path, the gateways) answer exactly as twisted.web
+answers.
 
 Limits: a request line and headers up to ``MAX_HEAD`` bytes (431); a body up to
 ``max_body_bytes`` (413, at once when ``content-length`` declares more: the body is not waited
@@ -41,7 +44,8 @@ from twisted.python.failure import Failure
 from twisted.web.http import RESPONSES, datetimeToString
 from twisted.web.server import Site
 
-from ivr.sendnow import write_now
+from fastpath import enabled
+from fastpath.send import write_now
 from ussd.wire import GatewayRequest, GatewayResponse, Handler, plain
 
 log = Logger(namespace="hotline.httpport")
@@ -75,12 +79,17 @@ def route_of(target: bytes) -> bytes:
 
 
 def reframe(message: _Message) -> bytes:
-    """The request as bytes for ``HTTPChannel``: same line and headers, a plain-length body."""
+    """The request as bytes for ``HTTPChannel``: same line and headers, a plain-length body;
+    ``connection: close`` when this is the connection's last (an upgrade is not made)."""
     skip = {b"content-length", b"transfer-encoding", b"expect"}
+    if not message.keep_alive:
+        skip |= {b"connection", b"upgrade"}
     request = message.request
     lines = [b"%s %s HTTP/%s" % (request.method, message.target, message.version.encode())]
     lines += [name + b": " + value for name, value in message.header_list
               if name.lower() not in skip]
+    if not message.keep_alive:
+        lines.append(b"connection: close")
     lines.append(b"content-length: %d" % len(request.body))
     return b"\r\n".join(lines) + b"\r\n\r\n" + request.body
 
@@ -264,7 +273,7 @@ class GatewayHttp(Protocol, TimeoutMixin):
             self._web.dataReceived(reframe(message))
             return
         request = message.request
-        handler = self.factory.routes.get(route_of(request.path))
+        handler = self.factory.routes.get(route_of(request.path)) if self.factory.lean else None
         if handler is None:  # another path on a gateway connection: twisted.web from here on
             self._hand_over(reframe(message))
             return
@@ -300,7 +309,7 @@ class GatewayHttp(Protocol, TimeoutMixin):
                 b"cache-control: no-store\r\n%s\r\n") % (
             response.status, reason, self.factory.date(), response.content_type,
             len(response.body), b"" if keep_alive else b"connection: close\r\n")
-        # at once, not at the end of the turn (ivr.sendnow): the gateway is waiting for it
+        # at once, not at the end of the turn (fastpath.send): the gateway is waiting for it
         write_now(self.transport, head if head_only else head + response.body)
         if not self._reading:  # idle from now; a request being read keeps its deadline
             self.setTimeout(self.factory.keepalive_timeout_s)
@@ -312,8 +321,9 @@ class GatewayHttp(Protocol, TimeoutMixin):
 
 
 class GatewayHttpFactory(Factory):
-    """The HTTP port's factory: ``routes`` (path → adapter ``handle``) served leanly, ``site``
-    for everything else. ``count(path, status)`` counts each lean answer (the metrics)."""
+    """The HTTP port's factory: ``routes`` (path → adapter ``handle``) served leanly when
+    ``lean`` (default: the fast path's ``http`` piece is on), ``site`` for everything else.
+    ``count(path, status)`` counts each answer not given by twisted.web (the metrics)."""
 
     protocol = GatewayHttp
     noisy = False  # no "Starting factory" line per listening port, as with Site
@@ -329,12 +339,14 @@ class GatewayHttpFactory(Factory):
         body_timeout_s: float = 10.0,
         max_body_bytes: int = MAX_BODY,
         count: Callable[[bytes, int], None] | None = None,
+        lean: bool | None = None,
     ) -> None:
         if clock is None:
             from twisted.internet import reactor as clock
         self.site = site
         site.timeOut = keepalive_timeout_s  # twisted.web's idle timeout, after a handover
         self.routes = dict(routes)
+        self.lean = enabled("http") if lean is None else lean
         self.clock = clock
         self.keepalive_timeout_s = keepalive_timeout_s
         self.header_timeout_s = header_timeout_s

@@ -256,6 +256,8 @@ class Node(Section):
     gc: GcSpec = key(Gc().model_dump(), "the garbage collector, set after start-up; `python` "
                      "keeps CPython's defaults", kind="{freeze: bool, thresholds: [int, int, "
                      "int]} | python")  # fmt: skip
+    fast_path: bool = key(True, "raw socket writes, lean Redis client, lean USSD HTTP (fastpath/)"
+                          "; false: stock txredisapi and twisted.web")  # fmt: skip
 
 
 class Booking(Section):

@@ -19,6 +19,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
+from fastpath.send import write_now
 from ivr.agi_wire import (
     HANGUP_LINE,
     USAGE_END,
@@ -32,7 +33,6 @@ from ivr.agi_wire import (
     parse_reply,
     quote,
 )
-from ivr.sendnow import write_now
 
 log = structlog.get_logger("ivr.agi")
 

@@ -64,3 +64,12 @@ def no_full_numbers_in_logs() -> Iterator[LogScan]:
     globalLogPublisher.removeObserver(scan)
     leaks = scan.leaks()
     assert not leaks, "a full phone or ID number in a log line:\n" + "\n".join(leaks[:5])
+
+
+@pytest.fixture
+def fast_path_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every piece of the fast path on for this test, whatever HOTLINE_FAST_PATH says: for the
+    tests of the fast path itself (tests/fastpath/), which CI also runs with it off."""
+    import fastpath
+
+    monkeypatch.setattr(fastpath, "_on", fastpath.PIECES)

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 import pytest_twisted
 from twisted.internet import defer, reactor
-from twisted.internet.task import deferLater
 from twisted.logger import formatEvent, globalLogPublisher
 from txredisapi import ResponseError
 
@@ -69,24 +68,6 @@ def test_connections_send_without_nagle_delay(redis) -> None:
     connection = redis._factory.pool[0]
     handle = connection.transport.getHandle()
     assert handle.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
-
-
-@pytest_twisted.ensureDeferred
-async def test_a_request_leaves_before_the_reactor_turn_ends(redis) -> None:
-    """The first request of a reactor turn is on the socket when the command returns; the rest
-    of that turn's burst waits in Twisted's buffer and leaves in one send. A burst bigger than
-    the socket takes still arrives whole and in order."""
-    transport = redis._factory.pool[0].transport
-    await deferLater(reactor, 0, lambda: None)  # a fresh reactor turn
-    answer = redis.set("k", "v")
-    assert transport.dataBuffer == b"" and not transport._tempDataBuffer
-    second = redis.get("k")  # the same turn: buffered, to leave with the rest of the burst
-    assert transport._tempDataBuffer
-    assert await answer == "OK" and await second == "v"
-    burst = [redis.set(f"big{i}", "x" * 200_000) for i in range(20)]
-    reads = [redis.execute_command("STRLEN", f"big{i}") for i in range(20)]
-    assert await defer.gatherResults(burst) == ["OK"] * 20
-    assert await defer.gatherResults(reads) == [200_000] * 20
 
 
 @pytest_twisted.ensureDeferred

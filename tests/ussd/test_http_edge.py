@@ -1,7 +1,8 @@
-"""The HTTP port's edge (``hotline.httpport``), on both paths (gateway routes answered by the
-lean protocol, other paths by twisted.web): a declared oversized body refused at once, garbage
-answered 400 and closed, header and body deadlines that bytes sent slowly do not push back, the
-keep-alive idle timeout, and many slow clients that neither starve normal ones nor stay open.
+"""The HTTP port's edge (``hotline.httpport``), for gateway routes and other paths, with the fast
+path's lean gateway answers and without (twisted.web answers every request): a declared
+oversized body refused at once, garbage answered 400 and closed, header and body deadlines that
+bytes sent slowly do not push back, the keep-alive idle timeout, and many slow clients that
+neither starve normal ones nor stay open.
 
 Deadlines run on a ``Clock``; connections are real TCP or ``StringTransport``.
 """
@@ -23,11 +24,12 @@ HEADER_S, BODY_S, KEEPALIVE_S = 10.0, 10.0, 75.0
 SLOW_CLIENTS = 200
 
 
-@pytest_twisted.async_yield_fixture
-async def edge(redis: Any) -> Any:
-    """The HTTP port with its deadlines on a Clock (real TCP still runs on the reactor)."""
+@pytest_twisted.async_yield_fixture(params=[True, False], ids=["fast", "plain"])
+async def edge(redis: Any, request: Any) -> Any:
+    """The HTTP port with its deadlines on a Clock (real TCP still runs on the reactor), with
+    the fast path's lean gateway answers and without (twisted.web answers every request)."""
     clock = Clock()
-    port = Port(redis, clock=clock)
+    port = Port(redis, clock=clock, lean=request.param)
     port.clock = clock  # type: ignore[attr-defined]
     port.built = built = []  # type: ignore[attr-defined]
     build = port.factory.buildProtocol

@@ -7,9 +7,9 @@ event of the turn before it leaves. ``write_now`` sends straight to the socket w
 buffered; whatever the socket does not take (or any error) is left to Twisted, and so is every
 transport whose internals are not the ones checked here (TLS, another Twisted release).
 
-Used by ``ivr.agi`` for AGI commands, by ``hotline.httpport`` for gateway answers and by
-``hotline.redis_client`` for Redis requests (``send_first_write_now``: the first request of
-each reactor turn).
+Used by ``ivr.agi`` for AGI commands, by ``hotline.httpport`` for its answers and by
+``fastpath.redis`` for Redis requests (``send_first_write_now``: the first request of each
+reactor turn). With the ``send`` piece off (``fastpath.enabled``) both are ``transport.write``.
 """
 
 from __future__ import annotations
@@ -19,13 +19,15 @@ from typing import Any
 
 from twisted.internet import tcp
 
+from fastpath import enabled
+
 _PLAIN_TCP = (tcp.Server, tcp.Client)
 
 
 def write_now(transport: Any, data: bytes, buffered: Callable[[bytes], Any] | None = None) -> None:
     """``transport.write(data)``, sent at once when possible. ``buffered`` is the write to fall
     back on (default ``transport.write``; pass the original when ``write`` itself is wrapped)."""
-    if type(transport) in _PLAIN_TCP and _idle(transport):
+    if type(transport) in _PLAIN_TCP and enabled("send") and _idle(transport):
         try:
             sent = transport.socket.send(data)
         except OSError:
@@ -43,7 +45,7 @@ def send_first_write_now(transport: Any, call_later: Callable[..., Any]) -> None
     (several hops handled in one turn) still costs one ``send`` instead of one per request,
     a syscall each on both sides (bench/RESULTS.md). Plain TCP transports only.
     """
-    if type(transport) not in _PLAIN_TCP:
+    if type(transport) not in _PLAIN_TCP or not enabled("send"):
         return
     buffered = transport.write
     sent_this_turn = [False]
