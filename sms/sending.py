@@ -88,6 +88,7 @@ class OutboxPump:
         self.max_attempts = max_attempts
         self.retry_delay = retry_delay  # seconds, times the attempt number
         self.active = 0  # messages taken from the outbox and not settled yet
+        self._resting = 0  # of those, waiting on a timer to go back to the outbox
         self._attempts: dict[str, int] = {}  # key -> failed retryable attempts so far
         self._submit_parts = submit_parts or self._submit_sm
         self._retryable = retryable
@@ -97,12 +98,17 @@ class OutboxPump:
 
     def flush(self) -> None:
         """Take a batch from the outbox when allowed and below the prefetch limit (one take at
-        a time); each taken message goes to the ESME, whose window and TPS bucket pace it."""
+        a time); each taken message goes to the ESME, whose window and TPS bucket pace it.
+        While the link still holds half the prefetch, wait until half is free: fewer, larger
+        takes (each one a Redis script call and a write to disk)."""
         room = self.prefetch - self.active
         if self._taking:
             self._missed = True  # something arrived while a take was out: take again after it
             return
         if not self._may_take() or room <= 0:
+            return
+        half = self.prefetch // 2
+        if room < half and self.active - self._resting >= half:
             return
         self._taking, self._missed = True, False
         d = defer.maybeDeferred(self.outbox.take, room)
@@ -199,7 +205,12 @@ class OutboxPump:
             self._settle(self.outbox.dead, message, why)
             return
         log.warn("sms.retry to={to} why={why}", to=mask_tail(message.to), why=str(error))
-        self._later(self.retry_delay * attempts, self._settle, self.outbox.retry, message)
+        self._resting += 1
+        self._later(self.retry_delay * attempts, self._retry_later, message)
+
+    def _retry_later(self, message: OutgoingSms) -> None:
+        self._resting -= 1
+        self._settle(self.outbox.retry, message)
 
     def _next_ref(self) -> int:
         self._ref = (self._ref + 1) % 256
