@@ -43,7 +43,7 @@ from sms.dlr import Receipt
 from sms.esme_config import LinkLost, NotBound, ResponseTimeout
 from sms.flow import Backoff, check_window
 from sms.session import State, new_session
-from sms.window import REQUEUED, SubmitWindow
+from sms.window import SubmitWindow
 
 log = Logger(namespace="sms.cmpp")
 
@@ -102,7 +102,6 @@ class _Outstanding:
     timer: IDelayedCall
     submit: Submit | None = None  # kept for a resubmission after a flow-control answer
     throttled: int = 0
-    caller: defer.Deferred[Any] | None = None
     sent_at: float = 0.0
 
 
@@ -155,6 +154,7 @@ class CmppProtocol(FrameReceiver):
         for item in pending.values():
             if item.timer.active():
                 item.timer.cancel()
+            self._over(item)
             item.deferred.errback(LinkLost(f"link closed awaiting {item.name} answer"))
         for _, d, _n in waiting:
             d.errback(LinkLost("link closed before the SUBMIT was sent"))
@@ -171,8 +171,8 @@ class CmppProtocol(FrameReceiver):
             return defer.fail(NotBound(f"cannot connect a link that is {self.state.value}"))
         cfg = self.config
         request = core.connect_request(cfg.sp_id, cfg.shared_secret, self.clock.seconds())
-        d = self._request(Connect(cfg.sp_id, request.authenticator, cfg.version,
-                                  request.timestamp), cfg.connect_timeout, "connect")
+        d = self._ask(Connect(cfg.sp_id, request.authenticator, cfg.version,
+                              request.timestamp), cfg.connect_timeout, "connect")
 
         def answered(resp: ConnectResp) -> None:
             outcome = core.connect_outcome(resp, request.authenticator, cfg.shared_secret,
@@ -205,9 +205,9 @@ class CmppProtocol(FrameReceiver):
         is full; fails with ``CmppError`` (its ``outcome``), ``ResponseTimeout``, ``LinkLost``."""
         if self.state is not State.BOUND:
             return defer.fail(NotBound(f"link is {self.state.value}"))
-        d: defer.Deferred[Any] = defer.Deferred()
+        d: defer.Deferred[str] = defer.Deferred()
         self._window.add(submit, d)  # type: ignore[arg-type]
-        return d.addCallback(lambda resp: core.msg_id_text(resp.msg_id))
+        return d
 
     def terminate(self) -> defer.Deferred[None]:
         """CMPP_TERMINATE, wait up to ``terminate_timeout`` for its answer, then close."""
@@ -215,7 +215,7 @@ class CmppProtocol(FrameReceiver):
             self._close()
             return defer.succeed(None)
         self._session.unbind_requested()
-        d = self._request(Terminate(), self.config.terminate_timeout, "terminate")
+        d = self._ask(Terminate(), self.config.terminate_timeout, "terminate")
         return d.addBoth(lambda _: self._close())
 
     # -- internals -------------------------------------------------------------------------
@@ -225,26 +225,36 @@ class CmppProtocol(FrameReceiver):
             if self._seq not in self._outstanding:
                 return self._seq
 
-    def _request(self, pdu: Pdu, timeout: float, name: str) -> defer.Deferred[Any]:
+    def _request(self, pdu: Pdu, timeout: float, name: str, d: defer.Deferred[Any],
+                 submit: Submit | None = None, throttled: int = 0) -> None:
+        """Send ``pdu``; ``d`` fires with its answer (a SUBMIT's, given as ``submit``, with its
+        Msg_Id once its window slot is free)."""
         seq = self._next_seq()
+        item = _Outstanding(name, d, None, submit, throttled)  # type: ignore[arg-type]
         try:
             data = encode(seq, pdu)
         except CodecError as err:
-            return defer.fail(ValueError(f"cannot encode {name}: {err}"))
-        d: defer.Deferred[Any] = defer.Deferred()
-        timer = self.clock.callLater(timeout, self._timed_out, seq)
-        self._outstanding[seq] = _Outstanding(name, d, timer, sent_at=self.clock.seconds())
+            self._over(item)
+            d.errback(ValueError(f"cannot encode {name}: {err}"))
+            return
+        item.timer = self.clock.callLater(timeout, self._timed_out, seq)
+        item.sent_at = self.clock.seconds()
+        self._outstanding[seq] = item
         if self.transport is not None:
             self.transport.write(data)
+
+    def _ask(self, pdu: Pdu, timeout: float, name: str) -> defer.Deferred[Any]:
+        d: defer.Deferred[Any] = defer.Deferred()
+        self._request(pdu, timeout, name, d)
         return d
 
-    def _send_submit(self, submit: Submit, caller: defer.Deferred[Any],
-                     throttled: int) -> defer.Deferred[Any]:
-        sent = self._request(submit, self.config.response_timeout, "submit")
-        item = self._outstanding.get(self._seq)
-        if item is not None and item.deferred is sent:
-            item.submit, item.throttled, item.caller = submit, throttled, caller
-        return sent
+    def _send_submit(self, submit: Submit, caller: defer.Deferred[Any], throttled: int) -> None:
+        self._request(submit, self.config.response_timeout, "submit", caller, submit, throttled)
+
+    def _over(self, item: _Outstanding) -> None:
+        """A request is answered, failed or given up: a SUBMIT frees its window slot."""
+        if item.submit is not None:
+            self._window.release()
 
     def _timed_out(self, seq: int) -> None:
         item = self._outstanding.pop(seq, None)
@@ -264,6 +274,7 @@ class CmppProtocol(FrameReceiver):
         log.warn("cmpp.response_timeout command={c} seq={s}", c=item.name, s=seq)
         if item.name == "connect":
             self._close()
+        self._over(item)
         item.deferred.errback(ResponseTimeout(f"no {item.name} answer within time"))
 
     def _close(self) -> None:
@@ -286,7 +297,7 @@ class CmppProtocol(FrameReceiver):
     def _send_active_test(self) -> None:
         if self.state is State.CLOSED:
             return
-        d = self._request(ActiveTest(), self.config.heartbeat.timeout, "active_test")
+        d = self._ask(ActiveTest(), self.config.heartbeat.timeout, "active_test")
         d.addErrback(lambda f: None)  # the timeout decided already
 
     # -- wire ------------------------------------------------------------------------------
@@ -314,6 +325,7 @@ class CmppProtocol(FrameReceiver):
         elif err.seq in self._outstanding and err.command_id & 0x80000000:
             item = self._outstanding.pop(err.seq)
             item.timer.cancel()
+            self._over(item)
             # Unknown whether the ISMG took it: -1 is no Result, so a SUBMIT is tried again
             item.deferred.errback(CmppError(item.name, -1, f"undecodable answer: {err.reason}"))
 
@@ -328,26 +340,30 @@ class CmppProtocol(FrameReceiver):
             return
         del self._outstanding[seq]
         item.timer.cancel()
-        if isinstance(pdu, SubmitResp):
+        if item.submit is not None and isinstance(pdu, SubmitResp):
             self._window.accepted()
             if self.latencies is not None:
                 self.latencies.append(self.clock.seconds() - item.sent_at)
+            self._window.release()
+            item.deferred.callback(core.msg_id_text(pdu.msg_id))
+            return
+        self._over(item)
         item.deferred.callback(pdu)
 
     def _submit_refused(self, seq: int, item: _Outstanding, result: int) -> None:
         outcome = core.submit_outcome(result)
         if outcome is core.Outcome.THROTTLE:
             self.throttled += 1
-            if (item.submit is not None and item.caller is not None
-                    and item.throttled < self.config.throttle_retries):
+            if item.submit is not None and item.throttled < self.config.throttle_retries:
                 del self._outstanding[seq]
                 item.timer.cancel()
-                self._window.requeue(item.submit, item.caller,  # type: ignore[arg-type]
+                self._window.requeue(item.submit, item.deferred,  # type: ignore[arg-type]
                                      item.throttled + 1, result)
-                item.deferred.callback(REQUEUED)
+                self._over(item)
                 return
         del self._outstanding[seq]
         item.timer.cancel()
+        self._over(item)
         item.deferred.errback(CmppError("submit", result, core.describe_result(result)))
 
     def _deliver(self, pdu: Deliver) -> None:
