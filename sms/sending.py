@@ -141,12 +141,12 @@ class OutboxPump:
             log.error("sms.unsendable key={key} why={why}", key=message.key, why=str(err))
             self._settle(self.outbox.dead, message, str(err))
             return
+        if len(submits) == 1:  # the common case, without a DeferredList
+            submits[0].addCallbacks(self._one_submitted, self._one_failed,
+                                    callbackArgs=(message,), errbackArgs=(message,))
+            return
         for d in submits:  # map ids as each resp arrives: a part's receipt may beat the rest
             d.addCallback(self._remember, message.key)
-        if len(submits) == 1:  # the common case, without a DeferredList
-            submits[0].addCallbacks(lambda r: self._submitted([(True, r)], message),
-                                    lambda f: self._submitted([(False, f)], message))
-            return
         done = defer.DeferredList(submits, consumeErrors=True)
         done.addCallback(self._submitted, message)
 
@@ -177,6 +177,12 @@ class OutboxPump:
             self.active -= 1
 
         d.addCallbacks(settled, failed)
+
+    def _one_submitted(self, message_id: str, message: OutgoingSms) -> None:
+        self._submitted([(True, self._remember(message_id, message.key))], message)
+
+    def _one_failed(self, failure: Failure, message: OutgoingSms) -> None:
+        self._submitted([(False, failure)], message)
 
     def _submitted(self, results: list[tuple[bool, Any]], message: OutgoingSms) -> None:
         failures = [r for ok, r in results if not ok]
