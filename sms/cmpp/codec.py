@@ -244,6 +244,8 @@ class _Fixed:
     values: Callable[[Any], tuple[Any, ...]]  # the run's values of a PDU, in order
     types: tuple[type, ...]  # the one type per field whose packing may be remembered
     strings: tuple[int, ...]  # positions of the octet strings (NUL-stripped when decoded)
+    names: tuple[str, ...]
+    integers: bool  # every field an integer: struct's own range check is the codec's
     packed: dict[tuple[Any, ...], bytes] = dataclasses.field(default_factory=dict)
 
 
@@ -254,7 +256,8 @@ def _fixed(run: list[tuple[str, str]]) -> _Fixed:
     values = get if len(names) > 1 else (lambda pdu: (get(pdu),))
     return _Fixed(struct.Struct(fmt), tuple(run), values,
                   tuple(_TYPES[k[0]] for _, k in run),
-                  tuple(i for i, (_, k) in enumerate(run) if k[0] == "s"))
+                  tuple(i for i, (_, k) in enumerate(run) if k[0] == "s"), tuple(names),
+                  all(k[0] == "u" for _, k in run))
 
 
 Plan = tuple[_Fixed | tuple[str, str], ...]
@@ -327,6 +330,11 @@ def _pack_fixed(step: _Fixed, value: Any) -> bytes:
         memo = True
     except TypeError:  # an unhashable value (a bytearray): checked and packed below
         packed, memo = None, False
+    if packed is None and step.integers:  # a DELIVER_RESP: its Msg_Id differs every time
+        try:
+            return step.struct.pack(*values)
+        except struct.error:  # out of range, or not an int: checked below
+            pass
     if packed is None:
         packed = step.struct.pack(*[_fixed_value(kind, v, name) for (name, kind), v
                                     in zip(step.fields, values, strict=True)])
@@ -341,7 +349,7 @@ def encode_body(value: Any) -> bytes:
     """The body octets of a PDU (or of a ``StatusReport``)."""
     out: list[bytes] = []
     try:
-        for step in _plan(type(value)):
+        for step in _PLANS.get(type(value)) or _plan(type(value)):
             if isinstance(step, _Fixed):
                 out.append(_pack_fixed(step, value))
             else:
@@ -369,7 +377,7 @@ def _unpack_fixed(step: _Fixed, body: bytes, at: int) -> list[Any]:
 
 
 def decode_body(cls: type[Any], body: bytes) -> Any:
-    plan = _plan(cls)
+    plan = _PLANS.get(cls) or _plan(cls)
     flat = _FLAT[cls]
     if flat is not None and len(body) == flat.struct.size:  # SUBMIT_RESP, a status report
         return cls(*_unpack_fixed(flat, body, 0))
@@ -379,8 +387,7 @@ def decode_body(cls: type[Any], body: bytes) -> Any:
         if isinstance(step, _Fixed):
             if at + step.struct.size > len(body):
                 raise CodecError(f"body ends inside {_field_at(step, len(body) - at)}")
-            values.update(zip([name for name, _ in step.fields],
-                              _unpack_fixed(step, body, at), strict=True))
+            values.update(zip(step.names, _unpack_fixed(step, body, at), strict=True))
             at += step.struct.size
             continue
         name, kind = step
