@@ -99,16 +99,17 @@ class OutboxPump:
     def flush(self) -> None:
         """Take a batch from the outbox when allowed and below the prefetch limit (one take at
         a time); each taken message goes to the ESME, whose window and TPS bucket pace it.
-        While the link still holds half the prefetch, wait until half is free: fewer, larger
-        takes (each one a Redis script call and a write to disk)."""
+        Waits until a quarter of the prefetch is free (unless the link is running short):
+        fewer, larger takes, each one a Redis script call and a write to disk, while three
+        quarters still cover the window during the take."""
         room = self.prefetch - self.active
         if self._taking:
             self._missed = True  # something arrived while a take was out: take again after it
             return
         if not self._may_take() or room <= 0:
             return
-        half = self.prefetch // 2
-        if room < half and self.active - self._resting >= half:
+        quarter = self.prefetch // 4
+        if room < quarter and self.active - self._resting >= quarter:
             return
         self._taking, self._missed = True, False
         d = defer.maybeDeferred(self.outbox.take, room)
