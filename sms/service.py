@@ -92,7 +92,7 @@ class LinkSender(Service):
         self.pump = OutboxPump(
             self.outbox, link=lambda: self._esme, may_take=self._may_take, later=self._later,
             remember=self._remember, receipt_ids=receipt_ids,
-            prefetch=max(4 * window, 32),  # taken ahead so the window never waits on Redis
+            prefetch=max(8 * window, 64),  # taken ahead so the window never waits on Redis
             **(pump_options or {}))
         self.latencies: list[float] | None = None  # a list: every link appends submit->resp s
         self._keeper: LinkKeeper[Any] = LinkKeeper(

@@ -115,7 +115,7 @@ async def test_burst_survives_two_ismg_crashes_and_a_server_crash(redis, redis_u
         first.setdefault(text, i)
     duplicates = {t for t, n in Counter(seen).items() if n > 1}
     # In flight when something died: the window before an ISMG crash; before the server crash
-    # also what was taken ahead (prefetch 4 x window) and the done batch not yet written.
+    # also what was taken ahead (prefetch 8 x window) and the done batch not yet written.
     allowed: set[int] = set()
     for start, end in crashes["ismg"]:
         allowed |= set(range(start - 2 * WINDOW, end + 1))

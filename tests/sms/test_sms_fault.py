@@ -95,7 +95,7 @@ async def test_burst_survives_two_smsc_crashes_and_a_server_crash(redis, redis_u
         first.setdefault(text, i)
     duplicates = {t for t, n in Counter(seen).items() if n > 1}
     # In flight when something died: the window before an SMSC crash; before the server crash
-    # also what was taken ahead (prefetch 4 x window) and the done batch not yet written.
+    # also what was taken ahead (prefetch 8 x window) and the done batch not yet written.
     allowed = set()
     for start, end in crashes["smsc"]:
         allowed |= set(range(start - 2 * WINDOW, end + 1))
