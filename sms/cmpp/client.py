@@ -387,14 +387,17 @@ class CmppProtocol(FrameReceiver):
             return
         del self._outstanding[seq]
         self._stop_timer(item)
-        if item.submit is not None and isinstance(pdu, SubmitResp):
+        if item.submit is not None:
+            self._window.release()
+            if not isinstance(pdu, SubmitResp):  # unknown whether the ISMG took it: try again
+                item.deferred.errback(CmppError("submit", -1,
+                                                f"answered with {type(pdu).__name__}"))
+                return
             self._window.accepted()
             if self.latencies is not None:
                 self.latencies.append(self.clock.seconds() - item.sent_at)
-            self._window.release()
             item.deferred.callback(core.msg_id_text(pdu.msg_id))
             return
-        self._over(item)
         item.deferred.callback(pdu)
 
     def _submit_refused(self, seq: int, item: _Outstanding, result: int) -> None:

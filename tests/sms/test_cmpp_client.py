@@ -199,6 +199,16 @@ def test_an_undecodable_answer_fails_its_submit_as_worth_retrying() -> None:
     d[0].trap(CmppError)
 
 
+def test_a_submit_answered_with_another_command_fails_as_worth_retrying() -> None:
+    proto, transport, _, _ = connected()
+    d = outcome(proto.submit(submit()))
+    ((seq, _),) = frames(transport)
+    proto.dataReceived(codec.encode(seq, ActiveTestResp()))
+    assert isinstance(d[0].value, CmppError) and d[0].value.outcome == "retry"
+    assert proto.in_flight == 0
+    d[0].trap(CmppError)
+
+
 def test_a_submit_without_answer_times_out_alone() -> None:
     proto, transport, clock, _ = connected(response_timeout=60)
     d = outcome(proto.submit(submit()))
