@@ -26,7 +26,7 @@ from sms.session import State, new_session
 from sms.smpp import status as st
 from sms.smpp.framing import PduReceiver
 from sms.smpp.pdu import MAX_SEQ, RESPONSE_BIT, Pdu, PduError, encode_pdu, response_for
-from sms.window import REQUEUED, THROTTLES, SubmitWindow
+from sms.window import THROTTLES, SubmitWindow
 
 log = Logger(namespace="sms.esme")
 __all__ = ["THROTTLES", "EsmeConfig", "EsmeProtocol", "LinkLost", "NotBound", "ResponseTimeout",
@@ -44,7 +44,6 @@ class _Outstanding:
     timer: IDelayedCall
     params: dict[str, Any] | None = None  # submit_sm: kept for a resubmission after a throttle
     throttled: int = 0
-    caller: defer.Deferred[Pdu] | None = None  # submit_sm: the caller's Deferred
     sent_at: float = 0.0
 
 
@@ -94,6 +93,7 @@ class EsmeProtocol(PduReceiver):
         for item in pending.values():
             if item.timer.active():
                 item.timer.cancel()
+            self._over(item)
             item.deferred.errback(LinkLost(f"link closed awaiting {item.command}_resp"))
         for _, d, _n in waiting:
             d.errback(LinkLost("link closed before submit_sm was sent"))
@@ -109,7 +109,7 @@ class EsmeProtocol(PduReceiver):
         except NoTransition:
             return defer.fail(NotBound(f"cannot bind a link that is {self.state.value}"))
         cfg = self.config
-        d = self._request(
+        d = self._ask(
             Pdu("bind_transceiver", 0, 0, {
                 "system_id": cfg.system_id, "password": cfg.password,
                 "system_type": cfg.system_type, "interface_version": 0x34,
@@ -144,7 +144,7 @@ class EsmeProtocol(PduReceiver):
             self._close()
             return defer.succeed(None)
         self._session.unbind_requested()
-        d = self._request(Pdu("unbind", 0), self.config.unbind_timeout)
+        d = self._ask(Pdu("unbind", 0), self.config.unbind_timeout)
         return d.addBoth(lambda _: self._close())
 
     @property
@@ -162,18 +162,27 @@ class EsmeProtocol(PduReceiver):
             if self._seq not in self._outstanding:
                 return self._seq
 
-    def _request(self, pdu: Pdu, timeout: float) -> defer.Deferred[Pdu]:
+    def _request(self, pdu: Pdu, timeout: float, d: defer.Deferred[Pdu],
+                 params: dict[str, Any] | None = None, throttled: int = 0) -> None:
+        """Send ``pdu``; ``d`` fires with its response (a submit_sm's, given its ``params``,
+        once its window slot is free)."""
         seq = self._next_seq()
+        item = _Outstanding(pdu.command, d, None, params, throttled)  # type: ignore[arg-type]
         try:
             data = encode_pdu(Pdu(pdu.command, seq, 0, pdu.params))
         except (ValueError, TypeError) as err:  # e.g. a 30-digit destination_addr
-            return defer.fail(ValueError(f"cannot encode {pdu.command}: {err}"))
-        d: defer.Deferred[Pdu] = defer.Deferred()
-        timer = self.clock.callLater(timeout, self._timed_out, seq)
-        self._outstanding[seq] = _Outstanding(pdu.command, d, timer,
-                                              sent_at=self.clock.seconds())
+            self._over(item)
+            d.errback(ValueError(f"cannot encode {pdu.command}: {err}"))
+            return
+        item.timer = self.clock.callLater(timeout, self._timed_out, seq)
+        item.sent_at = self.clock.seconds()
+        self._outstanding[seq] = item
         if self.transport is not None:
             self.transport.write(data)
+
+    def _ask(self, pdu: Pdu, timeout: float) -> defer.Deferred[Pdu]:
+        d: defer.Deferred[Pdu] = defer.Deferred()
+        self._request(pdu, timeout, d)
         return d
 
     def _bound(self) -> bool:
@@ -181,25 +190,27 @@ class EsmeProtocol(PduReceiver):
 
     def _send_submit(
         self, params: dict[str, Any], caller: defer.Deferred[Pdu], throttled: int
-    ) -> defer.Deferred[Pdu]:
-        """One submit_sm handed over by the window; kept with its request for a resubmission."""
-        sent = self._request(Pdu("submit_sm", 0, 0, params), self.config.response_timeout)
-        item = self._outstanding.get(self._seq)
-        if item is not None and item.deferred is sent:
-            item.params, item.throttled, item.caller = params, throttled, caller
-        return sent
+    ) -> None:
+        """One submit_sm handed over by the window; kept with its request for a resubmission.
+        Its answer fires ``caller`` once its window slot is released (``_over``)."""
+        self._request(Pdu("submit_sm", 0, 0, params), self.config.response_timeout, caller,
+                      params, throttled)
+
+    def _over(self, item: _Outstanding) -> None:
+        """A request is answered, failed or given up: a submit_sm frees its window slot."""
+        if item.params is not None:
+            self._window.release()
 
     def _throttled(self, seq: int, item: _Outstanding, status: int) -> bool:
         """RTHROTTLED/RMSGQFUL: pause the whole window and resubmit this PDU (new seq) first.
         False once it was throttled ``throttle_retries`` times: then it fails."""
         self.throttled += 1
-        if (item.params is None or item.caller is None
-                or item.throttled >= self.config.throttle_retries):
+        if item.params is None or item.throttled >= self.config.throttle_retries:
             return False
         del self._outstanding[seq]
         item.timer.cancel()
-        self._window.requeue(item.params, item.caller, item.throttled + 1, status)
-        item.deferred.callback(REQUEUED)  # frees its window slot; the pause holds the rest
+        self._window.requeue(item.params, item.deferred, item.throttled + 1, status)
+        self._over(item)  # frees its window slot; the pause holds the rest
         return True
 
     def _timed_out(self, seq: int) -> None:
@@ -209,6 +220,7 @@ class EsmeProtocol(PduReceiver):
         log.warn("smpp.response_timeout command={cmd} seq={seq}", cmd=item.command, seq=seq)
         if item.command in ("enquire_link", "bind_transceiver"):
             self._close()  # a dead link: enquire_link unanswered, or no bind_resp
+        self._over(item)
         item.deferred.errback(ResponseTimeout(f"no {item.command}_resp within time"))
 
     def _close(self) -> None:
@@ -225,7 +237,7 @@ class EsmeProtocol(PduReceiver):
     def _idle_due(self) -> None:
         self._idle = None
         if self.state in (State.BOUND, State.BINDING):
-            d = self._request(Pdu("enquire_link", 0), self.config.response_timeout)
+            d = self._ask(Pdu("enquire_link", 0), self.config.response_timeout)
             d.addErrback(lambda f: None)  # timeout already closed the link
         self._touch()
 
@@ -271,11 +283,13 @@ class EsmeProtocol(PduReceiver):
         item.timer.cancel()
         if self.latencies is not None and item.command == "submit_sm":
             self.latencies.append(self.clock.seconds() - item.sent_at)
+        self._over(item)
         item.deferred.callback(pdu)
 
     def _fail(self, seq: int, error: Exception) -> None:
         item = self._outstanding.pop(seq)
         item.timer.cancel()
+        self._over(item)
         item.deferred.errback(error)
 
     def _deliver(self, pdu: Pdu) -> None:

@@ -1,4 +1,5 @@
-"""Lua scripts of the durable outbox (``sms.redis_outbox``); one script per state change.
+"""Lua scripts of the durable outbox (``sms.redis_outbox``); one script per state change (what
+one reactor turn learnt from the link, SUBMIT answers and receipts, is one: ``SETTLE``).
 
 Keys (all under one hash tag, ``hl:{sms}:``, so every script touches one slot):
 ``m:<key>`` hash per message, ``q`` zset of waiting keys (score = arrival order), ``f`` zset of
@@ -27,15 +28,23 @@ local function split(s)
 end
 
 -- All parts final: delivered (every one DELIVRD) or undelivered.  Returns the state.
-local function aggregate(m, prefix, final_ttl)
-  local h = redis.call('HMGET', m, 'state', 'ids')
-  local state = h[1]
+-- ``state`` and ``ids`` (csv) are the hash's; ``stats`` holds the known 'p:<id>' values (the
+-- caller read them with the rest, or just wrote one): only the missing ones are read here.
+local function aggregate(m, prefix, final_ttl, state, ids, stats)
   if state ~= 'submitted' then return state end
-  local ids = split(h[2])
+  ids = split(ids)
   if #ids == 0 then return state end
+  local missing = {}
+  for _, id in ipairs(ids) do
+    if stats[id] == nil then missing[#missing + 1] = 'p:' .. id end
+  end
+  if #missing > 0 then
+    local got = redis.call('HMGET', m, unpack(missing))
+    for i, field in ipairs(missing) do stats[string.sub(field, 3)] = got[i] or false end
+  end
   local delivered, final = 0, 0
   for _, id in ipairs(ids) do
-    local stat = redis.call('HGET', m, 'p:' .. id)
+    local stat = stats[id]
     if stat and FINAL[stat] then
       final = final + 1
       if stat == 'DELIVRD' then delivered = delivered + 1 end
@@ -97,7 +106,7 @@ while taken < limit do
   for i = 1, #head, 2 do
     local key, n = head[i], head[i + 1]
     local m = prefix .. 'm:' .. key
-    local f = redis.call('HMGET', m, 'to', 'text', 'kind', 'valid_until')
+    local f = redis.call('HMGET', m, 'to', 'text', 'kind', 'valid_until', 'attempts')
     if f[1] then
       local vu = tonumber(f[4])
       if vu and vu < now then
@@ -105,8 +114,7 @@ while taken < limit do
       else
         redis.call('ZADD', KEYS[2], n, key)
         redis.call('HSET', m, 'state', 'sending', 'updated', now, 'owner', owner, 'taken', now,
-          'until', untl)
-        redis.call('HINCRBY', m, 'attempts', 1)
+          'until', untl, 'attempts', (tonumber(f[5]) or 0) + 1)
         out[#out + 1] = key; out[#out + 1] = f[1]; out[#out + 1] = f[2]
         out[#out + 1] = f[3]; out[#out + 1] = f[4]
         taken = taken + 1
@@ -130,30 +138,69 @@ redis.call('HSET', m, 'state', 'queued', 'updated', ARGV[3])
 return 1
 """
 
-# KEYS: f, q.  ARGV: prefix, now, retention, id_ttl, final_ttl, owner, then 2 per message:
-# key, ids (csv).  The SMSC has the message whoever owns it now: it is submitted, and leaves
-# the waiting set too (its lease had lapsed and it was put back); another owner's claim on it
-# stays until that owner settles it.
-DONE = _LIB + r"""
+# What the link learnt in one reactor turn, in the order it learnt it: SUBMIT answers (done)
+# and delivery receipts, in one call.
+# KEYS: f, q, then id:<message_id> per receipt.  ARGV: prefix, now, retention, id_ttl,
+# final_ttl, owner, then per item its kind and fields: 'd', key, ids (csv) for a message the
+# SMSC accepted; 'r', key ('' = look it up by id), message_id, stat for a receipt.  Returns per
+# item the message's state after it ('' for a receipt whose id is unknown yet).
+#
+# done: the SMSC has the message whoever owns it now: it is submitted, and leaves the waiting
+# set too (its lease had lapsed and it was put back); another owner's claim on it stays until
+# that owner settles it.
+SETTLE = _LIB + r"""
 local prefix, now, retention, id_ttl, final_ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local owner = ARGV[6]
-local out = {}
-for j = 7, #ARGV, 2 do
-  local key, ids = ARGV[j], ARGV[j + 1]
+
+local function done(key, ids)
   local m = prefix .. 'm:' .. key
-  local h = redis.call('HMGET', m, 'state', 'owner')
+  local list = split(ids)
+  local fields = {'state', 'owner'}
+  for _, id in ipairs(list) do fields[#fields + 1] = 'p:' .. id end
+  local h = redis.call('HMGET', m, unpack(fields))
   local state = h[1]
+  -- in flight under its owner's claim it is in 'f' only; otherwise it may be back in 'q'
   if (h[2] or '') == owner or state ~= 'sending' then redis.call('ZREM', KEYS[1], key) end
-  redis.call('ZREM', KEYS[2], key)
+  if state ~= 'sending' then redis.call('ZREM', KEYS[2], key) end
   if state and RANK[state] < RANK['submitted'] then
     redis.call('HSET', m, 'state', 'submitted', 'ids', ids, 'updated', now)
-    for _, id in ipairs(split(ids)) do
+    for _, id in ipairs(list) do
       redis.call('SET', prefix .. 'id:' .. id, key, 'EX', id_ttl)
     end
     redis.call('EXPIRE', m, retention)
-    state = aggregate(m, prefix, final_ttl)
+    local stats = {}
+    for i, id in ipairs(list) do stats[id] = h[i + 2] or false end
+    state = aggregate(m, prefix, final_ttl, 'submitted', ids, stats)
   end
-  out[#out + 1] = state or ''
+  return state or ''
+end
+
+local function receipt(index, key, id, stat)
+  if key == '' then key = redis.call('GET', KEYS[index]) end
+  local m = key and (prefix .. 'm:' .. key)
+  local h = m and redis.call('HMGET', m, 'state', 'ids', 'p:' .. id)
+  if not (h and h[1]) then return '' end  -- every message hash has a state: none, no message
+  local old = h[3]
+  local stats = {}
+  if old and FINAL[old] then
+    stats[id] = old
+  else
+    redis.call('HSET', m, 'p:' .. id, stat)
+    stats[id] = stat
+  end
+  return aggregate(m, prefix, final_ttl, h[1], h[2], stats)
+end
+
+local out, j, index = {}, 7, 2
+while j <= #ARGV do
+  if ARGV[j] == 'd' then
+    out[#out + 1] = done(ARGV[j + 1], ARGV[j + 2])
+    j = j + 3
+  else
+    index = index + 1
+    out[#out + 1] = receipt(index, ARGV[j + 1], ARGV[j + 2], ARGV[j + 3])
+    j = j + 4
+  end
 end
 return out
 """
@@ -173,29 +220,6 @@ redis.call('ZREM', KEYS[1], ARGV[2])
 redis.call('ZREM', KEYS[2], ARGV[2])
 bury(m, KEYS[3], ARGV[2], 'dead', ARGV[3], ARGV[4], ARGV[5])
 return 1
-"""
-
-# KEYS: id:<message_id> per receipt.  ARGV: prefix, final_ttl, then 3 per receipt: key ('' =
-# look it up by id), message_id, stat.  Returns per receipt the message's state after it, or ''
-# when the id is unknown (yet).
-RECEIPT = _LIB + r"""
-local prefix, final_ttl = ARGV[1], ARGV[2]
-local out = {}
-for i = 1, #KEYS do
-  local j = 3 + (i - 1) * 3
-  local key = ARGV[j]
-  if key == '' then key = redis.call('GET', KEYS[i]) end
-  local m = key and (prefix .. 'm:' .. key)
-  if not m or redis.call('EXISTS', m) == 0 then
-    out[#out + 1] = ''
-  else
-    local field = 'p:' .. ARGV[j + 1]
-    local old = redis.call('HGET', m, field)
-    if not (old and FINAL[old]) then redis.call('HSET', m, field, ARGV[j + 2]) end
-    out[#out + 1] = aggregate(m, prefix, final_ttl)
-  end
-end
-return out
 """
 
 # KEYS: f.  ARGV: prefix, owner, now, lease, then the keys the owner still holds.  Each one

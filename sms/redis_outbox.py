@@ -4,8 +4,9 @@ At least once: a message is ``sending`` while its submit_sm are out; a crash lea
 in-flight set and ``recover()`` (called when the sender starts) puts it back to waiting, so it
 is sent again (a duplicate only where the SMSC had accepted a part whose resp was lost).  The
 idempotency key is the message hash's name: a key seen within ``retention`` is not queued
-again.  ``put`` and ``done`` calls made in the same reactor turn share one EVALSHA, so a busy
-sender does not pay a Redis round trip per message (bench/RESULTS.md, smpp_mt).
+again.  ``put`` calls made in the same reactor turn share one EVALSHA, and so do ``done`` and
+``receipt`` calls (in the order they were made), so a busy sender does not pay a Redis round
+trip per message (bench/RESULTS.md, smpp_mt and cmpp_mt).
 
 Several senders (nodes) may share one outbox: each message in flight is claimed by the sender
 that took it, under a lease it keeps renewing while it holds the message (``start``/``stop``
@@ -24,6 +25,7 @@ from twisted.internet import defer
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from pii import mask_tail
 from sms import redis_lua
@@ -42,15 +44,19 @@ class Script:
         self.source = source
         self.sha = hashlib.sha1(source.encode("utf-8")).hexdigest()
 
-    @defer.inlineCallbacks
-    def __call__(self, keys: Sequence[str], args: Sequence[object]) -> Any:
-        argv = [str(a) for a in args]
-        try:
-            result = yield self.redis.evalsha(self.sha, list(keys), argv)
-        except txredisapi.ScriptDoesNotExist:
-            self.sha = yield self.redis.script_load(self.source)
-            result = yield self.redis.evalsha(self.sha, list(keys), argv)
-        return result
+    def __call__(self, keys: Sequence[str], args: Sequence[object]) -> defer.Deferred[Any]:
+        keys, argv = list(keys), [a if isinstance(a, str) else str(a) for a in args]
+        d = self.redis.evalsha(self.sha, keys, argv)
+        return d.addErrback(self._reload, keys, argv)
+
+    def _reload(self, failure: Failure, keys: list[str], argv: list[str]) -> Any:
+        failure.trap(txredisapi.ScriptDoesNotExist)
+
+        def loaded(sha: str) -> Any:
+            self.sha = sha
+            return self.redis.evalsha(sha, keys, argv)
+
+        return self.redis.script_load(self.source).addCallback(loaded)
 
 
 class _Batch:
@@ -123,17 +129,15 @@ class RedisOutbox:
         self.q, self.f = prefix + "q", prefix + "f"
         self.dead_key, self.counter = prefix + "dead", prefix + "n"
         self._put, self._take = Script(redis, redis_lua.PUT), Script(redis, redis_lua.TAKE)
-        self._retry, self._done = Script(redis, redis_lua.RETRY), Script(redis, redis_lua.DONE)
+        self._retry, self._settle = Script(redis, redis_lua.RETRY), Script(redis, redis_lua.SETTLE)
         self._dead = Script(redis, redis_lua.DEAD)
-        self._receipt = Script(redis, redis_lua.RECEIPT)
         self._recover = Script(redis, redis_lua.RECOVER)
         self._renew = Script(redis, redis_lua.RENEW)
         self._held: dict[str, None] = {}  # keys this sender took and has not settled yet
         self._renewal: LoopingCall | None = None
         turns = scheduler if scheduler is not None else clock
         self._puts = _Batch(turns, self._put_many)
-        self._dones = _Batch(turns, self._done_many)
-        self._receipts = _Batch(turns, self._receipt_many)
+        self._settles = _Batch(turns, self._settle_many)  # done and receipt, in order
 
     def _now(self) -> int:
         return int(self.clock.seconds())
@@ -188,11 +192,13 @@ class RedisOutbox:
         d = self._put([self.q, self.counter], args)
         return d.addCallback(lambda flags: [int(x) == 1 for x in flags])
 
-    @defer.inlineCallbacks
-    def take(self, limit: int) -> Any:
-        flat = yield self._take([self.q, self.f, self.dead_key],
-                                [self.prefix, max(int(limit), 1), self._now(), self.retention,
-                                 self.owner, self.lease_s])
+    def take(self, limit: int) -> defer.Deferred[list[OutgoingSms]]:
+        d = self._take([self.q, self.f, self.dead_key],
+                       [self.prefix, max(int(limit), 1), self._now(), self.retention,
+                        self.owner, self.lease_s])
+        return d.addCallback(self._taken)
+
+    def _taken(self, flat: list[Any]) -> list[OutgoingSms]:
         out = []
         for i in range(0, len(flat), 5):
             key, to, text, kind, valid = (_text(v) for v in flat[i:i + 5])
@@ -207,15 +213,7 @@ class RedisOutbox:
 
     def done(self, message: OutgoingSms, message_ids: Sequence[str] = ()) -> defer.Deferred[str]:
         self._release(message.key)
-        return self._dones.add((message.key, ",".join(message_ids)))
-
-    def _done_many(self, items: list[tuple[str, str]]) -> Any:
-        args: list[object] = [self.prefix, self._now(), self.retention, self.id_ttl,
-                              self.final_id_ttl, self.owner]
-        for key, ids in items:
-            args += [key, ids]
-        d = self._done([self.f, self.q], args)
-        return d.addCallback(lambda states: [_text(s) for s in states])
+        return self._settles.add(("d", message.key, ",".join(message_ids)))
 
     def dead(self, message: OutgoingSms, reason: str) -> defer.Deferred[Any]:
         self._release(message.key)
@@ -224,14 +222,18 @@ class RedisOutbox:
                            self.owner])
 
     def receipt(self, key: str, message_id: str, stat: str) -> defer.Deferred[str]:
-        return self._receipts.add((key, message_id, stat))
+        return self._settles.add(("r", key, message_id, stat))
 
-    def _receipt_many(self, items: list[tuple[str, str, str]]) -> Any:
-        keys = [self.prefix + "id:" + message_id for _, message_id, _ in items]
-        args: list[object] = [self.prefix, self.final_id_ttl]
+    def _settle_many(self, items: list[tuple[str, ...]]) -> Any:
+        keys = [self.f, self.q]
+        args: list[object] = [self.prefix, self._now(), self.retention, self.id_ttl,
+                              self.final_id_ttl, self.owner]
         for item in items:
             args += item
-        return self._receipt(keys, args).addCallback(lambda states: [_text(s) for s in states])
+            if item[0] == "r":
+                keys.append(self.prefix + "id:" + item[2])
+        d = self._settle(keys, args)
+        return d.addCallback(lambda states: [_text(s) for s in states])
 
     # -- operations ----------------------------------------------------------------------
     def recover(self) -> defer.Deferred[int]:

@@ -88,6 +88,7 @@ class OutboxPump:
         self.max_attempts = max_attempts
         self.retry_delay = retry_delay  # seconds, times the attempt number
         self.active = 0  # messages taken from the outbox and not settled yet
+        self._resting = 0  # of those, waiting on a timer to go back to the outbox
         self._attempts: dict[str, int] = {}  # key -> failed retryable attempts so far
         self._submit_parts = submit_parts or self._submit_sm
         self._retryable = retryable
@@ -97,12 +98,18 @@ class OutboxPump:
 
     def flush(self) -> None:
         """Take a batch from the outbox when allowed and below the prefetch limit (one take at
-        a time); each taken message goes to the ESME, whose window and TPS bucket pace it."""
+        a time); each taken message goes to the ESME, whose window and TPS bucket pace it.
+        Waits until a quarter of the prefetch is free (unless the link is running short):
+        fewer, larger takes, each one a Redis script call and a write to disk, while three
+        quarters still cover the window during the take."""
         room = self.prefetch - self.active
         if self._taking:
             self._missed = True  # something arrived while a take was out: take again after it
             return
         if not self._may_take() or room <= 0:
+            return
+        quarter = self.prefetch // 4
+        if room < quarter and self.active - self._resting >= quarter:
             return
         self._taking, self._missed = True, False
         d = defer.maybeDeferred(self.outbox.take, room)
@@ -135,12 +142,12 @@ class OutboxPump:
             log.error("sms.unsendable key={key} why={why}", key=message.key, why=str(err))
             self._settle(self.outbox.dead, message, str(err))
             return
+        if len(submits) == 1:  # the common case, without a DeferredList
+            submits[0].addCallbacks(self._one_submitted, self._one_failed,
+                                    callbackArgs=(message,), errbackArgs=(message,))
+            return
         for d in submits:  # map ids as each resp arrives: a part's receipt may beat the rest
             d.addCallback(self._remember, message.key)
-        if len(submits) == 1:  # the common case, without a DeferredList
-            submits[0].addCallbacks(lambda r: self._submitted([(True, r)], message),
-                                    lambda f: self._submitted([(False, f)], message))
-            return
         done = defer.DeferredList(submits, consumeErrors=True)
         done.addCallback(self._submitted, message)
 
@@ -172,6 +179,12 @@ class OutboxPump:
 
         d.addCallbacks(settled, failed)
 
+    def _one_submitted(self, message_id: str, message: OutgoingSms) -> None:
+        self._submitted([(True, self._remember(message_id, message.key))], message)
+
+    def _one_failed(self, failure: Failure, message: OutgoingSms) -> None:
+        self._submitted([(False, failure)], message)
+
     def _submitted(self, results: list[tuple[bool, Any]], message: OutgoingSms) -> None:
         failures = [r for ok, r in results if not ok]
         if not failures:
@@ -199,7 +212,12 @@ class OutboxPump:
             self._settle(self.outbox.dead, message, why)
             return
         log.warn("sms.retry to={to} why={why}", to=mask_tail(message.to), why=str(error))
-        self._later(self.retry_delay * attempts, self._settle, self.outbox.retry, message)
+        self._resting += 1
+        self._later(self.retry_delay * attempts, self._retry_later, message)
+
+    def _retry_later(self, message: OutgoingSms) -> None:
+        self._resting -= 1
+        self._settle(self.outbox.retry, message)
 
     def _next_ref(self) -> int:
         self._ref = (self._ref + 1) % 256

@@ -92,7 +92,7 @@ class LinkSender(Service):
         self.pump = OutboxPump(
             self.outbox, link=lambda: self._esme, may_take=self._may_take, later=self._later,
             remember=self._remember, receipt_ids=receipt_ids,
-            prefetch=max(4 * window, 32),  # taken ahead so the window never waits on Redis
+            prefetch=max(8 * window, 64),  # taken ahead so the window never waits on Redis
             **(pump_options or {}))
         self.latencies: list[float] | None = None  # a list: every link appends submit->resp s
         self._keeper: LinkKeeper[Any] = LinkKeeper(
@@ -113,19 +113,19 @@ class LinkSender(Service):
     def send(self, message: OutgoingSms) -> defer.Deferred[bool]:
         """Returns at once; the Deferred (optional to wait on) fires once the outbox has it."""
         d = defer.maybeDeferred(self.outbox.put, message)
+        return d.addCallbacks(self._added, self._put_failed, callbackArgs=(message,),
+                              errbackArgs=(message,))
 
-        def added(fresh: bool) -> bool:
-            if not fresh:
-                log.debug("sms.duplicate key={key}", key=message.key)
-            self.pump.flush()
-            return fresh
+    def _added(self, fresh: bool, message: OutgoingSms) -> bool:
+        if not fresh:
+            log.debug("sms.duplicate key={key}", key=message.key)
+        self.pump.flush()
+        return fresh
 
-        def failed(f: Failure) -> Failure:
-            log.error("sms.outbox_put_failed key={key} why={why}", key=message.key,
-                      why=f.getErrorMessage())
-            return f
-
-        return d.addCallbacks(added, failed)
+    def _put_failed(self, f: Failure, message: OutgoingSms) -> Failure:
+        log.error("sms.outbox_put_failed key={key} why={why}", key=message.key,
+                  why=f.getErrorMessage())
+        return f
 
     # -- service ---------------------------------------------------------------------------
     @property
@@ -234,22 +234,20 @@ class LinkSender(Service):
     def _receipt(self, receipt: Receipt) -> None:
         key = self._keys_by_id.get(receipt.message_id, "")
         d = defer.maybeDeferred(self.outbox.receipt, key, receipt.message_id, receipt.stat)
+        d.addCallbacks(self._recorded, _receipt_failed, callbackArgs=(receipt, key))
 
-        def recorded(state: str) -> None:
-            if not state and not key:  # beat its submit_sm_resp (or unknown): hold it a while
-                if receipt.message_id in self._keys_by_id:  # the resp came meanwhile
-                    self._receipt(receipt)
-                    return
-                now = self.clock.seconds()
-                self._early[receipt.message_id] = (now + self.early_receipt_ttl, receipt)
-                while self._early and (len(self._early) > 10_000
-                                       or next(iter(self._early.values()))[0] < now):
-                    self._early.popitem(last=False)
+    def _recorded(self, state: str, receipt: Receipt, key: str) -> None:
+        if not state and not key:  # beat its submit_sm_resp (or unknown): hold it a while
+            if receipt.message_id in self._keys_by_id:  # the resp came meanwhile
+                self._receipt(receipt)
                 return
-            self._report(key or self._keys_by_id.get(receipt.message_id, ""), receipt, state)
-
-        d.addCallbacks(recorded, lambda f: log.error("sms.receipt_failed why={why}",
-                                                     why=f.getErrorMessage()))
+            now = self.clock.seconds()
+            self._early[receipt.message_id] = (now + self.early_receipt_ttl, receipt)
+            while self._early and (len(self._early) > 10_000
+                                   or next(iter(self._early.values()))[0] < now):
+                self._early.popitem(last=False)
+            return
+        self._report(key or self._keys_by_id.get(receipt.message_id, ""), receipt, state)
 
     def _report(self, key: str, receipt: Receipt, state: str = "") -> None:
         if self.on_receipt is not None and key:
@@ -267,6 +265,10 @@ class LinkSender(Service):
         if early is not None and early[0] >= self.clock.seconds():
             self._receipt(early[1])
         return message_id
+
+
+def _receipt_failed(f: Failure) -> None:
+    log.error("sms.receipt_failed why={why}", why=f.getErrorMessage())
 
 
 class SmppSender(LinkSender):

@@ -16,7 +16,6 @@ from typing import Any
 from twisted.internet import defer
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
-from twisted.python.failure import Failure
 
 from sms.esme_config import EsmeConfig
 from sms.flow import TokenBucket
@@ -26,20 +25,10 @@ from sms.smpp.pdu import Pdu
 log = Logger(namespace="sms.esme")  # the link's namespace: its log lines read as before
 
 THROTTLES = frozenset({st.RTHROTTLED, st.RMSGQFUL})
-REQUEUED = object()  # a throttled attempt's result: the caller waits for the resubmission
 
 Waiting = tuple[dict[str, Any], defer.Deferred[Pdu], int]  # params, caller, times throttled
-Send = Callable[[dict[str, Any], defer.Deferred[Pdu], int], defer.Deferred[Any]]
-
-
-def _settle(result: Any, caller: defer.Deferred[Pdu]) -> None:
-    """Hand an attempt's result to the caller, unless the attempt was throttled and requeued."""
-    if result is REQUEUED:
-        return
-    if isinstance(result, Failure):
-        caller.errback(result)
-    else:
-        caller.callback(result)
+# sends one submit; the link calls ``release`` once it is over, then fires the caller
+Send = Callable[[dict[str, Any], defer.Deferred[Pdu], int], None]
 
 
 class SubmitWindow:
@@ -80,9 +69,7 @@ class SubmitWindow:
                 return
             params, d, throttled = self.waiting.popleft()
             self.in_flight += 1
-            sent = self._send(params, d, throttled)
-            sent.addBoth(self._done)
-            sent.addBoth(_settle, d)
+            self._send(params, d, throttled)
 
     def requeue(
         self, params: dict[str, Any], caller: defer.Deferred[Pdu], throttled: int, status: int
@@ -103,10 +90,10 @@ class SubmitWindow:
         waiting, self.waiting = self.waiting, deque()
         return waiting
 
-    def _done(self, result: Any) -> Any:
+    def release(self) -> None:
+        """A sent submit_sm is over (answered, failed or requeued): its slot is free."""
         self.in_flight -= 1
         self.pump()
-        return result
 
     def _wake_at(self, delay: float) -> None:
         if self._wake is None or not self._wake.active():

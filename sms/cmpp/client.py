@@ -9,6 +9,7 @@ TPS bucket, pause after a flow-control answer).  Reconnecting is the sender's
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,11 +44,12 @@ from sms.dlr import Receipt
 from sms.esme_config import LinkLost, NotBound, ResponseTimeout
 from sms.flow import Backoff, check_window
 from sms.session import State, new_session
-from sms.window import REQUEUED, SubmitWindow
+from sms.window import SubmitWindow
 
 log = Logger(namespace="sms.cmpp")
 
 OnReceipt = Callable[[Receipt], None]
+_EARLY = 1e-6  # s: a timer that fires this close to a deadline has reached it (float sums)
 OnDeliver = Callable[[Deliver, encoding.Decoded], None]  # an MO DELIVER and its text
 
 
@@ -99,10 +101,9 @@ class CmppConfig:
 class _Outstanding:
     name: str
     deferred: defer.Deferred[Any]
-    timer: IDelayedCall
+    timer: IDelayedCall | None  # None for a SUBMIT: its deadline is in the link's queue
     submit: Submit | None = None  # kept for a resubmission after a flow-control answer
     throttled: int = 0
-    caller: defer.Deferred[Any] | None = None
     sent_at: float = 0.0
 
 
@@ -125,7 +126,12 @@ class CmppProtocol(FrameReceiver):
         self._window = SubmitWindow(config, clock, self._send_submit,  # type: ignore[arg-type]
                                     lambda: self._core.state is State.BOUND)
         self._idle: IDelayedCall | None = None
+        self._heard = 0.0  # when the ISMG last sent anything
         self._unanswered = 0  # ACTIVE_TESTs timed out in a row
+        # SUBMITs share one timeout, so their deadlines come in sending order: one timer for
+        # the oldest instead of a timer per SUBMIT (set and cancelled thousands of times a s)
+        self._deadlines: deque[tuple[float, int, _Outstanding]] = deque()
+        self._sweeper: IDelayedCall | None = None
         self.throttled = 0
         self.refusal = ""  # why the last CONNECT failed (bad_authenticator, ...)
         self.latencies: list[float] | None = None
@@ -150,11 +156,16 @@ class CmppProtocol(FrameReceiver):
         if self._idle is not None and self._idle.active():
             self._idle.cancel()
         self._idle = None
+        if self._sweeper is not None and self._sweeper.active():
+            self._sweeper.cancel()
+        self._sweeper = None
+        self._deadlines.clear()
         waiting = self._window.close()
         pending, self._outstanding = self._outstanding, {}
         for item in pending.values():
-            if item.timer.active():
+            if item.timer is not None and item.timer.active():
                 item.timer.cancel()
+            self._over(item)
             item.deferred.errback(LinkLost(f"link closed awaiting {item.name} answer"))
         for _, d, _n in waiting:
             d.errback(LinkLost("link closed before the SUBMIT was sent"))
@@ -171,8 +182,8 @@ class CmppProtocol(FrameReceiver):
             return defer.fail(NotBound(f"cannot connect a link that is {self.state.value}"))
         cfg = self.config
         request = core.connect_request(cfg.sp_id, cfg.shared_secret, self.clock.seconds())
-        d = self._request(Connect(cfg.sp_id, request.authenticator, cfg.version,
-                                  request.timestamp), cfg.connect_timeout, "connect")
+        d = self._ask(Connect(cfg.sp_id, request.authenticator, cfg.version,
+                              request.timestamp), cfg.connect_timeout, "connect")
 
         def answered(resp: ConnectResp) -> None:
             outcome = core.connect_outcome(resp, request.authenticator, cfg.shared_secret,
@@ -205,9 +216,9 @@ class CmppProtocol(FrameReceiver):
         is full; fails with ``CmppError`` (its ``outcome``), ``ResponseTimeout``, ``LinkLost``."""
         if self.state is not State.BOUND:
             return defer.fail(NotBound(f"link is {self.state.value}"))
-        d: defer.Deferred[Any] = defer.Deferred()
+        d: defer.Deferred[str] = defer.Deferred()
         self._window.add(submit, d)  # type: ignore[arg-type]
-        return d.addCallback(lambda resp: core.msg_id_text(resp.msg_id))
+        return d
 
     def terminate(self) -> defer.Deferred[None]:
         """CMPP_TERMINATE, wait up to ``terminate_timeout`` for its answer, then close."""
@@ -215,7 +226,7 @@ class CmppProtocol(FrameReceiver):
             self._close()
             return defer.succeed(None)
         self._session.unbind_requested()
-        d = self._request(Terminate(), self.config.terminate_timeout, "terminate")
+        d = self._ask(Terminate(), self.config.terminate_timeout, "terminate")
         return d.addBoth(lambda _: self._close())
 
     # -- internals -------------------------------------------------------------------------
@@ -225,26 +236,68 @@ class CmppProtocol(FrameReceiver):
             if self._seq not in self._outstanding:
                 return self._seq
 
-    def _request(self, pdu: Pdu, timeout: float, name: str) -> defer.Deferred[Any]:
+    def _request(self, pdu: Pdu, timeout: float, name: str, d: defer.Deferred[Any],
+                 submit: Submit | None = None, throttled: int = 0) -> None:
+        """Send ``pdu``; ``d`` fires with its answer (a SUBMIT's, given as ``submit``, with its
+        Msg_Id once its window slot is free)."""
         seq = self._next_seq()
+        item = _Outstanding(name, d, None, submit, throttled)  # type: ignore[arg-type]
         try:
             data = encode(seq, pdu)
         except CodecError as err:
-            return defer.fail(ValueError(f"cannot encode {name}: {err}"))
-        d: defer.Deferred[Any] = defer.Deferred()
-        timer = self.clock.callLater(timeout, self._timed_out, seq)
-        self._outstanding[seq] = _Outstanding(name, d, timer, sent_at=self.clock.seconds())
+            self._over(item)
+            d.errback(ValueError(f"cannot encode {name}: {err}"))
+            return
+        item.sent_at = now = self.clock.seconds()
+        if submit is None:
+            item.timer = self.clock.callLater(timeout, self._timed_out, seq)
+        else:
+            deadlines = self._deadlines
+            while deadlines and self._outstanding.get(deadlines[0][1]) is not deadlines[0][2]:
+                deadlines.popleft()  # answered already
+            deadlines.append((now + timeout, seq, item))
+            if self._sweeper is None:
+                self._sweeper = self.clock.callLater(timeout, self._sweep)
+        self._outstanding[seq] = item
         if self.transport is not None:
             self.transport.write(data)
+
+    def _ask(self, pdu: Pdu, timeout: float, name: str) -> defer.Deferred[Any]:
+        d: defer.Deferred[Any] = defer.Deferred()
+        self._request(pdu, timeout, name, d)
         return d
 
-    def _send_submit(self, submit: Submit, caller: defer.Deferred[Any],
-                     throttled: int) -> defer.Deferred[Any]:
-        sent = self._request(submit, self.config.response_timeout, "submit")
-        item = self._outstanding.get(self._seq)
-        if item is not None and item.deferred is sent:
-            item.submit, item.throttled, item.caller = submit, throttled, caller
-        return sent
+    def _send_submit(self, submit: Submit, caller: defer.Deferred[Any], throttled: int) -> None:
+        self._request(submit, self.config.response_timeout, "submit", caller, submit, throttled)
+
+    @staticmethod
+    def _stop_timer(item: _Outstanding) -> None:
+        if item.timer is not None:
+            item.timer.cancel()
+
+    def _over(self, item: _Outstanding) -> None:
+        """A request is answered, failed or given up: a SUBMIT frees its window slot."""
+        if item.submit is not None:
+            self._window.release()
+
+    def _sweep(self) -> None:
+        """The oldest SUBMIT's deadline: time out every SUBMIT past its own, then wait for the
+        next one still unanswered.  (``_sweeper`` stays set meanwhile: a SUBMIT sent by a
+        caller of a timed-out one does not start a second timer.)"""
+        deadlines = self._deadlines
+        while deadlines:
+            due, seq, item = deadlines[0]
+            if self._outstanding.get(seq) is not item:
+                deadlines.popleft()
+            elif due - self.clock.seconds() <= _EARLY:
+                deadlines.popleft()
+                self._timed_out(seq)
+            else:
+                break
+        self._sweeper = None
+        if deadlines:
+            self._sweeper = self.clock.callLater(deadlines[0][0] - self.clock.seconds(),
+                                                 self._sweep)
 
     def _timed_out(self, seq: int) -> None:
         item = self._outstanding.pop(seq, None)
@@ -264,6 +317,7 @@ class CmppProtocol(FrameReceiver):
         log.warn("cmpp.response_timeout command={c} seq={s}", c=item.name, s=seq)
         if item.name == "connect":
             self._close()
+        self._over(item)
         item.deferred.errback(ResponseTimeout(f"no {item.name} answer within time"))
 
     def _close(self) -> None:
@@ -271,14 +325,18 @@ class CmppProtocol(FrameReceiver):
             self.transport.loseConnection()
 
     def _touch(self) -> None:
-        """Something came from the ISMG: the link is alive; ACTIVE_TEST only after idling."""
+        """Something came from the ISMG: the link is alive; ACTIVE_TEST only after idling.
+        Only the time is noted: the idle timer, when it fires, waits out the rest."""
         self._unanswered = 0
-        if self._idle is not None and self._idle.active():
-            self._idle.reset(self.config.heartbeat.idle)
-        elif self.state is not State.CLOSED:
+        self._heard = self.clock.seconds()
+        if self._idle is None and self.state is not State.CLOSED:
             self._idle = self.clock.callLater(self.config.heartbeat.idle, self._idle_due)
 
     def _idle_due(self) -> None:
+        rest = self._heard + self.config.heartbeat.idle - self.clock.seconds()
+        if rest > _EARLY:  # heard from since the timer was set
+            self._idle = self.clock.callLater(rest, self._idle_due)
+            return
         self._idle = None
         if self.state is State.BOUND:
             self._send_active_test()
@@ -286,7 +344,7 @@ class CmppProtocol(FrameReceiver):
     def _send_active_test(self) -> None:
         if self.state is State.CLOSED:
             return
-        d = self._request(ActiveTest(), self.config.heartbeat.timeout, "active_test")
+        d = self._ask(ActiveTest(), self.config.heartbeat.timeout, "active_test")
         d.addErrback(lambda f: None)  # the timeout decided already
 
     # -- wire ------------------------------------------------------------------------------
@@ -313,7 +371,8 @@ class CmppProtocol(FrameReceiver):
             self.sendPdu(err.seq, DeliverResp(0, 1))
         elif err.seq in self._outstanding and err.command_id & 0x80000000:
             item = self._outstanding.pop(err.seq)
-            item.timer.cancel()
+            self._stop_timer(item)
+            self._over(item)
             # Unknown whether the ISMG took it: -1 is no Result, so a SUBMIT is tried again
             item.deferred.errback(CmppError(item.name, -1, f"undecodable answer: {err.reason}"))
 
@@ -327,27 +386,33 @@ class CmppProtocol(FrameReceiver):
             self._submit_refused(seq, item, pdu.result)
             return
         del self._outstanding[seq]
-        item.timer.cancel()
-        if isinstance(pdu, SubmitResp):
+        self._stop_timer(item)
+        if item.submit is not None:
+            self._window.release()
+            if not isinstance(pdu, SubmitResp):  # unknown whether the ISMG took it: try again
+                item.deferred.errback(CmppError("submit", -1,
+                                                f"answered with {type(pdu).__name__}"))
+                return
             self._window.accepted()
             if self.latencies is not None:
                 self.latencies.append(self.clock.seconds() - item.sent_at)
+            item.deferred.callback(core.msg_id_text(pdu.msg_id))
+            return
         item.deferred.callback(pdu)
 
     def _submit_refused(self, seq: int, item: _Outstanding, result: int) -> None:
         outcome = core.submit_outcome(result)
         if outcome is core.Outcome.THROTTLE:
             self.throttled += 1
-            if (item.submit is not None and item.caller is not None
-                    and item.throttled < self.config.throttle_retries):
+            if item.submit is not None and item.throttled < self.config.throttle_retries:
                 del self._outstanding[seq]
-                item.timer.cancel()
-                self._window.requeue(item.submit, item.caller,  # type: ignore[arg-type]
+                self._window.requeue(item.submit, item.deferred,  # type: ignore[arg-type]
                                      item.throttled + 1, result)
-                item.deferred.callback(REQUEUED)
+                self._over(item)
                 return
         del self._outstanding[seq]
-        item.timer.cancel()
+        self._stop_timer(item)
+        self._over(item)
         item.deferred.errback(CmppError("submit", result, core.describe_result(result)))
 
     def _deliver(self, pdu: Deliver) -> None:

@@ -12,8 +12,11 @@ so a peer can answer a well-framed but broken request instead of dropping the li
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import operator
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -224,16 +227,43 @@ def _int_size(kind: str) -> int:
 _FORMATS = {"u1": "B", "u4": "I", "u8": "Q"}
 
 
+_TYPES = {"u": int, "s": str, "b": bytes}
+_MEMO = 64  # packed runs remembered per run: a sender's constant fields, not every Msg_Id
+
+
 @dataclass(frozen=True, slots=True)
 class _Fixed:
-    """A run of fixed-size fields packed with one ``struct`` (the codec's fast path)."""
+    """A run of fixed-size fields packed with one ``struct`` (the codec's fast path).
+
+    ``packed`` remembers the octets of the last few distinct values of the run, checked and
+    packed once: a sender's SUBMITs repeat every field of their first run (fees, service,
+    source) and differ only in the number and the content."""
 
     struct: struct.Struct
     fields: tuple[tuple[str, str], ...]
+    values: Callable[[Any], tuple[Any, ...]]  # the run's values of a PDU, in order
+    types: tuple[type, ...]  # the one type per field whose packing may be remembered
+    strings: tuple[int, ...]  # positions of the octet strings (NUL-stripped when decoded)
+    names: tuple[str, ...]
+    integers: bool  # every field an integer: struct's own range check is the codec's
+    packed: dict[tuple[Any, ...], bytes] = dataclasses.field(default_factory=dict)
+
+
+def _fixed(run: list[tuple[str, str]]) -> _Fixed:
+    fmt = ">" + "".join(_FORMATS.get(k) or f"{_int_size(k)}s" for _, k in run)
+    names = [name for name, _ in run]
+    get = operator.attrgetter(*names)
+    values = get if len(names) > 1 else (lambda pdu: (get(pdu),))
+    return _Fixed(struct.Struct(fmt), tuple(run), values,
+                  tuple(_TYPES[k[0]] for _, k in run),
+                  tuple(i for i, (_, k) in enumerate(run) if k[0] == "s"), tuple(names),
+                  all(k[0] == "u" for _, k in run))
 
 
 Plan = tuple[_Fixed | tuple[str, str], ...]
 _PLANS: dict[type[Any], Plan] = {}
+# classes laid out as one fixed run in their fields' order: decoded straight from the struct
+_FLAT: dict[type[Any], _Fixed | None] = {}
 
 
 def _plan(cls: type[Any]) -> Plan:
@@ -246,8 +276,7 @@ def _plan(cls: type[Any]) -> Plan:
 
     def close() -> None:
         if run:
-            fmt = ">" + "".join(_FORMATS.get(k) or f"{_int_size(k)}s" for _, k in run)
-            steps.append(_Fixed(struct.Struct(fmt), tuple(run)))
+            steps.append(_fixed(run))
             run.clear()
 
     for name, kind in cls.LAYOUT:
@@ -258,6 +287,10 @@ def _plan(cls: type[Any]) -> Plan:
             run.append((name, kind))
     close()
     plan = _PLANS[cls] = tuple(steps)
+    order = tuple(f.name for f in dataclasses.fields(cls))
+    flat = len(plan) == 1 and isinstance(plan[0], _Fixed) \
+        and tuple(name for name, _ in plan[0].fields) == order
+    _FLAT[cls] = plan[0] if flat else None  # type: ignore[assignment]
     return plan
 
 
@@ -290,14 +323,35 @@ def _pack_variable(kind: str, value: Any, name: str) -> bytes:
     return bytes([len(raw)]) + raw
 
 
+def _pack_fixed(step: _Fixed, value: Any) -> bytes:
+    values = step.values(value)
+    try:
+        packed = step.packed.get(values)
+        memo = True
+    except TypeError:  # an unhashable value (a bytearray): checked and packed below
+        packed, memo = None, False
+    if packed is None and step.integers:  # a DELIVER_RESP: its Msg_Id differs every time
+        try:
+            return step.struct.pack(*values)
+        except struct.error:  # out of range, or not an int: checked below
+            pass
+    if packed is None:
+        packed = step.struct.pack(*[_fixed_value(kind, v, name) for (name, kind), v
+                                    in zip(step.fields, values, strict=True)])
+        # only exact types: 1 == True == 1.0 as keys, yet an octet string packs str(value)
+        if memo and len(step.packed) < _MEMO and all(
+                type(v) is t for v, t in zip(values, step.types, strict=True)):
+            step.packed[values] = packed
+    return packed
+
+
 def encode_body(value: Any) -> bytes:
     """The body octets of a PDU (or of a ``StatusReport``)."""
     out: list[bytes] = []
     try:
-        for step in _plan(type(value)):
+        for step in _PLANS.get(type(value)) or _plan(type(value)):
             if isinstance(step, _Fixed):
-                out.append(step.struct.pack(*[_fixed_value(kind, getattr(value, name), name)
-                                              for name, kind in step.fields]))
+                out.append(_pack_fixed(step, value))
             else:
                 out.append(_pack_variable(step[1], getattr(value, step[0]), step[0]))
     except UnicodeEncodeError as err:
@@ -315,17 +369,25 @@ def _field_at(step: _Fixed, left: int) -> str:
     return step.fields[-1][0]  # pragma: no cover - called only when the run does not fit
 
 
+def _unpack_fixed(step: _Fixed, body: bytes, at: int) -> list[Any]:
+    values = list(step.struct.unpack_from(body, at))
+    for i in step.strings:
+        values[i] = values[i].split(b"\0", 1)[0].decode("latin-1")
+    return values
+
+
 def decode_body(cls: type[Any], body: bytes) -> Any:
+    plan = _PLANS.get(cls) or _plan(cls)
+    flat = _FLAT[cls]
+    if flat is not None and len(body) == flat.struct.size:  # SUBMIT_RESP, a status report
+        return cls(*_unpack_fixed(flat, body, 0))
     values: dict[str, Any] = {}
     at = 0
-    for step in _plan(cls):
+    for step in plan:
         if isinstance(step, _Fixed):
             if at + step.struct.size > len(body):
                 raise CodecError(f"body ends inside {_field_at(step, len(body) - at)}")
-            for (name, kind), value in zip(step.fields, step.struct.unpack_from(body, at),
-                                           strict=True):
-                values[name] = value.split(b"\0", 1)[0].decode("latin-1") \
-                    if kind[0] == "s" else value
+            values.update(zip(step.names, _unpack_fixed(step, body, at), strict=True))
             at += step.struct.size
             continue
         name, kind = step

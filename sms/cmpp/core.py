@@ -25,7 +25,7 @@ from sms.cmpp.codec import (
     authenticator_source,
     decode_report,
 )
-from sms.dlr import Receipt, normalise_id
+from sms.dlr import Receipt
 
 FMT_ASCII, FMT_BINARY, FMT_UCS2, FMT_GB = 0, 4, 8, 15
 UDH_LEN = 6  # 05 00 03 ref total seq
@@ -187,8 +187,9 @@ def decode_text(msg_fmt: int, tp_udhi: int, content: bytes) -> encoding.Decoded:
 
 # -- DELIVER ---------------------------------------------------------------------------------
 def msg_id_text(msg_id: int) -> str:
-    """The form Msg_Ids are kept in (the outbox, the receipt index): decimal."""
-    return normalise_id(str(msg_id))
+    """The form Msg_Ids are kept in (the outbox, the receipt index): decimal, which is
+    ``sms.dlr.normalise_id``'s form already (no sign, no leading zero, no letters)."""
+    return str(msg_id)
 
 
 def receipt_of(deliver: Deliver) -> Receipt | None:

@@ -120,7 +120,7 @@ async def run_burst(redis: Any, redis_url: str, count: int, start_gateway: Start
 async def check_burst(burst: Burst, outbox: RedisOutbox, count: int, window: int) -> None:
     """Every message arrived; a duplicate only where something died with it in flight: the
     window before a gateway crash; before the sender's crash also what it had taken ahead
-    (prefetch 4 x window) and the done batch not yet written, then its successor's first sends.
+    (prefetch 8 x window) and the done batch not yet written, then its successor's first sends.
     """
     seen = burst.seen
     assert set(seen) == {f"m{i}" for i in range(count)}

@@ -199,12 +199,46 @@ def test_an_undecodable_answer_fails_its_submit_as_worth_retrying() -> None:
     d[0].trap(CmppError)
 
 
+def test_a_submit_answered_with_another_command_fails_as_worth_retrying() -> None:
+    proto, transport, _, _ = connected()
+    d = outcome(proto.submit(submit()))
+    ((seq, _),) = frames(transport)
+    proto.dataReceived(codec.encode(seq, ActiveTestResp()))
+    assert isinstance(d[0].value, CmppError) and d[0].value.outcome == "retry"
+    assert proto.in_flight == 0
+    d[0].trap(CmppError)
+
+
 def test_a_submit_without_answer_times_out_alone() -> None:
     proto, transport, clock, _ = connected(response_timeout=60)
     d = outcome(proto.submit(submit()))
     clock.advance(60)
     assert isinstance(d[0].value, ResponseTimeout) and not transport.disconnecting
     d[0].trap(ResponseTimeout)
+
+
+def test_each_submit_times_out_at_its_own_deadline_on_one_timer() -> None:
+    proto, transport, clock, _ = connected(response_timeout=60)
+    first = outcome(proto.submit(submit(1)))
+    clock.advance(10)
+    second, third = outcome(proto.submit(submit(2))), outcome(proto.submit(submit(3)))
+    (_, (seq2, _), _) = frames(transport)
+    assert len(clock.getDelayedCalls()) == 2  # the idle timer and one for all SUBMITs
+    proto.dataReceived(codec.encode(seq2, SubmitResp(42, 0)))
+    clock.advance(49.9)
+    assert first == [] and second == ["42"] and third == []
+    clock.advance(0.1)
+    assert isinstance(first[0].value, ResponseTimeout) and third == []
+    clock.advance(9.9)
+    assert third == []
+    clock.advance(0.1)  # 60 s after it was sent; the answered one never times out
+    assert isinstance(third[0].value, ResponseTimeout) and second == ["42"]
+    assert proto.in_flight == 0 and not transport.disconnecting
+    later = outcome(proto.submit(submit(4)))  # a new SUBMIT after the queue ran dry
+    clock.advance(60)
+    assert isinstance(later[0].value, ResponseTimeout)
+    for d in (first, third, later):
+        d[0].trap(ResponseTimeout)
 
 
 def test_active_test_after_three_idle_minutes_and_dead_after_three_unanswered() -> None:

@@ -67,7 +67,7 @@ async def test_a_tcode_sms_goes_once_and_its_report_closes_the_outbox_entry(redi
         await s.send(OutgoingSms(TO, TCODE_SMS, "booked:1234567890"))
         await s.send(OutgoingSms(TO, TCODE_SMS, "booked:1234567890"))  # same key: dropped
         await until(lambda: receipts, "the status report")
-        await until(lambda: outbox._receipts.items == [], "the receipt write")
+        await until(lambda: outbox._settles.items == [], "the receipt write")
         state = await outbox.state("booked:1234567890")
         assert inbox.messages == [(TO, "1065812580", TCODE_SMS)]
         assert receipts == [("booked:1234567890", "DELIVRD")]
@@ -94,7 +94,7 @@ async def test_a_long_message_goes_in_udh_parts_and_arrives_whole(redis) -> None
     try:
         await s.send(OutgoingSms(TO, text, "reminder:1"))
         await until(lambda: inbox.messages, "the whole message")
-        await until(lambda: outbox._receipts.items == [], "the receipt writes")
+        await until(lambda: outbox._settles.items == [], "the receipt writes")
         await until(lambda: len(listening.factory.submits) == 3, "three submits")
         assert inbox.messages == [(TO, "1065812580", text)]
         assert [(p.pk_total, p.pk_number, p.tp_udhi) for p in listening.factory.submits] == [

@@ -4,6 +4,8 @@ The durable one runs against the real redis-server of the test session."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest_twisted
 from twisted.internet import defer, reactor
 from twisted.internet.task import Clock
@@ -101,6 +103,32 @@ async def test_redis_outbox_same_turn_puts_share_one_script_call(redis) -> None:
 
 
 @pytest_twisted.ensureDeferred
+async def test_redis_outbox_one_turns_answers_and_receipts_share_one_script_call(redis) -> None:
+    class Counting:
+        def __init__(self) -> None:
+            self.scripts = 0
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(redis, name)
+
+        def evalsha(self, *args: Any) -> Any:
+            self.scripts += 1
+            return redis.evalsha(*args)
+
+    counting = Counting()
+    box = RedisOutbox(counting, reactor)
+    await defer.gatherResults([box.put(sms("a")), box.put(sms("b"))])
+    a, b = await box.take(2)
+    await box.receipt("", "i0", "DELIVRD")  # Redis has learnt the script
+    before = counting.scripts
+    states = await defer.gatherResults([
+        box.done(a, ["i1"]), box.receipt("a", "i1", "DELIVRD"), box.done(b, ["i2"]),
+        box.receipt("", "i9", "DELIVRD")])
+    assert counting.scripts - before == 1
+    assert states == ["submitted", "delivered", "submitted", ""]  # in the order they came
+
+
+@pytest_twisted.ensureDeferred
 async def test_redis_outbox_validity_and_dead_letters_with_reasons(redis) -> None:
     clock = Clock()
     clock.advance(10_000)
@@ -122,7 +150,7 @@ async def test_redis_outbox_receipts_aggregate_parts_and_never_regress(redis) ->
     box = RedisOutbox(redis, clock, scheduler=reactor)
     await box._put_many([sms("long")])
     await box.take(1)
-    assert await box._done_many([("long", "a1,a2")]) == ["submitted"]
+    assert await box._settle_many([("d", "long", "a1,a2")]) == ["submitted"]
     assert await box.receipt("", "a1", "DELIVRD") == "submitted"  # found by id
     assert await box.receipt("long", "a2", "ENROUTE") == "submitted"
     assert await box.receipt("long", "a2", "DELIVRD") == "delivered"
@@ -139,7 +167,7 @@ async def test_redis_outbox_receipt_before_done_is_counted_at_done(redis) -> Non
     await box._put_many([sms("x")])
     await box.take(1)
     assert await box.receipt("x", "b1", "UNDELIV") == "sending"
-    assert await box._done_many([("x", "b1")]) == ["undelivered"]
+    assert await box._settle_many([("d", "x", "b1")]) == ["undelivered"]
 
 
 @pytest_twisted.ensureDeferred

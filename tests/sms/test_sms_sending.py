@@ -59,6 +59,37 @@ def test_prefetch_bounds_what_is_out_and_an_accepted_submit_frees_its_slot() -> 
     assert len(link.submits) == 3 and pump.active == 2 and len(box) == 0
 
 
+def test_takes_wait_for_a_quarter_of_the_prefetch_unless_the_link_runs_short() -> None:
+    clock, link = Clock(), FakeLink()
+    box = MemoryOutbox(clock=clock)
+    takes: list[int] = []
+
+    class CountingOutbox:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(box, name)
+
+        def take(self, limit: int) -> list[OutgoingSms]:
+            takes.append(limit)
+            return box.take(limit)
+
+    pump, _ = make_pump(CountingOutbox(), link, clock, prefetch=8, retry_delay=5.0)
+    for i in range(30):
+        box.put(sms(f"m{i}"))
+    pump.flush()
+    assert takes == [8] and len(link.submits) == 8
+    link.submits[0][1].callback("1")
+    assert takes == [8]  # one slot free, seven still at the link: no take yet
+    link.submits[1][1].callback("2")
+    assert takes == [8, 2] and len(link.submits) == 10  # a quarter free: one take of two
+    for _, d in link.submits[2:8]:  # six wait on a retry timer: they do not keep the link busy
+        d.errback(ResponseTimeout("no resp"))
+    assert takes == [8, 2] and pump.active == 8
+    link.submits[8][1].callback("9")
+    assert takes == [8, 2, 1] and len(link.submits) == 11
+    clock.advance(5.0)  # the six go back to waiting, and the pump fills up again
+    assert pump.active == 8 and len(box) == 30 - 11
+
+
 def test_an_arrival_during_a_take_is_taken_once_that_take_answers() -> None:
     clock, link = Clock(), FakeLink()
     box = MemoryOutbox(clock=clock)
