@@ -19,16 +19,22 @@ replaces):
 A static sentence stays one piece (its ``prompt`` key or its text's name). The texts of the
 pieces, joined, give the sentence again (less spaces and punctuation): the tests hold every
 path of the shipped menus to that.
+
+A list is heard the way a person reads one (``heard``, before ``compose``): in a list of dates
+each option says its month only when it changes from the previous option's ("12月6日 星期日",
+"7日 星期一"…, "1月2日 星期六"); the first option always says it. The screen keeps every month.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
-from collections.abc import Callable, Iterable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from ivr.words import NUMBER_MAX, PAUSE, SCREEN, number_names
+from ivr.words import MONTH, NUMBER_MAX, PAUSE, SCREEN, number_names
 from menus.types import Say, SayDigits, Slot
 
 Lexicon = Mapping[str, str]  # screen text -> sound file name
@@ -195,6 +201,86 @@ def _slot(slot: Slot, lang: str, lex: Lexicon, live: Live | None) -> list[Piece]
     if slot.filter == "last4" or slot.filter == "digits":
         return digit_pieces(slot.text.strip())
     return value_pieces(slot.text, lang, lex)
+
+
+@functools.lru_cache(maxsize=16)
+def _months(lang: str) -> tuple[re.Pattern[str], Mapping[str, str]]:
+    """A month's screen forms in ``lang`` ("12月"; "Dec", "December"), longest first, as whole
+    words, and the word file each stands for (so "Dec" and "December" are the same month)."""
+    forms = {t: n for t, n in (SCREEN.get(lang) or SCREEN["zh"]).items() if n.startswith(MONTH)}
+    alternatives = "|".join(re.escape(t) for t in sorted(forms, key=len, reverse=True))
+    return re.compile(f"(?<![0-9A-Za-z])(?:{alternatives})(?![A-Za-z])"), forms
+
+
+@dataclass(frozen=True, slots=True)
+class _DateMonth:
+    slot: int  # index in ``Say.slots``
+    start: int
+    end: int
+    month: str  # the month's word file
+
+
+def _date_month(part: Say, lang: str) -> _DateMonth | None:
+    """Where the first date of a sentence's values writes its month: a month word with a day's
+    number next to it ("12月6日", "6 Dec", "Dec 6")."""
+    pattern, forms = _months(lang)
+    for i, slot in enumerate(part.slots):
+        if isinstance(slot, str) or slot.filter is not None:
+            continue  # codes, ID tails and free text hold no date to shorten
+        for found in pattern.finditer(slot.text):
+            before = slot.text[: found.start()].rstrip(" ,")
+            after = slot.text[found.end() :].lstrip(" ,")
+            if before[-1:].isdigit() or after[:1].isdigit():
+                return _DateMonth(i, found.start(), found.end(), forms[found.group()])
+    return None
+
+
+def _without_month(part: Say, at: _DateMonth) -> Say:
+    slot = part.slots[at.slot]
+    assert isinstance(slot, Slot)
+    left, right = slot.text[: at.start], slot.text[at.end :]
+    if not right.strip():
+        left = left.rstrip()  # "Sun 6 Dec" -> "Sun 6"
+    elif not left.strip() or (left.endswith(" ") and right.startswith(" ")):
+        right = right.lstrip()  # "12月6日 星期日" -> "6日 星期日"
+    slots = list(part.slots)
+    slots[at.slot] = Slot(left + right, slot.filter)
+    text = "".join(s if isinstance(s, str) else s.text for s in slots)
+    return dataclasses.replace(part, text=text, slots=tuple(slots))
+
+
+def _shape(part: Say | SayDigits) -> tuple[str | None, ...] | None:
+    """A sentence's static parts and where its values go: the same for every line of a list
+    (one item template), None for a code or a static sentence."""
+    if isinstance(part, SayDigits) or not part.slots:
+        return None
+    return tuple(s if isinstance(s, str) else None for s in part.slots)
+
+
+def heard(parts: Sequence[Say | SayDigits], lang: str) -> tuple[Say | SayDigits, ...]:
+    """The parts of an output as a caller hears them: in a list of dates, a date's month is
+    left out when it is the previous option's.
+
+    A list is a run of consecutive sentences of one shape (``_shape``: the option lines an item
+    template renders); its first date, and every date whose month differs from the one before
+    it, says the month; a line without a date starts over. Only the ear gets this: a screen
+    shows every line whole, as it is read rather than heard."""
+    out: list[Say | SayDigits] = []
+    shape: tuple[str | None, ...] | None = None
+    month: str | None = None
+    for part in parts:
+        this = _shape(part)
+        if this is None or this != shape:
+            month = None  # a new list (or none): its first date says its month
+        shape = this
+        if this is None:
+            out.append(part)
+            continue
+        assert isinstance(part, Say)
+        at = _date_month(part, lang)
+        out.append(_without_month(part, at) if at is not None and at.month == month else part)
+        month = at.month if at is not None else None
+    return tuple(out)
 
 
 def static_parts(part: Say) -> list[str]:

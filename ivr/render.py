@@ -2,7 +2,8 @@
 
 Rules (docs/ivr.md "What the server sends"):
   * every ``Say`` is one or more sound files: a static sentence is one file, a sentence with
-    call data the pieces ``ivr.compose`` splits it into;
+    call data the pieces ``ivr.compose`` splits it into (a list of dates says each month once
+    per change: ``ivr.compose.heard``);
   * a file is a prompt (``STREAM FILE``) that a key interrupts (barge-in) unless the part opts
     out (``bargein=False``, for legal notices: keys pressed during it are dropped);
   * a run of several files that nobody can interrupt (or that precede a code) goes out as one
@@ -24,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from ivr.agi import AgiReply, Quoted
-from ivr.compose import Lexicon, Live, compose, prompt_name
+from ivr.compose import Lexicon, Live, compose, heard, prompt_name
 from ivr.states import CallEvent, Ended
 from menus.types import Digits, Input, NoInput, Output, Say, SayDigits, Wait
 
@@ -60,9 +61,10 @@ def clips(
     lex: Lexicon | None = None,
     live: Live | None = None,
 ) -> list[Clip]:
-    """What the parts play, in order: the files of each Say's pieces, each SayDigits whole."""
+    """What the parts play, in order: the files of each Say's pieces (as heard: ``heard``),
+    each SayDigits whole."""
     out: list[Clip] = []
-    for part in parts:
+    for part in heard(parts, lang):
         if isinstance(part, SayDigits):
             out.append(Clip("", True, part.digits))
             continue

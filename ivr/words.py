@@ -61,6 +61,7 @@ _EN_WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturda
 _ZH_WEEKDAYS = ("星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日")
 
 PAUSE = "hotline/words/pause_150ms"  # where an option line ends on bare punctuation ("…{n}。")
+MONTH = "hotline/words/month_"  # + 1..12: the month words (a date list says one once per change)
 NUMBER_MAX = 99  # counts up to this are read as numbers; longer digit runs digit by digit
 
 

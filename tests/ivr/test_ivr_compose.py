@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from ivr.compose import compose, lexicon, normalised, text_name, value_pieces
+import datetime as dt
+
+from booking.rules import day_label
+from ivr.compose import compose, heard, lexicon, normalised, text_name, value_pieces
+from ivr.render import clips
 from menus.template import parse, render_parts
 from menus.types import Say, SayDigits
 
@@ -64,3 +68,88 @@ def test_a_sentence_plays_its_static_parts_between_the_values() -> None:
     assert [p.name for p in compose(SayDigits("12X"), "zh")] == [
         "digits/1", "digits/2", "letters/x",
     ]  # fmt: skip
+
+
+ITEM = {"zh": "{name}请按{n}。", "en": "{name}: press {n}."}  # the voice item lines (menus)
+
+
+def date_list(days: list[dt.date], lang: str) -> tuple[Say | SayDigits, ...]:
+    """A question and its date options as the engine renders them for voice."""
+    written = "en" if lang == "en" else "zh"  # Cantonese reads the Chinese labels
+    parts = render_parts(parse("请选择日期：" if written == "zh" else "Choose a date:"), {})
+    for n, day in enumerate(days, start=1):
+        scope = {"name": day_label(day, written), "n": str(n)}
+        parts += render_parts(parse(ITEM[written]), scope)
+    return parts
+
+
+def months(parts: tuple[Say | SayDigits, ...], lang: str) -> list[list[str]]:
+    return [
+        [p.name for p in compose(part, lang) if p.name.startswith("hotline/words/month_")]
+        for part in parts
+    ]
+
+
+DAYS = [dt.date(2026, 12, 30), dt.date(2026, 12, 31), dt.date(2027, 1, 2), dt.date(2027, 1, 4)]
+
+
+def test_a_date_list_says_the_month_once_per_change() -> None:
+    for lang in ("zh", "yue"):
+        parts = heard(date_list(DAYS, lang), lang)
+        assert [p.text for p in parts] == [
+            "请选择日期：", "12月30日 星期三请按1。", "31日 星期四请按2。", "1月2日 星期六请按3。",
+            "4日 星期一请按4。",
+        ], lang  # fmt: skip
+        assert months(parts, lang) == [
+            [], ["hotline/words/month_12"], [], ["hotline/words/month_1"], [],
+        ]  # fmt: skip
+        # nothing else is left out: the day and the weekday of every option are said
+        names = [p.name for p in compose(parts[2], lang)]
+        assert names[:2] == ["hotline/words/day_31", "hotline/words/weekday_3"], names
+    parts = heard(date_list(DAYS, "en"), "en")  # "Wed 30 Dec": the month ends the label
+    assert [p.text for p in parts] == [
+        "Choose a date:", "Wed 30 Dec: press 1.", "Thu 31: press 2.", "Sat 2 Jan: press 3.",
+        "Mon 4: press 4.",
+    ]  # fmt: skip
+    assert [p.name for p in compose(parts[2], "en")][:3] == [
+        "hotline/words/weekday_3", "hotline/words/num_30", "hotline/words/num_1",
+    ]  # fmt: skip
+
+
+def test_the_screen_keeps_every_month_and_a_call_plays_them_once_per_change() -> None:
+    shown = date_list(DAYS[:2], "zh")
+    assert heard(shown, "zh") != shown  # a new tuple; the parts the screen shows are unchanged
+    assert shown[2].text == "12月31日 星期四请按2。"
+    played = [c.name for c in clips(shown, "zh") if c.name.startswith("hotline/words/month_")]
+    assert played == ["hotline/words/month_12"]
+
+
+def test_only_a_list_of_one_shape_shortens_its_dates() -> None:
+    day = dt.date(2026, 12, 6)
+    scope = {"dept": "内科", "day": "12月6日 星期日"}
+    confirm = render_parts(parse("请确认：{dept} {day}。"), scope)
+    options = date_list([day, day + dt.timedelta(days=1)], "zh")[1:]
+    # a sentence before the list names the same month: the list's first option still says it
+    parts = heard(confirm + options, "zh")
+    assert [p.text for p in parts] == [
+        "请确认：内科 12月6日 星期日。", "12月6日 星期日请按1。", "7日 星期一请按2。",
+    ]  # fmt: skip
+    # an option without a date starts over; two lists one after the other each say the month
+    other = render_parts(parse(ITEM["zh"]), {"name": "人工服务", "n": "0"})
+    parts = heard(options + other + options, "zh")
+    assert [p.text for p in parts][2:4] == ["人工服务请按0。", "12月6日 星期日请按1。"]
+    again = heard(options + render_parts(parse("{name}，按{n}。"), {"name": "12月8日", "n": "3"}),
+                  "zh")  # fmt: skip
+    assert again[-1].text == "12月8日，按3。"  # another shape: another list
+    # a code or an ID tail is no date, and a month word without a day's number stays
+    no_day = [
+        render_parts(parse("{v}请按{n}。"), {"v": v, "n": "1"})[0]
+        for v in ("内科 12月", "内科 12月", "12月门诊", "12月门诊")
+    ]
+    assert [p.text for p in heard(no_day, "zh")] == [p.text for p in no_day]
+    scope = {"id": "1212", "day": "12月6日", "n": "1"}
+    tail = render_parts(parse("尾号{last4:id}，{day}请按{n}。"), scope)
+    assert [p.text for p in heard(tail + tail, "zh")] == [tail[0].text, "尾号1212，6日请按1。"]
+    en = render_parts(parse(ITEM["en"]), {"name": "December clinic, Sun 6 Dec", "n": "1"})
+    en2 = render_parts(parse(ITEM["en"]), {"name": "Mon 7 December", "n": "2"})
+    assert [p.text for p in heard(en + en2, "en")][1] == "Mon 7: press 2."
