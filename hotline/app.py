@@ -200,7 +200,7 @@ async def _wire(tree: HotlineService, settings: Settings, reactor: Any, node: No
     root = build_root(booking, redis.ping, ussd_at=ussd, kiosk_access=kiosk_access,
                       count=metrics.booking)
     ussd_smpp = ussd_wiring.mount(root, settings, dialogue, redis, reactor)  # + SMPP bind
-    install_booking(root, booking, settings, reactor, sweep=False)
+    install_booking(root, booking, settings)
     if node.main:  # holds and no-shows are swept by the main process alone
         interval = float(settings.raw["booking"].get("sweep_interval", 1.0))
         core.add(Looping("sweeper", lambda: booking.start_sweeper(reactor, interval)))

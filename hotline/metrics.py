@@ -40,7 +40,6 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from twisted.internet.defer import ensureDeferred
-from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
@@ -273,12 +272,6 @@ class LocalGauges:
         F.ussd_dialogues.set(self.dialogues())
         for name, bind in self.binds.items():
             F.smpp_bound.labels(name).set(float(bool(bind.bound)))
-
-    def every_second(self, clock: Any) -> Callable[[], None]:
-        loop = LoopingCall(self.refresh)
-        loop.clock = clock
-        loop.start(1.0, now=True)
-        return lambda: loop.stop() if loop.running else None
 
 
 def live_dialogues(stores: Iterable[Any], timeout_s: float, now: Callable[[], float]) -> int:

@@ -156,15 +156,10 @@ def admin_resource(booking: Any, token: str | None) -> Resource:
     return admin
 
 
-def install_booking(
-    root: Resource, booking: Any, settings: Any, clock: Any, *, sweep: bool = True
-) -> list[Any]:
-    """Mount the payment callback and the admin API, start the hold/no-show sweeper (unless
-    ``sweep`` is false: a node's worker processes leave sweeping to the main process).
-
-    Returns the stoppers for ``Running``. ``settings.raw`` holds ``payments.secret``,
-    ``admin.token`` and ``booking.sweep_interval``.
-    """
+def install_booking(root: Resource, booking: Any, settings: Any) -> None:
+    """Mount the payment callback and the admin API, and read the admins' shares once.
+    ``settings.raw`` holds ``payments.secret`` and ``admin.token``. (The hold and no-show
+    sweeper is a part of the service tree: ``hotline.app``.)"""
     raw = settings.raw
     api = root.children[b"api"]
     payments = Resource()
@@ -174,7 +169,3 @@ def install_booking(
     Deferred.fromCoroutine(booking.refresh_shares()).addErrback(
         lambda f: log.failure("booking.refresh_shares_failed", f)
     )
-    if not sweep:
-        return []
-    loop = booking.start_sweeper(clock, float(raw["booking"].get("sweep_interval", 1.0)))
-    return [lambda: loop.stop() if loop.running else None]

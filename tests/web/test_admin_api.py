@@ -13,7 +13,6 @@ import pytest
 import pytest_twisted
 import treq
 from demo_booking import demo_service, valid_id
-from twisted.internet.task import Clock
 from twisted.logger import formatEvent, globalLogPublisher
 from twisted.web.server import Site
 from web_stub import stub_treq
@@ -47,10 +46,8 @@ def site(redis, tmp_path: Path):
     service, clock = demo_service(redis, path)
     settings = load_settings(None, {"payments": {"secret": SECRET}, "admin": {"token": TOKEN}})
     root = build_root(service, redis.ping)
-    stoppers = install_booking(root, service, settings, Clock())
+    install_booking(root, service, settings)
     yield service, root, clock
-    for stop in stoppers:
-        stop()
 
 
 @pytest_twisted.async_yield_fixture
