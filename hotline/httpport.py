@@ -110,6 +110,8 @@ class GatewayHttp(Protocol, TimeoutMixin):
         self._pumping = False
         self._paused = False
         self._lost = False
+        self._deadline: float | None = None
+        self._deadline_timer: Any = None
         self._reset_message()
 
     # -- connection ---------------------------------------------------------------------------
@@ -117,6 +119,34 @@ class GatewayHttp(Protocol, TimeoutMixin):
     def connectionMade(self) -> None:
         self.callLater = self.factory.clock.callLater
         self.setTimeout(self.factory.header_timeout_s)
+
+    def setTimeout(self, period: float | None) -> None:  # type: ignore[override]
+        """Set the connection's one deadline (None: none), kept lazily: the timer is moved only
+        when a deadline comes sooner than the one it waits for, and when it fires before a
+        deadline that was pushed back, it waits again for that one. ``TimeoutMixin`` re-arms
+        a ``DelayedCall`` on every call, several times a request; a kept-alive gateway
+        connection now touches its timer about once per timeout instead."""
+        if period is None:
+            self._deadline = None
+            return
+        clock = self.factory.clock
+        self._deadline = clock.seconds() + period
+        timer = self._deadline_timer
+        if timer is None or not timer.active():
+            self._deadline_timer = clock.callLater(period, self._deadline_reached)
+        elif timer.getTime() > self._deadline:
+            timer.reset(period)
+
+    def _deadline_reached(self) -> None:
+        self._deadline_timer = None
+        if self._deadline is None or self._lost:
+            return
+        left = self._deadline - self.factory.clock.seconds()
+        if left > 0:  # pushed back since the timer was set
+            self._deadline_timer = self.factory.clock.callLater(left, self._deadline_reached)
+            return
+        self._deadline = None
+        self.timeoutConnection()
 
     def dataReceived(self, data: bytes) -> None:
         if self._refused is not None or self._lost:
@@ -136,6 +166,9 @@ class GatewayHttp(Protocol, TimeoutMixin):
     def connectionLost(self, reason: Failure | None = None) -> None:
         self._lost = True
         self.setTimeout(None)
+        if self._deadline_timer is not None and self._deadline_timer.active():
+            self._deadline_timer.cancel()
+        self._deadline_timer = None
         if self._web is not None:
             self._web.connectionLost(reason)
 

@@ -156,6 +156,26 @@ def test_a_body_has_its_own_deadline_from_the_end_of_the_head(edge: Port, path: 
     protocol.connectionLost(None)
 
 
+def test_a_connection_keeps_one_timer_that_is_not_moved_per_request(edge: Port) -> None:
+    """Each request sets three deadlines (head, body, kept alive); re-arming a timer for each
+    cost a USSD hop more than the rest of the port (bench/RESULTS.md, ussd_http). The timer
+    only moves for a sooner deadline, and a deadline pushed back is still kept."""
+    clock: Clock = edge.clock  # type: ignore[attr-defined]
+    protocol, transport = connection(edge)
+    [timer] = clock.getDelayedCalls()
+    for _ in range(100):
+        for period in (HEADER_S, BODY_S, KEEPALIVE_S):
+            protocol.setTimeout(period)
+        clock.advance(0.001)
+    assert clock.getDelayedCalls() == [timer] and timer.getTime() == HEADER_S  # never moved
+    clock.advance(KEEPALIVE_S - 1)  # past the timer's first time: it waits again, not acts
+    assert not transport.disconnecting and len(clock.getDelayedCalls()) == 1
+    clock.advance(1.2)  # the last deadline set (kept alive, from t=0.099) has passed
+    assert transport.disconnecting
+    protocol.connectionLost(None)
+    assert clock.getDelayedCalls() == []
+
+
 @pytest_twisted.ensureDeferred
 async def test_keep_alive_idle_is_separate_and_the_next_head_has_its_own_deadline(
     edge: Port,
