@@ -17,13 +17,14 @@ from booking.api import CSV_FIELDS, BookingError
 from booking.availability import Availability
 from booking.catalog import Catalog
 from booking.lifecycle import Lifecycle
+from booking.part import Part
 from booking.quota import Quotas
-from booking.rules import local_now, remote_quota
+from booking.rules import remote_quota
 
 TAKEN = ("held", "confirmed", "checked_in", "no_show")
 
 
-class Admin:
+class Admin(Part):
     """What the hospital's staff and tools do to sessions and shares, and the audits."""
 
     def __init__(
@@ -31,18 +32,12 @@ class Admin:
         quotas: Quotas, availability: Availability, lifecycle: Lifecycle, retention_days: int,
     ) -> None:
         self.redis = redis
-        self.catalog = catalog
-        self.policy = catalog.policy
-        self.clock = clock
+        super().__init__(catalog, clock)
         self.scripts = scripts
         self.quotas = quotas
         self.availability = availability
         self.lifecycle = lifecycle
         self.retention_days = retention_days
-        self._tz = catalog.tz
-
-    def now(self) -> dt.datetime:
-        return local_now(self.clock.seconds(), self._tz)
 
     async def refresh_shares(self) -> None:
         """Reload the admin's remote shares (``hl:cfg:share``) into memory."""

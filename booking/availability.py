@@ -19,29 +19,24 @@ from booking._types import Scripts, SecondsClock
 from booking.api import BookingError, Department, SessionAvailability
 from booking.catalog import Catalog, DepartmentConfig, SessionTemplate
 from booking.listing_cache import ListingCache
+from booking.part import Part
 from booking.quota import Quotas
-from booking.rules import bookable, local_now, open_days
+from booking.rules import bookable, open_days
 
 log = Logger()
 
 
-class Availability:
+class Availability(Part):
     """Departments, bookable days and sessions, and the places left in each."""
 
     def __init__(
         self, catalog: Catalog, clock: SecondsClock, scripts: Scripts, quotas: Quotas,
         listings: ListingCache,
     ) -> None:
-        self.catalog = catalog
-        self.policy = catalog.policy
-        self.clock = clock
+        super().__init__(catalog, clock)
         self.scripts = scripts
         self.quotas = quotas
         self.listings = listings
-        self._tz = catalog.tz
-
-    def now(self) -> dt.datetime:
-        return local_now(self.clock.seconds(), self._tz)
 
     async def departments(self) -> list[Department]:
         return [Department(d.id, d.name) for d in self.catalog.departments]

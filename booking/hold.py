@@ -22,6 +22,7 @@ from booking.catalog import Catalog
 from booking.checks import ONSITE, checked_request, notice_lang
 from booking.listeners import Listeners
 from booking.listing_cache import ListingCache
+from booking.part import Part
 from booking.policy import PAY_AT_HOSPITAL
 from booking.quota import Quotas
 from booking.records import Records
@@ -36,7 +37,7 @@ REQUEST_TTL = 86400  # seconds an idempotency key replays its booking
 MAX_ATTEMPTS = 5  # fresh T-code candidates tried before giving up
 
 
-class Holds:
+class Holds(Part):
     """Takes places: confirmed at once (pay at the hospital) or held until paid."""
 
     def __init__(
@@ -45,9 +46,7 @@ class Holds:
         rng: Rng, retention_days: int,
     ) -> None:
         self.redis = redis
-        self.catalog = catalog
-        self.policy = catalog.policy
-        self.clock = clock
+        super().__init__(catalog, clock)
         self.script = scripts["hold"]
         self.quotas = quotas
         self.records = records
@@ -55,7 +54,6 @@ class Holds:
         self.listings = listings
         self.rng = rng
         self.retention_days = retention_days
-        self._tz = catalog.tz
         self._session_keys: dict[tuple[str, dt.date, str], tuple[list[str], int, str]] = {}
         self._prefixes: dict[tuple[Any, ...], str] = {}
         self._minute_cache: tuple[int, dt.datetime] = (-1, local_now(0.0, self._tz))

@@ -18,6 +18,7 @@ from booking._types import Scripts, SecondsClock
 from booking.api import Booking, BookingError, RateLimited
 from booking.catalog import Catalog
 from booking.listeners import Listeners
+from booking.part import Part
 from booking.records import Records
 from booking.rules import (
     cancel_too_late,
@@ -47,7 +48,7 @@ def release_keys(h: dict[str, str]) -> list[str]:
     ]  # fmt: skip
 
 
-class Lifecycle:
+class Lifecycle(Part):
     """Payment, expiry, cancel and the kiosk's verify and check-in of taken places."""
 
     def __init__(
@@ -55,14 +56,11 @@ class Lifecycle:
         records: Records, listeners: Listeners,
     ) -> None:
         self.redis = redis
-        self.catalog = catalog
-        self.policy = catalog.policy
-        self.clock = clock
+        super().__init__(catalog, clock)
         self.scripts = scripts
         self.records = records
         self.listeners = listeners
         self.random = secrets.SystemRandom()  # the delay before a cancelled place returns
-        self._tz = catalog.tz
 
     # ---------------------------------------------------------------- payment and expiry
 

@@ -14,12 +14,13 @@ from booking._types import Scripts, SecondsClock
 from booking.api import BookingError
 from booking.catalog import Catalog
 from booking.idcard import is_valid_resident_id, normalize_resident_id
-from booking.rules import at, local_now
+from booking.part import Part
+from booking.rules import at
 
 DAY = 86400
 
 
-class People:
+class People(Part):
     """The IDs a phone books for, and the bars earned by missed visits."""
 
     def __init__(
@@ -27,15 +28,9 @@ class People:
         retention_days: int,
     ) -> None:
         self.redis = redis
-        self.catalog = catalog
-        self.policy = catalog.policy
-        self.clock = clock
+        super().__init__(catalog, clock)
         self.scripts = scripts
         self.retention_days = retention_days
-        self._tz = catalog.tz
-
-    def now(self) -> dt.datetime:
-        return local_now(self.clock.seconds(), self._tz)
 
     async def register(self, msisdn: str, id_number: str) -> list[str]:
         id_number = normalize_resident_id(id_number)
