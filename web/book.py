@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qs, quote, urlencode
 
 import jinja2
 from twisted.internet.defer import Deferred
@@ -215,12 +215,19 @@ class BookPages(Resource):
                 page.render("message.html", 404, message=page.t("not_found"))
                 return
             if method == "POST":
+                if request.content is not None:
+                    request.content.seek(0)
                 raw = request.content.read(MAX_FORM + 1) if request.content else b""
                 if len(raw) > MAX_FORM:
                     page.render("message.html", 413, message=page.t("form_expired"))
                     return
-                page.form = {k.decode(): v[0].decode("utf-8", "replace")
-                             for k, v in request.args.items() if v}
+                # the body itself: the HTTP port may hand it over without parsing it into args
+                try:
+                    page.form = {k: v[0] for k, v in parse_qs(
+                        raw.decode("utf-8", "replace"), max_num_fields=32).items() if v}
+                except ValueError:  # too many fields
+                    page.render("message.html", 400, message=page.t("form_expired"))
+                    return
                 if not page.csrf_ok():
                     page.render("message.html", 403, message=page.t("form_expired"))
                     return
