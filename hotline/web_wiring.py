@@ -36,7 +36,8 @@ def otp_text(templates: Mapping[str, Mapping[str, str]]) -> Any:
 
 def mount(root: Any, settings: Settings, booking: Any, redis: Any, clock: Any, sender: Any,
           menus: Any, templates: Mapping[str, Mapping[str, str]], catalog: Any) -> None:
-    """``/book/`` when ``web.enabled``; ``/api/terminal/v1`` when terminals are registered."""
+    """``/book/`` when ``web.enabled``; ``/api/terminal/v1`` when terminals are registered.
+    ``catalog``: the platform's first hospital (its timezone dates the ID rules' today)."""
     raw = settings.raw
     web, terminal = raw["web"], raw["terminal"]
     try:
@@ -70,6 +71,5 @@ def mount(root: Any, settings: Settings, booking: Any, redis: Any, clock: Any, s
             versions = Resource()
             api.putChild(b"terminal", versions)
         versions.putChild(b"v1", TerminalApi(
-            booking, phones, access, redis, clock,
-            hospital={"id": "main", "name": dict(catalog.name)}, count=metrics.booking))
+            booking, phones, access, redis, clock, count=metrics.booking))
 

@@ -78,6 +78,9 @@ class Page:
     def __init__(self, pages: BookPages, request: Request) -> None:
         self.pages, self.request = pages, request
         self.form: dict[str, str] = {}
+        self.hospital = ""  # "" on a platform of one hospital
+        self.hospital_value: Any = None
+        self.hbase = BASE  # where this hospital's pages start: /book/h/<id>/ or /book/
         self.lang = self._lang()
         self.csrf = self._csrf()
 
@@ -126,7 +129,8 @@ class Page:
         pages = self.pages
         context.setdefault("phone", None)
         body = pages.env.get_template(template).render(
-            t=self.t, lang=self.lang, csrf=self.csrf, base=BASE, path=self.request.path.decode(),
+            t=self.t, lang=self.lang, csrf=self.csrf, base=BASE, hbase=self.hbase,
+            hospital=self.hospital_value, path=self.request.path.decode(),
             day=lambda d: pages.day_label(d, self.lang), name=lambda names: _pick(names, self.lang),
             **context)
         request = self.request
@@ -209,6 +213,14 @@ class BookPages(Resource):
         try:
             page = Page(self, request)
             method = "GET" if request.method == b"HEAD" else request.method.decode()
+            if len(parts) >= 2 and parts[0] == "h":
+                known = {h.id: h for h in await self.booking.hospitals()}
+                if parts[1] not in known:
+                    page.render("message.html", 404, message=page.t("not_found"))
+                    return
+                page.hospital, page.hospital_value = parts[1], known[parts[1]]
+                page.hbase = f"{BASE}h/{quote(parts[1])}/"
+                parts = parts[2:]
             head = parts[0] if parts else ""
             handler = self.routes.get((method, head))
             if handler is None:
@@ -232,6 +244,10 @@ class BookPages(Resource):
                     page.render("message.html", 403, message=page.t("form_expired"))
                     return
             await handler(page, parts[1:])
+        except BookingError as exc:  # a hospital or department not (or no longer) offered
+            if exc.code not in ("unknown_hospital", "unknown_department"):
+                raise
+            Page(self, request).render("message.html", 404, message=page.t("not_found"))
         except Exception:
             log.failure("web.book.unhandled")
             if not request.finished and not request._disconnected:  # type: ignore[attr-defined]
@@ -246,35 +262,46 @@ class BookPages(Resource):
         if rest and rest != [""]:
             page.render("message.html", 404, message=page.t("not_found"))
             return
-        depts = await self.booking.departments()
-        page.render("departments.html", depts=depts, phone=await self._phone(page))
+        phone = await self._phone(page)
+        if not page.hospital:
+            hospitals = await self.booking.hospitals()
+            if len(hospitals) > 1:  # a city line: the hospital first, recent ones on top
+                recent = await self.booking.recent_hospitals(phone) if phone else []
+                rank = {h: n for n, h in enumerate(recent)}
+                hospitals.sort(key=lambda h: rank.get(h.id, len(rank)))
+                page.render("hospitals.html", hospitals=hospitals, phone=phone,
+                            recent=set(recent))
+                return
+        depts = await self.booking.departments(page.hospital)
+        page.render("departments.html", depts=depts, phone=phone)
 
     async def dept(self, page: Page, rest: list[str]) -> None:
         dept_id = rest[0] if rest else ""
-        depts = {d.id: d for d in await self.booking.departments()}
+        depts = {d.id: d for d in await self.booking.departments(page.hospital)}
         dept = depts.get(dept_id) if _DEPT.fullmatch(dept_id) else None
         if dept is None:
             page.render("message.html", 404, message=page.t("not_found"))
             return
         if len(rest) == 1 or rest[1] == "":
-            days = await self.booking.open_days(dept.id)
+            days = await self.booking.open_days(dept.id, page.hospital)
             page.render("days.html", dept=dept, days=days, phone=await self._phone(page))
             return
         day = _day(rest[1])
         if day is None:
             page.render("message.html", 404, message=page.t("not_found"))
             return
-        sessions = await self.booking.sessions(dept.id, day)
+        sessions = await self.booking.sessions(dept.id, day, page.hospital)
         page.render("sessions.html", dept=dept, the_day=day, sessions=sessions,
                     phone=await self._phone(page))
 
     async def _choice(self, page: Page, source: Callable[[str], str]) -> tuple[Any, Any, Any]:
         """The department, day and session a confirm form names, if they are still offered."""
-        depts = {d.id: d for d in await self.booking.departments()}
+        depts = {d.id: d for d in await self.booking.departments(page.hospital)}
         dept, day = depts.get(source("dept")), _day(source("day"))
         if dept is None or day is None:
             return None, None, None
-        sessions = {s.session: s for s in await self.booking.sessions(dept.id, day)}
+        found = await self.booking.sessions(dept.id, day, page.hospital)
+        sessions = {s.session: s for s in found}
         return dept, day, sessions.get(source("session"))
 
     async def confirm_form(self, page: Page, rest: list[str]) -> None:
@@ -320,7 +347,8 @@ class BookPages(Resource):
         try:
             booking = await self.booking.book(BookingRequest(
                 dept_id=dept.id, day=day, session=session.session, id_number=id_number,
-                msisdn=phone, channel="web", request_key=f"web:{request_id}", lang=page.lang))
+                msisdn=phone, channel="web", request_key=f"web:{request_id}", lang=page.lang,
+                hospital_id=page.hospital))
         except BookingError as exc:
             self.count(exc.code, "web")
             await self._confirm_page(page, phone, dept, day, session,

@@ -33,7 +33,7 @@ from twisted.logger import Logger
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
-from booking.api import BookingError, BookingRequest, BookingService, RateLimited
+from booking.api import Booking, BookingError, BookingRequest, BookingService, RateLimited
 from phone import NotAPhoneNumber, normalise_msisdn
 from pii import mask_tail
 from web.jsonapi import ERROR_STATUS, MAX_BODY, error_body, write_json
@@ -80,6 +80,12 @@ class TerminalAccess:
                    int(terminal.get("max_skew_s", 300)))
 
 
+def terminal_json(booking: Booking) -> dict[str, Any]:
+    """The kiosk's view of a booking (ID and phone masked) and its hospital."""
+    return {**booking_json(booking), "hospital": booking.hospital_id,
+            "hospital_name": dict(booking.hospital_name)}
+
+
 class Refused(BookingError):
     """An unauthenticated request: 401."""
 
@@ -110,12 +116,10 @@ class TerminalApi(Resource):
     isLeaf = True
 
     def __init__(self, booking: BookingService, phones: PhoneCheck, access: TerminalAccess,
-                 redis: Any, clock: Any, *, hospital: Mapping[str, Any] | None = None,
-                 count: CountBooking = no_count) -> None:
+                 redis: Any, clock: Any, *, count: CountBooking = no_count) -> None:
         super().__init__()
         self.booking, self.phones, self.access = booking, phones, access
         self.redis, self.clock, self.count = redis, clock, count
-        self.hospital = dict(hospital or {"id": "main", "name": {}})
         self.routes: dict[tuple[bytes, str], Handler] = {
             (b"GET", "hospitals"): self.hospitals,
             (b"GET", "departments"): self.departments,
@@ -196,19 +200,24 @@ class TerminalApi(Resource):
 
     # -- the steps -----------------------------------------------------------------------
     async def hospitals(self, call: Call) -> dict[str, Any]:
-        return {"hospitals": [self.hospital]}
+        return {"hospitals": [
+            {"id": h.id, "code": h.code, "name": dict(h.name), "short": dict(h.short),
+             "district": dict(h.district)} for h in await self.booking.hospitals()]}
 
     async def departments(self, call: Call) -> dict[str, Any]:
-        depts = await self.booking.departments()
+        depts = await self.booking.departments(call.arg("hospital"))
         return {"departments": [{"id": d.id, "name": dict(d.name)} for d in depts]}
 
     async def days(self, call: Call) -> dict[str, Any]:
-        days = await self.booking.open_days(await self._dept(call.arg("dept")))
+        hospital = call.arg("hospital")
+        days = await self.booking.open_days(await self._dept(call.arg("dept"), hospital),
+                                            hospital)
         return {"days": [d.isoformat() for d in days]}
 
     async def sessions(self, call: Call) -> dict[str, Any]:
-        dept = await self._dept(call.arg("dept"))
-        found = await self.booking.sessions(dept, _day(call.arg("day")))
+        hospital = call.arg("hospital")
+        dept = await self._dept(call.arg("dept"), hospital)
+        found = await self.booking.sessions(dept, _day(call.arg("day")), hospital)
         return {"sessions": [{"session": s.session, "name": dict(s.label),
                               "places_left": s.remote_left} for s in found]}
 
@@ -222,14 +231,15 @@ class TerminalApi(Resource):
                 dept_id=call.text("dept"), day=_day(call.text("day")),
                 session=call.text("session"), id_number=call.text("id_number", 18),
                 msisdn=_msisdn(call.text("phone", 32)), channel="terminal",
-                request_key=f"terminal:{call.terminal}:{request_id}", lang=str(lang)))
+                request_key=f"terminal:{call.terminal}:{request_id}", lang=str(lang),
+                hospital_id=_optional(call.body, "hospital")))
         except BookingError as exc:
             self.count(exc.code, "terminal")
             raise
         self.count("held" if booking.status.value == "held" else "taken", "terminal")
         log.info("terminal.booked terminal={terminal} tcode={tcode} phone={phone}",
                  terminal=call.terminal, tcode=booking.tcode, phone=mask_tail(booking.msisdn))
-        return {"booking": {**booking_json(booking), "terminal_id": call.terminal}}
+        return {"booking": {**terminal_json(booking), "terminal_id": call.terminal}}
 
     async def send_code(self, call: Call) -> dict[str, Any]:
         msisdn = _msisdn(call.text("phone", 32))
@@ -252,18 +262,25 @@ class TerminalApi(Resource):
 
     async def mine(self, call: Call) -> dict[str, Any]:
         bookings = await self.booking.bookings_for(await self._proven(call))
-        return {"bookings": [booking_json(b) for b in bookings]}
+        return {"bookings": [terminal_json(b) for b in bookings]}
 
     async def cancel(self, call: Call) -> dict[str, Any]:
         phone = await self._proven(call)
         booking = await self.booking.cancel(call.text("tcode", 16), phone)
         self.count("cancelled", "terminal")
-        return {"booking": booking_json(booking)}
+        return {"booking": terminal_json(booking)}
 
-    async def _dept(self, dept_id: str) -> str:
-        if dept_id not in {d.id for d in await self.booking.departments()}:
+    async def _dept(self, dept_id: str, hospital: str) -> str:
+        if dept_id not in {d.id for d in await self.booking.departments(hospital)}:
             raise BookingError("unknown_department", "That department is not offered.")
         return dept_id
+
+
+def _optional(body: Mapping[str, Any], name: str) -> str:
+    value = body.get(name, "")
+    if not isinstance(value, str):
+        raise BookingError("bad_request", f"field {name!r} must be a string")
+    return value.strip()[:64]
 
 
 def _day(text: str) -> dt.date:

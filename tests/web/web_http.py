@@ -41,14 +41,17 @@ class Outbox:
 
 
 class Server:
-    def __init__(self, redis: Any, overrides: dict[str, Any] | None = None) -> None:
+    def __init__(self, redis: Any, overrides: dict[str, Any] | None = None,
+                 service: Any = None, clock: Any = None) -> None:
+        """``service``, ``clock``: another booking service (the in-memory twin over a
+        platform of several hospitals) than the Redis one on the demo hospital."""
         settings = load_settings(ROOT / "config/hotline.yaml", overrides or {})
-        catalog, menus, templates = load_static(settings)
-        self.service, self.clock = demo_service(redis)
+        platform, menus, templates = load_static(settings)
+        self.service, self.clock = (service, clock) if service else demo_service(redis)
         self.outbox = Outbox()
         root = build_root(self.service, redis.ping)
         web_wiring.mount(root, settings, self.service, redis, self.clock, self.outbox, menus,
-                         templates, catalog)
+                         templates, platform.hospitals[0])
         self.port = reactor.listenTCP(0, Site(root), interface="127.0.0.1")
         self.base = f"http://127.0.0.1:{self.port.getHost().port}"
 
