@@ -10,7 +10,7 @@ from typing import Any
 
 from twisted.web.resource import Resource
 
-from booking.idcard import is_valid_resident_id, normalize_resident_id
+from booking.idcard import is_valid_resident_id
 from booking.rules import day_label
 from hotline import metrics
 from hotline.settings import Settings, SettingsError
@@ -55,7 +55,7 @@ def mount(root: Any, settings: Settings, booking: Any, redis: Any, clock: Any, s
 
         def valid_id(text: str) -> bool:
             today = dt.datetime.fromtimestamp(clock.seconds(), catalog.tz).date()
-            return is_valid_resident_id(normalize_resident_id(text), today=today)
+            return is_valid_resident_id(text.strip().upper(), today=today)
 
         menu = menus.definitions.get(settings.default_menu)
         root.putChild(b"book", BookPages(
