@@ -125,12 +125,18 @@ class Page:
     def t(self, key: str, **fields: Any) -> str:
         return self.pages.texts.t(key, self.lang, **fields)
 
+    def gone(self) -> bool:
+        """The patient went away while booking answered: nothing to write to."""
+        return bool(self.request.finished or self.request._disconnected)  # type: ignore[attr-defined]
+
     def render(self, template: str, status: int = 200, **context: Any) -> None:
+        if self.gone():
+            return
         pages = self.pages
         context.setdefault("phone", None)
         body = pages.env.get_template(template).render(
             t=self.t, lang=self.lang, csrf=self.csrf, base=BASE, hbase=self.hbase,
-            hospital=self.hospital_value, path=self.request.path.decode(),
+            hospital=self.hospital_value,
             day=lambda d: pages.day_label(d, self.lang), name=lambda names: _pick(names, self.lang),
             **context)
         request = self.request
@@ -145,6 +151,8 @@ class Page:
         request.finish()
 
     def redirect(self, to: str) -> None:
+        if self.gone():
+            return
         self.request.setResponseCode(303)
         self.request.setHeader(b"location", to.encode())
         self.request.setHeader(b"cache-control", b"no-store")
@@ -247,7 +255,7 @@ class BookPages(Resource):
         except BookingError as exc:  # a hospital or department not (or no longer) offered
             if exc.code not in ("unknown_hospital", "unknown_department"):
                 raise
-            Page(self, request).render("message.html", 404, message=page.t("not_found"))
+            page.render("message.html", 404, message=page.t("not_found"))
         except Exception:
             log.failure("web.book.unhandled")
             if not request.finished and not request._disconnected:  # type: ignore[attr-defined]
