@@ -1,4 +1,4 @@
-"""A city line of several hospitals (the in-memory booking twin over a platform folder): the web
+"""A city line of several hospitals (booking on the real Redis over a platform folder): the web
 pages ask for the hospital first, book at the one chosen, and list the phone's recent hospital
 first; the terminal API books at the hospital named and refuses a booking naming none."""
 
@@ -15,7 +15,7 @@ from test_terminal_api import SECRET, call
 from web_http import ROOT, Server, Visitor
 
 from booking.catalog import load_platform
-from booking.testing import MemoryBookingService
+from booking.store import RedisBookingService
 
 PHONE, MSISDN = "13800138000", "8613800138000"
 
@@ -35,7 +35,7 @@ def two_hospitals(folder: Path) -> Path:
 @pytest_twisted.async_yield_fixture
 async def server(redis: Any, tmp_path: Path):
     clock = clock_at_now()
-    service = MemoryBookingService(load_platform(two_hospitals(tmp_path / "h")), clock)
+    service = RedisBookingService(redis, load_platform(two_hospitals(tmp_path / "h")), clock)
     running = Server(redis, {"terminal": {"secrets": {"pos-17": SECRET}}}, service, clock)
     yield running
     await running.stop()

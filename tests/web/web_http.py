@@ -43,8 +43,8 @@ class Outbox:
 class Server:
     def __init__(self, redis: Any, overrides: dict[str, Any] | None = None,
                  service: Any = None, clock: Any = None) -> None:
-        """``service``, ``clock``: another booking service (the in-memory twin over a
-        platform of several hospitals) than the Redis one on the demo hospital."""
+        """``service``, ``clock``: another booking service (over a platform of several
+        hospitals) than the Redis one on the demo hospital."""
         settings = load_settings(ROOT / "config/hotline.yaml", overrides or {})
         platform, menus, templates = load_static(settings)
         self.service, self.clock = (service, clock) if service else demo_service(redis)
