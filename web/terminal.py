@@ -107,7 +107,9 @@ class Call:
         value = self.body.get(name)
         if not isinstance(value, str) or not value.strip():
             raise BookingError("bad_request", f"field {name!r} (a string) is required")
-        return value.strip()[:limit]
+        if len(value.strip()) > limit:
+            raise BookingError("bad_request", f"field {name!r} is longer than {limit} characters")
+        return value.strip()
 
 
 class TerminalApi(Resource):

@@ -77,6 +77,9 @@ async def test_a_signed_terminal_walks_the_steps_and_books(server) -> None:
     assert status == 409 and body["error"]["code"] == "duplicate"
     status, body = await call(server, "POST", "bookings", booking_body(2, id_number="1" * 18))
     assert status == 409 and body["error"]["code"] == "invalid_id"
+    status, body = await call(server, "POST", "bookings", booking_body(
+        2, id_number=valid_id(2) + "9"))  # one character too many is no valid ID cut short
+    assert status == 400 and body["error"]["code"] == "bad_request"
 
 
 @pytest_twisted.ensureDeferred
