@@ -31,7 +31,7 @@ import fastpath
 from booking.catalog import load_platform
 from booking.idcard import is_valid_resident_id
 from booking.store import RedisBookingService
-from hotline import metrics, ussd_wiring
+from hotline import metrics, ussd_wiring, web_wiring
 from hotline.effects import booking_dialogue
 from hotline.httpport import GatewayHttpFactory
 from hotline.languages import LanguageMemory
@@ -202,6 +202,7 @@ async def _wire(tree: HotlineService, settings: Settings, reactor: Any, node: No
                       count=metrics.booking)
     ussd_smpp = ussd_wiring.mount(root, settings, dialogue, redis, reactor)  # + SMPP bind
     install_booking(root, booking, settings)
+    web_wiring.mount(root, settings, booking, redis, clock, sender, menus, templates, catalog)
     if node.main:  # holds and no-shows are swept by the main process alone
         interval = float(settings.raw["booking"].get("sweep_interval", 1.0))
         core.add(Looping("sweeper", lambda: booking.start_sweeper(reactor, interval)))

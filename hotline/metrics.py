@@ -119,7 +119,7 @@ OUTCOMES = frozenset({"new", "step", "page", "retry", "offer", "resumed", "expir
 AGI_COMMANDS = frozenset({"ANSWER", "HANGUP", "STREAM", "GET", "SAY", "EXEC", "SET", "WAIT",
                           "VERBOSE", "NOOP", "CONTROL", "RECORD", "CHANNEL", "DATABASE"})
 CHANNELS = frozenset({"ussd", "ivr", "sms", "kiosk", "onsite", "desk", "reserve", "referral",
-                      "admin", "web", "app", "sweep"})
+                      "admin", "web", "app", "sweep", "terminal"})
 BOOKING_CODES = {"full": "full", "duplicate": "duplicate", "limit": "limit",
                  "limit_ids": "limit", "blacklisted": "barred", "rate_limited": "rate_limited",
                  "closed": "closed", "invalid_id": "invalid_id", "bad_request": "bad_request"}

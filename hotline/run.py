@@ -119,6 +119,7 @@ hotline is running{" (demo: embedded Redis, loopback SMSC)" if demo else ""}.
   Voice  Asterisk dialplan: same => n,AGI(agi://127.0.0.1:{agi_port}/booking)
   Kiosk  curl -s -d '{{"tcode":"<code>","kiosk_id":"k1"}}' {base}/api/kiosk/verify
   Health curl -s {base}/healthz
+  Web    {base}/book/   (patients book in a phone's browser; docs/web.md)
 {"Each SMS the simulated SMSC receives is printed here. " if demo else ""}Ctrl-C stops.
 """,
         flush=True,

@@ -135,6 +135,29 @@ class Kiosk(Section):
                                                "{lobby-1: long-random}")  # fmt: skip
 
 
+class Web(Section):
+    enabled: bool = key(True, "patients book on a phone browser at /book/ (docs/web.md)")
+    otp_ttl_s: Annotated[int, Field(ge=30, le=3600)] = key(300, "a one-time code is good for "
+                                                               "this long")  # fmt: skip
+    otp_max_tries: Annotated[int, Field(ge=1, le=10)] = key(3, "wrong codes that burn a code")
+    otp_resend_s: Annotated[int, Field(ge=0)] = key(60, "a new code to the same phone at "
+                                                        "most once in this")  # fmt: skip
+    otp_per_phone: Annotated[int, Field(ge=1)] = key(5, "codes per phone per otp_window_s")
+    otp_per_client: Annotated[int, Field(ge=1)] = key(20, "codes per client address per "
+                                                          "otp_window_s")  # fmt: skip
+    otp_window_s: Annotated[int, Field(ge=60)] = key(3600, "the window of the two limits above")
+    session_s: Annotated[int, Field(ge=60)] = key(1800, "a proven phone stays signed in this "
+                                                        "long")  # fmt: skip
+    cookie_secure: bool = key(False, "mark cookies Secure (set true when served over HTTPS)")
+
+
+class Terminal(Section):
+    secrets: dict[str, str] = key({}, "partner terminals and their HMAC keys, e.g. {pos-17: "
+                                      "long-random}; empty: the API answers 404")  # fmt: skip
+    max_skew_s: Annotated[int, Field(ge=10, le=3600)] = key(
+        300, "a request's timestamp may differ this much from ours")
+
+
 class FastAgi(Section):
     port: Port = key(4573, "where Asterisk connects: AGI(agi://host:4573/booking)")
     interface: str = key("127.0.0.1", "address to listen on; 0.0.0.0 for other hosts")
@@ -306,6 +329,8 @@ class Schema(Section):
     redis: Redis = key(Redis, "where bookings, dialogues and the SMS outbox live")
     http: Http = key(Http, "the HTTP listener: limits, deadlines, reverse proxies")
     kiosk: Kiosk = key(Kiosk, "the kiosk registry (docs/booking.md)")
+    web: Web = key(Web, "web booking for patients (docs/web.md)")
+    terminal: Terminal = key(Terminal, "the partner terminal API (docs/terminal-api.md)")
     ivr: Ivr = key(Ivr, "voice calls (docs/ivr.md)")
     sms: Sms = key(Sms, "SMS over SMPP (docs/sms.md)")
     menus: Annotated[list[str], Field(min_length=1)] = key(

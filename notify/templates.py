@@ -38,6 +38,7 @@ OPTIONAL_FIELDS: dict[str, set[str]] = {  # MO answers: may be absent from a con
     "mo_registered": {"hospital", "count"},
     "mo_register_failed": {"hospital", "reason"},
     "mo_help": {"hospital"},
+    "otp": {"code", "minutes"},  # the one-time code proving a phone (web, terminals)
 }
 REASONS = "reasons"  # code -> {language: text}; plain texts, no fields
 REASON_CODES = {  # the codes an SMS answer can carry (cancel and register refusals), and other

@@ -36,7 +36,7 @@ def _fields(lang: str) -> dict[str, object]:
     session = _longest([s.label.get(lang, "") for d in CATALOG.departments for s in d.sessions])
     day = _longest([day_label(d, lang) for d in days])
     return {"tcode": "9876543210", "dept": dept, "day": day, "session": session, "until": day,
-            "count": 5, "reason": ""}
+            "count": 5, "reason": "", "code": "987654", "minutes": 5}
 
 
 def _rendered() -> list[tuple[str, str, str]]:
