@@ -34,6 +34,11 @@ def session_codes(dept: str, day: dt.date, session: str) -> str:
     return f"{PREFIX}{session_tag(dept, day, session)}:codes"
 
 
+def queue_numbers(dept: str, day: dt.date, session: str) -> str:
+    """Counter of the session's check-ins: the next queue number printed on the kiosk slip."""
+    return f"{PREFIX}{session_tag(dept, day, session)}:qn"
+
+
 def ids_of_day(dept: str, day: dt.date) -> str:
     """Hash id_number -> tcode: at most one live booking per ID, department and day."""
     return f"{PREFIX}{{{dept}:{day.isoformat()}}}:ids"

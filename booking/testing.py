@@ -97,6 +97,7 @@ class MemoryBookingService:
         self._barred: dict[str, float] = {}  # ID -> until
         self._cancels: dict[str, list[float]] = {}  # ID -> times of patient cancels
         self._kiosk_failures: dict[tuple[str, str], list[float]] = {}
+        self._queue: dict[tuple[str, str, str], int] = {}  # (dept, day, session) -> queue no
         self.listeners = Listeners()
 
     def _seconds(self) -> float:
@@ -365,7 +366,10 @@ class MemoryBookingService:
         why = self._refusal(h)
         if why:
             raise refusal(why)
-        h.update(status="checked_in", checked_in_at=repr(self._seconds()), kiosk_id=kiosk_id)
+        session = (h["dept"], h["day"], h["session"])
+        self._queue[session] = self._queue.get(session, 0) + 1  # check_in.lua's queue number
+        h.update(status="checked_in", checked_in_at=repr(self._seconds()), kiosk_id=kiosk_id,
+                 queue_no=str(self._queue[session]))
         return self._booking(h["tcode"])
 
     # ---------------------------------------------------------------- people and listeners
