@@ -44,6 +44,14 @@ def need_chromium() -> None:
     pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
 
 
+def need_font() -> None:
+    if os.path.exists(FONT):
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{FONT} is missing: .ci/run installs fonts-wqy-microhei")
+    pytest.skip(f"{FONT} is missing (apt-get install fonts-wqy-microhei)")
+
+
 class KioskServer:
     """The product's HTTP tree on 127.0.0.1:<ephemeral>; ``book`` makes bookings first."""
 

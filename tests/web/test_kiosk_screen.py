@@ -14,11 +14,13 @@ import pytest_twisted
 import treq
 from kiosk_browser import (
     KIOSK,
+    PHONE,
     SECRET,
     VISIT,
     KioskServer,
     decode_qr,
     need_chromium,
+    need_font,
     run_in_browser,
 )
 
@@ -80,7 +82,7 @@ async def test_scan_check_in_print_and_scan_again(chromium: None, server: KioskS
     assert seen["url"].endswith("/kiosk/") and SECRET not in seen["url"]
     assert "可以签到" in seen["verified"] and "内科" in seen["verified"]
     assert mask_tail(booking.id_number) in seen["verified"]
-    assert booking.id_number not in seen["verified"] and PHONE_FULL not in seen["verified"]
+    assert booking.id_number not in seen["verified"] and PHONE not in seen["verified"]
     assert decode_qr(seen["print_png"]) == [booking.tcode]
     assert seen["screen_in_print"] is False  # the print view is the slip alone
     slip = seen["slip"]
@@ -94,8 +96,6 @@ async def test_scan_check_in_print_and_scan_again(chromium: None, server: KioskS
     assert stored["status"] == "checked_in" and stored["kiosk_id"] == KIOSK
     assert stored["queue_no"] == "1"
 
-
-PHONE_FULL = "8613800138000"
 
 
 @pytest_twisted.ensureDeferred
@@ -171,8 +171,8 @@ async def test_the_qr_page_of_a_link(chromium: None, server: KioskServer) -> Non
     text = seen["text"]
     assert booking.tcode in text and "内科" in text and "上午" in text
     assert "11月26日" in text and "深圳市第一人民医院" in text
-    assert mask_tail(booking.id_number) in text and mask_tail(PHONE_FULL) in text
-    for full in (booking.id_number, PHONE_FULL, PHONE_FULL[2:]):
+    assert mask_tail(booking.id_number) in text and mask_tail(PHONE) in text
+    for full in (booking.id_number, PHONE, PHONE[2:]):
         assert full not in seen["html"]
     assert "请在就诊当天" in text  # booked for tomorrow: what the kiosk would say today
     assert seen["unknown"] == 404
@@ -210,6 +210,7 @@ async def test_pdf_slip_checks_in_and_holds_the_tcode(server: KioskServer) -> No
 
     from pypdf import PdfReader
 
+    need_font()
     booking = await server.book()
     first = await server.book()  # someone checked in before: this slip's number is 2
     server.visit_day(9)
