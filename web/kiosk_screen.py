@@ -15,10 +15,10 @@ import json
 import re
 from collections.abc import Mapping
 from importlib import resources
-from typing import Any
 
 from twisted.web.resource import Resource
 from twisted.web.server import Request
+from twisted.web.util import redirectTo
 
 from web.jsonapi import MAX_BODY
 from web.qr import qr_svg
@@ -142,9 +142,15 @@ class _Qr(Resource):
         return qr_svg(tcode).encode("utf-8")
 
 
+class _Screen(Resource):
+    def render_GET(self, request: Request) -> bytes:
+        """``/kiosk`` without the slash: the page's relative paths need it."""
+        return redirectTo(b"/kiosk/", request)
+
+
 def kiosk_screen(hospital: Mapping[str, str], idle_s: float = 30.0) -> Resource:
     """``/kiosk/`` (the page), ``/kiosk/kiosk.js``, ``/kiosk/kiosk.css``, ``/kiosk/qr``."""
-    screen: Any = Resource()
+    screen = _Screen()
     index = _Bytes(page(hospital, idle_s), b"text/html; charset=utf-8")
     screen.putChild(b"", index)
     files = resources.files("web").joinpath("kiosk_static")

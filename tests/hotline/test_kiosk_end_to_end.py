@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest_twisted
 import treq
@@ -45,6 +44,9 @@ async def test_the_booking_sms_links_to_the_qr_page(redis, redis_url, tmp_path) 
         html = await page.text("utf-8")
         assert page.code == 200 and tcode in html and "<svg" in html
         assert first17 not in html  # the ID number is masked
+        bare = await treq.get(f"{base}/kiosk", allow_redirects=False)
+        assert bare.code == 302 and bare.headers.getRawHeaders("location") == ["/kiosk/"]
+        await bare.content()
         screen = await treq.get(f"{base}/kiosk/")
         assert screen.code == 200 and "/kiosk/kiosk.js" in await screen.text("utf-8")
         script = await treq.get(f"{base}/kiosk/kiosk.js")

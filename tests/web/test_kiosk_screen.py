@@ -246,3 +246,15 @@ async def test_pdf_slip_without_its_font_says_so_and_checks_nobody_in(redis: Any
         assert await redis.hget(f"hl:bk:{booking.tcode}", "status") == "confirmed"
     finally:
         await server.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_slip_qr_is_drawn_for_ten_digits_only(server: KioskServer) -> None:
+    url = f"{server.base}/kiosk/qr"
+    for bad in (b'{"tcode": "12345"}', b'{"tcode": 1234567890}', b"not json", b"[]"):
+        answer = await treq.post(url, bad)
+        assert answer.code == 400, bad
+        await answer.content()
+    good = await treq.post(url, b'{"tcode": "0123456789"}')
+    assert good.code == 200 and good.headers.getRawHeaders("content-type") == ["image/svg+xml"]
+    assert (await good.text("utf-8")).startswith("<svg")
