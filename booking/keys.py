@@ -159,6 +159,10 @@ class HospitalKeys:
         """Set of the T-codes booked for the session (for reconciliation and reports)."""
         return f"{self.prefix}codes:{dept}:{day.isoformat()}:{session}"
 
+    def queue_numbers(self, dept: str, day: dt.date, session: str) -> str:
+        """Counter of the session's check-ins: the next queue number printed on the kiosk slip."""
+        return f"{self.prefix}qn:{dept}:{day.isoformat()}:{session}"
+
     def ids_of_day(self, dept: str, day: dt.date) -> str:
         """Hash id_number -> tcode: one live booking per ID, department and day, per hospital."""
         return f"{self.prefix}ids:{dept}:{day.isoformat()}"

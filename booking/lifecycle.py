@@ -208,7 +208,8 @@ class Lifecycle(Part):
         today = local_now(now_s, self._tz).date().isoformat()
         window = self._window(h)
         args = [today, repr(now_s), kiosk_id, *(window or ("", ""))]
-        reply = await self.scripts["check_in"]([PLATFORM.booking(h["tcode"])], args)
+        queue = self.keys.queue_numbers(h["dept"], dt.date.fromisoformat(h["day"]), h["session"])
+        reply = await self.scripts["check_in"]([PLATFORM.booking(h["tcode"]), queue], args)
         if reply[0] != "ok":
             raise refusal(reply[0])
         stored = dict(zip(reply[1::2], reply[2::2], strict=True))

@@ -108,6 +108,7 @@ class MemoryBookingService:
         self._barred: dict[tuple[str, str], float] = {}  # (scope, ID) -> until
         self._cancels: dict[tuple[str, str], list[float]] = {}  # (scope, ID) -> cancel times
         self._kiosk_failures: dict[tuple[str, str, str], list[float]] = {}
+        self._queue: dict[tuple[str, str, str, str], int] = {}  # hospital, dept, day, session
         self.listeners = Listeners()
 
     @property
@@ -468,7 +469,10 @@ class MemoryBookingService:
         why = self._refusal(h)
         if why:
             raise refusal(why)
-        h.update(status="checked_in", checked_in_at=repr(self._seconds()), kiosk_id=kiosk_id)
+        session = (h["hospital"], h["dept"], h["day"], h["session"])
+        self._queue[session] = self._queue.get(session, 0) + 1  # check_in.lua's queue number
+        h.update(status="checked_in", checked_in_at=repr(self._seconds()), kiosk_id=kiosk_id,
+                 queue_no=str(self._queue[session]))
         return self._booking(h["tcode"])
 
     # ---------------------------------------------------------------- people and listeners

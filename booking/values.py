@@ -27,7 +27,8 @@ MESSAGES = {
     "limit_ids": "This phone number already books for the most ID numbers allowed.",
     "limit": "Booking limit reached.",
 }
-_EXTRA = ("kiosk_id", "cancelled_at", "hold_until", "paid_txn", "release_at", "bucket", "lang")
+_EXTRA = ("kiosk_id", "cancelled_at", "hold_until", "paid_txn", "release_at", "bucket", "lang",
+          "queue_no")
 
 
 def booking_from_hash(hospital: HospitalConfig | None, h: Mapping[str, str]) -> Booking:

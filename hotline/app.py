@@ -31,7 +31,7 @@ import fastpath
 from booking.catalog import load_platform
 from booking.idcard import is_valid_resident_id
 from booking.store import RedisBookingService
-from hotline import metrics, ussd_wiring, web_wiring
+from hotline import kiosk_wiring, metrics, ussd_wiring, web_wiring
 from hotline.effects import booking_dialogue
 from hotline.httpport import GatewayHttpFactory
 from hotline.languages import LanguageMemory
@@ -180,11 +180,13 @@ async def _wire(tree: HotlineService, settings: Settings, reactor: Any, node: No
         redis, hospitals, clock=clock,
         listing_cache_s=float(settings.raw["booking"]["listing_cache_s"]),  # default 1 s
     )
+    links = kiosk_wiring.ticket_links(settings, redis, catalog, clock)  # /t/<token>
     core = tree.core
     sms: SmsService
     if node.main:  # the singletons: SMPP bind, hl:events -> SMS outbox, MO text commands
         sms = core.add(start_sms(settings, reactor, redis, catalog, templates, on_sms=on_sms))
-        await sms.attach(booking, catalog)
+        await sms.attach(booking, catalog, link=kiosk_wiring.link_maker(
+            settings, links, booking, catalog))
     else:
         sms = core.add(node.worker_sms(settings, reactor, redis, booking, catalog, templates))
     sender, smsc_port = sms.sender, sms.smsc_port
@@ -203,6 +205,8 @@ async def _wire(tree: HotlineService, settings: Settings, reactor: Any, node: No
     ussd_smpp = ussd_wiring.mount(root, settings, dialogue, redis, reactor)  # + SMPP bind
     install_booking(root, booking, settings)
     web_wiring.mount(root, settings, booking, redis, clock, sender, menus, templates, catalog)
+    kiosk_wiring.mount_kiosk(root, settings, booking, catalog, links, kiosk_access,
+                             count=metrics.booking)  # /kiosk/, the PDF slip, /t/<token>
     if node.main:  # holds and no-shows are swept by the main process alone
         interval = float(settings.raw["booking"].get("sweep_interval", 1.0))
         core.add(Looping("sweeper", lambda: booking.start_sweeper(reactor, interval)))

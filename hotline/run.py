@@ -118,6 +118,7 @@ hotline is running{" (demo: embedded Redis, loopback SMSC)" if demo else ""}.
          then repeat with text=1, text=1*1, ... (all inputs so far, joined by *)
   Voice  Asterisk dialplan: same => n,AGI(agi://127.0.0.1:{agi_port}/booking)
   Kiosk  curl -s -d '{{"tcode":"<code>","kiosk_id":"k1"}}' {base}/api/kiosk/verify
+         touch screen: {base}/kiosk/#kiosk=k1 (docs/kiosk.md)
   Health curl -s {base}/healthz
   Web    {base}/book/   (patients book in a phone's browser; docs/web.md)
 {"Each SMS the simulated SMSC receives is printed here. " if demo else ""}Ctrl-C stops.

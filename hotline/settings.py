@@ -133,6 +133,9 @@ class Kiosk(Section):
                                       "any kiosk_id may use the kiosk API")  # fmt: skip
     secrets: dict[str, str] | None = key(None, "per-kiosk secret sent in X-Kiosk-Secret, e.g. "
                                                "{lobby-1: long-random}")  # fmt: skip
+    idle_s: Positive = key(30, "the kiosk screen goes back to its idle screen after this")
+    pdf_font: str = key("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "CJK font (.ttf/.ttc) "
+                        "of the PDF slip, /api/kiosk/check-in.pdf (docs/kiosk.md)")  # fmt: skip
 
 
 class Web(Section):
@@ -149,6 +152,9 @@ class Web(Section):
     session_s: Annotated[int, Field(ge=60)] = key(1800, "a proven phone stays signed in this "
                                                         "long")  # fmt: skip
     cookie_secure: bool = key(False, "mark cookies Secure (set true when served over HTTPS)")
+    public_url: str | None = key(None, "base URL patients reach this server at, e.g. https://yy."
+                                       "example.cn; set: the booking SMS links to /t/<token>, the "
+                                       "T-code's QR page (docs/kiosk.md)")  # fmt: skip
 
 
 class Terminal(Section):
@@ -329,7 +335,7 @@ class Schema(Section):
     redis: Redis = key(Redis, "where bookings, dialogues and the SMS outbox live")
     http: Http = key(Http, "the HTTP listener: limits, deadlines, reverse proxies")
     kiosk: Kiosk = key(Kiosk, "the kiosk registry (docs/booking.md)")
-    web: Web = key(Web, "web booking for patients (docs/web.md)")
+    web: Web = key(Web, "pages for patients' browsers: booking, the T-code's QR (docs/web.md)")
     terminal: Terminal = key(Terminal, "the partner terminal API (docs/terminal-api.md)")
     ivr: Ivr = key(Ivr, "voice calls (docs/ivr.md)")
     sms: Sms = key(Sms, "SMS over SMPP (docs/sms.md)")

@@ -79,14 +79,15 @@ class SmsService(Ordered):
         self.events: EventConsumer | None = None
         self.mo: MoCommands | None = None
 
-    async def attach(self, booking: Any, catalog: Any) -> None:
-        """Start consuming booking events and answering MO commands."""
+    async def attach(self, booking: Any, catalog: Any, link: Any = None) -> None:
+        """Start consuming booking events and answering MO commands; ``link``: the QR page's
+        link of a ``booked`` event (``hotline.kiosk_wiring.link_maker``), or None."""
         opts = self.options
         self.events = EventConsumer(
             self.redis, self.sender, self.renderer, self.reactor, catalog=catalog,
             consumer=str(opts.get("consumer") or self.consumer_name),
             reminder_hour=int(opts.get("reminder_hour", 18)),
-            validity=opts.get("validity") or None, count=metrics.booking)
+            validity=opts.get("validity") or None, count=metrics.booking, link=link)
         await self.add(EventsService(self.events)).started
         self.mo = MoCommands(booking, self.sender, self.renderer, self.reactor,
                              keywords=Keywords.from_config(opts.get("mo_keywords")),

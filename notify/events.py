@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,7 +28,8 @@ from twisted.internet import defer, task
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from notify.templates import CountBooking, Renderer, no_count
+from notify.templates import PARTS_BUDGET, CountBooking, Renderer, no_count
+from sms import encoding
 from sms.api import OutgoingSms
 
 log = Logger(namespace="notify.events")
@@ -54,9 +55,12 @@ class EventConsumer:
                  stream: str = STREAM, batch: int = 200, interval: float = 0.05,
                  reminder_hour: int = 18, claim_idle: float = 60.0,
                  validity: Mapping[str, float] | None = None,
-                 count: CountBooking = no_count) -> None:
+                 count: CountBooking = no_count,
+                 link: Callable[[Mapping[str, str]], Awaitable[str | None]] | None = None
+                 ) -> None:
         """``count(outcome, channel)``: the wiring's booking counter (a sweeper's no-show is
-        counted here, once)."""
+        counted here, once). ``link(event)``: the QR page's link for a ``booked`` event, which
+        the confirmation then carries (template ``booked_link``), or None."""
         self.redis = redis
         self.sender = sender
         self.renderer = renderer
@@ -69,6 +73,8 @@ class EventConsumer:
         self.claim_idle_ms = int(claim_idle * 1000)
         self.validity = {**DEFAULT_VALIDITY, **(validity or {})}
         self.count = count
+        self.link = link
+        self._links: dict[str, str] = {}  # tcode -> link, for the batch being handled
         self._loop: task.LoopingCall | None = None
         self._running: defer.Deferred[Any] | None = None
         self.handled = 0
@@ -144,6 +150,7 @@ class EventConsumer:
         writes: list[OutgoingSms] = []
         schedule: list[tuple[float, str, str]] = []  # (due, tcode, the booked event as JSON)
         drop: list[str] = []
+        await self._make_links([e for _, e in entries if e.get("type") == "booked"])
         for _, event in entries:
             if event.get("type") == "no_show":  # the sweeper's: counted once, by the consumer
                 self.count("no_show", "sweep")
@@ -183,6 +190,33 @@ class EventConsumer:
             return []
         return [self.message(kind, event)]
 
+    async def _make_links(self, booked: list[dict[str, str]]) -> None:
+        """The links of the batch's confirmations; one that cannot be made is left out (the
+        SMS goes without it), never holding the SMS back."""
+        self._links = {}
+        if self.link is None or not self.renderer.has("booked_link"):
+            return
+        for event in booked:
+            try:
+                made = await self.link(event)
+            except Exception as exc:
+                log.warn("events.no_link why={why}", why=exc)
+                continue
+            if made:
+                self._links[event.get("tcode", "")] = made
+
+    def _text(self, kind: str, event: Mapping[str, str]) -> str:
+        """The SMS text; a ``booked`` one with its link when that stays within its budget."""
+        plain = self.renderer.for_event(kind, event)
+        link = self._links.get(event.get("tcode", "")) if kind == "booked" else None
+        if not link:
+            return plain
+        linked = self.renderer.for_event("booked_link", event, link=link)
+        if len(encoding.split(linked, 0)) > PARTS_BUDGET["booked_link"]:
+            log.warn("events.link_too_long parts={n}", n=len(encoding.split(linked, 0)))
+            return plain
+        return linked
+
     def message(self, kind: str, event: Mapping[str, str]) -> OutgoingSms:
         now = self.clock.seconds()
         base = now if kind == "reminder" else float(event.get("ts") or now)
@@ -190,7 +224,7 @@ class EventConsumer:
         bound = self._session_time(event, end=(kind != "reminder"))
         if bound is not None and kind in ("booked", "reminder", "cancelled"):
             valid = min(valid, bound)
-        return OutgoingSms(event["msisdn"], self.renderer.for_event(kind, event),
+        return OutgoingSms(event["msisdn"], self._text(kind, event),
                            f"{kind}:{event['tcode']}", kind, valid)
 
     def _session_time(self, event: Mapping[str, str], *, end: bool) -> float | None:

@@ -29,7 +29,12 @@ TEMPLATE_FIELDS: dict[str, set[str]] = {
 }
 OPTIONAL_BOOKING_FIELDS: dict[str, set[str]] = {
     "no_show_barred": _BOOKING | {"until"},  # the no-show that made the ladder bar the ID
+    "booked_link": _BOOKING | {"link"},  # ``booked`` with the QR page's link (web.public_url)
 }
+# SMS parts a kind may take (1 unless listed): hospitals pay per part. A text with a link that
+# would take more is sent without the link (``booked``); tests/hotline/test_sms_parts.py checks
+# the shipped texts with the longest realistic values.
+PARTS_BUDGET: dict[str, int] = {"booked_link": 2}
 OPTIONAL_FIELDS: dict[str, set[str]] = {  # MO answers: may be absent from a config
     "mo_cancelled": {"hospital", "tcode"},
     "mo_cancel_failed": {"hospital", "tcode", "reason"},
@@ -139,7 +144,7 @@ class Renderer:
             "session": _pick(template.label, lang) if template is not None else session,
         }
 
-    def for_event(self, kind: str, event: Mapping[str, str]) -> str:
+    def for_event(self, kind: str, event: Mapping[str, str], **more: str) -> str:
         lang = event.get("lang") or self.default_lang
         day = dt.date.fromisoformat(event["day"])
         fields = self.booking_fields(event.get("dept", ""), day, event.get("session", ""), lang)
@@ -149,5 +154,5 @@ class Renderer:
             extra["until"] = self.day_label(
                 dt.datetime.fromtimestamp(until, self.catalog.tz).date(), lang)
         return self.text(kind, lang, tcode=event["tcode"], reason=event.get("reason", ""),
-                         **fields, **extra)
+                         **fields, **extra, **more)
 

@@ -43,6 +43,7 @@ def booking_json(booking: Booking) -> dict[str, Any]:
         "status": booking.status.value,
         "channel": booking.channel,
         "checked_in_at": booking.checked_in_at,
+        "queue_no": booking.extra.get("queue_no"),  # given at check-in, for the slip
     }
 
 
@@ -101,16 +102,21 @@ KIOSK_SECRET_HEADER = b"x-kiosk-secret"
 FORBIDDEN = "Unknown kiosk or wrong kiosk secret."
 
 
+def admit(access: KioskAccess, body: dict[str, Any], request: Request) -> tuple[str, str, str]:
+    """(tcode, kiosk id, client address) of a kiosk request; BookingError when refused."""
+    tcode, kiosk = _kiosk_fields(body)
+    if not access.admits(kiosk, request.getHeader(KIOSK_SECRET_HEADER)):
+        raise BookingError("forbidden", FORBIDDEN)
+    return tcode, kiosk, access.client(request)
+
+
 def kiosk_resource(booking: BookingService, access: KioskAccess | None = None,
                    count: CountBooking = no_count) -> Resource:
     """``verify`` and ``check-in``; ``count("checked_in", "kiosk")`` after each check-in."""
     access = access or KioskAccess()
 
     def admitted(body: dict[str, Any], request: Request) -> tuple[str, str, str]:
-        tcode, kiosk = _kiosk_fields(body)
-        if not access.admits(kiosk, request.getHeader(KIOSK_SECRET_HEADER)):
-            raise BookingError("forbidden", FORBIDDEN)
-        return tcode, kiosk, access.client(request)
+        return admit(access, body, request)
 
     async def verify(body: dict[str, Any], request: Request) -> dict[str, Any]:
         tcode, kiosk, client = admitted(body, request)

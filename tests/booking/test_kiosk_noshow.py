@@ -190,3 +190,14 @@ async def test_the_sweep_completes_a_day_only_once_all_its_sessions_ended(
     clock.advance(at(TOMORROW + dt.timedelta(days=2), 9) - clock.seconds())
     assert await service.sweep_no_shows() == 1  # the afternoon's, caught up
     assert await redis.get(MAIN.noshow_last) == (TOMORROW + dt.timedelta(days=1)).isoformat()
+
+
+@pytest_twisted.ensureDeferred
+async def test_concurrent_check_ins_get_distinct_queue_numbers(service, clock, redis) -> None:
+    codes = [(await service.book(req(n))).tcode for n in range(1, 21)]
+    clock.advance(at(TOMORROW, 9) - clock.seconds())
+    done = await gatherResults([ensureDeferred(service.check_in(c, f"k{n % 3}"))
+                                for n, c in enumerate(codes)])
+    assert sorted(int(b.extra["queue_no"]) for b in done) == list(range(1, 21))
+    stored = [await redis.hget(f"hl:bk:{c}", "queue_no") for c in codes]
+    assert [b.extra["queue_no"] for b in done] == stored  # kept with the booking

@@ -146,6 +146,20 @@ async def test_verify_and_check_in(both: Any, clock: Clock) -> None:
 
 
 @pytest_twisted.ensureDeferred
+async def test_check_in_numbers_each_session_in_arrival_order(both: Any, clock: Clock) -> None:
+    am = [(await answer(both.book(req(n))))[1] for n in (1, 2, 3)]
+    pm = (await answer(both.book(req(4, session="pm"))))[1]
+    clock.advance(at(TOMORROW, 9) - clock.seconds())
+    numbers = [(await both.check_in(code, "k1")).extra["queue_no"] for code in (am[2], am[0])]
+    assert (await answer(both.check_in(am[2], "k1")))[0] == "already_checked_in"  # no number
+    clock.advance(at(TOMORROW, 11) - clock.seconds())
+    numbers.append((await both.check_in(am[1], "k2")).extra["queue_no"])
+    assert numbers == ["1", "2", "3"]
+    clock.advance(at(TOMORROW, 13) - clock.seconds())
+    assert (await both.check_in(pm, "k2")).extra["queue_no"] == "1"  # its own session's count
+
+
+@pytest_twisted.ensureDeferred
 async def test_wrong_codes_are_limited_per_kiosk_and_address(both: Any, clock: Clock) -> None:
     booking = await answer(both.book(req(1)))
     clock.advance(at(TOMORROW, 9) - clock.seconds())

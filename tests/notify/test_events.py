@@ -244,3 +244,30 @@ async def test_a_batch_records_each_reminder_once_and_drops_the_cancelled_ones(r
         "booked:1000000001", "booked:1000000002", "booked:1000000003", "booked:1000000004",
         "cancelled:1000000002"]
     assert await pending(redis) == 0
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_confirmation_carries_the_qr_link_within_its_budget(redis) -> None:
+    asked: list[str] = []
+
+    async def link(event: Any) -> str | None:
+        asked.append(event["tcode"])
+        if event["tcode"] == "4444444444":
+            raise ConnectionError("redis down")
+        return {"1111111111": "https://yy.example.cn/t/AbCdEfGhIjKlMnOpQrStUv",
+                "2222222222": "https://yy.example.cn/" + "x" * 200}.get(event["tcode"])
+
+    box = Outbox()
+    events = consumer(redis, box, clock_at(), link=link)
+    await events.start(loop=False)
+    for code in ("1111111111", "2222222222", "3333333333", "4444444444"):
+        await xadd(redis, "booked", tcode=code)
+    await xadd(redis, "cancelled", tcode="1111111111")
+    assert await events.poll() == 5
+    assert asked == ["1111111111", "2222222222", "3333333333", "4444444444"]  # booked only
+    texts = {m.key: m.text for m in box.sent}
+    assert texts["booked:1111111111"].endswith("二维码：https://yy.example.cn/t/AbCdEfGhIjKlMnOpQrStUv")
+    for code in ("2222222222", "3333333333", "4444444444"):  # too long, none, failed: no link
+        assert "http" not in texts[f"booked:{code}"] and code in texts[f"booked:{code}"]
+    assert "http" not in texts["cancelled:1111111111"]
+    assert await pending(redis) == 0
