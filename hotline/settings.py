@@ -243,6 +243,19 @@ class Sms(Section):
 
 class Admin(Section):
     token: str | None = key(None, "bearer token of /api/admin/…; absent: the admin API refuses")
+    hospital_tokens: dict[str, str] = key({}, "a hospital's own bearer token, acting for that "
+                                              "hospital alone, e.g. {sz-renmin: long-random} "
+                                              "(docs/operations.md)")  # fmt: skip
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Admin:
+        given = [t for t in self.hospital_tokens.values()]
+        if any(not t for t in given):
+            raise ValueError("admin.hospital_tokens: a token must not be empty")
+        if len(set(given)) != len(given) or (self.token is not None and self.token in given):
+            raise ValueError("admin.hospital_tokens: every token must be distinct, and none "
+                             "the platform's admin.token")
+        return self
 
 
 class Gc(Section):
@@ -264,6 +277,12 @@ class Booking(Section):
     sweep_interval: Seconds = key(1.0, "seconds between sweeps of lapsed holds and ended sessions")
     listing_cache_s: Seconds = key(1.0, "how old a 'places left' listing may be on a node; 0: "
                                         "always Redis")  # fmt: skip
+    person_limits_scope: Literal["platform", "hospital"] = key(
+        "platform", "the per-person limits (per day, 7 and 90 days) count across the platform "
+        "or per hospital")
+    blacklist_scope: Literal["platform", "hospital"] = key(
+        "platform", "a bar (no-shows, cancels) keeps an ID from every hospital or only the one "
+        "it was earned at")
 
 
 class Payments(Section):
@@ -311,14 +330,26 @@ class Schema(Section):
     menus: Annotated[list[str], Field(min_length=1)] = key(
         ["menus/booking.yaml"], "menu files (docs/menus.md)", path=PACKAGE)
     default_menu: str = key("booking", "menu for a USSD dial or an AGI URL without a path")
-    hospital: str = key("hospital.yaml", "the catalog: departments, sessions, places (docs/"
-                                         "booking.md)", path=PACKAGE)  # fmt: skip
+    catalog: str = key("hospital.yaml", "the hospitals: a folder of one YAML file per hospital "
+                       "(and platform.yaml), or one hospital's file (docs/operations.md)",
+                       path=PACKAGE)  # fmt: skip
+    hospital: str | None = key(None, "the older name of catalog (one hospital's file, or a "
+                                     "folder); set one of the two", path=PACKAGE)  # fmt: skip
     admin: Admin = key(Admin, "the admin API")
     node: Node = key(Node, "this node's processes (docs/operations.md)")
     booking: Booking = key(Booking, "booking core (docs/booking.md)")
     payments: Payments = key(Payments, "the payment callback (docs/booking.md)")
     ussd: Ussd = key(Ussd, "USSD gateways (docs/ussd.md)")
     log: Log = key(Log, "log lines (docs/operations.md, 'Logs and personal data')")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_catalog(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and data.get("catalog") is not None \
+                and data.get("hospital") is not None:
+            raise ValueError("catalog and hospital name the same thing (hospital is the older "
+                             "name): set only one")
+        return data
 
 
 # ---- end of the schema ----
@@ -407,8 +438,10 @@ class Settings:
         return str(self.raw["default_menu"])
 
     @property
-    def hospital_file(self) -> Path:
-        return self.path(self.raw["hospital"])
+    def catalog_path(self) -> Path:
+        """The hospitals' folder or one hospital's file: ``hospital`` (the older key) when set,
+        else ``catalog``."""
+        return self.path(self.raw.get("hospital") or self.raw["catalog"])
 
     @property
     def admin_token(self) -> str | None:
@@ -530,7 +563,7 @@ def _problems(exc: ValidationError, marks: Mapping[tuple[Any, ...], str], where:
         elif not error["type"].startswith("value_error") and not isinstance(
                 error.get("input"), dict | list):
             message += f", got {error.get('input')!r}"
-        found.append((order, f"{at}: {dotted}: {message}"))
+        found.append((order, f"{at}: {dotted}: {message}" if dotted else f"{at}: {message}"))
     return [line for _, line in sorted(found, key=lambda item: item[0])]
 
 
@@ -606,6 +639,8 @@ def _resolve_paths(raw: dict[str, Any], given: Mapping[str, Any], base_dir: Path
             user = user.get(part) if isinstance(user, Mapping) else None
         name = dotted[-1]
         value = section[name]
+        if value is None:
+            continue
         written = isinstance(user, Mapping) and user.get(name) is not None
         root = base_dir if written else defaults_dir() if anchor == PACKAGE else cwd
         if isinstance(value, list):
@@ -620,7 +655,7 @@ def masked(raw: Mapping[str, Any]) -> dict[str, Any]:
 
     def walk(value: Any, name: str) -> Any:
         if isinstance(value, Mapping):  # under a "secrets" map every value is one
-            inner = "secret" if name == "secrets" else None
+            inner = "secret" if name in ("secrets", "hospital_tokens") else None
             return {k: walk(v, inner or str(k)) for k, v in value.items()}
         if isinstance(value, list):
             return [walk(v, name) for v in value]
