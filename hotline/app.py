@@ -109,7 +109,7 @@ def mount_live_speech(root: Any, settings: Settings, menus: MenuSource) -> LiveS
 
 def load_static(settings: Settings) -> tuple[Any, MenuSource, dict[str, dict[str, str]]]:
     """Load and validate everything operators edit; raises with file:line before anything starts."""
-    catalog = load_catalog(settings.catalog_path)
+    catalog = load_catalog(settings.hospital_file)
     menus = MenuSource({})
     for path in settings.menu_files:
         definition = load_menu(path)

@@ -148,7 +148,7 @@ async def _command(reactor: Any, url: str, args: Any, settings: Any, rows: list)
     from pii import mask_tail
 
     redis = await connect(url, reconnect=False)
-    service = RedisBookingService(redis, load_catalog(settings.catalog_path), reactor)
+    service = RedisBookingService(redis, load_catalog(settings.hospital_file), reactor)
     await service.refresh_shares()
     try:
         cmd = args.booking_command if args.command == "booking" else "load"

@@ -214,6 +214,8 @@ class Cmpp(Section):
 class Sms(Section):
     source_addr: str = key("12580", "sender shown to patients (our short code)")
     templates: str = key("sms.yaml", "message texts per kind and language", path=PACKAGE)
+    signature: str | None = key(None, "the 签名 of messages about no one hospital (MO answers on a "
+                                      "platform of several); absent: 【source_addr】")  # fmt: skip
     smpp: Smpp | None = key(None, "the operator's SMSC; absent: a loopback SMSC simulator")
     cmpp: Cmpp | None = key(None, "CMPP 2.0 to China Mobile's ISMG instead of smpp (set one, "
                                   "not both; docs/sms.md)")  # fmt: skip
@@ -426,6 +428,11 @@ class Settings:
         return str(self.raw["sms"]["source_addr"])
 
     @property
+    def sms_signature(self) -> str:
+        """The platform's SMS signature (a hospital's own comes from its hospital file)."""
+        return str(self.raw["sms"].get("signature") or f"【{self.sms_source_addr}】")
+
+    @property
     def sms_templates(self) -> Path:
         return self.path(self.raw["sms"]["templates"])
 
@@ -442,6 +449,11 @@ class Settings:
         """The hospitals' folder or one hospital's file: ``hospital`` (the older key) when set,
         else ``catalog``."""
         return self.path(self.raw.get("hospital") or self.raw["catalog"])
+
+    @property
+    def hospital_file(self) -> Path:
+        """``catalog_path`` under its older name (a folder, too)."""
+        return self.catalog_path
 
     @property
     def admin_token(self) -> str | None:
