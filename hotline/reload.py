@@ -234,9 +234,12 @@ class PlatformReloader:
         if platform == self.platform:
             return ReloadEvent(key, "unchanged", "hospitals", ",".join(ids))
         before = {h.id for h in self.platform.hospitals}
+        try:
+            for swap in self.swap:  # booking first: if it cannot, nothing else changes
+                swap(platform)
+        except Exception as exc:
+            return self._emit(ReloadEvent(key, "rejected", "hospitals", errors=(str(exc),)))
         self.platform = platform
-        for swap in self.swap:
-            swap(platform)
         log.info("catalog.reloaded hospitals={n} added={added} removed={removed} path={path}",
                  n=len(ids), added=",".join(i for i in ids if i not in before) or "-",
                  removed=",".join(sorted(before - set(ids))) or "-", path=key)

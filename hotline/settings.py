@@ -489,6 +489,9 @@ def load_settings(path: Path | None, overrides: Mapping[str, Any] | None = None)
         data, marks = read_file(path)
         base_dir = path.resolve().parent
     given = merge(data, overrides or {})
+    for name, other in (("catalog", "hospital"), ("hospital", "catalog")):
+        if (overrides or {}).get(name) is not None:  # an option names the hospitals: the file's
+            given.pop(other, None)  # other name for them gives way
     where = str(path) if path is not None else "settings"
     try:
         model = Schema.model_validate(given)

@@ -24,8 +24,7 @@ def test_defaults_without_a_file() -> None:
 def test_shipped_defaults_are_found_from_any_directory(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     s = load_settings(None)
-    assert s.catalog_path.is_dir() and s.catalog_path.name == "hospitals"
-    assert (s.catalog_path / "platform.yaml").is_file()  # the demo platform of hospitals
+    assert s.catalog_path.is_file() and s.catalog_path.name == "hospital.yaml"
     assert s.sms_templates.is_file() and s.sms_templates.name == "sms.yaml"
     assert [m.name for m in s.menu_files] == ["booking.yaml"] and s.menu_files[0].is_file()
     assert (s.menu_files[0].parent / "parts" / "common.yaml").is_file()  # the menu's parts
@@ -53,7 +52,7 @@ def test_a_file_changes_only_what_it_names(tmp_path: Path, monkeypatch) -> None:
 def test_shipped_config_loads() -> None:
     s = load_settings(ROOT / "config/hotline.yaml")
     assert s.menu_files == [ROOT / "config/menus/booking.yaml"]
-    assert s.catalog_path == ROOT / "config/hospitals"
+    assert s.catalog_path == ROOT / "config/hospital.yaml"
     assert s.data_dir == ROOT / "var"
 
 
@@ -154,6 +153,10 @@ def test_the_catalog_is_a_folder_or_a_file_under_either_name(tmp_path: Path) -> 
     f.write_text("catalog: hospitals\nhospital: my-hospital.yaml\n")
     with pytest.raises(SettingsError, match="set only one"):
         load_settings(f)
+    f.write_text("catalog: hospitals\n")  # an option (tools, benchmarks) overrides either name
+    assert load_settings(f, {"hospital": "/x/one.yaml"}).catalog_path == Path("/x/one.yaml")
+    f.write_text("hospital: my-hospital.yaml\n")
+    assert load_settings(f, {"catalog": "/x/all"}).catalog_path == Path("/x/all")
 
 
 def test_scopes_and_hospital_tokens_are_checked(tmp_path: Path) -> None:
