@@ -112,6 +112,20 @@ class KioskAccess:
         return client_address(str(getattr(peer, "host", peer)), forwarded, self.trusted_proxies)
 
 
+def platform_owners(current: Callable[[], Any]) -> Callable[[], Mapping[str, str]]:
+    """{kiosk id: hospital id} of the platform ``current()`` returns (a hospital file's
+    ``kiosks``), worked out again only when the platform changes (a reload)."""
+    cache: list[Any] = [None, {}]
+
+    def owners() -> Mapping[str, str]:
+        platform = current()
+        if platform is not cache[0]:
+            cache[:] = [platform, {k: h.id for h in platform.hospitals for k in h.kiosks}]
+        return cache[1]
+
+    return owners
+
+
 def _owner(hospital: str | None) -> dict[str, str]:
     """``hospital_id`` for booking when the kiosk belongs to a hospital (else: any hospital)."""
     return {"hospital_id": hospital} if hospital else {}
