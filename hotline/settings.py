@@ -336,7 +336,8 @@ class Schema(Section):
                        "(and platform.yaml), or one hospital's file (docs/operations.md)",
                        path=PACKAGE)  # fmt: skip
     hospital: str | None = key(None, "the older name of catalog (one hospital's file, or a "
-                                     "folder); set one of the two", path=PACKAGE)  # fmt: skip
+                                     "folder); set one of the two; shown as the path in force",
+                               path=PACKAGE)  # fmt: skip
     admin: Admin = key(Admin, "the admin API")
     node: Node = key(Node, "this node's processes (docs/operations.md)")
     booking: Booking = key(Booking, "booking core (docs/booking.md)")
@@ -446,9 +447,9 @@ class Settings:
 
     @property
     def catalog_path(self) -> Path:
-        """The hospitals' folder or one hospital's file: ``hospital`` (the older key) when set,
-        else ``catalog``."""
-        return self.path(self.raw.get("hospital") or self.raw["catalog"])
+        """The hospitals' folder or one hospital's file (``catalog``, or its older name
+        ``hospital``: ``raw`` holds the path in force under both)."""
+        return self.path(self.raw["catalog"])
 
     @property
     def hospital_file(self) -> Path:
@@ -499,6 +500,7 @@ def load_settings(path: Path | None, overrides: Mapping[str, Any] | None = None)
         raise SettingsError("\n".join(_problems(exc, marks, where, overrides or {}))) from None
     raw = model.model_dump()
     _resolve_paths(raw, given, base_dir)
+    raw["catalog"] = raw["hospital"] = raw["hospital"] or raw["catalog"]  # one path, two names
     return Settings(base_dir=base_dir, raw=raw)
 
 

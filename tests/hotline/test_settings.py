@@ -150,6 +150,7 @@ def test_the_catalog_is_a_folder_or_a_file_under_either_name(tmp_path: Path) -> 
     assert load_settings(f).catalog_path == tmp_path / "my-hospital.yaml"
     f.write_text("catalog: hospitals\n")
     assert load_settings(f).catalog_path == tmp_path / "hospitals"
+    assert load_settings(f).raw["hospital"] == str(tmp_path / "hospitals")  # older readers
     f.write_text("catalog: hospitals\nhospital: my-hospital.yaml\n")
     with pytest.raises(SettingsError, match="set only one"):
         load_settings(f)
