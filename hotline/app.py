@@ -193,7 +193,7 @@ async def _wire(tree: HotlineService, settings: Settings, reactor: Any, node: No
     booking = RedisBookingService(
         redis, hospitals, clock=clock,
         listing_cache_s=float(settings.raw["booking"]["listing_cache_s"]),  # default 1 s
-        **_scopes(settings),
+        **settings.booking_scopes,
     )
     core = tree.core
     sms: SmsService
@@ -204,7 +204,7 @@ async def _wire(tree: HotlineService, settings: Settings, reactor: Any, node: No
         sms = core.add(node.worker_sms(settings, reactor, redis, booking, hospitals, templates))
     catalogs = PlatformReloader(settings.hospital_file, load_platform, clock=reactor,
                                 platform=hospitals,  # the hospitals' files, reloaded
-                                swap=[_replace_platform(booking), sms.renderer.use])
+                                swap=[booking.replace_platform, sms.renderer.use])
     kiosk_access = replace(kiosk_access, owners=platform_owners(lambda: catalogs.platform))
     sender, smsc_port = sms.sender, sms.smsc_port
     sms_help = sms.mo.send_help if sms.mo else None
@@ -297,26 +297,6 @@ async def _wire(tree: HotlineService, settings: Settings, reactor: Any, node: No
         fast_path=",".join(sorted(fastpath.pieces())) or "off",  # docs/operations.md
     )
     return running
-
-
-def _replace_platform(booking: Any) -> Callable[[Any], Any]:
-    """Booking's swap of the running platform (a removed hospital stops taking bookings)."""
-    replace_platform = getattr(booking, "replace_platform", None)
-    if replace_platform is not None:
-        return replace_platform  # type: ignore[no-any-return]
-
-    def refuse(platform: Any) -> None:
-        raise RuntimeError("this booking service cannot change hospitals without a restart")
-
-    return refuse
-
-
-def _scopes(settings: Settings) -> dict[str, str]:
-    """``booking.person_limits_scope`` and ``booking.blacklist_scope`` for the booking service
-    (each only when not the default, ``platform``)."""
-    raw = settings.raw["booking"]
-    given = {"person_scope": raw["person_limits_scope"], "blacklist_scope": raw["blacklist_scope"]}
-    return {name: value for name, value in given.items() if value != "platform"}
 
 
 def _gateways(root: Any) -> list[Any]:

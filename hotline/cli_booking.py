@@ -193,7 +193,8 @@ async def _command(reactor: Any, url: str, args: Any, settings: Any, rows: list)
             return await _migrate(redis, args)
         finally:
             await redis.disconnect()
-    service = RedisBookingService(redis, load_platform(settings.hospital_file), reactor)
+    service = RedisBookingService(redis, load_platform(settings.hospital_file), reactor,
+                                  **settings.booking_scopes)
     await service.refresh_shares()
     try:
         cmd = args.booking_command if args.command == "booking" else "load"

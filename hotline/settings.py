@@ -457,6 +457,14 @@ class Settings:
         return self.catalog_path
 
     @property
+    def booking_scopes(self) -> dict[str, str]:
+        """The booking service's ``person_scope`` and ``blacklist_scope`` keywords
+        (``booking.person_limits_scope``, ``booking.blacklist_scope``)."""
+        raw = self.raw["booking"]
+        return {"person_scope": str(raw["person_limits_scope"]),
+                "blacklist_scope": str(raw["blacklist_scope"])}
+
+    @property
     def admin_token(self) -> str | None:
         return self.raw["admin"]["token"]
 
