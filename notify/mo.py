@@ -74,7 +74,7 @@ class MoCommands:
         if self.notice is None or not self.renderer.has("cancelled"):
             return None
         event = {"tcode": booking.tcode, "msisdn": booking.msisdn, "dept": booking.dept_id,
-                 "hospital": getattr(booking, "hospital_id", ""),
+                 "hospital": booking.hospital_id,
                  "day": booking.day.isoformat(), "session": booking.session,
                  "lang": booking.extra.get("lang") or self.renderer.default_lang,
                  "reason": "patient", "ts": str(self.clock.seconds())}
@@ -85,7 +85,7 @@ class MoCommands:
         hospital = self.renderer.hospital(hospital_id)
         if hospital is None:
             return hospital_id
-        names = getattr(hospital, "short", None) or hospital.name
+        names = hospital.short or hospital.name
         return str(names.get(lang) or names.get("zh") or next(iter(names.values()), ""))
 
     async def _run(self, command: Command, msisdn: str, lang: str) -> str | OutgoingSms:
@@ -101,20 +101,20 @@ class MoCommands:
                 return reply
             self.count("cancelled", "sms")
             return self._cancel_notice(booking) or text(
-                "mo_cancelled", lang, getattr(booking, "hospital_id", ""), tcode=booking.tcode)
+                "mo_cancelled", lang, booking.hospital_id, tcode=booking.tcode)
         if command.action == "query":
             bookings = await self.booking.bookings_for(msisdn)
             if not bookings:
                 return text("mo_no_bookings", lang)
-            several = len({getattr(b, "hospital_id", "") for b in bookings}) > 1
+            several = len({b.hospital_id for b in bookings}) > 1
             lines = []
             for b in bookings:
-                hospital_id = getattr(b, "hospital_id", "")
+                hospital_id = b.hospital_id
                 f = self.renderer.booking_fields(b.dept_id, b.day, b.session, lang, hospital_id)
                 where = self._short(hospital_id, lang) + " " if several else ""
                 lines.append(f"{b.tcode} {where}{f['dept']} {f['day']} {f['session']}")
             if not several:  # all at one hospital: its signature and name
-                return text("mo_bookings", lang, getattr(bookings[0], "hospital_id", ""),
+                return text("mo_bookings", lang, bookings[0].hospital_id,
                             bookings="; ".join(lines))
             return text("mo_bookings", lang, bookings="; ".join(lines))
         if command.action == "register":

@@ -144,10 +144,9 @@ def _hospitals(catalog: Any) -> tuple[Any, ...]:
 
 def signature_of(hospital: Any) -> str:
     """A hospital's SMS signature: its ``sms_signature``, else 【its short name】."""
-    own = getattr(hospital, "sms_signature", "")
-    if own:
-        return str(own)
-    names = getattr(hospital, "short", None) or hospital.name
+    if hospital.sms_signature:
+        return str(hospital.sms_signature)
+    names = hospital.short or hospital.name
     return f"【{_pick(names, 'zh')}】"
 
 
@@ -171,7 +170,7 @@ class Renderer:
     def use(self, catalog: Any) -> None:
         """Render with this platform from now on (a reload)."""
         self.catalog = catalog
-        self._known.update({getattr(h, "id", ""): h for h in _hospitals(catalog)})
+        self._known.update({h.id: h for h in _hospitals(catalog)})
 
     def hospital(self, hospital_id: str = "") -> Any | None:
         """The hospital of an id (``""``: the only one of a platform of one), also one a
@@ -189,13 +188,13 @@ class Renderer:
         hospital = self.hospital(hospital_id)
         per_lang = self.templates[kind]
         if hospital is not None:
-            per_lang = self.templates.get(f"{kind}@{getattr(hospital, 'id', '')}", per_lang)
+            per_lang = self.templates.get(f"{kind}@{hospital.id}", per_lang)
         lang = lang if lang in per_lang else (
             self.default_lang if self.default_lang in per_lang else next(iter(per_lang)))
         if hospital is not None:
             name, signature = _pick(hospital.name, lang), signature_of(hospital)
         else:
-            name = _pick(getattr(self.catalog, "name", None) or {}, lang)
+            name = _pick(self.catalog.name or {}, lang)
             signature = self.platform_signature or ""
         return per_lang[lang].format(hospital=name, signature=signature, **fields)
 

@@ -37,8 +37,8 @@ def booking_json(booking: Booking) -> dict[str, Any]:
     """What a kiosk may print: no full ID or phone number."""
     return {
         "tcode": booking.tcode,
-        "hospital": getattr(booking, "hospital_id", ""),
-        "hospital_name": dict(getattr(booking, "hospital_name", {})),
+        "hospital": booking.hospital_id,
+        "hospital_name": dict(booking.hospital_name),
         "department": dict(booking.dept_name),
         "day": booking.day.isoformat(),
         "session": booking.session,
