@@ -1,4 +1,5 @@
-"""Hot reload of menu files: validate, then swap; a broken edit never takes the line down.
+"""Hot reload of menu and hospital files: validate, then swap; a broken edit never takes the line
+down.
 
 ``MenuReloader.poll()`` (a ``LoopingCall`` on the injected clock) hashes every menu file and its
 includes; a changed file is loaded and inspected, and only a menu without errors is added to the
@@ -7,7 +8,10 @@ session stores the content hash), so a call in flight finishes on the old menu w
 get the new one; ``hotline.menu_versions`` keeps every version in Redis too, so a USSD dialogue
 served by another node, or by this one after a restart, also finishes on its version. A
 rejected edit is logged with ``file:line:col`` and the running menu stays. SIGHUP forces a
-reload of every file. ``ReloadService`` runs both as a part of the service tree.
+reload of every file. ``PlatformReloader`` does the same for the hospitals' folder (or one
+hospital's file): the whole platform is loaded and checked, then handed to booking and the SMS
+renderer. ``ReloadService`` runs the watch and SIGHUP (of both, through ``Reloaders``) as a part
+of the service tree.
 """
 
 from __future__ import annotations
