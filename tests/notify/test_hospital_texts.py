@@ -126,3 +126,23 @@ async def test_mo_answers_name_each_bookings_hospital() -> None:
     assert done.startswith("【南山医院】已取消：骨科") and made[1].tcode in done
     one = await mo.handle("12580", phone, "CX")  # one hospital left: its own signature
     assert one.startswith("【市一医院】") and "南山" not in one
+
+
+def test_texts_and_tokens_of_hospitals_not_on_the_platform_are_logged_not_fatal() -> None:
+    from twisted.logger import globalLogPublisher
+
+    from hotline.app import load_static
+    from hotline.settings import load_settings
+
+    logged: list[dict] = []
+    globalLogPublisher.addObserver(logged.append)
+    try:
+        settings = load_settings(None, {"hospital": str(ROOT / "config/hospital.yaml"),
+                                        "admin": {"hospital_tokens": {"gone": "t-gone"}}})
+        platform, _, templates = load_static(settings)  # the shipped texts name ft-zhongyi
+    finally:
+        globalLogPublisher.removeObserver(logged.append)
+    assert platform.single and "booked@ft-zhongyi" in templates
+    warned = [e.get("hospital") for e in logged if "unknown_hospital" in e.get("log_format", "")]
+    assert warned == ["ft-zhongyi", "gone"]
+    assert not any("t-gone" in str(e) for e in logged)  # the token itself is never logged
