@@ -20,7 +20,7 @@ from __future__ import annotations
 import platform
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from twisted.application.internet import TimerService
@@ -39,6 +39,7 @@ from hotline.logs import check_format
 from hotline.node.role import Node
 from hotline.readiness import ReadyGate
 from hotline.redis_client import redacted_url
+from hotline.reload import PlatformReloader
 from hotline.services import Listener, Looping, Ordered
 from hotline.settings import Settings, SettingsError
 from hotline.sms_wiring import SmsService, start_sms
@@ -48,9 +49,9 @@ from ivr.prompt_texts import lexicons, voice_languages
 from ivr.server import BACKLOG, FastAGIFactory
 from menus.definition import MenuSource, load_menu
 from menus.driver import Dialogue
-from notify.templates import load_templates
+from notify.templates import load_templates, template_hospitals
 from web.admin import install_booking
-from web.kiosk import KioskAccess
+from web.kiosk import KioskAccess, platform_owners
 from web.live_speech import LiveSpeechResource
 from web.root import build_root
 
@@ -116,7 +117,20 @@ def load_static(settings: Settings) -> tuple[Any, MenuSource, dict[str, dict[str
         menus = MenuSource({**menus.definitions, definition.name: definition})
     templates = load_templates(settings.sms_templates)
     check_format(settings.raw["log"]["format"])
+    _unused_hospital_names(settings, hospitals, templates)
     return hospitals, menus, templates
+
+
+def _unused_hospital_names(settings: Settings, hospitals: Any, templates: Any) -> None:
+    """SMS texts or an admin token for a hospital the platform does not have: logged, not fatal
+    (the shipped texts also serve a single hospital's file; a removed hospital leaves its own)."""
+    ids = {h.id for h in hospitals.hospitals}
+    for hospital in sorted(template_hospitals(templates) - ids):
+        log.warn("sms.templates_unknown_hospital hospital={hospital} file={file}: its texts are "
+                 "unused", hospital=hospital, file=str(settings.sms_templates))
+    for hospital in sorted(set(settings.raw["admin"]["hospital_tokens"]) - ids):
+        log.warn("admin.token_unknown_hospital hospital={hospital}: no such hospital (yet)",
+                 hospital=hospital)
 
 
 def http_edge(settings: Settings) -> tuple[KioskAccess, dict[str, Any]]:
@@ -179,16 +193,21 @@ async def _wire(tree: HotlineService, settings: Settings, reactor: Any, node: No
     booking = RedisBookingService(
         redis, hospitals, clock=clock,
         listing_cache_s=float(settings.raw["booking"]["listing_cache_s"]),  # default 1 s
+        **settings.booking_scopes,
     )
-    links = kiosk_wiring.ticket_links(settings, redis, catalog, clock)  # /t/<token>
+    links = kiosk_wiring.ticket_links(settings, redis, hospitals, clock)  # /t/<token>
     core = tree.core
     sms: SmsService
     if node.main:  # the singletons: SMPP bind, hl:events -> SMS outbox, MO text commands
-        sms = core.add(start_sms(settings, reactor, redis, catalog, templates, on_sms=on_sms))
-        await sms.attach(booking, catalog, link=kiosk_wiring.link_maker(
-            settings, links, booking, catalog))
+        sms = core.add(start_sms(settings, reactor, redis, hospitals, templates, on_sms=on_sms))
+        await sms.attach(booking, hospitals, link=kiosk_wiring.link_maker(
+            settings, links, booking, lambda: booking.platform))
     else:
-        sms = core.add(node.worker_sms(settings, reactor, redis, booking, catalog, templates))
+        sms = core.add(node.worker_sms(settings, reactor, redis, booking, hospitals, templates))
+    catalogs = PlatformReloader(settings.hospital_file, load_platform, clock=reactor,
+                                platform=hospitals,  # the hospitals' files, reloaded
+                                swap=[booking.replace_platform, sms.renderer.use])
+    kiosk_access = replace(kiosk_access, owners=platform_owners(lambda: catalogs.platform))
     sender, smsc_port = sms.sender, sms.smsc_port
     sms_help = sms.mo.send_help if sms.mo else None
     versions = ussd_wiring.menu_versions(settings, redis, menus)  # for dialogues moving nodes
@@ -197,7 +216,7 @@ async def _wire(tree: HotlineService, settings: Settings, reactor: Any, node: No
     dialogue = booking_dialogue(menus, booking, reactor, VALIDATORS, sms_help=sms_help,
                                 languages=LanguageMemory(redis), fetch_version=versions.fetch)
     core.add(node.reloading(menus, settings.menu_files, reactor,  # file watch + SIGHUP
-                            on_event=versions.on_reload))
+                            on_event=versions.on_reload, hospitals=catalogs))
 
     ussd = ussd_wiring.at_resource(settings, dialogue, redis, reactor)
     root = build_root(booking, redis.ping, ussd_at=ussd, kiosk_access=kiosk_access,
@@ -205,7 +224,7 @@ async def _wire(tree: HotlineService, settings: Settings, reactor: Any, node: No
     ussd_smpp = ussd_wiring.mount(root, settings, dialogue, redis, reactor)  # + SMPP bind
     install_booking(root, booking, settings)
     web_wiring.mount(root, settings, booking, redis, clock, sender, menus, templates, catalog)
-    kiosk_wiring.mount_kiosk(root, settings, booking, catalog, links, kiosk_access,
+    kiosk_wiring.mount_kiosk(root, settings, booking, hospitals, links, kiosk_access,
                              count=metrics.booking)  # /kiosk/, the PDF slip, /t/<token>
     if node.main:  # holds and no-shows are swept by the main process alone
         interval = float(settings.raw["booking"].get("sweep_interval", 1.0))

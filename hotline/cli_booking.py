@@ -17,9 +17,14 @@ from typing import Any
 
 import yaml
 
+HOSPITAL_HELP = ("the hospital's id (its file's hospital.id); may be left out on a platform of "
+                 "one hospital")
+
 
 def add_commands(sub: Any) -> None:
-    """Register ``booking`` and ``schedule`` on the main parser's subparsers."""
+    """Register ``booking`` and ``schedule`` on the main parser's subparsers. ``--hospital``
+    names the hospital of ``fill``, ``share``, ``csv``, ``blacklist`` and ``schedule load``
+    (for ``csv`` and ``blacklist``, left out on a platform of several: every hospital)."""
     booking = sub.add_parser("booking", help="booking administration (docs/booking.md)")
     booking.add_argument("--redis-url", default=None, help="default: redis.url from settings")
     bsub = booking.add_subparsers(dest="booking_command", required=True)
@@ -41,6 +46,8 @@ def add_commands(sub: Any) -> None:
     pay.add_argument("--port", type=int, default=None, help="default: http.port")
     exp = bsub.add_parser("csv", help="a day's bookings as CSV (ID and phone masked)")
     exp.add_argument("--day", required=True, type=dt.date.fromisoformat)
+    for command in (fill, share, bl, exp):
+        command.add_argument("--hospital", default="", metavar="ID", help=HOSPITAL_HELP)
     mig = bsub.add_parser("migrate", help="move a single-hospital data set to one hospital's "
                           "keys (idempotent; run with the servers stopped)")
     mig.add_argument("--hospital", default="main", help="the hospital's id (default: main)")
@@ -53,6 +60,13 @@ def add_commands(sub: Any) -> None:
     ssub = schedule.add_subparsers(dest="schedule_command", required=True)
     load = ssub.add_parser("load", help="apply a YAML or CSV file of dept,day,session,places")
     load.add_argument("file", type=Path)
+    load.add_argument("--hospital", default="", metavar="ID", help=HOSPITAL_HELP)
+
+
+def _at(args: argparse.Namespace) -> dict[str, str]:
+    """The ``hospital_id`` keyword of a booking admin call, when ``--hospital`` is given."""
+    hospital = str(getattr(args, "hospital", "") or "").strip()
+    return {"hospital_id": hospital} if hospital else {}
 
 
 def read_schedule(path: Path) -> list[dict[str, Any]]:
@@ -179,7 +193,8 @@ async def _command(reactor: Any, url: str, args: Any, settings: Any, rows: list)
             return await _migrate(redis, args)
         finally:
             await redis.disconnect()
-    service = RedisBookingService(redis, load_platform(settings.hospital_file), reactor)
+    service = RedisBookingService(redis, load_platform(settings.hospital_file), reactor,
+                                  **settings.booking_scopes)
     await service.refresh_shares()
     try:
         cmd = args.booking_command if args.command == "booking" else "load"
@@ -190,27 +205,27 @@ async def _command(reactor: Any, url: str, args: Any, settings: Any, rows: list)
             print(f"reconcile: {len(drift)} counter(s) drifted{' (fixed)' if args.fix else ''}")
             return 1 if drift and not args.fix else 0
         if cmd == "fill":
-            for row in await service.fill(args.day):
+            for row in await service.fill(args.day, **_at(args)):
                 print(json.dumps(row, ensure_ascii=False))
         elif cmd == "share":
-            print(json.dumps(await service.set_share(args.dept, args.share)))
+            print(json.dumps(await service.set_share(args.dept, args.share, **_at(args))))
         elif cmd == "blacklist" and args.lift:
-            done = await service.lift(args.lift, args.reason, args.appeal)
+            done = await service.lift(args.lift, args.reason, args.appeal, **_at(args))
             print("lifted" if done else "no bar in force")
             return 0 if done else 1
         elif cmd == "blacklist":
-            for row in await service.blacklist():
+            for row in await service.blacklist(**_at(args)):
                 print(json.dumps(row, ensure_ascii=False))
         elif cmd == "csv":
             writer = csv.DictWriter(sys.stdout, fieldnames=CSV_FIELDS)
             writer.writeheader()
-            for row in await service.day_bookings(args.day):
+            for row in await service.day_bookings(args.day, **_at(args)):
                 writer.writerow({**row, "id": mask_tail(row["id"]),
                                  "msisdn": mask_tail(row["msisdn"])})  # fmt: skip
         else:
             for row in rows:
                 cancelled = await service.change_session(
-                    row["dept"], row["day"], row["session"], row["places"]
+                    row["dept"], row["day"], row["session"], row["places"], **_at(args)
                 )
                 print(f"{row['dept']} {row['day']} {row['session']}: places="
                       f"{'closed' if row['places'] is None else row['places']}, "

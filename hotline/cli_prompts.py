@@ -70,7 +70,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         print(f"hotline prompts build: {err}", file=sys.stderr)
         return 2
     try:
-        catalog = load_catalog(settings.path(settings.raw["hospital"]))
+        catalog = load_catalog(settings.catalog_path)
         menus = [load_menu(settings.path(m)) for m in settings.raw["menus"]]
     except (ValueError, OSError) as err:
         print(f"hotline prompts build: {err}", file=sys.stderr)

@@ -14,6 +14,7 @@ from typing import Any
 from twisted.logger import Logger
 
 from booking.api import BookingService
+from booking.catalog import Platform
 from booking.rules import day_label
 from pii import mask_tail
 from web.kiosk import CountBooking, KioskAccess, no_count
@@ -25,16 +26,18 @@ log = Logger()
 LinkMaker = Callable[[Mapping[str, str]], Awaitable[str | None]]
 
 
-def ticket_links(settings: Any, redis: Any, catalog: Any, clock: Any) -> TicketLinks:
+def ticket_links(settings: Any, redis: Any, platform: Platform, clock: Any) -> TicketLinks:
     """The link store; links are made only when ``web.public_url`` is set."""
     base = (settings.raw.get("web") or {}).get("public_url") or ""
-    limit = int(catalog.policy.kiosk_failures_per_address_per_minute)  # as for kiosk guesses
+    limit = min(int(h.policy.kiosk_failures_per_address_per_minute)  # as for kiosk guesses
+                for h in platform.hospitals)
     return TicketLinks(redis, base, clock.seconds, limit=limit)
 
 
 def link_maker(settings: Any, links: TicketLinks, booking: BookingService,
-               catalog: Any) -> LinkMaker | None:
-    """``event -> link`` for the confirmation SMS, or None when no public URL is set."""
+               platform: Callable[[], Platform]) -> LinkMaker | None:
+    """``event -> link`` for the confirmation SMS, or None when no public URL is set;
+    ``platform()``: the hospitals in force (they are reloaded)."""
     if not (settings.raw.get("web") or {}).get("public_url"):
         return None
 
@@ -44,21 +47,22 @@ def link_maker(settings: Any, links: TicketLinks, booking: BookingService,
         if not found:  # cancelled or lapsed before the SMS went out: no link to a dead code
             return None
         b = found[0]
-        dept = catalog.department(b.dept_id)
-        names = dept.name if dept is not None else b.dept_name
+        hospital = platform().hospital(b.hospital_id)
+        names = b.dept_name
         ticket = {"tcode": b.tcode, "day": b.day.isoformat(), "id_number": mask_tail(b.id_number),
                   "phone": mask_tail(b.msisdn)}
         for lang in ("zh", "en"):
-            ticket[f"hospital_{lang}"] = catalog.name.get(lang) or catalog.name.get("zh", "")
+            ticket[f"hospital_{lang}"] = b.hospital_name.get(lang) or b.hospital_name.get("zh", "")
             ticket[f"dept_{lang}"] = names.get(lang) or names.get("zh", "")
             ticket[f"day_{lang}"] = day_label(b.day, lang)
             ticket[f"session_{lang}"] = b.session_label.get(lang) or b.session
-        return await links.make(ticket, end_of_day(b.day, catalog.tz))
+        tz = hospital.tz if hospital is not None else platform().hospitals[0].tz
+        return await links.make(ticket, end_of_day(b.day, tz))
 
     return link
 
 
-def mount_kiosk(root: Any, settings: Any, booking: BookingService, catalog: Any,
+def mount_kiosk(root: Any, settings: Any, booking: BookingService, platform: Platform,
                 links: TicketLinks, access: KioskAccess, count: CountBooking = no_count) -> None:
     """``/kiosk/``, ``/api/kiosk/check-in.pdf`` and ``/t/<token>``."""
     kiosk = settings.raw.get("kiosk") or {}
@@ -67,7 +71,10 @@ def mount_kiosk(root: Any, settings: Any, booking: BookingService, catalog: Any,
         check_font(font)
     except FontMissing as exc:  # the screen and the API work; only the PDF slip cannot
         log.error("kiosk.no_pdf_font why={why}", why=str(exc))
-    root.putChild(b"kiosk", kiosk_screen(catalog.name, float(kiosk.get("idle_s", 30))))
+    # the screen's heading: the hospital's name, or the line's on a platform of several (each
+    # slip then names the booking's hospital)
+    title = platform.hospitals[0].name if platform.single or not platform.name else platform.name
+    root.putChild(b"kiosk", kiosk_screen(title, float(kiosk.get("idle_s", 30))))
     api_kiosk = root.children[b"api"].children[b"kiosk"]
-    api_kiosk.putChild(b"check-in.pdf", SlipPdf(booking, access, catalog.name, font, count))
+    api_kiosk.putChild(b"check-in.pdf", SlipPdf(booking, access, title, font, count))
     root.putChild(b"t", TicketPages(links, booking, access.client))

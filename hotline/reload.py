@@ -1,4 +1,5 @@
-"""Hot reload of menu files: validate, then swap; a broken edit never takes the line down.
+"""Hot reload of menu and hospital files: validate, then swap; a broken edit never takes the line
+down.
 
 ``MenuReloader.poll()`` (a ``LoopingCall`` on the injected clock) hashes every menu file and its
 includes; a changed file is loaded and inspected, and only a menu without errors is added to the
@@ -7,7 +8,10 @@ session stores the content hash), so a call in flight finishes on the old menu w
 get the new one; ``hotline.menu_versions`` keeps every version in Redis too, so a USSD dialogue
 served by another node, or by this one after a restart, also finishes on its version. A
 rejected edit is logged with ``file:line:col`` and the running menu stays. SIGHUP forces a
-reload of every file. ``ReloadService`` runs both as a part of the service tree.
+reload of every file. ``PlatformReloader`` does the same for the hospitals' folder (or one
+hospital's file): the whole platform is loaded and checked, then handed to booking and the SMS
+renderer. ``ReloadService`` runs the watch and SIGHUP (of both, through ``Reloaders``) as a part
+of the service tree.
 """
 
 from __future__ import annotations
@@ -176,3 +180,111 @@ class ReloadService(Service):
         if self._uninstall is not None:
             self._uninstall()
             self._uninstall = None
+
+
+# ---- the hospitals: a changed folder (or file) is re-read on the same triggers ----------------
+
+
+def catalog_files(path: Path) -> tuple[Path, ...]:
+    """The files a catalog path stands for: a folder's ``*.yaml`` (in name order), or the file."""
+    if path.is_dir():
+        return tuple(sorted(path.glob("*.yaml")))
+    return (path,)
+
+
+def _catalog_fingerprint(path: Path) -> str:
+    """Names and contents: a hospital file added, removed or edited changes it."""
+    files = catalog_files(path)
+    return _fingerprint([str(f) for f in files]) + "|" + "\0".join(f.name for f in files)
+
+
+@dataclass
+class PlatformReloader:
+    """Watches the hospitals' folder (or one hospital's file) and hands a platform that loads
+    without error to every ``swap`` (booking, the SMS renderer, …). A broken file is logged
+    with ``file:line`` and refused; the running platform stays. A hospital missing from the
+    new platform stops taking bookings (booking's ``swap``); its bookings stay valid."""
+
+    path: Path
+    load: Callable[[Path], Any]  # booking.catalog.load_platform
+    swap: Sequence[Callable[[Any], Any]]
+    clock: Any
+    platform: Any  # the running platform
+    interval_s: float = DEFAULT_INTERVAL_S
+    on_event: Callable[[ReloadEvent], None] | None = None
+    error_types: tuple[type[BaseException], ...] = (ValueError, OSError)
+    _seen: str = ""
+    _loop: LoopingCall | None = None
+
+    def __post_init__(self) -> None:
+        self._seen = _catalog_fingerprint(self.path)
+
+    def poll(self) -> list[ReloadEvent]:
+        if _catalog_fingerprint(self.path) == self._seen:
+            return []
+        return [self.reload()]
+
+    def reload_all(self) -> list[ReloadEvent]:
+        return [self.reload()]
+
+    def reload(self) -> ReloadEvent:
+        key = str(self.path)
+        self._seen = _catalog_fingerprint(self.path)  # a broken edit is reported once
+        try:
+            platform = self.load(self.path)
+        except self.error_types as exc:
+            return self._emit(ReloadEvent(key, "rejected", "hospitals", errors=(str(exc),)))
+        ids = [h.id for h in platform.hospitals]
+        if platform == self.platform:
+            return ReloadEvent(key, "unchanged", "hospitals", ",".join(ids))
+        before = {h.id for h in self.platform.hospitals}
+        try:
+            for swap in self.swap:  # booking first: if it cannot, nothing else changes
+                swap(platform)
+        except Exception as exc:
+            return self._emit(ReloadEvent(key, "rejected", "hospitals", errors=(str(exc),)))
+        self.platform = platform
+        log.info("catalog.reloaded hospitals={n} added={added} removed={removed} path={path}",
+                 n=len(ids), added=",".join(i for i in ids if i not in before) or "-",
+                 removed=",".join(sorted(before - set(ids))) or "-", path=key)
+        return self._emit(ReloadEvent(key, "loaded", "hospitals", ",".join(ids)))
+
+    def _emit(self, event: ReloadEvent) -> ReloadEvent:
+        for error in event.errors:
+            log.error("catalog.reload_rejected {error}; the running hospitals stay", error=error)
+        if self.on_event is not None:
+            self.on_event(event)
+        return event
+
+    def start(self) -> None:
+        self._loop = LoopingCall(self.poll)
+        self._loop.clock = self.clock
+        self._loop.start(self.interval_s, now=False).addErrback(
+            lambda failure: log.failure("catalog.reload_loop_failed", failure)
+        )
+
+    def stop(self) -> None:
+        if self._loop is not None and self._loop.running:
+            self._loop.stop()
+        self._loop = None
+
+
+@dataclass
+class Reloaders:
+    """Several reloaders on one file watch and one SIGHUP (menus and hospitals)."""
+
+    parts: Sequence[Any]
+
+    def poll(self) -> list[ReloadEvent]:
+        return [event for part in self.parts for event in part.poll()]
+
+    def reload_all(self) -> list[ReloadEvent]:
+        return [event for part in self.parts for event in part.reload_all()]
+
+    def start(self) -> None:
+        for part in self.parts:
+            part.start()
+
+    def stop(self) -> None:
+        for part in self.parts:
+            part.stop()

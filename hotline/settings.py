@@ -243,6 +243,8 @@ class Cmpp(Section):
 class Sms(Section):
     source_addr: str = key("12580", "sender shown to patients (our short code)")
     templates: str = key("sms.yaml", "message texts per kind and language", path=PACKAGE)
+    signature: str | None = key(None, "the 签名 of messages about no one hospital (MO answers on a "
+                                      "platform of several); absent: 【source_addr】")  # fmt: skip
     smpp: Smpp | None = key(None, "the operator's SMSC; absent: a loopback SMSC simulator")
     cmpp: Cmpp | None = key(None, "CMPP 2.0 to China Mobile's ISMG instead of smpp (set one, "
                                   "not both; docs/sms.md)")  # fmt: skip
@@ -272,6 +274,19 @@ class Sms(Section):
 
 class Admin(Section):
     token: str | None = key(None, "bearer token of /api/admin/…; absent: the admin API refuses")
+    hospital_tokens: dict[str, str] = key({}, "a hospital's own bearer token, acting for that "
+                                              "hospital alone, e.g. {sz-renmin: long-random} "
+                                              "(docs/operations.md)")  # fmt: skip
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Admin:
+        given = [t for t in self.hospital_tokens.values()]
+        if any(not t for t in given):
+            raise ValueError("admin.hospital_tokens: a token must not be empty")
+        if len(set(given)) != len(given) or (self.token is not None and self.token in given):
+            raise ValueError("admin.hospital_tokens: every token must be distinct, and none "
+                             "the platform's admin.token")
+        return self
 
 
 class Gc(Section):
@@ -293,6 +308,12 @@ class Booking(Section):
     sweep_interval: Seconds = key(1.0, "seconds between sweeps of lapsed holds and ended sessions")
     listing_cache_s: Seconds = key(1.0, "how old a 'places left' listing may be on a node; 0: "
                                         "always Redis")  # fmt: skip
+    person_limits_scope: Literal["platform", "hospital"] = key(
+        "platform", "the per-person limits (per day, 7 and 90 days) count across the platform "
+        "or per hospital")
+    blacklist_scope: Literal["platform", "hospital"] = key(
+        "platform", "a bar (no-shows, cancels) keeps an ID from every hospital or only the one "
+        "it was earned at")
 
 
 class Payments(Section):
@@ -342,14 +363,27 @@ class Schema(Section):
     menus: Annotated[list[str], Field(min_length=1)] = key(
         ["menus/booking.yaml"], "menu files (docs/menus.md)", path=PACKAGE)
     default_menu: str = key("booking", "menu for a USSD dial or an AGI URL without a path")
-    hospital: str = key("hospital.yaml", "the catalog: departments, sessions, places (docs/"
-                                         "booking.md)", path=PACKAGE)  # fmt: skip
+    catalog: str = key("hospital.yaml", "the hospitals: a folder of one YAML file per hospital "
+                       "(and platform.yaml), or one hospital's file (docs/operations.md)",
+                       path=PACKAGE)  # fmt: skip
+    hospital: str | None = key(None, "the older name of catalog (one hospital's file, or a "
+                                     "folder); set one of the two; shown as the path in force",
+                               path=PACKAGE)  # fmt: skip
     admin: Admin = key(Admin, "the admin API")
     node: Node = key(Node, "this node's processes (docs/operations.md)")
     booking: Booking = key(Booking, "booking core (docs/booking.md)")
     payments: Payments = key(Payments, "the payment callback (docs/booking.md)")
     ussd: Ussd = key(Ussd, "USSD gateways (docs/ussd.md)")
     log: Log = key(Log, "log lines (docs/operations.md, 'Logs and personal data')")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_catalog(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and data.get("catalog") is not None \
+                and data.get("hospital") is not None:
+            raise ValueError("catalog and hospital name the same thing (hospital is the older "
+                             "name): set only one")
+        return data
 
 
 # ---- end of the schema ----
@@ -426,6 +460,11 @@ class Settings:
         return str(self.raw["sms"]["source_addr"])
 
     @property
+    def sms_signature(self) -> str:
+        """The platform's SMS signature (a hospital's own comes from its hospital file)."""
+        return str(self.raw["sms"].get("signature") or f"【{self.sms_source_addr}】")
+
+    @property
     def sms_templates(self) -> Path:
         return self.path(self.raw["sms"]["templates"])
 
@@ -438,8 +477,23 @@ class Settings:
         return str(self.raw["default_menu"])
 
     @property
+    def catalog_path(self) -> Path:
+        """The hospitals' folder or one hospital's file (``catalog``, or its older name
+        ``hospital``: ``raw`` holds the path in force under both)."""
+        return self.path(self.raw["catalog"])
+
+    @property
     def hospital_file(self) -> Path:
-        return self.path(self.raw["hospital"])
+        """``catalog_path`` under its older name (a folder, too)."""
+        return self.catalog_path
+
+    @property
+    def booking_scopes(self) -> dict[str, str]:
+        """The booking service's ``person_scope`` and ``blacklist_scope`` keywords
+        (``booking.person_limits_scope``, ``booking.blacklist_scope``)."""
+        raw = self.raw["booking"]
+        return {"person_scope": str(raw["person_limits_scope"]),
+                "blacklist_scope": str(raw["blacklist_scope"])}
 
     @property
     def admin_token(self) -> str | None:
@@ -475,6 +529,9 @@ def load_settings(path: Path | None, overrides: Mapping[str, Any] | None = None)
         data, marks = read_file(path)
         base_dir = path.resolve().parent
     given = merge(data, overrides or {})
+    for name, other in (("catalog", "hospital"), ("hospital", "catalog")):
+        if (overrides or {}).get(name) is not None:  # an option names the hospitals: the file's
+            given.pop(other, None)  # other name for them gives way
     where = str(path) if path is not None else "settings"
     try:
         model = Schema.model_validate(given)
@@ -482,6 +539,7 @@ def load_settings(path: Path | None, overrides: Mapping[str, Any] | None = None)
         raise SettingsError("\n".join(_problems(exc, marks, where, overrides or {}))) from None
     raw = model.model_dump()
     _resolve_paths(raw, given, base_dir)
+    raw["catalog"] = raw["hospital"] = raw["hospital"] or raw["catalog"]  # one path, two names
     return Settings(base_dir=base_dir, raw=raw)
 
 
@@ -561,7 +619,7 @@ def _problems(exc: ValidationError, marks: Mapping[tuple[Any, ...], str], where:
         elif not error["type"].startswith("value_error") and not isinstance(
                 error.get("input"), dict | list):
             message += f", got {error.get('input')!r}"
-        found.append((order, f"{at}: {dotted}: {message}"))
+        found.append((order, f"{at}: {dotted}: {message}" if dotted else f"{at}: {message}"))
     return [line for _, line in sorted(found, key=lambda item: item[0])]
 
 
@@ -637,6 +695,8 @@ def _resolve_paths(raw: dict[str, Any], given: Mapping[str, Any], base_dir: Path
             user = user.get(part) if isinstance(user, Mapping) else None
         name = dotted[-1]
         value = section[name]
+        if value is None:
+            continue
         written = isinstance(user, Mapping) and user.get(name) is not None
         root = base_dir if written else defaults_dir() if anchor == PACKAGE else cwd
         if isinstance(value, list):
@@ -651,7 +711,7 @@ def masked(raw: Mapping[str, Any]) -> dict[str, Any]:
 
     def walk(value: Any, name: str) -> Any:
         if isinstance(value, Mapping):  # under a "secrets" map every value is one
-            inner = "secret" if name == "secrets" else None
+            inner = "secret" if name in ("secrets", "hospital_tokens") else None
             return {k: walk(v, inner or str(k)) for k, v in value.items()}
         if isinstance(value, list):
             return [walk(v, name) for v in value]

@@ -33,6 +33,7 @@ from sms.mo import Keywords
 from sms.redis_outbox import RedisOutbox
 from sms.service import LinkSender, SmppSender
 from sms.smsc import start_smsc
+from web.admin import AdminTokens
 from web.sms_admin import sms_admin_resource
 
 log = Logger(namespace="hotline.sms")
@@ -99,7 +100,7 @@ class SmsService(Ordered):
         admin API, ``web.admin``, must be mounted first)."""
         admin = root.children[b"api"].children[b"admin"]
         admin.putChild(b"sms", sms_admin_resource(self.outbox, self.sender,
-                                                  settings.raw["admin"].get("token")))
+                                                  AdminTokens.from_settings(settings.raw["admin"])))
 
 
 def start_sms(settings: Any, reactor: Any, redis: Any, catalog: Any,
@@ -119,7 +120,8 @@ def start_sms(settings: Any, reactor: Any, redis: Any, catalog: Any,
             simulator.stopService()
         raise
     side = SmsService(sender, outbox, smsc_port, raw, redis, reactor,
-                      Renderer(templates, catalog, day_label), name=name)
+                      Renderer(templates, catalog, day_label, signature=settings.sms_signature),
+                      name=name)
     if simulator is not None:
         side.add(simulator)
     sender.setName("sender")

@@ -65,8 +65,7 @@ class EventConsumer:
         self.sender = sender
         self.renderer = renderer
         self.clock = clock
-        self.catalog = catalog
-        self.tz = ZoneInfo(catalog.timezone)
+        self.catalog = catalog  # the platform (or one hospital); renderer.use() follows reloads
         self.consumer, self.group, self.stream = consumer, group, stream
         self.batch, self.interval = batch, interval
         self.reminder_hour = reminder_hour
@@ -175,7 +174,7 @@ class EventConsumer:
         Everything is read from the event here, so a malformed one is refused alone."""
         kind, tcode = event.get("type", ""), event.get("tcode", "")
         if kind == "booked":
-            due = self.reminder_due(dt.date.fromisoformat(event["day"]))
+            due = self.reminder_due(dt.date.fromisoformat(event["day"]), event.get("hospital", ""))
             # booked after its reminder time: no reminder, the confirmation is fresh
             if due > self.clock.seconds():
                 schedule.append((due, event["tcode"], json.dumps(event, ensure_ascii=False)))
@@ -228,18 +227,22 @@ class EventConsumer:
                            f"{kind}:{event['tcode']}", kind, valid)
 
     def _session_time(self, event: Mapping[str, str], *, end: bool) -> float | None:
-        dept = self.catalog.department(event.get("dept", ""))
+        hospital = self.renderer.hospital(event.get("hospital", ""))
+        dept = hospital.department(event.get("dept", "")) if hospital is not None else None
         template = dept.session(event.get("session", "")) if dept is not None else None
         if template is None:
             return None
         day = dt.date.fromisoformat(event["day"])
-        at = dt.datetime.combine(day, template.end if end else template.start, self.tz)
+        at = dt.datetime.combine(day, template.end if end else template.start,
+                                 ZoneInfo(hospital.timezone))
         return at.timestamp()
 
     # -- reminders -----------------------------------------------------------------------
-    def reminder_due(self, day: dt.date) -> float:
-        before = dt.datetime.combine(day - dt.timedelta(days=1),
-                                     dt.time(self.reminder_hour), self.tz)
+    def reminder_due(self, day: dt.date, hospital_id: str = "") -> float:
+        """``reminder_hour`` on the day before the visit, in the booking hospital's time."""
+        hospital = self.renderer.hospital(hospital_id)
+        tz = ZoneInfo(hospital.timezone if hospital is not None else "Asia/Shanghai")
+        before = dt.datetime.combine(day - dt.timedelta(days=1), dt.time(self.reminder_hour), tz)
         return before.timestamp()
 
     async def _schedule_reminders(self, due: list[tuple[float, str, str]]) -> None:

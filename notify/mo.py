@@ -74,10 +74,19 @@ class MoCommands:
         if self.notice is None or not self.renderer.has("cancelled"):
             return None
         event = {"tcode": booking.tcode, "msisdn": booking.msisdn, "dept": booking.dept_id,
+                 "hospital": booking.hospital_id,
                  "day": booking.day.isoformat(), "session": booking.session,
                  "lang": booking.extra.get("lang") or self.renderer.default_lang,
                  "reason": "patient", "ts": str(self.clock.seconds())}
         return self.notice("cancelled", event)
+
+    def _short(self, hospital_id: str, lang: str) -> str:
+        """The hospital's name for a short line (its ``short`` name)."""
+        hospital = self.renderer.hospital(hospital_id)
+        if hospital is None:
+            return hospital_id
+        names = hospital.short or hospital.name
+        return str(names.get(lang) or names.get("zh") or next(iter(names.values()), ""))
 
     async def _run(self, command: Command, msisdn: str, lang: str) -> str | OutgoingSms:
         text = self.renderer.text
@@ -91,15 +100,22 @@ class MoCommands:
                     return OutgoingSms(msisdn, reply, f"cancelled:{command.arg}", "mo_reply")
                 return reply
             self.count("cancelled", "sms")
-            return self._cancel_notice(booking) or text("mo_cancelled", lang, tcode=booking.tcode)
+            return self._cancel_notice(booking) or text(
+                "mo_cancelled", lang, booking.hospital_id, tcode=booking.tcode)
         if command.action == "query":
             bookings = await self.booking.bookings_for(msisdn)
             if not bookings:
                 return text("mo_no_bookings", lang)
+            several = len({b.hospital_id for b in bookings}) > 1
             lines = []
             for b in bookings:
-                f = self.renderer.booking_fields(b.dept_id, b.day, b.session, lang)
-                lines.append(f"{b.tcode} {f['dept']} {f['day']} {f['session']}")
+                hospital_id = b.hospital_id
+                f = self.renderer.booking_fields(b.dept_id, b.day, b.session, lang, hospital_id)
+                where = self._short(hospital_id, lang) + " " if several else ""
+                lines.append(f"{b.tcode} {where}{f['dept']} {f['day']} {f['session']}")
+            if not several:  # all at one hospital: its signature and name
+                return text("mo_bookings", lang, bookings[0].hospital_id,
+                            bookings="; ".join(lines))
             return text("mo_bookings", lang, bookings="; ".join(lines))
         if command.action == "register":
             try:

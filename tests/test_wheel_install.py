@@ -134,6 +134,8 @@ def test_wheel_serves_from_an_empty_folder_and_books_over_ussd(tmp_path: Path) -
     assert shown.returncode == 0, shown.stderr
     catalog = re.search(r"^hospital: (.+)$", shown.stdout, re.M)
     assert catalog and Path(catalog.group(1)).is_relative_to(site), shown.stdout  # the wheel's
+    demo = site / "hotline" / "defaults" / "hospitals"  # the demo platform travels too
+    assert (demo / "platform.yaml").is_file() and len(list(demo.glob("*.yaml"))) == 7
 
     server = subprocess.Popen(
         [hotline, "serve", "--config", "mine.yaml"], cwd=work, env=env,

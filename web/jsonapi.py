@@ -24,6 +24,8 @@ ERROR_STATUS = {
     "bad_request": 400,
     "forbidden": 403,
     "not_found": 404,
+    "unknown_hospital": 404,
+    "wrong_hospital": 409,
     "not_today": 409,
     "already_checked_in": 409,
     "cancelled": 410,

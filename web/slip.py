@@ -27,7 +27,7 @@ from twisted.web.server import NOT_DONE_YET, Request
 from booking.api import Booking, BookingError, BookingService, RateLimited
 from pii import mask_tail
 from web.jsonapi import ERROR_STATUS, error_body, read_json, write_json
-from web.kiosk import CountBooking, KioskAccess, admit, no_count
+from web.kiosk import CountBooking, KioskAccess, admit, no_count, owner_arg
 from web.qr import qr_matrix
 
 log = Logger()
@@ -151,10 +151,11 @@ class SlipPdf(Resource):
                 body = read_json(request)
                 lang = body.get("lang") if body.get("lang") in LABELS else "zh"
                 _font(self.font_path)  # before the check-in: a missing font changes nothing
-                tcode, kiosk, client = admit(self.access, body, request)
-                checked = await self.booking.check_in(tcode, kiosk, client)
+                tcode, kiosk, client, owner = admit(self.access, body, request)
+                checked = await self.booking.check_in(tcode, kiosk, client, **owner_arg(owner))
                 self.count("checked_in", "kiosk")
-                pdf = slip_pdf(slip_of(checked, self.hospital, str(lang)), self.font_path)
+                slip = slip_of(checked, checked.hospital_name or self.hospital, str(lang))
+                pdf = slip_pdf(slip, self.font_path)
             except BookingError as exc:
                 answer = error_body(exc.code, exc.message)
                 if isinstance(exc, RateLimited):

@@ -12,20 +12,25 @@ from twisted.web.resource import Resource
 
 from pii import mask_tail
 from sms.redis_outbox import RedisOutbox
-from web.admin import AdminEndpoint
+from web.admin import AdminEndpoint, AdminTokens, Scope
 
 
-def sms_admin_resource(outbox: RedisOutbox, sender: Any, token: str | None) -> Resource:
-    """``sender``: anything with ``bound`` (whether the SMSC link is up)."""
+def sms_admin_resource(outbox: RedisOutbox, sender: Any,
+                       token: AdminTokens | str | None) -> Resource:  # fmt: skip
+    """``sender``: anything with ``bound`` (whether the SMSC link is up). The outbox is the
+    platform's: a hospital's token is refused (403)."""
 
-    async def status(request: Any) -> Any:
+    async def status(request: Any, scope: Scope) -> Any:
+        scope.platform_only()
         return {"bound": sender.bound, **(await outbox.counts())}
 
-    async def dead(request: Any) -> Any:
+    async def dead(request: Any, scope: Scope) -> Any:
+        scope.platform_only()
         limit = int((request.args.get(b"limit") or [b"100"])[0])
         return {"dead": await outbox.dead_letters(max(1, min(limit, 1000)))}
 
-    async def message(request: Any) -> Any:
+    async def message(request: Any, scope: Scope) -> Any:
+        scope.platform_only()
         key = (request.args.get(b"key") or [b""])[0].decode("utf-8", "replace")
         state = await outbox.state(key)
         if not state:

@@ -23,7 +23,7 @@ from booking.rules import day_label
 from hotline.node.link import MainLink, Message, RemoteSender
 from hotline.node.sharedport import InheritedListeners, OwnListeners, SharingListeners
 from hotline.node.workers import Supervisor
-from hotline.reload import MenuReloader, ReloadEvent, ReloadService
+from hotline.reload import MenuReloader, PlatformReloader, Reloaders, ReloadEvent, ReloadService
 from hotline.services import Looping, every
 from hotline.settings import Settings
 from hotline.sms_wiring import SmsService
@@ -72,13 +72,16 @@ class Node:
     def reloading(
         self, menus: MenuSource, paths: Sequence[Path], reactor: Any,
         on_event: Callable[[ReloadEvent], None] | None = None,
+        hospitals: PlatformReloader | None = None,
     ) -> ReloadService:
-        """Menu hot reload. The main process watches the files (and SIGHUP) and tells the
-        workers to reload what it loaded; a worker reloads when told (or on its own SIGHUP).
-        ``on_event`` hears every reload of this process (``hotline.menu_versions``)."""
+        """Menu (and ``hospitals``: the catalog) hot reload. The main process watches the files
+        (and SIGHUP) and tells the workers to reload what it loaded; a worker reloads when told
+        (or on its own SIGHUP). ``on_event`` hears every menu reload of this process
+        (``hotline.menu_versions``)."""
+        extra = [hospitals] if hospitals is not None else []
         if self.alone:
-            return ReloadService(MenuReloader(menus, list(paths), reactor, on_event=on_event),
-                                 reactor)
+            menu = MenuReloader(menus, list(paths), reactor, on_event=on_event)
+            return ReloadService(Reloaders([menu, *extra]), reactor)  # type: ignore[arg-type]
 
         def loaded(event: ReloadEvent) -> None:
             if on_event is not None:
@@ -86,10 +89,16 @@ class Node:
             if event.outcome == "loaded" and self.main:
                 self.forward({"op": "reload"})
 
-        reloader = MenuReloader(menus, list(paths), reactor, on_event=loaded)
+        def hospitals_loaded(event: ReloadEvent) -> None:
+            if event.outcome == "loaded" and self.main:
+                self.forward({"op": "reload"})
+
+        if hospitals is not None:
+            hospitals.on_event = hospitals_loaded
+        reloader = Reloaders([MenuReloader(menus, list(paths), reactor, on_event=loaded), *extra])
         if not self.main and self.link is not None:
             self.link.on("reload", lambda _: reloader.reload_all())
-        return ReloadService(reloader, reactor, watch=self.main,
+        return ReloadService(reloader, reactor, watch=self.main,  # type: ignore[arg-type]
                              on_sighup=_ReloadAll(reloader, self))
 
     def worker_sms(self, settings: Settings, reactor: Any, redis: Any, booking: Any,
@@ -100,7 +109,8 @@ class Node:
         raw = settings.raw.get("sms", {})
         sender = RemoteSender(self.link)
         side = SmsService(sender, RedisOutbox(redis, reactor), None, raw, redis,  # type: ignore[arg-type]
-                          reactor, Renderer(templates, catalog, day_label))
+                          reactor, Renderer(templates, catalog, day_label,
+                                            signature=settings.sms_signature))
         side.mo = MoCommands(booking, sender, side.renderer, reactor,
                              keywords=Keywords.from_config(raw.get("mo_keywords")))
         return side
@@ -157,7 +167,7 @@ class WorkersService(Service):
 class _ReloadAll:
     """SIGHUP: reload here, and (main process) in every worker."""
 
-    reloader: MenuReloader
+    reloader: Reloaders
     node: Node
 
     def reload_all(self) -> list[ReloadEvent]:

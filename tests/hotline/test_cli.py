@@ -33,7 +33,11 @@ def test_broken_catalog_and_settings_stop_the_start(tmp_path, capsys) -> None:
     config = copy_config(tmp_path)
     (tmp_path / "config" / "hospital.yaml").write_text("hospital: [unclosed\n")
     assert main(["--config", str(config), "serve"]) == 2
-    assert "hospital.yaml:" in capsys.readouterr().err
+    assert "hospital.yaml:2: not valid YAML" in capsys.readouterr().err
+    (tmp_path / "config" / "hospitals" / "2-ns-renmin.yaml").write_text("hospital: [unclosed\n")
+    config.write_text("catalog: hospitals\n")  # one file of the folder
+    assert main(["--config", str(config), "serve"]) == 2
+    assert "2-ns-renmin.yaml:2: not valid YAML" in capsys.readouterr().err
     config.write_text("http:\n  port: eighty\n")
     assert main(["--config", str(config), "serve"]) == 2
     assert "hotline.yaml:2:9: http.port: Input should be a valid integer, got 'eighty'" in (
@@ -119,7 +123,7 @@ def test_config_show_masks_secrets(tmp_path, capsys) -> None:
     out = capsys.readouterr().out
     assert "redis://:***@db:6379/0" in out and "host: smsc.example" in out
     assert "pa55word" not in out and "t0ken" not in out and "b1nd" not in out
-    assert f"hospital: {ROOT / 'config' / 'hospital.yaml'}" in out  # a shipped default
+    assert f"catalog: {ROOT / 'config' / 'hospital.yaml'}" in out  # a shipped default
 
 
 def test_config_check_validates_what_the_settings_name(tmp_path, capsys) -> None:

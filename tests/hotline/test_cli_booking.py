@@ -9,9 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest_twisted
-from demo_booking import demo_service, valid_id
+from demo_booking import clock_at_now, demo_service, valid_id
 
 from booking.api import BookingRequest
+from booking.catalog import load_platform
+from booking.store import RedisBookingService
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY = dt.date(2026, 11, 27)
@@ -81,3 +83,35 @@ async def test_migrate_moves_a_single_hospital_data_set(redis, redis_url: str) -
     assert "moved 0 key(s) to hospital szyy, 0 booking(s)" in again.stdout
     bad = cli("booking", "--redis-url", redis_url, "migrate", "--hospital", "A:B")
     assert bad.returncode == 2 and "is not a hospital id" in bad.stderr
+
+
+@pytest_twisted.ensureDeferred
+async def test_csv_and_schedule_load_take_a_hospital(redis, redis_url: str, tmp_path: Path) -> None:
+    config = tmp_path / "hotline.yaml"
+    config.write_text(f"catalog: {ROOT / 'config/hospitals'}\n")
+    service = RedisBookingService(redis, load_platform(ROOT / "config/hospitals"),
+                                  clock_at_now())
+    made = {h: (await service.book(BookingRequest(
+        "nk", DAY, "am", valid_id(n), f"8613900002{n:03d}", "ussd", hospital_id=h))).tcode
+        for n, h in enumerate(("sz-renmin", "ns-renmin"))}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "hotline.cli", "--config", str(config),
+                               *args], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+
+    one = run("booking", "--redis-url", redis_url, "csv", "--day", DAY.isoformat(),
+              "--hospital", "ns-renmin")
+    assert one.returncode == 0, one.stderr
+    assert made["ns-renmin"] in one.stdout and made["sz-renmin"] not in one.stdout
+    every = run("booking", "--redis-url", redis_url, "csv", "--day", DAY.isoformat())
+    assert all(code in every.stdout for code in made.values())
+
+    plan = tmp_path / "close.csv"
+    plan.write_text(f"dept,day,session,places\nnk,{DAY},am,closed\n")
+    unnamed = run("schedule", "--redis-url", redis_url, "load", str(plan))
+    assert unnamed.returncode == 1 and "unknown_hospital" in unnamed.stderr  # which one?
+    loaded = run("schedule", "--redis-url", redis_url, "load", str(plan), "--hospital",
+                 "ns-renmin")
+    assert loaded.returncode == 0 and "cancelled 1" in loaded.stdout, loaded.stderr
+    assert (await service._load(made["ns-renmin"])).status.value == "cancelled"
+    assert (await service._load(made["sz-renmin"])).status.value == "confirmed"

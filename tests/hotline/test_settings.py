@@ -24,7 +24,7 @@ def test_defaults_without_a_file() -> None:
 def test_shipped_defaults_are_found_from_any_directory(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     s = load_settings(None)
-    assert s.hospital_file.is_file() and s.hospital_file.name == "hospital.yaml"
+    assert s.catalog_path.is_file() and s.catalog_path.name == "hospital.yaml"
     assert s.sms_templates.is_file() and s.sms_templates.name == "sms.yaml"
     assert [m.name for m in s.menu_files] == ["booking.yaml"] and s.menu_files[0].is_file()
     assert (s.menu_files[0].parent / "parts" / "common.yaml").is_file()  # the menu's parts
@@ -45,14 +45,14 @@ def test_a_file_changes_only_what_it_names(tmp_path: Path, monkeypatch) -> None:
     assert s.menu_files == [tmp_path / "etc" / "my" / "menu.yaml"]  # written: next to the file
     assert s.data_dir == tmp_path / "data"
     shipped = load_settings(None)
-    assert s.hospital_file == shipped.hospital_file != tmp_path / "etc" / "hospital.yaml"
+    assert s.catalog_path == shipped.catalog_path != tmp_path / "etc" / "hospital.yaml"
     assert s.sms_templates == shipped.sms_templates
 
 
 def test_shipped_config_loads() -> None:
     s = load_settings(ROOT / "config/hotline.yaml")
     assert s.menu_files == [ROOT / "config/menus/booking.yaml"]
-    assert s.hospital_file == ROOT / "config/hospital.yaml"
+    assert s.catalog_path == ROOT / "config/hospital.yaml"
     assert s.data_dir == ROOT / "var"
 
 
@@ -117,7 +117,7 @@ def test_every_key_has_a_description_and_the_reference_is_in_sync() -> None:
     assert {".".join(k) for k, _ in path_keys()} == {
         "data_dir", "ivr.prompts.dir", "ivr.prompts.recorded", "ivr.live_speech.cache_dir",
         "sms.templates", "menus",
-        "hospital"}
+        "hospital", "catalog"}
     doc = (ROOT / "docs/settings.md").read_text(encoding="utf-8")
     assert doc == reference(), "docs/settings.md is stale: hotline config reference > it"
 
@@ -126,15 +126,51 @@ def test_secrets_are_masked() -> None:
     s = load_settings(None, {
         "redis": {"url": "redis://:pa55@db.example:6379/0"},
         "sms": {"smpp": {"host": "smsc", "password": "bindpw"}},
-        "admin": {"token": "tok"}, "payments": {"secret": "hmac"},
+        "payments": {"secret": "hmac"},
         "ussd": {"smpp": {"host": "u", "password": "ussdpw"}},
         "kiosk": {"secrets": {"lobby-1": "kioskpw"}},
+        "admin": {"token": "tok", "hospital_tokens": {"sz-renmin": "hosptok"}},
     })
     shown = masked(s.raw)
     text = repr(shown)
     assert shown["kiosk"]["secrets"] == {"lobby-1": "***"}
-    for secret in ("pa55", "bindpw", "tok'", "hmac", "ussdpw", "kioskpw"):
+    assert shown["admin"]["hospital_tokens"] == {"sz-renmin": "***"}
+    for secret in ("pa55", "bindpw", "tok'", "hmac", "ussdpw", "kioskpw", "hosptok"):
         assert secret not in text
     assert shown["redis"]["url"] == "redis://:***@db.example:6379/0"
     assert shown["sms"]["smpp"]["host"] == "smsc" and shown["sms"]["smpp"]["password"] == "***"
     assert shown["sms"]["smpp"]["system_type"] == ""  # empty: nothing to hide, shown as is
+
+
+def test_the_catalog_is_a_folder_or_a_file_under_either_name(tmp_path: Path) -> None:
+    """``catalog`` names the hospitals' folder; ``hospital`` (the older key) still names one
+    hospital's file, and then wins over the default folder; both at once is refused."""
+    f = tmp_path / "hotline.yaml"
+    f.write_text("hospital: my-hospital.yaml\n")
+    assert load_settings(f).catalog_path == tmp_path / "my-hospital.yaml"
+    f.write_text("catalog: hospitals\n")
+    assert load_settings(f).catalog_path == tmp_path / "hospitals"
+    assert load_settings(f).raw["hospital"] == str(tmp_path / "hospitals")  # older readers
+    f.write_text("catalog: hospitals\nhospital: my-hospital.yaml\n")
+    with pytest.raises(SettingsError, match="set only one"):
+        load_settings(f)
+    f.write_text("catalog: hospitals\n")  # an option (tools, benchmarks) overrides either name
+    assert load_settings(f, {"hospital": "/x/one.yaml"}).catalog_path == Path("/x/one.yaml")
+    f.write_text("hospital: my-hospital.yaml\n")
+    assert load_settings(f, {"catalog": "/x/all"}).catalog_path == Path("/x/all")
+
+
+def test_scopes_and_hospital_tokens_are_checked(tmp_path: Path) -> None:
+    s = load_settings(None)
+    assert s.raw["booking"]["person_limits_scope"] == "platform"
+    assert s.raw["booking"]["blacklist_scope"] == "platform"
+    f = tmp_path / "hotline.yaml"
+    f.write_text("booking:\n  blacklist_scope: city\n")
+    with pytest.raises(SettingsError, match=r"hotline\.yaml:2:20: booking\.blacklist_scope"):
+        load_settings(f)
+    f.write_text("admin:\n  token: same\n  hospital_tokens: {a: same}\n")
+    with pytest.raises(SettingsError, match="every token must be distinct"):
+        load_settings(f)
+    f.write_text("admin:\n  hospital_tokens: {a: one, b: one}\n")
+    with pytest.raises(SettingsError, match="every token must be distinct"):
+        load_settings(f)

@@ -195,6 +195,29 @@ async def test_a_menu_reload_reaches_the_worker_and_stop_leaves_no_worker(
 
 
 @pytest_twisted.ensureDeferred
+async def test_a_hospital_removed_from_the_folder_leaves_the_main_and_its_worker(
+    tmp_path: Path, redis_url: str
+) -> None:
+    hospitals = tmp_path / "hospitals"
+    shutil.copytree(ROOT / "config/hospitals", hospitals)
+    config = write_config(tmp_path, redis_url, 2)
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        f"hospital: '{ROOT}/config/hospital.yaml'", f"catalog: '{hospitals}'"), encoding="utf-8")
+    node = NodeProcess.start(config)
+    try:
+        await started(node)
+        (hospitals / "6-lh-yanke.yaml").unlink()
+        seen = len(node.lines)
+        node.transport.signalProcess("HUP")  # type: ignore[union-attr]
+        pattern = r"catalog\.reloaded hospitals=5 added=- removed=lh-yanke"
+        await node.line(pattern, after=seen)  # the main process
+        first = node.lines.index(next(x for x in node.lines[seen:] if "catalog.reloaded" in x))
+        await node.line(pattern, after=first + 1)  # the worker
+    finally:
+        await stop(node)
+
+
+@pytest_twisted.ensureDeferred
 async def test_a_killed_worker_is_restarted_and_a_killed_main_takes_its_worker_along(
     tmp_path: Path, redis_url: str
 ) -> None:

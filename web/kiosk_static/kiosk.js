@@ -183,7 +183,7 @@
           slip.appendChild(el);
           return el;
         };
-        add("h2", "", pick(config.hospital));
+        add("h2", "", pick(b.hospital_name && Object.keys(b.hospital_name).length ? b.hospital_name : config.hospital));
         add("p", "title", t("slip"));
         add("p", "", t("dept") + ": " + pick(b.department));
         add("p", "", t("day") + ": " + b.day);
