@@ -23,7 +23,7 @@ from twisted.internet import reactor, threads
 from twisted.web.server import Site
 
 from booking.api import Booking, BookingRequest
-from booking.catalog import load_catalog
+from booking.catalog import Platform, load_catalog
 from hotline.kiosk_wiring import link_maker, mount_kiosk, ticket_links
 from web.kiosk import KioskAccess
 from web.root import build_root
@@ -68,8 +68,9 @@ class KioskServer:
             "kiosk": {"idle_s": 30, "pdf_font": font},
             "web": {"public_url": public_url or self.base},
         })
-        self.links = ticket_links(self.settings, redis, self.catalog, self.clock)
-        mount_kiosk(root, self.settings, self.service, self.catalog, self.links, self.access)
+        self.platform = Platform.of(self.catalog)
+        self.links = ticket_links(self.settings, redis, self.platform, self.clock)
+        mount_kiosk(root, self.settings, self.service, self.platform, self.links, self.access)
         self.n = 0
 
     async def book(self, day: dt.date = VISIT, dept: str = "nk", session: str = "am") -> Booking:
@@ -83,7 +84,7 @@ class KioskServer:
         self.clock.advance(at - self.clock.seconds())
 
     async def link(self, booking: Booking) -> str:
-        make = link_maker(self.settings, self.links, self.service, self.catalog)
+        make = link_maker(self.settings, self.links, self.service, lambda: self.platform)
         assert make is not None
         made = await make({"tcode": booking.tcode, "msisdn": booking.msisdn})
         assert made is not None

@@ -80,7 +80,7 @@ async def test_the_terminal_books_at_the_hospital_it_names(server) -> None:
     order = {"dept": "nk", "day": "2026-11-26", "session": "am", "id_number": valid_id(2),
              "phone": PHONE, "request_id": "r-1"}
     status, body = await call(server, "POST", "bookings", order)
-    assert (status, body["error"]["code"]) == (409, "unknown_hospital")
+    assert (status, body["error"]["code"]) == (404, "unknown_hospital")
     status, body = await call(server, "POST", "bookings", {**order, "hospital": "b"})
     assert status == 200, body
     assert body["booking"]["hospital"] == "b" and body["booking"]["hospital_name"]["en"] == \
