@@ -100,6 +100,8 @@ def wait(
             shown = options(definition, session, node)
         keys = [k for k, _ in shown] or ["1"]
         low, high, star = 1, max(len(k) for k in keys), False
+        if node.code is not None and READBACK not in session.vars:  # "*" + the longest code
+            high, star = max(high, node.code.max + 1), True
     return Wait(low, high, star, node.first_timeout_s, node.inter_timeout_s)
 
 
