@@ -233,6 +233,7 @@ async def _wire(tree: HotlineService, settings: Settings, reactor: Any, node: No
         dial_timeout_s=int(transfer["dial_timeout_s"]),
         lexicons=lexicons(menus.definitions.values(), catalog),  # names said whole
         live=live.url if live is not None else None,
+        numbers=settings.raw["ivr"]["numbers"],  # dialed number -> hospital
     )
     agi = tree.edge.add(Listener("fastagi", lambda: node.listeners.listen(
         reactor, "fastagi", settings.fastagi_port, agi_factory, settings.fastagi_interface,
