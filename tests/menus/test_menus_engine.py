@@ -66,6 +66,7 @@ def test_ussd_walk_books_and_reads_the_tcode_digit_by_digit(booking_menu: MenuDe
         "day": DAYS[1]["id"],
         "session": "pm",
         "id_number": GOOD_ID,
+        "hospital": "main",  # the platform's only hospital, chosen without a question
     }
     assert "请确认：内科 11月27日 星期五 下午，身份证尾号002X。" in screens[-2].text()
     final = screens[-1]
