@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
 
 from booking.api import Booking, BookingError, BookingRequest, BookingService
 from booking.rules import day_label
@@ -23,6 +24,7 @@ from menus.engine import Validators
 from menus.types import Effect, EffectResult, Session
 
 RunEffect = Callable[[Effect, Session], Awaitable[EffectResult]]
+log = Logger(namespace="hotline.effects")
 
 
 def _name(names: Any, lang: str) -> str:
@@ -60,10 +62,13 @@ def make_effect_runner(
             if chosen is not None:
                 return _start("preset", hospital_item(chosen, session.lang))
         recent: list[dict[str, str]] = []
-        if session.msisdn and not entry:
+        if session.msisdn:  # an unknown code too: the caller then chooses as usual
             by_id = {h.id: h for h in found}
             ids = await booking.recent_hospitals(session.msisdn)
             recent = [hospital_item(by_id[i], session.lang) for i in ids if i in by_id]
+        if entry and not entry.isdigit():  # an id no hospital has: the settings are wrong
+            log.warn("menus.unknown_hospital_entry entry={entry}", entry=entry[:16])
+            entry = ""  # the caller is not told of an id he never keyed
         mode = "unknown" if entry else "recent" if recent else "new"
         return _start(mode, {}, recent[:RECENT], entry)
 
