@@ -123,8 +123,9 @@ def prompt(
         if node.choices:
             label_tpl = definition.pick(option.text, session.lang)
             name, item = render_str(label_tpl, base), {}
-        else:
-            name, item = str(option.get("name", "")), option
+        else:  # a screen may show an item's short form (a date list fits one USSD page)
+            shown_name = option.get("short") if session.channel == "ussd" else None
+            name, item = str(shown_name or option.get("name", "")), option
         parts += render_parts(tpl, {**base, "n": key, "name": name, "item": item})
     if node.show_operator and definition.keys.operator:
         label = render_str(definition.message("operator_option", session.lang), base)
