@@ -102,7 +102,11 @@ def make_effect_runner(
 
     async def open_days(args: dict[str, Any], session: Session) -> Any:
         days = await booking.open_days(str(args["dept"]), **_at(args))
-        return [{"id": d.isoformat(), "name": day_label(d, session.lang)} for d in days]
+        out = [{"id": d.isoformat(), "name": day_label(d, session.lang)} for d in days]
+        if session.lang == "zh":  # seven full Chinese dates take two USSD pages
+            for item, short in zip(out, short_days(days), strict=True):
+                item["short"] = short
+        return out
 
     async def sessions(args: dict[str, Any], session: Session) -> Any:
         day = dt.date.fromisoformat(str(args["day"]))
@@ -230,6 +234,21 @@ def booking_line(booking: Booking, lang: str, hospital: str = "") -> str:
     day = f"{d.month}月{d.day}日" if lang == "zh" else day_label(d, lang)
     line = f"{_name(booking.dept_name, lang)} {day} {_name(booking.session_label, lang)}"
     return f"{hospital} {line}" if hospital else line
+
+
+_WEEKDAY_SHORT = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+
+
+def short_days(days: list[dt.date]) -> list[str]:
+    """A date list's screen forms: "12月5日周六", "6日周日"…, the month only where it changes
+    (as the voice reads the list), so seven days fit one Chinese USSD page."""
+    out: list[str] = []
+    month = None
+    for d in days:
+        head = f"{d.month}月" if d.month != month else ""
+        month = d.month
+        out.append(f"{head}{d.day}日{_WEEKDAY_SHORT[d.weekday()]}")
+    return out
 
 
 RECENT = 2  # recent hospitals a returning caller is offered on the welcome screen
