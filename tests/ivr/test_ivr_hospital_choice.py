@@ -24,6 +24,7 @@ from twisted.internet.task import Clock
 from voice_sounds import built_sounds
 
 from booking.catalog import load_platform
+from hotline.cli import main
 from hotline.cli_prompts import prompt_items
 from ivr.compose import text_name
 from ivr.prompt_texts import lexicons, voice_languages
@@ -43,16 +44,25 @@ def _reactor() -> Any:
 
 
 @pytest.fixture(scope="module")
-def platform_sounds(tmp_path_factory) -> tuple[Any, dict[str, set[str]]]:
-    """THREE's platform and the sound set built for it (the shipped set plus its names)."""
+def platform_folder(tmp_path_factory) -> Any:
+    """THREE's platform folder, and beside it the sound set built for it (the shipped set
+    plus the platform's names)."""
     folder = tmp_path_factory.mktemp("voice")
     platform = write_platform(folder / "hospitals", THREE)
     shipped, _ = built_sounds()
     sounds = folder / "sounds"
     shutil.copytree(shipped, sounds)  # only the platform's names are new: built here
-    menu = load_menu(MENU)
-    build(prompt_items([menu], platform), sounds, jobs=2)
-    return platform, {lang: available_prompts(sounds, lang) for lang in voice_languages(menu)}
+    build(prompt_items([load_menu(MENU)], platform), sounds, jobs=2)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def platform_sounds(platform_folder) -> tuple[Any, dict[str, set[str]]]:
+    """THREE's platform and the names of its sound set, per language."""
+    sounds = platform_folder / "sounds"
+    langs = voice_languages(load_menu(MENU))
+    platform = load_platform(platform_folder / "hospitals")
+    return platform, {lang: available_prompts(sounds, lang) for lang in langs}
 
 
 @pytest_twisted.async_yield_fixture
@@ -160,3 +170,17 @@ async def test_a_platform_of_one_hospital_asks_nothing_by_phone() -> None:
         assert await _landed(booking) == ["main"]
     finally:
         await port.stopListening()
+
+
+def test_menus_check_takes_a_platform_folder(platform_folder, capsys) -> None:
+    folder = platform_folder / "hospitals"
+    args = ["menus", "check", "--prompts", str(platform_folder / "sounds"), "--catalog",
+            str(folder), str(MENU)]
+    assert main(args) == 0, capsys.readouterr().out
+    capsys.readouterr()
+    shipped, _ = built_sounds()  # built for the single hospital file: no names of these
+    args[3] = str(shipped)
+    assert main(args) == 1
+    out = capsys.readouterr().out
+    for name in ("中医院", "南山区"):  # a short name and a district, said by the menus
+        assert f"zh text '{name}' has no prompt file zh/{text_name(name, 'zh')}" in out, out
