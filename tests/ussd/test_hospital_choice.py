@@ -12,6 +12,7 @@ from twisted.internet.task import Clock
 from ussd_harness import MSISDN, start_server
 
 from booking.catalog import load_platform
+from ussd.inputs import dialed_entry
 
 
 class Caller:
@@ -150,3 +151,57 @@ async def test_a_platform_of_one_hospital_asks_nothing(tmp_path, redis) -> None:
         assert again[0].startswith("CON 欢迎使用12580预约挂号。\n1.预约挂号")
     finally:
         await server.port.stopListening()
+
+
+def test_the_dial_string_names_the_hospital_after_the_line_s_code() -> None:
+    assert dialed_entry("*12580*12#") == "12"
+    assert dialed_entry("*125*h2#") == "h2"  # any base code; an id works as well as a code
+    assert dialed_entry("*12580#") == "" and dialed_entry("") == "" and dialed_entry("125") == ""
+    assert dialed_entry("*12580*12*3#") == "12"  # more after it is not the hospital
+    assert dialed_entry("*12580**#") == ""
+    assert dialed_entry("*12580*1234567890123456789#") == ""  # no keypad code is that long
+    assert dialed_entry("*12580*医院#") == ""
+
+
+async def _platform_dialogue(tmp_path: Any) -> tuple[Any, Any]:
+    clock = Clock()
+    clock.advance(NOW.timestamp())
+    booking = twin(platform_in(tmp_path / "hospitals", THREE), clock)
+    await booking.register(MSISDN, ID_NUMBER)
+    return booking, dialogue(booking)
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_hubtel_initiation_s_dial_string_chooses_the_hospital(tmp_path, redis) -> None:
+    from test_hubtel_http import start as start_hubtel
+
+    booking, chosen = await _platform_dialogue(tmp_path)
+    hub = await start_hubtel(redis, chosen)
+    try:
+        _, first = await hub.post(Type="Initiation", Message="*12580*13#", Sequence=1)
+        assert first["Message"].startswith("中医院（演示）\n欢迎使用12580预约挂号。")
+        for seq, key in enumerate(["1", "1", "1", "1"], start=2):
+            _, last = await hub.post(Message=key, Sequence=seq)
+        assert last["Type"] == "release" and last["Message"].startswith("预约成功")
+        assert (await _only_booking(booking)).hospital_id == "h3"
+    finally:
+        await hub.port.stopListening()
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_smpp_pssr_dial_string_chooses_the_hospital(tmp_path, redis) -> None:
+    from test_smpp_ussd import rig, stop
+
+    booking, chosen = await _platform_dialogue(tmp_path)
+    r = await rig(redis, chosen)
+    try:
+        r.mo(1, "*125*11#", info="2a00")
+        first = await r.screen()
+        assert first["text"].startswith("市一医院（演示）\n欢迎使用12580预约挂号。")
+        for seq, key in enumerate(["1", "1", "1", "1"], start=1):
+            r.mo(18, key, info=f"2a{seq * 2:02x}")
+            last = await r.screen()
+        assert last["text"].startswith("预约成功") and last["ussd_service_op"] == 17
+        assert (await _only_booking(booking)).hospital_id == "h1"
+    finally:
+        await stop(r)
