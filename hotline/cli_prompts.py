@@ -24,6 +24,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     build.add_argument("--recorded", type=Path, default=None, help="default: ivr.prompts.recorded")
     build.add_argument("--jobs", type=int, default=4)
     build.add_argument("--lang", action="append", default=None, help="only these languages")
+    build.add_argument("--catalog", type=Path, action="append", default=None,
+                       help="the hospitals whose names to build (a file or a platform folder; "
+                       "repeat for several); default: the settings' catalog")
     build.add_argument("-q", "--quiet", action="store_true")
 
 
@@ -71,7 +74,8 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         print(f"hotline prompts build: {err}", file=sys.stderr)
         return 2
     try:
-        catalog = load_platform(settings.path(settings.raw["hospital"]))
+        paths = args.catalog or [settings.path(settings.raw["hospital"])]
+        catalog = [load_platform(path) for path in paths]  # every name of every one
         menus = [load_menu(settings.path(m)) for m in settings.raw["menus"]]
     except (ValueError, OSError) as err:
         print(f"hotline prompts build: {err}", file=sys.stderr)

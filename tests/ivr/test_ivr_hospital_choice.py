@@ -184,3 +184,17 @@ def test_menus_check_takes_a_platform_folder(platform_folder, capsys) -> None:
     out = capsys.readouterr().out
     for name in ("中医院", "南山区"):  # a short name and a district, said by the menus
         assert f"zh text '{name}' has no prompt file zh/{text_name(name, 'zh')}" in out, out
+
+
+def test_prompts_build_takes_several_catalogs(tmp_path) -> None:
+    shipped, _ = built_sounds()
+    sounds = tmp_path / "sounds"
+    shutil.copytree(shipped, sounds)  # only the new names are rendered
+    folder = tmp_path / "hospitals"
+    write_platform(folder, THREE)
+    args = ["prompts", "build", "-q", "--out", str(sounds), "--catalog", str(SHIPPED),
+            "--catalog", str(folder)]
+    assert main(args) == 0
+    zh = available_prompts(sounds, "zh")
+    assert text_name("中医院", "zh") in zh and text_name("南山区", "zh") in zh  # the folder's
+    assert text_name("深圳市第一人民医院（演示）", "zh") in zh  # and the single file's
