@@ -93,6 +93,7 @@ def wait(
     shown: list[tuple[str, Any]] | None = None,
 ) -> Wait:
     """How to collect the answer; ``shown``: the options already worked out by the caller."""
+    longer = 0  # a code after "*": voice collects more keys only when the first is "*"
     if node.digits is not None and READBACK not in session.vars:
         low, high, star = node.digits.min, node.digits.max, node.digits.allow_star
     else:
@@ -100,9 +101,9 @@ def wait(
             shown = options(definition, session, node)
         keys = [k for k, _ in shown] or ["1"]
         low, high, star = 1, max(len(k) for k in keys), False
-        if node.code is not None and READBACK not in session.vars:  # "*" + the longest code
-            high, star = max(high, node.code.max + 1), True
-    return Wait(low, high, star, node.first_timeout_s, node.inter_timeout_s)
+        if node.code is not None and READBACK not in session.vars:
+            longer = node.code.max + 1
+    return Wait(low, high, star, node.first_timeout_s, node.inter_timeout_s, longer)
 
 
 def prompt(

@@ -123,7 +123,7 @@ async def test_the_number_dialed_chooses_the_hospital(line) -> None:
 @pytest_twisted.ensureDeferred
 async def test_choosing_from_the_list_and_by_code(line) -> None:
     booking, call = line
-    sim = await call(["1", "2#", "1", "1", "1"])  # the list's wait is long: # ends the entry
+    sim = await call(["1", "2", "1", "1", "1"])  # an option number: one key
     assert _booked(sim) and await _landed(booking) == ["h2"]
     booking.clock.advance(60)
     sim = await call(["2", "*11#", "2", "1", "1"])  # returning: 2 is another hospital, by code
@@ -133,7 +133,7 @@ async def test_choosing_from_the_list_and_by_code(line) -> None:
 @pytest_twisted.ensureDeferred
 async def test_a_returning_caller_hears_his_hospital_first(line) -> None:
     booking, call = line
-    await call(["1", "3#", "1", "1", "1"])  # books at 中医院
+    await call(["1", "3", "1", "1", "1"])  # books at 中医院
     booking.clock.advance(60)
     sim = await call(["1", "2", "1", "1"])  # 1: 中医院 again, straight to its departments
     assert _booked(sim) and await _landed(booking) == ["h3", "h3"]
@@ -198,3 +198,17 @@ def test_prompts_build_takes_several_catalogs(tmp_path) -> None:
     zh = available_prompts(sounds, "zh")
     assert text_name("中医院", "zh") in zh and text_name("南山区", "zh") in zh  # the folder's
     assert text_name("深圳市第一人民医院（演示）", "zh") in zh  # and the single file's
+
+
+@pytest_twisted.ensureDeferred
+async def test_by_phone_an_option_is_one_key_and_a_star_starts_a_code(line) -> None:
+    booking, call = line
+    sim = await call(["1", "*13", "1", "1", "1"])  # no # needed: 4 keys at most follow the *
+    assert _booked(sim) and await _landed(booking) == ["h3"]
+    assert "GET DATA silence/1 3000 4" in sim.commands  # the code's keys, after the *
+    booking.clock.advance(60)
+    sim = await call(["2", "2", "1", "1", "1"])  # another hospital: 2, one key, no wait
+    assert _booked(sim) and sorted(await _landed(booking)) == ["h2", "h3"]
+    lists = [c for c in sim.commands if c.startswith("EXEC Read") and ",5," in c]
+    assert lists == []  # no list of this call waited for more than one key
+    assert not [c for c in sim.commands if c.startswith("GET DATA silence/1 3000 4")]
