@@ -1,24 +1,28 @@
-"""The booking journey on the shipped menus: screens, characters and spoken length.
+"""The booking journeys on the shipped menus: screens, pages, characters and spoken length.
 
-    .venv/bin/python bench/journey.py [--menu config/menus/booking.yaml] [--msisdn 8613800138000]
-        [--today 2026-12-04]
+    .venv/bin/python bench/journey.py [--menu config/menus/booking.yaml] [--catalog PATH]
+        [--msisdn 8613800138000] [--today 2026-12-04]
 
-Runs the real booking core (an embedded redis-server without persistence, the demo hospital
-catalog, its clock pinned to 09:00 of ``--today`` so every run offers the same days, the shipped
-menus through ``menus.driver.Dialogue``) and walks the happy path twice: (a) a registered caller
-(one ID bound to the phone: dial, department, date, session, done) and,
-as the baseline, (b) a first-time caller who keys the 18-digit ID and confirms. Each USSD screen
-is paged as the gateway pages it (``ussd.paging``, 70 UCS2 characters); ``max_chars`` is the
-longest page the caller is shown. The same keys are then played through the IVR channel's view
-(the ``Say`` texts and the digits read one by one); ``speech_chars`` is the spoken length of the
-registered path. ``audio_s`` is how long the registered caller's booking plays in Mandarin if
-he hears every prompt to the end, summed from the built sound files (``hotline prompts build``
-into ``--sounds``, only what changed is rebuilt; the files the call would play, pieces of
-sentences with call data included), ``audio_s_en``/``audio_s_yue`` the same in English and
-Cantonese, ``max_gap_ms`` the longest silence where two pieces join (the trailing silence of
-one plus the leading silence of the next). Last line:
-``BENCH journey screens=<n> max_chars=<n> speech_chars=<n> audio_s=<s> audio_s_en=<s>
-audio_s_yue=<s> max_gap_ms=<ms>``.
+Runs the real booking core (an embedded redis-server without persistence, the hospitals of
+``--catalog``: the demo platform folder ``config/hospitals`` when it exists, else the single
+``config/hospital.yaml``; its clock pinned to 09:00 of ``--today`` so every run offers the same
+days; the shipped menus through ``menus.driver.Dialogue``) and walks the happy path of callers
+whose phone has one registered ID: (a) a new caller who picks the first hospital of the list,
+(b) a new caller who keys another hospital's code (``*<code>``), (c) a returning caller (a) who
+books again at his recent hospital, offered on the welcome screen; and, as the baseline, a
+first-time caller who keys the 18-digit ID and confirms. On a platform of one hospital no
+hospital is asked for, so (a) and (b) are the same walk. Each USSD screen is paged as the
+gateway pages it (``ussd.paging``, 70 UCS2 characters); ``max_pages`` is the most pages any
+screen of (a)-(c) needed (the goal: 1), ``max_chars`` the longest page shown. The returning
+caller's keys are then played through the IVR channel's view (the ``Say`` texts and the digits
+read one by one); ``speech_chars`` is its spoken length. ``audio_s`` is how long that booking
+plays in Mandarin if he hears every prompt to the end, summed from the built sound files
+(``hotline prompts build`` into ``--sounds``, only what changed is rebuilt; the files the call
+would play, pieces of sentences with call data included), ``audio_s_en``/``audio_s_yue`` the
+same in English and Cantonese, ``max_gap_ms`` the longest silence where two pieces join (the
+trailing silence of one plus the leading silence of the next). Last line:
+``BENCH journey screens_new_list=<n> screens_new_code=<n> screens_returning=<n> max_pages=<n>
+max_chars=<n> speech_chars=<n> audio_s=<s> audio_s_en=<s> audio_s_yue=<s> max_gap_ms=<ms>``.
 """
 
 from __future__ import annotations
@@ -37,6 +41,15 @@ sys.path.insert(0, str(ROOT))
 from children import started  # noqa: E402
 
 ID_NUMBER = "11010519491231002X"
+
+
+def resident_id(n: int) -> str:
+    """A valid resident ID of its own for the ``n``-th caller (the per-person caps stay out of
+    the way: each caller books with his own ID)."""
+    from booking.idcard import check_char
+
+    first17 = f"11010519800101{n:03d}"
+    return first17 + check_char(first17)
 
 
 def spoken(output: Any) -> int:
@@ -102,33 +115,35 @@ def audio(outputs: list[Any], lang: str, sounds: Path, lex: Any) -> tuple[float,
 
 
 def build_sounds(menu: Path, catalog: Path, sounds: Path) -> None:
-    from booking.catalog import load_catalog
+    from booking.catalog import load_platform
     from hotline.cli_prompts import prompt_items
     from ivr.prompts import build
     from menus.definition import load_menu
 
-    build(prompt_items([load_menu(menu)], load_catalog(catalog)), sounds, jobs=2)
+    build(prompt_items([load_menu(menu)], load_platform(catalog)), sounds, jobs=2)
 
 
-def report(name: str, outputs: list[Any]) -> tuple[int, int]:
+def report(name: str, outputs: list[Any]) -> tuple[int, int, int]:
+    """(screens, most pages of one screen, longest page) of a walk that must end booked."""
     from ussd.paging import ScreenLimits, paginate
     from ussd.render import screen_lines
 
     limits = ScreenLimits()
-    longest = 0
+    longest = most = 0
     print(f"{name}:")
     for i, output in enumerate(outputs, start=1):
         pages = paginate(screen_lines(output), limits, "zh", ends=output.ends)
-        shown = len(pages[0])
-        longest = max(longest, shown)
+        longest = max([longest, *(len(page) for page in pages)])
+        most = max(most, len(pages))
         head = output.text().splitlines()[0]
-        print(f"  screen {i}: {len(output.text()):3d} chars, {len(pages)} page(s), first {shown}: "
-              f"{head}")
+        print(f"  screen {i}: {len(output.text()):3d} chars, {len(pages)} page(s), longest "
+              f"{max(len(page) for page in pages)}: {head}")
     ended = outputs[-1].ends and "取号码" in outputs[-1].text()
-    print(f"  -> {len(outputs)} screens, longest page {longest} chars, booked={ended}")
+    print(f"  -> {len(outputs)} screens, at most {most} page(s) each, longest page {longest} "
+          f"chars, booked={ended}")
     if not ended:
         raise SystemExit(f"{name}: the walk did not end with a T-code")
-    return len(outputs), longest
+    return len(outputs), most, longest
 
 
 class PinnedClock:
@@ -144,7 +159,7 @@ class PinnedClock:
 
 
 async def main(reactor: Any, args: argparse.Namespace) -> None:
-    from booking.catalog import load_catalog
+    from booking.catalog import load_platform
     from booking.store import RedisBookingService
     from hotline import redis_client
     from hotline.app import VALIDATORS
@@ -152,41 +167,67 @@ async def main(reactor: Any, args: argparse.Namespace) -> None:
     from hotline.redis_server import RedisProcess
     from ivr.prompt_texts import lexicons
     from menus.definition import MenuSource, load_menu
+    from menus.types import SayDigits
 
     scratch = Path(tempfile.mkdtemp(prefix="hotline-journey-"))
     server = started(RedisProcess(data_dir=scratch, durable=False).start())
     try:
         redis = await redis_client.connect(server.url)
-        catalog = load_catalog(args.catalog)
-        booking = RedisBookingService(redis, catalog, clock=PinnedClock(args.today, catalog.tz))
+        platform = load_platform(args.catalog)
+        tz = platform.hospitals[0].tz
+        booking = RedisBookingService(redis, platform, clock=PinnedClock(args.today, tz))
         dialogue = booking_dialogue(MenuSource([load_menu(args.menu)]), booking, reactor,
                                     VALIDATORS)
-        registered, newcomer = args.msisdn, args.msisdn[:-1] + "9"
-        await booking.register(registered, ID_NUMBER)
+        several = not platform.single
+        pick = ["1"] if several else []  # the first hospital of the list
+        code = [f"*{platform.hospitals[-1].code}"] if several else []  # another one, by code
+        phones = iter(range(10))
+
+        async def caller() -> str:
+            n = next(phones)
+            msisdn = args.msisdn[:-2] + f"{n:02d}"
+            await booking.register(msisdn, resident_id(n))
+            return msisdn
+
+        newcomer = args.msisdn[:-2] + "99"  # no registered ID: keys it and confirms
         keyed = ID_NUMBER.replace("X", "*")
-        base = await walk(dialogue, "ussd", newcomer, ["1", "1", "1", "1", keyed, "1"])
-        base_screens, base_chars = report("baseline: first-time caller (keys the ID)", base)
-        happy = await walk(dialogue, "ussd", registered, ["1", "2", "1", "2"])
-        screens, longest = report("registered caller", happy)
-        voice = await walk(dialogue, "ivr", registered, ["1", "3", "1", "1"])
-        speech = sum(spoken(o) for o in voice)
-        print(f"voice, registered caller: {len(voice)} turns, {speech} characters spoken "
-              f"(baseline screens {base_screens}, longest page {base_chars})")
+        base = await walk(dialogue, "ussd", newcomer, ["1", *pick, "1", "1", "1", keyed, "1"])
+        base_screens, _, base_chars = report("baseline: first-time caller (keys the ID)", base)
+        regular = await caller()
+        by_list = await walk(dialogue, "ussd", regular, ["1", *pick, "1", "1", "1"])
+        list_screens, list_pages, list_chars = report("new caller, hospital from the list",
+                                                      by_list)
+        by_code = await walk(dialogue, "ussd", await caller(), ["1", *code, "1", "1", "1"])
+        code_screens, code_pages, code_chars = report("new caller, hospital by its code",
+                                                      by_code)
+        again = await walk(dialogue, "ussd", regular, ["1", "1", "2", "1"])  # another day
+        back_screens, back_pages, back_chars = report("returning caller, his recent hospital",
+                                                      again)
+        most = max(list_pages, code_pages, back_pages)
+        longest = max(list_chars, code_chars, back_chars)
         build_sounds(args.menu, args.catalog, args.sounds)
-        lex = lexicons([load_menu(args.menu)], load_catalog(args.catalog))  # as the server has
+        lex = lexicons([load_menu(args.menu)], platform)  # as the server has
         heard: dict[str, float] = {}
-        max_gap = 0.0
+        max_gap, speech = 0.0, 0
         for lang in ("zh", "en", "yue"):
-            outputs = await walk(dialogue, "ivr", registered, ["1", "3", "1", "1"], lang)
-            if not outputs[-1].ends:
-                raise SystemExit(f"voice walk in {lang} did not end")
+            phone = await caller()  # returning: booked once from the list, then calls
+            await walk(dialogue, "ussd", phone, ["1", *pick, "1", "1", "1"])
+            outputs = await walk(dialogue, "ivr", phone, ["1", "3", "1", "1"], lang)
+            if not (outputs[-1].ends and any(isinstance(part, SayDigits)
+                                             for part in outputs[-1].parts)):
+                raise SystemExit(f"voice walk in {lang} did not end with a T-code")
+            if lang == "zh":
+                speech = sum(spoken(o) for o in outputs)
+                print(f"voice, returning caller: {len(outputs)} turns, {speech} characters "
+                      f"spoken (baseline screens {base_screens}, longest page {base_chars})")
             heard[lang], gap = audio(outputs, lang, args.sounds, lex[lang])
             max_gap = max(max_gap, gap)
-            print(f"voice {lang}, registered caller: {heard[lang]:.1f} s of audio heard "
+            print(f"voice {lang}, returning caller: {heard[lang]:.1f} s of audio heard "
                   f"(every prompt to the end), longest join silence {gap * 1000:.0f} ms")
         await redis.disconnect()
-        print(f"BENCH journey screens={screens} max_chars={longest} speech_chars={speech} "
-              f"audio_s={heard['zh']:.1f} audio_s_en={heard['en']:.1f} "
+        print(f"BENCH journey screens_new_list={list_screens} screens_new_code={code_screens} "
+              f"screens_returning={back_screens} max_pages={most} max_chars={longest} "
+              f"speech_chars={speech} audio_s={heard['zh']:.1f} audio_s_en={heard['en']:.1f} "
               f"audio_s_yue={heard['yue']:.1f} max_gap_ms={max_gap * 1000:.0f}")
     finally:
         server.stop()
@@ -199,7 +240,10 @@ if __name__ == "__main__":
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--menu", type=Path, default=ROOT / "config" / "menus" / "booking.yaml")
-    parser.add_argument("--catalog", type=Path, default=ROOT / "config" / "hospital.yaml")
+    demo = ROOT / "config" / "hospitals"
+    parser.add_argument("--catalog", type=Path,
+                        default=demo if demo.is_dir() else ROOT / "config" / "hospital.yaml",
+                        help="a platform folder or one hospital file")
     parser.add_argument("--msisdn", default="8613800138000")
     parser.add_argument("--today", default="2026-12-04",
                         help="the hospital's date the caller books on (the days offered follow)")

@@ -144,6 +144,7 @@ def serve_channel(redis_url: str) -> None:
         "sessions": [{"id": "am", "name": "上午", "left": 9}, {"id": "pm", "name": "下午",
                                                               "left": 9}],
         "registered_ids": [],  # a first-time caller (was missing: a failed effect per booking)
+        "hospital_start": {"mode": "single", "hospital": {"id": "main"}, "recent": []},
     }
 
     async def run_effect(effect: Effect, session: Session) -> EffectResult:

@@ -256,8 +256,9 @@ async def _wire(tree: HotlineService, settings: Settings, reactor: Any, node: No
         default_menu=settings.default_menu,
         transfer_targets=transfer["targets"] or {},
         dial_timeout_s=int(transfer["dial_timeout_s"]),
-        lexicons=lexicons(menus.definitions.values(), catalog),  # names said whole
+        lexicons=lexicons(menus.definitions.values(), hospitals),  # every hospital's names whole
         live=live.url if live is not None else None,
+        numbers=settings.raw["ivr"]["numbers"],  # dialed number -> hospital
     )
     agi = tree.edge.add(Listener("fastagi", lambda: node.listeners.listen(
         reactor, "fastagi", settings.fastagi_port, agi_factory, settings.fastagi_interface,

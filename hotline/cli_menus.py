@@ -31,7 +31,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     check.add_argument("files", nargs="+", type=Path)
     check.add_argument("--prompts", type=Path, default=None, help="built prompts directory")
     check.add_argument(
-        "--catalog", type=Path, default=None, help="with --prompts: its names must be built too"
+        "--catalog", type=Path, default=None,
+        help="with --prompts: its names must be built too (a hospital file or a platform folder)",
     )
     check.add_argument("--ussd-limit", type=int, default=USSD_ZH_LIMIT)
     check.add_argument("--strict", action="store_true", help="warnings fail the check too")
@@ -50,10 +51,10 @@ def dispatch(args: argparse.Namespace) -> int | None:
         prompts = prompt_names(args.prompts) if args.prompts is not None else None
         catalog = None
         if args.catalog is not None:
-            from booking.catalog import load_catalog
+            from booking.catalog import load_platform
 
             try:
-                catalog = load_catalog(args.catalog)
+                catalog = load_platform(args.catalog)  # a hospital file or a platform folder
             except (ValueError, OSError) as err:
                 print(f"hotline menus check: {err}", file=sys.stderr)
                 return 2

@@ -1,10 +1,11 @@
 """``hotline prompts build``: render what the menus can say, in every voice language, to audio.
 
-Reads the menus and the hospital catalog (every name a value can carry: departments, sessions,
-hospitals, districts) from the settings, writes ``<ivr.prompts.dir>/<lang>/<name>.sln``, a
-manifest and the list of pieces, and takes recorded files from ``ivr.prompts.recorded``
-instead of synthesising them (docs/ivr.md). Exit codes: 0 built, 2 espeak-ng/sox missing or
-a menu/catalog that does not load.
+Reads the menus and the hospitals (a platform folder or one hospital file: every name a value
+can carry, departments, sessions, hospitals and their short names, districts) from the
+settings, writes ``<ivr.prompts.dir>/<lang>/<name>.sln``, a manifest and the list of pieces,
+and takes recorded files from ``ivr.prompts.recorded`` instead of synthesising them
+(docs/ivr.md). Exit codes: 0 built, 2 espeak-ng/sox missing or a menu/catalog that does not
+load.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     build.add_argument("--recorded", type=Path, default=None, help="default: ivr.prompts.recorded")
     build.add_argument("--jobs", type=int, default=4)
     build.add_argument("--lang", action="append", default=None, help="only these languages")
+    build.add_argument("--catalog", type=Path, action="append", default=None,
+                       help="the hospitals whose names to build (a file or a platform folder; "
+                       "repeat for several); default: the settings' catalog")
     build.add_argument("-q", "--quiet", action="store_true")
 
 
@@ -57,7 +61,7 @@ def prompt_items(menus: list[Any], catalog: Any) -> list[Any]:
 
 def run(args: argparse.Namespace, settings: Any) -> int:
     """Build the prompts for ``settings``; prints a summary and what cannot be pre-rendered."""
-    from booking.catalog import load_catalog
+    from booking.catalog import load_platform
     from ivr.prompts import PIECES, PromptToolsMissing, build, find_tools
     from menus.definition import load_menu
 
@@ -70,7 +74,8 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         print(f"hotline prompts build: {err}", file=sys.stderr)
         return 2
     try:
-        catalog = load_catalog(settings.catalog_path)
+        paths = args.catalog or [settings.catalog_path]
+        catalog = [load_platform(path) for path in paths]  # every name of every one
         menus = [load_menu(settings.path(m)) for m in settings.raw["menus"]]
     except (ValueError, OSError) as err:
         print(f"hotline prompts build: {err}", file=sys.stderr)

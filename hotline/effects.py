@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
 
 from booking.api import Booking, BookingError, BookingRequest, BookingService
 from booking.rules import day_label
@@ -23,6 +24,7 @@ from menus.engine import Validators
 from menus.types import Effect, EffectResult, Session
 
 RunEffect = Callable[[Effect, Session], Awaitable[EffectResult]]
+log = Logger(namespace="hotline.effects")
 
 
 def _name(names: Any, lang: str) -> str:
@@ -45,17 +47,70 @@ def make_effect_runner(
     ``prefetch``: the caller lookups started when a dialogue begins (``hotline.prefetch``)."""
     lookup = prefetch.registered_ids if prefetch is not None else booking.registered_ids
 
-    async def departments(_: dict[str, Any], session: Session) -> Any:
-        found = await booking.departments()
+    async def platform() -> list[Any]:
+        return list(await booking.hospitals())
+
+    async def hospital_start(args: dict[str, Any], session: Session) -> Any:
+        """Where the dialogue begins: the only hospital, the one the entry point chose, or the
+        caller's recent ones (docs/menus.md "Choosing the hospital")."""
+        found = await platform()
+        if len(found) == 1:
+            return _start("single", hospital_item(found[0], session.lang))
+        entry = str(args.get("entry", "")).strip()
+        if entry:
+            chosen = pick_hospital(found, entry)
+            if chosen is not None:
+                return _start("preset", hospital_item(chosen, session.lang))
+        recent: list[dict[str, str]] = []
+        if session.msisdn:  # an unknown code too: the caller then chooses as usual
+            by_id = {h.id: h for h in found}
+            ids = await booking.recent_hospitals(session.msisdn)
+            recent = [hospital_item(by_id[i], session.lang) for i in ids if i in by_id]
+        if entry and not entry.isdigit():  # an id no hospital has: the settings are wrong
+            log.warn("menus.unknown_hospital_entry entry={entry}", entry=entry[:16])
+            entry = ""  # the caller is not told of an id he never keyed
+        mode = "unknown" if entry else "recent" if recent else "new"
+        return _start(mode, {}, recent[:RECENT], entry)
+
+    async def hospitals(args: dict[str, Any], session: Session) -> Any:
+        """The platform's hospitals in its order; ``district``: only that district's."""
+        district = str(args.get("district", ""))
+        return [
+            hospital_item(h, session.lang)
+            for h in await platform()
+            if not district or _name(h.district, "zh") == district
+        ]
+
+    async def districts(_: dict[str, Any], session: Session) -> Any:
+        """The districts that have a hospital, in the order their first hospital comes."""
+        seen: dict[str, dict[str, str]] = {}
+        for h in await platform():
+            key = _name(h.district, "zh")
+            seen.setdefault(key, {"id": key, "name": _name(h.district, session.lang)})
+        return list(seen.values())
+
+    async def hospital_by_code(args: dict[str, Any], session: Session) -> Any:
+        code = str(args["code"]).strip()
+        chosen = next((h for h in await platform() if h.code == code), None)
+        if chosen is None:
+            raise BookingError("unknown_hospital", "No hospital has this code.")
+        return hospital_item(chosen, session.lang)
+
+    async def departments(args: dict[str, Any], session: Session) -> Any:
+        found = await booking.departments(**_at(args))
         return [{"id": d.id, "name": _name(d.name, session.lang)} for d in found]
 
     async def open_days(args: dict[str, Any], session: Session) -> Any:
-        days = await booking.open_days(str(args["dept"]))
-        return [{"id": d.isoformat(), "name": day_label(d, session.lang)} for d in days]
+        days = await booking.open_days(str(args["dept"]), **_at(args))
+        out = [{"id": d.isoformat(), "name": day_label(d, session.lang)} for d in days]
+        if session.lang == "zh":  # seven full Chinese dates take two USSD pages
+            for item, short in zip(out, short_days(days), strict=True):
+                item["short"] = short
+        return out
 
     async def sessions(args: dict[str, Any], session: Session) -> Any:
         day = dt.date.fromisoformat(str(args["day"]))
-        found = await booking.sessions(str(args["dept"]), day)
+        found = await booking.sessions(str(args["dept"]), day, **_at(args))
         return [
             {"id": s.session, "name": _name(s.label, session.lang), "left": s.remote_left}
             for s in found
@@ -72,6 +127,7 @@ def make_effect_runner(
             channel=session.channel,
             request_key=str(args.get("request_key", "")),
             lang=session.lang,
+            **_at(args),
         )
         try:
             taken = await booking.book(request)
@@ -83,7 +139,14 @@ def make_effect_runner(
 
     async def my_bookings(_: dict[str, Any], session: Session) -> Any:
         found = await booking.bookings_for(session.msisdn)
-        return [{"id": b.tcode, "name": booking_line(b, session.lang)} for b in found]
+        places = await platform()
+        short = {h.id: _name(h.short or h.name, session.lang) for h in places}
+        several = len(places) > 1  # one hospital: no need to name it
+        return [
+            {"id": b.tcode, "name": booking_line(b, session.lang,
+                                                 short.get(b.hospital_id, "") if several else "")}
+            for b in found
+        ]
 
     async def cancel(args: dict[str, Any], session: Session) -> Any:
         done = await booking.cancel(str(args["tcode"]), msisdn=session.msisdn)
@@ -119,6 +182,10 @@ def make_effect_runner(
     handlers = {
         "remember_language": remember_language,
         "sms_help": send_sms_help,
+        "hospital_start": hospital_start,
+        "hospitals": hospitals,
+        "districts": districts,
+        "hospital_by_code": hospital_by_code,
         "departments": departments,
         "open_days": open_days,
         "sessions": sessions,
@@ -160,11 +227,61 @@ def booking_dialogue(
                     fetch_version=fetch_version)
 
 
-def booking_line(booking: Booking, lang: str) -> str:
-    """One line of "my bookings": "内科 11月27日 上午" (month/day only, no weekday)."""
+def booking_line(booking: Booking, lang: str, hospital: str = "") -> str:
+    """One line of "my bookings": "内科 11月27日 上午" (month/day only, no weekday), after the
+    hospital's short name on a platform of several ("市一 内科 11月27日 上午")."""
     d = booking.day
     day = f"{d.month}月{d.day}日" if lang == "zh" else day_label(d, lang)
-    return f"{_name(booking.dept_name, lang)} {day} {_name(booking.session_label, lang)}"
+    line = f"{_name(booking.dept_name, lang)} {day} {_name(booking.session_label, lang)}"
+    return f"{hospital} {line}" if hospital else line
+
+
+_WEEKDAY_SHORT = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+
+
+def short_days(days: list[dt.date]) -> list[str]:
+    """A date list's screen forms: "12月5日周六", "6日周日"…, the month only where it changes
+    (as the voice reads the list), so seven days fit one Chinese USSD page."""
+    out: list[str] = []
+    month = None
+    for d in days:
+        head = f"{d.month}月" if d.month != month else ""
+        month = d.month
+        out.append(f"{head}{d.day}日{_WEEKDAY_SHORT[d.weekday()]}")
+    return out
+
+
+RECENT = 2  # recent hospitals a returning caller is offered on the welcome screen
+
+
+def _start(mode: str, hospital: dict[str, str], recent: list[dict[str, str]] | None = None,
+           entry: str = "") -> dict[str, Any]:
+    return {"mode": mode, "hospital": hospital, "recent": recent or [], "entry": entry}
+
+
+def _at(args: dict[str, Any]) -> dict[str, str]:
+    """The ``hospital_id`` keyword for a booking call when the menu chose one; none when it
+    did not (the platform's only hospital)."""
+    chosen = str(args.get("hospital", "") or "")
+    return {"hospital_id": chosen} if chosen else {}
+
+
+def pick_hospital(hospitals: list[Any], entry: str) -> Any | None:
+    """The hospital an entry point named, by its code (``*12580*12#``) or its id."""
+    return next((h for h in hospitals if h.code == entry), None) or next(
+        (h for h in hospitals if h.id == entry), None)
+
+
+def hospital_item(hospital: Any, lang: str) -> dict[str, str]:
+    """A hospital as menus see it: ``name`` its short name (lists, small screens), ``full``
+    its whole name, its keypad ``code`` and its ``district``."""
+    return {
+        "id": hospital.id,
+        "name": _name(hospital.short or hospital.name, lang),
+        "full": _name(hospital.name, lang),
+        "code": hospital.code,
+        "district": _name(hospital.district, lang),
+    }
 
 
 def booking_summary(booking: Booking, lang: str) -> dict[str, str]:

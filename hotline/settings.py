@@ -193,6 +193,8 @@ class Ivr(Section):
     prompts: Prompts = key(Prompts, "voice prompt files (docs/ivr.md)")
     transfer: Transfer = key(Transfer, "transfers to people (docs/ivr.md)")
     live_speech: LiveSpeech = key(LiveSpeech, "free text rendered on demand, off by default")
+    numbers: dict[str, str] = key({}, "dialed number (agi_dnid, agi_extension) -> its hospital "
+                                      "(id or code), e.g. {'1258001': h01}")  # fmt: skip
 
 
 class Smpp(Section):

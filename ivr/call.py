@@ -34,6 +34,20 @@ def _dead_ok(words: tuple[str, ...]) -> bool:
     return words[:2] in (("EXEC", "Dial"), ("GET", "VARIABLE"))
 
 
+def call_entry(env: AgiEnv, numbers: Mapping[str, str]) -> str:
+    """What the call chose before the menu began (the menu's ``{entry}``): ``?hospital=`` in
+    the AGI URL (an id or a code), else the hospital of the number dialed (``agi_dnid``, then
+    ``agi_extension``, looked up in ``ivr.numbers``); "" when neither names one."""
+    chosen = env.params.get("hospital", "").strip()
+    if chosen:
+        return chosen
+    for name in ("agi_dnid", "agi_extension"):
+        dialed = env.vars.get(name, "").strip()
+        if dialed and dialed in numbers:
+            return numbers[dialed]
+    return ""
+
+
 class Call:
     """Drives one FastAGI connection through one menu dialogue."""
 
@@ -51,8 +65,10 @@ class Call:
         batch_prompts: bool = True,
         lexicons: Mapping[str, Lexicon] | None = None,
         live: Live | None = None,
+        numbers: Mapping[str, str] | None = None,
     ) -> None:
         self.live = live
+        self.entry = call_entry(env, numbers or {})
         self.agi = agi
         self.batch_prompts = batch_prompts
         self.lexicons = lexicons or {}
@@ -115,12 +131,14 @@ class Call:
             if not self.menu:
                 raise Ended("no menu in agi_network_script", hung_up=False, result="error")
             self._fire(E.BEGIN)
+            chosen = {"entry": self.entry} if self.entry else {}  # dialogues without entries
             self.session, output = await self.dialogue.begin(
                 self.menu,
                 channel="ivr",
                 msisdn=self.msisdn,
                 lang=self.env.params.get("lang"),
                 channel_effects=self.channel.run,
+                **chosen,
             )
             self.log.debug("ivr.call_start")
             self._fire(E.OUTPUT)

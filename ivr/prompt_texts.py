@@ -33,6 +33,9 @@ __all__ = [
 ]
 
 
+NAME_FIELDS = ("name", "label", "short", "district")  # catalog fields a menu value may say
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class PromptText:
     lang: str
@@ -121,15 +124,16 @@ def menu_values(definition: Any, lang: str) -> set[str]:
 
 
 def catalog_names(catalog: Any, written: Mapping[str, str] | None = None) -> dict[str, set[str]]:
-    """Every per-language name in a catalog, by language: any ``name`` or ``label`` field that
-    maps languages to texts, at any depth (departments, sessions, hospitals, districts…).
+    """Every per-language name in a catalog, by language: any ``name``, ``label``, ``short``
+    or ``district`` field that maps languages to texts, at any depth (departments, sessions,
+    hospitals with their short names, districts…).
     ``written``: voice-only languages and the written one whose names they say."""
     out: dict[str, set[str]] = {}
 
     def walk(value: Any, key: str = "") -> None:
         if isinstance(value, Mapping):
             if (
-                key in ("name", "label")
+                key in NAME_FIELDS
                 and value
                 and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
             ):

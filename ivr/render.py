@@ -12,7 +12,8 @@ Rules (docs/ivr.md "What the server sends"):
   * ``SayDigits`` (T-codes, phone and ID numbers) is read digit by digit (``SAY DIGITS``; letters,
     e.g. an ID's X, by ``SAY ALPHA``);
   * a barge-in key counts as the first digit; a 1-digit wait is then complete; ``*`` ends the
-    entry at once unless the wait takes it as an ID's X;
+    entry at once unless the wait takes it as an ID's X, or starts a code (``Wait.star_digits``:
+    a ``*`` as the first key, however it came, is followed by a ``GET DATA`` for the code);
   * ``GET DATA`` ends by itself at ``max_digits`` (fixed length) or on ``#`` (variable length);
   * a missing prompt file is skipped with a warning (GET DATA then listens after silence/1);
     only a missing silence/1 or a dead channel ends the call.
@@ -127,12 +128,14 @@ async def render_output(
         names = [c.name for c in tail]
         got = await _read(command, names, wait, fire)
         if got is not None:
-            return got
+            return await _code_after_star(command, got, wait)
         for name in names[:-1]:  # no Read application in this Asterisk: one by one
             first = await _stream(command, name, BARGE_IN)
             if first:
                 break
         last_prompt = names[-1]
+    if first == "*" and wait.star_digits:
+        return await _code_after_star(command, Digits(first), wait)
     if first and (wait.max_digits <= 1 or (first == "*" and not wait.allow_star)):
         return Digits(first)
     if first:  # barge-in: the pressed key counts; collect the rest after it
@@ -146,7 +149,18 @@ async def render_output(
     if reply.failed:  # the prompt file is missing: listen anyway, after a moment of silence
         reply = await command("GET", "DATA", SILENCE, ms, str(max_digits))
     digits = first + reply.result
-    return Digits(digits) if digits else NoInput()
+    return await _code_after_star(command, Digits(digits), wait) if digits else NoInput()
+
+
+async def _code_after_star(command: Command, got: Input, wait: Wait) -> Input:
+    """A lone ``*`` where the wait takes a code after it: collect the code's keys (up to
+    ``star_digits`` in all, ``#`` ends early); none within the inter-digit time leave ``*``
+    alone, the menu's 'back'."""
+    if not (wait.star_digits and isinstance(got, Digits) and got.value == "*"):
+        return got
+    ms = str(int(wait.inter_timeout_s * 1000))
+    reply = await command("GET", "DATA", SILENCE, ms, str(wait.star_digits - 1))
+    return Digits("*" + reply.result)
 
 
 async def _play_head(command: Command, head: list[Clip], waits: bool, batch: bool) -> str:

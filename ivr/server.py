@@ -36,10 +36,13 @@ class FastAGIFactory(Factory):
         batch_prompts: bool = True,
         lexicons: Mapping[str, Lexicon] | None = None,
         live: Live | None = None,
+        numbers: Mapping[str, str] | None = None,
     ) -> None:
         """``lexicons``: per language, the names values carry (``ivr.prompt_texts.lexicons``
         from the catalog), so a name that holds a date word or a digit is said whole; ``live``:
-        ``LiveSpeech.url`` when free text is said on demand (``ivr.live``)."""
+        ``LiveSpeech.url`` when free text is said on demand (``ivr.live``); ``numbers``: the
+        hospital each dialed number stands for (``ivr.numbers``)."""
+        self.numbers = dict(numbers or {})
         self.batch_prompts = batch_prompts
         self.lexicons = dict(lexicons or {})
         self.live = live  # free text said on demand (ivr.live), off when None
@@ -75,6 +78,7 @@ class FastAGIFactory(Factory):
             batch_prompts=self.batch_prompts,
             lexicons=self.lexicons,
             live=self.live,
+            numbers=self.numbers,
         )
         d = Deferred.fromCoroutine(call.run())
         self.active.add(d)

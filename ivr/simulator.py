@@ -101,6 +101,7 @@ class AsteriskSimulator(AppsMixin, LineReceiver):
         clock: Clock | None = None,
         sounds: Mapping[str, Collection[str]] | None = None,
         lenient: bool = False,
+        dnid: str = "12580",
     ) -> None:
         self.reactor = reactor
         self.clock = clock
@@ -114,6 +115,7 @@ class AsteriskSimulator(AppsMixin, LineReceiver):
             language=language,
             uniqueid=uniqueid,
             args=args,
+            dnid=dnid,
         )
         self.missing = frozenset(missing_files)
         self.language = language

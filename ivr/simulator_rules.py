@@ -89,8 +89,10 @@ def env_lines(
     language: str = "zh",
     uniqueid: str = "1764100000.1",
     args: Sequence[str] = (),
+    dnid: str = "12580",
 ) -> list[str]:
-    """The ``agi_*`` block in Asterisk's order, ending with the blank line."""
+    """The ``agi_*`` block in Asterisk's order, ending with the blank line; ``dnid``: the
+    number dialed (also the dialplan extension, as a plain ``exten => 1258001,…`` has it)."""
     lines = ["agi_network: yes"]
     if script:
         lines.append(f"agi_network_script: {script}")
@@ -107,10 +109,10 @@ def env_lines(
         ("callingani2", "0"),
         ("callington", "0"),
         ("callingtns", "0"),
-        ("dnid", "12580"),
+        ("dnid", dnid),
         ("rdnis", "unknown"),
         ("context", "hotline"),
-        ("extension", "12580"),
+        ("extension", dnid),
         ("priority", "2"),
         ("enhanced", "0.0"),
         ("accountcode", ""),

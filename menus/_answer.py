@@ -78,6 +78,8 @@ def answer(
         chosen = dict(options(definition, session, node)).get(value)
         if chosen is not None:
             target, saved = node.next, {node.save or node.list_var: dict(chosen)}
+        elif node.code is not None and (code := code_entry(node, value)) is not None:
+            target, saved = node.code.next, {node.code.save: code}
     elif node.digits is not None:
         entry = digits_entry(node, value, validators)
         if entry is not None and node.digits.readback:
@@ -104,6 +106,17 @@ def _confirm(
     if value == "2":
         return prompt(definition, session.evolve(vars=rest), node, (), short=False)
     return retry(definition, session, node, "nomatch", run)
+
+
+def code_entry(node: AskNode, value: str) -> str | None:
+    """A code keyed at a list ask (``*12``, or ``12`` when it is no option): its digits, or
+    None when the entry is no code of the allowed length."""
+    spec = node.code
+    assert spec is not None
+    code = value[1:] if value.startswith("*") else value
+    if code.isdigit() and code.isascii() and spec.min <= len(code) <= spec.max:
+        return code
+    return None
 
 
 def digits_entry(node: AskNode, value: str, validators: Validators) -> str | None:

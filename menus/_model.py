@@ -14,7 +14,9 @@ from menus.template import Template
 Text = Mapping[str, Template]  # language -> template
 
 KNOWN_VALIDATORS = frozenset({"resident_id", "msisdn", "date"})
-BUILTIN_VARS = frozenset({"msisdn", "channel", "lang"})
+# ``entry``: what the entry point chose before the menu began (a USSD service code's suffix,
+# the dialed number, an AGI URL parameter); empty when it chose nothing
+BUILTIN_VARS = frozenset({"msisdn", "channel", "lang", "entry"})
 PAGING_KEYS = ("98", "00")  # USSD "more" / "back one page": never a choice key
 # Targets that end the session with a standard message instead of naming a node.
 BUILTIN_ENDS = {"$goodbye": "goodbye", "$error": "error", "$empty": "empty"}
@@ -78,6 +80,17 @@ class DigitsSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class CodeEntry:
+    """A list ask's second way in: a code keyed instead of an option number (``*12`` always,
+    ``12`` when 12 is no option shown), saved as digits to ``save`` before going to ``next``."""
+
+    min: int
+    max: int
+    save: str
+    next: str
+
+
+@dataclass(frozen=True, slots=True)
 class SayNode:
     id: str
     text: Text
@@ -95,6 +108,7 @@ class AskNode:
     choices: tuple[Choice, ...] = ()
     list_var: str | None = None
     digits: DigitsSpec | None = None
+    code: CodeEntry | None = None  # list asks only: a code may be keyed instead of a number
     save: str | None = None
     next: str | None = None
     invalid: tuple[Text, ...] = ()  # hints by no-match count; the last one repeats

@@ -20,6 +20,7 @@ from menus._model import (
     PAGING_KEYS,
     AskNode,
     Choice,
+    CodeEntry,
     DigitsSpec,
     EndNode,
     Keys,
@@ -39,6 +40,7 @@ NODE_KEYS = {
         "prompt",
         "choices",
         "list",
+        "code",
         "digits",
         "save",
         "next",
@@ -242,6 +244,8 @@ def _ask(c: Ctx, nid: str, e: Entries, w: y.Where, n: yaml.Node) -> AskNode:
     elif kind == "list":
         kw["list_var"] = y.string(e["list"][1], w, "list")
         c.lists.append((w, e["list"][1], kw["list_var"]))
+        if (v := opt(e, "code")) is not None:
+            kw["code"] = _code(c, v, w)
     else:
         kw["digits"] = _digits(c, e["digits"][1], w)
     if kind != "choices":
@@ -249,6 +253,8 @@ def _ask(c: Ctx, nid: str, e: Entries, w: y.Where, n: yaml.Node) -> AskNode:
         kw["next"] = c.target(need(e, "next", w, n), w, "next")
     elif "next" in e or "save" in e:
         raise w.error(n, "an ask with choices takes next from each choice (no next/save)")
+    if kind != "list" and "code" in e:
+        raise w.error(e["code"][0], "code is for list asks only")
     kw["invalid"] = _hints(c, opt(e, "invalid"), w, "invalid")
     kw["silence"] = _hints(c, opt(e, "silence"), w, "silence")
     if (v := opt(e, "short")) is not None:
@@ -273,6 +279,23 @@ def _ask(c: Ctx, nid: str, e: Entries, w: y.Where, n: yaml.Node) -> AskNode:
                 raise w.error(v, f"{key} must be positive")
     text = c.text(need(e, "text", w, n), w, "text")
     return AskNode(id=nid, text=text, prompt=_prompt(opt(e, "prompt"), text, w), **kw)
+
+
+def _code(c: Ctx, node: yaml.Node, w: y.Where) -> CodeEntry:
+    e = y.mapping(node, w, "code")
+    unknown = set(e) - {"min", "max", "save", "next"}
+    if unknown:
+        raise w.error(e[min(unknown)][0], f"code: unknown key {min(unknown)!r}")
+    low = y.integer(need(e, "min", w, node), w, "code.min")
+    high = y.integer(need(e, "max", w, node), w, "code.max")
+    if not 1 <= low <= high <= 16:
+        raise w.error(node, f"code: need 1 <= min <= max <= 16, got {low}..{high}")
+    return CodeEntry(
+        min=low,
+        max=high,
+        save=c.save(need(e, "save", w, node), w),
+        next=c.target(need(e, "next", w, node), w, "code.next"),
+    )
 
 
 def _hints(c: Ctx, v: yaml.Node | None, w: y.Where, what: str) -> tuple[Text, ...]:

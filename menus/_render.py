@@ -93,6 +93,7 @@ def wait(
     shown: list[tuple[str, Any]] | None = None,
 ) -> Wait:
     """How to collect the answer; ``shown``: the options already worked out by the caller."""
+    longer = 0  # a code after "*": voice collects more keys only when the first is "*"
     if node.digits is not None and READBACK not in session.vars:
         low, high, star = node.digits.min, node.digits.max, node.digits.allow_star
     else:
@@ -100,7 +101,9 @@ def wait(
             shown = options(definition, session, node)
         keys = [k for k, _ in shown] or ["1"]
         low, high, star = 1, max(len(k) for k in keys), False
-    return Wait(low, high, star, node.first_timeout_s, node.inter_timeout_s)
+        if node.code is not None and READBACK not in session.vars:
+            longer = node.code.max + 1
+    return Wait(low, high, star, node.first_timeout_s, node.inter_timeout_s, longer)
 
 
 def prompt(
@@ -121,8 +124,9 @@ def prompt(
         if node.choices:
             label_tpl = definition.pick(option.text, session.lang)
             name, item = render_str(label_tpl, base), {}
-        else:
-            name, item = str(option.get("name", "")), option
+        else:  # a screen may show an item's short form (a date list fits one USSD page)
+            shown_name = option.get("short") if session.channel == "ussd" else None
+            name, item = str(shown_name or option.get("name", "")), option
         parts += render_parts(tpl, {**base, "n": key, "name": name, "item": item})
     if node.show_operator and definition.keys.operator:
         label = render_str(definition.message("operator_option", session.lang), base)

@@ -46,6 +46,7 @@ class DialogueLike(Protocol):
         msisdn: str,
         lang: str | None = None,
         channel_effects: ChannelEffects | None = None,
+        entry: str = "",
     ) -> tuple[Session, Output]: ...
 
     async def resume(
@@ -98,12 +99,14 @@ class Dialogue:
         msisdn: str,
         lang: str | None = None,
         channel_effects: ChannelEffects | None = None,
+        entry: str = "",
     ) -> tuple[Session, Output]:
-        """Start ``menu`` (KeyError if unknown) and return the first thing to show."""
+        """Start ``menu`` (KeyError if unknown) and return the first thing to show; ``entry``:
+        what the entry point chose (the menu's ``{entry}``, e.g. a hospital code)."""
         definition = self._source.get(menu)
         if lang is None and self._preferred_lang is not None and msisdn:
             lang = await self._preferred_lang(channel, msisdn)
-        session = start(definition, channel=channel, msisdn=msisdn, lang=lang)
+        session = start(definition, channel=channel, msisdn=msisdn, lang=lang, entry=entry)
         if self._on_begin is not None:
             self._on_begin(session)
         return await self._drive(definition, session, Start(), channel_effects)

@@ -48,9 +48,11 @@ Validators = Mapping[str, Callable[[str], bool]]
 
 
 def start(
-    definition: MenuDefinition, *, channel: str, msisdn: str, lang: str | None = None
+    definition: MenuDefinition, *, channel: str, msisdn: str, lang: str | None = None,
+    entry: str = "",
 ) -> Session:
-    """A fresh session at the start node; feed it ``Start()`` to get the first output."""
+    """A fresh session at the start node; feed it ``Start()`` to get the first output.
+    ``entry``: what the entry point chose (``{entry}``, e.g. a hospital code in the dial)."""
     if lang is None or not definition.speaks(lang, channel):
         lang = definition.default_lang
     return Session(
@@ -60,6 +62,7 @@ def start(
         lang=lang,
         channel=channel,
         msisdn=msisdn,
+        vars={"entry": entry} if entry else {},
     )
 
 

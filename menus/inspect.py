@@ -87,6 +87,8 @@ def _static_screen(definition: MenuDefinition, node: AskNode, lang: str) -> str:
     lines = [render_str(node.text[lang], {})]
     item = definition.message("item_ussd", lang)
     for choice in node.choices:
+        if choice.channels and "ussd" not in choice.channels:
+            continue  # a voice-only option is never on a screen
         name = render_str(choice.text[lang], {})
         lines.append(render_str(item, {"n": choice.key, "name": name}))
     if node.show_operator and definition.keys.operator:
@@ -201,6 +203,8 @@ def _labelled(node: Node) -> Iterator[tuple[str, str]]:
         yield from ((c.next, c.key) for c in node.choices)
         if node.next is not None:
             yield node.next, "ok"
+        if node.code is not None:
+            yield node.code.next, "code"
         if node.list_var is not None:
             yield node.empty, "empty"
         yield node.on_max, "max"

@@ -85,13 +85,16 @@ class SayDigits:
 
 @dataclass(frozen=True, slots=True)
 class Wait:
-    """How to collect the next input. ``allow_star``: ``*`` is input (an ID's X), not 'back'."""
+    """How to collect the next input. ``allow_star``: ``*`` is input (an ID's X), not 'back'.
+    ``star_digits``: a ``*`` as the first key starts a longer entry of up to this many keys,
+    the ``*`` included (a code keyed instead of an option number); 0: no such entry."""
 
     min_digits: int = 1
     max_digits: int = 1
     allow_star: bool = False
     first_timeout_s: float = 5.0
     inter_timeout_s: float = 3.0
+    star_digits: int = 0
 
 
 @dataclass(frozen=True, slots=True)

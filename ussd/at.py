@@ -19,6 +19,7 @@ from phone import NotAPhoneNumber, normalise_msisdn
 from pii import mask_tail
 from ussd.gateway import UssdGateway
 from ussd.httpbase import Adapter, GatewayResource, answer_hop
+from ussd.inputs import dialed_entry
 from ussd.wire import Answer, GatewayRequest, Handler, plain
 
 log = Logger(namespace="hotline.ussd.at")
@@ -92,7 +93,8 @@ class AtUssdResource(GatewayResource):
             form = parse_form(request.form_fields(), self.region)
         except BadRequest as exc:
             return plain(400, str(exc))
-        hop = self.gateway.hop(form["sessionId"], form["msisdn"], form["text"])
+        hop = self.gateway.hop(form["sessionId"], form["msisdn"], form["text"],
+                               entry=dialed_entry(form["serviceCode"]))
         return answer_hop(self.gateway, self.clock, self.hop_timeout_s, form["msisdn"], hop,
                           lambda reply: plain(reply.status, reply.body))
 

@@ -65,6 +65,7 @@ class Hop:
     raw: str | None
     cumulative: bool = True
     seq: int | None = None
+    entry: str = ""  # what the dial chose (``ussd.inputs.dialed_entry``): the menu's {entry}
 
 
 @dataclass(frozen=True, slots=True)

@@ -96,19 +96,21 @@ class UssdGateway:
         # caller, so a retry sees the first try's result); a dict, not a DeferredLock per hop
         self._busy: dict[str, list[Deferred[None]]] = {}
 
-    async def hop(self, session_id: str, msisdn: str, text: str) -> HopReply:
-        """A hop in the AT convention: ``text`` is every input so far joined by ``*``."""
-        return await self._locked(msisdn, Hop(session_id, text))
+    async def hop(self, session_id: str, msisdn: str, text: str, *, entry: str = "") -> HopReply:
+        """A hop in the AT convention: ``text`` is every input so far joined by ``*``;
+        ``entry``: what the dialed service code chose (``ussd.inputs.dialed_entry``)."""
+        return await self._locked(msisdn, Hop(session_id, text, entry=entry))
 
     async def hop_input(
-        self, session_id: str, msisdn: str, value: str | None, *, seq: int | None = None
+        self, session_id: str, msisdn: str, value: str | None, *, seq: int | None = None,
+        entry: str = "",
     ) -> HopReply:
         """A hop from a gateway that sends only the latest input (None: the dialogue starts).
 
         ``seq``: the gateway's hop number, when it sends one; a request repeating the last
         answered ``seq`` is a retry and gets the stored reply. Without it no retry is detected.
         """
-        return await self._locked(msisdn, Hop(session_id, value, False, seq))
+        return await self._locked(msisdn, Hop(session_id, value, False, seq, entry))
 
     def notice(self, name: str, lang: str | None = None) -> str:
         """An END body with one of our own notices (expired, error, busy ...)."""
@@ -158,14 +160,17 @@ class UssdGateway:
             decision = decide(record, hop, self._now(), self.rules)
             # a refusal decided on this node's cached copy is re-checked against Redis first
             if fresh or not isinstance(decision, Refuse):
-                done = await self._carry_out(decision, msisdn)
+                done = await self._carry_out(decision, msisdn, hop.entry)
                 if done is not None:
                     return done[0], done[1], decision.input
             record, fresh = await self.store.load(self.gateway, msisdn), True
         raise RuntimeError("USSD record kept changing under this hop")
 
-    async def _carry_out(self, decision: Decision, msisdn: str) -> tuple[HopReply, str] | None:
-        """The reply and the menu node after it; None when the save lost the compare-and-set."""
+    async def _carry_out(
+        self, decision: Decision, msisdn: str, entry: str = ""
+    ) -> tuple[HopReply, str] | None:
+        """The reply and the menu node after it; None when the save lost the compare-and-set.
+        ``entry`` reaches the menu when it begins (a dialogue's later hops carry it too)."""
         if isinstance(decision, Step):
             session, output = await self.dialogue.resume(decision.prev.session,
                                                          Digits(decision.value))
@@ -173,8 +178,9 @@ class UssdGateway:
         elif isinstance(decision, Save):
             record = decision.record
         elif isinstance(decision, Begin):
+            chosen = {"entry": entry} if entry else {}  # dialogues that know no entry work
             session, output = await self.dialogue.begin(self.menu_name, channel="ussd",
-                                                        msisdn=msisdn)
+                                                        msisdn=msisdn, **chosen)
             record = decision.record(session, output, self.limits)
         elif isinstance(decision, Replay):
             return HopReply(200, decision.reply, Outcome.RETRY), decision.node

@@ -23,7 +23,7 @@ from pii import mask_tail
 from ussd.at import BadRequest, form_msisdn
 from ussd.gateway import HopReply
 from ussd.httpbase import GatewayResource, answer_hop
-from ussd.inputs import InputKind
+from ussd.inputs import InputKind, dialed_entry
 from ussd.wire import Answer, GatewayRequest, GatewayResponse, json_response
 
 log = Logger(namespace="hotline.ussd.hubtel")
@@ -111,7 +111,9 @@ class HubtelUssdResource(GatewayResource):
             return json_response(200, {"SessionId": sid, "Type": "release", "Message": "",
                                        "ClientState": hop["ClientState"]})
         value = None if hop["Type"] == "initiation" else hop["Message"]
-        work = self.gateway.hop_input(sid, msisdn, value, seq=hop["Sequence"])
+        # the initiation's Message is the string dialed: "*12580*12#" chose hospital 12
+        entry = dialed_entry(hop["Message"]) if value is None else ""
+        work = self.gateway.hop_input(sid, msisdn, value, seq=hop["Sequence"], entry=entry)
         state = hop["ClientState"]
 
         def spell(reply: HopReply) -> GatewayResponse:

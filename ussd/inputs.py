@@ -80,3 +80,20 @@ def follows(
     if seq is None:
         return False  # no way to tell a hop we missed: always read Redis
     return cached.text in (f"#{seq}", f"#{seq - 1}")
+
+
+ENTRY_MAX = 16  # longer than any hospital code or id a keypad dial carries
+
+
+def dialed_entry(dialed: str) -> str:
+    """What a dial string chose after the base code: ``*12580*12#`` → ``12`` (a hospital's
+    code), ``*12580#`` → ``""``. Any base code works, so the line's own code stays the
+    gateway's business; a part that is no keypad code (too long, other characters) is ignored.
+    """
+    parts = dialed.strip().removesuffix("#").lstrip("*").split("*")
+    if len(parts) < 2:
+        return ""
+    chosen = parts[1].strip()
+    if not chosen or len(chosen) > ENTRY_MAX or not (chosen.isascii() and chosen.isalnum()):
+        return ""
+    return chosen

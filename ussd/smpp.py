@@ -31,7 +31,7 @@ from sms.flow import reconnect_policy
 from sms.link import LinkKeeper
 from sms.smpp.pdu import Pdu
 from ussd.gateway import HopReply, UssdGateway
-from ussd.inputs import InputKind
+from ussd.inputs import InputKind, dialed_entry
 
 log = Logger(namespace="hotline.ussd.smpp")
 
@@ -206,8 +206,12 @@ class UssdSmppService(Service):
         if op in self.ops.abort or op in self.ops.timeout:
             self._end(session_id, "abort" if op in self.ops.abort else "timeout")
             return
+        entry = ""
         if op in self.ops.new:
             value: str | None = None
+            # a PSSR indication carries the string dialed: "*12580*12#" chose hospital 12
+            body = pdu.get("short_message") or pdu.get("message_payload") or b""
+            entry = dialed_entry(encoding.decode_text(int(pdu.get("data_coding", 0)), body))
         elif op in self.ops.cont:
             body = pdu.get("short_message") or pdu.get("message_payload") or b""
             value = encoding.decode_text(int(pdu.get("data_coding", 0)), body).strip()
@@ -221,7 +225,8 @@ class UssdSmppService(Service):
                 msisdn, raw_info, str(pdu.get("destination_addr", "")))
         dialogue.info = raw_info
         self._arm(session_id, dialogue)
-        d = defer.Deferred.fromCoroutine(self.gateway.hop_input(session_id, msisdn, value))
+        d = defer.Deferred.fromCoroutine(self.gateway.hop_input(session_id, msisdn, value,
+                                                                entry=entry))
         d.addCallback(self._answer, session_id, dialogue)
         d.addErrback(self._failed, session_id, dialogue)
 

@@ -48,3 +48,47 @@ async def test_cancel_after_the_deadline_is_too_late(redis) -> None:
     clock.advance(5 * 3600)  # 15:00 on the day before the visit
     late = await run(Effect("cancel", {"tcode": booked.value["tcode"]}), session())
     assert late.error == "too_late"
+
+
+@pytest_twisted.ensureDeferred
+async def test_hospital_effects_on_a_platform_of_three(redis, tmp_path) -> None:
+    """Choosing the hospital against the real service: the start, the list, a code, and a
+    booking that lands in the chosen hospital and makes it the caller's recent one."""
+    from demo_booking import clock_at_now
+    from hospital_choice_support import THREE, write_platform
+
+    from booking.store import RedisBookingService
+
+    service = RedisBookingService(redis, write_platform(tmp_path / "h", THREE), clock_at_now())
+    run = make_effect_runner(service)
+    s = session()
+    start = await run(Effect("hospital_start", {"entry": ""}), s)
+    assert start.value == {"mode": "new", "hospital": {}, "recent": [], "entry": ""}
+    listed = (await run(Effect("hospitals", {}), s)).value
+    assert [(h["id"], h["name"], h["code"]) for h in listed] == [
+        ("h1", "市一医院", "11"), ("h2", "市二医院", "12"), ("h3", "中医院", "13")]
+    assert listed[0]["full"] == "市一医院（演示）" and listed[0]["district"] == "福田区"
+    assert (await run(Effect("districts", {}), s)).value == [
+        {"id": "福田区", "name": "福田区"}, {"id": "南山区", "name": "南山区"}]
+    south = (await run(Effect("hospitals", {"district": "南山区"}), s)).value
+    assert [h["id"] for h in south] == ["h2", "h3"]
+    assert (await run(Effect("hospital_by_code", {"code": "13"}), s)).value["id"] == "h3"
+    assert (await run(Effect("hospital_by_code", {"code": "99"}), s)).error == "unknown_hospital"
+    preset = await run(Effect("hospital_start", {"entry": "12"}), s)
+    assert preset.value["mode"] == "preset" and preset.value["hospital"]["id"] == "h2"
+    unknown = await run(Effect("hospital_start", {"entry": "99"}), s)
+    assert (unknown.value["mode"], unknown.value["entry"]) == ("unknown", "99")
+
+    days = (await run(Effect("open_days", {"dept": "nk", "hospital": "h3"}), s)).value
+    assert days[0]["name"] == "11月26日 星期四" and days[0]["short"] == "11月26日周四"
+    assert days[1]["short"] == "27日周五"  # the month only where it changes
+    args = {"dept": "nk", "day": days[0]["id"], "session": "am", "id_number": valid_id(5),
+            "hospital": "h3"}
+    booked = await run(Effect("book", args), s)
+    assert booked.ok, booked
+    landed = await service.bookings_for(s.msisdn)
+    assert [b.hospital_id for b in landed] == ["h3"]
+    again = await run(Effect("hospital_start", {"entry": ""}), s)
+    assert again.value["mode"] == "recent" and [h["id"] for h in again.value["recent"]] == ["h3"]
+    mine = (await run(Effect("my_bookings", {}), s)).value
+    assert mine == [{"id": booked.value["tcode"], "name": "中医院 内科 11月26日 上午"}]

@@ -21,6 +21,7 @@ import pytest
 
 from booking.api import Booking, BookingStatus, SessionAvailability
 from booking.catalog import load_catalog
+from booking.directory import hospital_value
 from booking.idcard import is_valid_resident_id
 from hotline.cli import main
 from hotline.effects import make_effect_runner
@@ -59,13 +60,20 @@ class DemoBooking:
         self.catalog = load_catalog(CATALOG)
         self.ids: list[str] = []
 
-    async def departments(self) -> list[Any]:
+    async def hospitals(self) -> list[Any]:
+        return [hospital_value(self.catalog)]  # a platform of one: no hospital question
+
+    async def recent_hospitals(self, msisdn: str) -> list[str]:
+        return []
+
+    async def departments(self, hospital_id: str = "") -> list[Any]:
         return list(self.catalog.departments)
 
-    async def open_days(self, dept_id: str) -> list[dt.date]:
+    async def open_days(self, dept_id: str, hospital_id: str = "") -> list[dt.date]:
         return [DAY, DAY + dt.timedelta(days=1), dt.date(2027, 1, 2)]  # and a new month
 
-    async def sessions(self, dept_id: str, day: dt.date) -> list[SessionAvailability]:
+    async def sessions(self, dept_id: str, day: dt.date, hospital_id: str = ""
+                       ) -> list[SessionAvailability]:
         dept = next(d for d in self.catalog.departments if d.id == dept_id)
         return [SessionAvailability(dept_id, day, t.id, t.label, 12) for t in dept.sessions]
 
@@ -258,20 +266,28 @@ def test_the_read_back_names_department_day_session_and_id_tail() -> None:
         assert names[-len(tail) :] == tail or names[-len(tail) - 1 : -1] == tail, names
 
 
+SINGLE = EffectResult(ok=True, value={"mode": "single", "hospital": {"id": "main"}})
+
+
 def test_cantonese_is_offered_on_voice_only_and_keeps_its_language() -> None:
     definition = load_menu(MENU)
     voice = start(definition, channel="ivr", msisdn="8613912345678", lang="zh")
-    st = step(definition, voice, Start(), validators=VALIDATORS)
+    begun = step(definition, voice, Start(), validators=VALIDATORS)  # hospital_start
+    st = step(definition, begun.session, SINGLE, validators=VALIDATORS)
     assert any("粤语服务" in _said(p) for p in st.output.parts)
     ussd = start(definition, channel="ussd", msisdn="8613912345678", lang="yue")
     assert ussd.lang == "zh"  # USSD stays zh/en
-    st_ussd = step(definition, ussd, Start(), validators=VALIDATORS)
+    begun = step(definition, ussd, Start(), validators=VALIDATORS)
+    st_ussd = step(definition, begun.session, SINGLE, validators=VALIDATORS)
     assert not any("粤语" in _said(p) for p in st_ussd.output.parts)
     chose = step(definition, st.session, Digits("8"), validators=VALIDATORS)
     assert chose.effect is not None and chose.effect.name == "remember_language"
     assert chose.session.lang == "yue"
     assert "yue" in {s.session.lang for s in [chose]}
-    again = step(definition, chose.session, EffectResult(ok=True, value={}), validators=VALIDATORS)
+    remembered = step(definition, chose.session, EffectResult(ok=True, value={}),
+                      validators=VALIDATORS)  # the welcome again, in Cantonese: begin anew
+    assert remembered.effect is not None and remembered.effect.name == "hospital_start"
+    again = step(definition, remembered.session, SINGLE, validators=VALIDATORS)
     assert again.session.node == "welcome" and again.session.lang == "yue"
     assert any("普通话" in _said(p) for p in again.output.parts)  # and the way back
 

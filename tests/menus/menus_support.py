@@ -27,6 +27,8 @@ MINE = [
     {"id": "1112223334", "name": "眼科 11月27日 下午"},
 ]
 REGISTERED = [{"id": GOOD_ID, "name": "尾号002X"}]
+MAIN = {"id": "main", "name": "市一", "full": "市第一人民医院", "code": "1", "district": "福田区"}
+SINGLE = {"mode": "single", "hospital": MAIN, "recent": [], "entry": ""}  # no hospital question
 
 Effects = Callable[[Effect], EffectResult]
 
@@ -34,6 +36,7 @@ Effects = Callable[[Effect], EffectResult]
 def canned(**override: EffectResult) -> Effects:
     """Effect results a hospital with places would give; ``override`` replaces some by name."""
     results = {
+        "hospital_start": EffectResult(ok=True, value=SINGLE),
         "departments": EffectResult(ok=True, value=DEPTS),
         "open_days": EffectResult(ok=True, value=DAYS),
         "sessions": EffectResult(ok=True, value=PERIODS),

@@ -66,7 +66,7 @@ def test_shipped_booking_menu_loads(booking_menu: MenuDefinition) -> None:
     assert ask_id.digits.validator == "resident_id"
     book = booking_menu.nodes["book"]
     assert isinstance(book, ActNode)
-    assert set(book.args) == {"dept", "day", "session", "id_number"}
+    assert set(book.args) == {"dept", "day", "session", "id_number", "hospital"}
     assert dict(book.on_error) == {
         "full": "full",
         "duplicate": "duplicate",

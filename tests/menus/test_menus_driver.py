@@ -32,7 +32,8 @@ def test_full_booking_with_deferred_effects(booking_menu: MenuDefinition) -> Non
     assert out.ends and SayDigits(TCODE) in out.parts
     assert calls == [
         (name, "8613800000000")
-        for name in ("registered_ids", "departments", "open_days", "sessions", "book")
+        for name in ("hospital_start", "registered_ids", "departments", "open_days", "sessions",
+                     "book")
     ]
 
 
@@ -48,9 +49,9 @@ def test_on_begin_hears_each_dialogue_start_before_any_effect(booking_menu: Menu
 
     dialogue = Dialogue(MenuSource([booking_menu]), run_effect, VALIDATORS, on_begin=on_begin)
     session, _ = _result(dialogue.begin("booking", channel="ivr", msisdn="8613800000000"))
-    assert heard == [("begin", "8613800000000", "welcome")]
+    assert heard == [("begin", "8613800000000", "begin"), ("effect", "hospital_start", "begin")]
     _result(dialogue.resume(session, Digits("1")))
-    assert [h[0] for h in heard] == ["begin", "effect", "effect"]  # resume is not a begin
+    assert [h[0] for h in heard] == ["begin", "effect", "effect", "effect"]  # resume: no begin
 
 
 def test_driver_waits_for_a_slow_effect(booking_menu: MenuDefinition) -> None:
@@ -61,7 +62,12 @@ def test_driver_waits_for_a_slow_effect(booking_menu: MenuDefinition) -> None:
         return pending[-1]
 
     dialogue = Dialogue(MenuSource([booking_menu]), run_effect, VALIDATORS)
-    session, _ = _result(dialogue.begin("booking", channel="ivr", msisdn=""))
+    begun: list[tuple[Session, Output]] = []
+    Deferred.fromCoroutine(dialogue.begin("booking", channel="ivr", msisdn="")).addCallback(
+        begun.append)
+    assert begun == [] and len(pending) == 1
+    pending.pop().callback(EffectResult(True, canned()(Effect("hospital_start", {})).value))
+    session = begun[0][0]
     done: list[tuple[Session, Output]] = []
     Deferred.fromCoroutine(dialogue.resume(session, Digits("1"))).addCallback(done.append)
     assert done == [] and len(pending) == 1
@@ -99,8 +105,8 @@ def test_effect_returning_junk_is_an_error_and_plain_values_are_accepted(
 
     dialogue = Dialogue(MenuSource([booking_menu]), plain, VALIDATORS)
     session, _ = _result(dialogue.begin("booking", channel="ussd", msisdn=""))
-    session, out = _result(dialogue.resume(session, Digits("1")))
-    assert session.node == "pick_dept" and "1.内科" in out.text()
+    session, out = _result(dialogue.resume(session, Digits("1")))  # a list for every effect:
+    assert session.node == "pick_hospital" and "1.内科" in out.text()  # no hospital chosen yet
 
 
 def test_hangup_resume_ends_quietly(booking_menu: MenuDefinition) -> None:

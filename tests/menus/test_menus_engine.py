@@ -66,6 +66,7 @@ def test_ussd_walk_books_and_reads_the_tcode_digit_by_digit(booking_menu: MenuDe
         "day": DAYS[1]["id"],
         "session": "pm",
         "id_number": GOOD_ID,
+        "hospital": "main",  # the platform's only hospital, chosen without a question
     }
     assert "请确认：内科 11月27日 星期五 下午，身份证尾号002X。" in screens[-2].text()
     final = screens[-1]
@@ -381,3 +382,25 @@ def test_voice_only_choices_are_neither_shown_nor_taken_on_ussd(booking_menu: Me
     assert voice.lang == "yue"
     session, out, _ = drive(booking_menu, voice, Start(), canned())
     assert "普通话请按6。" in out.text() and "粤语服务" not in out.text()  # not its own language
+
+
+def test_a_list_item_s_short_form_is_what_a_screen_shows() -> None:
+    menu = load_menu_text(
+        """\
+menu: m
+languages: [zh]
+start: load
+nodes:
+  load: {type: act, effect: days, save: days, next: pick}
+  pick: {type: ask, text: {zh: 请选择日期：}, list: days, save: day, next: said}
+  said: {type: end, text: {zh: "{day.name}"}}
+""", "m.yaml")
+    days = [{"id": "a", "name": "12月5日 星期六", "short": "12月5日周六"},
+            {"id": "b", "name": "12月6日 星期日"}]
+    for channel, first in (("ussd", "1.12月5日周六"), ("ivr", "12月5日 星期六请按1。")):
+        session = start(menu, channel=channel, msisdn="8613812345678")
+        session, out, _ = drive(menu, session, Start(),
+                                lambda e: EffectResult(ok=True, value=days))
+        assert first in out.text() and ("2.12月6日 星期日" in out.text() or channel == "ivr")
+        session, out, _ = drive(menu, session, Digits("1"), canned())
+        assert out.text() == "12月5日 星期六"  # the item keeps its name: texts say it whole

@@ -15,6 +15,7 @@ def test_booking_walk_reaches_tcode() -> None:
     menu = load_menu(BOOKING)
     session = start(menu, channel="ussd", msisdn="8613800000000")
     results = {
+        "hospital_start": {"mode": "single", "hospital": {"id": "main"}, "recent": []},
         "registered_ids": [],
         "departments": [{"id": "nk", "name": "内科"}],
         "open_days": [{"id": "2026-11-26", "name": "11月26日"}],

@@ -114,6 +114,8 @@ def catalog_effects(extra: int) -> Any:
 
     async def run(effect: Effect, session: Session) -> EffectResult:
         lang = session.lang
+        if effect.name == "hospital_start":  # a platform of one hospital: no question
+            return EffectResult(True, {"mode": "single", "hospital": {"id": "main"}})
         if effect.name == "departments":
             depts = [{"id": d.id, "name": d.name.get(lang, d.name["zh"])}
                      for d in CATALOG.departments]
