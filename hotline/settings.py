@@ -365,7 +365,7 @@ class Schema(Section):
     menus: Annotated[list[str], Field(min_length=1)] = key(
         ["menus/booking.yaml"], "menu files (docs/menus.md)", path=PACKAGE)
     default_menu: str = key("booking", "menu for a USSD dial or an AGI URL without a path")
-    catalog: str = key("hospital.yaml", "the hospitals: a folder of one YAML file per hospital "
+    catalog: str = key("hospitals", "the hospitals: a folder of one YAML file per hospital "
                        "(and platform.yaml), or one hospital's file (docs/operations.md)",
                        path=PACKAGE)  # fmt: skip
     hospital: str | None = key(None, "the older name of catalog (one hospital's file, or a "

@@ -32,6 +32,7 @@ def test_broken_menu_stops_the_start_with_file_and_line(tmp_path, capsys) -> Non
 def test_broken_catalog_and_settings_stop_the_start(tmp_path, capsys) -> None:
     config = copy_config(tmp_path)
     (tmp_path / "config" / "hospital.yaml").write_text("hospital: [unclosed\n")
+    config.write_text("catalog: hospital.yaml\n")  # one hospital's file
     assert main(["--config", str(config), "serve"]) == 2
     assert "hospital.yaml:2: not valid YAML" in capsys.readouterr().err
     (tmp_path / "config" / "hospitals" / "2-ns-renmin.yaml").write_text("hospital: [unclosed\n")
@@ -123,7 +124,7 @@ def test_config_show_masks_secrets(tmp_path, capsys) -> None:
     out = capsys.readouterr().out
     assert "redis://:***@db:6379/0" in out and "host: smsc.example" in out
     assert "pa55word" not in out and "t0ken" not in out and "b1nd" not in out
-    assert f"catalog: {ROOT / 'config' / 'hospital.yaml'}" in out  # a shipped default
+    assert f"catalog: {ROOT / 'config' / 'hospitals'}" in out  # a shipped default
 
 
 def test_config_check_validates_what_the_settings_name(tmp_path, capsys) -> None:

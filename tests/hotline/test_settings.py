@@ -24,7 +24,8 @@ def test_defaults_without_a_file() -> None:
 def test_shipped_defaults_are_found_from_any_directory(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     s = load_settings(None)
-    assert s.catalog_path.is_file() and s.catalog_path.name == "hospital.yaml"
+    assert s.catalog_path.is_dir() and s.catalog_path.name == "hospitals"
+    assert (s.catalog_path / "platform.yaml").is_file()  # the demo platform ships whole
     assert s.sms_templates.is_file() and s.sms_templates.name == "sms.yaml"
     assert [m.name for m in s.menu_files] == ["booking.yaml"] and s.menu_files[0].is_file()
     assert (s.menu_files[0].parent / "parts" / "common.yaml").is_file()  # the menu's parts
@@ -52,7 +53,7 @@ def test_a_file_changes_only_what_it_names(tmp_path: Path, monkeypatch) -> None:
 def test_shipped_config_loads() -> None:
     s = load_settings(ROOT / "config/hotline.yaml")
     assert s.menu_files == [ROOT / "config/menus/booking.yaml"]
-    assert s.catalog_path == ROOT / "config/hospital.yaml"
+    assert s.catalog_path == ROOT / "config/hospitals"
     assert s.data_dir == ROOT / "var"
 
 
