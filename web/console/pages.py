@@ -48,7 +48,26 @@ HEADERS = {
 }
 STALE = ("表单已过期，请刷新页面后重试", "The form is stale: reload and retry")
 BAD_SHARE = ("远程比例应为 0 到 100 的数", "share must be a number 0..100")
-MAX_PLACES = 10000  # the catalog's bound for a session's places (booking.catalog)
+MAX_PLACES = 10000
+# the pages and actions under /console/h/<hospital>/: name -> (handler, the least role)
+GET_PAGES = {
+    "schedule": ("schedule", "viewer"),
+    "cell": ("cell", "viewer"),
+    "suspend": ("suspend_form", "admin"),
+    "bookings": ("bookings", "viewer"),
+    "blacklist": ("blacklist", "viewer"),
+    "audit": ("audit_page", "admin"),
+    "users": ("users", "admin"),
+}
+POST_ACTIONS = {
+    "cell": ("cell_save", "admin"),
+    "share": ("share_save", "admin"),
+    "suspend": ("suspend", "admin"),
+    "cancel": ("cancel", "clerk"),
+    "lift": ("lift", "clerk"),
+    "users/add": ("user_add", "admin"),
+    "users/remove": ("user_remove", "admin"),
+}  # the catalog's bound for a session's places (booking.catalog)
 
 
 class Refused(Exception):
@@ -122,24 +141,10 @@ class Console(Resource):
                                autoescape=select_autoescape(default=True), trim_blocks=True,
                                lstrip_blocks=True)
         self.env.filters["mask"] = mask_tail
-        self.get: dict[str, Route] = {
-            "schedule": Route(self.schedule, "viewer"),
-            "cell": Route(self.cell, "viewer"),
-            "suspend": Route(self.suspend_form, "admin"),
-            "bookings": Route(self.bookings, "viewer"),
-            "blacklist": Route(self.blacklist, "viewer"),
-            "audit": Route(self.audit_page, "admin"),
-            "users": Route(self.users, "admin"),
-        }
-        self.post: dict[str, Route] = {
-            "cell": Route(self.cell_save, "admin"),
-            "share": Route(self.share_save, "admin"),
-            "suspend": Route(self.suspend, "admin"),
-            "cancel": Route(self.cancel, "clerk"),
-            "lift": Route(self.lift, "clerk"),
-            "users/add": Route(self.user_add, "admin"),
-            "users/remove": Route(self.user_remove, "admin"),
-        }
+        self.get = {name: Route(getattr(self, attr), role)
+                    for name, (attr, role) in GET_PAGES.items()}
+        self.post = {name: Route(getattr(self, attr), role)
+                     for name, (attr, role) in POST_ACTIONS.items()}
 
     # ---------------------------------------------------------------- plumbing
 
