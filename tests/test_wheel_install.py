@@ -159,6 +159,9 @@ def test_wheel_serves_from_an_empty_folder_and_books_over_ussd(tmp_path: Path) -
         assert all(s.startswith("CON ") for s in screens[:-1]), screens
         assert screens[-1].startswith("END ") and re.search(r"\d{10}", screens[-1]), screens
         assert (work / "data" / "redis").is_dir()  # data_dir: the user's folder, not the wheel's
+        for path in ("/console/login", "/console/static/console.css"):  # the console's files
+            with urllib.request.urlopen(f"http://127.0.0.1:{http}{path}", timeout=15) as page:
+                assert page.status == 200 and len(page.read()) > 500, path
         assert not (site / "var").exists()
     finally:
         server.send_signal(signal.SIGTERM)
