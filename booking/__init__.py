@@ -1,8 +1,9 @@
 """booking: the catalog, the rules and the atomic Redis booking service.
 
 Channels and the kiosk see only the ``BookingService`` protocol and its values (``booking.api``);
-the composition root builds ``RedisBookingService`` from a catalog (``load_catalog``). Tests that
-need a booking answer without Redis use ``booking.testing.MemoryBookingService``.
+the composition root builds ``RedisBookingService`` from a platform of hospitals
+(``load_platform``). Tests that need a booking answer without Redis use
+``booking.testing.MemoryBookingService``.
 
 ``RedisBookingService`` is imported on first use: ``booking.store`` brings
 txredisapi, which installs the global reactor, and a channel importing ``booking.api`` must not.
@@ -22,10 +23,11 @@ from booking.api import (
     BookingService,
     BookingStatus,
     Department,
+    Hospital,
     RateLimited,
     SessionAvailability,
 )
-from booking.catalog import Catalog, load_catalog
+from booking.catalog import HospitalConfig, Platform, load_catalog, load_platform
 from booking.idcard import is_valid_resident_id
 from booking.rules import day_label
 
@@ -40,14 +42,17 @@ __all__ = [
     "BookingRequest",
     "BookingService",
     "BookingStatus",
-    "Catalog",
     "Department",
+    "Hospital",
+    "HospitalConfig",
+    "Platform",
     "RateLimited",
     "RedisBookingService",
     "SessionAvailability",
     "day_label",
     "is_valid_resident_id",
     "load_catalog",
+    "load_platform",
 ]
 _ON_FIRST_USE = {"RedisBookingService": "booking.store"}
 

@@ -15,7 +15,7 @@ from booking import keys
 from booking._types import Scripts, SecondsClock
 from booking.api import CSV_FIELDS, BookingError
 from booking.availability import Availability
-from booking.catalog import Catalog
+from booking.catalog import HospitalConfig
 from booking.lifecycle import Lifecycle
 from booking.part import Part
 from booking.quota import Quotas
@@ -28,7 +28,7 @@ class Admin(Part):
     """What the hospital's staff and tools do to sessions and shares, and the audits."""
 
     def __init__(
-        self, redis: Any, catalog: Catalog, clock: SecondsClock, scripts: Scripts, *,
+        self, redis: Any, catalog: HospitalConfig, clock: SecondsClock, scripts: Scripts, *,
         quotas: Quotas, availability: Availability, lifecycle: Lifecycle, retention_days: int,
     ) -> None:
         self.redis = redis

@@ -14,7 +14,8 @@ from enum import StrEnum
 from typing import Protocol
 
 # the columns of a day's bookings (``day_bookings`` rows, the admin CSV export), in order
-CSV_FIELDS = ("tcode", "dept", "day", "session", "status", "channel", "id", "msisdn", "created_at")
+CSV_FIELDS = ("tcode", "hospital", "dept", "day", "session", "status", "channel", "id", "msisdn",
+              "created_at")
 
 
 class BookingStatus(StrEnum):
@@ -27,9 +28,21 @@ class BookingStatus(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Hospital:
+    """One hospital of the platform, as a caller choosing one sees it."""
+
+    id: str
+    code: str  # 1-4 digits: the keypad code on posters, unique on the platform
+    name: Mapping[str, str]  # {"zh": ..., "en": ...}
+    short: Mapping[str, str]  # the name for small screens
+    district: Mapping[str, str]  # {} when the hospital file names none
+
+
+@dataclass(frozen=True, slots=True)
 class Department:
     id: str
     name: Mapping[str, str]  # language -> name, e.g. {"zh": "内科", "en": "Internal medicine"}
+    hospital_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +54,7 @@ class SessionAvailability:
     session: str  # "am" | "pm"
     label: Mapping[str, str]  # {"zh": "上午", "en": "morning"}
     remote_left: int
+    hospital_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +67,7 @@ class BookingRequest:
     channel: str  # "ussd" | "ivr" | "sms" | "api"
     request_key: str = ""  # idempotency key: the same key returns the same booking
     lang: str = "zh"  # language of the patient's notices (carried on the hl:events stream)
+    hospital_id: str = ""  # "": the platform's only hospital (unknown_hospital when several)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +85,8 @@ class Booking:
     created_at: float
     checked_in_at: float | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
+    hospital_id: str = ""
+    hospital_name: Mapping[str, str] = field(default_factory=dict)  # {zh, en}
 
 
 class BookingError(Exception):
@@ -93,34 +110,54 @@ BookingListener = Callable[[Booking], Awaitable[None] | None]
 
 
 class BookingService(Protocol):
-    """What channels and the kiosk may ask of booking. Time comes from the service's clock."""
+    """What channels and the kiosk may ask of booking. Time comes from the service's clock.
 
-    async def departments(self) -> list[Department]: ...
+    ``hospital_id=""`` means the platform's only hospital; on a platform of several it is
+    refused with BookingError("unknown_hospital"), as is an id the platform does not have.
+    T-code operations need no hospital: T-codes are unique across the platform."""
 
-    async def open_days(self, dept_id: str) -> list[dt.date]:
+    async def hospitals(self) -> list[Hospital]:
+        """Every hospital taking bookings, in the platform's order."""
+        ...
+
+    async def recent_hospitals(self, msisdn: str) -> list[str]:
+        """Ids of the hospitals this phone booked at (live bookings), most recent first."""
+        ...
+
+    async def departments(self, hospital_id: str = "") -> list[Department]: ...
+
+    async def open_days(self, dept_id: str, hospital_id: str = "") -> list[dt.date]:
         """Days ahead (from tomorrow) on which the department still has remote places."""
         ...
 
-    async def sessions(self, dept_id: str, day: dt.date) -> list[SessionAvailability]: ...
+    async def sessions(
+        self, dept_id: str, day: dt.date, hospital_id: str = ""
+    ) -> list[SessionAvailability]: ...
 
     async def book(self, request: BookingRequest) -> Booking:
         """Reserve a remote place and confirm it; raises BookingError (full, duplicate, ...)."""
         ...
 
     async def verify(
-        self, tcode: str, kiosk_id: str | None = None, client: str | None = None
+        self, tcode: str, kiosk_id: str | None = None, client: str | None = None,
+        hospital_id: str | None = None,
     ) -> Booking:
         """The booking behind a T-code if it can be checked in now; raises BookingError.
 
         With ``kiosk_id`` or ``client`` (the caller's network address), a wrong code counts
         against that kiosk, that address and the whole hospital, each limited per minute; over a
-        limit the answer is RateLimited, without looking the code up.
+        limit the answer is RateLimited, without looking the code up. With ``hospital_id`` (the
+        kiosk's hospital), a code of another hospital raises BookingError("wrong_hospital")
+        whose message names the hospital it belongs to.
         """
         ...
 
-    async def check_in(self, tcode: str, kiosk_id: str, client: str | None = None) -> Booking:
+    async def check_in(
+        self, tcode: str, kiosk_id: str, client: str | None = None,
+        hospital_id: str | None = None,
+    ) -> Booking:
         """Mark the booking used, once; a second call raises BookingError('already_checked_in').
-        Wrong codes are limited as for ``verify``."""
+        Wrong codes are limited, and other hospitals' codes refused, as for ``verify``."""
         ...
 
     async def bookings_for(self, msisdn: str) -> list[Booking]:

@@ -17,7 +17,7 @@ from twisted.python.failure import Failure
 from booking import keys
 from booking._types import Scripts, SecondsClock
 from booking.api import BookingError, Department, SessionAvailability
-from booking.catalog import Catalog, DepartmentConfig, SessionTemplate
+from booking.catalog import DepartmentConfig, HospitalConfig, SessionTemplate
 from booking.listing_cache import ListingCache
 from booking.part import Part
 from booking.quota import Quotas
@@ -30,7 +30,7 @@ class Availability(Part):
     """Departments, bookable days and sessions, and the places left in each."""
 
     def __init__(
-        self, catalog: Catalog, clock: SecondsClock, scripts: Scripts, quotas: Quotas,
+        self, catalog: HospitalConfig, clock: SecondsClock, scripts: Scripts, quotas: Quotas,
         listings: ListingCache,
     ) -> None:
         super().__init__(catalog, clock)
@@ -39,7 +39,7 @@ class Availability(Part):
         self.listings = listings
 
     async def departments(self) -> list[Department]:
-        return [Department(d.id, d.name) for d in self.catalog.departments]
+        return [Department(d.id, d.name, self.catalog.id) for d in self.catalog.departments]
 
     def dept(self, dept_id: str) -> DepartmentConfig:
         dept = self.catalog.department(dept_id)
@@ -77,7 +77,7 @@ class Availability(Part):
             return []
         lefts = await self._remote_left_many(dept, [(day, s) for s in dept.sessions])
         return [
-            SessionAvailability(dept_id, day, s.id, s.label, left)
+            SessionAvailability(dept_id, day, s.id, s.label, left, self.catalog.id)
             for s, left in zip(dept.sessions, lefts, strict=True)
         ]
 

@@ -10,7 +10,7 @@ import datetime as dt
 import re
 
 from booking.api import BookingError, BookingRequest
-from booking.catalog import Catalog, DepartmentConfig, SessionTemplate
+from booking.catalog import DepartmentConfig, HospitalConfig, SessionTemplate
 from booking.idcard import is_valid_resident_id, normalize_resident_id
 from booking.policy import PAY_AT_HOSPITAL
 from booking.rules import at, bookable
@@ -21,7 +21,7 @@ NAME = re.compile(r"[a-z][a-z0-9_-]{0,15}")  # channel and language names
 
 
 def checked_request(
-    request: BookingRequest, catalog: Catalog, now_s: float, now: dt.datetime
+    request: BookingRequest, catalog: HospitalConfig, now_s: float, now: dt.datetime
 ) -> tuple[str, DepartmentConfig, SessionTemplate, bool]:
     """The normalised ID, the department, the session and whether it is paid at once; raises
     BookingError invalid_id, closed or bad_request. ``now`` is the local time of ``now_s``."""

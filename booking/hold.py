@@ -18,8 +18,9 @@ from twisted.logger import Logger
 from booking import keys
 from booking._types import Scripts, SecondsClock
 from booking.api import Booking, BookingError, BookingRequest
-from booking.catalog import Catalog
+from booking.catalog import HospitalConfig
 from booking.checks import ONSITE, checked_request, notice_lang
+from booking.directory import UNKNOWN
 from booking.listeners import Listeners
 from booking.listing_cache import ListingCache
 from booking.part import Part
@@ -41,7 +42,7 @@ class Holds(Part):
     """Takes places: confirmed at once (pay at the hospital) or held until paid."""
 
     def __init__(
-        self, redis: Any, catalog: Catalog, clock: SecondsClock, scripts: Scripts, *,
+        self, redis: Any, catalog: HospitalConfig, clock: SecondsClock, scripts: Scripts, *,
         quotas: Quotas, records: Records, listeners: Listeners, listings: ListingCache,
         rng: Rng, retention_days: int,
     ) -> None:
@@ -99,7 +100,8 @@ class Holds(Part):
             assert dept is not None and tmpl is not None
             (_, _, _, _), expire_at, iso = self._per_session(d, day, s)
             places, reserve, rq, _ = self.quotas.args(dept, tmpl, day, 0.0)
-            fields = ["dept", d, "day", iso, "session", s, "channel", channel,
+            fields = ["hospital", self.catalog.id, "dept", d, "day", iso, "session", s,
+                      "channel", channel,
                       "status", "confirmed" if pay_now else "held", "bucket", bucket_for(channel)]
             head = {"ttl": REQUEST_TTL, "b": bucket_for(channel), "p": places, "v": reserve,
                     "rq": rq, "exp": expire_at, "cap": self._caps, "tag": f"{d}:{iso}:{s}",
@@ -116,6 +118,8 @@ class Holds(Part):
         Every value formatted into the JSON is validated first (digits, catalog ids, a channel
         and language name), so nothing needs escaping. The benchmark's raw baseline reuses this.
         """
+        if request.hospital_id and request.hospital_id != self.catalog.id:
+            raise BookingError("unknown_hospital", UNKNOWN)
         minute, now = self._minute(now_s)
         id_number, dept, tmpl, pay_now = checked_request(request, self.catalog, now_s, now)
         d, day, s = request.dept_id, request.day, request.session
@@ -170,7 +174,8 @@ class Holds(Part):
         pay_now = self.policy.payment == PAY_AT_HOSPITAL or onsite
         hu = 0 if pay_now else int(now_s + self.policy.hold_minutes * 60)
         return self.records.booking({
-            "tcode": code, "dept": request.dept_id, "day": request.day.isoformat(),
+            "tcode": code, "hospital": self.catalog.id, "dept": request.dept_id,
+            "day": request.day.isoformat(),
             "session": request.session, "id": id_number, "msisdn": request.msisdn,
             "channel": request.channel, "status": "confirmed" if pay_now else "held",
             "created_at": repr(now_s), "bucket": bucket_for(request.channel),

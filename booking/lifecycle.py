@@ -16,7 +16,7 @@ from twisted.logger import Logger
 from booking import keys
 from booking._types import Scripts, SecondsClock
 from booking.api import Booking, BookingError, RateLimited
-from booking.catalog import Catalog
+from booking.catalog import HospitalConfig
 from booking.listeners import Listeners
 from booking.part import Part
 from booking.records import Records
@@ -52,7 +52,7 @@ class Lifecycle(Part):
     """Payment, expiry, cancel and the kiosk's verify and check-in of taken places."""
 
     def __init__(
-        self, redis: Any, catalog: Catalog, clock: SecondsClock, scripts: Scripts, *,
+        self, redis: Any, catalog: HospitalConfig, clock: SecondsClock, scripts: Scripts, *,
         records: Records, listeners: Listeners,
     ) -> None:
         self.redis = redis

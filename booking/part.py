@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime as dt
 
 from booking._types import SecondsClock
-from booking.catalog import Catalog
+from booking.catalog import HospitalConfig
 from booking.rules import local_now
 
 
 class Part:
     """The catalog and its policy, booking's clock, and the hospital's local time from it."""
 
-    def __init__(self, catalog: Catalog, clock: SecondsClock) -> None:
+    def __init__(self, catalog: HospitalConfig, clock: SecondsClock) -> None:
         self.catalog = catalog
         self.policy = catalog.policy
         self.clock = clock

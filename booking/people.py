@@ -12,7 +12,7 @@ from typing import Any
 from booking import keys
 from booking._types import Scripts, SecondsClock
 from booking.api import BookingError
-from booking.catalog import Catalog
+from booking.catalog import HospitalConfig
 from booking.idcard import is_valid_resident_id, normalize_resident_id
 from booking.part import Part
 from booking.rules import at
@@ -24,7 +24,7 @@ class People(Part):
     """The IDs a phone books for, and the bars earned by missed visits."""
 
     def __init__(
-        self, redis: Any, catalog: Catalog, clock: SecondsClock, scripts: Scripts, *,
+        self, redis: Any, catalog: HospitalConfig, clock: SecondsClock, scripts: Scripts, *,
         retention_days: int,
     ) -> None:
         self.redis = redis

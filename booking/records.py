@@ -6,7 +6,7 @@ from typing import Any
 
 from booking import keys
 from booking.api import Booking, BookingError
-from booking.catalog import Catalog
+from booking.catalog import HospitalConfig
 from booking.tcode import is_well_formed
 from booking.values import NOT_FOUND, booking_from_hash
 
@@ -14,7 +14,7 @@ from booking.values import NOT_FOUND, booking_from_hash
 class Records:
     """Reads stored bookings; malformed and unknown codes give the same error."""
 
-    def __init__(self, redis: Any, catalog: Catalog) -> None:
+    def __init__(self, redis: Any, catalog: HospitalConfig) -> None:
         self.redis = redis
         self.catalog = catalog
 

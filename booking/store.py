@@ -27,9 +27,17 @@ from twisted.logger import Logger
 
 from booking._types import SecondsClock
 from booking.admin import Admin
-from booking.api import Booking, BookingListener, BookingRequest, Department, SessionAvailability
+from booking.api import (
+    Booking,
+    BookingListener,
+    BookingRequest,
+    Department,
+    Hospital,
+    SessionAvailability,
+)
 from booking.availability import Availability
-from booking.catalog import Catalog
+from booking.catalog import HospitalConfig, Platform
+from booking.directory import Directory, as_platform
 from booking.hold import Holds
 from booking.lifecycle import SWEEP_BATCH, Lifecycle
 from booking.listeners import Listeners
@@ -59,7 +67,7 @@ class RedisBookingService:
     def __init__(
         self,
         redis: Any,
-        catalog: Catalog,
+        platform: Platform | HospitalConfig,
         clock: SecondsClock,
         *,
         rng: Rng | None = None,
@@ -67,6 +75,8 @@ class RedisBookingService:
         listing_cache_s: float = 0.0,
     ) -> None:
         self.redis = redis
+        self.directory = Directory(as_platform(platform))
+        catalog = self.directory.platform.hospitals[0]
         self.catalog = catalog
         self.policy = catalog.policy
         self.clock = clock
@@ -124,21 +134,40 @@ class RedisBookingService:
 
     # ---------------------------------------------------------------- booking.api.BookingService
 
-    async def departments(self) -> list[Department]:
+    async def hospitals(self) -> list[Hospital]:
+        return self.directory.hospitals()
+
+    async def recent_hospitals(self, msisdn: str) -> list[str]:
+        return [self.catalog.id] if await self.lifecycle.bookings_for(msisdn) else []
+
+    async def departments(self, hospital_id: str = "") -> list[Department]:
+        self.directory.taking(hospital_id)
         return await self.availability.departments()
 
-    async def open_days(self, dept_id: str) -> list[dt.date]:
+    async def open_days(self, dept_id: str, hospital_id: str = "") -> list[dt.date]:
+        self.directory.taking(hospital_id)
         return await self.availability.open_days(dept_id)
 
-    async def sessions(self, dept_id: str, day: dt.date) -> list[SessionAvailability]:
+    async def sessions(
+        self, dept_id: str, day: dt.date, hospital_id: str = ""
+    ) -> list[SessionAvailability]:
+        self.directory.taking(hospital_id)
         return await self.availability.sessions(dept_id, day)
 
     async def verify(
-        self, tcode: str, kiosk_id: str | None = None, client: str | None = None
+        self, tcode: str, kiosk_id: str | None = None, client: str | None = None,
+        hospital_id: str | None = None,
     ) -> Booking:
+        if hospital_id is not None:
+            self.directory.taking(hospital_id)
         return await self.lifecycle.verify(tcode, kiosk_id, client)
 
-    async def check_in(self, tcode: str, kiosk_id: str, client: str | None = None) -> Booking:
+    async def check_in(
+        self, tcode: str, kiosk_id: str, client: str | None = None,
+        hospital_id: str | None = None,
+    ) -> Booking:
+        if hospital_id is not None:
+            self.directory.taking(hospital_id)
         return await self.lifecycle.check_in(tcode, kiosk_id, client)
 
     async def bookings_for(self, msisdn: str) -> list[Booking]:

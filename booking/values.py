@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from zoneinfo import ZoneInfo
 
 from booking.api import Booking, BookingError, BookingRequest, BookingStatus
-from booking.catalog import Catalog
+from booking.catalog import HospitalConfig
 
 NOT_FOUND = "No booking matches this code. Please check the 10 digits in your SMS."
 MESSAGES = {
@@ -30,9 +30,10 @@ MESSAGES = {
 _EXTRA = ("kiosk_id", "cancelled_at", "hold_until", "paid_txn", "release_at", "bucket", "lang")
 
 
-def booking_from_hash(catalog: Catalog, h: Mapping[str, str]) -> Booking:
-    """A Booking from the ``hl:bk:<tcode>`` hash (names from the catalog when it still has them)."""
-    dept = catalog.department(h["dept"])
+def booking_from_hash(hospital: HospitalConfig | None, h: Mapping[str, str]) -> Booking:
+    """A Booking from the ``hl:bk:<tcode>`` hash (names from its hospital's catalog when it
+    still has them: ``hospital`` None when the platform no longer knows the hospital)."""
+    dept = hospital.department(h["dept"]) if hospital else None
     tmpl = dept.session(h["session"]) if dept else None
     checked = h.get("checked_in_at")
     extra = {k: h[k] for k in _EXTRA if h.get(k) and h[k] != "0"}
@@ -50,6 +51,9 @@ def booking_from_hash(catalog: Catalog, h: Mapping[str, str]) -> Booking:
         created_at=float(h["created_at"]),
         checked_in_at=float(checked) if checked else None,
         extra=extra,
+        hospital_id=h.get("hospital") or (hospital.id if hospital else ""),
+        hospital_name=hospital.name if hospital else {"zh": h.get("hospital", ""),
+                                                      "en": h.get("hospital", "")},
     )
 
 

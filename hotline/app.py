@@ -28,7 +28,7 @@ from twisted.logger import Logger
 from twisted.web.resource import Resource
 
 import fastpath
-from booking.catalog import load_catalog
+from booking.catalog import load_platform
 from booking.idcard import is_valid_resident_id
 from booking.store import RedisBookingService
 from hotline import metrics, ussd_wiring
@@ -110,14 +110,14 @@ def mount_live_speech(root: Any, settings: Settings, menus: MenuSource) -> LiveS
 
 def load_static(settings: Settings) -> tuple[Any, MenuSource, dict[str, dict[str, str]]]:
     """Load and validate everything operators edit; raises with file:line before anything starts."""
-    catalog = load_catalog(settings.hospital_file)
+    hospitals = load_platform(settings.hospital_file)
     menus = MenuSource({})
     for path in settings.menu_files:
         definition = load_menu(path)
         menus = MenuSource({**menus.definitions, definition.name: definition})
     templates = load_templates(settings.sms_templates)
     check_format(settings.raw["log"]["format"])
-    return catalog, menus, templates
+    return hospitals, menus, templates
 
 
 def http_edge(settings: Settings) -> tuple[KioskAccess, dict[str, Any]]:
@@ -167,7 +167,8 @@ async def start(
 async def _wire(tree: HotlineService, settings: Settings, reactor: Any, node: Node, *,
                 on_sms: OnSms | None, clock: Any, retry_clock: Any) -> Running:
     """Add each part to ``tree`` as what it needs becomes available."""
-    catalog, menus, templates = load_static(settings)  # malformed files and settings stop
+    hospitals, menus, templates = load_static(settings)  # malformed files and settings stop
+    catalog = hospitals.hospitals[0]  # SMS names and voice lexicons: the first hospital's
     kiosk_access, edge = http_edge(settings)  # here, before any part starts
     gate = ReadyGate()
     http = tree.edge.add(Listener("http", lambda: node.listeners.listen(
@@ -177,7 +178,7 @@ async def _wire(tree: HotlineService, settings: Settings, reactor: Any, node: No
     redis_url = redis_service.url  # a worker: the main's URL
 
     booking = RedisBookingService(
-        redis, catalog, clock=clock,
+        redis, hospitals, clock=clock,
         listing_cache_s=float(settings.raw["booking"]["listing_cache_s"]),  # default 1 s
     )
     core = tree.core

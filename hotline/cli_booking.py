@@ -142,13 +142,13 @@ def _pay(args: argparse.Namespace, settings: Any) -> int:
 async def _command(reactor: Any, url: str, args: Any, settings: Any, rows: list) -> int:
     from booking.admin import CSV_FIELDS
     from booking.api import BookingError
-    from booking.catalog import load_catalog
+    from booking.catalog import load_platform
     from booking.store import RedisBookingService
     from hotline.redis_client import connect
     from pii import mask_tail
 
     redis = await connect(url, reconnect=False)
-    service = RedisBookingService(redis, load_catalog(settings.hospital_file), reactor)
+    service = RedisBookingService(redis, load_platform(settings.hospital_file), reactor)
     await service.refresh_shares()
     try:
         cmd = args.booking_command if args.command == "booking" else "load"

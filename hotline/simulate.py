@@ -115,7 +115,7 @@ async def _session(reactor: Any, args: argparse.Namespace, settings: Any) -> Non
     from hotline.effects import booking_dialogue
     from hotline.redis_server import RedisProcess
 
-    catalog, menus, _ = load_static(settings)
+    platform, menus, _ = load_static(settings)
     scratch: Path | None = None
     embedded: RedisProcess | None = None
     url = args.redis
@@ -125,7 +125,7 @@ async def _session(reactor: Any, args: argparse.Namespace, settings: Any) -> Non
         url = embedded.url
     redis = await redis_client.connect(url)
     try:
-        booking = RedisBookingService(redis, catalog, clock=reactor)
+        booking = RedisBookingService(redis, platform, clock=reactor)
         dialogue = booking_dialogue(menus, booking, reactor, VALIDATORS)  # as serve wires it
 
         async def read(prompt: str) -> str | None:

@@ -102,7 +102,7 @@ def _pick(names: Mapping[str, str], lang: str) -> str:
 
 class Renderer:
     """Fills templates; ``catalog`` gives department and session names (any object with
-    ``.name`` and ``.department(id)``, i.e. ``booking.catalog.Catalog``)."""
+    ``.name`` and ``.department(id)``, i.e. ``booking.catalog.HospitalConfig``)."""
 
     def __init__(self, templates: Mapping[str, Mapping[str, str]], catalog: Any,
                  day_label: Callable[[dt.date, str], str], default_lang: str = "zh") -> None:

@@ -48,3 +48,22 @@ async def events(redis: object) -> list[dict[str, str]]:
     """Every entry of the hl:events stream, as dicts of its fields."""
     entries = await redis.execute_command("XRANGE", "hl:events", "-", "+")  # type: ignore[attr-defined]
     return [dict(zip(f[::2], f[1::2], strict=True)) for _, f in entries]
+
+
+def hospital_yaml(hid: str, code: str, hospital_extra: str = "", tail: str = "") -> str:
+    """catalog_yaml for one hospital of a platform: its id, code, names and district."""
+    extra = (f"id: {hid}\ncode: '{code}'\nname: {{zh: {hid}医院, en: {hid} hospital}}\n"
+             f"district: {{zh: 福田区, en: Futian}}\nsms_signature: 【{hid}】\n{hospital_extra}")
+    text = catalog_yaml(extra, tail)
+    return text.replace("  name: {zh: 测试医院, en: Test hospital}\n", "", 1)
+
+
+def platform_of(*texts: str, limits: object = None) -> object:
+    """A Platform of the hospital YAML texts (``hospital_yaml``), in order."""
+    from booking.catalog import Platform, parse_catalog
+    from booking.policy import Limits
+
+    lim = limits if limits is not None else Limits()
+    hospitals = tuple(parse_catalog(t, f"h{n}.yaml", limits=lim, folder=True)  # type: ignore[arg-type]
+                      for n, t in enumerate(texts))  # fmt: skip
+    return Platform(hospitals, lim)  # type: ignore[arg-type]

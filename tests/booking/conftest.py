@@ -6,12 +6,12 @@ import pytest
 from booking_support import CATALOG_YAML, NOW
 from twisted.internet.task import Clock
 
-from booking.catalog import Catalog, parse_catalog
+from booking.catalog import HospitalConfig, parse_catalog
 from booking.store import RedisBookingService
 
 
 @pytest.fixture
-def catalog() -> Catalog:
+def catalog() -> HospitalConfig:
     return parse_catalog(CATALOG_YAML, "test-hospital.yaml")
 
 
@@ -23,5 +23,5 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def service(redis, catalog: Catalog, clock: Clock) -> RedisBookingService:
+def service(redis, catalog: HospitalConfig, clock: Clock) -> RedisBookingService:
     return RedisBookingService(redis, catalog, clock)

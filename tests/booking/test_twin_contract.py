@@ -14,11 +14,21 @@ from typing import Any
 
 import pytest
 import pytest_twisted
-from booking_support import NOW, SH, TOMORROW, catalog_yaml, make_id, phone
+from booking_support import (
+    NOW,
+    SH,
+    TOMORROW,
+    catalog_yaml,
+    hospital_yaml,
+    make_id,
+    phone,
+    platform_of,
+)
 from twisted.internet.task import Clock
 
 from booking.api import Booking, BookingError, BookingRequest, RateLimited
-from booking.catalog import Catalog, parse_catalog
+from booking.catalog import HospitalConfig, parse_catalog
+from booking.policy import Limits
 from booking.store import RedisBookingService
 from booking.testing import MemoryBookingService
 
@@ -30,7 +40,7 @@ CATALOG = catalog_yaml(
 )
 
 
-def build(kind: str, redis: Any, catalog: Catalog, clock: Clock, seed: int = 1) -> Any:
+def build(kind: str, redis: Any, catalog: HospitalConfig, clock: Clock, seed: int = 1) -> Any:
     draws = random.Random(seed)
     if kind == "memory":
         return MemoryBookingService(catalog, clock, rng=draws.randrange,
@@ -225,3 +235,116 @@ async def test_random_walks_agree(redis: Any, seed: int) -> None:
         assert a == b, f"step {n}: memory {a} != redis {b}"
     outcomes = {r[1][0] for r in real if r[0] == "book"}
     assert "ok" in outcomes and len(outcomes) > 2  # it reached the rules, not only the happy path
+
+
+# ---------------------------------------------------------------- several hospitals
+
+PLATFORM_LIMITS = Limits(per_day=2, per_7_days=4, per_90_days=6, ops_per_minute=30)
+KINDS = ["memory"]
+
+
+def three(**kw: Any) -> Any:
+    """A platform of three hospitals a, b, c (codes 1, 2, 3), b paid before it is confirmed."""
+    return platform_of(hospital_yaml("a", "1"), hospital_yaml("b", "2", "payment: pay_to_confirm"),
+                       hospital_yaml("c", "3"), limits=kw.get("limits", PLATFORM_LIMITS))
+
+
+def build_on(kind: str, redis: Any, platform: Any, clock: Clock, seed: int = 1, **kw: Any) -> Any:
+    draws = random.Random(seed)
+    if kind == "memory":
+        return MemoryBookingService(platform, clock, rng=draws.randrange,
+                                    draw=random.Random(seed).random, **kw)  # fmt: skip
+    service = RedisBookingService(redis, platform, clock, rng=draws.randrange, **kw)
+    service.lifecycle.random = random.Random(seed)  # type: ignore[assignment]
+    return service
+
+
+@pytest.fixture(params=KINDS)
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def many(kind: str, redis: Any, clock: Clock) -> Any:
+    return build_on(kind, redis, three(), clock)
+
+
+def at_(hid: str, n: int, **kw: Any) -> BookingRequest:
+    r = req(n, **kw)
+    return BookingRequest(r.dept_id, r.day, r.session, r.id_number, r.msisdn, r.channel,
+                          r.request_key, hospital_id=hid)  # fmt: skip
+
+
+@pytest_twisted.ensureDeferred
+async def test_hospitals_and_their_departments(many: Any) -> None:
+    listed = await many.hospitals()
+    assert [(h.id, h.code, h.short["en"], h.district["zh"]) for h in listed] == [
+        ("a", "1", "a hospital", "福田区"), ("b", "2", "b hospital", "福田区"),
+        ("c", "3", "c hospital", "福田区")]  # fmt: skip
+    assert [(d.id, d.hospital_id) for d in await many.departments("b")] == [("nk", "b"),
+                                                                            ("yk", "b")]
+    for call in (many.departments(""), many.departments("zz"), many.open_days("nk", ""),
+                 many.sessions("nk", TOMORROW, "q"), many.book(req(1))):  # fmt: skip
+        assert (await answer(call))[0] == "unknown_hospital"
+    sessions = await many.sessions("nk", TOMORROW, "c")
+    assert {s.hospital_id for s in sessions} == {"c"}
+
+
+@pytest_twisted.ensureDeferred
+async def test_quotas_are_per_hospital_and_caps_across_them(many: Any) -> None:
+    assert [(await answer(many.book(at_("a", n, session="pm"))))[0] for n in (1, 2, 3)] == [
+        "ok", "ok", "full"]  # fmt: skip
+    third = await answer(many.book(at_("c", 3, session="pm")))
+    assert third[0] == "ok"  # c's places are c's own
+    # one live booking per department and day is per hospital; the day cap (2) is the city's
+    assert (await answer(many.book(at_("a", 1, session="am"))))[0] == "duplicate"
+    assert (await answer(many.book(at_("c", 1, session="am"))))[0] == "ok"
+    assert await answer(many.book(at_("b", 1, dept="yk"))) == (
+        "limit", "This ID already has the most bookings allowed on that day.")
+    held = await many.book(at_("b", 4))
+    assert (held.status.value, held.hospital_id, held.hospital_name["en"]) == (
+        "held", "b", "b hospital")  # b's own payment mode
+    assert await many.recent_hospitals(phone(1)) == ["c", "a"]
+    assert await many.recent_hospitals(phone(9)) == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_kiosk_refuses_another_hospitals_code(many: Any, clock: Clock) -> None:
+    booking = await answer(many.book(at_("a", 1)))
+    clock.advance(at(TOMORROW, 9) - clock.seconds())
+    refused = await answer(many.verify(booking[1], kiosk_id="k1", hospital_id="c"))
+    assert refused == ("wrong_hospital",
+                       "This booking is at a医院 (a hospital). Please check in there.")
+    assert make_id(1) not in refused[1] and phone(1) not in refused[1]
+    assert (await answer(many.check_in(booking[1], "k1", hospital_id="c")))[0] == "wrong_hospital"
+    assert (await answer(many.verify(booking[1], "k1", hospital_id="zz")))[0] == "unknown_hospital"
+    assert (await answer(many.verify(booking[1], kiosk_id="k1")))[0] == "ok"  # no registry
+    done = await answer(many.check_in(booking[1], "k1", hospital_id="a"))
+    assert done[:3] == ("ok", booking[1], "checked_in")
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_removed_hospital_keeps_its_bookings(many: Any) -> None:
+    booking = await answer(many.book(at_("b", 1)))
+    kept = await answer(many.book(at_("a", 2)))
+    gone = many.replace_platform(platform_of(hospital_yaml("a", "1"), hospital_yaml("c", "3"),
+                                             limits=PLATFORM_LIMITS))  # fmt: skip
+    assert gone == ["b"]
+    assert (await answer(many.book(at_("b", 3))))[0] == "unknown_hospital"
+    assert [h.id for h in await many.hospitals()] == ["a", "c"]
+    assert (await answer(many.book(at_("a", 3))))[0] == "ok"
+    listed = await many.bookings_for(phone(1))
+    assert [(b.tcode, b.hospital_name["en"]) for b in listed] == [(booking[1], "b hospital")]
+    assert (await answer(many.cancel(booking[1], msisdn=phone(1))))[2] == "cancelled"
+    assert (await answer(many.cancel(kept[1], msisdn=phone(2))))[2] == "cancelled"
+
+
+@pytest_twisted.ensureDeferred
+async def test_person_caps_per_hospital_when_set(kind: str, redis: Any, clock: Clock) -> None:
+    service = build_on(kind, redis, three(), clock, person_scope="hospital",
+                       blacklist_scope="hospital")  # fmt: skip
+    # each hospital's own limits (the defaults: 2 a day) instead of the platform's
+    made = [(await answer(service.book(at_(h, 1, dept=d))))[0]
+            for h in ("a", "c") for d in ("nk", "yk")]  # fmt: skip
+    assert made == ["ok"] * 4
+    assert (await answer(service.book(at_("c", 1, session="pm"))))[0] == "duplicate"

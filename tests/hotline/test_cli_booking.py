@@ -35,7 +35,7 @@ async def test_csv_fill_and_schedule_load(redis, redis_url: str, tmp_path: Path)
     exported = cli("booking", "--redis-url", redis_url, "csv", "--day", DAY.isoformat())
     assert exported.returncode == 0, exported.stderr
     lines = exported.stdout.strip().splitlines()
-    assert lines[0] == "tcode,dept,day,session,status,channel,id,msisdn,created_at"
+    assert lines[0] == "tcode,hospital,dept,day,session,status,channel,id,msisdn,created_at"
     assert len(lines) == 4 and valid_id(0) not in exported.stdout
 
     plan = tmp_path / "changes.csv"

@@ -166,7 +166,7 @@ async def test_admin_share_csv_and_session_cancel(site) -> None:
     assert json.loads(text)["quotas"]["2026-11-27:am"] == 3  # clamped to the 3 already booked
     status, csv_text = await admin(http, "GET", "bookings.csv?day=2026-11-27")
     lines = csv_text.strip().splitlines()
-    assert lines[0].startswith("tcode,dept,day") and len(lines) == 4
+    assert lines[0].startswith("tcode,hospital,dept,day") and len(lines) == 4
     assert valid_id(4) not in csv_text and valid_id(4)[-4:] in csv_text
     status, text = await admin(
         http, "POST", "session", {"dept": "nk", "day": "2026-11-27", "session": "am", "places": 2}
