@@ -203,8 +203,8 @@ async def _wire(tree: HotlineService, settings: Settings, reactor: Any, node: No
                       count=metrics.booking)
     ussd_smpp = ussd_wiring.mount(root, settings, dialogue, redis, reactor)  # + SMPP bind
     install_booking(root, booking, settings)
-    install_console(root, booking, redis, settings.raw, hospital_name=catalog.name,
-                    days_ahead=catalog.days_ahead, clock=clock)
+    install_console(root, booking, redis, settings.raw, days_ahead=catalog.days_ahead,
+                    clock=clock)
     if node.main:  # holds and no-shows are swept by the main process alone
         interval = float(settings.raw["booking"].get("sweep_interval", 1.0))
         core.add(Looping("sweeper", lambda: booking.start_sweeper(reactor, interval)))

@@ -13,7 +13,6 @@ import sys
 from typing import Any
 
 from web.console.accounts import PLATFORM, ROLES, AccountError, Accounts, check_new
-from web.console.adapter import SINGLE
 
 
 def add_parser(sub: Any) -> None:
@@ -32,9 +31,11 @@ def add_parser(sub: Any) -> None:
     remove.add_argument("name")
 
 
-def hospitals() -> tuple[str, ...]:
-    """The platform's hospital ids (today one hospital: ``main``)."""
-    return (SINGLE,)
+def hospitals(settings: Any) -> tuple[str, ...]:
+    """The ids of the platform's hospitals (``hospital`` in the settings)."""
+    from booking.catalog import load_platform
+
+    return tuple(h.id for h in load_platform(settings.hospital_file).hospitals)
 
 
 def run(args: argparse.Namespace, settings: Any) -> int:
@@ -46,8 +47,9 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     password = ""
     if args.users_command == "add":
         hospital = PLATFORM if args.platform else args.hospital
-        if hospital != PLATFORM and hospital not in hospitals():
-            print(f"hotline: no hospital {hospital!r} (known: {', '.join(hospitals())})",
+        known = hospitals(settings)
+        if hospital != PLATFORM and hospital not in known:
+            print(f"hotline: no hospital {hospital!r} (known: {', '.join(known)})",
                   file=sys.stderr)
             return 2
         password = sys.stdin.readline().rstrip("\r\n")

@@ -14,7 +14,7 @@ from twisted.web.resource import Resource
 
 from web.clientaddr import parse_networks
 from web.console.accounts import Accounts
-from web.console.adapter import SINGLE, HospitalInfo, Platform
+from web.console.adapter import Platform
 from web.console.audit import Audit
 from web.console.guard import Limits, Sessions
 from web.console.pages import Console
@@ -23,7 +23,7 @@ __all__ = ["Console", "install_console"]
 
 
 def install_console(root: Resource, booking: Any, redis: Any, raw: Mapping[str, Any], *,
-                    hospital_name: Mapping[str, str], days_ahead: int, clock: Any) -> Console:
+                    days_ahead: int, clock: Any) -> Console:
     """Mount ``/console/`` on ``root``. ``raw``: the settings (``console``, ``http``); ``clock``:
     the server's notion of now (sessions, login windows, audit times)."""
     conf = raw["console"]
@@ -32,7 +32,7 @@ def install_console(root: Resource, booking: Any, redis: Any, raw: Mapping[str, 
                     attempts_per_address=int(conf["login_attempts_per_address"]),
                     window_s=float(conf["login_window_s"]))
     accounts = Accounts(redis)
-    platform = Platform(booking, [HospitalInfo(SINGLE, hospital_name)], days_ahead)
+    platform = Platform(booking, days_ahead)
     console = Console(platform, accounts, Sessions(redis, accounts, clock, limits),
                       Audit(redis, clock, int(conf["audit_keep"])),
                       parse_networks(raw["http"].get("trusted_proxies")))

@@ -1,59 +1,66 @@
 """Every booking call the console makes, scoped to one hospital, in one place.
 
 The console never touches the booking service but through ``HospitalBooking``, which is made for
-one hospital (the logged-in user's, checked before) and passes that hospital with every call.
-Today's booking serves one hospital, the platform's only one (id ``main``): the calls carry no
-hospital argument yet and any other id is refused. When booking takes ``hospital_id=``
-(docs/architecture.md, the hospital dimension), only ``_scope`` changes.
+one hospital (the logged-in user's, checked before) and passes that hospital with every call as
+``hospital_id=`` (docs/architecture.md, the hospital dimension). A booking operation that does
+not take a hospital yet is still correct on a platform of one hospital, whose data is all that
+hospital's; on a platform of several it is refused rather than shown or done across hospitals.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from dataclasses import dataclass
+import inspect
 from typing import Any
 
-from booking.api import BookingError, Department
+from booking.api import BookingError, Department, Hospital
 
-SINGLE = "main"  # the id of the one hospital of a single-hospital platform
 LIVE = ("held", "confirmed")  # what a cancel can still undo
 TAKEN = ("held", "confirmed", "checked_in", "no_show")  # what holds a place
 SEARCH_DAYS_BACK = 7  # how far back "find a booking" looks
+_TAKES: dict[tuple[type, str], bool] = {}
 
 
-@dataclass(frozen=True, slots=True)
-class HospitalInfo:
-    id: str
-    name: Mapping[str, str]
+def takes_hospital(service: Any, name: str) -> bool:
+    """Whether ``service.<name>`` accepts ``hospital_id=`` (asked once per class and name)."""
+    key = (type(service), name)
+    if key not in _TAKES:
+        _TAKES[key] = "hospital_id" in inspect.signature(getattr(service, name)).parameters
+    return _TAKES[key]
 
 
 class Platform:
-    """The hospitals the console can show, and an adapter per hospital."""
+    """The hospitals booking serves now, and an adapter per hospital."""
 
-    def __init__(self, booking: Any, hospitals: list[HospitalInfo], days_ahead: int) -> None:
+    def __init__(self, booking: Any, days_ahead: int) -> None:
         self.booking = booking
-        self.hospitals = {h.id: h for h in hospitals}
         self.days_ahead = days_ahead
 
-    def for_hospital(self, hospital_id: str) -> HospitalBooking:
-        info = self.hospitals.get(hospital_id)
+    async def hospitals(self) -> list[Hospital]:
+        return list(await self.booking.hospitals())
+
+    async def for_hospital(self, hospital_id: str) -> HospitalBooking:
+        hospitals = await self.hospitals()
+        info = next((h for h in hospitals if h.id == hospital_id), None)
         if info is None:
             raise BookingError("unknown_hospital", "No such hospital.")
-        return HospitalBooking(self.booking, info, self.days_ahead)
+        return HospitalBooking(self.booking, info, self.days_ahead, single=len(hospitals) == 1)
 
 
 class HospitalBooking:
     """One hospital's view of booking: what the console may read and change."""
 
-    def __init__(self, booking: Any, info: HospitalInfo, days_ahead: int) -> None:
-        self.booking, self.info, self.days_ahead = booking, info, days_ahead
+    def __init__(self, booking: Any, info: Hospital, days_ahead: int, *, single: bool) -> None:
+        self.booking, self.info, self.days_ahead, self.single = booking, info, days_ahead, single
 
-    def _scope(self) -> dict[str, str]:
-        """The keyword arguments naming this hospital (none while booking has one hospital)."""
-        if self.info.id != SINGLE:
-            raise BookingError("unknown_hospital", "No such hospital.")
-        return {}
+    async def _call(self, name: str, *args: Any) -> Any:
+        """``booking.<name>(*args)`` for this hospital alone."""
+        if takes_hospital(self.booking, name):
+            return await getattr(self.booking, name)(*args, hospital_id=self.info.id)
+        if not self.single:
+            raise BookingError("unknown_hospital",
+                               f"booking cannot keep {name} to one hospital yet")
+        return await getattr(self.booking, name)(*args)
 
     def today(self) -> dt.date:
         return self.booking.now().date()
@@ -63,22 +70,24 @@ class HospitalBooking:
         return [today + dt.timedelta(days=n) for n in range(self.days_ahead)]
 
     async def departments(self) -> list[Department]:
-        return await self.booking.departments(**self._scope())
+        return await self._call("departments")
 
     def share(self, dept_id: str) -> float | None:
-        """The remote share in force for a department (None when it cannot be told)."""
-        self._scope()
+        """The remote share in force for a department (None when it cannot be told yet: booking
+        keeps the shares of a platform of one hospital alone)."""
+        if not self.single:
+            return None
         dept = self.booking.catalog.department(dept_id)
         return None if dept is None else self.booking.quotas.share(dept)
 
     async def fill(self, day: dt.date) -> list[dict[str, Any]]:
-        return await self.booking.fill(day, **self._scope())
+        return await self._call("fill", day)
 
     async def set_share(self, dept_id: str, share: float) -> dict[str, int]:
-        return await self.booking.set_share(dept_id, share, **self._scope())
+        return await self._call("set_share", dept_id, share)
 
     async def session_bookings(self, dept_id: str, day: dt.date, session: str) -> list[dict]:
-        return await self.booking.session_bookings(dept_id, day, session, **self._scope())
+        return await self._call("session_bookings", dept_id, day, session)
 
     async def taken(self, dept_id: str, day: dt.date, session: str) -> int:
         rows = await self.session_bookings(dept_id, day, session)
@@ -87,7 +96,7 @@ class HospitalBooking:
     async def change_session(
         self, dept_id: str, day: dt.date, session: str, places: int | None
     ) -> list[str]:
-        return await self.booking.change_session(dept_id, day, session, places, **self._scope())
+        return await self._call("change_session", dept_id, day, session, places)
 
     async def find(self, query: str) -> list[dict[str, str]]:
         """Bookings of this hospital whose T-code is ``query`` or whose phone or ID number ends
@@ -98,8 +107,9 @@ class HospitalBooking:
         today = self.today()
         out = []
         for n in range(-SEARCH_DAYS_BACK, self.days_ahead + 1):
-            for row in await self.booking.day_bookings(today + dt.timedelta(days=n),
-                                                       **self._scope()):
+            for row in await self._call("day_bookings", today + dt.timedelta(days=n)):
+                if row.get("hospital", self.info.id) not in (self.info.id, ""):
+                    continue  # a row of another hospital: never shown
                 if (row["tcode"] == query or row["msisdn"].endswith(query)
                         or row["id"].upper().endswith(query)):
                     out.append(row)
@@ -120,7 +130,7 @@ class HospitalBooking:
         return str(done.status)
 
     async def blacklist(self) -> list[dict[str, Any]]:
-        return await self.booking.blacklist(**self._scope())
+        return await self._call("blacklist")
 
     async def lift(self, digest: str, reason: str) -> bool:
         """Lift a bar listed for this hospital (by ID digest) with a reason."""

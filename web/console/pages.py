@@ -239,7 +239,7 @@ class Console(Resource):
             user = ctx.session.user
             if not user.platform:
                 raise Redirect(f"/console/h/{user.hospital}/schedule")
-            hospitals = list(self.platform.hospitals.values())
+            hospitals = await self.platform.hospitals()
             return self.page(ctx, "hospitals.html", hospitals=hospitals)
         if parts[0] != "h" or len(parts) < 2:
             raise Refused(404, "没有这个页面", "No such page")
@@ -248,7 +248,7 @@ class Console(Resource):
                      page=parts[2] if len(parts) > 2 else "")
             raise Refused(403, "您无权查看其他医院的数据", "This is another hospital's page")
         try:
-            ctx.hospital = self.platform.for_hospital(parts[1])
+            ctx.hospital = await self.platform.for_hospital(parts[1])
         except BookingError as exc:
             raise Refused(404, "没有这家医院", "No such hospital") from exc
         name = "/".join(parts[2:]) or "schedule"
