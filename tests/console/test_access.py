@@ -14,6 +14,7 @@ import pytest_twisted
 import treq
 from conftest import DAY1, PASSWORD, ROOT, Server, reactor
 from treq.client import HTTPClient
+from twisted.internet.defer import ensureDeferred, gatherResults
 from twisted.web.client import Agent
 
 from web.console.accounts import Accounts
@@ -215,3 +216,12 @@ async def test_check_password_refuses_and_unknown_names_cost_the_same(redis, pas
     assert (await accounts.check_password(" ZED ", PASSWORD)).role == "viewer"
     stored = await redis.hget("hl:console:user:zed", "hash")
     assert stored.startswith("$argon2id$") and PASSWORD not in stored
+
+
+@pytest_twisted.ensureDeferred
+async def test_attempts_sent_at_once_do_not_slip_past_the_limit(server: Server) -> None:
+    clients = [Client(server) for _ in range(10)]
+    answers = await gatherResults([ensureDeferred(c.login("anna", f"guess {n}"))
+                                   for n, c in enumerate(clients)])
+    codes = sorted(a.code for a in answers)
+    assert codes == [401] * 5 + [429] * 5

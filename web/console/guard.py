@@ -9,7 +9,9 @@ once.
 Failed logins are counted per user name and per client address (``web.clientaddr``: the
 address behind trusted proxies, an IPv6 /64) in fixed windows of ``login_window_s``; when either
 count reaches its limit the login is refused before the password is even checked, so neither
-guessing many passwords for one name nor many names from one address gets through.
+guessing many passwords for one name nor many names from one address gets through (the
+limit of a window can be used twice across its boundary: a fixed window is the price of one
+counter per key).
 """
 
 from __future__ import annotations
@@ -85,24 +87,23 @@ class Sessions:
         user = name if NAME.match(name) else "-invalid-"
         return (f"hl:console:fail:u:{user}:{window}", f"hl:console:fail:a:{address}:{window}")
 
-    async def login_blocked(self, name: str, address: str) -> bool:
-        by_user, by_address = self._keys(name, address)
-        counts = [int(v or 0) for v in (await self.redis.mget([by_user, by_address]))]
-        return (counts[0] >= self.limits.attempts_per_user
-                or counts[1] >= self.limits.attempts_per_address)
-
-    async def login_failed(self, name: str, address: str) -> None:
-        ttl = max(1, int(self.limits.window_s * 2))
-        for key in self._keys(name, address):
-            await self.redis.incr(key)
-            await self.redis.expire(key, ttl)
-
     async def login(self, name: str, password: str, address: str) -> User | bool | None:
-        """The user; None for a wrong name or password; False when attempts are used up."""
+        """The user; None for a wrong name or password; False when attempts are used up.
+
+        The attempt is counted before the password is checked, so attempts sent at once cannot
+        all pass the limit while the slow hash runs; a right password takes its count back."""
         name = name.strip().lower()
-        if await self.login_blocked(name, address):
+        ttl = max(1, int(self.limits.window_s * 2))
+        keys = self._keys(name, address)
+        counts = []
+        for key in keys:
+            counts.append(int(await self.redis.incr(key)))
+            await self.redis.expire(key, ttl)
+        if (counts[0] > self.limits.attempts_per_user
+                or counts[1] > self.limits.attempts_per_address):
             return False
         user = await self.accounts.check_password(name, password)
-        if user is None:
-            await self.login_failed(name, address)
+        if user is not None:
+            for key in keys:
+                await self.redis.decr(key)
         return user
