@@ -225,3 +225,16 @@ async def test_attempts_sent_at_once_do_not_slip_past_the_limit(server: Server) 
                                    for n, c in enumerate(clients)])
     codes = sorted(a.code for a in answers)
     assert codes == [401] * 5 + [429] * 5
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_grid_pages_through_the_booking_window_and_no_further(server: Server) -> None:
+    vera = await client(server, "vera")
+    first = await (await vera.get("/console/h/main/schedule")).text()
+    assert "12-07 周一" in first and "12-13 周日" in first and "12-14 周一" not in first
+    assert "from=2026-12-14" in first
+    later = await (await vera.get("/console/h/main/schedule", {"from": "2026-12-14"})).text()
+    assert "12-14 周一" in later and "12-13" not in later and 'id="later"' not in later
+    past = await (await vera.get("/console/h/main/schedule", {"from": "2026-01-01"})).text()
+    assert "12-07 周一" in past  # not before today
+    assert (await vera.get("/console/h/main/schedule", {"from": "soon"})).code == 400

@@ -65,6 +65,7 @@ async def test_an_admin_sets_a_share_and_ussd_callers_see_the_remote_places_chan
         page.wait_for_url("**/schedule?msg=share")
         now = page.locator(cell).locator("xpath=..").inner_text()
         page.goto("/console/h/main/audit")
+        shot(page, "audit")
         return was, now, page.locator("#audit tbody tr").first.inner_text()
 
     was, now, audit = await server.page(steps)
@@ -84,6 +85,7 @@ async def test_suspending_a_session_lists_cancels_and_texts_its_patients(server:
     def steps(page: Any) -> dict[str, Any]:
         log_in(page, "anna")
         page.goto(cell)
+        shot(page, "cell")
         out: dict[str, Any] = {"taken": page.locator("#taken").inner_text()}
         page.get_by_label("总名额").fill("1")
         page.get_by_role("button", name="保存名额").click()
@@ -249,6 +251,7 @@ async def test_a_clerk_lifts_a_bar_with_a_reason(server: Server, redis: Any) -> 
 async def test_the_console_speaks_english_and_keeps_the_choice(server: Server) -> None:
     def steps(page: Any) -> tuple[str, str]:
         page.goto("/console/login?lang=en")
+        shot(page, "login-en")
         page.get_by_label("User name").fill("anna")
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Log in").click()

@@ -65,9 +65,14 @@ class HospitalBooking:
     def today(self) -> dt.date:
         return self.booking.now().date()
 
-    def days(self) -> list[dt.date]:
+    def days(self, start: dt.date | None = None, count: int = 7) -> list[dt.date]:
+        """``count`` days from ``start`` (default today), kept between today and the end of
+        the booking window."""
         today = self.today()
-        return [today + dt.timedelta(days=n) for n in range(self.days_ahead)]
+        last = today + dt.timedelta(days=self.days_ahead)
+        first = min(max(start or today, today), last)
+        return [first + dt.timedelta(days=n) for n in range(count)
+                if first + dt.timedelta(days=n) <= last]
 
     async def departments(self) -> list[Department]:
         return await self._call("departments")

@@ -311,7 +311,14 @@ class Console(Resource):
 
     async def schedule(self, ctx: Ctx) -> str:
         hb = ctx.hb
-        days = hb.days()
+        try:
+            start = dt.date.fromisoformat(ctx.arg("from")) if ctx.arg("from") else None
+        except ValueError as exc:
+            raise Refused(400, "日期格式应为 YYYY-MM-DD", "from must be YYYY-MM-DD") from exc
+        days = hb.days(start)
+        all_days = hb.days(hb.today(), hb.days_ahead + 1)
+        earlier = [d for d in all_days if d < days[0]][-7:]
+        later = [d for d in all_days if d > days[-1]]
         depts = await hb.departments()
         cells: dict[tuple[str, str, str], dict[str, Any]] = {}
         sessions: list[str] = []
@@ -322,7 +329,9 @@ class Console(Resource):
                     sessions.append(row["session"])
         shares = {d.id: hb.share(d.id) for d in depts}
         return self.page(ctx, "schedule.html", days=days, depts=depts, cells=cells,
-                         sessions=sessions, shares=shares, msg=ctx.arg("msg"))
+                         sessions=sessions, shares=shares, msg=ctx.arg("msg"),
+                         earlier=earlier[0] if earlier else None,
+                         later=later[0] if later else None)
 
     def _cell_args(
         self, ctx: Ctx, source: dict[str, str] | None = None
