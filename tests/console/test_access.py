@@ -3,6 +3,7 @@ action, roles, sessions, CSRF, cookies, the login limits, and the accounts CLI."
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import subprocess
 import sys
@@ -25,6 +26,7 @@ CELL = {"dept": "nk", "day": DAY1.isoformat(), "session": "am"}
 # a form per action that the action would accept from its own hospital's admin
 FORMS: dict[str, dict[str, str]] = {
     "cell": {**CELL, "places": "61"},
+    "copy": {"from": DAY1.isoformat()},
     "share": {"dept": "nk", "share": "50"},
     "suspend": {**CELL, "reason": "x", "confirm": "yes"},
     "cancel": {"tcode": "0000000000", "reason": "x"},
@@ -234,7 +236,41 @@ async def test_the_grid_pages_through_the_booking_window_and_no_further(server: 
     assert "12-07 周一" in first and "12-13 周日" in first and "12-14 周一" not in first
     assert "from=2026-12-14" in first
     later = await (await vera.get("/console/h/main/schedule", {"from": "2026-12-14"})).text()
-    assert "12-14 周一" in later and "12-13" not in later and 'id="later"' not in later
+    assert "12-14 周一" in later and "12-13" not in later and "预约窗口到 2026-12-14" in later
+    last = await (await vera.get("/console/h/main/schedule", {"from": "2027-03-01"})).text()
+    assert "01-04 周一" in last and 'id="later"' not in last  # 28 days ahead at most
     past = await (await vera.get("/console/h/main/schedule", {"from": "2026-01-01"})).text()
     assert "12-07 周一" in past  # not before today
     assert (await vera.get("/console/h/main/schedule", {"from": "soon"})).code == 400
+
+
+async def places(server: Server, day: str, dept: str = "nk", session: str = "am") -> int:
+    rows = await server.running.booking.fill(dt.date.fromisoformat(day))
+    return next(r["places"] for r in rows if r["dept"] == dept and r["session"] == session)
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_week_of_one_session_and_a_copy_forward_leave_booked_days_alone(
+    server: Server,
+) -> None:
+    from test_browser import book
+
+    for n in range(3):  # 12-08 morning: 3 taken
+        await book(server, f"wk-{n}", f"1390000010{n}", 50 + n)
+    anna = await client(server, "anna")
+    answer = await anna.post("/console/h/main/cell", {**CELL, "day": "2026-12-07",
+                                                      "places": "2", "week": "yes"})
+    assert answer.code == 303
+    assert b"msg=week%3A6%3A1" in answer.headers.getRawHeaders(b"location")[0]
+    assert await places(server, "2026-12-07") == 2
+    assert await places(server, "2026-12-08") == 60  # 3 taken: left alone
+    assert await places(server, "2026-12-13") == 2
+    assert await places(server, "2026-12-14") == 60  # the 7 days from the 7th only
+    answer = await anna.post("/console/h/main/copy", {"from": "2026-12-07"})
+    assert answer.code == 303
+    assert await places(server, "2026-12-14") == 2  # the 7th's places, a week on
+    assert await places(server, "2026-12-15") == 60  # the 8th's: unchanged
+    assert await places(server, "2026-12-20") == 2
+    assert await places(server, "2026-12-14", session="pm") == 50
+    audit = await (await anna.get("/console/h/main/audit")).text()
+    assert "copy of 2026-12-07" in audit

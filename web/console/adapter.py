@@ -18,6 +18,7 @@ from booking.api import BookingError, Department, Hospital
 LIVE = ("held", "confirmed")  # what a cancel can still undo
 TAKEN = ("held", "confirmed", "checked_in", "no_show")  # what holds a place
 SEARCH_DAYS_BACK = 7  # how far back "find a booking" looks
+PLAN_DAYS = 28  # how far ahead places can be set, before the booking window reaches a day
 _TAKES: dict[tuple[type, str], bool] = {}
 
 
@@ -65,11 +66,15 @@ class HospitalBooking:
     def today(self) -> dt.date:
         return self.booking.now().date()
 
+    def last_day(self) -> dt.date:
+        """The last day whose places the console shows and sets: the end of the booking window,
+        or PLAN_DAYS ahead (release is prepared before callers can book)."""
+        return self.today() + dt.timedelta(days=max(self.days_ahead, PLAN_DAYS))
+
     def days(self, start: dt.date | None = None, count: int = 7) -> list[dt.date]:
-        """``count`` days from ``start`` (default today), kept between today and the end of
-        the booking window."""
+        """``count`` days from ``start`` (default today), kept between today and last_day."""
         today = self.today()
-        last = today + dt.timedelta(days=self.days_ahead)
+        last = self.last_day()
         first = min(max(start or today, today), last)
         return [first + dt.timedelta(days=n) for n in range(count)
                 if first + dt.timedelta(days=n) <= last]

@@ -61,6 +61,7 @@ GET_PAGES = {
 }
 POST_ACTIONS = {
     "cell": ("cell_save", "admin"),
+    "copy": ("copy_week", "admin"),
     "share": ("share_save", "admin"),
     "suspend": ("suspend", "admin"),
     "cancel": ("cancel", "clerk"),
@@ -316,7 +317,7 @@ class Console(Resource):
         except ValueError as exc:
             raise Refused(400, "日期格式应为 YYYY-MM-DD", "from must be YYYY-MM-DD") from exc
         days = hb.days(start)
-        all_days = hb.days(hb.today(), hb.days_ahead + 1)
+        all_days = hb.days(hb.today(), (hb.last_day() - hb.today()).days + 1)
         earlier = [d for d in all_days if d < days[0]][-7:]
         later = [d for d in all_days if d > days[-1]]
         depts = await hb.departments()
@@ -331,7 +332,8 @@ class Console(Resource):
         return self.page(ctx, "schedule.html", days=days, depts=depts, cells=cells,
                          sessions=sessions, shares=shares, msg=ctx.arg("msg"),
                          earlier=earlier[0] if earlier else None,
-                         later=later[0] if later else None)
+                         later=later[0] if later else None,
+                         window_end=hb.today() + dt.timedelta(days=hb.days_ahead))
 
     def _cell_args(
         self, ctx: Ctx, source: dict[str, str] | None = None
@@ -372,19 +374,66 @@ class Console(Resource):
     async def cell_save(self, ctx: Ctx) -> str:
         dept, day, session = self._cell_args(ctx, ctx.form)
         places = self._places(ctx, ctx.field("places"))
-        state = await self._cell_state(ctx, dept, day, session)
-        if places < state["taken"]:
-            body = self.page(ctx, "cell.html", msg="", error=ctx.t(
-                f"已有 {state['taken']} 个号被预约，不能直接减到 {places}。"
-                "请用“停诊/减号”并取消多出的预约。",
-                f"{state['taken']} places are booked: cutting to {places} needs the "
-                "'suspend or cut' step, which cancels the bookings that no longer fit."), **state)
-            raise _Answer(409, body)
-        before = state["row"]["places"]
+        week = ctx.field("week") == "yes"
+        changed = skipped = 0
+        for d in ctx.hb.days(day, 7) if week else [day]:
+            state = await self._cell_state(ctx, dept, d, session)
+            if state["row"]["closed"] or places < state["taken"]:
+                if not week:
+                    raise _Answer(409, self.page(ctx, "cell.html", msg="", error=self._cut_refused(
+                        ctx, state["taken"], places), **state))
+                skipped += 1  # a day with more taken: left alone, the explicit step is per day
+                continue
+            if await self._set_places(ctx, dept, d, session, state["row"]["places"], places):
+                changed += 1
+        msg = f"week:{changed}:{skipped}" if week else "saved"
+        raise Redirect(self._cell_url(ctx, dept, day, session, msg))
+
+    def _cut_refused(self, ctx: Ctx, taken: int, places: int) -> str:
+        return ctx.t(
+            f"已有 {taken} 个号被预约，不能直接减到 {places}。请用“停诊/减号”并取消多出的预约。",
+            f"{taken} places are booked: cutting to {places} needs the 'suspend or cut' step, "
+            "which cancels the bookings that no longer fit.")
+
+    async def _set_places(self, ctx: Ctx, dept: str, day: dt.date, session: str, before: int,
+                          places: int, reason: str = "") -> bool:
+        """Set a session's places (never below its taken places: the caller checked) and audit
+        it; False when they were already that."""
+        if before == places:
+            return False
         await ctx.hb.change_session(dept, day, session, places)
         await self.audit.write(ctx.hb.info.id, ctx.user.name, "places",
-                               f"{dept} {day.isoformat()} {session}", before, places)
-        raise Redirect(self._cell_url(ctx, dept, day, session, "saved"))
+                               f"{dept} {day.isoformat()} {session}", before, places, reason)
+        return True
+
+    async def copy_week(self, ctx: Ctx) -> str:
+        """The places of the seven days shown, to the same weekdays of the week after; a target
+        session that is suspended or has more places taken is left alone (and counted)."""
+        try:
+            start = dt.date.fromisoformat(ctx.field("from"))
+        except ValueError as exc:
+            raise Refused(400, "日期格式应为 YYYY-MM-DD", "from must be YYYY-MM-DD") from exc
+        hb = ctx.hb
+        changed = skipped = 0
+        for day in hb.days(start, 7):
+            target = day + dt.timedelta(days=7)
+            if target > hb.last_day():
+                break
+            have = {(r["dept"], r["session"]): r for r in await hb.fill(target)}
+            for row in await hb.fill(day):
+                dest = have.get((row["dept"], row["session"]))
+                if row["closed"] or dest is None or dest["places"] == row["places"]:
+                    continue
+                taken = await hb.taken(row["dept"], target, row["session"])
+                if dest["closed"] or row["places"] < taken:
+                    skipped += 1
+                    continue
+                await self._set_places(ctx, row["dept"], target, row["session"], dest["places"],
+                                       row["places"], f"copy of {day.isoformat()}")
+                changed += 1
+        after = (hb.days(start, 7) or [start])[0] + dt.timedelta(days=7)
+        raise Redirect(f"{ctx.base()}/schedule?from={after.isoformat()}&msg=copied:{changed}:"
+                       f"{skipped}")
 
     def _cell_url(self, ctx: Ctx, dept: str, day: dt.date, session: str, msg: str) -> str:
         q = urllib.parse.urlencode({"dept": dept, "day": day.isoformat(), "session": session,
