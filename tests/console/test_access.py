@@ -274,3 +274,20 @@ async def test_a_week_of_one_session_and_a_copy_forward_leave_booked_days_alone(
     assert await places(server, "2026-12-14", session="pm") == 50
     audit = await (await anna.get("/console/h/main/audit")).text()
     assert "copy of 2026-12-07" in audit
+
+
+@pytest.mark.parametrize("target,lands", [
+    ("/console/h/main/bookings?q=5678", "/console/h/main/bookings?q=5678"),
+    ("//evil.example/console/", "/console/"),
+    ("https://evil.example/", "/console/"),
+    ("/console/\r\nSet-Cookie: x=1", "/console/"),
+])
+@pytest_twisted.ensureDeferred
+async def test_after_login_only_a_console_page_is_the_next_stop(server, target, lands) -> None:
+    c = Client(server)
+    form = await c.http.get(f"{server.url}/console/login")
+    token = CSRF.search(await form.text()).group(1)
+    answer = await c.http.post(f"{server.url}/console/login", allow_redirects=False, data={
+        "csrf": token, "username": "vera", "password": PASSWORD, "next": target})
+    assert answer.code == 303
+    assert answer.headers.getRawHeaders(b"location") == [lands.encode()]

@@ -12,6 +12,7 @@ its result (POST, then 303 to a page: a reload does not repeat it).
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 import urllib.parse
 from collections.abc import Awaitable, Callable, Sequence
@@ -49,6 +50,7 @@ HEADERS = {
 STALE = ("表单已过期，请刷新页面后重试", "The form is stale: reload and retry")
 BAD_SHARE = ("远程比例应为 0 到 100 的数", "share must be a number 0..100")
 MAX_PLACES = 10000
+NEXT = re.compile(r"^/console/[A-Za-z0-9/_.\-]*(\?[A-Za-z0-9_.\-=&%]*)?$")
 # the pages and actions under /console/h/<hospital>/: name -> (handler, the least role)
 GET_PAGES = {
     "schedule": ("schedule", "viewer"),
@@ -304,7 +306,7 @@ class Console(Resource):
                           sameSite="strict", secure=self._tls(request) or None)
         log.info("console.login user={user}", user=found.name)
         target = ctx.field("next")
-        if not target.startswith("/console/") or target.startswith("//"):
+        if not NEXT.match(target):  # a page of ours only: no other site, no header injection
             target = "/console/"
         raise Redirect(target)
 
