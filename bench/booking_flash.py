@@ -119,14 +119,15 @@ async def core_phase(redis: Any, service: RedisBookingService, reqs: list, clien
 
 async def check(redis: Any, day: dt.date, quota: int) -> tuple[int, int, int]:
     """(live bookings, oversell, double bookings) of the hot session, read back from Redis."""
-    codes = await redis.smembers(keys.session_codes("d0", day, "am"))
+    main = keys.HospitalKeys.of("main")
+    codes = await redis.smembers(main.session_codes("d0", day, "am"))
     live_ids: Counter[str] = Counter()
     for code in codes:
-        h = await redis.hgetall(keys.booking(code))
+        h = await redis.hgetall(keys.PLATFORM.booking(code))
         if h["status"] in ("held", "confirmed", "checked_in"):
             live_ids[h["id"]] += 1
     live = sum(live_ids.values())
-    counter = int(await redis.hget(keys.counts("d0", day, "am"), "r") or 0)
+    counter = int(await redis.hget(main.counts("d0", day, "am"), "r") or 0)
     oversell = max(live - quota, 0) + abs(counter - live)
     return live, oversell, sum(n - 1 for n in live_ids.values() if n > 1)
 
@@ -139,7 +140,7 @@ async def raw_phase(redis: Any, service: RedisBookingService, reqs: list, client
     for request in reqs:
         keys_, arg, _ = service.holds.args(request, now)
         code = new_tcode()
-        jobs.append(([*keys_, keys.booking(code)], [arg, code]))
+        jobs.append(([*keys_, keys.PLATFORM.booking(code)], [arg, code]))
 
     async def evalsha(job: tuple[list[str], list[str]]) -> str:
         reply = await redis.evalsha(sha, job[0], job[1])

@@ -14,6 +14,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING
 
+from booking import migrate
 from booking.api import (
     CSV_FIELDS,
     Booking,
@@ -53,6 +54,7 @@ __all__ = [
     "is_valid_resident_id",
     "load_catalog",
     "load_platform",
+    "migrate",
 ]
 _ON_FIRST_USE = {"RedisBookingService": "booking.store"}
 

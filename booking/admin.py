@@ -11,13 +11,12 @@ import datetime as dt
 from collections import Counter
 from typing import Any
 
-from booking import keys
 from booking._types import Scripts, SecondsClock
 from booking.api import CSV_FIELDS, BookingError
 from booking.availability import Availability
-from booking.catalog import HospitalConfig
+from booking.keys import PLATFORM
 from booking.lifecycle import Lifecycle
-from booking.part import Part
+from booking.part import Part, Scope
 from booking.quota import Quotas
 from booking.rules import remote_quota
 
@@ -28,11 +27,11 @@ class Admin(Part):
     """What the hospital's staff and tools do to sessions and shares, and the audits."""
 
     def __init__(
-        self, redis: Any, catalog: HospitalConfig, clock: SecondsClock, scripts: Scripts, *,
+        self, redis: Any, scope: Scope, clock: SecondsClock, scripts: Scripts, *,
         quotas: Quotas, availability: Availability, lifecycle: Lifecycle, retention_days: int,
     ) -> None:
         self.redis = redis
-        super().__init__(catalog, clock)
+        super().__init__(scope, clock)
         self.scripts = scripts
         self.quotas = quotas
         self.availability = availability
@@ -40,8 +39,8 @@ class Admin(Part):
         self.retention_days = retention_days
 
     async def refresh_shares(self) -> None:
-        """Reload the admin's remote shares (``hl:cfg:share``) into memory."""
-        stored = await self.redis.hgetall(keys.SHARES)
+        """Reload the admin's remote shares (``<hospital>cfg:share``) into memory."""
+        stored = await self.redis.hgetall(self.keys.shares)
         self.quotas.shares = {d: float(v) for d, v in (stored or {}).items()}
 
     async def set_share(self, dept_id: str, share: float) -> dict[str, int]:
@@ -53,7 +52,7 @@ class Admin(Part):
         dept = self.availability.dept(dept_id)
         if not 0 <= share <= 1 or share + self.policy.reserve_share > 1:
             raise BookingError("bad_request", "share must be 0..1 and leave room for the reserve.")
-        await self.redis.hset(keys.SHARES, dept_id, repr(share))
+        await self.redis.hset(self.keys.shares, dept_id, repr(share))
         self.quotas.shares[dept_id] = share
         now_s = self.clock.seconds()
         today = self.now().date()
@@ -64,7 +63,8 @@ class Admin(Part):
                 args = self.quotas.args(dept, tmpl, day, now_s)
                 want = remote_quota(tmpl.places, share)
                 rq = await self.scripts["set_share"](
-                    [keys.counts(dept_id, day, tmpl.id), keys.returns(dept_id, day, tmpl.id)],
+                    [self.keys.counts(dept_id, day, tmpl.id),
+                     self.keys.returns(dept_id, day, tmpl.id)],
                     [*args, now_s, want],
                 )
                 out[f"{day.isoformat()}:{tmpl.id}"] = int(rq)
@@ -76,9 +76,10 @@ class Admin(Part):
         for dept in self.catalog.departments:
             for tmpl in dept.sessions:
                 left = await self.availability.left(dept.id, day, tmpl.id)
-                raw = await self.redis.hgetall(keys.counts(dept.id, day, tmpl.id)) or {}
+                raw = await self.redis.hgetall(self.keys.counts(dept.id, day, tmpl.id)) or {}
                 rows.append({
-                    "dept": dept.id, "day": day.isoformat(), "session": tmpl.id,
+                    "hospital": self.catalog.id, "dept": dept.id, "day": day.isoformat(),
+                    "session": tmpl.id,
                     "places": int(raw.get("places", tmpl.places)),
                     "remote_quota": left["rq"], "remote_left": left["r"],
                     "onsite_left": left["o"], "reserve_left": left["v"],
@@ -87,10 +88,10 @@ class Admin(Part):
         return rows
 
     async def session_bookings(self, dept_id: str, day: dt.date, session: str) -> list[dict]:
-        codes = await self.redis.smembers(keys.session_codes(dept_id, day, session))
+        codes = await self.redis.smembers(self.keys.session_codes(dept_id, day, session))
         out = []
         for code in sorted(codes):
-            h = await self.redis.hgetall(keys.booking(code))
+            h = await self.redis.hgetall(PLATFORM.booking(code))
             if h:
                 out.append(dict(h))
         return sorted(out, key=lambda h: int(h.get("seq", 0)))  # order of taking
@@ -98,10 +99,10 @@ class Admin(Part):
     async def day_bookings(self, day: dt.date) -> list[dict[str, str]]:
         """Every booking of ``day`` (all statuses), oldest first, with CSV_FIELDS."""
         rows: list[dict[str, str]] = []
-        for tag in sorted(await self.redis.smembers(keys.day_index(day))):
+        for tag in sorted(await self.redis.smembers(self.keys.day_index(day))):
             dept_id, _, session = tag.split(":")
             for h in await self.session_bookings(dept_id, day, session):
-                rows.append({k: h.get(k, "") for k in CSV_FIELDS})
+                rows.append({k: h.get(k, "") for k in CSV_FIELDS} | {"hospital": self.catalog.id})
         return sorted(rows, key=lambda r: float(r["created_at"]))
 
     async def change_session(
@@ -115,7 +116,7 @@ class Admin(Part):
             raise BookingError("bad_request", "places must be >= 0.")
         now_s = self.clock.seconds()
         excess = await self.scripts["shrink"](
-            [keys.counts(dept_id, day, session), keys.returns(dept_id, day, session)],
+            [self.keys.counts(dept_id, day, session), self.keys.returns(dept_id, day, session)],
             [-1 if places is None else places, now_s],
         )
         live = [
@@ -139,7 +140,7 @@ class Admin(Part):
         first = today - dt.timedelta(days=self.retention_days)
         for n in range((today - first).days + self.catalog.days_ahead + 2):
             day = first + dt.timedelta(days=n)
-            for tag in await self.redis.smembers(keys.day_index(day)):
+            for tag in await self.redis.smembers(self.keys.day_index(day)):
                 dept_id, _, session = tag.split(":")
                 drift += await self._reconcile_session(dept_id, day, session, now_s, fix)
         return drift
@@ -152,16 +153,18 @@ class Admin(Part):
             pending = h["status"] == "cancelled" and float(h.get("release_at", 0) or 0) > now_s
             if h["status"] in TAKEN or pending:
                 want[h.get("bucket", "r")] += 1
-        qkey = keys.counts(dept_id, day, session)
+        qkey = self.keys.counts(dept_id, day, session)
         stored = await self.redis.hgetall(qkey) or {}
-        due = await self.redis.zrangebyscore(keys.returns(dept_id, day, session), "-inf", now_s)
+        ret = self.keys.returns(dept_id, day, session)
+        due = await self.redis.zrangebyscore(ret, "-inf", now_s)
         have = Counter({b: int(stored.get(b, 0)) for b in "rov"})
         for member in due:
             have[member[0]] -= 1
         out = []
         for b in "rov":
             if have[b] != want[b]:
-                out.append({"dept": dept_id, "day": day.isoformat(), "session": session,
+                out.append({"hospital": self.catalog.id, "dept": dept_id,
+                            "day": day.isoformat(), "session": session,
                             "bucket": b, "counter": have[b], "bookings": want[b]})  # fmt: skip
                 if fix:
                     await self.redis.hincrby(qkey, b, want[b] - have[b])

@@ -14,12 +14,11 @@ from twisted.internet.defer import ensureDeferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from booking import keys
 from booking._types import Scripts, SecondsClock
 from booking.api import BookingError, Department, SessionAvailability
-from booking.catalog import DepartmentConfig, HospitalConfig, SessionTemplate
+from booking.catalog import DepartmentConfig, SessionTemplate
 from booking.listing_cache import ListingCache
-from booking.part import Part
+from booking.part import Part, Scope
 from booking.quota import Quotas
 from booking.rules import bookable, open_days
 
@@ -30,10 +29,10 @@ class Availability(Part):
     """Departments, bookable days and sessions, and the places left in each."""
 
     def __init__(
-        self, catalog: HospitalConfig, clock: SecondsClock, scripts: Scripts, quotas: Quotas,
+        self, scope: Scope, clock: SecondsClock, scripts: Scripts, quotas: Quotas,
         listings: ListingCache,
     ) -> None:
-        super().__init__(catalog, clock)
+        super().__init__(scope, clock)
         self.scripts = scripts
         self.quotas = quotas
         self.listings = listings
@@ -55,7 +54,7 @@ class Availability(Part):
             return {"r": 0, "o": 0, "v": 0, "rq": 0}
         now_s = self.clock.seconds()
         reply = await self.scripts["avail"](
-            [keys.counts(dept_id, day, session), keys.returns(dept_id, day, session)],
+            [self.keys.counts(dept_id, day, session), self.keys.returns(dept_id, day, session)],
             [*self.quotas.args(dept, tmpl, day, now_s), now_s],
         )
         if not reply:
@@ -117,7 +116,8 @@ class Availability(Part):
         keys_: list[str] = []
         args: list[object] = [now_s]
         for day, tmpl in pairs:
-            keys_ += [keys.counts(dept.id, day, tmpl.id), keys.returns(dept.id, day, tmpl.id)]
+            keys_ += [self.keys.counts(dept.id, day, tmpl.id),
+                      self.keys.returns(dept.id, day, tmpl.id)]
             args += self.quotas.args(dept, tmpl, day, now_s)
         return [int(v) for v in await self.scripts["avail_many"](keys_, args)]
 

@@ -5,7 +5,7 @@
 --       11 hl:pid:H:cx (the ID's cancels)  12 hl:bl:H  13 hl:bl:index
 -- ARGV: 1 tcode  2 now  3 release_at  4 msisdn of the caller ('' = hospital/admin)
 --       5 '1' if past the cancel deadline  6 ops per minute  7 reason  8 ID digest
---       9 cancel window (s)  10 cancels that bar (0 = off)  11 barred for (s)
+--       9 cancel window (s)  10 cancels that bar (0 = off)  11 barred for (s)  12 hospital id
 -- Returns ok | not_found | rate_limited | too_late | cancelled | checked_in | expired | no_show
 local f = redis.call('HMGET', KEYS[1], 'status', 'msisdn')
 if not f[1] or (ARGV[4] ~= '' and f[2] ~= ARGV[4]) then return 'not_found' end
@@ -32,7 +32,8 @@ if f[1] == 'confirmed' and ARGV[7] == 'patient' and tonumber(ARGV[10]) > 0 then
   if n >= tonumber(ARGV[10]) then
     local untl = now + tonumber(ARGV[11])
     if untl > tonumber(redis.call('HGET', KEYS[12], 'until') or '0') then
-      redis.call('HSET', KEYS[12], 'until', untl, 'since', ARGV[2], 'reason', 'cancel x' .. n)
+      redis.call('HSET', KEYS[12], 'until', untl, 'since', ARGV[2], 'reason', 'cancel x' .. n,
+        'hospital', ARGV[12])
       redis.call('ZADD', KEYS[13], untl, ARGV[8])
     end
   end

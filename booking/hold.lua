@@ -1,12 +1,13 @@
 -- Take one place atomically: hold it (pay_to_confirm) or book it at once (pay_at_hospital).
--- KEYS: 1 hl:req:<key>  2 hl:{D:day}:ids  3 hl:{tag}:q  4 hl:{tag}:codes  5 hl:{tag}:ret
+-- KEYS: 1 hl:req:<key>  2 hl:{h:H}:ids:D:day  3 ...:q:D:day:S  4 ...:codes:...  5 ...:ret:...
 --       6 hl:bk:<candidate tcode>
 -- ARGV: 1 JSON {req (1|0), ttl, id, h (ID digest), m (msisdn), min (clock minute), b (bucket
 --       r|o|v), p (places), v (reserve), rq (remote quota), fb (fallback 1|0), now, exp
 --       (expire-at), hu (hold deadline, 0 = confirm now), cap {d, w, q, ids, ops}, tag, ord
---       (visit day ordinal), day, f (booking fields, flat)}  2 the candidate tcode.
--- The per-person keys (hl:pid:H:*, hl:ph:<msisdn>:*, hl:rl:*, hl:bl:H), hl:day:<day>, hl:holds
--- and hl:events are built here from the JSON, with the names of booking/keys.py: one JSON
+--       (visit day ordinal), day, f (booking fields, flat), hp (the hospital's key prefix
+--       hl:{h:H}:), pp (person keys' prefix), bp (blacklist's prefix)}  2 the candidate tcode.
+-- The per-person keys (<pp>pid:I:*, hl:ph:<msisdn>:*, hl:rl:*, <bp>bl:I), <hp>day:<day>,
+-- <hp>holds and hl:events are built here from the JSON, with the names of booking/keys.py: one JSON
 -- argument instead of ~50 keeps the client's encoding cost per attempt low (docs/booking.md).
 -- Returns {status, detail}: ok | again (request key seen) | rate_limited | blacklisted (until)
 --       | duplicate | limit_ids | limit (which cap) | closed | full | retry (code taken).
@@ -16,13 +17,13 @@ if a.req == 1 then
   if prior then return {'again', prior} end
 end
 local now, id, cap = a.now, a.id, a.cap
-local pz, pdays = 'hl:pid:' .. a.h .. ':bk', 'hl:pid:' .. a.h .. ':days'
+local pz, pdays = a.pp .. 'pid:' .. a.h .. ':bk', a.pp .. 'pid:' .. a.h .. ':days'
 local phids = 'hl:ph:' .. a.m .. ':ids'
 if over('hl:rl:p:' .. a.m .. ':' .. a.min, cap.ops)
     or over('hl:rl:i:' .. a.h .. ':' .. a.min, cap.ops) then
   return {'rate_limited', ''}
 end
-local barred = redis.call('HGET', 'hl:bl:' .. a.h, 'until')
+local barred = redis.call('HGET', a.bp .. 'bl:' .. a.h, 'until')
 if barred and tonumber(barred) > now then return {'blacklisted', barred} end
 local held = redis.call('HGET', KEYS[2], id)
 if held then return {'duplicate', held} end
@@ -58,7 +59,7 @@ redis.call('EXPIRE', pz, 91 * 86400)
 redis.call('HINCRBY', pdays, a.day, 1)
 redis.call('EXPIRE', pdays, 91 * 86400)
 redis.call('SADD', phids, id)
-local phbk, dayix = 'hl:ph:' .. a.m .. ':bk', 'hl:day:' .. a.day
+local phbk, dayix = 'hl:ph:' .. a.m .. ':bk', a.hp .. 'day:' .. a.day
 redis.call('ZADD', phbk, a.ord, code)
 redis.call('EXPIREAT', phbk, exp)
 redis.call('SADD', dayix, a.tag)
@@ -66,7 +67,7 @@ redis.call('EXPIREAT', dayix, exp)
 if a.hu == 0 then
   event('hl:events', 'booked', KEYS[6], now, '')
 else
-  redis.call('ZADD', 'hl:holds', a.hu, code)
+  redis.call('ZADD', a.hp .. 'holds', a.hu, code)
 end
 if a.req == 1 then redis.call('SET', KEYS[1], code, 'EX', a.ttl) end
 return {'ok', code}

@@ -15,15 +15,13 @@ from typing import Any
 import txredisapi
 from twisted.logger import Logger
 
-from booking import keys
 from booking._types import Scripts, SecondsClock
 from booking.api import Booking, BookingError, BookingRequest
-from booking.catalog import HospitalConfig
 from booking.checks import ONSITE, checked_request, notice_lang
-from booking.directory import UNKNOWN
+from booking.keys import PLATFORM, id_digest
 from booking.listeners import Listeners
 from booking.listing_cache import ListingCache
-from booking.part import Part
+from booking.part import Part, Scope
 from booking.policy import PAY_AT_HOSPITAL
 from booking.quota import Quotas
 from booking.records import Records
@@ -42,12 +40,12 @@ class Holds(Part):
     """Takes places: confirmed at once (pay at the hospital) or held until paid."""
 
     def __init__(
-        self, redis: Any, catalog: HospitalConfig, clock: SecondsClock, scripts: Scripts, *,
+        self, redis: Any, scope: Scope, clock: SecondsClock, scripts: Scripts, *,
         quotas: Quotas, records: Records, listeners: Listeners, listings: ListingCache,
         rng: Rng, retention_days: int,
     ) -> None:
         self.redis = redis
-        super().__init__(catalog, clock)
+        super().__init__(scope, clock)
         self.script = scripts["hold"]
         self.quotas = quotas
         self.records = records
@@ -58,9 +56,9 @@ class Holds(Part):
         self._session_keys: dict[tuple[str, dt.date, str], tuple[list[str], int, str]] = {}
         self._prefixes: dict[tuple[Any, ...], str] = {}
         self._minute_cache: tuple[int, dt.datetime] = (-1, local_now(0.0, self._tz))
-        lim = catalog.policy.limits
+        lim, top = scope.limits, scope.platform_limits
         self._caps = {"d": lim.per_day, "w": lim.per_7_days, "q": lim.per_90_days,
-                      "ids": lim.ids_per_phone, "ops": lim.ops_per_minute}  # fmt: skip
+                      "ids": top.ids_per_phone, "ops": top.ops_per_minute}  # fmt: skip
 
     def _expire_at(self, day: dt.date) -> int:
         end = dt.datetime.combine(day + dt.timedelta(days=1 + self.retention_days), dt.time())
@@ -72,8 +70,9 @@ class Holds(Part):
         if found is None:
             if len(self._session_keys) > 50000:
                 self._session_keys.clear()
-            ks = [keys.ids_of_day(d, day), keys.counts(d, day, s), keys.session_codes(d, day, s),
-                  keys.returns(d, day, s)]  # fmt: skip
+            k = self.keys
+            ks = [k.ids_of_day(d, day), k.counts(d, day, s), k.session_codes(d, day, s),
+                  k.returns(d, day, s)]  # fmt: skip
             found = (ks, self._expire_at(day), day.isoformat())
             self._session_keys[(d, day, s)] = found
         return found
@@ -105,7 +104,8 @@ class Holds(Part):
                       "status", "confirmed" if pay_now else "held", "bucket", bucket_for(channel)]
             head = {"ttl": REQUEST_TTL, "b": bucket_for(channel), "p": places, "v": reserve,
                     "rq": rq, "exp": expire_at, "cap": self._caps, "tag": f"{d}:{iso}:{s}",
-                    "ord": day.toordinal(), "day": iso}  # fmt: skip
+                    "ord": day.toordinal(), "day": iso, "hp": self.keys.prefix,
+                    "pp": self.keys.person.prefix, "bp": self.keys.bars.prefix}  # fmt: skip
             found = json.dumps(head, separators=(",", ":"))[:-1] + ',"f":' + json.dumps(
                 fields, separators=(",", ":")
             )[:-1]
@@ -118,8 +118,6 @@ class Holds(Part):
         Every value formatted into the JSON is validated first (digits, catalog ids, a channel
         and language name), so nothing needs escaping. The benchmark's raw baseline reuses this.
         """
-        if request.hospital_id and request.hospital_id != self.catalog.id:
-            raise BookingError("unknown_hospital", UNKNOWN)
         minute, now = self._minute(now_s)
         id_number, dept, tmpl, pay_now = checked_request(request, self.catalog, now_s, now)
         d, day, s = request.dept_id, request.day, request.session
@@ -133,11 +131,11 @@ class Holds(Part):
             f'{self._prefix(request, share, pay_now)},"id","{id_number}","msisdn","{m}",'
             f'"created_at","{t}","lang","{lang}","hold_until","{hu}"],'
             f'"req":{1 if request.request_key else 0},"id":"{id_number}",'
-            f'"h":"{keys.id_digest(id_number)}","m":"{m}","min":{minute},"fb":{fb},'
+            f'"h":"{id_digest(id_number)}","m":"{m}","min":{minute},"fb":{fb},'
             f'"now":{t},"hu":{hu}}}'
         )
         (ids, q, codes, ret), _, _ = self._per_session(d, day, s)
-        return [keys.request(request.request_key or "-"), ids, q, codes, ret], arg, id_number
+        return [PLATFORM.request(request.request_key or "-"), ids, q, codes, ret], arg, id_number
 
     async def book(self, request: BookingRequest) -> Booking:
         """Take a place: confirmed at once (pay at the hospital) or held until paid."""
@@ -145,7 +143,7 @@ class Holds(Part):
         keys_, arg, id_number = self.args(request, now_s)
         for _ in range(MAX_ATTEMPTS):
             code = new_tcode(self.rng)
-            keys_code = [*keys_, keys.booking(code)]
+            keys_code = [*keys_, PLATFORM.booking(code)]
             try:  # the hot path calls EVALSHA itself; LuaScript reloads after NOSCRIPT
                 status, detail = await self.redis.evalsha(self.script.sha, keys_code, [arg, code])
             except txredisapi.ScriptDoesNotExist:

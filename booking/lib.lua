@@ -4,9 +4,11 @@
 
 -- Append one event to hl:events (contract 1, docs/booking.md) from the booking hash.
 local function event(stream, kind, bk, now, reason)
-  local f = redis.call('HMGET', bk, 'tcode', 'msisdn', 'dept', 'day', 'session', 'lang')
+  local f = redis.call('HMGET', bk, 'tcode', 'msisdn', 'dept', 'day', 'session', 'lang',
+    'hospital')
   redis.call('XADD', stream, 'MAXLEN', '~', '100000', '*', 'type', kind, 'tcode', f[1],
-    'msisdn', f[2], 'dept', f[3], 'day', f[4], 'session', f[5], 'lang', f[6] or 'zh',
+    'hospital', f[7] or '', 'msisdn', f[2], 'dept', f[3], 'day', f[4], 'session', f[5],
+    'lang', f[6] or 'zh',
     'reason', reason or '', 'ts', string.format('%d', math.floor(tonumber(now))))
 end
 

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from twisted.logger import Logger
 
-from booking import keys
 from booking._types import Scripts, SecondsClock
 from booking.api import Booking, BookingError, RateLimited
-from booking.catalog import HospitalConfig
+from booking.keys import PLATFORM, HospitalKeys, id_digest
 from booking.listeners import Listeners
-from booking.part import Part
+from booking.part import Part, Scope
+from booking.policy import Policy
 from booking.records import Records
 from booking.rules import (
     cancel_too_late,
@@ -37,30 +38,59 @@ KIOSK_WINDOW_S = 60  # the kiosk limits count wrong codes in any such sliding wi
 KIOSK_LIMITED = "Too many wrong codes. Please wait a minute or ask at the desk."
 
 
-def release_keys(h: dict[str, str]) -> list[str]:
+def release_keys(k: HospitalKeys, h: dict[str, str]) -> list[str]:
     """KEYS 1-8 of the scripts that take a booking out of its indexes (lib.lua ``release``)."""
     d, day, s = h["dept"], dt.date.fromisoformat(h["day"]), h["session"]
-    idh = keys.id_digest(h["id"])
+    idh = id_digest(h["id"])
     return [
-        keys.booking(h["tcode"]), keys.ids_of_day(d, day), keys.counts(d, day, s),
-        keys.returns(d, day, s), keys.HOLDS, keys.person_bookings(idh), keys.person_days(idh),
-        keys.phone_bookings(h["msisdn"]),
+        PLATFORM.booking(h["tcode"]), k.ids_of_day(d, day), k.counts(d, day, s),
+        k.returns(d, day, s), k.holds, k.person.bookings(idh), k.person.days(idh),
+        PLATFORM.phone_bookings(h["msisdn"]),
     ]  # fmt: skip
+
+
+async def kiosk_lookup(
+    script: Any, records: Records, tcode: str, kiosk_id: str | None, client: str | None,
+    failures: Any, policy: Policy, now_s: float,
+) -> dict[str, str]:
+    """The booking's hash for a kiosk. A wrong code counts against the kiosk, the client
+    address and the hospital (``failures(kind, who)``: the counters' keys, of the kiosk's
+    hospital); over any of their limits nothing is looked up (RateLimited). The check, the
+    lookup and the count are one script, so concurrent guesses from any process cannot pass a
+    limit. Without a kiosk or client (a trusted caller): no limit."""
+    if not kiosk_id and not client:
+        return await records.hash(tcode)
+    p = policy
+    logs = [(failures("h", "-"), p.kiosk_failures_per_hospital_per_minute)]
+    if kiosk_id:
+        logs.append((failures("k", kiosk_id), p.kiosk_failures_per_minute))
+    if client:
+        logs.append((failures("a", client), p.kiosk_failures_per_address_per_minute))
+    reply = await script(
+        [PLATFORM.booking(tcode if is_well_formed(tcode) else "-"), *(k for k, _ in logs)],
+        [repr(now_s), KIOSK_WINDOW_S, int(is_well_formed(tcode)), *(n for _, n in logs)],
+    )
+    if reply[0] == "rate_limited":
+        raise RateLimited(KIOSK_LIMITED, int(reply[1]))
+    if reply[0] != "ok":
+        raise BookingError("not_found", NOT_FOUND)
+    return dict(zip(reply[1::2], reply[2::2], strict=True))
 
 
 class Lifecycle(Part):
     """Payment, expiry, cancel and the kiosk's verify and check-in of taken places."""
 
     def __init__(
-        self, redis: Any, catalog: HospitalConfig, clock: SecondsClock, scripts: Scripts, *,
-        records: Records, listeners: Listeners,
+        self, redis: Any, scope: Scope, clock: SecondsClock, scripts: Scripts, *,
+        records: Records, listeners: Listeners, draw: Callable[[], float] | None = None,
     ) -> None:
         self.redis = redis
-        super().__init__(catalog, clock)
+        super().__init__(scope, clock)
         self.scripts = scripts
         self.records = records
         self.listeners = listeners
-        self.random = secrets.SystemRandom()  # the delay before a cancelled place returns
+        self.draw = draw or secrets.SystemRandom().random  # where in the return delay a
+        # cancelled place comes back
 
     # ---------------------------------------------------------------- payment and expiry
 
@@ -75,7 +105,7 @@ class Lifecycle(Part):
             raise BookingError("bad_request", "txn_id must be 1 to 128 characters.")
         if not is_well_formed(tcode):
             return "unknown"
-        stored = await self.redis.hgetall(keys.booking(tcode))
+        stored = await self.redis.hgetall(PLATFORM.booking(tcode))
         if not stored:
             return "unknown"
         now_s = self.clock.seconds()
@@ -84,7 +114,7 @@ class Lifecycle(Part):
         if amount is None:
             amount = dept.fee if dept is not None else 0
         outcome, fresh = await self.scripts["confirm"](
-            [*release_keys(dict(stored)), keys.EVENTS, keys.payment(txn_id)],
+            [*release_keys(self.keys, dict(stored)), PLATFORM.events, PLATFORM.payment(txn_id)],
             [tcode, now_s, txn_id, PAYMENT_TTL, amount, fee],
         )
         if outcome == "amount_mismatch":
@@ -100,14 +130,16 @@ class Lifecycle(Part):
     async def expire_due(self, limit: int = SWEEP_BATCH) -> int:
         """Release every hold whose deadline passed (at most ``limit``); returns how many."""
         now_s = self.clock.seconds()
-        due = await self.redis.zrangebyscore(keys.HOLDS, "-inf", now_s, offset=0, count=limit)
+        holds = self.keys.holds
+        due = await self.redis.zrangebyscore(holds, "-inf", now_s, offset=0, count=limit)
         expired = 0
         for tcode in due:
-            stored = await self.redis.hgetall(keys.booking(tcode))
+            stored = await self.redis.hgetall(PLATFORM.booking(tcode))
             if not stored:
-                await self.redis.zrem(keys.HOLDS, tcode)
+                await self.redis.zrem(holds, tcode)
                 continue
-            reply = await self.scripts["expire"](release_keys(dict(stored)), [tcode, now_s])
+            reply = await self.scripts["expire"](release_keys(self.keys, dict(stored)),
+                                                 [tcode, now_s])  # fmt: skip
             expired += reply == "expired"
         return expired
 
@@ -123,31 +155,23 @@ class Lifecycle(Part):
         now = local_now(now_s, self._tz)
         day = dt.date.fromisoformat(h["day"])
         late = reason == "patient" and cancel_too_late(day, now, self.policy.cancel_deadline)
-        back = return_time(now_s, self.policy.return_delay_minutes, self.random.random())
+        back = return_time(now_s, self.policy.return_delay_minutes, self.draw())
         caller = msisdn or ""
-        rl = keys.rate("p", caller, int(now_s // 60)) if caller else keys.rate("p", "-", 0)
-        lim = self.policy.limits
-        idh = keys.id_digest(h["id"])
+        rl = PLATFORM.rate("p", caller, int(now_s // 60)) if caller else PLATFORM.rate("p", "-", 0)
+        lim, k = self.limits, self.keys
+        idh = id_digest(h["id"])
         reply = await self.scripts["cancel"](
-            [*release_keys(h), keys.EVENTS, rl, keys.person_cancels(idh), keys.blacklist(idh),
-             keys.BLACKLIST_INDEX],
+            [*release_keys(k, h), PLATFORM.events, rl, k.person.cancels(idh), k.bars.bar(idh),
+             k.bars.index],
             [tcode, now_s, back if reason == "patient" else now_s, caller, 1 if late else 0,
-             lim.ops_per_minute, reason, idh, lim.cancel_window_days * 86400, lim.cancel_count,
-             lim.cancel_barred_days * 86400],
+             self.scope.platform_limits.ops_per_minute, reason, idh,
+             lim.cancel_window_days * 86400, lim.cancel_count, lim.cancel_barred_days * 86400,
+             self.catalog.id],
         )  # fmt: skip
         if reply != "ok":
             raise refusal({"checked_in": "already_checked_in"}.get(reply, reply))
         log.info("booking.cancelled day={day} reason={r}", day=h["day"], r=reason)
         return await self.records.load(tcode)
-
-    async def bookings_for(self, msisdn: str) -> list[Booking]:
-        codes = await self.redis.zrange(keys.phone_bookings(msisdn), 0, -1)
-        found = []
-        for code in codes:
-            stored = await self.redis.hgetall(keys.booking(code))
-            if stored and stored.get("status") in ("held", "confirmed"):
-                found.append(self.records.booking(dict(stored)))
-        return found
 
     # ---------------------------------------------------------------- kiosk
 
@@ -163,37 +187,8 @@ class Lifecycle(Part):
             day, tmpl.start, tmpl.end, self._tz, p.checkin_early_minutes, p.checkin_late_minutes
         )
 
-    async def _kiosk_lookup(
-        self, tcode: str, kiosk_id: str | None, client: str | None
-    ) -> dict[str, str]:
-        """The booking's hash for a kiosk. A wrong code counts against the kiosk, the client
-        address and the hospital; over any of their limits nothing is looked up (RateLimited).
-        The check, the lookup and the count are one script, so concurrent guesses from any
-        process cannot pass a limit. Without a kiosk or client (a trusted caller): no limit."""
-        if not kiosk_id and not client:
-            return await self.records.hash(tcode)
-        p = self.policy
-        logs = [(keys.kiosk_failures("h", "-"), p.kiosk_failures_per_hospital_per_minute)]
-        if kiosk_id:
-            logs.append((keys.kiosk_failures("k", kiosk_id), p.kiosk_failures_per_minute))
-        if client:
-            limit = p.kiosk_failures_per_address_per_minute
-            logs.append((keys.kiosk_failures("a", client), limit))
-        reply = await self.scripts["kiosk_lookup"](
-            [keys.booking(tcode if is_well_formed(tcode) else "-"), *(k for k, _ in logs)],
-            [repr(self.clock.seconds()), KIOSK_WINDOW_S, int(is_well_formed(tcode)),
-             *(n for _, n in logs)],
-        )  # fmt: skip
-        if reply[0] == "rate_limited":
-            raise RateLimited(KIOSK_LIMITED, int(reply[1]))
-        if reply[0] != "ok":
-            raise BookingError("not_found", NOT_FOUND)
-        return dict(zip(reply[1::2], reply[2::2], strict=True))
-
-    async def verify(
-        self, tcode: str, kiosk_id: str | None = None, client: str | None = None
-    ) -> Booking:
-        h = await self._kiosk_lookup(tcode, kiosk_id, client)
+    def verify(self, h: dict[str, str]) -> Booking:
+        """The booking (of this hospital) if it can be checked in now; raises BookingError."""
         booking = self.records.booking(h)
         now = local_now(self.clock.seconds(), self._tz)
         why = check_in_refusal(booking.status.value, booking.day, now)
@@ -207,15 +202,13 @@ class Lifecycle(Part):
             raise refusal(why)
         return booking
 
-    async def check_in(self, tcode: str, kiosk_id: str, client: str | None = None) -> Booking:
-        if not kiosk_id or len(kiosk_id) > 64:
-            raise BookingError("bad_request", "kiosk_id must be 1 to 64 characters.")
-        h = await self._kiosk_lookup(tcode, kiosk_id, client)
+    async def check_in(self, h: dict[str, str], kiosk_id: str) -> Booking:
+        """Check the booking (of this hospital) in, once."""
         now_s = self.clock.seconds()
         today = local_now(now_s, self._tz).date().isoformat()
         window = self._window(h)
         args = [today, repr(now_s), kiosk_id, *(window or ("", ""))]
-        reply = await self.scripts["check_in"]([keys.booking(tcode)], args)
+        reply = await self.scripts["check_in"]([PLATFORM.booking(h["tcode"])], args)
         if reply[0] != "ok":
             raise refusal(reply[0])
         stored = dict(zip(reply[1::2], reply[2::2], strict=True))

@@ -2,6 +2,7 @@
 -- no-shows in the window bar the ID (the blacklist ladder).
 -- KEYS: 1 hl:bk:<tcode>  2 hl:pid:<h>:ns  3 hl:bl:<h>  4 hl:bl:index  5 hl:events
 -- ARGV: 1 tcode  2 now  3 window (s)  4 no-shows that bar  5 barred for (s)  6 id digest
+--       7 hospital id
 -- Returns {'no_show', until or ''} or {status it had}.
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'confirmed' then return {status or 'gone'} end
@@ -16,7 +17,7 @@ if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then
   local prior = tonumber(redis.call('HGET', KEYS[3], 'until') or '0')
   if untl > prior then
     redis.call('HSET', KEYS[3], 'until', untl, 'since', ARGV[2], 'reason',
-      'no_show x' .. redis.call('ZCARD', KEYS[2]))
+      'no_show x' .. redis.call('ZCARD', KEYS[2]), 'hospital', ARGV[7])
     redis.call('ZADD', KEYS[4], untl, ARGV[6])
   end
   barred = tostring(untl)

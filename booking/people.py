@@ -9,12 +9,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from booking import keys
 from booking._types import Scripts, SecondsClock
 from booking.api import BookingError
-from booking.catalog import HospitalConfig
 from booking.idcard import is_valid_resident_id, normalize_resident_id
-from booking.part import Part
+from booking.keys import PLATFORM, id_digest
+from booking.part import Part, Scope
 from booking.rules import at
 
 DAY = 86400
@@ -24,11 +23,11 @@ class People(Part):
     """The IDs a phone books for, and the bars earned by missed visits."""
 
     def __init__(
-        self, redis: Any, catalog: HospitalConfig, clock: SecondsClock, scripts: Scripts, *,
+        self, redis: Any, scope: Scope, clock: SecondsClock, scripts: Scripts, *,
         retention_days: int,
     ) -> None:
         self.redis = redis
-        super().__init__(catalog, clock)
+        super().__init__(scope, clock)
         self.scripts = scripts
         self.retention_days = retention_days
 
@@ -37,7 +36,7 @@ class People(Part):
         if not is_valid_resident_id(id_number, today=self.now().date()):
             raise BookingError("invalid_id", "That ID number is not valid. Please check it.")
         reply = await self.scripts["register"](
-            [keys.phone_ids(msisdn)], [id_number, self.policy.limits.ids_per_phone]
+            [PLATFORM.phone_ids(msisdn)], [id_number, self.scope.platform_limits.ids_per_phone]
         )
         if reply != "ok":
             raise BookingError(
@@ -46,43 +45,51 @@ class People(Part):
         return await self.registered_ids(msisdn)
 
     async def registered_ids(self, msisdn: str) -> list[str]:
-        return sorted(await self.redis.smembers(keys.phone_ids(msisdn)))
+        return sorted(await self.redis.smembers(PLATFORM.phone_ids(msisdn)))
 
     # ---------------------------------------------------------------- blacklist
 
-    async def blacklist(self) -> list[dict[str, Any]]:
-        """IDs barred now: ``{"id_digest", "until", "since", "reason", "appeal"}``."""
+    async def blacklist(self, only: str | None = None) -> list[dict[str, Any]]:
+        """IDs barred now in this part's blacklist: ``{"id_digest", "until", "since", "reason",
+        "hospital", "appeal"}``; ``only``: the bars earned at that hospital."""
         now_s = self.clock.seconds()
         rows = []
-        for idh in await self.redis.zrangebyscore(keys.BLACKLIST_INDEX, now_s, "+inf"):
-            h = await self.redis.hgetall(keys.blacklist(idh))
-            if h:
+        bars = self.keys.bars
+        for idh in await self.redis.zrangebyscore(bars.index, now_s, "+inf"):
+            h = await self.redis.hgetall(bars.bar(idh))
+            if h and (only is None or h.get("hospital", "") == only):
                 rows.append({"id_digest": idh, **dict(h)})
         return rows
 
     async def barred_until(self, id_number: str) -> float | None:
-        idh = keys.id_digest(normalize_resident_id(id_number))
-        until = await self.redis.hget(keys.blacklist(idh), "until")
+        idh = id_digest(normalize_resident_id(id_number))
+        until = await self.redis.hget(self.keys.bars.bar(idh), "until")
         return float(until) if until and float(until) > self.clock.seconds() else None
 
-    async def lift(self, id_or_digest: str, reason: str, appeal: str = "") -> bool:
-        """Lift a bar now, recording why (and an appeal note); False when none was in force."""
+    async def lift(
+        self, id_or_digest: str, reason: str, appeal: str = "", only: str | None = None
+    ) -> bool:
+        """Lift a bar now, recording why (and an appeal note); False when none was in force
+        (or, with ``only``, when the bar was earned at another hospital)."""
         if not reason.strip():
             raise BookingError("bad_request", "A reason is required to lift a bar.")
         idh = id_or_digest
         if len(id_or_digest) == 18:
-            idh = keys.id_digest(normalize_resident_id(id_or_digest))
-        h = await self.redis.hgetall(keys.blacklist(idh))
+            idh = id_digest(normalize_resident_id(id_or_digest))
+        bar = self.keys.bars.bar(idh)
+        h = await self.redis.hgetall(bar)
         if not h or float(h.get("until", 0)) <= self.clock.seconds():
             return False
+        if only is not None and h.get("hospital", "") != only:
+            return False
         now_s = self.clock.seconds()
-        await self.redis.hset(keys.blacklist(idh), "until", repr(now_s))
-        await self.redis.hset(keys.blacklist(idh), "lifted_at", repr(now_s))
-        await self.redis.hset(keys.blacklist(idh), "lift_reason", reason.strip()[:200])
+        await self.redis.hset(bar, "until", repr(now_s))
+        await self.redis.hset(bar, "lifted_at", repr(now_s))
+        await self.redis.hset(bar, "lift_reason", reason.strip()[:200])
         if appeal:
-            await self.redis.hset(keys.blacklist(idh), "appeal", appeal.strip()[:500])
-        await self.redis.zrem(keys.BLACKLIST_INDEX, idh)
-        await self.redis.delete(keys.person_noshows(idh))
+            await self.redis.hset(bar, "appeal", appeal.strip()[:500])
+        await self.redis.zrem(self.keys.bars.index, idh)
+        await self.redis.delete(self.keys.person.noshows(idh))
         return True
 
     # ---------------------------------------------------------------- no-shows
@@ -90,15 +97,15 @@ class People(Part):
     async def sweep_no_shows(self) -> int:
         """Turn confirmed bookings of ended sessions (end + grace) into no-shows; returns how many.
 
-        Catches up: looks at every day from the one after the last day it completed (``hl:ns:last``;
-        with none, ``retention_days`` back, as far as bookings are kept) to today, so a node that
-        was down for days marks every missed day's no-shows. Each session is marked done
-        (``hl:ns:done:<day>``) and a day is completed once all its sessions are, so a restarted
-        server picks up exactly where it left off.
+        Catches up: looks at every day from the one after the last day it completed (the
+        hospital's ``ns:last``; with none, ``retention_days`` back, as far as bookings are kept)
+        to today, so a node that was down for days marks every missed day's no-shows. Each
+        session is marked done (``ns:done:<day>``) and a day is completed once all its sessions
+        are, so a restarted server picks up exactly where it left off.
         """
         now_s = self.clock.seconds()
         today = self.now().date()
-        last = await self.redis.get(keys.NOSHOW_LAST)
+        last = await self.redis.get(self.keys.noshow_last)
         oldest = today - dt.timedelta(days=self.retention_days)
         first = oldest
         if last:
@@ -113,16 +120,16 @@ class People(Part):
                 completed = day
             day += dt.timedelta(days=1)
         if completed is not None:
-            await self.redis.set(keys.NOSHOW_LAST, completed.isoformat())
+            await self.redis.set(self.keys.noshow_last, completed.isoformat())
         return count
 
     async def _sweep_day(self, day: dt.date, now_s: float) -> tuple[int, bool]:
         """The no-shows of ``day``'s ended sessions; (how many, whether every session is done)."""
         grace = self.policy.noshow_grace_minutes * 60
-        lim = self.policy.limits
+        lim, k = self.limits, self.keys
         count, complete = 0, True
-        for tag in await self.redis.smembers(keys.day_index(day)):
-            if await self.redis.sismember(keys.noshow_done(day), tag):
+        for tag in await self.redis.smembers(k.day_index(day)):
+            if await self.redis.sismember(k.noshow_done(day), tag):
                 continue
             dept_id, _, session = tag.split(":")
             dept = self.catalog.department(dept_id)
@@ -132,18 +139,18 @@ class People(Part):
             if at(day, tmpl.end, self._tz) + grace > now_s:
                 complete = False
                 continue
-            for code in await self.redis.smembers(keys.session_codes(dept_id, day, session)):
-                h = await self.redis.hgetall(keys.booking(code))
+            for code in await self.redis.smembers(k.session_codes(dept_id, day, session)):
+                h = await self.redis.hgetall(PLATFORM.booking(code))
                 if h.get("status") != "confirmed":
                     continue
-                idh = keys.id_digest(h["id"])
+                idh = id_digest(h["id"])
                 reply = await self.scripts["no_show"](
-                    [keys.booking(code), keys.person_noshows(idh), keys.blacklist(idh),
-                     keys.BLACKLIST_INDEX, keys.EVENTS],
+                    [PLATFORM.booking(code), k.person.noshows(idh), k.bars.bar(idh),
+                     k.bars.index, PLATFORM.events],
                     [code, now_s, lim.noshow_window_days * DAY, lim.noshow_count,
-                     lim.barred_days * DAY, idh],
+                     lim.barred_days * DAY, idh, self.catalog.id],
                 )  # fmt: skip
                 count += reply[0] == "no_show"
-            await self.redis.sadd(keys.noshow_done(day), tag)
-            await self.redis.expire(keys.noshow_done(day), 3 * DAY)
+            await self.redis.sadd(k.noshow_done(day), tag)
+            await self.redis.expire(k.noshow_done(day), 3 * DAY)
         return count, complete

@@ -41,6 +41,13 @@ def add_commands(sub: Any) -> None:
     pay.add_argument("--port", type=int, default=None, help="default: http.port")
     exp = bsub.add_parser("csv", help="a day's bookings as CSV (ID and phone masked)")
     exp.add_argument("--day", required=True, type=dt.date.fromisoformat)
+    mig = bsub.add_parser("migrate", help="move a single-hospital data set to one hospital's "
+                          "keys (idempotent; run with the servers stopped)")
+    mig.add_argument("--hospital", default="main", help="the hospital's id (default: main)")
+    mig.add_argument("--person-scope", choices=("platform", "hospital"), default="platform",
+                     help="as the servers will count per-person caps")
+    mig.add_argument("--blacklist-scope", choices=("platform", "hospital"), default="platform")
+    mig.add_argument("--dry-run", action="store_true", help="count what would move")
     schedule = sub.add_parser("schedule", help="schedule changes")
     schedule.add_argument("--redis-url", default=None)
     ssub = schedule.add_subparsers(dest="schedule_command", required=True)
@@ -109,6 +116,25 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     return result[0] if result else 1
 
 
+async def _migrate(redis: Any, args: argparse.Namespace) -> int:
+    """``hotline booking migrate``: exit 0 done (or nothing to do), 1 conflicts left."""
+    from booking.migrate import migrate
+
+    try:
+        report = await migrate(redis, args.hospital, person_scope=args.person_scope,
+                               blacklist_scope=args.blacklist_scope, dry_run=args.dry_run)
+    except ValueError as exc:
+        print(f"hotline: --hospital: {exc}", file=sys.stderr)
+        return 2
+    what = "would move" if args.dry_run else "moved"
+    print(f"migrate: {what} {report.moved} key(s) to hospital {args.hospital}, "
+          f"{report.bookings} booking(s) given their hospital")
+    for key in report.conflicts:
+        print(f"migrate: conflict: {key} exists under its new name too; left as it is",
+              file=sys.stderr)
+    return 1 if report.conflicts else 0
+
+
 def _pay(args: argparse.Namespace, settings: Any) -> int:
     """Sign and send one payment callback, print the server's answer (demo and tests)."""
     secret = settings.raw["payments"].get("secret")
@@ -148,6 +174,11 @@ async def _command(reactor: Any, url: str, args: Any, settings: Any, rows: list)
     from pii import mask_tail
 
     redis = await connect(url, reconnect=False)
+    if args.command == "booking" and args.booking_command == "migrate":
+        try:
+            return await _migrate(redis, args)
+        finally:
+            await redis.disconnect()
     service = RedisBookingService(redis, load_platform(settings.hospital_file), reactor)
     await service.refresh_shares()
     try:

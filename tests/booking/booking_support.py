@@ -67,3 +67,12 @@ def platform_of(*texts: str, limits: object = None) -> object:
     hospitals = tuple(parse_catalog(t, f"h{n}.yaml", limits=lim, folder=True)  # type: ignore[arg-type]
                       for n, t in enumerate(texts))  # fmt: skip
     return Platform(hospitals, lim)  # type: ignore[arg-type]
+
+
+def _main_keys() -> object:
+    from booking.keys import HospitalKeys
+
+    return HospitalKeys.of("main")
+
+
+MAIN = _main_keys()  # the keys of a single hospital.yaml's hospital (id "main")

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 import pytest_twisted
-from booking_support import TOMORROW, make_id, phone
+from booking_support import MAIN, TOMORROW, make_id, phone
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.logger import globalLogPublisher
 
@@ -34,9 +34,9 @@ async def test_200_concurrent_bookings_for_50_places(service: RedisBookingServic
     codes = [r for r in results if r != "full"]
     assert len(codes) == 50 and len(set(codes)) == 50
     assert results.count("full") == 150
-    assert await redis.hget(keys.counts("nk", TOMORROW, "am"), "r") == "50"
-    assert await redis.scard(keys.session_codes("nk", TOMORROW, "am")) == 50
-    assert len(await redis.hgetall(keys.ids_of_day("nk", TOMORROW))) == 50
+    assert await redis.hget(MAIN.counts("nk", TOMORROW, "am"), "r") == "50"
+    assert await redis.scard(MAIN.session_codes("nk", TOMORROW, "am")) == 50
+    assert len(await redis.hgetall(MAIN.ids_of_day("nk", TOMORROW))) == 50
     assert await service.remote_left("nk", TOMORROW, "am") == 0
 
 
@@ -57,8 +57,8 @@ async def test_tcode_collision_takes_a_fresh_code(redis, catalog, clock) -> None
     second = await service.book(req(2))  # its first two candidates equal first's code
     assert first.tcode.startswith("000000007")
     assert second.tcode.startswith("000000100")
-    assert await redis.exists(keys.booking(first.tcode))
-    assert (await redis.hgetall(keys.booking(first.tcode)))["id"] == make_id(1)
+    assert await redis.exists(keys.PLATFORM.booking(first.tcode))
+    assert (await redis.hgetall(keys.PLATFORM.booking(first.tcode)))["id"] == make_id(1)
 
 
 @pytest_twisted.ensureDeferred

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest_twisted
-from booking_support import TOMORROW, make_id, phone
+from booking_support import MAIN, TOMORROW, make_id, phone
 from twisted.internet.defer import Deferred, DeferredList
 
 from booking import keys
@@ -65,7 +65,7 @@ async def test_kill_9_mid_burst_loses_no_confirmed_booking(tmp_path: Path, clock
         try:
             fresh = RedisBookingService(redis, CATALOG, clock)  # the server restarted too
             for tcode in confirmed:
-                stored = await redis.hgetall(keys.booking(tcode))
+                stored = await redis.hgetall(keys.PLATFORM.booking(tcode))
                 assert stored.get("status") == "confirmed", tcode
             assert await fresh.reconcile() == []
             done = reconcile_cli(restarted.url)
@@ -73,7 +73,7 @@ async def test_kill_9_mid_burst_loses_no_confirmed_booking(tmp_path: Path, clock
             assert "reconcile: 0 counter(s) drifted" in done.stdout
             # a counter that disagrees with the bookings is reported, then fixed
             first = await fresh._load(confirmed[0])
-            await redis.hincrby(keys.counts(first.dept_id, first.day, first.session), "r", 2)
+            await redis.hincrby(MAIN.counts(first.dept_id, first.day, first.session), "r", 2)
             drift = reconcile_cli(restarted.url)
             assert drift.returncode == 1 and '"bucket": "r"' in drift.stdout, drift.stdout
             assert reconcile_cli(restarted.url, "--fix").returncode == 0

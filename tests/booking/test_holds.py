@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 import pytest_twisted
-from booking_support import NOW, TOMORROW, catalog_yaml, events, make_id, phone
+from booking_support import MAIN, NOW, TOMORROW, catalog_yaml, events, make_id, phone
 from twisted.internet.task import Clock
 
-from booking import keys
 from booking.api import Booking, BookingRequest, BookingStatus
 from booking.catalog import parse_catalog
 from booking.store import RedisBookingService
@@ -31,11 +30,12 @@ async def test_pay_at_hospital_books_at_once_and_the_script_appends_the_event(
     assert booking.status is BookingStatus.CONFIRMED
     [event] = await events(redis)
     assert event == {
-        "type": "booked", "tcode": booking.tcode, "msisdn": phone(1), "dept": "nk",
+        "type": "booked", "tcode": booking.tcode, "hospital": "main", "msisdn": phone(1),
+        "dept": "nk",
         "day": TOMORROW.isoformat(), "session": "pm", "lang": "en", "reason": "",
         "ts": str(int(clock.seconds())),
     }  # fmt: skip
-    assert await redis.zcard(keys.HOLDS) == 0
+    assert await redis.zcard(MAIN.holds) == 0
 
 
 @pytest_twisted.ensureDeferred
@@ -53,7 +53,7 @@ async def test_hold_then_payment_confirms_once(paying: RedisBookingService, redi
     assert [e["type"] for e in await events(redis)] == ["booked"]
     assert [b.tcode for b in seen] == [hold.tcode]
     assert (await paying._load(hold.tcode)).status is BookingStatus.CONFIRMED
-    assert await redis.zcard(keys.HOLDS) == 0
+    assert await redis.zcard(MAIN.holds) == 0
     clock.advance(3600)
     assert await paying.expire_due() == 0  # a paid booking never expires
 
@@ -90,7 +90,7 @@ async def test_sweeper_expires_unpaid_holds_on_the_injected_clock(
         assert (await paying._load(first.tcode)).status is BookingStatus.EXPIRED
         assert (await paying._load(second.tcode)).status is BookingStatus.HELD
         assert await paying.remote_left("nk", TOMORROW, "pm") == 1
-        assert await redis.zrange(keys.HOLDS, 0, -1) == [second.tcode]
+        assert await redis.zrange(MAIN.holds, 0, -1) == [second.tcode]
         # the same ID may hold again once its hold lapsed
         again = await paying.book(req(1))
         assert again.status is BookingStatus.HELD

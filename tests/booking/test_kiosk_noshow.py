@@ -8,7 +8,7 @@ import random
 
 import pytest
 import pytest_twisted
-from booking_support import SH, TOMORROW, catalog_yaml, events, make_id, phone
+from booking_support import MAIN, SH, TOMORROW, catalog_yaml, events, make_id, phone
 from twisted.internet.defer import ensureDeferred, gatherResults
 from twisted.internet.task import Clock
 
@@ -175,7 +175,7 @@ async def test_a_node_down_for_three_days_marks_every_missed_days_no_shows(
     clock.advance(at(days[-1] + dt.timedelta(days=1), 9) - clock.seconds())
     assert await service.sweep_no_shows() == 3  # every missed day, not only yesterday
     assert [e["type"] for e in await events(redis)][-3:] == ["no_show"] * 3
-    assert await redis.get("hl:ns:last") == days[-1].isoformat()
+    assert await redis.get(MAIN.noshow_last) == days[-1].isoformat()
     assert await service.sweep_no_shows() == 0
 
 
@@ -186,7 +186,7 @@ async def test_the_sweep_completes_a_day_only_once_all_its_sessions_ended(
     await service.book(req(21, session="pm"))
     clock.advance(at(TOMORROW, 13) - clock.seconds())
     assert await service.sweep_no_shows() == 1  # the morning's; the afternoon is still on
-    assert await redis.get("hl:ns:last") == (TOMORROW - dt.timedelta(days=1)).isoformat()
+    assert await redis.get(MAIN.noshow_last) == (TOMORROW - dt.timedelta(days=1)).isoformat()
     clock.advance(at(TOMORROW + dt.timedelta(days=2), 9) - clock.seconds())
     assert await service.sweep_no_shows() == 1  # the afternoon's, caught up
-    assert await redis.get("hl:ns:last") == (TOMORROW + dt.timedelta(days=1)).isoformat()
+    assert await redis.get(MAIN.noshow_last) == (TOMORROW + dt.timedelta(days=1)).isoformat()

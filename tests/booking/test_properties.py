@@ -12,12 +12,11 @@ from collections import Counter
 
 import pytest
 import pytest_twisted
-from booking_support import NOW, make_id, phone
+from booking_support import MAIN, NOW, make_id, phone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twisted.internet.task import Clock
 
-from booking import keys
 from booking.api import BookingError, BookingRequest
 from booking.catalog import parse_catalog
 from booking.rules import cancel_too_late, check_in_refusal, remote_quota
@@ -148,7 +147,7 @@ async def test_random_operations_keep_invariants(box: Box, script: list[tuple]) 
     per_session = Counter((h["dept"], h["day"], h["session"]) for h in live)
     for (dept, day, sess), n in per_session.items():
         assert n <= quota(dept, sess)
-        counter = await redis.hget(keys.counts(dept, dt.date.fromisoformat(day), sess), "r")
+        counter = await redis.hget(MAIN.counts(dept, dt.date.fromisoformat(day), sess), "r")
         assert int(counter) == n
     per_id = Counter((h["id"], h["dept"], h["day"]) for h in live)
     assert all(n == 1 for n in per_id.values())

@@ -265,7 +265,7 @@ class Model(RuleBasedStateMachine):
     def redis_agrees(self) -> None:
         stored = {}
         for tcode in self.bookings:
-            stored[tcode] = run(lambda code=tcode: self.redis.hgetall(keys.booking(code)))
+            stored[tcode] = run(lambda code=tcode: self.redis.hgetall(keys.PLATFORM.booking(code)))
         assert {c: h["status"] for c, h in stored.items()} == {
             c: b["status"] for c, b in self.bookings.items()
         }

@@ -7,8 +7,8 @@ import time
 
 import pytest
 import pytest_twisted
+from booking_support import MAIN, TOMORROW, make_id, phone
 from booking_support import SH as TOMORROW_TZ
-from booking_support import TOMORROW, make_id, phone
 
 from booking import keys
 from booking.api import BookingError, BookingRequest, BookingStatus
@@ -83,7 +83,7 @@ async def test_request_key_is_idempotent(service: RedisBookingService, redis) ->
     first = await service.book(req(1, request_key="call-42:book"))
     second = await service.book(req(1, request_key="call-42:book"))
     assert second.tcode == first.tcode
-    assert await redis.hget(keys.counts("nk", TOMORROW, "am"), "r") == "1"
+    assert await redis.hget(MAIN.counts("nk", TOMORROW, "am"), "r") == "1"
     assert (await refused(service.book(req(1, request_key="call-43:book")))).code == "duplicate"
     reused = await refused(service.book(req(2, request_key="call-42:book")))
     assert reused.code == "bad_request"
@@ -169,14 +169,14 @@ async def test_keys_expire_after_retention(service: RedisBookingService, redis) 
     # visit day 2026-11-26 -> kept until 2026-12-27 00:00 Shanghai (1 + 30 days after)
     end = dt.datetime(2026, 12, 27, tzinfo=TOMORROW_TZ).timestamp()
     for key in [
-        keys.booking(booking.tcode),
-        keys.ids_of_day("nk", TOMORROW),
-        keys.counts("nk", TOMORROW, "am"),
-        keys.session_codes("nk", TOMORROW, "am"),
+        keys.PLATFORM.booking(booking.tcode),
+        MAIN.ids_of_day("nk", TOMORROW),
+        MAIN.counts("nk", TOMORROW, "am"),
+        MAIN.session_codes("nk", TOMORROW, "am"),
     ]:
         # EXPIREAT is absolute, so Redis counts the TTL from its own (real) clock.
         assert abs(await redis.ttl(key) - (end - time.time())) <= 2, key
-    assert 0 < await redis.ttl(keys.request("sms-77")) <= 86400
+    assert 0 < await redis.ttl(keys.PLATFORM.request("sms-77")) <= 86400
 
 
 @pytest_twisted.ensureDeferred

@@ -46,7 +46,7 @@ def build(kind: str, redis: Any, catalog: HospitalConfig, clock: Clock, seed: in
         return MemoryBookingService(catalog, clock, rng=draws.randrange,
                                     draw=random.Random(seed).random)  # fmt: skip
     service = RedisBookingService(redis, catalog, clock, rng=draws.randrange)
-    service.lifecycle.random = random.Random(seed)  # type: ignore[assignment]
+    service.random = random.Random(seed)  # type: ignore[assignment]
     return service
 
 
@@ -240,7 +240,7 @@ async def test_random_walks_agree(redis: Any, seed: int) -> None:
 # ---------------------------------------------------------------- several hospitals
 
 PLATFORM_LIMITS = Limits(per_day=2, per_7_days=4, per_90_days=6, ops_per_minute=30)
-KINDS = ["memory"]
+KINDS = ["memory", "redis"]
 
 
 def three(**kw: Any) -> Any:
@@ -255,7 +255,7 @@ def build_on(kind: str, redis: Any, platform: Any, clock: Clock, seed: int = 1, 
         return MemoryBookingService(platform, clock, rng=draws.randrange,
                                     draw=random.Random(seed).random, **kw)  # fmt: skip
     service = RedisBookingService(redis, platform, clock, rng=draws.randrange, **kw)
-    service.lifecycle.random = random.Random(seed)  # type: ignore[assignment]
+    service.random = random.Random(seed)  # type: ignore[assignment]
     return service
 
 

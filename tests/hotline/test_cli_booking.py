@@ -64,3 +64,20 @@ async def test_csv_fill_and_schedule_load(redis, redis_url: str, tmp_path: Path)
 def test_booking_commands_need_a_redis_url() -> None:
     done = cli("booking", "reconcile")
     assert done.returncode == 2 and "redis.url" in done.stderr
+
+
+@pytest_twisted.ensureDeferred
+async def test_migrate_moves_a_single_hospital_data_set(redis, redis_url: str) -> None:
+    await redis.hset("hl:{nk:2026-11-27:am}:q", "r", 1)
+    await redis.hset("hl:bk:1234567890", "tcode", "1234567890")
+    dry = cli("booking", "--redis-url", redis_url, "migrate", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "would move 1 key(s) to hospital main, 1 booking(s)" in dry.stdout
+    assert await redis.exists("hl:{nk:2026-11-27:am}:q")
+    done = cli("booking", "--redis-url", redis_url, "migrate", "--hospital", "szyy")
+    assert "moved 1 key(s) to hospital szyy, 1 booking(s)" in done.stdout, done.stderr
+    assert await redis.hget("hl:{h:szyy}:q:nk:2026-11-27:am", "r") == "1"
+    again = cli("booking", "--redis-url", redis_url, "migrate", "--hospital", "szyy")
+    assert "moved 0 key(s) to hospital szyy, 0 booking(s)" in again.stdout
+    bad = cli("booking", "--redis-url", redis_url, "migrate", "--hospital", "A:B")
+    assert bad.returncode == 2 and "is not a hospital id" in bad.stderr

@@ -83,7 +83,7 @@ async def test_a_failed_prefetch_falls_back_to_a_fresh_read(redis, logged_errors
     booking, clock = demo_service(redis)
     prefetch = CallerPrefetch(booking, clock)
     run = make_effect_runner(booking, prefetch=prefetch)
-    phone_key = keys.phone_ids(PHONE)
+    phone_key = keys.PLATFORM.phone_ids(PHONE)
     await redis.set(phone_key, "not a set")  # SMEMBERS fails for real: WRONGTYPE
     prefetch.begin(caller())
     await smembers_served(redis)

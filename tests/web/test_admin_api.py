@@ -121,7 +121,7 @@ async def test_a_payment_of_another_amount_than_the_fee_is_refused_and_changes_n
     assert len(refused) == 2 and f"amount={fee - 1} fee={fee}" in refused[0]
     assert (await service._load(tcode)).status.value == "held"
     assert await service.redis.execute_command("XLEN", "hl:events") == events
-    assert not await service.redis.exists(keys.payment("txn-4"))
+    assert not await service.redis.exists(keys.PLATFORM.payment("txn-4"))
     assert await simulate_payment(port, SECRET, tcode, "txn-4", amount=fee) == (
         200, {"outcome": "booked", "txn_id": "txn-4"})  # the right amount still goes through
     assert (await simulate_payment(port, SECRET, tcode, "txn-4", amount=1))[1] == {
