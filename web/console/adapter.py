@@ -52,7 +52,10 @@ class HospitalBooking:
     """One hospital's view of booking: what the console may read and change."""
 
     def __init__(self, booking: Any, info: Hospital, days_ahead: int, *, single: bool) -> None:
-        self.booking, self.info, self.days_ahead, self.single = booking, info, days_ahead, single
+        self.booking, self.info, self.single = booking, info, single
+        platform = getattr(booking, "platform", None)
+        config = platform.hospital(info.id) if platform is not None else None
+        self.days_ahead = config.days_ahead if config is not None else days_ahead
 
     async def _call(self, name: str, *args: Any) -> Any:
         """``booking.<name>(*args)`` for this hospital alone."""
@@ -83,12 +86,15 @@ class HospitalBooking:
         return await self._call("departments")
 
     def share(self, dept_id: str) -> float | None:
-        """The remote share in force for a department (None when it cannot be told yet: booking
-        keeps the shares of a platform of one hospital alone)."""
-        if not self.single:
+        """The remote share in force for a department, as booking's quota part holds it (None
+        when it cannot be told)."""
+        unit = getattr(self.booking, "unit", None)
+        platform = getattr(self.booking, "platform", None)
+        if unit is None or platform is None:
             return None
-        dept = self.booking.catalog.department(dept_id)
-        return None if dept is None else self.booking.quotas.share(dept)
+        hospital = platform.hospital(self.info.id)
+        dept = hospital.department(dept_id) if hospital is not None else None
+        return None if dept is None else unit(self.info.id).quotas.share(dept)
 
     async def fill(self, day: dt.date) -> list[dict[str, Any]]:
         return await self._call("fill", day)
@@ -146,4 +152,4 @@ class HospitalBooking:
         """Lift a bar listed for this hospital (by ID digest) with a reason."""
         if not any(row["id_digest"] == digest for row in await self.blacklist()):
             raise BookingError("not_found", "No such bar at this hospital.")
-        return await self.booking.lift(digest, reason)
+        return await self._call("lift", digest, reason)
