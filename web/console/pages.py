@@ -184,6 +184,8 @@ class Console(Resource):
             body = await self._route(ctx)
             self._finish(request, 200, body)
         except Redirect as exc:
+            if request._disconnected:  # type: ignore[attr-defined]
+                return
             request.setResponseCode(303)
             request.setHeader(b"location", exc.location.encode())
             request.finish()
