@@ -257,6 +257,11 @@ async def test_the_console_speaks_english_and_keeps_the_choice(server: Server) -
         page.get_by_role("button", name="Log in").click()
         page.wait_for_url("**/schedule")
         heading = page.locator("h1").inner_text()
+        page.goto(f"/console/h/main/cell?dept=nk&day={DAY1.isoformat()}&session=am")
+        page.locator("#switch-lang").click()  # to Chinese, on the same session's page
+        assert page.locator("h1").inner_text().startswith("内科")
+        page.locator("#switch-lang").click()
+        page.goto("/console/h/main/schedule")
         page.keyboard.press("Tab")  # the first stop is the skip link, for keyboards
         focused = page.evaluate("document.activeElement.textContent")
         shot(page, "schedule-en")

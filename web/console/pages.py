@@ -213,7 +213,12 @@ class Console(Resource):
         request.finish()
 
     def page(self, ctx: Ctx, template: str, **values: Any) -> str:
+        query = [(k.decode("utf-8", "replace"), v.decode("utf-8", "replace"))
+                 for k, vs in (ctx.request.args or {}).items() if k not in (b"lang", b"msg")
+                 for v in vs[:1]]
+        other = "en" if ctx.lang == "zh" else "zh"
         return self.env.get_template(template).render(
+            lang_url="?" + urllib.parse.urlencode([*query, ("lang", other)]),
             t=ctx.t, lang=ctx.lang, user=ctx.session.user if ctx.session else None,
             csrf=ctx.session.csrf if ctx.session else "", hospital=ctx.hospital,
             path=ctx.request.path.decode("utf-8", "replace"), roles=ROLES, **values)
