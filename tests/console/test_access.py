@@ -32,6 +32,7 @@ FORMS: dict[str, dict[str, str]] = {
     "cancel": {"tcode": "0000000000", "reason": "x"},
     "lift": {"digest": "00", "reason": "x"},
     "users/add": {"name": "newbie", "role": "viewer", "password": PASSWORD},
+    "users/change": {"name": "vera", "role": "viewer"},
     "users/remove": {"name": "vera"},
 }
 QUERIES = {"cell": CELL, "suspend": CELL, "bookings": {"q": "5678"}}
@@ -168,6 +169,9 @@ async def test_removing_a_user_ends_their_session_and_is_audited(server: Server)
     assert (await vera.get("/console/h/main/schedule")).code == 303  # to the login
     assert (await anna.post("/console/h/main/users/add", FORMS["users/add"])).code == 303
     assert await server.accounts.check_password("newbie", PASSWORD) is not None
+    again = {"name": "vera", "role": "viewer", "password": PASSWORD}
+    assert (await anna.post("/console/h/main/users/add", again)).code == 303
+    assert (await vera.get("/console/h/main/schedule")).code == 303  # the old session stays over
     audit = await (await anna.get("/console/h/main/audit")).text()
     assert "user_remove" in audit and "user_add" in audit and "newbie" in audit
 
@@ -291,3 +295,23 @@ async def test_after_login_only_a_console_page_is_the_next_stop(server, target, 
         "csrf": token, "username": "vera", "password": PASSWORD, "next": target})
     assert answer.code == 303
     assert answer.headers.getRawHeaders(b"location") == [lands.encode()]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_new_password_ends_the_users_sessions_and_a_role_change_counts_at_once(
+    server: Server,
+) -> None:
+    carl, anna = await client(server, "carl"), await client(server, "anna")
+    answer = await anna.post("/console/h/main/users/change", {"name": "carl", "role": "viewer"})
+    assert answer.code == 303
+    assert (await carl.post("/console/h/main/cancel", FORMS["cancel"])).code == 403  # a viewer
+    assert (await carl.get("/console/h/main/schedule")).code == 200  # still logged in
+    answer = await anna.post("/console/h/main/users/change",
+                             {"name": "carl", "role": "clerk", "password": "a new password 2"})
+    assert answer.code == 303
+    assert (await carl.get("/console/h/main/schedule")).code == 303  # to the login
+    assert (await Client(server).login("carl", "a new password 2")).code == 303
+    assert (await anna.post("/console/h/main/users/change", {"name": "pat", "role": "viewer"})
+            ).code == 404  # a platform account is no hospital's to change
+    audit = await (await anna.get("/console/h/main/audit")).text()
+    assert "user_change" in audit and "clerk +password" in audit

@@ -33,6 +33,12 @@ def user_key(name: str) -> str:
     return f"hl:console:user:{name}"
 
 
+def epoch_key(name: str) -> str:
+    """A counter raised by every new password and removal, never deleted: a session records it,
+    so one opened before is over, even if the name is added again later."""
+    return f"hl:console:epoch:{name}"
+
+
 class AccountError(ValueError):
     """A refused account change; the message says what to fix."""
 
@@ -42,6 +48,7 @@ class User:
     name: str
     hospital: str  # a hospital id, or PLATFORM
     role: str
+    epoch: int = 0  # raised by a new password: the sessions opened before it end
 
     @property
     def platform(self) -> bool:
@@ -84,16 +91,30 @@ class Accounts:
         check_new(name, hospital, role, password)
         if not replace and await self.redis.exists(user_key(name)):
             raise AccountError(f"user {name!r} exists")
+        hashed = await self._hash(password)
+        epoch = int(await self.redis.incr(epoch_key(name)))
         await self.redis.hmset(user_key(name), {
-            "hospital": hospital, "role": role, "hash": await self._hash(password)})
+            "hospital": hospital, "role": role, "hash": hashed, "epoch": epoch})
         await self.redis.sadd(USERS, name)
-        return User(name, hospital, role)
+        return User(name, hospital, role, epoch)
+
+    async def change(self, name: str, role: str, password: str = "") -> User:
+        """A new role and, if given, a new password (which ends the user's sessions)."""
+        user = await self.get(name)
+        if user is None:
+            raise AccountError(f"no user {name!r}")
+        if password:
+            return await self.add(user.name, user.hospital, role, password, replace=True)
+        if role not in ROLES:
+            raise AccountError(f"role: one of {', '.join(ROLES)}")
+        await self.redis.hset(user_key(user.name), "role", role)
+        return User(user.name, user.hospital, role, user.epoch)
 
     async def get(self, name: str) -> User | None:
         h = await self.redis.hgetall(user_key(name.strip().lower()))
         if not h or h.get("role") not in ROLES:
             return None
-        return User(name.strip().lower(), h["hospital"], h["role"])
+        return User(name.strip().lower(), h["hospital"], h["role"], int(h.get("epoch", 0)))
 
     async def check_password(self, name: str, password: str) -> User | None:
         """The user when ``password`` is theirs; None otherwise, after the same argon2 work."""
@@ -108,7 +129,7 @@ class Accounts:
             return None
         if _hasher.check_needs_rehash(stored):
             await self.redis.hset(user_key(name), "hash", await self._hash(password))
-        return User(name, h["hospital"], h["role"])
+        return User(name, h["hospital"], h["role"], int(h.get("epoch", 0)))
 
     async def of_hospital(self, hospital: str) -> list[User]:
         out = []
@@ -120,6 +141,7 @@ class Accounts:
 
     async def remove(self, name: str) -> bool:
         name = name.strip().lower()
+        await self.redis.incr(epoch_key(name))
         gone = await self.redis.delete(user_key(name))
         await self.redis.srem(USERS, name)
         return bool(gone)

@@ -58,7 +58,7 @@ class Sessions:
     async def open(self, user: User) -> Session:
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         key = _session_key(token)
-        await self.redis.hmset(key, {"user": user.name, "csrf": csrf,
+        await self.redis.hmset(key, {"user": user.name, "csrf": csrf, "epoch": user.epoch,
                                      "at": repr(self.clock.seconds())})
         await self.redis.expire(key, max(1, int(self.limits.session_s)))
         return Session(token, user, csrf)
@@ -73,8 +73,8 @@ class Sessions:
             await self.close(token)
             return None
         user = await self.accounts.get(h.get("user", ""))
-        if user is None:
-            return None
+        if user is None or str(user.epoch) != h.get("epoch"):
+            return None  # removed, or a new password since
         return Session(token, user, h.get("csrf", ""))
 
     async def close(self, token: str) -> None:

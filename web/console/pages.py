@@ -69,6 +69,7 @@ POST_ACTIONS = {
     "cancel": ("cancel", "clerk"),
     "lift": ("lift", "clerk"),
     "users/add": ("user_add", "admin"),
+    "users/change": ("user_change", "admin"),
     "users/remove": ("user_remove", "admin"),
 }  # the catalog's bound for a session's places (booking.catalog)
 
@@ -579,11 +580,27 @@ class Console(Resource):
                                user.role)
         raise Redirect(f"{ctx.base()}/users?msg=added")
 
-    async def user_remove(self, ctx: Ctx) -> str:
-        name = ctx.field("name")
-        target = await self.accounts.get(name)
+    async def user_change(self, ctx: Ctx) -> str:
+        target = await self._own_user(ctx, ctx.field("name"))
+        role = ctx.field("role")
+        try:
+            user = await self.accounts.change(target.name, role, ctx.form.get("password", ""))
+        except AccountError as exc:
+            raise _Answer(400, await self.users(ctx, str(exc))) from exc
+        after = user.role + (" +password" if ctx.form.get("password") else "")
+        await self.audit.write(ctx.hb.info.id, ctx.user.name, "user_change", user.name,
+                               target.role, after)
+        raise Redirect(f"{ctx.base()}/users?msg=changed")
+
+    async def _own_user(self, ctx: Ctx, name: str) -> User:
+        """An account of this hospital (never a platform account), else 404."""
+        target = await self.accounts.get(name) if name else None
         if target is None or target.hospital != ctx.hb.info.id or target.hospital == PLATFORM:
             raise Refused(404, "本院没有这个用户", "No such user at this hospital")
+        return target
+
+    async def user_remove(self, ctx: Ctx) -> str:
+        target = await self._own_user(ctx, ctx.field("name"))
         if target.name == ctx.user.name:
             raise Refused(400, "不能删除自己", "You cannot remove yourself")
         await self.accounts.remove(target.name)
