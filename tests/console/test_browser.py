@@ -64,6 +64,8 @@ async def test_an_admin_sets_a_share_and_ussd_callers_see_the_remote_places_chan
         page.get_by_label("远程比例 %").first.press("Enter")  # keyboard alone
         page.wait_for_url("**/schedule?msg=share")
         now = page.locator(cell).locator("xpath=..").inner_text()
+        page.goto("/console/h/main/users")
+        shot(page, "users")
         page.goto("/console/h/main/audit")
         shot(page, "audit")
         return was, now, page.locator("#audit tbody tr").first.inner_text()
