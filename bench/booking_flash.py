@@ -10,8 +10,14 @@ script, with arguments precomputed by the same code, sent as EVALSHA through txr
 same number in flight (the cost of Redis alone). Then it counts oversell (live bookings beyond the
 quota, or a counter that disagrees) and double bookings (an ID with two live bookings in the
 department-day). Phase 3: the core rate with 10 and with 10,000 departments in the catalog (and
-that many sessions' worth of bookings already in Redis), to show the cost stays flat.
-Last line: ``BENCH booking_flash ratio=… holds_per_s=… p99_ms=… oversell=… double=…``.
+that many sessions' worth of bookings already in Redis), to show the cost stays flat. Phase 4
+(platform): 100 hospitals of 40 departments each on the same Redis, the same number of attempts
+spread over every hospital releasing at the same minute, on as many of each hospital's
+departments as it takes to offer the same ``places`` in all (so the mix of booked, duplicate and
+full attempts is the one-hospital phase's); its hold rate, client CPU and Redis CPU per hold
+are set against the one-hospital core's of the same run.
+Last line: ``BENCH booking_flash ratio=… holds_per_s=… p99_ms=… oversell=… double=…
+platform_hold_ratio=… platform_holds_per_s=… platform_redis_us=…``.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from twisted.internet import defer, task
 
 from booking import keys
 from booking.api import BookingError, BookingRequest
-from booking.catalog import parse_catalog
+from booking.catalog import Platform, parse_catalog
 from booking.idcard import check_char
 from booking.store import RedisBookingService
 from booking.tcode import new_tcode
@@ -66,6 +72,16 @@ def catalog_text(departments: int, places: int) -> str:
         f"  pm: {{label: {{zh: 下午, en: afternoon}}, places: {places}}}\n"
         f"departments:\n{depts}\n"
     )
+
+
+def platform_of(hospitals: int, departments: int, places: int) -> Platform:
+    """``hospitals`` hospitals with ids h0.., codes 1.., ``departments`` departments each."""
+    text = catalog_text(departments, places)
+    out = []
+    for n in range(hospitals):
+        head = f"hospital:\n  id: h{n}\n  code: '{n + 1}'\n"
+        out.append(parse_catalog(text.replace("hospital:\n", head, 1), f"h{n}.yaml"))
+    return Platform(tuple(out))
 
 
 def person(n: int) -> tuple[str, str]:
@@ -117,19 +133,75 @@ async def core_phase(redis: Any, service: RedisBookingService, reqs: list, clien
     return await run_clients(clients, reqs, book)
 
 
-async def check(redis: Any, day: dt.date, quota: int) -> tuple[int, int, int]:
-    """(live bookings, oversell, double bookings) of the hot session, read back from Redis."""
-    main = keys.HospitalKeys.of("main")
-    codes = await redis.smembers(main.session_codes("d0", day, "am"))
+async def check(
+    redis: Any, day: dt.date, quota: int, hospital: str = "main", dept: str = "d0"
+) -> tuple[int, int, int]:
+    """(live bookings, oversell, double bookings) of one hot session, read back from Redis."""
+    k = keys.HospitalKeys.of(hospital)
+    codes = await redis.smembers(k.session_codes(dept, day, "am"))
     live_ids: Counter[str] = Counter()
     for code in codes:
         h = await redis.hgetall(keys.PLATFORM.booking(code))
         if h["status"] in ("held", "confirmed", "checked_in"):
             live_ids[h["id"]] += 1
     live = sum(live_ids.values())
-    counter = int(await redis.hget(main.counts("d0", day, "am"), "r") or 0)
+    counter = int(await redis.hget(k.counts(dept, day, "am"), "r") or 0)
     oversell = max(live - quota, 0) + abs(counter - live)
     return live, oversell, sum(n - 1 for n in live_ids.values() if n > 1)
+
+
+async def redis_us_per_hold(redis: Any) -> float:
+    """Redis CPU per hold.lua call since the last CONFIG RESETSTAT (INFO commandstats)."""
+    stats = await redis.execute_command("INFO", "commandstats")
+    line = next((x for x in stats.splitlines() if x.startswith("cmdstat_evalsha:")), "")
+    return float(line.partition("usec_per_call=")[2].split(",")[0] or "nan")
+
+
+def platform_requests(attempts: int, day: dt.date, hospitals: int, departments: int) -> list:
+    """The crowd spread over every hospital and department; each person tries twice."""
+    out = []
+    for i in range(attempts):
+        p = i // 2
+        id_number, msisdn = person(p)
+        out.append(BookingRequest(f"d{p // hospitals % departments}", day, "am", id_number,
+                                  msisdn, "ussd", hospital_id=f"h{p % hospitals}"))  # fmt: skip
+    return out
+
+
+async def platform_setup(redis: Any, clock: FixedClock, args: argparse.Namespace) -> dict:
+    """The platform's service: ``platform_hospitals`` x ``platform_departments``."""
+    n_h, n_d = args.platform_hospitals, args.platform_departments
+    hot = min(n_d, max(1, args.places // n_h))  # departments the crowd books at each hospital
+    places = max(1, args.places // (n_h * hot))
+    t0 = time.perf_counter()
+    service = RedisBookingService(redis, platform_of(n_h, n_d, places), clock)
+    built = time.perf_counter() - t0
+    await service.load_scripts()
+    print(f"platform: {n_h} hospitals x {n_d} departments, the crowd on {hot} of each "
+          f"({places} places a session), service built in {built:.1f} s")
+    return {"service": service, "hot": hot, "places": places}
+
+
+async def platform_round(redis: Any, clock: FixedClock, setup: dict, args: argparse.Namespace):
+    """One flash crowd spread over every hospital; measured and checked like the core's."""
+    n_h, hot, places = args.platform_hospitals, setup["hot"], setup["places"]
+    await redis.flushdb()
+    await redis.execute_command("CONFIG", "RESETSTAT")
+    reqs = platform_requests(args.attempts, clock.tomorrow, n_h, hot)
+    cpu = time.process_time()
+    secs, lat, got = await core_phase(redis, setup["service"], reqs, args.clients)
+    m = {"rate": args.attempts / secs, "p99": pct(lat, 0.99),
+         "cpu_us": (time.process_time() - cpu) / args.attempts * 1e6,
+         "redis_us": await redis_us_per_hold(redis), "live": 0, "oversell": 0, "double": 0}
+    for h in range(n_h):
+        for d in range(hot):
+            live, over, dbl = await check(redis, clock.tomorrow, places, f"h{h}", f"d{d}")
+            m["live"], m["oversell"], m["double"] = (m["live"] + live, m["oversell"] + over,
+                                                     m["double"] + dbl)  # fmt: skip
+    print(f"  plat: {m['rate']:>8,.0f}/s  p99 {m['p99']:6.2f} ms  client CPU {m['cpu_us']:5.0f}"
+          f" us/attempt  Redis {m['redis_us']:.1f} us/hold  live {m['live']} oversell "
+          f"{m['oversell']} double {m['double']}  {dict(got)}")
+    return m
 
 
 async def raw_phase(redis: Any, service: RedisBookingService, reqs: list, clients: int):
@@ -220,13 +292,15 @@ async def one_round(redis: Any, service: RedisBookingService, args: argparse.Nam
     out: dict[str, Any] = {}
     for name, phase in (("core", core_phase), ("raw", raw_phase)):
         await redis.flushdb()
+        await redis.execute_command("CONFIG", "RESETSTAT")
         cpu = time.process_time()
         secs, lat, outcomes = await phase(redis, service, reqs, args.clients)
         cpu_us = (time.process_time() - cpu) / args.attempts * 1e6
         live, oversell, double = await check(redis, day, args.places)
         out[name] = {"rate": args.attempts / secs, "p50": pct(lat, 0.5), "p99": pct(lat, 0.99),
                      "cpu_us": cpu_us, "outcomes": dict(outcomes), "live": live,
-                     "oversell": oversell, "double": double}  # fmt: skip
+                     "oversell": oversell, "double": double,
+                     "redis_us": await redis_us_per_hold(redis)}  # fmt: skip
         m = out[name]
         print(f"  {name:>4}: {m['rate']:>8,.0f}/s  p50 {m['p50']:6.2f} ms  p99 {m['p99']:6.2f} ms"
               f"  client CPU {cpu_us:5.0f} us/attempt  live {live} oversell {oversell}"
@@ -245,14 +319,16 @@ async def main(reactor: Any, args: argparse.Namespace) -> None:
         catalog = parse_catalog(catalog_text(10, args.places), "bench.yaml")
         service = RedisBookingService(redis, catalog, clock)
         await service.load_scripts()
-        rounds = []
-        for n in range(args.rounds):
+        setup = await platform_setup(redis, clock, args) if args.platform_hospitals else None
+        rounds, plats = [], []
+        for n in range(args.rounds):  # one hospital and the platform in turn: the same load
             print(f"round {n + 1}:")
             rounds.append(await one_round(redis, service, args))
-        stats = await redis.execute_command("INFO", "commandstats")
-        line = next((x for x in stats.splitlines() if x.startswith("cmdstat_evalsha:")), "")
-        per_call = line.partition("usec_per_call=")[2].split(",")[0] or "?"
-        print(f"redis: hold.lua costs {per_call} us of Redis CPU per call (INFO commandstats)")
+            if setup is not None:
+                plats.append(await platform_round(redis, clock, setup, args))
+        per_call = statistics.median(r["core"]["redis_us"] for r in rounds)
+        print(f"redis: hold.lua costs {per_call:.1f} us of Redis CPU per call (INFO "
+              f"commandstats, one hospital)")
         if args.paced_rate:
             await redis.flushdb()
             reqs = requests(args.paced_attempts, clock.tomorrow)
@@ -277,8 +353,21 @@ async def main(reactor: Any, args: argparse.Namespace) -> None:
     double = sum(r[k]["double"] for r in rounds for k in ("core", "raw"))
     print(f"median of {len(rounds)}: core {core_rate:,.0f}/s, raw EVALSHA {raw_rate:,.0f}/s, "
           f"core p99 {p99:.2f} ms; client CPU per attempt raw/core = {cpu_ratio:.2f}")
+    tail = ""
+    if plats:
+        plat = {k: statistics.median(p[k] for p in plats) for k in ("rate", "cpu_us", "redis_us")}
+        oversell += sum(p["oversell"] for p in plats)
+        double += sum(p["double"] for p in plats)
+        ratio = plat["rate"] / core_rate
+        one_us = median("core", "redis_us")
+        print(f"platform vs one hospital (same run): holds/s {plat['rate']:,.0f} vs "
+              f"{core_rate:,.0f} ({ratio:.2f}); client CPU {plat['cpu_us']:.0f} vs "
+              f"{median('core', 'cpu_us'):.0f} us/attempt; Redis {plat['redis_us']:.1f} vs "
+              f"{one_us:.1f} us/hold (within +-20 %: {abs(ratio - 1) <= 0.2})")
+        tail = (f" platform_hold_ratio={ratio:.2f} platform_holds_per_s={plat['rate']:.0f}"
+                f" platform_redis_us={plat['redis_us']:.1f} redis_us={one_us:.1f}")
     print(f"BENCH booking_flash ratio={core_rate / raw_rate:.2f} holds_per_s={core_rate:.0f} "
-          f"p99_ms={p99:.2f} oversell={oversell} double={double}")
+          f"p99_ms={p99:.2f} oversell={oversell} double={double}{tail}")
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -291,6 +380,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=3, help="core+raw pairs; medians are reported")
     p.add_argument("--paced-rate", type=float, default=2000, help="open-loop rate (0 = skip)")
     p.add_argument("--paced-attempts", type=int, default=10000)
+    p.add_argument("--platform-hospitals", type=int, default=100, help="0 = skip the phase")
+    p.add_argument("--platform-departments", type=int, default=40)
     p.add_argument("--no-durable", dest="durable", action="store_false",
                    help="Redis without AOF (diagnosis only: production runs appendfsync always)")
     return p.parse_args(argv)

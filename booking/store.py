@@ -164,14 +164,16 @@ class RedisBookingService:
 
         A removed hospital takes no new bookings (``unknown_hospital``); its bookings stay
         valid for cancel, payment, verify and check-in, and its holds still expire. A hospital
-        whose file changed gets fresh parts (admin shares are read again by
-        ``refresh_shares``)."""
+        whose file changed gets fresh parts, keeping the admin's shares."""
         platform = as_platform(platform)
         old = self.directory.platform
         gone = self.directory.replace(platform)
         for h in platform.hospitals:
             if old.hospital(h.id) != h or h.id not in self.units or old.limits != platform.limits:
+                before = self.units.get(h.id)
                 self.units[h.id] = self._unit(h)
+                if before is not None:  # the admin's shares stay in force
+                    self.units[h.id].quotas.shares = dict(before.quotas.shares)
         log.info("booking.platform_replaced hospitals={n} removed={gone}",
                  n=len(platform.hospitals), gone=",".join(gone) or "-")  # fmt: skip
         return gone

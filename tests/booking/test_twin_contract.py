@@ -348,3 +348,63 @@ async def test_person_caps_per_hospital_when_set(kind: str, redis: Any, clock: C
             for h in ("a", "c") for d in ("nk", "yk")]  # fmt: skip
     assert made == ["ok"] * 4
     assert (await answer(service.book(at_("c", 1, session="pm"))))[0] == "duplicate"
+
+
+async def walk_platform(service: Any, clock: Clock, seed: int) -> list[Any]:
+    """``walk`` over three hospitals: each step at a random hospital, kiosks naming theirs."""
+    rng = random.Random(seed)
+    out: list[Any] = []
+    codes: list[str] = []
+    for _ in range(200):
+        op = rng.choice(["book", "book", "book", "cancel", "verify", "check_in", "recent",
+                         "bookings_for", "sessions", "tick"])  # fmt: skip
+        who, hid = rng.randrange(6), rng.choice(["a", "b", "c"])
+        today = dt.datetime.fromtimestamp(clock.seconds(), SH).date()
+        day = today + dt.timedelta(days=1 + rng.randrange(3))
+        if op == "book":
+            r = req(who, day=day, session=rng.choice(["am", "pm"]), dept=rng.choice(["nk", "yk"]),
+                    msisdn=phone(who % 5), channel=rng.choice(["ussd", "ivr", "desk"]))
+            result = await answer(service.book(BookingRequest(
+                r.dept_id, r.day, r.session, r.id_number, r.msisdn, r.channel,
+                hospital_id=hid)))  # fmt: skip
+            if result[0] == "ok":
+                codes.append(result[1])
+        elif op in ("cancel", "verify", "check_in") and codes:
+            code = rng.choice([*codes, "1234567890"])
+            kiosk_of = rng.choice([None, hid])
+            if op == "cancel":
+                result = await answer(service.cancel(code, msisdn=rng.choice([None, phone(who)])))
+            elif op == "verify":
+                result = await answer(service.verify(code, f"k{who % 2}", hospital_id=kiosk_of))
+            else:
+                result = await answer(service.check_in(code, f"k{who % 2}", client="192.0.2.9",
+                                                       hospital_id=kiosk_of))  # fmt: skip
+        elif op == "recent":
+            result = await service.recent_hospitals(phone(who % 5))
+        elif op == "bookings_for":
+            result = await answer(service.bookings_for(phone(who % 5)))
+        elif op == "sessions":
+            found = await service.sessions("nk", day, hid)
+            result = [(s.session, s.remote_left, s.hospital_id) for s in found]
+        else:
+            clock.advance(rng.choice([30, 600, 3 * 3600, 20 * 3600]))
+            result = clock.seconds()
+        out.append((op, result))
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+@pytest_twisted.ensureDeferred
+async def test_random_walks_over_three_hospitals_agree(redis: Any, seed: int) -> None:
+    transcripts = []
+    for kind in ("memory", "redis"):
+        await redis.flushdb()
+        clock = Clock()
+        clock.advance(NOW.timestamp())
+        service = build_on(kind, redis, three(), clock, seed)
+        transcripts.append(await walk_platform(service, clock, seed))
+    memory, real = transcripts
+    for n, (a, b) in enumerate(zip(memory, real, strict=True)):
+        assert a == b, f"step {n}: memory {a} != redis {b}"
+    outcomes = {r[1][0] for r in real if r[0] in ("book", "verify", "check_in")}
+    assert {"ok", "wrong_hospital"} <= outcomes and len(outcomes) > 3
