@@ -4,14 +4,12 @@ what a hospital's staff do, and what they are refused."""
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 import pytest_twisted
-from conftest import DAY1, PASSWORD, Server, log_in, valid_id
+from console_support import DAY1, PASSWORD, TCODE, Server, book, log_in, valid_id
 
-TCODE = re.compile(r"(?<!\d)\d{10}(?!\d)")
 SHOTS = os.environ.get("CONSOLE_SCREENSHOTS")  # a folder: the pages are saved there (docs/img)
 
 
@@ -19,24 +17,6 @@ def shot(page: Any, name: str) -> None:
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(Path(SHOTS) / f"console-{name}.png"), full_page=False)
-
-
-async def book(server: Server, session: str, phone: str, id_seq: int, dept: int = 1) -> str:
-    """Book by USSD (department ``dept``, the first day, the morning); the T-code."""
-    inputs: list[str] = []
-    for _ in range(12):
-        reply = await server.ussd(session, phone, "*".join(inputs))
-        if reply.startswith("END "):
-            found = TCODE.search(reply)
-            assert found, reply
-            return found.group(0)
-        if "科室" in reply:
-            inputs.append(str(dept))
-        elif "身份证号码" in reply:
-            inputs.append(valid_id(id_seq).replace("X", "*"))
-        else:
-            inputs.append("1")
-    raise AssertionError(f"no END after {inputs}")
 
 
 async def sessions_screen(server: Server, session: str) -> str:

@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest_twisted
-from conftest import DAY1, PASSWORD, ROOT, START, Inbox, reactor, valid_id
-from test_access import Client, client
+from console_support import DAY1, PASSWORD, ROOT, START, Client, Inbox, client, reactor, valid_id
 from twisted.internet import task
 
 from booking.api import BookingRequest

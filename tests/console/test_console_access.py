@@ -4,24 +4,18 @@ action, roles, sessions, CSRF, cookies, the login limits, and the accounts CLI."
 from __future__ import annotations
 
 import datetime as dt
-import re
 import subprocess
 import sys
-from http.cookiejar import CookieJar
-from typing import Any
 
 import pytest
 import pytest_twisted
 import treq
-from conftest import DAY1, PASSWORD, ROOT, Server, reactor
-from treq.client import HTTPClient
+from console_support import CSRF, DAY1, PASSWORD, ROOT, Client, Server, book, client
 from twisted.internet.defer import ensureDeferred, gatherResults
-from twisted.web.client import Agent
 
 from web.console.accounts import Accounts
 from web.console.pages import GET_PAGES, POST_ACTIONS
 
-CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 CELL = {"dept": "nk", "day": DAY1.isoformat(), "session": "am"}
 # a form per action that the action would accept from its own hospital's admin
 FORMS: dict[str, dict[str, str]] = {
@@ -36,44 +30,6 @@ FORMS: dict[str, dict[str, str]] = {
     "users/remove": {"name": "vera"},
 }
 QUERIES = {"cell": CELL, "suspend": CELL, "bookings": {"q": "5678"}}
-
-
-class Client:
-    """A logged-in browser stand-in: its cookies and the CSRF token of its session."""
-
-    def __init__(self, server: Server) -> None:
-        self.server, self.csrf = server, ""
-        self.http = HTTPClient(Agent(reactor()), cookiejar=CookieJar())
-
-    async def login(self, name: str, password: str = PASSWORD,
-                    headers: dict[str, str] | None = None) -> Any:
-        form = await self.http.get(f"{self.server.url}/console/login")
-        token = CSRF.search(await form.text()).group(1)
-        answer = await self.http.post(
-            f"{self.server.url}/console/login", allow_redirects=False,
-            data={"csrf": token, "username": name, "password": password},
-            headers=headers or {})
-        await answer.text()
-        if answer.code == 303:
-            page = await self.http.get(f"{self.server.url}/console/")  # redirects followed
-            self.csrf = CSRF.search(await page.text()).group(1)
-        return answer
-
-    async def get(self, path: str, params: dict[str, str] | None = None) -> Any:
-        return await self.http.get(f"{self.server.url}{path}", params=params,
-                                   allow_redirects=False)
-
-    async def post(self, path: str, form: dict[str, str], csrf: bool = True) -> Any:
-        data = {**form, **({"csrf": self.csrf} if csrf else {})}
-        return await self.http.post(f"{self.server.url}{path}", data=data,
-                                    allow_redirects=False)
-
-
-async def client(server: Server, name: str) -> Client:
-    c = Client(server)
-    answer = await c.login(name)
-    assert answer.code == 303, await answer.text()
-    return c
 
 
 @pytest_twisted.ensureDeferred
@@ -257,8 +213,6 @@ async def places(server: Server, day: str, dept: str = "nk", session: str = "am"
 async def test_a_week_of_one_session_and_a_copy_forward_leave_booked_days_alone(
     server: Server,
 ) -> None:
-    from test_browser import book
-
     for n in range(3):  # 12-08 morning: 3 taken
         await book(server, f"wk-{n}", f"1390000010{n}", 50 + n)
     anna = await client(server, "anna")
