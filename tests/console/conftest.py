@@ -24,10 +24,11 @@ def browser_thread() -> Iterator[BrowserThread]:
 
 
 @pytest_twisted.async_yield_fixture
-async def server(redis, redis_url, tmp_path, browser_thread):
+async def server(redis, redis_url, tmp_path, browser_thread, request):
+    http = getattr(request, "param", None) or {}  # http settings of one test (indirect)
     overrides: dict[str, Any] = {
         "redis": {"url": redis_url},
-        "http": {"port": 0},
+        "http": {"port": 0, **http},
         "ivr": {"fastagi": {"port": 0}},
         "sms": {"smpp": None, "cmpp": None},
         "data_dir": str(tmp_path),

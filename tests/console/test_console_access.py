@@ -106,6 +106,26 @@ async def test_session_cookie_is_httponly_strict_and_ends_with_the_shift(server:
     assert (await c.get("/console/h/main/schedule")).code == 303
 
 
+@pytest.mark.parametrize("server", [{"trusted_proxies": ["127.0.0.1"]}], indirect=True)
+@pytest_twisted.ensureDeferred
+async def test_behind_a_trusted_tls_proxy_the_cookie_is_secure_and_the_client_is_its(
+    server: Server,
+) -> None:
+    c = Client(server)
+    answer = await c.login("anna", headers={"X-Forwarded-Proto": "https"})
+    cookie = next(v for v in answer.headers.getRawHeaders(b"set-cookie")
+                  if v.startswith(b"hl_console="))
+    assert b"; Secure" in cookie
+    for n in range(20):  # the proxy names the client: one address's failures
+        answer = await Client(server).login(f"guess{n}", "wrong password",
+                                            headers={"X-Forwarded-For": "203.0.113.7"})
+        assert answer.code == 401
+    blocked = await Client(server).login("carl", headers={"X-Forwarded-For": "203.0.113.7"})
+    assert blocked.code == 429
+    other = await Client(server).login("carl", headers={"X-Forwarded-For": "203.0.113.8"})
+    assert other.code == 303  # another client behind the same proxy is not held up
+
+
 @pytest_twisted.ensureDeferred
 async def test_failed_logins_per_address_stop_guessing_across_names(server: Server) -> None:
     c = Client(server)
