@@ -51,6 +51,7 @@ from menus.definition import MenuSource, load_menu
 from menus.driver import Dialogue
 from notify.templates import load_templates, template_hospitals
 from web.admin import install_booking
+from web.console import install_console
 from web.kiosk import KioskAccess, platform_owners
 from web.live_speech import LiveSpeechResource
 from web.root import build_root
@@ -226,6 +227,9 @@ async def _wire(tree: HotlineService, settings: Settings, reactor: Any, node: No
     web_wiring.mount(root, settings, booking, redis, clock, sender, menus, templates, catalog)
     kiosk_wiring.mount_kiosk(root, settings, booking, hospitals, links, kiosk_access,
                              count=metrics.booking)  # /kiosk/, the PDF slip, /t/<token>
+    install_console(root, booking, redis, settings.raw,
+                    days_ahead=max(h.days_ahead for h in hospitals.hospitals),
+                    clock=clock)
     if node.main:  # holds and no-shows are swept by the main process alone
         interval = float(settings.raw["booking"].get("sweep_interval", 1.0))
         core.add(Looping("sweeper", lambda: booking.start_sweeper(reactor, interval)))

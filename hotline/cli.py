@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     from hotline.cli_booking import add_commands as add_booking_commands
 
     add_booking_commands(sub)  # booking reconcile|fill|share|blacklist|csv, schedule load
+    from hotline.cli_users import add_parser as add_users_parser
+
+    add_users_parser(sub)  # users add|list|remove (the console's accounts)
     config = sub.add_parser("config", help="the effective settings, checks, the reference")
     config_sub = config.add_subparsers(dest="config_command", required=True)
     config_sub.add_parser("show", help="print the effective settings, secrets masked")
@@ -114,6 +117,14 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             return booking_command(args, load_settings(default_config(args.config)))
+        except CONFIG_ERRORS as exc:
+            print(f"hotline: cannot start: {exc}", file=sys.stderr)
+            return 2
+    if args.command == "users":
+        from hotline.cli_users import run as users_command
+
+        try:
+            return users_command(args, load_settings(default_config(args.config)))
         except CONFIG_ERRORS as exc:
             print(f"hotline: cannot start: {exc}", file=sys.stderr)
             return 2

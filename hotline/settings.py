@@ -291,6 +291,16 @@ class Admin(Section):
         return self
 
 
+class Console(Section):
+    session_s: Positive = key(28800, "a console login lasts this long (a working shift)")
+    login_attempts_per_user: Annotated[int, Field(ge=1)] = key(
+        5, "failed console logins per user name in a window; then refused until it ends")
+    login_attempts_per_address: Annotated[int, Field(ge=1)] = key(
+        20, "failed console logins per client address (IPv6: /64) in a window")
+    login_window_s: Positive = key(900, "the window of the login limits")
+    audit_keep: Annotated[int, Field(ge=1)] = key(10000, "audit entries kept per hospital")
+
+
 class Gc(Section):
     freeze: bool = key(True, "gc.freeze() once start-up is done")
     thresholds: list[int] = key([20000, 50, 1000], "gc.set_threshold(g0, g1, g2)")
@@ -372,6 +382,7 @@ class Schema(Section):
                                      "folder); set one of the two; shown as the path in force",
                                path=PACKAGE)  # fmt: skip
     admin: Admin = key(Admin, "the admin API")
+    console: Console = key(Console, "the hospital console under /console/ (docs/console.md)")
     node: Node = key(Node, "this node's processes (docs/operations.md)")
     booking: Booking = key(Booking, "booking core (docs/booking.md)")
     payments: Payments = key(Payments, "the payment callback (docs/booking.md)")

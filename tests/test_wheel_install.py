@@ -165,7 +165,8 @@ def test_wheel_serves_from_an_empty_folder_and_books_over_ussd(tmp_path: Path) -
             with urllib.request.urlopen(f"http://127.0.0.1:{http}{path}", timeout=15) as page:
                 assert expected in page.read().decode("utf-8").lower(), path
         assert (work / "data" / "redis").is_dir()  # data_dir: the user's folder, not the wheel's
-        for path in ("/kiosk/", "/kiosk/kiosk.js", "/kiosk/kiosk.css"):  # the wheel's package data
+        for path in ("/kiosk/", "/kiosk/kiosk.js", "/kiosk/kiosk.css", "/console/login",
+                     "/console/static/console.css"):  # the wheel's package data
             with urllib.request.urlopen(f"http://127.0.0.1:{http}{path}", timeout=15) as got:
                 assert got.status == 200 and got.read(), path
         assert not (site / "var").exists()

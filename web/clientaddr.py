@@ -84,3 +84,16 @@ def limit_key(address: Address) -> str:
     if isinstance(address, ipaddress.IPv6Address):
         return str(ipaddress.IPv6Network((address, 64), strict=False))
     return str(address)
+
+
+def via_tls(secure: bool, peer: str, forwarded_proto: bytes | None,
+            trusted: Sequence[Network]) -> bool:
+    """Whether the client's connection is TLS: ours is, or a trusted proxy says
+    ``X-Forwarded-Proto: https`` (from any other peer the header is not believed)."""
+    if secure:
+        return True
+    address = parse_address(peer)
+    if address is None or not trusted or not _trusted(address, trusted):
+        return False
+    last = (forwarded_proto or b"").decode("latin-1").split(",")[-1].strip().lower()
+    return last == "https"

@@ -32,3 +32,16 @@ def test_without_trusted_proxies_the_header_never_counts() -> None:
 
 def test_parse_address_refuses_what_is_not_an_address() -> None:
     assert [parse_address(t) for t in ("", "unknown", "1.2.3", "[::1", "1.2.3.4:x")] == [None] * 5
+
+
+def test_tls_is_believed_from_a_trusted_proxy_alone() -> None:
+    from web.clientaddr import via_tls
+
+    proxies = parse_networks(["10.0.0.5"])
+    assert via_tls(True, "127.0.0.1", None, ())  # our own TLS
+    assert via_tls(False, "10.0.0.5", b"https", proxies)
+    assert via_tls(False, "10.0.0.5", b"http, https", proxies)  # the last proxy's word
+    assert not via_tls(False, "10.0.0.5", b"https, http", proxies)
+    assert not via_tls(False, "10.0.0.6", b"https", proxies)  # anyone else may write it
+    assert not via_tls(False, "10.0.0.5", b"https", ())
+    assert not via_tls(False, "10.0.0.5", None, proxies)

@@ -1,0 +1,93 @@
+"""The console on a platform of two hospitals: each hospital's staff see and change their own
+hospital's schedule and bookings alone; the operator's staff choose a hospital."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest_twisted
+from console_support import DAY1, PASSWORD, ROOT, START, Client, Inbox, client, reactor, valid_id
+from twisted.internet import task
+
+from booking.api import BookingRequest
+from hotline.app import start
+from hotline.settings import load_settings
+from web.console.accounts import Accounts
+
+
+def hospital_file(folder: Path, hid: str, code: str, name: str) -> None:
+    text = (ROOT / "config/hospital.yaml").read_text(encoding="utf-8")
+    head, rest = text.split("hospital:\n", 1)
+    rest = rest.split("\n", 3)[3]  # the demo's name (3 lines) goes: each file names its own
+    (folder / f"{hid}.yaml").write_text(
+        f"{head}hospital:\n  id: {hid}\n  code: '{code}'\n  name: {{zh: {name}, en: {hid}}}\n"
+        f"{rest}", encoding="utf-8")
+
+
+class Platform:
+    def __init__(self, running: Any, clock: task.Clock, accounts: Accounts) -> None:
+        self.running, self.clock, self.accounts = running, clock, accounts
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.running.http_port}"
+
+
+@pytest_twisted.async_yield_fixture
+async def platform(redis, redis_url, tmp_path):
+    folder = tmp_path / "hospitals"
+    folder.mkdir()
+    hospital_file(folder, "city1", "1", "市一医院")
+    hospital_file(folder, "city2", "2", "市二医院")
+    settings = load_settings(ROOT / "config/hotline.yaml", {
+        "redis": {"url": redis_url}, "http": {"port": 0}, "ivr": {"fastagi": {"port": 0}},
+        "sms": {"smpp": None, "cmpp": None}, "data_dir": str(tmp_path), "hospital": str(folder),
+        "booking": {"listing_cache_s": 0.0}})
+    clock = task.Clock()
+    clock.advance(START)
+    running = await start(settings, reactor(), clock=clock, on_sms=Inbox())
+    accounts = Accounts(redis)
+    await accounts.add("ann1", "city1", "admin", PASSWORD)
+    await accounts.add("bob2", "city2", "clerk", PASSWORD)
+    await accounts.add("pat", "*", "admin", PASSWORD)
+    yield Platform(running, clock, accounts)
+    await running.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_each_hospitals_staff_see_and_change_their_own_alone(platform: Any) -> None:
+    booking = platform.running.booking
+    taken = await booking.book(BookingRequest("nk", DAY1, "am", valid_id(60), "8613500001234",
+                                              "ussd", hospital_id="city2"))
+    ann, bob = await client(platform, "ann1"), await client(platform, "bob2")
+    for q in ("1234", taken.tcode):
+        page = await (await ann.get("/console/h/city1/bookings", {"q": q})).text()
+        assert f"<td>{taken.tcode}</td>" not in page and "结果: 0" in page
+    answer = await ann.post("/console/h/city1/cancel", {"tcode": taken.tcode, "reason": "x"})
+    assert answer.code == 404
+    assert (await ann.get("/console/h/city2/bookings", {"q": "1234"})).code == 403
+    page = await (await bob.get("/console/h/city2/bookings", {"q": "1234"})).text()
+    assert f"<td>{taken.tcode}</td>" in page and "市二医院" in page
+    assert (await ann.post("/console/h/city1/share", {"dept": "nk", "share": "0"})).code == 303
+    one = {r["dept"]: r for r in await booking.fill(DAY1, hospital_id="city1")
+           if r["session"] == "am"}
+    two = {r["dept"]: r for r in await booking.fill(DAY1, hospital_id="city2")
+           if r["session"] == "am"}
+    assert one["nk"]["remote_quota"] == 0 and two["nk"]["remote_quota"] == 48
+    answer = await bob.post("/console/h/city2/cancel", {"tcode": taken.tcode, "reason": "来电"})
+    assert answer.code == 303
+    assert all(b.status == "cancelled" for b in await booking.bookings_for("8613500001234"))
+    page = await (await bob.get("/console/h/city2/bookings", {"q": taken.tcode})).text()
+    assert 'class="status">已取消<' in page
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_operators_staff_choose_a_hospital(platform: Any) -> None:
+    pat = Client(platform)
+    assert (await pat.login("pat")).code == 303
+    home = await (await pat.http.get(f"{platform.url}/console/")).text()
+    assert "/console/h/city1/schedule" in home and "/console/h/city2/schedule" in home
+    for hid in ("city1", "city2"):
+        assert (await pat.get(f"/console/h/{hid}/schedule")).code == 200
+    assert (await pat.get("/console/h/city3/schedule")).code == 404

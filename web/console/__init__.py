@@ -1,0 +1,40 @@
+"""The hospital console under ``/console/``: accounts, the schedule, bookings, the blacklist.
+
+Server-rendered pages (Jinja2 templates, package data of this package) for the hospital's
+outpatient office and the operator's staff; docs/console.md is their manual. Booking is reached
+only through ``web.console.adapter`` (one hospital's view per request).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from twisted.web.resource import Resource
+
+from web.clientaddr import parse_networks
+from web.console.accounts import Accounts
+from web.console.adapter import Platform
+from web.console.audit import Audit
+from web.console.guard import Limits, Sessions
+from web.console.pages import Console
+
+__all__ = ["Console", "install_console"]
+
+
+def install_console(root: Resource, booking: Any, redis: Any, raw: Mapping[str, Any], *,
+                    days_ahead: int, clock: Any) -> Console:
+    """Mount ``/console/`` on ``root``. ``raw``: the settings (``console``, ``http``); ``clock``:
+    the server's notion of now (sessions, login windows, audit times)."""
+    conf = raw["console"]
+    limits = Limits(session_s=float(conf["session_s"]),
+                    attempts_per_user=int(conf["login_attempts_per_user"]),
+                    attempts_per_address=int(conf["login_attempts_per_address"]),
+                    window_s=float(conf["login_window_s"]))
+    accounts = Accounts(redis)
+    platform = Platform(booking, days_ahead)
+    console = Console(platform, accounts, Sessions(redis, accounts, clock, limits),
+                      Audit(redis, clock, int(conf["audit_keep"])),
+                      parse_networks(raw["http"].get("trusted_proxies")))
+    root.putChild(b"console", console)
+    return console
