@@ -33,6 +33,8 @@ async def server(redis, redis_url, tmp_path, browser_thread, request):
         "sms": {"smpp": None, "cmpp": None},
         "data_dir": str(tmp_path),
         "booking": {"listing_cache_s": 0.0},
+        # one hospital (id main) here; tests/console/test_console_platform.py runs two
+        "catalog": str(ROOT / "config/hospital.yaml"),
     }
     settings = load_settings(ROOT / "config/hotline.yaml", overrides)
     clock = task.Clock()

@@ -177,15 +177,15 @@ def test_users_add_reads_the_password_from_stdin(redis_url: str) -> None:
              "users", "--redis-url", redis_url, *args],
             input=password + "\n", capture_output=True, text=True, timeout=60)
 
-    done = cli("add", "Mei", "--hospital", "main", "--role", "clerk")
+    done = cli("add", "Mei", "--hospital", "ns-renmin", "--role", "clerk")  # a demo hospital
     assert done.returncode == 0, done.stderr
     assert PASSWORD not in done.stdout + done.stderr
-    assert cli("add", "mei", "--hospital", "main", "--role", "clerk").returncode == 1  # exists
+    assert cli("add", "mei", "--hospital", "ns-renmin", "--role", "clerk").returncode == 1  # exists
     assert cli("add", "x1", "--hospital", "nowhere", "--role", "admin").returncode == 2
     assert cli("add", "x2", "--platform", "--role", "admin", password="short").returncode == 2
     assert cli("add", "ops", "--platform", "--role", "admin").returncode == 0
     listed = cli("list").stdout
-    assert "mei\tmain\tclerk" in listed and "ops\t*\tadmin" in listed
+    assert "mei\tns-renmin\tclerk" in listed and "ops\t*\tadmin" in listed
 
 
 @pytest.mark.parametrize("password", ["", "wrong"])

@@ -92,6 +92,9 @@ def walk(sync_playwright: Any, base: str, sms: Sms, id_number: str) -> dict[str,
         try:
             page = browser.new_page(locale="zh-CN", viewport={"width": 390, "height": 844})
             page.goto(base + "/book/")
+            seen["first"] = page.inner_text("h1")  # the demo is a platform of hospitals
+            seen["hospitals"] = page.inner_text("#hospitals")
+            page.click("#hospitals li:first-child a")
             seen["heading"] = page.inner_text("h1")
             page.click("#departments li:first-child a")
             page.click("#days li:first-child a")
@@ -131,6 +134,8 @@ async def test_book_on_the_web_with_the_sms_code_then_cancel(product) -> None:
     base = f"http://127.0.0.1:{running.http_port}"
     id_number = a_valid_id()
     seen = await threads.deferToThread(walk, sync_playwright, base, sms, id_number)
+    assert seen["first"] == "请选择医院："
+    assert "深圳市第一人民医院（演示）" in seen["hospitals"] and "南山" in seen["hospitals"]
     assert seen["heading"] == "请选择科室："  # the booking menu's own text
     assert "内科" in seen["confirm"]
     assert re.fullmatch(r"\d{10}", seen["tcode"])
@@ -140,6 +145,7 @@ async def test_book_on_the_web_with_the_sms_code_then_cancel(product) -> None:
     assert f"已取消{seen['tcode']}" in seen["after_cancel"]
     assert "已取消" in seen["cancel_sms"]
     assert seen["cookie"]["httpOnly"] and seen["cookie"]["sameSite"] == "Strict"
-    assert seen["english"] == "Choose a department:"
+    assert seen["english"] == "Choose a hospital:"
     stored = await running.booking._load(seen["tcode"])
     assert (stored.channel, stored.status.value, stored.msisdn) == ("web", "cancelled", MSISDN)
+    assert stored.hospital_id == "sz-renmin"  # the hospital chosen first
