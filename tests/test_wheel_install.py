@@ -155,13 +155,14 @@ def test_wheel_serves_from_an_empty_folder_and_books_over_ussd(tmp_path: Path) -
                 assert time.monotonic() < deadline, "no hotline.started in 60 s:\n" + "".join(seen)
         fields = {"sessionId": "wheel-1", "serviceCode": "*12580#",
                   "phoneNumber": "13912340000", "networkCode": "46000"}  # fmt: skip
-        texts = ["", "1", "1*1", "1*1*1", "1*1*1*1", "1*1*1*1*11010519491231002*",
-                 "1*1*1*1*11010519491231002**1"]  # fmt: skip
+        # book, the demo platform's first hospital, department, day, session, the ID, confirm
+        texts = ["", "1", "1*1", "1*1*1", "1*1*1*1", "1*1*1*1*1", "1*1*1*1*1*11010519491231002*",
+                 "1*1*1*1*1*11010519491231002**1"]  # fmt: skip
         screens = [_post(http, {**fields, "text": text}) for text in texts]
         assert all(s.startswith("CON ") for s in screens[:-1]), screens
         assert screens[-1].startswith("END ") and re.search(r"\d{10}", screens[-1]), screens
         # the web pages' templates and static files are in the wheel
-        for path, expected in (("/book/", "内科"), ("/book/static/book.css", "mobile first")):
+        for path, expected in (("/book/", "深圳市第一人民医院"), ("/book/static/book.css", "mobile first")):
             with urllib.request.urlopen(f"http://127.0.0.1:{http}{path}", timeout=15) as page:
                 assert expected in page.read().decode("utf-8").lower(), path
         assert (work / "data" / "redis").is_dir()  # data_dir: the user's folder, not the wheel's

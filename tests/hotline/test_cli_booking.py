@@ -19,16 +19,24 @@ ROOT = Path(__file__).resolve().parents[2]
 DAY = dt.date(2026, 11, 27)
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, config: Path = ROOT / "config/hotline.yaml"
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "hotline.cli", "--config", str(ROOT / "config/hotline.yaml"), *args],
+        [sys.executable, "-m", "hotline.cli", "--config", str(config), *args],
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
 
 
 @pytest_twisted.ensureDeferred
 async def test_csv_fill_and_schedule_load(redis, redis_url: str, tmp_path: Path) -> None:
-    service, _ = demo_service(redis)
+    service, _ = demo_service(redis)  # one hospital's file (id main), as the CLI below reads
+    one = tmp_path / "one.yaml"
+    one.write_text(f"catalog: {ROOT / 'config/hospital.yaml'}\n")
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_cli(*args, config=one)
+
     codes = []
     for n in range(3):
         req = BookingRequest("nk", DAY, "am", valid_id(n), f"8613900001{n:03d}", "ussd")
@@ -64,7 +72,7 @@ async def test_csv_fill_and_schedule_load(redis, redis_url: str, tmp_path: Path)
 
 
 def test_booking_commands_need_a_redis_url() -> None:
-    done = cli("booking", "reconcile")
+    done = run_cli("booking", "reconcile")
     assert done.returncode == 2 and "redis.url" in done.stderr
 
 
@@ -72,16 +80,16 @@ def test_booking_commands_need_a_redis_url() -> None:
 async def test_migrate_moves_a_single_hospital_data_set(redis, redis_url: str) -> None:
     await redis.hset("hl:{nk:2026-11-27:am}:q", "r", 1)
     await redis.hset("hl:bk:1234567890", "tcode", "1234567890")
-    dry = cli("booking", "--redis-url", redis_url, "migrate", "--dry-run")
+    dry = run_cli("booking", "--redis-url", redis_url, "migrate", "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert "would move 1 key(s) to hospital main, 1 booking(s)" in dry.stdout
     assert await redis.exists("hl:{nk:2026-11-27:am}:q")
-    done = cli("booking", "--redis-url", redis_url, "migrate", "--hospital", "szyy")
+    done = run_cli("booking", "--redis-url", redis_url, "migrate", "--hospital", "szyy")
     assert "moved 1 key(s) to hospital szyy, 1 booking(s)" in done.stdout, done.stderr
     assert await redis.hget("hl:{h:szyy}:q:nk:2026-11-27:am", "r") == "1"
-    again = cli("booking", "--redis-url", redis_url, "migrate", "--hospital", "szyy")
+    again = run_cli("booking", "--redis-url", redis_url, "migrate", "--hospital", "szyy")
     assert "moved 0 key(s) to hospital szyy, 0 booking(s)" in again.stdout
-    bad = cli("booking", "--redis-url", redis_url, "migrate", "--hospital", "A:B")
+    bad = run_cli("booking", "--redis-url", redis_url, "migrate", "--hospital", "A:B")
     assert bad.returncode == 2 and "is not a hospital id" in bad.stderr
 
 

@@ -117,7 +117,8 @@ async def test_phone_booking_reads_the_tcode_and_the_smsc_gets_it(system) -> Non
     id_number = valid_id(12)
     sim = await place_call(
         reactor(), running.fastagi_port,
-        ["1", "1", "1", "1", id_number.replace("X", "*"), "1"], callerid="13912345678",
+        # book, the demo's first hospital, department, day, session, the ID, confirm
+        ["1", "1", "1", "1", "1", id_number.replace("X", "*"), "1"], callerid="13912345678",
     )
     codes = [d for d in sim.said_digits if len(d) == 10]
     assert len(codes) == 1, sim.format_transcript()

@@ -174,13 +174,13 @@ async def test_a_call_counts_agi_commands_by_outcome(server) -> None:
     running, _ = server
     _, before = await scrape(running)
     sim = await place_call(reactor(), running.fastagi_port,
-                           ["1", "1", "1", "1", valid_id(22).replace("X", "*"), "1"],
+                           ["1", "1", "1", "1", "1", valid_id(22).replace("X", "*"), "1"],
                            callerid="13912345678")
     assert len([d for d in sim.said_digits if len(d) == 10]) == 1, sim.format_transcript()
     _, after = await scrape(running)
     ok = total(after, "hotline_ivr_commands_total", outcome="ok") - total(
         before, "hotline_ivr_commands_total", outcome="ok")
-    assert ok >= 6  # a prompt or an input for each of the six keys, at least
+    assert ok >= 7  # a prompt or an input for each of the seven keys, at least
     assert total(after, "hotline_ivr_command_seconds_count", command="GET") > total(
         before, "hotline_ivr_command_seconds_count", command="GET")
     assert total(after, "hotline_bookings_total", outcome="taken", channel="ivr") - total(
