@@ -152,7 +152,8 @@ class Holds(Part):
                 booking = self._taken(request, id_number, code, now_s)
                 log.info(
                     "booking.taken hospital={hospital} dept={dept} day={day} session={session} "
-                    "id={id} status={st}", hospital=booking.hospital_id, dept=booking.dept_id, day=booking.day.isoformat(), session=booking.session,
+                    "id={id} status={st}", hospital=booking.hospital_id, dept=booking.dept_id,
+                    day=booking.day.isoformat(), session=booking.session,
                     id=mask_tail(booking.id_number), st=booking.status.value,
                 )  # fmt: skip
                 if booking.status.value == "confirmed":
