@@ -162,7 +162,8 @@ def test_wheel_serves_from_an_empty_folder_and_books_over_ussd(tmp_path: Path) -
         assert all(s.startswith("CON ") for s in screens[:-1]), screens
         assert screens[-1].startswith("END ") and re.search(r"\d{10}", screens[-1]), screens
         # the web pages' templates and static files are in the wheel
-        for path, expected in (("/book/", "深圳市第一人民医院"), ("/book/static/book.css", "mobile first")):
+        for path, expected in (("/book/", "深圳市第一人民医院"),
+                               ("/book/static/book.css", "mobile first")):
             with urllib.request.urlopen(f"http://127.0.0.1:{http}{path}", timeout=15) as page:
                 assert expected in page.read().decode("utf-8").lower(), path
         assert (work / "data" / "redis").is_dir()  # data_dir: the user's folder, not the wheel's
