@@ -182,7 +182,6 @@ async def _wire(tree: HotlineService, settings: Settings, reactor: Any, node: No
                 on_sms: OnSms | None, clock: Any, retry_clock: Any) -> Running:
     """Add each part to ``tree`` as what it needs becomes available."""
     hospitals, menus, templates = load_static(settings)  # malformed files and settings stop
-    catalog = hospitals.hospitals[0]  # SMS names and voice lexicons: the first hospital's
     kiosk_access, edge = http_edge(settings)  # here, before any part starts
     gate = ReadyGate()
     http = tree.edge.add(Listener("http", lambda: node.listeners.listen(
@@ -224,7 +223,8 @@ async def _wire(tree: HotlineService, settings: Settings, reactor: Any, node: No
                       count=metrics.booking)
     ussd_smpp = ussd_wiring.mount(root, settings, dialogue, redis, reactor)  # + SMPP bind
     install_booking(root, booking, settings)
-    web_wiring.mount(root, settings, booking, redis, clock, sender, menus, templates, catalog)
+    web_wiring.mount(root, settings, booking, redis, clock, sender, menus, templates,
+                     hospitals.hospitals[0])  # its timezone dates the ID checks' today
     kiosk_wiring.mount_kiosk(root, settings, booking, hospitals, links, kiosk_access,
                              count=metrics.booking)  # /kiosk/, the PDF slip, /t/<token>
     install_console(root, booking, redis, settings.raw,
