@@ -130,12 +130,12 @@ def serve_channel(redis_url: str) -> None:
     from twisted.web.resource import Resource
 
     from hotline import metrics, redis_client
-    from hotline.httpport import GatewayHttpFactory
     from hotline.ussd_wiring import gateway_routes
     from menus.definition import MenuSource, load_menu
     from menus.driver import Dialogue
     from menus.types import Effect, EffectResult, Session
     from ussd.at import AtUssdResource
+    from ussd.httpport import GatewayHttpFactory
     from ussd.sessions import UssdSessionStore
 
     items = {
@@ -199,13 +199,13 @@ def serve_bare() -> None:
 
 
 def serve_bare_port() -> None:
-    """The same constant on hotline's HTTP port protocol (``hotline.httpport``): the floor of
+    """The same constant on hotline's HTTP port protocol (``ussd.httpport``): the floor of
     what a gateway request costs there, next to twisted.web's (with the fast path off,
     twisted.web answers behind the port's reader)."""
     from twisted.internet import reactor
     from twisted.web.server import Site
 
-    from hotline.httpport import GatewayHttpFactory
+    from ussd.httpport import GatewayHttpFactory
     from ussd.wire import plain
 
     answer = plain(200, "CON constant answer\n")

@@ -8,13 +8,13 @@ Three pieces, each measured on and off in the same run (what each buys: bench/RE
   turn). Buys CPU and round-trip time per lone Redis request; little per hop under load.
 - ``fastpath.redis``: txredisapi's protocol and pool handle with a leaner request encoder and
   one Deferred per command. Buys client CPU per Redis command, and with it CPU per hop.
-- ``http``, the lean gateway answers (``enabled("http")``, read by ``hotline.httpport``):
+- ``http``, the lean gateway answers (``enabled("http")``, read by ``ussd.httpport``):
   requests to the USSD gateway routes are answered straight from the port's httptools reader
   instead of being handed to twisted.web's ``HTTPChannel``. Buys the most CPU per USSD hop.
 
 With the fast path off (``node.fast_path: false``) hotline runs on stock txredisapi,
 ``transport.write``, and twisted.web answers every HTTP request (the port's limits still hold:
-``hotline.httpport`` reads every request first on both paths, and hands it to twisted.web's
+``ussd.httpport`` reads every request first on both paths, and hands it to twisted.web's
 ``HTTPChannel``). The test suite runs both ways in CI; ``tests/fastpath/
 test_fastpath_versions.py`` names the Twisted and txredisapi releases the pieces were last
 checked against, and fails after an upgrade until they are checked again.

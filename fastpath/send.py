@@ -7,7 +7,7 @@ event of the turn before it leaves. ``write_now`` sends straight to the socket w
 buffered; whatever the socket does not take (or any error) is left to Twisted, and so is every
 transport whose internals are not the ones checked here (TLS, another Twisted release).
 
-Used by ``ivr.agi`` for AGI commands, by ``hotline.httpport`` for its answers and by
+Used by ``ivr.agi`` for AGI commands, by ``ussd.httpport`` for its answers and by
 ``fastpath.redis`` for Redis requests (``send_first_write_now``: the first request of each
 reactor turn). With the ``send`` piece off (``fastpath.enabled``) both are ``transport.write``.
 """

@@ -33,7 +33,6 @@ from booking.idcard import is_valid_resident_id
 from booking.store import RedisBookingService
 from hotline import kiosk_wiring, metrics, ussd_wiring, web_wiring
 from hotline.effects import booking_dialogue
-from hotline.httpport import GatewayHttpFactory
 from hotline.languages import LanguageMemory
 from hotline.logs import check_format
 from hotline.node.role import Node
@@ -50,6 +49,7 @@ from ivr.server import BACKLOG, FastAGIFactory
 from menus.definition import MenuSource, load_menu
 from menus.driver import Dialogue
 from notify.templates import load_templates, template_hospitals
+from ussd.httpport import GatewayHttpFactory
 from web.admin import install_booking
 from web.console import install_console
 from web.kiosk import KioskAccess, platform_owners

@@ -120,7 +120,7 @@ def mount(root: Resource, settings: Settings, dialogue: DialogueLike, redis: Any
 
 def gateway_routes(root: Resource) -> dict[bytes, Handler]:
     """Every gateway adapter mounted under ``/ussd``, by path: what the HTTP port serves
-    leanly (``hotline.httpport``), with the paths each adds itself (``/ussd/at/end``)."""
+    leanly (``ussd.httpport``), with the paths each adds itself (``/ussd/at/end``)."""
     routes: dict[bytes, Handler] = {}
 
     def walk(resource: Resource, path: bytes) -> None:

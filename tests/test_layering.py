@@ -21,7 +21,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "menus": ("menus", "pii", "phone"),
     "booking": ("booking", "pii", "phone"),
     "sms": ("sms", "pii", "phone"),
-    "ussd": ("ussd", "menus", "booking.api", "sms", "pii", "phone"),
+    "ussd": ("ussd", "menus", "booking.api", "sms", "pii", "phone", "fastpath"),
     "ivr": ("ivr", "menus", "booking.api", "pii", "phone", "fastpath.send"),
     # every HTTP surface but the USSD gateways; live speech serves what ivr.live handed Asterisk
     "web": ("web", "booking.api", "sms", "menus", "pii", "phone", "ivr.live", "ivr.prompts"),

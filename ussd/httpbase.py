@@ -6,7 +6,7 @@ Redis error becomes an "error" notice (logged with its traceback). The adapter s
 spell a reply in its own format.
 
 An adapter's ``handle`` takes a ``GatewayRequest`` and returns a ``GatewayResponse`` (or a
-Deferred of one): ``hotline.httpport`` calls it directly; ``render`` lets twisted.web serve the
+Deferred of one): ``ussd.httpport`` calls it directly; ``render`` lets twisted.web serve the
 same adapter on a connection that also asks for other paths.
 """
 

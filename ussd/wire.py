@@ -2,7 +2,7 @@
 
 The adapters (``ussd.at``, ``ussd.hubtel``) turn a ``GatewayRequest`` into a
 ``GatewayResponse``. Two servers carry them: hotline's lean gateway protocol
-(``hotline.httpport``, the deployed path) and twisted.web (``ussd.httpbase.Adapter.render``, for a
+(``ussd.httpport``, the deployed path) and twisted.web (``ussd.httpbase.Adapter.render``, for a
 connection that also asks for the kiosk or admin API). So the adapters never touch a
 ``twisted.web`` request and both servers answer byte-for-byte the same body.
 """

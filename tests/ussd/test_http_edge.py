@@ -1,4 +1,4 @@
-"""The HTTP port's edge (``hotline.httpport``), for gateway routes and other paths, with the fast
+"""The HTTP port's edge (``ussd.httpport``), for gateway routes and other paths, with the fast
 path's lean gateway answers and without (twisted.web answers every request): a declared
 oversized body refused at once, garbage answered 400 and closed, header and body deadlines that
 bytes sent slowly do not push back, the keep-alive idle timeout, and many slow clients that

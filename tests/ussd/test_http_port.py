@@ -1,4 +1,4 @@
-"""The HTTP port (``hotline.httpport``) over real TCP, read by Python's ``http.client``.
+"""The HTTP port (``ussd.httpport``) over real TCP, read by Python's ``http.client``.
 
 Connection handling the adapters' own tests do not reach: pipelining, chunked bodies and
 ``Expect: 100-continue``, HTTP/1.0, malformed and oversized requests, a connection that starts on
@@ -26,11 +26,11 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Site
 from ussd_harness import PHONE, CountingDialogue
 
-from hotline.httpport import MAX_BODY, GatewayHttpFactory
 from hotline.ussd_wiring import gateway_routes
 from ussd.at import AtUssdResource
 from ussd.gateway import UssdGateway
 from ussd.httpbase import Adapter, answer_hop
+from ussd.httpport import MAX_BODY, GatewayHttpFactory
 from ussd.sessions import UssdSessionStore
 from ussd.wire import GatewayRequest
 

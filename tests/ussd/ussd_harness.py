@@ -1,6 +1,6 @@
 """USSD test harness: a real HTTP server on 127.0.0.1:0 and a small hand-written dialogue.
 
-``listen`` serves a resource tree as hotline does (``hotline.httpport``: gateway paths on the
+``listen`` serves a resource tree as hotline does (``ussd.httpport``: gateway paths on the
 lean protocol, the rest on twisted.web) or, with ``via="twisted.web"``, on a plain Site: the
 path a gateway path takes on a connection that also asked for another path.
 """
@@ -17,10 +17,10 @@ from twisted.internet.task import Clock
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
-from hotline.httpport import GatewayHttpFactory
 from hotline.ussd_wiring import gateway_routes
 from menus.types import Digits, Input, Output, Say, SayDigits, Session, Wait
 from ussd.at import AtUssdResource
+from ussd.httpport import GatewayHttpFactory
 from ussd.sessions import UssdSessionStore
 
 PHONE = "+8613800138000"

@@ -48,7 +48,7 @@ from fastpath import enabled
 from fastpath.send import write_now
 from ussd.wire import GatewayRequest, GatewayResponse, Handler, plain
 
-log = Logger(namespace="hotline.httpport")
+log = Logger(namespace="ussd.httpport")
 
 MAX_HEAD = 16 * 1024
 MAX_BODY = 64 * 1024  # the default of max_body_bytes
