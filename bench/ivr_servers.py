@@ -91,7 +91,7 @@ def serve(args: argparse.Namespace) -> None:
         from booking.catalog import load_catalog
         from booking.idcard import is_valid_resident_id
         from booking.store import RedisBookingService
-        from hotline.effects import booking_dialogue
+        from dialogue.effects import booking_dialogue
         from hotline.redis_client import connect
         from hotline.settings import DEFAULTS
         from ivr.server import FastAGIFactory

@@ -161,9 +161,9 @@ class PinnedClock:
 async def main(reactor: Any, args: argparse.Namespace) -> None:
     from booking.catalog import load_platform
     from booking.store import RedisBookingService
+    from dialogue.effects import booking_dialogue
     from hotline import redis_client
     from hotline.app import VALIDATORS
-    from hotline.effects import booking_dialogue
     from hotline.redis_server import RedisProcess
     from ivr.prompt_texts import lexicons
     from menus.definition import MenuSource, load_menu

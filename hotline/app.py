@@ -31,9 +31,9 @@ import fastpath
 from booking.catalog import load_platform
 from booking.idcard import is_valid_resident_id
 from booking.store import RedisBookingService
+from dialogue.effects import booking_dialogue
+from dialogue.languages import LanguageMemory
 from hotline import kiosk_wiring, metrics, ussd_wiring, web_wiring
-from hotline.effects import booking_dialogue
-from hotline.languages import LanguageMemory
 from hotline.logs import check_format
 from hotline.node.role import Node
 from hotline.readiness import ReadyGate
@@ -214,7 +214,8 @@ async def _wire(tree: HotlineService, settings: Settings, reactor: Any, node: No
     await versions.publish_all()
     core.add(versions.service(reactor))
     dialogue = booking_dialogue(menus, booking, reactor, VALIDATORS, sms_help=sms_help,
-                                languages=LanguageMemory(redis), fetch_version=versions.fetch)
+                                languages=LanguageMemory(redis), fetch_version=versions.fetch,
+                                count=metrics.booking)
     core.add(node.reloading(menus, settings.menu_files, reactor,  # file watch + SIGHUP
                             on_event=versions.on_reload, hospitals=catalogs))
 

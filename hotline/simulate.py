@@ -110,9 +110,9 @@ async def _session(reactor: Any, args: argparse.Namespace, settings: Any) -> Non
     from twisted.internet.threads import deferToThread
 
     from booking.store import RedisBookingService
+    from dialogue.effects import booking_dialogue
     from hotline import redis_client
     from hotline.app import VALIDATORS, load_static
-    from hotline.effects import booking_dialogue
     from hotline.redis_server import RedisProcess
 
     platform, menus, _ = load_static(settings)

@@ -69,7 +69,7 @@ class Dialogue:
         fetch_version: FetchVersion | None = None,
     ) -> None:
         """``on_begin(session)`` hears of every dialogue that starts, before its first step
-        (the shell starts reads the caller will probably need: ``hotline.prefetch``);
+        (the shell starts reads the caller will probably need: ``dialogue.prefetch``);
         ``preferred_lang(channel, msisdn)``: the language a caller chose before, used when the
         channel names none. ``fetch_version`` finds a version this process does not hold (a
         dialogue begun on another node, or before a restart, on a version since replaced) so the

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from booking.catalog import Platform, load_platform
 from booking.idcard import is_valid_resident_id
 from booking.testing import MemoryBookingService
-from hotline.effects import make_effect_runner
+from dialogue.effects import make_effect_runner
 from menus.definition import MenuSource, load_menu
 from menus.driver import Dialogue
 

@@ -11,7 +11,8 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-OURS = ("hotline", "ivr", "ussd", "menus", "booking", "sms", "web", "notify")
+OURS = ("hotline", "ivr", "ussd", "menus", "booking", "sms", "web", "notify", "dialogue", "pii",
+        "phone", "fastpath")
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 
 

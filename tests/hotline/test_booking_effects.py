@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest_twisted
 from demo_booking import demo_service, valid_id
 
-from hotline.effects import make_effect_runner
+from dialogue.effects import make_effect_runner
 from menus.types import Effect, Session
 
 

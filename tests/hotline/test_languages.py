@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest_twisted
 
-from hotline.languages import KEEP_S, PREFIX, LanguageMemory
+from dialogue.languages import KEEP_S, PREFIX, LanguageMemory
 
 
 @pytest_twisted.ensureDeferred

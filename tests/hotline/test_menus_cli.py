@@ -136,8 +136,8 @@ def _core(redis) -> tuple[Any, Any]:
 
     from booking.catalog import parse_catalog
     from booking.store import RedisBookingService
+    from dialogue.effects import make_effect_runner
     from hotline.app import VALIDATORS
-    from hotline.effects import make_effect_runner
     from menus.definition import MenuSource
     from menus.driver import Dialogue
 
@@ -188,8 +188,8 @@ async def _walk(redis, channel: str, keys: list[str], lang: str | None = None) -
 
     from booking.catalog import parse_catalog
     from booking.store import RedisBookingService
+    from dialogue.effects import make_effect_runner
     from hotline.app import VALIDATORS
-    from hotline.effects import make_effect_runner
     from hotline.simulate import walk
     from menus.definition import MenuSource
     from menus.driver import Dialogue

@@ -10,9 +10,9 @@ import pytest_twisted
 from demo_booking import demo_service, valid_id
 
 from booking import keys
+from dialogue.effects import booking_dialogue, make_effect_runner
+from dialogue.prefetch import CallerPrefetch
 from hotline.app import VALIDATORS
-from hotline.effects import booking_dialogue, make_effect_runner
-from hotline.prefetch import CallerPrefetch
 from menus.definition import MenuSource, load_menu
 from menus.types import Digits, Effect, Session
 

@@ -13,7 +13,7 @@ from twisted.internet.task import Clock
 from booking.catalog import load_catalog
 from booking.idcard import check_char, is_valid_resident_id
 from booking.testing import MemoryBookingService
-from hotline.effects import make_effect_runner
+from dialogue.effects import make_effect_runner
 from ivr.server import FastAGIFactory, listen_fastagi
 from ivr.simulator import HANGUP, place_call
 from menus.definition import MenuSource, load_menu

@@ -23,7 +23,7 @@ from twisted.internet.task import Clock
 from booking.catalog import load_catalog
 from booking.idcard import check_char, is_valid_resident_id
 from booking.store import RedisBookingService
-from hotline.effects import make_effect_runner
+from dialogue.effects import make_effect_runner
 from ivr.server import FastAGIFactory, listen_fastagi
 from ivr.simulator import (
     HANGUP,

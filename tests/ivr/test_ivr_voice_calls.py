@@ -18,8 +18,8 @@ from twisted.internet.task import Clock
 from booking.catalog import load_catalog
 from booking.idcard import is_valid_resident_id
 from booking.testing import MemoryBookingService
-from hotline.effects import booking_dialogue
-from hotline.languages import PREFIX, LanguageMemory
+from dialogue.effects import booking_dialogue
+from dialogue.languages import PREFIX, LanguageMemory
 from ivr.prompt_texts import lexicons
 from ivr.server import FastAGIFactory, listen_fastagi
 from ivr.simulator import place_call

@@ -1,7 +1,7 @@
 """Nothing silent: every step of the shipped menu, in every voice language, plays built files
 that say what the menu shows.
 
-The walk drives the real engine and the real effect runner (``hotline.effects``, against a
+The walk drives the real engine and the real effect runner (``dialogue.effects``, against a
 small in-memory booking service with the demo catalog) through every edge of the menu: every
 option, the global keys, a valid and an invalid ID, silence, and every ``on_error`` route of
 every effect. Each output is split into the pieces a call plays (``ivr.compose``) and each piece
@@ -23,8 +23,8 @@ from booking.api import Booking, BookingStatus, SessionAvailability
 from booking.catalog import load_catalog
 from booking.directory import hospital_value
 from booking.idcard import is_valid_resident_id
+from dialogue.effects import make_effect_runner
 from hotline.cli import main
-from hotline.effects import make_effect_runner
 from ivr.compose import compose, heard, normalised, text_name
 from ivr.prompt_texts import lexicons
 from ivr.render import clips

@@ -15,7 +15,7 @@ from ussd_harness import Server, start_server
 from booking.catalog import parse_catalog
 from booking.idcard import check_char, is_valid_resident_id
 from booking.store import RedisBookingService
-from hotline.effects import make_effect_runner
+from dialogue.effects import make_effect_runner
 from menus.definition import MenuSource, load_menu
 from menus.driver import Dialogue
 

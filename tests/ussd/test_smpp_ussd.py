@@ -19,7 +19,7 @@ from ussdc_peer import NodeUssdc, start_node_ussdc
 from booking.catalog import parse_catalog
 from booking.idcard import check_char, is_valid_resident_id
 from booking.testing import MemoryBookingService
-from hotline.effects import make_effect_runner
+from dialogue.effects import make_effect_runner
 from menus.definition import MenuSource, load_menu
 from menus.driver import Dialogue
 from ussd.gateway import HopEvent, UssdGateway

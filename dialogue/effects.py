@@ -15,16 +15,22 @@ from twisted.logger import Logger
 
 from booking.api import Booking, BookingError, BookingRequest, BookingService
 from booking.rules import day_label
-from hotline import metrics
-from hotline.languages import LanguageMemory
-from hotline.prefetch import CallerPrefetch
+from dialogue.languages import LanguageMemory
+from dialogue.prefetch import CallerPrefetch
 from menus.definition import MenuSource
 from menus.driver import Dialogue, FetchVersion
 from menus.engine import Validators
 from menus.types import Effect, EffectResult, Session
 
 RunEffect = Callable[[Effect, Session], Awaitable[EffectResult]]
-log = Logger(namespace="hotline.effects")
+CountBooking = Callable[[str, str], None]  # (outcome, channel): the wiring's booking counter
+
+
+log = Logger(namespace="dialogue.effects")
+
+
+def no_count(outcome: str, channel: str) -> None:
+    """The counter when nothing counts (tests, the simulator)."""
 
 
 def _name(names: Any, lang: str) -> str:
@@ -42,9 +48,11 @@ WRITTEN = {"yue": "zh"}
 def make_effect_runner(
     booking: BookingService, *, sms_help: SmsHelp | None = None,
     prefetch: CallerPrefetch | None = None, languages: LanguageMemory | None = None,
+    count: CountBooking = no_count,
 ) -> RunEffect:
     """An async ``run_effect(effect, session)`` bound to ``booking`` (and the SMS side);
-    ``prefetch``: the caller lookups started when a dialogue begins (``hotline.prefetch``)."""
+    ``prefetch``: the caller lookups started when a dialogue begins (``dialogue.prefetch``);
+    ``count(outcome, channel)`` after each booking, refusal and cancel."""
     lookup = prefetch.registered_ids if prefetch is not None else booking.registered_ids
 
     async def platform() -> list[Any]:
@@ -132,9 +140,9 @@ def make_effect_runner(
         try:
             taken = await booking.book(request)
         except BookingError as exc:
-            metrics.booking(exc.code, session.channel)
+            count(exc.code, session.channel)
             raise
-        metrics.booking("held" if taken.status.value == "held" else "taken", session.channel)
+        count("held" if taken.status.value == "held" else "taken", session.channel)
         return booking_summary(taken, session.lang)
 
     async def my_bookings(_: dict[str, Any], session: Session) -> Any:
@@ -150,7 +158,7 @@ def make_effect_runner(
 
     async def cancel(args: dict[str, Any], session: Session) -> Any:
         done = await booking.cancel(str(args["tcode"]), msisdn=session.msisdn)
-        metrics.booking("cancelled", session.channel)
+        count("cancelled", session.channel)
         return {"tcode": done.tcode}
 
     async def registered_ids(_: dict[str, Any], session: Session) -> Any:
@@ -215,13 +223,14 @@ def make_effect_runner(
 def booking_dialogue(
     menus: MenuSource, booking: BookingService, clock: IReactorTime, validators: Validators, *,
     sms_help: SmsHelp | None = None, languages: LanguageMemory | None = None,
-    fetch_version: FetchVersion | None = None,
+    fetch_version: FetchVersion | None = None, count: CountBooking = no_count,
 ) -> Dialogue:
     """The channels' ``Dialogue`` on the booking core, as ``hotline serve`` runs it: effects
     against ``booking``, each caller's registered IDs read as their dialogue begins, and a
     menu version this process lacks fetched with ``fetch_version``."""
     prefetch = CallerPrefetch(booking, clock)
-    runner = make_effect_runner(booking, sms_help=sms_help, prefetch=prefetch, languages=languages)
+    runner = make_effect_runner(booking, sms_help=sms_help, prefetch=prefetch, languages=languages,
+                                count=count)
     preferred = languages.preferred if languages is not None else None
     return Dialogue(menus, runner, validators, on_begin=prefetch.begin, preferred_lang=preferred,
                     fetch_version=fetch_version)

@@ -13,7 +13,7 @@ import structlog
 
 PREFIX = "hl:voice_lang:"
 KEEP_S = 365 * 86400
-log = structlog.get_logger("hotline.languages")
+log = structlog.get_logger("dialogue.languages")
 
 
 class LanguageMemory:
