@@ -129,7 +129,8 @@ def serve_channel(redis_url: str) -> None:
     from twisted.internet import defer, reactor
     from twisted.web.resource import Resource
 
-    from hotline import metrics, redis_client
+    import metrics
+    from hotline import redis_client
     from hotline.ussd_wiring import gateway_routes
     from menus.definition import MenuSource, load_menu
     from menus.driver import Dialogue

@@ -28,12 +28,13 @@ from twisted.logger import Logger
 from twisted.web.resource import Resource
 
 import fastpath
+import metrics
 from booking.catalog import load_platform
 from booking.idcard import is_valid_resident_id
 from booking.store import RedisBookingService
 from dialogue.effects import booking_dialogue
 from dialogue.languages import LanguageMemory
-from hotline import kiosk_wiring, metrics, ussd_wiring, web_wiring
+from hotline import kiosk_wiring, ussd_wiring, web_wiring
 from hotline.logs import check_format
 from hotline.node.role import Node
 from hotline.readiness import ReadyGate
@@ -165,7 +166,7 @@ async def start(
     Redis takes writes and everything is wired (``hotline.readiness``)."""
     fastpath.configure(settings.raw["node"]["fast_path"])  # before any connection is made
     node = node or Node.main_for(settings)
-    if node.main and not node.alone:  # one scrape shows every process (hotline.metrics)
+    if node.main and not node.alone:  # one scrape shows every process (metrics)
         metrics.use_multiprocess(settings.data_dir / "metrics")
     clock, retry_clock = clock or reactor, retry_clock or reactor
     tree = HotlineService(reactor)

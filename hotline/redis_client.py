@@ -17,7 +17,7 @@ from twisted.internet.defer import Deferred
 
 import fastpath.redis
 from fastpath import enabled
-from hotline.metrics import redis_roundtrip
+from metrics import redis_roundtrip
 
 
 class _Plain(txredisapi.RedisProtocol):  # type: ignore[misc]

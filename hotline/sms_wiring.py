@@ -18,11 +18,11 @@ from twisted.application.service import Service
 from twisted.internet import defer
 from twisted.logger import Logger
 
+import metrics
 from booking.rules import day_label
-from hotline import metrics
-from hotline.metrics import CountingOutbox
 from hotline.services import Listener, Ordered, every
 from hotline.settings import Settings
+from metrics import CountingOutbox
 from notify.events import EventConsumer
 from notify.mo import MoCommands
 from notify.templates import Renderer

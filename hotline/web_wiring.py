@@ -10,9 +10,9 @@ from typing import Any
 
 from twisted.web.resource import Resource
 
+import metrics
 from booking.idcard import is_valid_resident_id
 from booking.rules import day_label
-from hotline import metrics
 from hotline.settings import Settings, SettingsError
 from web.book import BookPages, WebOptions
 from web.booktexts import Texts

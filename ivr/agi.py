@@ -69,7 +69,7 @@ class AgiProtocol(LineReceiver):
     delimiter = b"\n"
     MAX_LENGTH = 8192
     # (command word, outcome, seconds) for each command settled: ok, failed (result -1),
-    # error (5xx), timeout or hangup; the metrics (hotline.metrics)
+    # error (5xx), timeout or hangup; the metrics (metrics)
     on_command: Callable[[str, str, float], None] | None = None
 
     def __init__(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OURS = ("hotline", "ivr", "ussd", "menus", "booking", "sms", "web", "notify", "dialogue", "pii",
-        "phone", "fastpath")
+        "phone", "fastpath", "metrics")
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 
 

@@ -4,7 +4,7 @@ Main → worker (the worker's stdin): first ``{"op": "boot", ...}`` (settings, R
 fds, log level), then ``reload`` (menus) and ``sms_bound`` (state shown by ``/api/admin/sms``
 and ``/metrics``). Worker → main (the worker's fd 3): ``ready`` and ``sms`` (a message for the
 main process's SMPP sender: the ``$sms`` help text of a menu). Metrics do not travel here: every
-process writes them to the node's multiprocess directory (``hotline.metrics``). The worker's
+process writes them to the node's multiprocess directory (``metrics``). The worker's
 stdin closing means the main process stopped it or died: the worker then stops by itself.
 """
 

@@ -26,8 +26,8 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from hotline.metrics import process_ended
 from hotline.node.link import WORKER_OUT_FD, LineBuffer, Message, encode, sms_from
+from metrics import process_ended
 
 log = Logger()
 
@@ -167,7 +167,7 @@ class Supervisor:
     def ended(self, worker: WorkerProcess, reason: Failure) -> None:
         if self.workers.get(worker.slot) is worker:
             del self.workers[worker.slot]
-        if worker.pid is not None:  # its live gauges leave the node's sums (hotline.metrics)
+        if worker.pid is not None:  # its live gauges leave the node's sums (metrics)
             process_ended(worker.pid)
         how = "exited 0" if reason.check(ProcessDone) else reason.getErrorMessage()
         if self.stopping:

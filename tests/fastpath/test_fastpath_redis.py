@@ -14,8 +14,8 @@ from twisted.internet.task import deferLater
 
 import fastpath
 import fastpath.redis
-from hotline.metrics import REGISTRY
 from hotline.redis_client import connect
+from metrics import REGISTRY
 
 
 @pytest_twisted.async_yield_fixture

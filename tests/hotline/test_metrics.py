@@ -17,8 +17,8 @@ import treq
 from prometheus_client.parser import text_string_to_metric_families
 from twisted.internet import task
 
+import metrics
 from booking.idcard import check_char
-from hotline import metrics
 from hotline.app import Running, start
 from hotline.settings import load_settings
 from ivr.simulator import place_call
