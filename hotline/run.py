@@ -81,8 +81,8 @@ async def _main(
     reactor.callWhenRunning(_stop_once_on_sigterm, reactor)  # after Twisted installs its own
     node = Node.main_for(settings, log_level="warn" if once else "info")  # + node.workers - 1
     running = await start(settings, reactor, on_sms=on_sms if demo else None, node=node)
-    if demo and running.links is not None and not running.links.base:
-        running.links.base = f"http://127.0.0.1:{running.http_port}"  # the QR page's SMS link
+    if demo:
+        link_to_self(running)
     tune_gc(settings.raw["node"]["gc"])  # after start-up: see hotline/gctune
     if not once:
         reactor.addSystemEventTrigger(
@@ -97,6 +97,13 @@ async def _main(
         outcome["code"] = await scripted_booking(reactor, running.http_port, sms_waiter, sms_seen)
     finally:
         await running.stop()
+
+
+def link_to_self(running: Any) -> None:
+    """The demo's SMS links to the QR page at its own address when ``web.public_url`` is unset
+    (``serve`` never guesses: a wrong address would send patients to a dead link)."""
+    if running.links is not None and not running.links.base:
+        running.links.base = f"http://127.0.0.1:{running.http_port}"
 
 
 def _stop_once_on_sigterm(reactor: Any) -> None:
