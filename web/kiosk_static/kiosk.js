@@ -220,6 +220,7 @@
 
   function verify(code) {
     busy = true;
+    stopCamera(); // one code at a time, however it came
     show("working", "");
     post("/api/kiosk/verify", { tcode: code, kiosk_id: kioskId }).then(function (answer) {
       if (!answer.booking) { refused(answer); return; }
