@@ -68,6 +68,7 @@ class BookingRequest:
     request_key: str = ""  # idempotency key: the same key returns the same booking
     lang: str = "zh"  # language of the patient's notices (carried on the hl:events stream)
     hospital_id: str = ""  # "": the platform's only hospital (unknown_hospital when several)
+    source: str = ""  # the device that booked, e.g. a partner terminal's id; in extra["source"]
 
 
 @dataclass(frozen=True, slots=True)

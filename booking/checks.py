@@ -18,6 +18,7 @@ from booking.rules import at, bookable
 ONSITE = ("onsite", "desk", "reserve", "referral")  # channels booked at the hospital
 MSISDN = re.compile(r"[1-9][0-9]{6,14}")  # E.164 digits, no '+'
 NAME = re.compile(r"[a-z][a-z0-9_-]{0,15}")  # channel and language names
+SOURCE = re.compile(r"[A-Za-z0-9_.:-]{0,64}")  # a booking's source (a terminal id); "": none
 
 
 def checked_request(
@@ -40,6 +41,8 @@ def checked_request(
         raise BookingError("closed", "That session is over.")
     if not MSISDN.fullmatch(request.msisdn) or not NAME.fullmatch(request.channel):
         raise BookingError("bad_request", "msisdn (E.164 digits) and channel are required.")
+    if not SOURCE.fullmatch(request.source):
+        raise BookingError("bad_request", "source: at most 64 characters of [A-Za-z0-9_.:-].")
     return id_number, dept, tmpl, p.payment == PAY_AT_HOSPITAL or onsite
 
 

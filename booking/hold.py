@@ -116,7 +116,8 @@ class Holds(Part):
         """KEYS (without the candidate's), hold.lua's JSON argument and the normalised ID.
 
         Every value formatted into the JSON is validated first (digits, catalog ids, a channel
-        and language name), so nothing needs escaping. The benchmark's raw baseline reuses this.
+        and language name, a source of safe characters), so nothing needs escaping. The
+        benchmark's raw baseline reuses this.
         """
         minute, now = self._minute(now_s)
         id_number, dept, tmpl, pay_now = checked_request(request, self.catalog, now_s, now)
@@ -127,9 +128,10 @@ class Holds(Part):
         fb = 1 if self.quotas.args(dept, tmpl, day, now_s)[3] else 0
         lang = notice_lang(request)
         m, t = request.msisdn, repr(now_s)
+        src = f',"source","{request.source}"' if request.source else ""
         arg = (
             f'{self._prefix(request, share, pay_now)},"id","{id_number}","msisdn","{m}",'
-            f'"created_at","{t}","lang","{lang}","hold_until","{hu}"],'
+            f'"created_at","{t}","lang","{lang}","hold_until","{hu}"{src}],'
             f'"req":{1 if request.request_key else 0},"id":"{id_number}",'
             f'"h":"{id_digest(id_number)}","m":"{m}","min":{minute},"fb":{fb},'
             f'"now":{t},"hu":{hu}}}'
@@ -178,5 +180,5 @@ class Holds(Part):
             "session": request.session, "id": id_number, "msisdn": request.msisdn,
             "channel": request.channel, "status": "confirmed" if pay_now else "held",
             "created_at": repr(now_s), "bucket": bucket_for(request.channel),
-            "lang": request.lang, "hold_until": str(hu),
+            "lang": request.lang, "hold_until": str(hu), "source": request.source,
         })  # fmt: skip

@@ -290,6 +290,8 @@ class MemoryBookingService:
             "msisdn": request.msisdn, "created_at": repr(now_s), "lang": notice_lang(request),
             "hold_until": str(hu),
         }  # fmt: skip
+        if request.source:
+            self.bookings[code]["source"] = request.source
         self._day_ids.setdefault((h.id, dept.id, day), {})[id_number] = code
         state.taken[bucket] += 1
         made[code] = now_s

@@ -28,7 +28,7 @@ MESSAGES = {
     "limit": "Booking limit reached.",
 }
 _EXTRA = ("kiosk_id", "cancelled_at", "hold_until", "paid_txn", "release_at", "bucket", "lang",
-          "queue_no")
+          "queue_no", "source")
 
 
 def booking_from_hash(hospital: HospitalConfig | None, h: Mapping[str, str]) -> Booking:

@@ -87,6 +87,7 @@ class Running:
     redis_url: str
     service: HotlineService
     node: Node = field(default_factory=Node)
+    links: Any = None  # the /t/<token> link store (web.ticket_links.TicketLinks)
 
     async def stop(self) -> None:
         if self.service.running:
@@ -296,6 +297,7 @@ async def _wire(tree: HotlineService, settings: Settings, reactor: Any, node: No
         redis_url=redis_url,
         service=tree,
         node=node,
+        links=links,
     )
     log.info(
         "hotline.started role={role} http={http} fastagi={agi} redis={redis} python={python} "

@@ -3,7 +3,8 @@
 
 ``mount_kiosk`` hangs ``/kiosk/``, ``/api/kiosk/check-in.pdf`` and ``/t/<token>`` on the HTTP
 tree; ``link_maker`` is what the SMS side calls for a ``booked`` event to get the link the
-confirmation carries (None without ``web.public_url``).
+confirmation carries (None while the links have no public address: ``web.public_url`` unset,
+and not the demo, which uses its own address).
 """
 
 from __future__ import annotations
@@ -35,13 +36,14 @@ def ticket_links(settings: Any, redis: Any, platform: Platform, clock: Any) -> T
 
 
 def link_maker(settings: Any, links: TicketLinks, booking: BookingService,
-               platform: Callable[[], Platform]) -> LinkMaker | None:
-    """``event -> link`` for the confirmation SMS, or None when no public URL is set;
-    ``platform()``: the hospitals in force (they are reloaded)."""
-    if not (settings.raw.get("web") or {}).get("public_url"):
-        return None
+               platform: Callable[[], Platform]) -> LinkMaker:
+    """``event -> link`` for the confirmation SMS (None while ``links`` has no public address,
+    read at each event: the demo sets its own once its port is bound); ``platform()``: the
+    hospitals in force (they are reloaded)."""
 
     async def link(event: Mapping[str, str]) -> str | None:
+        if not links.base:
+            return None
         found = [b for b in await booking.bookings_for(event["msisdn"])
                  if b.tcode == event["tcode"]]
         if not found:  # cancelled or lapsed before the SMS went out: no link to a dead code

@@ -154,7 +154,8 @@ class Web(Section):
     cookie_secure: bool = key(False, "mark cookies Secure (set true when served over HTTPS)")
     public_url: str | None = key(None, "base URL patients reach this server at, e.g. https://yy."
                                        "example.cn; set: the booking SMS links to /t/<token>, the "
-                                       "T-code's QR page (docs/kiosk.md)")  # fmt: skip
+                                       "T-code's QR page (docs/kiosk.md); absent: no link (the "
+                                       "demo: its own http://127.0.0.1:<port>)")  # fmt: skip
 
 
 class Terminal(Section):

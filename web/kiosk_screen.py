@@ -36,6 +36,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "take_slip": "请按序号候诊", "queue": "序号", "dept": "科室", "day": "日期",
         "session": "时段", "id": "身份证", "phone": "手机", "tcode": "取号码",
         "slip": "挂号凭条", "working": "请稍候…", "no_kiosk": "本机尚未登记（缺少 kiosk 标识）",
+        "camera": "用摄像头扫码", "camera_stop": "关闭摄像头",
+        "e.camera": "无法打开摄像头，请用扫码器或输入10位取号码",
         "e.not_found": "未找到该预约，请核对10位取号码", "e.not_today": "该预约不是今天的",
         "e.already_checked_in": "该预约已签到", "e.cancelled": "该预约已取消",
         "e.expired": "该预约未按时付款，已失效", "e.no_show": "该预约已爽约，不能再使用",
@@ -52,6 +54,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "queue": "Queue no.", "dept": "Department", "day": "Date", "session": "Session",
         "id": "ID", "phone": "Phone", "tcode": "Code", "slip": "Registration slip",
         "working": "Please wait…", "no_kiosk": "This terminal is not set up (no kiosk id)",
+        "camera": "Scan with the camera", "camera_stop": "Stop the camera",
+        "e.camera": "The camera cannot be used. Please scan or key in the 10 digits",
         "e.not_found": "No booking matches this code. Please check the 10 digits",
         "e.not_today": "This booking is for another day",
         "e.already_checked_in": "This booking is already checked in",
@@ -82,6 +86,8 @@ _PAGE = """<!doctype html>
 <p class="prompt" data-t="prompt"></p>
 <div id="entry" class="entry" aria-live="polite"></div>
 <div class="keypad">{keys}</div>
+<button type="button" id="camera" class="camera" data-t="camera" hidden></button>
+<video id="viewfinder" class="viewfinder" muted playsinline hidden></video>
 </section>
 <section id="result" class="screen" hidden>
 <p id="verdict" class="verdict" aria-live="assertive"></p>

@@ -14,7 +14,8 @@ ours), then the nonce: it is stored in Redis for twice the skew, so the same non
 replay and refused. Only then does the request reach booking: the same steps as the web channel
 (hospitals, departments, days, sessions, book, my bookings, cancel), with the phone proven by the
 same one-time code (``web.otp``) before its bookings are listed or cancelled. Bookings carry the
-channel ``terminal`` and the idempotency key ``terminal:<terminal id>:<request_id>``.
+channel ``terminal``, the terminal id as their source (``extra["source"]``) and the idempotency
+key ``terminal:<terminal id>:<request_id>``.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ NONCE_PREFIX = "hl:term:n:"
 _NONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _SIG = re.compile(r"[0-9a-f]{64}")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+_TERMINAL_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")  # kept on the booking as its source
 AUTH_ERRORS = {"bad_signature", "stale_timestamp", "replay"}
 
 
@@ -72,18 +74,20 @@ class TerminalAccess:
     @classmethod
     def from_settings(cls, terminal: Mapping[str, Any]) -> TerminalAccess:
         raw = terminal.get("secrets") or {}
-        if not all(isinstance(k, str) and k.strip() and isinstance(v, str) and len(v) >= 16
-                   for k, v in raw.items()):
-            raise ValueError("terminal.secrets must map each terminal id to a secret of at least "
-                             "16 characters")
+        if not all(isinstance(k, str) and _TERMINAL_ID.fullmatch(k.strip())
+                   and isinstance(v, str) and len(v) >= 16 for k, v in raw.items()):
+            raise ValueError("terminal.secrets must map each terminal id (1-64 characters of "
+                             "[A-Za-z0-9_.:-]) to a secret of at least 16 characters")
         return cls({k.strip(): v.encode("utf-8") for k, v in raw.items()},
                    int(terminal.get("max_skew_s", 300)))
 
 
 def terminal_json(booking: Booking) -> dict[str, Any]:
-    """The kiosk's view of a booking (ID and phone masked) and its hospital."""
+    """The kiosk's view of a booking (ID and phone masked), its hospital and the terminal that
+    booked it, if one did."""
+    source = {"terminal_id": booking.extra["source"]} if booking.extra.get("source") else {}
     return {**booking_json(booking), "hospital": booking.hospital_id,
-            "hospital_name": dict(booking.hospital_name)}
+            "hospital_name": dict(booking.hospital_name), **source}
 
 
 class Refused(BookingError):
@@ -234,7 +238,7 @@ class TerminalApi(Resource):
                 session=call.text("session"), id_number=call.text("id_number", 18),
                 msisdn=_msisdn(call.text("phone", 32)), channel="terminal",
                 request_key=f"terminal:{call.terminal}:{request_id}", lang=str(lang),
-                hospital_id=_optional(call.body, "hospital")))
+                hospital_id=_optional(call.body, "hospital"), source=call.terminal))
         except BookingError as exc:
             self.count(exc.code, "terminal")
             raise

@@ -58,7 +58,7 @@ def both(request: pytest.FixtureRequest, redis: Any, clock: Clock) -> Any:
 def req(n: int, day: dt.date = TOMORROW, session: str = "am", **kw: Any) -> BookingRequest:
     return BookingRequest(kw.get("dept", "nk"), day, session, make_id(n),
                           kw.get("msisdn", phone(n)), kw.get("channel", "ussd"),
-                          kw.get("request_key", ""))  # fmt: skip
+                          kw.get("request_key", ""), source=kw.get("source", ""))  # fmt: skip
 
 
 def at(day: dt.date, hh: int, mm: int = 0) -> float:
@@ -110,6 +110,22 @@ async def test_a_request_key_replays_its_booking(both: Any) -> None:
     assert await answer(both.book(req(1, request_key="k1"))) == first
     assert (await answer(both.book(req(2, request_key="k1"))))[0] == "bad_request"
     assert [b.tcode for b in seen] == [first[1]]  # told once
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_source_is_kept_on_the_record(both: Any, clock: Clock) -> None:
+    """A terminal's id rides on the booking (extra["source"]), read back the same by every
+    lookup; a booking without one has none; a source that is not a plain id is refused."""
+    made = await both.book(req(1, channel="terminal", source="pos-17", request_key="t:pos-17:1"))
+    plain = await both.book(req(2))
+    assert made.extra.get("source") == "pos-17" and "source" not in plain.extra
+    assert [b.extra.get("source") for b in await both.bookings_for(phone(1))] == ["pos-17"]
+    again = await both.book(req(1, channel="terminal", source="pos-17", request_key="t:pos-17:1"))
+    assert again.tcode == made.tcode and again.extra.get("source") == "pos-17"
+    for bad in ('pos"17', "x" * 65, "终端"):
+        assert (await answer(both.book(req(3, source=bad))))[:1] == ("bad_request",)
+    clock.advance(at(TOMORROW, 8) - clock.seconds())
+    assert (await both.verify(made.tcode, "k1")).extra.get("source") == "pos-17"
 
 
 @pytest_twisted.ensureDeferred

@@ -66,6 +66,11 @@ def test_demo_once_books_by_ussd_and_the_sms_carries_the_code() -> None:
     sms = [line for line in done.stdout.splitlines() if line.startswith("[SMSC]")]
     assert len(sms) == 1 and codes[0] in sms[0]
     assert "13800138000" not in done.stdout  # the phone number is masked in the output
+    # without web.public_url the demo links to its own address, and that page answers
+    link = re.search(r"二维码：(http://127\.0\.0\.1:\d+/t/[A-Za-z0-9_-]{22})", sms[0])
+    assert link, sms[0]
+    assert f"[QR] GET {link.group(1)} → 200" in done.stdout
+    assert "from 12580: 【市一医院】" in sms[0]  # the hospital's SMS signature heads the text
 
 
 def _leaf_parsers(parser, path=()):

@@ -94,14 +94,15 @@ class KioskServer:
         await self.port.stopListening()
 
 
-def run_in_browser(script: Callable[[Any], T]) -> Any:
-    """``script(page)`` in headless chromium, in a thread (a Deferred of its result)."""
+def run_in_browser(script: Callable[[Any], T], args: list[str] | None = None) -> Any:
+    """``script(page)`` in headless chromium started with ``args``, in a thread (a Deferred of
+    its result)."""
 
     def run() -> T:
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=args or [])
             try:
                 page = browser.new_page(viewport={"width": 1024, "height": 768})
                 page.set_default_timeout(15_000)

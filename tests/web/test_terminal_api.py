@@ -9,6 +9,7 @@ import json
 import secrets
 from typing import Any
 
+import pytest
 import pytest_twisted
 import treq
 from demo_booking import valid_id
@@ -66,7 +67,8 @@ async def test_a_signed_terminal_walks_the_steps_and_books(server) -> None:
     assert booked["channel"] == "terminal" and booked["terminal_id"] == "pos-17"
     assert booked["phone"].endswith("8000") and "13800138000" not in json.dumps(body)
     stored = await server.service.bookings_for(MSISDN)
-    assert [(b.tcode, b.channel) for b in stored] == [(booked["tcode"], "terminal")]
+    assert [(b.tcode, b.channel, b.extra.get("source")) for b in stored] == [
+        (booked["tcode"], "terminal", "pos-17")]  # the record keeps the terminal id
     # the same request_id again (a retry after a lost answer): the same booking, no new place
     status, again = await call(server, "POST", "bookings", booking_body(1))
     assert status == 200 and again["booking"]["tcode"] == booked["tcode"]
@@ -134,7 +136,7 @@ async def test_my_bookings_and_cancel_need_the_phone_code(server) -> None:
     assert status == 200
     token = answer["phone_token"]
     status, answer = await call(server, "POST", "bookings/mine", {"phone_token": token})
-    assert [b["tcode"] for b in answer["bookings"]] == [tcode]
+    assert [(b["tcode"], b["terminal_id"]) for b in answer["bookings"]] == [(tcode, "pos-17")]
     status, answer = await call(server, "POST", "bookings/cancel",
                                 {"phone_token": token, "tcode": tcode})
     assert status == 200 and answer["booking"]["status"] == "cancelled"
@@ -152,3 +154,15 @@ async def test_without_registered_terminals_there_is_no_api(redis: Any) -> None:
     finally:
         await server.stop()
 
+
+
+def test_terminal_ids_must_be_plain_ids() -> None:
+    """The id is stored on each booking it makes: a key that booking would refuse is caught
+    when the settings are read, not at a patient's first booking."""
+    from web.terminal import TerminalAccess
+
+    good = TerminalAccess.from_settings({"secrets": {"pos-17": SECRET}})
+    assert list(good.secrets) == ["pos-17"]
+    for bad in ("pos 17", "终端1", "x" * 65):
+        with pytest.raises(ValueError, match="1-64 characters"):
+            TerminalAccess.from_settings({"secrets": {bad: SECRET}})

@@ -1,6 +1,7 @@
-// The kiosk screen (docs/kiosk.md): a barcode scanner types the 10 digits and Enter, or the
-// patient keys them on the keypad; verify, check in with one touch, print the slip, and go back
-// to the idle screen by itself. Plain script, no library, no build step.
+// The kiosk screen (docs/kiosk.md): a barcode scanner types the 10 digits and Enter, the patient
+// keys them on the keypad, or (where the browser has a QR BarcodeDetector) shows the QR code to
+// the camera; verify, check in with one touch, print the slip, and go back to the idle screen by
+// itself. Plain script, no library, no build step.
 (function () {
   "use strict";
   var config = JSON.parse(document.getElementById("kiosk-config").textContent);
@@ -47,6 +48,7 @@
 
   function reset() {
     clearTimeout(idleTimer);
+    stopCamera();
     digits = "";
     current = null;
     busy = false;
@@ -94,6 +96,80 @@
     });
   });
   $("checkin").addEventListener("click", function () { if (current) { checkIn(current.tcode); } });
+  $("camera").addEventListener("click", function () {
+    if (camera.stream) { stopCamera(); } else { startCamera(); }
+  });
+
+  // The camera: offered only where the browser has a BarcodeDetector that reads QR codes and a
+  // camera API; a code it reads goes the scanner's way (the digits, then Enter).
+  var camera = { stream: null, timer: null };
+
+  function cameraAvailable() {
+    var Detector = window.BarcodeDetector;
+    if (typeof Detector !== "function" || typeof Detector.getSupportedFormats !== "function" ||
+        !navigator.mediaDevices || typeof navigator.mediaDevices.getUserMedia !== "function") {
+      return Promise.resolve(false);
+    }
+    return Promise.resolve(Detector.getSupportedFormats()).then(function (formats) {
+      return (formats || []).indexOf("qr_code") >= 0;
+    }, function () { return false; });
+  }
+
+  function cameraLabel(key) {
+    $("camera").setAttribute("data-t", key);
+    $("camera").textContent = t(key);
+  }
+
+  function stopCamera() {
+    clearTimeout(camera.timer);
+    if (camera.stream) { camera.stream.getTracks().forEach(function (track) { track.stop(); }); }
+    camera.stream = null;
+    $("viewfinder").srcObject = null;
+    $("viewfinder").hidden = true;
+    cameraLabel("camera");
+  }
+
+  function startCamera() {
+    if (busy) { return; }
+    var detector = new window.BarcodeDetector({ formats: ["qr_code"] });
+    var video = $("viewfinder");
+    armIdle(); // the camera goes off with the idle screen's reset
+    navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false })
+      .then(function (stream) {
+        camera.stream = stream;
+        video.srcObject = stream;
+        video.hidden = false;
+        cameraLabel("camera_stop");
+        return video.play().then(function () { look(detector, video); });
+      }).catch(function () {
+        stopCamera();
+        show("e.camera", "bad");
+        $("verdict").setAttribute("data-code", "camera");
+        armIdle();
+      });
+  }
+
+  function look(detector, video) {
+    if (!camera.stream) { return; }
+    var again = function (ms) {
+      camera.timer = setTimeout(function () { look(detector, video); }, ms);
+    };
+    detector.detect(video).then(function (found) {
+      var code = null;
+      (found || []).forEach(function (b) {
+        if (!code && /^[0-9]{10}$/.test(b.rawValue || "")) { code = b.rawValue; }
+      });
+      if (!code) { again(200); return; }
+      stopCamera();
+      scanned(code);
+    }, function () { again(500); });
+  }
+
+  function scanned(code) {
+    digits = "";
+    code.split("").forEach(typed);
+    typed("enter");
+  }
   $("back").addEventListener("click", reset);
 
   function post(path, body) {
@@ -144,6 +220,7 @@
 
   function verify(code) {
     busy = true;
+    stopCamera(); // one code at a time, however it came
     show("working", "");
     post("/api/kiosk/verify", { tcode: code, kiosk_id: kioskId }).then(function (answer) {
       if (!answer.booking) { refused(answer); return; }
@@ -202,4 +279,8 @@
 
   applyLang();
   reset();
+  cameraAvailable().then(function (yes) {
+    $("camera").hidden = !yes;
+    document.documentElement.setAttribute("data-camera", yes ? "yes" : "no");
+  });
 })();
