@@ -21,7 +21,7 @@ from typing import Any
 
 TCODE = re.compile(r"^\d{10}$")
 RESIDENT_ID = re.compile(r"^\d{17}[\dX]$")
-_LEADING = re.compile(r"^[\s:：,，.。#*+＋\-_/]+")
+_LEADING = re.compile(r"^[\s:：,，.。#*+＋\-_/]+")  # between the keyword and the text
 ACTIONS = ("cancel", "query", "register", "help", "appeal")
 APPEAL_CHARS = 300  # the appeal text kept
 _SEPARATORS = re.compile(r"[\s:：,，.。#*+＋\-_/]+")
@@ -72,10 +72,11 @@ def parse(text: str, keywords: Keywords = Keywords()) -> Command:
     folded = _fold(text)
     for word, action in keywords.table():
         if folded.startswith(word):
-            if action == "appeal":  # free text: case and punctuation kept
-                written = unicodedata.normalize("NFKC", text).strip()[len(word):]
-                text = _LEADING.sub("", written).strip()
-                return Command("appeal", text[:APPEAL_CHARS])
+            if action == "appeal":  # free text: kept as written, after the keyword
+                written = text.strip()
+                cut = next((i for i in range(len(written) + 1) if _fold(written[:i]) == word),
+                           len(word))
+                return Command("appeal", _LEADING.sub("", written[cut:]).strip()[:APPEAL_CHARS])
             arg = _SEPARATORS.sub("", folded[len(word):])
             return _check(action, arg)
     return Command("help")

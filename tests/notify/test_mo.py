@@ -75,6 +75,6 @@ async def test_an_appeal_by_sms_is_queued_for_the_bars_hospital_and_answered(red
     answer = await mo.handle("12580", PHONE, "ＳＳ：当日住院，Was in Hospital")
     assert "申诉已收到" in answer and answer.startswith("【")
     [queued] = await service.appeals("main")
-    assert queued["appeal"] == "当日住院,Was in Hospital" and queued["appeal_lang"] == "zh"
+    assert queued["appeal"] == "当日住院，Was in Hospital" and queued["appeal_lang"] == "zh"
     english = await mo.handle("12580", PHONE, "APPEAL please")
     assert "Appeal received" in english

@@ -57,3 +57,4 @@ def test_an_appeal_keeps_its_free_text_as_written() -> None:
     assert parse("申诉：Was in hospital") == Command("appeal", "Was in hospital")
     assert parse("appeal") == Command("appeal", "")
     assert parse("SS" + "长" * 400).arg == "长" * 300
+    assert parse("ＳＳ：当日住院，无法就诊") == Command("appeal", "当日住院，无法就诊")
