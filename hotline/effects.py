@@ -215,7 +215,8 @@ def make_effect_runner(
 def booking_dialogue(
     menus: MenuSource, booking: BookingService, clock: IReactorTime, validators: Validators, *,
     sms_help: SmsHelp | None = None, languages: LanguageMemory | None = None,
-    fetch_version: FetchVersion | None = None, count_begin: Callable[[Session], None] | None = None,
+    fetch_version: FetchVersion | None = None,
+    count_begin: Callable[[Session], object] | None = None,
 ) -> Dialogue:
     """The channels' ``Dialogue`` on the booking core, as ``hotline serve`` runs it: effects
     against ``booking``, each caller's registered IDs read as their dialogue begins, and a

@@ -20,7 +20,7 @@ import os
 from typing import Any
 
 from prometheus_client import CollectorRegistry
-from twisted.internet.defer import ensureDeferred
+from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.logger import Logger
 
 from hotline import metrics
@@ -42,11 +42,13 @@ class DialogueRate:
     def __init__(self, redis: Any, clock: Any) -> None:
         self.redis, self.clock = redis, clock
 
-    def hit(self, session: Session) -> None:
-        """``on_begin``: count the dialogue; a Redis error loses the count, never the call."""
+    def hit(self, session: Session) -> Deferred[None]:
+        """``on_begin``: count the dialogue without waiting for Redis (the Deferred fires once
+        it is counted); a Redis error loses the count, never the call."""
         key = rate_key(session.channel or "other", int(self.clock.seconds() // 60))
         d = ensureDeferred(self._count(key))
         d.addErrback(lambda f: log.warn("live.count_failed why={why}", why=f.getErrorMessage()))
+        return d
 
     async def _count(self, key: str) -> None:
         await self.redis.incr(key)
