@@ -58,3 +58,9 @@ def test_an_appeal_keeps_its_free_text_as_written() -> None:
     assert parse("appeal") == Command("appeal", "")
     assert parse("SS" + "长" * 400).arg == "长" * 300
     assert parse("ＳＳ：当日住院，无法就诊") == Command("appeal", "当日住院，无法就诊")
+
+
+def test_the_appeal_words_are_configurable_too() -> None:
+    words = Keywords.from_config({"appeal": ["FY"]})
+    assert parse("FY 住院", words) == Command("appeal", "住院")
+    assert parse("SS 住院", words).action == "help"
