@@ -25,11 +25,11 @@ from twisted.logger import Logger
 
 from hotline import metrics
 from menus.types import Session
-from sms.redis_outbox import PREFIX as OUTBOX  # q waiting, f in flight, dead given up
 
 log = Logger()
 KEEP_S = 2 * 3600
 CHANNELS = ("ivr", "ussd")
+OUTBOX = "hl:{sms}:"  # sms.redis_outbox's keys, as hotline.metrics reads them: q, f, dead
 
 
 def rate_key(channel: str, minute: int) -> str:
