@@ -132,7 +132,7 @@ class Ctx:
 
 Handler = Callable[[Ctx], Awaitable[Any]]
 DASHBOARD_MINUTES = 30  # the calls and dialogues chart: the last half hour
-REASON_SMS = 40  # the characters of a decision's reason the patient's SMS carries
+REASON_SMS = 30  # a decision's reason in the patient's SMS: 2 parts at most (test_sms_parts)
 
 
 @dataclass(frozen=True, slots=True)
