@@ -15,6 +15,7 @@ from booking.idcard import is_valid_resident_id, normalize_resident_id
 from booking.keys import PLATFORM, id_digest
 from booking.part import Part, Scope
 from booking.rules import at
+from pii import mask_text
 
 DAY = 86400
 APPEAL_CHARS = 300  # an appeal's text kept (a long MO SMS is several parts)
@@ -97,14 +98,15 @@ class People(Part):
 
     async def appeal(self, id_number: str, msisdn: str, text: str, lang: str) -> dict | None:
         """File the appeal of a barred ID (a later one replaces it: one per bar, so a sender
-        cannot grow the queue); the bar's row, or None when the ID is not barred here."""
+        cannot grow the queue); the bar's row, or None when the ID is not barred here. A phone
+        or ID number in the text is masked before it is kept (staff screens, the audit log)."""
         idh = id_digest(normalize_resident_id(id_number))
         bar = self.keys.bars.bar(idh)
         h = await self.redis.hgetall(bar)
         now_s = self.clock.seconds()
         if not h or float(h.get("until", 0)) <= now_s:
             return None
-        fields = {"appeal": text.strip()[:APPEAL_CHARS], "appeal_at": repr(now_s),
+        fields = {"appeal": mask_text(text.strip()[:APPEAL_CHARS]), "appeal_at": repr(now_s),
                   "appeal_msisdn": msisdn, "appeal_lang": lang}
         await self.redis.hmset(bar, fields)
         await self.redis.zadd(self.keys.bars.appeals, now_s, idh)

@@ -36,9 +36,10 @@ async def test_an_appeal_waits_in_its_hospitals_queue_and_a_lift_decides_it(serv
     assert await service.appeal(phone(2), "not barred") == []  # another phone: nothing filed
     [filed] = await service.appeal(phone(1), "当日住院，无法就诊", "zh")
     assert filed["hospital"] == "main" and filed["id_digest"] == id_digest(make_id(1))
-    await service.appeal(phone(1), "第二次申诉")  # replaces the first: one per bar
+    await service.appeal(phone(1), f"第二次申诉 {make_id(1)}")  # replaces the first
     [queued] = await service.appeals("main")
-    assert queued["appeal"] == "第二次申诉" and queued["appeal_msisdn"] == phone(1)
+    assert queued["appeal"].startswith("第二次申诉 ") and queued["appeal_msisdn"] == phone(1)
+    assert make_id(1) not in queued["appeal"] and make_id(1)[-4:] in queued["appeal"]
     assert await service.appeals(None) == [queued]
     with pytest.raises(BookingError):
         await service.decide_appeal(queued["id_digest"], True, " ", hospital_id="main")
