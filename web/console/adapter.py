@@ -162,6 +162,8 @@ class HospitalBooking:
     async def appeals(self, unowned: bool = False) -> list[dict[str, Any]]:
         """Appeals waiting against bars earned at this hospital; ``unowned``: also those whose
         bar names no hospital (platform staff handle them)."""
+        if not hasattr(self.booking, "appeals"):
+            return []  # a booking service without appeals (a stand-in): an empty queue
         rows = await self.booking.appeals(None)
         return [r for r in rows
                 if r.get("hospital") == self.info.id or (unowned and not r.get("hospital"))]

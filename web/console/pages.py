@@ -587,6 +587,7 @@ class Console(Resource):
         await self.audit.write(ctx.hb.info.id, ctx.user.name, "appeal", digest[:8],
                                done.get("appeal", ""), "lifted" if lift else "refused", reason)
         await self._answer_appeal(ctx, done, lift, reason)
+        log.info("console.appeal user={user} decision={d}", user=ctx.user.name, d=decision)
         raise Redirect(f"{ctx.base()}/blacklist?msg=" + ("appeal_lifted" if lift
                                                           else "appeal_refused"))
 
