@@ -123,6 +123,12 @@ class BarKeys:
         """Sorted set idh -> until, for the admin list."""
         return f"{self.prefix}bl:index"
 
+    @property
+    def appeals(self) -> str:
+        """Sorted set idh -> when, the bars with an appeal waiting (its text: the bar's hash,
+        ``appeal appeal_at appeal_msisdn appeal_lang``)."""
+        return f"{self.prefix}bl:appeals"
+
 
 @dataclass(frozen=True, slots=True)
 class HospitalKeys:

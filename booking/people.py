@@ -15,8 +15,10 @@ from booking.idcard import is_valid_resident_id, normalize_resident_id
 from booking.keys import PLATFORM, id_digest
 from booking.part import Part, Scope
 from booking.rules import at
+from pii import mask_text
 
 DAY = 86400
+APPEAL_CHARS = 300  # an appeal's text kept (a long MO SMS is several parts)
 
 
 class People(Part):
@@ -91,6 +93,52 @@ class People(Part):
         await self.redis.zrem(self.keys.bars.index, idh)
         await self.redis.delete(self.keys.person.noshows(idh))
         return True
+
+    # ---------------------------------------------------------------- appeals
+
+    async def appeal(self, id_number: str, msisdn: str, text: str, lang: str) -> dict | None:
+        """File the appeal of a barred ID (a later one replaces it: one per bar, so a sender
+        cannot grow the queue); the bar's row, or None when the ID is not barred here. A phone
+        or ID number in the text is masked before it is kept (staff screens, the audit log)."""
+        idh = id_digest(normalize_resident_id(id_number))
+        bar = self.keys.bars.bar(idh)
+        h = await self.redis.hgetall(bar)
+        now_s = self.clock.seconds()
+        if not h or float(h.get("until", 0)) <= now_s:
+            return None
+        fields = {"appeal": mask_text(text.strip()[:APPEAL_CHARS]), "appeal_at": repr(now_s),
+                  "appeal_msisdn": msisdn, "appeal_lang": lang}
+        await self.redis.hmset(bar, fields)
+        await self.redis.zadd(self.keys.bars.appeals, now_s, idh)
+        return {"id_digest": idh, **dict(h), **fields}
+
+    async def appeals(self, only: str | None = None) -> list[dict[str, Any]]:
+        """The appeals waiting for a decision, oldest first (``only``: of bars earned at that
+        hospital); an appeal whose bar ran out meanwhile is dropped from the queue."""
+        now_s = self.clock.seconds()
+        rows = []
+        for idh in await self.redis.zrange(self.keys.bars.appeals, 0, -1):
+            h = await self.redis.hgetall(self.keys.bars.bar(idh))
+            if not h or float(h.get("until", 0)) <= now_s:
+                await self.redis.zrem(self.keys.bars.appeals, idh)
+                continue
+            if only is None or h.get("hospital", "") == only:
+                rows.append({"id_digest": idh, **dict(h)})
+        return rows
+
+    async def close_appeal(self, idh: str, decision: str, reason: str,
+                           only: str | None = None) -> dict[str, Any] | None:
+        """Take a waiting appeal off the queue, recording the decision (``lifted`` or
+        ``refused``) and its reason on the bar; the bar's row as it was, or None when no such
+        appeal waits (or, with ``only``, its bar was earned at another hospital)."""
+        rows = [r for r in await self.appeals(only) if r["id_digest"] == idh]
+        if not rows:
+            return None
+        await self.redis.zrem(self.keys.bars.appeals, idh)
+        await self.redis.hmset(self.keys.bars.bar(idh), {
+            "appeal_decision": decision, "appeal_reason": reason.strip()[:200],
+            "appeal_decided_at": repr(self.clock.seconds())})
+        return rows[0]
 
     # ---------------------------------------------------------------- no-shows
 

@@ -395,6 +395,52 @@ class RedisBookingService:
             done = await unit.people.lift(id_or_digest, reason, appeal, only) or done
         return done
 
+    async def appeal(self, msisdn: str, text: str, lang: str = "zh") -> list[dict[str, Any]]:
+        """File an appeal against the bars of the IDs bound to ``msisdn`` (the phone that sent
+        it: nobody appeals for an ID they did not register); the bars appealed, each with its
+        ``hospital``; empty when none of them is barred. The IDs: those registered to the
+        phone and those its bookings were made for."""
+        ids = set(await self.registered_ids(msisdn))
+        for code in await self.redis.zrange(PLATFORM.phone_bookings(msisdn), 0, -1):
+            id_number = await self.redis.hget(PLATFORM.booking(code), "id")
+            if id_number:
+                ids.add(id_number)
+        rows = []
+        for id_number in sorted(ids):
+            for unit, _ in self._bar_units(None):
+                row = await unit.people.appeal(id_number, msisdn, text, lang)
+                if row is not None:
+                    rows.append({"hospital": unit.scope.hospital.id, **row})
+        return rows
+
+    async def appeals(self, hospital_id: str | None = None) -> list[dict[str, Any]]:
+        """Appeals waiting, oldest first (``hospital_id`` None: every hospital's)."""
+        if hospital_id is not None:
+            hospital_id = self.directory.taking(hospital_id).id
+        rows = []
+        for unit, only in self._bar_units(hospital_id):
+            for row in await unit.people.appeals(only):
+                rows.append({"hospital": unit.scope.hospital.id, **row})
+        return rows
+
+    async def decide_appeal(
+        self, digest: str, lift: bool, reason: str, *, hospital_id: str | None = None
+    ) -> dict[str, Any] | None:
+        """Lift the bar (``lift``) or refuse the appeal, with a reason; the appeal as it was
+        (its ``appeal_msisdn`` is who to answer), or None when no such appeal waits."""
+        if not reason.strip():
+            raise BookingError("bad_request", "A reason is required.")
+        if hospital_id is not None:
+            hospital_id = self.directory.taking(hospital_id).id
+        for unit, only in self._bar_units(hospital_id):
+            row = await unit.people.close_appeal(digest, "lifted" if lift else "refused",
+                                                 reason, only)
+            if row is not None:
+                if lift:
+                    await unit.people.lift(digest, reason, row.get("appeal", ""), only)
+                return {"hospital": unit.scope.hospital.id, **row}
+        return None
+
     async def sweep_no_shows(self) -> int:
         return sum([await u.people.sweep_no_shows() for u in await self._every_unit()])
 

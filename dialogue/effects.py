@@ -224,15 +224,22 @@ def booking_dialogue(
     menus: MenuSource, booking: BookingService, clock: IReactorTime, validators: Validators, *,
     sms_help: SmsHelp | None = None, languages: LanguageMemory | None = None,
     fetch_version: FetchVersion | None = None, count: CountBooking = no_count,
+    count_begin: Callable[[Session], object] | None = None,
 ) -> Dialogue:
     """The channels' ``Dialogue`` on the booking core, as ``hotline serve`` runs it: effects
     against ``booking``, each caller's registered IDs read as their dialogue begins, and a
-    menu version this process lacks fetched with ``fetch_version``."""
+    menu version this process lacks fetched with ``fetch_version``; ``count_begin`` hears of
+    each dialogue begun (``hotline.live``), ``count`` of each booking (``metrics``)."""
     prefetch = CallerPrefetch(booking, clock)
     runner = make_effect_runner(booking, sms_help=sms_help, prefetch=prefetch, languages=languages,
                                 count=count)
     preferred = languages.preferred if languages is not None else None
-    return Dialogue(menus, runner, validators, on_begin=prefetch.begin, preferred_lang=preferred,
+    def begin(session: Session) -> None:
+        prefetch.begin(session)
+        if count_begin is not None:
+            count_begin(session)
+
+    return Dialogue(menus, runner, validators, on_begin=begin, preferred_lang=preferred,
                     fetch_version=fetch_version)
 
 

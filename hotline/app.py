@@ -35,6 +35,7 @@ from booking.store import RedisBookingService
 from dialogue.effects import booking_dialogue
 from dialogue.languages import LanguageMemory
 from hotline import kiosk_wiring, ussd_wiring, web_wiring
+from hotline.live import DialogueRate, sms_figures
 from hotline.logs import check_format
 from hotline.node.role import Node
 from hotline.readiness import ReadyGate
@@ -215,9 +216,10 @@ async def _wire(tree: HotlineService, settings: Settings, reactor: Any, node: No
     versions = ussd_wiring.menu_versions(settings, redis, menus)  # for dialogues moving nodes
     await versions.publish_all()
     core.add(versions.service(reactor))
+    rate = DialogueRate(redis, clock)  # calls and USSD dialogues per minute (the console)
     dialogue = booking_dialogue(menus, booking, reactor, VALIDATORS, sms_help=sms_help,
                                 languages=LanguageMemory(redis), fetch_version=versions.fetch,
-                                count=metrics.booking)
+                                count=metrics.booking, count_begin=rate.hit)
     core.add(node.reloading(menus, settings.menu_files, reactor,  # file watch + SIGHUP
                             on_event=versions.on_reload, hospitals=catalogs))
 
@@ -232,7 +234,8 @@ async def _wire(tree: HotlineService, settings: Settings, reactor: Any, node: No
                              count=metrics.booking)  # /kiosk/, the PDF slip, /t/<token>
     install_console(root, booking, redis, settings.raw,
                     days_ahead=max(h.days_ahead for h in hospitals.hospitals),
-                    clock=clock)
+                    clock=clock, rate=rate, sms_figures=lambda: sms_figures(redis),
+                    sms=(sms.sender, sms.renderer))  # live dashboard, appeal decisions
     if node.main:  # holds and no-shows are swept by the main process alone
         interval = float(settings.raw["booking"].get("sweep_interval", 1.0))
         core.add(Looping("sweeper", lambda: booking.start_sweeper(reactor, interval)))

@@ -262,7 +262,7 @@ class Sms(Section):
         18, "reminders go out the day before the visit at this hour (hospital time)")
     validity: dict[str, float] = key({}, "seconds a message of a kind may still be sent after "
                                          "its event, e.g. {reminder: 43200}")  # fmt: skip
-    mo_keywords: dict[Literal["cancel", "query", "register", "help"], list[str]] = key(
+    mo_keywords: dict[Literal["cancel", "query", "register", "help", "appeal"], list[str]] = key(
         {}, "MO command words, e.g. {cancel: [QX, 取消]}; absent commands keep theirs")
     receipt_ids: Literal["same", "hex_to_dec", "dec_to_hex"] = key(
         "same", "how this SMSC's receipts write the id of its submit_sm_resp")

@@ -27,7 +27,7 @@ from sms.api import OutgoingSms
 from sms.mo import Command, Keywords, parse
 
 log = Logger(namespace="notify.mo")
-ENGLISH = {"CANCEL", "QUERY", "REG", "HELP"}
+ENGLISH = {"CANCEL", "QUERY", "REG", "HELP", "APPEAL"}
 Notice = Callable[[str, Mapping[str, str]], OutgoingSms]  # (kind, event) -> its SMS
 
 
@@ -124,4 +124,12 @@ class MoCommands:
                 return text("mo_register_failed", lang,
                             reason=self.renderer.reason(err.code, lang, err.message))
             return text("mo_registered", lang, count=len(ids))
+        appeal = getattr(self.booking, "appeal", None)  # booking's stand-ins may have none
+        if command.action == "appeal" and appeal is not None \
+                and self.renderer.has("appeal_received"):
+            rows = await appeal(msisdn, command.arg, lang)
+            if not rows:
+                return text("appeal_not_barred", lang)
+            log.info("mo.appeal bars={n}", n=len(rows))
+            return text("appeal_received", lang, str(rows[0].get("hospital", "")))
         return text("mo_help", lang)

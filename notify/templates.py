@@ -46,7 +46,7 @@ OPTIONAL_BOOKING_FIELDS: dict[str, set[str]] = {
 # SMS parts a kind may take (1 unless listed): hospitals pay per part. A text with a link that
 # would take more is sent without the link (``booked``); tests/hotline/test_sms_parts.py checks
 # the shipped texts with the longest realistic values.
-PARTS_BUDGET: dict[str, int] = {"booked_link": 2}
+PARTS_BUDGET: dict[str, int] = {"booked_link": 2, "appeal_lifted": 2, "appeal_refused": 2}
 _ANY = {"hospital", "signature"}
 OPTIONAL_FIELDS: dict[str, set[str]] = {  # MO answers: may be absent from a config
     "mo_cancelled": _ANY | {"tcode"},
@@ -57,6 +57,10 @@ OPTIONAL_FIELDS: dict[str, set[str]] = {  # MO answers: may be absent from a con
     "mo_register_failed": _ANY | {"reason"},
     "mo_help": _ANY,
     "otp": {"code", "minutes"},  # the one-time code proving a phone (web, terminals)
+    "appeal_received": _ANY,  # an appeal (MO ``SS``) is queued for the bar's hospital
+    "appeal_not_barred": _ANY,  # an appeal from a phone none of whose IDs is barred
+    "appeal_lifted": _ANY | {"reason"},  # the console's decisions, {reason}: the staff's words
+    "appeal_refused": _ANY | {"reason", "until"},
 }
 REASONS = "reasons"  # code -> {language: text}; plain texts, no fields
 HOSPITALS = "hospitals"  # hospital id -> {kind: {language: text}}: one hospital's own texts

@@ -5,6 +5,7 @@ Commands (keywords configurable; Chinese, pinyin initials and English by default
     QX 1234567890 | 取消1234567890 | CANCEL 1234567890   cancel the booking with that T-code
     CX | 查询 | QUERY                                   list my bookings
     SM 44030519900101001X | 实名 … | REG …              bind a resident ID to this phone
+    SS 当日住院 | 申诉 … | APPEAL …                       appeal a bar (free text after it)
 
 Full-width characters are folded (NFKC), case and separators ignored, so ``ｑｘ　１２３…``
 works.  Anything else is ``help``.  ``notify.mo`` executes commands against booking.
@@ -20,6 +21,9 @@ from typing import Any
 
 TCODE = re.compile(r"^\d{10}$")
 RESIDENT_ID = re.compile(r"^\d{17}[\dX]$")
+_LEADING = re.compile(r"^[\s:：,，.。#*+＋\-_/]+")  # between the keyword and the text
+ACTIONS = ("cancel", "query", "register", "help", "appeal")
+APPEAL_CHARS = 300  # the appeal text kept
 _SEPARATORS = re.compile(r"[\s:：,，.。#*+＋\-_/]+")
 
 
@@ -29,13 +33,15 @@ class Keywords:
     query: tuple[str, ...] = ("CX", "查询", "QUERY")
     register: tuple[str, ...] = ("SM", "实名", "REG", "DJ", "登记")
     help: tuple[str, ...] = ("BZ", "帮助", "HELP", "?")
+    appeal: tuple[str, ...] = ("SS", "申诉", "APPEAL")
 
     @classmethod
     def from_config(cls, raw: Mapping[str, Any] | None) -> Keywords:
-        """``{cancel: [..], query: [..], register: [..], help: [..]}``; absent keys: defaults."""
+        """``{cancel: [..], query: [..], register: [..], help: [..], appeal: [..]}``; absent
+        keys: defaults."""
         if not raw:
             return cls()
-        unknown = set(raw) - {"cancel", "query", "register", "help"}
+        unknown = set(raw) - set(ACTIONS)
         if unknown:
             raise ValueError(f"sms.mo_keywords: unknown command(s) {sorted(unknown)}")
         values = {k: tuple(_fold(str(w)) for w in v) for k, v in raw.items()}
@@ -46,15 +52,15 @@ class Keywords:
 
     def table(self) -> list[tuple[str, str]]:
         """(keyword, action), longest keyword first so ``CANCEL`` wins over ``C…``."""
-        pairs = [(w, a) for a in ("cancel", "query", "register", "help")
+        pairs = [(w, a) for a in ACTIONS
                  for w in getattr(self, a)]
         return sorted(pairs, key=lambda p: -len(p[0]))
 
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    action: str  # cancel | query | register | help
-    arg: str = ""
+    action: str  # cancel | query | register | help | appeal
+    arg: str = ""  # an appeal's: its free text, as written
     problem: str = ""  # why a command word came with a bad argument (answered with help)
 
 
@@ -66,6 +72,11 @@ def parse(text: str, keywords: Keywords = Keywords()) -> Command:
     folded = _fold(text)
     for word, action in keywords.table():
         if folded.startswith(word):
+            if action == "appeal":  # free text: kept as written, after the keyword
+                written = text.strip()
+                cut = next((i for i in range(len(written) + 1) if _fold(written[:i]) == word),
+                           len(word))
+                return Command("appeal", _LEADING.sub("", written[cut:]).strip()[:APPEAL_CHARS])
             arg = _SEPARATORS.sub("", folded[len(word):])
             return _check(action, arg)
     return Command("help")

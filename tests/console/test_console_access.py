@@ -25,6 +25,7 @@ FORMS: dict[str, dict[str, str]] = {
     "suspend": {**CELL, "reason": "x", "confirm": "yes"},
     "cancel": {"tcode": "0000000000", "reason": "x"},
     "lift": {"digest": "00", "reason": "x"},
+    "appeal": {"digest": "00", "decision": "lift", "reason": "x"},
     "users/add": {"name": "newbie", "role": "viewer", "password": PASSWORD},
     "users/change": {"name": "vera", "role": "viewer"},
     "users/remove": {"name": "vera"},

@@ -91,3 +91,33 @@ async def test_the_operators_staff_choose_a_hospital(platform: Any) -> None:
     for hid in ("city1", "city2"):
         assert (await pat.get(f"/console/h/{hid}/schedule")).code == 200
     assert (await pat.get("/console/h/city3/schedule")).code == 404
+
+
+@pytest_twisted.ensureDeferred
+async def test_appeals_and_the_dashboard_stay_with_their_hospital(platform: Any) -> None:
+    import json
+
+    booking = platform.running.booking
+    phone = "8613500005678"
+    for n in range(3):  # three cancels at city2 bar the ID there
+        b = await booking.book(BookingRequest(("nk", "wk", "ek")[n], DAY1, "am", valid_id(61),
+                                              phone, "ussd", hospital_id="city2"))
+        await booking.cancel(b.tcode)
+    await booking.book(BookingRequest("nk", DAY1, "pm", valid_id(62), phone, "sms",
+                                             hospital_id="city2"))
+    [filed] = await booking.appeal(phone, "误操作取消")
+    assert filed["hospital"] == "city2"
+    ann, bob = await client(platform, "ann1"), await client(platform, "bob2")
+    page = await (await ann.get("/console/h/city1/blacklist")).text()
+    assert "误操作取消" not in page
+    form = {"digest": filed["id_digest"], "decision": "lift", "reason": "x"}
+    assert (await ann.post("/console/h/city1/appeal", form)).code == 404  # not city1's
+    assert (await ann.post("/console/h/city2/appeal", form)).code == 403
+    assert (await ann.get("/console/h/city2/dashboard.json")).code == 403
+    mine = json.loads(await (await ann.get("/console/h/city1/dashboard.json")).text())
+    assert all(d["totals"]["channels"]["sms"] == 0 for d in mine["days"])  # city2's booking
+    theirs = json.loads(await (await bob.get("/console/h/city2/dashboard.json")).text())
+    assert theirs["days"][1]["totals"]["channels"]["sms"] == 1
+    assert "误操作取消" in await (await bob.get("/console/h/city2/blacklist")).text()
+    assert (await bob.post("/console/h/city2/appeal", form)).code == 303
+    assert await booking.appeals(None) == []

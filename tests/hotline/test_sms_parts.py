@@ -127,3 +127,17 @@ def test_chinese_texts_carry_no_english_reason() -> None:
             # command words (QX, CX) are upper case; the link is not a text to translate
             words = [c for c in text.replace(LINK, "") if c.isascii() and c.islower()]
             assert not words, f"{name}: {text}"
+
+
+def test_an_appeal_decision_with_the_longest_reason_takes_two_parts_at_most() -> None:
+    """The console's decisions carry the staff's reason, cut to REASON_SMS characters."""
+    from web.console.pages import REASON_SMS
+
+    for hospital, renderer in RENDERERS:
+        for lang in LANGS:
+            fields = _fields(lang, hospital)
+            for kind in ("appeal_lifted", "appeal_refused"):
+                for reason in ("住" * REASON_SMS, "x" * REASON_SMS):
+                    text = renderer.text(kind, lang, hospital.id, reason=reason,
+                                         until=fields["until"])
+                    assert _parts(text) <= PARTS_BUDGET[kind], (hospital.id, lang, kind, text)

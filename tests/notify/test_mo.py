@@ -55,3 +55,26 @@ async def test_mo_commands_run_against_booking_and_are_answered(redis) -> None:
     assert [m.to for m in sender.sent] == [PHONE, "8613900139000", PHONE, PHONE, PHONE, PHONE]
     assert all(m.kind == "mo_reply" for m in sender.sent)
     assert counted == [("cancelled", "sms")]  # the one cancel that went through
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_appeal_by_sms_is_queued_for_the_bars_hospital_and_answered(redis) -> None:
+    clock = Clock()
+    clock.advance(dt.datetime(2026, 11, 25, 10, 0, tzinfo=CATALOG.tz).timestamp())
+    service = RedisBookingService(redis, CATALOG, clock=clock)
+    for day in (26, 27, 28):  # three cancels: the default policy bars the ID
+        b = await service.book(BookingRequest("nk", dt.date(2026, 11, day), "am", valid_id(3),
+                                              PHONE, "ussd"))
+        await service.cancel(b.tcode)
+    sender = RecordingSender()
+    renderer = Renderer(load_templates(ROOT / "config/sms.yaml"), CATALOG, day_label)
+    mo = MoCommands(service, sender, renderer, clock)
+    nothing = await mo.handle("12580", "8613900139000", "申诉 我没有爽约")
+    assert "无需申诉" in nothing
+    assert await service.appeals("main") == []
+    answer = await mo.handle("12580", PHONE, "ＳＳ：当日住院，Was in Hospital")
+    assert "申诉已收到" in answer and answer.startswith("【")
+    [queued] = await service.appeals("main")
+    assert queued["appeal"] == "当日住院，Was in Hospital" and queued["appeal_lang"] == "zh"
+    english = await mo.handle("12580", PHONE, "APPEAL please")
+    assert "Appeal received" in english

@@ -50,3 +50,17 @@ def test_reassembly_any_order_keyed_by_sender_with_expiry() -> None:
     assert r.add("c", "12580", (9, 2, 2), "r", 61) is None  # the first part expired
     assert len(r) == 1
     assert r.add("d", "12580", (1, 2, 5), "bad seq", 0) is None
+
+
+def test_an_appeal_keeps_its_free_text_as_written() -> None:
+    assert parse("SS 当日住院, 无法就诊") == Command("appeal", "当日住院, 无法就诊")
+    assert parse("申诉：Was in hospital") == Command("appeal", "Was in hospital")
+    assert parse("appeal") == Command("appeal", "")
+    assert parse("SS" + "长" * 400).arg == "长" * 300
+    assert parse("ＳＳ：当日住院，无法就诊") == Command("appeal", "当日住院，无法就诊")
+
+
+def test_the_appeal_words_are_configurable_too() -> None:
+    words = Keywords.from_config({"appeal": ["FY"]})
+    assert parse("FY 住院", words) == Command("appeal", "住院")
+    assert parse("SS 住院", words).action == "help"

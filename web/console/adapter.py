@@ -153,3 +153,27 @@ class HospitalBooking:
         if not any(row["id_digest"] == digest for row in await self.blacklist()):
             raise BookingError("not_found", "No such bar at this hospital.")
         return await self._call("lift", digest, reason)
+
+    async def day_bookings(self, day: dt.date) -> list[dict[str, str]]:
+        """Every booking of ``day`` at this hospital (all statuses), oldest first."""
+        return [r for r in await self._call("day_bookings", day)
+                if r.get("hospital", self.info.id) in (self.info.id, "")]
+
+    async def appeals(self, unowned: bool = False) -> list[dict[str, Any]]:
+        """Appeals waiting against bars earned at this hospital; ``unowned``: also those whose
+        bar names no hospital (platform staff handle them)."""
+        if not hasattr(self.booking, "appeals"):
+            return []  # a booking service without appeals (a stand-in): an empty queue
+        rows = await self.booking.appeals(None)
+        return [r for r in rows
+                if r.get("hospital") == self.info.id or (unowned and not r.get("hospital"))]
+
+    async def decide_appeal(self, digest: str, lift: bool, reason: str,
+                            unowned: bool = False) -> dict[str, Any] | None:
+        """Lift or refuse an appeal listed by ``appeals``; the appeal, or None when no such
+        appeal waits here."""
+        row = next((r for r in await self.appeals(unowned) if r["id_digest"] == digest), None)
+        if row is None:
+            return None
+        return await self.booking.decide_appeal(digest, lift, reason,
+                                                hospital_id=row.get("hospital") or None)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
+import orjson
 from jinja2 import Environment, PackageLoader, select_autoescape
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
@@ -28,7 +29,9 @@ from twisted.web.server import NOT_DONE_YET, Request
 
 from booking.api import BookingError
 from pii import mask_tail
+from sms.api import OutgoingSms
 from web.clientaddr import Network, client_address, via_tls
+from web.console import dashboard as dash
 from web.console.accounts import PLATFORM, ROLES, AccountError, Accounts, User
 from web.console.adapter import LIVE, HospitalBooking, Platform
 from web.console.audit import Audit
@@ -38,7 +41,8 @@ log = Logger()
 LOGIN_COOKIE = b"hl_login"  # the login form's CSRF token (before there is a session)
 LANG_COOKIE = b"hl_lang"
 LANGS = ("zh", "en")
-STATIC = {"console.css": b"text/css; charset=utf-8"}
+STATIC = {"console.css": b"text/css; charset=utf-8",
+          "dashboard.js": b"text/javascript; charset=utf-8"}
 HEADERS = {
     b"content-security-policy": b"default-src 'self'; img-src 'self' data:; "
                                 b"frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
@@ -60,6 +64,8 @@ GET_PAGES = {
     "blacklist": ("blacklist", "viewer"),
     "audit": ("audit_page", "admin"),
     "users": ("users", "admin"),
+    "dashboard": ("dashboard", "viewer"),
+    "dashboard.json": ("dashboard_json", "viewer"),
 }
 POST_ACTIONS = {
     "cell": ("cell_save", "admin"),
@@ -68,6 +74,7 @@ POST_ACTIONS = {
     "suspend": ("suspend", "admin"),
     "cancel": ("cancel", "clerk"),
     "lift": ("lift", "clerk"),
+    "appeal": ("appeal_decide", "clerk"),
     "users/add": ("user_add", "admin"),
     "users/change": ("user_change", "admin"),
     "users/remove": ("user_remove", "admin"),
@@ -124,6 +131,19 @@ class Ctx:
 
 
 Handler = Callable[[Ctx], Awaitable[Any]]
+DASHBOARD_MINUTES = 30  # the calls and dialogues chart: the last half hour
+REASON_SMS = 30  # a decision's reason in the patient's SMS: 2 parts at most (test_sms_parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Live:
+    """What the dashboard and the appeal answers need beyond booking (all optional: without
+    them those figures are left out, and decisions are not texted)."""
+
+    rate: Any = None  # hotline.live.DialogueRate: ``per_minute(minutes)``
+    sms_figures: Callable[[], Awaitable[dict[str, Any]]] | None = None
+    sender: Any = None  # the SMS outbox's sender: ``send(OutgoingSms)``
+    renderer: Any = None  # notify.templates.Renderer: ``text(kind, lang, hospital, **fields)``
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,10 +156,11 @@ class Console(Resource):
     isLeaf = True
 
     def __init__(self, platform: Platform, accounts: Accounts, sessions: Sessions, audit: Audit,
-                 trusted: Sequence[Network] = ()) -> None:
+                 trusted: Sequence[Network] = (), live: Live | None = None) -> None:
         super().__init__()
         self.platform, self.accounts, self.sessions, self.audit = (
             platform, accounts, sessions, audit)
+        self.live = live or Live()
         self.trusted = tuple(trusted)
         self.env = Environment(loader=PackageLoader("web.console", "templates"),
                                autoescape=select_autoescape(default=True), trim_blocks=True,
@@ -533,8 +554,9 @@ class Console(Resource):
 
     async def blacklist(self, ctx: Ctx) -> str:
         rows = await ctx.hb.blacklist()
-        return self.page(ctx, "blacklist.html", rows=rows, when=self._when(ctx),
-                         msg=ctx.arg("msg"))
+        appeals = await ctx.hb.appeals(unowned=ctx.user.platform)
+        return self.page(ctx, "blacklist.html", rows=rows, appeals=appeals,
+                         when=self._when(ctx), msg=ctx.arg("msg"))
 
     async def lift(self, ctx: Ctx) -> str:
         digest, reason = ctx.field("digest"), ctx.field("reason")
@@ -547,6 +569,75 @@ class Console(Resource):
         await self.audit.write(ctx.hb.info.id, ctx.user.name, "lift", digest[:8], "barred",
                                "lifted" if done else "not barred", reason)
         raise Redirect(f"{ctx.base()}/blacklist?msg=lifted")
+
+    # ---------------------------------------------------------------- appeals
+
+    async def appeal_decide(self, ctx: Ctx) -> str:
+        """Lift the bar or refuse the appeal, with a reason: audited, and texted back through
+        the outbox with the barring hospital's signature."""
+        digest, reason, decision = ctx.field("digest"), ctx.field("reason"), ctx.field("decision")
+        if decision not in ("lift", "refuse"):
+            raise Refused(400, "请选择解除或驳回", "Choose lift or refuse")
+        if not reason:
+            raise Refused(400, "请填写理由", "A reason is required")
+        lift = decision == "lift"
+        done = await ctx.hb.decide_appeal(digest, lift, reason, unowned=ctx.user.platform)
+        if done is None:
+            raise Refused(404, "本院没有这条申诉", "No such appeal at this hospital")
+        await self.audit.write(ctx.hb.info.id, ctx.user.name, "appeal", digest[:8],
+                               done.get("appeal", ""), "lifted" if lift else "refused", reason)
+        await self._answer_appeal(ctx, done, lift, reason)
+        log.info("console.appeal user={user} decision={d}", user=ctx.user.name, d=decision)
+        raise Redirect(f"{ctx.base()}/blacklist?msg=" + ("appeal_lifted" if lift
+                                                          else "appeal_refused"))
+
+    async def _answer_appeal(self, ctx: Ctx, appeal: dict[str, Any], lift: bool,
+                             reason: str) -> None:
+        sender, renderer = self.live.sender, self.live.renderer
+        msisdn = appeal.get("appeal_msisdn", "")
+        kind = "appeal_lifted" if lift else "appeal_refused"
+        if sender is None or renderer is None or not msisdn or not renderer.has(kind):
+            return
+        lang = appeal.get("appeal_lang") or "zh"
+        hospital = str(appeal.get("hospital") or "")
+        until = self._when(ctx)(appeal.get("until"))[:10]
+        text = renderer.text(kind, lang, hospital, reason=reason[:REASON_SMS], until=until)
+        key = f"appeal:{appeal['id_digest'][:16]}:{appeal.get('appeal_at', '')}"
+        await Deferred.fromCoroutine(_send(sender, OutgoingSms(msisdn, text, key, "appeal")))
+
+    # ---------------------------------------------------------------- dashboard
+
+    async def _dashboard_state(self, ctx: Ctx) -> dict[str, Any]:
+        hb = ctx.hb
+        today = hb.today()
+        days = []
+        for day in (today, today + dt.timedelta(days=1)):
+            rows = dash.sessions(await hb.fill(day), await hb.day_bookings(day))
+            days.append({"day": day.isoformat(), "sessions": rows, "totals": dash.totals(rows)})
+        rate = self.live.rate
+        traffic = await rate.per_minute(DASHBOARD_MINUTES) if rate is not None else {}
+        figures = self.live.sms_figures
+        sms = await figures() if figures is not None else None
+        return {"hospital": hb.info.id, "at": hb.booking.now().isoformat(timespec="seconds"),
+                "days": days, "traffic": traffic, "sms": sms}
+
+    def _dashboard_live(self, ctx: Ctx, state: dict[str, Any], names: dict[str, Any]) -> str:
+        return self.page(ctx, "_dashboard_live.html", state=state, names=names,
+                         channels=dash.CHANNELS, bar=dash.fill_bar, spark=dash.sparkline,
+                         date=dt.date.fromisoformat)
+
+    async def dashboard(self, ctx: Ctx) -> str:
+        state = await self._dashboard_state(ctx)
+        names = {d.id: d.name for d in await ctx.hb.departments()}
+        return self.page(ctx, "dashboard.html", live=self._dashboard_live(ctx, state, names))
+
+    async def dashboard_json(self, ctx: Ctx) -> tuple[str, bytes]:
+        """The figures, and the live part of the page drawn from them (the page's script swaps
+        it in: the charts stay server-drawn)."""
+        state = await self._dashboard_state(ctx)
+        names = {d.id: d.name for d in await ctx.hb.departments()}
+        body = {**state, "html": self._dashboard_live(ctx, state, names)}
+        return (orjson.dumps(body).decode("utf-8"), b"application/json")
 
     # ---------------------------------------------------------------- admin
 
@@ -618,6 +709,13 @@ class _Answer(Exception):
 
 
 MAX_FORM = 16384
+
+
+async def _send(sender: Any, message: OutgoingSms) -> None:
+    """Queue ``message`` in the outbox (a sender may answer at once or with a Deferred)."""
+    result = sender.send(message)
+    if isinstance(result, Deferred):
+        await result
 
 
 def _form(request: Request) -> dict[str, str]:

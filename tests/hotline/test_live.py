@@ -1,0 +1,42 @@
+"""The whole line's figures for the console's dashboard (hotline.live): dialogues begun per
+minute in Redis, whichever process counts them, and the SMS outbox and delivery."""
+
+from __future__ import annotations
+
+import pytest_twisted
+from twisted.internet.task import Clock
+
+import metrics
+from hotline.live import DialogueRate, rate_key, sms_figures
+from menus.types import Session
+
+
+def session(channel: str) -> Session:
+    return Session(menu="m", version="v", node="n", channel=channel, msisdn="8613800000000")
+
+
+@pytest_twisted.ensureDeferred
+async def test_dialogues_are_counted_per_channel_and_minute_in_redis(redis) -> None:
+    clock = Clock()
+    clock.advance(600 * 60 + 30)
+    one, other = DialogueRate(redis, clock), DialogueRate(redis, clock)  # two processes
+    await one.hit(session("ussd"))
+    await other.hit(session("ussd"))
+    await one.hit(session("ivr"))
+    clock.advance(60)
+    await other.hit(session("ivr"))
+    assert await one.per_minute(5) == {"ivr": [0, 0, 0, 1, 1], "ussd": [0, 0, 0, 2, 0]}
+    assert 0 < await redis.ttl(rate_key("ussd", 600)) <= 7200
+
+
+@pytest_twisted.ensureDeferred
+async def test_sms_figures_read_the_outbox_and_the_receipts(redis) -> None:
+    before = await sms_figures(redis)
+    await redis.zadd("hl:{sms}:q", 1, "a")
+    metrics.F.sms_receipts.labels("DELIVRD").inc()
+    metrics.F.sms_receipts.labels("UNDELIV").inc()
+    after = await sms_figures(redis)
+    assert after["queued"] == before["queued"] + 1
+    assert after["delivered"] == before["delivered"] + 1
+    assert after["receipts"] == before["receipts"] + 2
+    assert after["success"] == after["delivered"] / after["receipts"]
