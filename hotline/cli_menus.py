@@ -13,10 +13,12 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
-from menus.definition import MenuError, load_menu
+from menus.definition import MenuDefinition, MenuError, load_menu
 from menus.inspect import ERROR, USSD_ZH_LIMIT, dot, inspect, mermaid
 
 PROMPT_SUFFIXES = {".sln", ".sln16", ".ulaw", ".alaw", ".gsm", ".wav", ".g722", ".mp3"}
@@ -122,27 +124,43 @@ def check(
     out = out or sys.stdout
     errors = warnings = 0
     for path in files:
-        try:
-            definition = load_menu(path)
-        except (MenuError, OSError) as exc:
-            print(_error_line(exc), file=out)
-            errors += 1
-            continue
-        issues = inspect(definition, prompts=prompts, ussd_limit=ussd_limit)
-        for issue in issues:
-            print(str(issue), file=out)
-        unbuilt = (
-            missing_text_prompts(definition, prompts, catalog) if prompts is not None else []
+        bad, warned, _ = check_one(
+            path, partial(load_menu, path), prompts=prompts, catalog=catalog,
+            ussd_limit=ussd_limit, out=out,
         )
-        for line in unbuilt:
-            print(f"{path}: error: {line}", file=out)
-        bad = sum(1 for i in issues if i.severity == ERROR) + len(unbuilt)
         errors += bad
-        warnings += len(issues) + len(unbuilt) - bad
-        status = "ok" if bad == warnings == 0 else f"{bad} error(s), {warnings} warning(s)"
-        print(f"{path}: menu {definition.name!r} version {definition.version}: {status}", file=out)
+        warnings += warned
     print(f"{len(files)} file(s): {errors} error(s), {warnings} warning(s)", file=out)
     return 1 if errors or (strict and warnings) else 0
+
+
+def check_one(
+    path: Path | str,
+    load: Callable[[], MenuDefinition],
+    *,
+    prompts: set[str] | None = None,
+    catalog: Any = None,
+    ussd_limit: int = USSD_ZH_LIMIT,
+    out: TextIO,
+) -> tuple[int, int, MenuDefinition | None]:
+    """Check one menu (``load`` reads it: from its file, or an upload's bytes in the console);
+    prints its lines; returns its errors, its warnings and the definition when it loaded."""
+    try:
+        definition = load()
+    except (MenuError, OSError) as exc:
+        print(_error_line(exc), file=out)
+        return 1, 0, None
+    issues = inspect(definition, prompts=prompts, ussd_limit=ussd_limit)
+    for issue in issues:
+        print(str(issue), file=out)
+    unbuilt = missing_text_prompts(definition, prompts, catalog) if prompts is not None else []
+    for line in unbuilt:
+        print(f"{path}: error: {line}", file=out)
+    bad = sum(1 for i in issues if i.severity == ERROR) + len(unbuilt)
+    warnings = len(issues) + len(unbuilt) - bad
+    status = "ok" if bad == warnings == 0 else f"{bad} error(s), {warnings} warning(s)"
+    print(f"{path}: menu {definition.name!r} version {definition.version}: {status}", file=out)
+    return bad, warnings, definition
 
 
 def graph(path: Path, output: Path, *, out: TextIO | None = None) -> int:
