@@ -17,15 +17,18 @@ from web.console.accounts import Accounts
 from web.console.adapter import Platform
 from web.console.audit import Audit
 from web.console.guard import Limits, Sessions
+from web.console.menu_pages import MenuPages
+from web.console.menus import MenuDesk
 from web.console.pages import Console
 
 __all__ = ["Console", "install_console"]
 
 
 def install_console(root: Resource, booking: Any, redis: Any, raw: Mapping[str, Any], *,
-                    days_ahead: int, clock: Any) -> Console:
+                    days_ahead: int, clock: Any, menus: MenuDesk | None = None) -> Console:
     """Mount ``/console/`` on ``root``. ``raw``: the settings (``console``, ``http``); ``clock``:
-    the server's notion of now (sessions, login windows, audit times)."""
+    the server's notion of now (sessions, login windows, audit times); ``menus``: the menu
+    pages and the simulator (``hotline.menu_desk``), none without it."""
     conf = raw["console"]
     limits = Limits(session_s=float(conf["session_s"]),
                     attempts_per_user=int(conf["login_attempts_per_user"]),
@@ -36,5 +39,7 @@ def install_console(root: Resource, booking: Any, redis: Any, raw: Mapping[str, 
     console = Console(platform, accounts, Sessions(redis, accounts, clock, limits),
                       Audit(redis, clock, int(conf["audit_keep"])),
                       parse_networks(raw["http"].get("trusted_proxies")))
+    if menus is not None:
+        console.menu_pages = MenuPages(console, menus)
     root.putChild(b"console", console)
     return console

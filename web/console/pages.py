@@ -38,7 +38,8 @@ log = Logger()
 LOGIN_COOKIE = b"hl_login"  # the login form's CSRF token (before there is a session)
 LANG_COOKIE = b"hl_lang"
 LANGS = ("zh", "en")
-STATIC = {"console.css": b"text/css; charset=utf-8"}
+STATIC = {"console.css": b"text/css; charset=utf-8",
+          "keypad.js": b"text/javascript; charset=utf-8"}
 HEADERS = {
     b"content-security-policy": b"default-src 'self'; img-src 'self' data:; "
                                 b"frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
@@ -60,6 +61,7 @@ GET_PAGES = {
     "blacklist": ("blacklist", "viewer"),
     "audit": ("audit_page", "admin"),
     "users": ("users", "admin"),
+    "simulator": ("simulator", "viewer"),
 }
 POST_ACTIONS = {
     "cell": ("cell_save", "admin"),
@@ -71,6 +73,7 @@ POST_ACTIONS = {
     "users/add": ("user_add", "admin"),
     "users/change": ("user_change", "admin"),
     "users/remove": ("user_remove", "admin"),
+    "simulator": ("simulator_post", "viewer"),
 }  # the catalog's bound for a session's places (booking.catalog)
 
 
@@ -141,6 +144,7 @@ class Console(Resource):
         self.platform, self.accounts, self.sessions, self.audit = (
             platform, accounts, sessions, audit)
         self.trusted = tuple(trusted)
+        self.menu_pages: Any = None  # web.console.menu_pages, when the server has a menu desk
         self.env = Environment(loader=PackageLoader("web.console", "templates"),
                                autoescape=select_autoescape(default=True), trim_blocks=True,
                                lstrip_blocks=True)
@@ -252,6 +256,8 @@ class Console(Resource):
                 raise Redirect(f"/console/h/{user.hospital}/schedule")
             hospitals = await self.platform.hospitals()
             return self.page(ctx, "hospitals.html", hospitals=hospitals)
+        if parts[0] == "menus" and self.menu_pages is not None:
+            return await self.menu_pages.route(ctx, parts[1:])
         if parts[0] != "h" or len(parts) < 2:
             raise Refused(404, "没有这个页面", "No such page")
         if not ctx.session.user.sees(parts[1]):
@@ -591,6 +597,17 @@ class Console(Resource):
         await self.audit.write(ctx.hb.info.id, ctx.user.name, "user_change", user.name,
                                target.role, after)
         raise Redirect(f"{ctx.base()}/users?msg=changed")
+
+    async def simulator(self, ctx: Ctx) -> str:
+        return await self._menus().simulator(ctx)
+
+    async def simulator_post(self, ctx: Ctx) -> str:
+        return await self._menus().simulator_post(ctx)
+
+    def _menus(self) -> Any:
+        if self.menu_pages is None:
+            raise Refused(404, "没有这个页面", "No such page")
+        return self.menu_pages
 
     async def _own_user(self, ctx: Ctx, name: str) -> User:
         """An account of this hospital (never a platform account), else 404."""
