@@ -11,9 +11,12 @@
   dialogues that begin from then on, a dialogue in flight keeps the version it began on.
 - **Simulator**: the real ``Dialogue`` and effects runner (``hotline.effects``) over
   ``booking.testing.MemoryBookingService`` on a platform of that one hospital's catalog: a walk
-  books in memory and never touches the hospital's Redis data, sends no SMS. Walks are kept per
-  console login and hospital in this process, at most SIM_MAX of them, each dropped SIM_TTL_S
-  after its last key.
+  books in memory and never touches the hospital's Redis data, sends no SMS. A walk is kept
+  per console login and hospital: its channel, language and inputs in Redis
+  (``hl:console:sim:<digest of the login>:<hospital>``, dropped SIM_TTL_S after its last
+  input), the running walk in this process (at most SIM_MAX, the least recently used go first).
+  A process that lacks it (another process of the node, or after a restart) rebuilds it by
+  replaying the inputs on a new sandbox: the same screens, though a T-code drawn again differs.
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ PENDING_KEY = "hl:console:menus:pending"
 SIM_TTL_S = 1800.0  # a walk left alone this long is dropped
 SIM_MAX = 200  # walks kept in one process; the oldest goes first
 SIM_MSISDN = "8613900000000"  # the sandbox caller (the sandbox has no other)
-MAX_TURNS = 300  # keys in one walk
+MAX_TURNS = 300  # inputs in one walk
 
 
 @dataclass
@@ -66,8 +69,7 @@ class _Walk:
     pages: tuple[str, ...]
     touched: float
     effects: ChannelEffects | None = None
-    turns: int = 0
-    said: list[tuple[str, str]] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)  # every input so far (the replay)
 
 
 class MenuDesk:
@@ -87,12 +89,14 @@ class MenuDesk:
     def outlines(self) -> list[Outline]:
         out = []
         for definition in self.source.definitions.values():
+            folder = str(Path(definition.filename).parent) + os.sep
             by_node: dict[str, list[tuple[str, str]]] = {}
             for nid, target, why in edges(definition):
                 by_node.setdefault(nid, []).append((why, target))
             nodes = tuple(
                 {"id": nid, "kind": type(node).__name__.removesuffix("Node").lower(),
-                 "where": definition.positions.get(nid, ""), "text": _first_text(node),
+                 "where": _short(definition.positions.get(nid, ""), folder),
+                 "text": _first_text(node),
                  "effect": getattr(node, "effect", None) or "",
                  "edges": by_node.get(nid, [])}
                 for nid, node in definition.nodes.items())
@@ -207,16 +211,45 @@ class MenuDesk:
         for key in [k for k, w in self.walks.items() if w.touched + SIM_TTL_S <= now]:
             del self.walks[key]
 
-    def sim_view(self, key: str, hospital: str) -> SimView | None:
-        self._expire()
-        walk = self.walks.get((key, hospital))
+    async def sim_view(self, key: str, hospital: str) -> SimView | None:
+        walk = await self._walk(key, hospital)
         return walk.view if walk is not None else None
 
-    def sim_end(self, key: str, hospital: str) -> None:
+    async def sim_end(self, key: str, hospital: str) -> None:
         self.walks.pop((key, hospital), None)
+        await self.redis.delete(_walk_key(key, hospital))
+
+    async def _walk(self, key: str, hospital: str) -> _Walk | None:
+        """The walk of this login at this hospital: this process's, or rebuilt from its keys in
+        Redis (another process of the node served it before)."""
+        self._expire()
+        walk = self.walks.get((key, hospital))
+        if walk is not None:
+            return walk
+        raw = await self.redis.get(_walk_key(key, hospital))
+        if not raw:
+            return None
+        recipe = json.loads(raw)
+        if float(recipe.get("at", 0)) + SIM_TTL_S <= self.clock.seconds():
+            return None  # left alone too long (Redis drops the key by its own clock too)
+        try:
+            walk = await self._begin(key, hospital, recipe["channel"], recipe["which"],
+                                     recipe["lang"])
+            for keys in recipe["keys"]:
+                await self._apply(walk, keys)
+            walk.touched = float(recipe["at"])
+        except DeskError:
+            return None  # the pending menu went away meanwhile
+        return walk
 
     async def sim_start(self, key: str, hospital: str, channel: str, which: str,
                         lang: str) -> SimView:
+        walk = await self._begin(key, hospital, channel, which, lang)
+        await self._save(key, hospital, walk)
+        return walk.view
+
+    async def _begin(self, key: str, hospital: str, channel: str, which: str,
+                     lang: str) -> _Walk:
         if channel not in SIM_CHANNELS:
             raise DeskError("没有这个渠道", "No such channel")
         live = self.platform()
@@ -224,17 +257,15 @@ class MenuDesk:
         if config is None:
             raise DeskError("没有这家医院", "No such hospital")
         if which == "pending":
-            definition = await self.pending_definition()
-            if definition is None:
+            pending = await self.pending_definition()
+            if pending is None:
                 raise DeskError("没有待启用的菜单", "No menu is pending")
-            source = MenuSource([definition])
+            source, name = MenuSource([pending]), pending.name
         else:
-            source = self.source
-            which = "running"
-        menu = next(iter(source.definitions.values())) if which == "pending" else None
+            source, which = self.source, "running"
+            name = self._default_menu(source)
         sandbox = MemoryBookingService(Platform((config,), live.limits, live.name), self.clock)
         dialogue = booking_dialogue(source, sandbox, self.clock, self.validators)
-        name = menu.name if menu is not None else self._default_menu(source)
         definition = source.get(name)
         lang = lang if lang in definition.languages else definition.languages[0]
         view = SimView(channel, which, name, definition.version, lang)
@@ -248,7 +279,14 @@ class MenuDesk:
         self.walks.move_to_end((key, hospital))
         while len(self.walks) > SIM_MAX:
             self.walks.popitem(last=False)
-        return view
+        return walk
+
+    async def _save(self, key: str, hospital: str, walk: _Walk) -> None:
+        view = walk.view
+        recipe = {"channel": view.channel, "which": view.which, "lang": view.lang,
+                  "keys": walk.keys, "at": walk.touched}
+        await self.redis.set(_walk_key(key, hospital), json.dumps(recipe),
+                             expire=int(SIM_TTL_S))
 
     def _default_menu(self, source: MenuSource) -> str:
         first = next((d for d in source.definitions.values()
@@ -256,36 +294,40 @@ class MenuDesk:
         return (first or next(iter(source.definitions.values()))).name
 
     async def sim_input(self, key: str, hospital: str, keys: str) -> SimView:
-        self._expire()
-        walk = self.walks.get((key, hospital))
+        walk = await self._walk(key, hospital)
         if walk is None:
             raise DeskError("模拟已结束或已过期，请重新开始",
                             "The walk has ended or expired: start again")
-        view = walk.view
         keys = keys.strip()
-        if view.ends:
+        if walk.view.ends:
             raise DeskError("通话已结束，请重新开始", "The dialogue has ended: start again")
         if len(keys) > 32 or any(k not in "0123456789*#" for k in keys):
             raise DeskError("只能输入数字、* 和 #", "Keys are digits, * and #")
+        if len(walk.keys) >= MAX_TURNS:
+            raise DeskError("按键太多，请重新开始", "Too many keys: start again")
         walk.touched = self.clock.seconds()
         self.walks.move_to_end((key, hospital))
-        walk.turns += 1
-        if walk.turns > MAX_TURNS:
-            raise DeskError("按键太多，请重新开始", "Too many keys: start again")
+        await self._apply(walk, keys)
+        await self._save(key, hospital, walk)
+        return walk.view
+
+    async def _apply(self, walk: _Walk, keys: str) -> None:
+        """One input of the walk: a page of the screen (98, 00) or the menu's next step."""
+        view = walk.view
+        walk.keys.append(keys)
         if view.channel == "ussd" and keys == NEXT_KEY and view.page + 1 < len(walk.pages):
             view.page += 1  # the gateway's paging: the menu never sees 98 and 00
             view.screen = walk.pages[view.page]
-            return view
+            return
         if view.channel == "ussd" and keys == BACK_KEY and view.page > 0:
             view.page -= 1
             view.screen = walk.pages[view.page]
-            return view
+            return
         view.transcript.append(("caller", keys or "(no input)"))
         inp = Digits(keys.rstrip("#") if view.channel == "ivr" else keys) if keys else NoInput()
         session, output = await walk.dialogue.resume(walk.session, inp,
                                                      channel_effects=walk.effects)
         self._show(walk, session, output)
-        return view
 
     def _show(self, walk: _Walk, session: Session, output: Output) -> None:
         view = walk.view
@@ -315,6 +357,15 @@ def _transfer_effects(walk: _Walk) -> ChannelEffects:
         return EffectResult(ok=False, error="noanswer")
 
     return run
+
+
+def _walk_key(key: str, hospital: str) -> str:
+    return f"hl:console:sim:{key}:{hospital}"
+
+
+def _short(where: str, folder: str) -> str:
+    """``file:line:col`` with the file named from the menu's folder (``parts/common.yaml``)."""
+    return where[len(folder):] if where.startswith(folder) else where
 
 
 def _first_text(node: Any) -> str:

@@ -7,15 +7,28 @@ from __future__ import annotations
 
 import html
 import io
+import os
 import re
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest_twisted
-from console_support import PASSWORD, ROOT, START, TCODE, Client, Inbox, Server, client, reactor
-from console_support import valid_id as valid_id
+from console_support import (
+    PASSWORD,
+    ROOT,
+    START,
+    TCODE,
+    Client,
+    Inbox,
+    Server,
+    client,
+    log_in,
+    reactor,
+    valid_id,
+)
 from twisted.internet import task
+from twisted.internet.task import deferLater
 
 from hotline.app import start
 from hotline.settings import load_settings
@@ -60,7 +73,12 @@ def menu_file(server: Server) -> Path:
 
 
 async def snapshot(redis: Any) -> dict[str, Any]:
-    """Every key but the console's own (logins, audit) with its type and value."""
+    """Every key but the console's own (logins, audit) with its type and value, once the
+    server's first no-show sweep has written its bookkeeping (it runs on its own schedule)."""
+    for _ in range(100):
+        if await redis.exists("hl:{h:main}:ns:last"):
+            break
+        await deferLater(reactor(), 0.05, lambda: None)
     out: dict[str, Any] = {}
     for key in sorted(await redis.keys("*")):
         if key.startswith("hl:console:"):
@@ -152,7 +170,7 @@ async def test_an_invalid_upload_shows_file_line_errors_and_activates_nothing(
     lines = original.decode("utf-8").splitlines(keepends=True)
     at = next(i for i, line in enumerate(lines) if ASK_DEPT in line)
     at = next(i for i in range(at, len(lines)) if lines[i].strip().startswith("next:")) + 1
-    broken = "".join(lines[:at] + ["    next: again\n"] + lines[at:]).encode("utf-8")
+    broken = "".join([*lines[:at], "    next: again\n", *lines[at:]]).encode("utf-8")
     running = server.running.dialogue.source.get("booking").version
     c = await client(server, "pat")
     answer = await upload(c, broken)
@@ -243,7 +261,8 @@ async def test_the_menus_page_shows_the_check_and_the_graph(server: Server) -> N
     assert f"{path}: menu 'booking' version" in page  # the line of hotline menus check
     assert 'id="n-booking-begin"' in page  # every node, linked by its edges
     assert re.search(r'<kbd>1</kbd> → <a href="#n-booking-\w+">', page)
-    assert f"{path}:" in page.split('id="menu-booking"')[1]  # nodes name file:line
+    assert re.search(r'id="n-booking-welcome">.*?<td class="hint">booking\.yaml:\d+:\d+</td>',
+                     page, re.DOTALL)  # each node names its file:line
 
 
 @pytest_twisted.ensureDeferred
@@ -267,3 +286,68 @@ async def test_a_walk_left_alone_expires(server: Server) -> None:
     answer = await c.post("/console/h/main/simulator", {"action": "send", "keys": "1"})
     assert answer.code == 409
     assert "过期" in await answer.text()
+
+
+def shot(page: Any, name: str) -> None:
+    folder = os.environ.get("CONSOLE_SCREENSHOTS")  # docs/img: the pages in docs/console.md
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"console-{name}.png"), full_page=False)
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_browser_walks_the_simulator_to_a_tcode_by_pressing_keypad_buttons(
+    server: Server, redis: Any,
+) -> None:
+    before = await snapshot(redis)
+    id_keys = valid_id(78).replace("X", "*")
+
+    def steps(page: Any) -> dict[str, Any]:
+        log_in(page, "anna")
+        page.get_by_role("link", name="电话模拟器").click()
+        page.get_by_role("button", name="拨号（重新开始）").click()
+        keypad = page.get_by_role("group", name="键盘")
+        screens = []
+        for _ in range(14):
+            text = page.locator("#screen").inner_text()
+            screens.append(text)
+            if "会话结束" in text:
+                break
+            if ASK_DEPT in text:
+                shot(page, "simulator")
+            for key in (id_keys if "身份证号码" in text else "1"):
+                keypad.get_by_role("button", name=key, exact=True).click()
+            page.get_by_role("button", name="发送").click()
+            page.wait_for_load_state()
+        page.goto("/console/h/main/simulator")
+        page.get_by_label("语音（IVR）").check()
+        page.get_by_role("button", name="拨号（重新开始）").click()
+        page.get_by_role("group", name="键盘").get_by_role("button", name="1", exact=True).click()
+        page.wait_for_load_state()
+        shot(page, "simulator-ivr")
+        return {"screens": screens, "ivr": page.locator("#transcript").inner_text()}
+
+    seen = await server.page(steps)
+    last = seen["screens"][-1]
+    assert "会话结束" in last and TCODE.search(last), seen["screens"]
+    assert any(ASK_DEPT in s for s in seen["screens"])
+    assert "按键: 1" in seen["ivr"] and "科室" in seen["ivr"], seen["ivr"]
+    assert await snapshot(redis) == before
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_menus_page_in_a_browser(server: Server) -> None:
+    pat = await client(server, "pat")
+    changed = menu_file(server).read_bytes().replace(ASK_DEPT.encode(), NEW_ASK_DEPT.encode())
+    assert (await upload(pat, changed)).code == 303
+
+    def steps(page: Any) -> str:
+        log_in(page, "pat")
+        page.goto("/console/menus")
+        shot(page, "menus")
+        page.locator("#menu-booking").scroll_into_view_if_needed()
+        shot(page, "menus-graph")
+        return page.locator("#check-1").inner_text()
+
+    check = await server.page(steps)
+    assert "menu 'booking' version" in check

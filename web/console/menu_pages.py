@@ -109,7 +109,7 @@ class MenuPages:
 
     async def simulator(self, ctx: Ctx, draft: str = "", error: str = "",
                         status: int = 200) -> str:
-        view = self.desk.sim_view(self._key(ctx), ctx.hb.info.id)
+        view = await self.desk.sim_view(self._key(ctx), ctx.hb.info.id)
         pending = await self.desk.pending() if ctx.user.platform else None
         body = self.console.page(ctx, "simulator.html", view=view, draft=draft, error=error,
                                  keys=KEYS, channels=SIM_CHANNELS, pending=pending,
@@ -131,11 +131,11 @@ class MenuPages:
                                           ctx.field("lang"))
                 raise Redirect(target)
             if action == "hangup":
-                self.desk.sim_end(key, hospital)
+                await self.desk.sim_end(key, hospital)
                 raise Redirect(target)
             draft = ctx.field("keys")
             pressed = ctx.field("key")
-            view = self.desk.sim_view(key, hospital)
+            view = await self.desk.sim_view(key, hospital)
             if pressed:  # a keypad button without the page's script: the number grows here
                 if pressed not in KEYS:
                     raise Refused(400, "没有这个按键", "No such key")
