@@ -29,9 +29,12 @@ class MenuPages:
         self.console, self.desk = console, desk
 
     def _when(self, ctx: Ctx) -> Any:
+        """Times as the platform's hospitals tell them (booking's clock and zone)."""
+        tz = self.console.platform.booking.now().tzinfo
+
         def when(ts: Any) -> str:
             try:
-                return dt.datetime.fromtimestamp(float(ts)).strftime("%Y-%m-%d %H:%M")
+                return dt.datetime.fromtimestamp(float(ts), tz).strftime("%Y-%m-%d %H:%M")
             except (TypeError, ValueError, OverflowError):
                 return ""
 
