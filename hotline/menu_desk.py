@@ -235,6 +235,9 @@ class MenuDesk:
         try:
             walk = await self._begin(key, hospital, recipe["channel"], recipe["which"],
                                      recipe["lang"])
+            if walk.view.version != recipe.get("version"):
+                self.walks.pop((key, hospital), None)
+                return None  # the menu changed since: a walk is on one version, start again
             for keys in recipe["keys"]:
                 await self._apply(walk, keys)
             walk.touched = float(recipe["at"])
@@ -284,7 +287,7 @@ class MenuDesk:
     async def _save(self, key: str, hospital: str, walk: _Walk) -> None:
         view = walk.view
         recipe = {"channel": view.channel, "which": view.which, "lang": view.lang,
-                  "keys": walk.keys, "at": walk.touched}
+                  "version": view.version, "keys": walk.keys, "at": walk.touched}
         await self.redis.set(_walk_key(key, hospital), json.dumps(recipe),
                              expire=int(SIM_TTL_S))
 

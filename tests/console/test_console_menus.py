@@ -155,6 +155,22 @@ async def test_the_simulator_is_kept_per_login(server: Server) -> None:
     assert 'id="screen"' not in await page.text()  # another login has no walk
 
 
+@pytest_twisted.ensureDeferred
+async def test_without_script_a_keypad_key_grows_the_number_and_send_sends_it(
+    server: Server,
+) -> None:
+    c = await client(server, "anna")
+    await c.post("/console/h/main/simulator", {"action": "start", "channel": "ussd"})
+    first = await screen(c)
+    answer = await c.post("/console/h/main/simulator", {"action": "send", "keys": "",
+                                                        "key": "1"})
+    assert answer.code == 200
+    assert 'name="keys" value="1"' in await answer.text()  # not sent yet: a USSD number
+    assert await screen(c) == first
+    await c.post("/console/h/main/simulator", {"action": "send", "keys": "1"})
+    assert ASK_DEPT in await screen(c)
+
+
 async def upload(c: Client, data: bytes) -> Any:
     return await c.http.post(
         f"{c.server.url}/console/menus/upload", allow_redirects=False,
