@@ -32,8 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from booking.catalog import Platform
-from booking.testing import MemoryBookingService
+from booking import MemoryBookingService, Platform
 from hotline.effects import booking_dialogue
 from hotline.menu_check import check_one
 from hotline.simulate_render import render
