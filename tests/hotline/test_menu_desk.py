@@ -69,3 +69,13 @@ async def test_a_walk_left_alone_is_dropped_everywhere(redis: Any) -> None:
     time.advance(menu_desk.SIM_TTL_S)
     assert await d.sim_view("login", "main") is None
     assert await desk(redis, time).sim_view("login", "main") is None
+
+
+@pytest_twisted.ensureDeferred
+async def test_on_a_platform_the_sandbox_is_the_one_hospital(redis: Any) -> None:
+    platform = load_platform(ROOT / "config/hospitals")
+    d = MenuDesk(MenuSource.from_paths([MENU]), [MENU], redis=redis, clock=clock(),
+                 platform=lambda: platform, validators=VALIDATORS, reload=lambda: None)
+    await d.sim_start("login", "ft-ertong", "ussd", "running", "zh")
+    view = await d.sim_input("login", "ft-ertong", "1")  # book: no hospital is asked
+    assert "请选择科室" in view.screen and "小儿内科" in view.screen, view.screen
