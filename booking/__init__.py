@@ -3,7 +3,8 @@
 Channels and the kiosk see only the ``BookingService`` protocol and its values (``booking.api``);
 the composition root builds ``RedisBookingService`` from a platform of hospitals
 (``load_platform``). Tests that need a booking answer without Redis use
-``booking.testing.MemoryBookingService``.
+``booking.testing.MemoryBookingService``, and so does the console's phone simulator (a sandbox
+of a hospital that never touches its data).
 
 ``RedisBookingService`` is imported on first use: ``booking.store`` brings
 txredisapi, which installs the global reactor, and a channel importing ``booking.api`` must not.
@@ -34,6 +35,7 @@ from booking.rules import day_label
 
 if TYPE_CHECKING:
     from booking.store import RedisBookingService
+    from booking.testing import MemoryBookingService
 
 __all__ = [
     "CSV_FIELDS",
@@ -46,6 +48,7 @@ __all__ = [
     "Department",
     "Hospital",
     "HospitalConfig",
+    "MemoryBookingService",
     "Platform",
     "RateLimited",
     "RedisBookingService",
@@ -56,7 +59,7 @@ __all__ = [
     "load_platform",
     "migrate",
 ]
-_ON_FIRST_USE = {"RedisBookingService": "booking.store"}
+_ON_FIRST_USE = {"RedisBookingService": "booking.store", "MemoryBookingService": "booking.testing"}
 
 
 def __getattr__(name: str) -> object:

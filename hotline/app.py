@@ -37,6 +37,7 @@ from dialogue.languages import LanguageMemory
 from hotline import kiosk_wiring, ussd_wiring, web_wiring
 from hotline.live import DialogueRate, sms_figures
 from hotline.logs import check_format
+from hotline.menu_desk import MenuDesk
 from hotline.node.role import Node
 from hotline.readiness import ReadyGate
 from hotline.redis_client import redacted_url
@@ -220,8 +221,8 @@ async def _wire(tree: HotlineService, settings: Settings, reactor: Any, node: No
     dialogue = booking_dialogue(menus, booking, reactor, VALIDATORS, sms_help=sms_help,
                                 languages=LanguageMemory(redis), fetch_version=versions.fetch,
                                 count=metrics.booking, count_begin=rate.hit)
-    core.add(node.reloading(menus, settings.menu_files, reactor,  # file watch + SIGHUP
-                            on_event=versions.on_reload, hospitals=catalogs))
+    reloading = core.add(node.reloading(menus, settings.menu_files, reactor,  # watch + SIGHUP
+                                        on_event=versions.on_reload, hospitals=catalogs))
 
     ussd = ussd_wiring.at_resource(settings, dialogue, redis, reactor)
     root = build_root(booking, redis.ping, ussd_at=ussd, kiosk_access=kiosk_access,
@@ -235,7 +236,12 @@ async def _wire(tree: HotlineService, settings: Settings, reactor: Any, node: No
     install_console(root, booking, redis, settings.raw,
                     days_ahead=max(h.days_ahead for h in hospitals.hospitals),
                     clock=clock, rate=rate, sms_figures=lambda: sms_figures(redis),
-                    sms=(sms.sender, sms.renderer))  # live dashboard, appeal decisions
+                    sms=(sms.sender, sms.renderer),  # live dashboard, appeal decisions
+                    menus=MenuDesk(  # the console's menu pages and simulator
+                        menus, settings.menu_files, redis=redis, clock=clock,
+                        platform=lambda: booking.platform, validators=VALIDATORS,
+                        reload=reloading.reloader.reload_all,
+                        limits=ussd_wiring.limits_for(settings, "at")))
     if node.main:  # holds and no-shows are swept by the main process alone
         interval = float(settings.raw["booking"].get("sweep_interval", 1.0))
         core.add(Looping("sweeper", lambda: booking.start_sweeper(reactor, interval)))

@@ -9,18 +9,23 @@ error was found (with ``--strict`` warnings count too), 0 otherwise.
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
+from hotline.menu_check import (  # the last two: the CLI's names of old
+    _error_line,
+    check_one,
+    missing_text_prompts,  # noqa: F401
+    needed_prompts,  # noqa: F401
+)
 from menus.definition import MenuError, load_menu
-from menus.inspect import ERROR, USSD_ZH_LIMIT, dot, inspect, mermaid
+from menus.inspect import USSD_ZH_LIMIT, dot, mermaid
 
 PROMPT_SUFFIXES = {".sln", ".sln16", ".ulaw", ".alaw", ".gsm", ".wav", ".g722", ".mp3"}
-_POSITION = re.compile(r"^(.*?:\d+:\d+): (.*)$", re.DOTALL)
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -81,34 +86,6 @@ def prompt_names(directory: Path) -> set[str]:
     return names
 
 
-def needed_prompts(definition: Any, catalog: Any = None) -> list[Any]:
-    """Every file a call of this menu can play, in every voice language: static texts, the
-    static parts of sentences with values, option labels, words (digits, numbers, dates) and,
-    with ``catalog``, its names."""
-    from hotline.cli_prompts import prompt_items
-
-    return prompt_items([definition], catalog)
-
-
-def missing_text_prompts(definition: Any, prompts: set[str], catalog: Any = None) -> list[str]:
-    """Texts and pieces whose file is missing (``hotline prompts build`` makes them); explicit
-    ``prompt:`` names are reported per node by ``inspect`` instead."""
-    named = {getattr(node, "prompt", None) for node in definition.nodes.values()}
-    needed = needed_prompts(definition, catalog)
-    return [
-        f"{item.lang} text {item.text!r} has no prompt file {item.lang}/{item.name} "
-        "(run hotline prompts build)"
-        for item in needed
-        if item.name not in named and f"{item.lang}/{item.name}" not in prompts
-    ]
-
-
-def _error_line(exc: Exception) -> str:
-    text = str(exc)
-    match = _POSITION.match(text)
-    return f"{match.group(1)}: error: {match.group(2)}" if match else f"error: {text}"
-
-
 def check(
     files: list[Path],
     *,
@@ -122,25 +99,12 @@ def check(
     out = out or sys.stdout
     errors = warnings = 0
     for path in files:
-        try:
-            definition = load_menu(path)
-        except (MenuError, OSError) as exc:
-            print(_error_line(exc), file=out)
-            errors += 1
-            continue
-        issues = inspect(definition, prompts=prompts, ussd_limit=ussd_limit)
-        for issue in issues:
-            print(str(issue), file=out)
-        unbuilt = (
-            missing_text_prompts(definition, prompts, catalog) if prompts is not None else []
+        bad, warned, _ = check_one(
+            path, partial(load_menu, path), prompts=prompts, catalog=catalog,
+            ussd_limit=ussd_limit, out=out,
         )
-        for line in unbuilt:
-            print(f"{path}: error: {line}", file=out)
-        bad = sum(1 for i in issues if i.severity == ERROR) + len(unbuilt)
         errors += bad
-        warnings += len(issues) + len(unbuilt) - bad
-        status = "ok" if bad == warnings == 0 else f"{bad} error(s), {warnings} warning(s)"
-        print(f"{path}: menu {definition.name!r} version {definition.version}: {status}", file=out)
+        warnings += warned
     print(f"{len(files)} file(s): {errors} error(s), {warnings} warning(s)", file=out)
     return 1 if errors or (strict and warnings) else 0
 

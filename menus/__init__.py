@@ -15,6 +15,7 @@ from menus.definition import (
     MenuError,
     MenuSource,
     load_menu,
+    load_menu_bytes,
     load_menu_sources,
 )
 from menus.driver import ChannelEffects, Dialogue, DialogueLike, FetchVersion
@@ -60,6 +61,7 @@ __all__ = [
     "Wait",
     "inspect",
     "load_menu",
+    "load_menu_bytes",
     "load_menu_sources",
     "render_parts",
     "step",

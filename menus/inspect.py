@@ -153,6 +153,12 @@ def inspect(
     return sorted(issues)
 
 
+def edges(definition: MenuDefinition) -> list[tuple[str, str, str]]:
+    """Every (node, target, cause) of the menu: what ``mermaid``, ``dot`` and the console's
+    outline draw."""
+    return list(_edges(definition))
+
+
 def _edges(definition: MenuDefinition) -> Iterator[tuple[str, str, str]]:
     for nid, node in definition.nodes.items():
         for target, why in _labelled(node):

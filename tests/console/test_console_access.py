@@ -29,6 +29,7 @@ FORMS: dict[str, dict[str, str]] = {
     "users/add": {"name": "newbie", "role": "viewer", "password": PASSWORD},
     "users/change": {"name": "vera", "role": "viewer"},
     "users/remove": {"name": "vera"},
+    "simulator": {"action": "start", "channel": "ussd"},
 }
 QUERIES = {"cell": CELL, "suspend": CELL, "bookings": {"q": "5678"}}
 

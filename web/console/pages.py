@@ -42,7 +42,8 @@ LOGIN_COOKIE = b"hl_login"  # the login form's CSRF token (before there is a ses
 LANG_COOKIE = b"hl_lang"
 LANGS = ("zh", "en")
 STATIC = {"console.css": b"text/css; charset=utf-8",
-          "dashboard.js": b"text/javascript; charset=utf-8"}
+          "dashboard.js": b"text/javascript; charset=utf-8",
+          "keypad.js": b"text/javascript; charset=utf-8"}
 HEADERS = {
     b"content-security-policy": b"default-src 'self'; img-src 'self' data:; "
                                 b"frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
@@ -66,6 +67,7 @@ GET_PAGES = {
     "users": ("users", "admin"),
     "dashboard": ("dashboard", "viewer"),
     "dashboard.json": ("dashboard_json", "viewer"),
+    "simulator": ("simulator", "viewer"),
 }
 POST_ACTIONS = {
     "cell": ("cell_save", "admin"),
@@ -78,6 +80,7 @@ POST_ACTIONS = {
     "users/add": ("user_add", "admin"),
     "users/change": ("user_change", "admin"),
     "users/remove": ("user_remove", "admin"),
+    "simulator": ("simulator_post", "viewer"),
 }  # the catalog's bound for a session's places (booking.catalog)
 
 
@@ -162,6 +165,7 @@ class Console(Resource):
             platform, accounts, sessions, audit)
         self.live = live or Live()
         self.trusted = tuple(trusted)
+        self.menu_pages: Any = None  # web.console.menu_pages, when the server has a menu desk
         self.env = Environment(loader=PackageLoader("web.console", "templates"),
                                autoescape=select_autoescape(default=True), trim_blocks=True,
                                lstrip_blocks=True)
@@ -273,6 +277,8 @@ class Console(Resource):
                 raise Redirect(f"/console/h/{user.hospital}/schedule")
             hospitals = await self.platform.hospitals()
             return self.page(ctx, "hospitals.html", hospitals=hospitals)
+        if parts[0] == "menus" and self.menu_pages is not None:
+            return await self.menu_pages.route(ctx, parts[1:])
         if parts[0] != "h" or len(parts) < 2:
             raise Refused(404, "没有这个页面", "No such page")
         if not ctx.session.user.sees(parts[1]):
@@ -682,6 +688,17 @@ class Console(Resource):
         await self.audit.write(ctx.hb.info.id, ctx.user.name, "user_change", user.name,
                                target.role, after)
         raise Redirect(f"{ctx.base()}/users?msg=changed")
+
+    async def simulator(self, ctx: Ctx) -> str:
+        return await self._menus().simulator(ctx)
+
+    async def simulator_post(self, ctx: Ctx) -> str:
+        return await self._menus().simulator_post(ctx)
+
+    def _menus(self) -> Any:
+        if self.menu_pages is None:
+            raise Refused(404, "没有这个页面", "No such page")
+        return self.menu_pages
 
     async def _own_user(self, ctx: Ctx, name: str) -> User:
         """An account of this hospital (never a platform account), else 404."""
