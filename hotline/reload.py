@@ -58,9 +58,35 @@ def _fingerprint(files: Sequence[str | Path]) -> str:
     return digest.hexdigest()
 
 
+class _Polled:
+    """``start`` calls ``poll`` every ``interval_s`` on ``clock``; ``stop`` ends it."""
+
+    clock: Any
+    interval_s: float
+    _loop: LoopingCall | None
+    loop_failed = "reload_loop_failed"  # the log line of a poll that raised
+
+    def poll(self) -> object:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        self._loop = LoopingCall(self.poll)
+        self._loop.clock = self.clock
+        self._loop.start(self.interval_s, now=False).addErrback(
+            lambda failure: log.failure(self.loop_failed, failure)
+        )
+
+    def stop(self) -> None:
+        if self._loop is not None and self._loop.running:
+            self._loop.stop()
+        self._loop = None
+
+
 @dataclass
-class MenuReloader:
+class MenuReloader(_Polled):
     """Watches menu files and swaps validated new versions into ``source``."""
+
+    loop_failed = "menus.reload_loop_failed"
 
     source: MenuSource
     paths: Sequence[Path]
@@ -129,17 +155,6 @@ class MenuReloader:
             self.on_event(event)
         return event
 
-    def start(self) -> None:
-        self._loop = LoopingCall(self.poll)
-        self._loop.clock = self.clock
-        self._loop.start(self.interval_s, now=False).addErrback(
-            lambda failure: log.failure("menus.reload_loop_failed", failure)
-        )
-
-    def stop(self) -> None:
-        if self._loop is not None and self._loop.running:
-            self._loop.stop()
-        self._loop = None
 
 
 def install_sighup(reactor: Any, reloader: MenuReloader) -> Callable[[], None]:
@@ -199,11 +214,13 @@ def _catalog_fingerprint(path: Path) -> str:
 
 
 @dataclass
-class PlatformReloader:
+class PlatformReloader(_Polled):
     """Watches the hospitals' folder (or one hospital's file) and hands a platform that loads
     without error to every ``swap`` (booking, the SMS renderer, …). A broken file is logged
     with ``file:line`` and refused; the running platform stays. A hospital missing from the
     new platform stops taking bookings (booking's ``swap``); its bookings stay valid."""
+
+    loop_failed = "catalog.reload_loop_failed"
 
     path: Path
     load: Callable[[Path], Any]  # booking.catalog.load_platform
@@ -256,17 +273,6 @@ class PlatformReloader:
             self.on_event(event)
         return event
 
-    def start(self) -> None:
-        self._loop = LoopingCall(self.poll)
-        self._loop.clock = self.clock
-        self._loop.start(self.interval_s, now=False).addErrback(
-            lambda failure: log.failure("catalog.reload_loop_failed", failure)
-        )
-
-    def stop(self) -> None:
-        if self._loop is not None and self._loop.running:
-            self._loop.stop()
-        self._loop = None
 
 
 @dataclass
