@@ -14,11 +14,13 @@ from typing import Any
 from booking._types import Scripts, SecondsClock
 from booking.api import CSV_FIELDS, BookingError
 from booking.availability import Availability
+from booking.catalog import DepartmentConfig, SessionTemplate
 from booking.keys import PLATFORM
 from booking.lifecycle import Lifecycle
 from booking.part import Part, Scope
 from booking.quota import Quotas
 from booking.rules import remote_quota
+from booking.values import reserve_reply
 
 TAKEN = ("held", "confirmed", "checked_in", "no_show")
 
@@ -83,9 +85,39 @@ class Admin(Part):
                     "places": int(raw.get("places", tmpl.places)),
                     "remote_quota": left["rq"], "remote_left": left["r"],
                     "onsite_left": left["o"], "reserve_left": left["v"],
+                    "reserve": await self._reserve(dept, tmpl, day, raw),
                     "closed": "closed" in raw,
                 })  # fmt: skip
         return rows
+
+    async def _reserve(
+        self, dept: DepartmentConfig, tmpl: SessionTemplate, day: dt.date, raw: dict[str, str]
+    ) -> int:
+        """The session's reserve in force: the admin's override, else the hospital's share."""
+        places = int(raw.get("places", tmpl.places))
+        catalog = int(self.quotas.args(dept, tmpl, day, 0.0)[1])
+        return min(int(raw.get("reserve", catalog)), places)
+
+    async def set_reserve(
+        self, dept_id: str, day: dt.date, session: str, reserve: int
+    ) -> dict[str, int]:
+        """Set one session's reserve (places kept back: referrals, green channel) in place of the
+        hospital's ``reserve_share``. Never cancels a booking: a reserve that would leave fewer
+        remote, on-site or reserve places than are taken there is refused (``bad_request``).
+        Returns ``{"places", "reserve", "remote_quota"}`` in force after the change."""
+        dept = self.availability.dept(dept_id)
+        tmpl = dept.session(session)
+        if tmpl is None:
+            raise BookingError("closed", "No such session.")
+        if isinstance(reserve, bool) or not isinstance(reserve, int) or reserve < 0:
+            raise BookingError("bad_request", "reserve must be a whole number >= 0.")
+        now_s = self.clock.seconds()
+        reply = await self.scripts["set_reserve"](
+            [self.keys.counts(dept_id, day, session), self.keys.returns(dept_id, day, session)],
+            [*self.quotas.args(dept, tmpl, day, now_s), now_s, reserve],
+        )
+        self.availability.listings.drop(dept_id)  # the next listing shows the new remote places
+        return reserve_reply(reply, reserve)
 
     async def session_bookings(self, dept_id: str, day: dt.date, session: str) -> list[dict]:
         codes = await self.redis.smembers(self.keys.session_codes(dept_id, day, session))

@@ -20,14 +20,15 @@ local function settle(q, ret, now)
 end
 
 -- Quotas per bucket and taken counts, or nil when the session is closed by the hospital.
--- places/reserve/rq: the catalog's numbers; the hash may override places and rq (admin, shrink).
+-- places/reserve/rq: the catalog's numbers; the hash may override places, rq and reserve (admin,
+-- shrink).
 -- fallback == '1': the cut-off before the session passed, unclaimed remote places go on-site.
 -- due (optional): places per bucket whose return is due but not yet settled (read-only callers).
 local function quotas(q, places, reserve, rq, fallback, due)
-  local h = redis.call('HMGET', q, 'places', 'rq', 'r', 'o', 'v', 'closed')
+  local h = redis.call('HMGET', q, 'places', 'rq', 'r', 'o', 'v', 'closed', 'reserve')
   if h[6] then return nil end
   local p = tonumber(h[1] or places)
-  local v = math.min(tonumber(reserve), p)
+  local v = math.min(tonumber(h[7] or reserve), p)
   local taken = {r = tonumber(h[3] or '0'), o = tonumber(h[4] or '0'), v = tonumber(h[5] or '0')}
   if due then
     for b, n in pairs(due) do taken[b] = taken[b] - n end

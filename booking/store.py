@@ -57,7 +57,7 @@ from booking.tcode import BufferedRandbelow, Rng
 
 log = Logger()
 SCRIPTS = ("hold", "confirm", "expire", "cancel", "check_in", "avail", "avail_many", "set_share",
-           "register", "no_show", "shrink", "kiosk_lookup")  # fmt: skip
+           "set_reserve", "register", "no_show", "shrink", "kiosk_lookup")  # fmt: skip
 
 
 async def _raise(exc: BookingError) -> Booking:
@@ -475,6 +475,11 @@ class RedisBookingService:
         hospital_id: str = "",
     ) -> list[str]:
         return await self.unit(hospital_id).admin.change_session(dept_id, day, session, places)
+
+    async def set_reserve(
+        self, dept_id: str, day: dt.date, session: str, reserve: int, *, hospital_id: str = "",
+    ) -> dict[str, int]:
+        return await self.unit(hospital_id).admin.set_reserve(dept_id, day, session, reserve)
 
     async def reconcile(self, fix: bool = False) -> list[dict[str, Any]]:
         """Counter drift at every hospital (see ``Admin.reconcile``)."""

@@ -18,6 +18,7 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from booking._types import SecondsClock
 from booking.api import (
@@ -50,7 +51,14 @@ from booking.rules import (
     return_time,
 )
 from booking.tcode import Rng, is_well_formed, new_tcode
-from booking.values import NOT_FOUND, booking_from_hash, refusal, refused_error, same_request
+from booking.values import (
+    NOT_FOUND,
+    booking_from_hash,
+    refusal,
+    refused_error,
+    reserve_reply,
+    same_request,
+)
 
 KIOSK_WINDOW_S = 60  # as booking.lifecycle: wrong codes counted in a sliding minute
 KIOSK_LIMITED = "Too many wrong codes. Please wait a minute or ask at the desk."
@@ -68,6 +76,7 @@ class _Session:
     taken: dict[str, int] = field(default_factory=lambda: {"r": 0, "o": 0, "v": 0})
     returns: list[tuple[float, str]] = field(default_factory=list)  # (release at, bucket)
     seq: int = 0
+    reserve: int | None = None  # the admin's override of the hospital's reserve_share
 
     def settle(self, now_s: float) -> None:
         for _, bucket in [r for r in self.returns if r[0] <= now_s]:
@@ -171,8 +180,10 @@ class MemoryBookingService:
         state.settle(now_s)
         p = h.policy
         fallback = now_s >= at(day, tmpl.start, h.tz) - p.fallback_minutes * 60
+        reserve = remote_quota(tmpl.places, p.reserve_share) if state.reserve is None else (
+            state.reserve)
         quota = bucket_quotas(
-            tmpl.places, remote_quota(tmpl.places, p.reserve_share),
+            tmpl.places, reserve,
             remote_quota(tmpl.places, dept.remote_share), fallback, state.taken,
         )  # fmt: skip
         return quota, state
@@ -214,6 +225,31 @@ class MemoryBookingService:
         dept = self._dept(h, dept_id)
         tmpl = dept.session(session)
         return 0 if tmpl is None else self._remote_left(h, dept, tmpl, day)
+
+    async def set_reserve(
+        self, dept_id: str, day: dt.date, session: str, reserve: int, *, hospital_id: str = "",
+    ) -> dict[str, int]:
+        """set_reserve.lua's decision (booking.admin ``set_reserve``): refused, never cancelling,
+        when the places taken would no longer fit."""
+        h = self.directory.taking(hospital_id)
+        dept = self._dept(h, dept_id)
+        tmpl = dept.session(session)
+        if tmpl is None:
+            raise BookingError("closed", "No such session.")
+        if isinstance(reserve, bool) or not isinstance(reserve, int) or reserve < 0:
+            raise BookingError("bad_request", "reserve must be a whole number >= 0.")
+        now_s = self._seconds()
+        _, state = self._quotas(h, dept, tmpl, day, now_s)
+        t, p = state.taken, tmpl.places
+        if reserve > p:
+            reply: list[Any] = ["over", p]
+        elif t["r"] + t["o"] + reserve > p or t["v"] > reserve:
+            reply = ["taken", t["r"] + t["o"], t["v"]]
+        else:
+            state.reserve = reserve
+            quota, _ = self._quotas(h, dept, tmpl, day, now_s)
+            reply = ["ok", p, quota["v"], quota["r"]]
+        return reserve_reply(reply, reserve)
 
     # ---------------------------------------------------------------- taking a place
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from booking.api import Booking, BookingError, BookingRequest, BookingStatus
@@ -90,3 +91,18 @@ def refused_error(status: str, detail: str, tz: ZoneInfo) -> BookingError:
 
 def refusal(code: str) -> BookingError:
     return BookingError(code, MESSAGES.get(code, "This booking cannot be used."))
+
+
+def reserve_reply(reply: list[Any], reserve: int) -> dict[str, int]:
+    """set_reserve.lua's answer as a result, or the BookingError it stands for."""
+    status = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
+    if status == "closed":
+        raise BookingError("closed", "The session is suspended: it has no reserve to set.")
+    if status == "over":
+        raise BookingError("bad_request", f"reserve must be 0..{reply[1]} (the session's places).")
+    if status == "taken":
+        raise BookingError(
+            "bad_request",
+            f"a reserve of {reserve} would leave fewer places than are taken ({reply[1]} remote "
+            f"and on-site, {reply[2]} reserve): no booking is cancelled for a reserve change.")
+    return {"places": int(reply[1]), "reserve": int(reply[2]), "remote_quota": int(reply[3])}

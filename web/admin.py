@@ -13,6 +13,7 @@ left out on a platform of one hospital):
 - ``POST blacklist/lift`` {"id", "reason", "appeal"?}  a hospital token: its own bars only
 - ``GET  bookings.csv?day=YYYY-MM-DD[&hospital=ID]``  the day's bookings, ID and phone masked
 - ``POST session`` {"hospital", "dept", "day", "session", "places": n | null}  shrink or cancel
+- ``POST reserve`` {"hospital", "dept", "day", "session", "reserve": n}  one session's reserve
 - ``POST reconcile`` {"fix": false}       platform token only: recompute counters, report drift
 """
 
@@ -223,6 +224,18 @@ def admin_resource(booking: Any, tokens: AdminTokens | str | None) -> Resource:
         )
         return {"cancelled": cancelled}
 
+    async def reserve(request: Request, scope: Scope) -> Any:
+        body = read_json(request)
+        hospital = scope.hospital_for(_body_hospital(body))
+        try:
+            day = dt.date.fromisoformat(_field(body, "day", str))
+        except ValueError as exc:
+            raise BookingError("bad_request", "day must be YYYY-MM-DD") from exc
+        return await booking.set_reserve(
+            _field(body, "dept", str), day, _field(body, "session", str),
+            _field(body, "reserve", int), **_at(hospital),
+        )
+
     async def reconcile(request: Request, scope: Scope) -> Any:
         scope.platform_only()
         body = read_json(request)
@@ -237,6 +250,7 @@ def admin_resource(booking: Any, tokens: AdminTokens | str | None) -> Resource:
     admin.putChild(b"blacklist", bl)
     admin.putChild(b"bookings.csv", AdminEndpoint(tokens, bookings_csv, None))
     admin.putChild(b"session", AdminEndpoint(tokens, None, session))
+    admin.putChild(b"reserve", AdminEndpoint(tokens, None, reserve))
     admin.putChild(b"reconcile", AdminEndpoint(tokens, None, reconcile))
     return admin
 

@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest_twisted
 from booking_support import NOW, SH, TOMORROW, catalog_yaml, make_id, phone
+from twisted.internet.defer import ensureDeferred, gatherResults
 from twisted.internet.task import Clock
 
 from booking.api import BookingError, BookingRequest
@@ -87,3 +88,47 @@ async def test_release_hour_and_next_day_cutoff(redis) -> None:
     clock.advance(1)  # 17:00: tomorrow is closed
     assert await code_of(service.book(req(3))) == "closed"
     assert TOMORROW not in await service.open_days("nk")
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_session_reserve_moves_remote_places_in_that_session_alone(redis, clock) -> None:
+    service = service_with(redis, clock, "reserve_share: 0.1")  # am: 63 places, 6 reserved
+    day2 = TOMORROW + dt.timedelta(days=1)
+    result = await service.set_reserve("nk", TOMORROW, "am", 20)
+    assert result == {"places": 63, "reserve": 20, "remote_quota": 43}
+    assert await service.left("nk", TOMORROW, "am") == {"r": 43, "o": 0, "v": 20, "rq": 43}
+    assert (await service.left("nk", day2, "am"))["v"] == 6  # other days keep the share's
+    row = next(r for r in await service.fill(TOMORROW) if r["session"] == "am")
+    assert (row["reserve"], row["remote_left"]) == (20, 43)
+    await service.set_reserve("nk", TOMORROW, "am", 0)
+    assert await service.left("nk", TOMORROW, "am") == {"r": 50, "o": 13, "v": 0, "rq": 50}
+
+
+@pytest_twisted.ensureDeferred
+async def test_concurrent_holds_while_the_reserve_changes_never_oversell(redis, clock) -> None:
+    """Holds and reserve changes race on one session; each runs atomically in Redis, so the
+    places taken end up exactly the remote quota the last accepted reserve leaves."""
+    service = service_with(redis, clock, "reserve_share: 0.1")  # am: 63 places, quota 50
+    calls = [ensureDeferred(code_of(service.book(req(n)))) for n in range(1, 31)]
+    calls.append(ensureDeferred(service.set_reserve("nk", TOMORROW, "am", 30)))  # quota 33
+    calls += [ensureDeferred(code_of(service.book(req(n)))) for n in range(31, 71)]
+    out = await gatherResults(calls)
+    codes = out[:30] + out[31:]
+    assert set(codes) == {"ok", "full"}
+    left = await service.left("nk", TOMORROW, "am")
+    assert out[30] == {"places": 63, "reserve": 30, "remote_quota": 33}
+    assert codes.count("ok") == 33 and left == {"r": 0, "o": 0, "v": 30, "rq": 33}
+    assert await service.reconcile() == []
+    calls = [ensureDeferred(code_of(service.book(req(n, channel="referral"))))
+             for n in range(71, 101)]
+    calls.insert(15, ensureDeferred(code_of(service.set_reserve("nk", TOMORROW, "am", 31))))
+    calls.insert(10, ensureDeferred(code_of(service.set_reserve("nk", TOMORROW, "am", 12))))
+    out = await gatherResults(calls)
+    cut, grow = out[10], out[16]
+    assert grow == "bad_request"  # 33 remote + 31 > 63, whenever it ran
+    referrals = out[:10] + out[11:16] + out[17:]
+    # the cut to 12 lands only while at most 12 reserve places are taken; then 12 is the cap
+    assert referrals.count("ok") == (12 if cut == "ok" else 30)
+    left = await service.left("nk", TOMORROW, "am")
+    assert left["v"] == 0 and left["r"] == 0 and left["rq"] == 33
+    assert await service.reconcile() == []

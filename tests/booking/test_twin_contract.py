@@ -438,3 +438,37 @@ async def test_random_walks_over_three_hospitals_agree(redis: Any, seed: int) ->
         assert a == b, f"step {n}: memory {a} != redis {b}"
     outcomes = {r[1][0] for r in real if r[0] in ("book", "verify", "check_in")}
     assert {"ok", "wrong_hospital"} <= outcomes and len(outcomes) > 3
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_session_reserve_override_moves_places_and_never_cuts_taken_ones(both: Any) -> None:
+    """pm: 3 places, remote quota 2, no reserve_share. The admin's per-session reserve comes off
+    the on-site part first, then the remote part; a reserve the taken places would not fit is
+    refused and changes nothing."""
+
+    async def remote_left() -> int:
+        rows = await both.sessions("nk", TOMORROW)
+        return next(s.remote_left for s in rows if s.session == "pm")
+
+    def set_reserve(n: Any, session: str = "pm", dept: str = "nk") -> Any:
+        return answer(both.set_reserve(dept, TOMORROW, session, n))
+
+    assert await remote_left() == 2
+    assert await set_reserve(1) == {"places": 3, "reserve": 1, "remote_quota": 2}
+    assert await set_reserve(2) == {"places": 3, "reserve": 2, "remote_quota": 1}
+    assert await remote_left() == 1
+    over = await set_reserve(4)
+    assert over[0] == "bad_request" and "0..3" in over[1]
+    assert (await set_reserve(-1))[0] == "bad_request"
+    assert (await set_reserve(True))[0] == "bad_request"
+    assert (await set_reserve(1, session="xx"))[0] == "closed"
+    assert (await set_reserve(1, dept="zz"))[0] == "unknown_department"
+    assert (await answer(both.book(req(1, session="pm"))))[0] == "ok"
+    assert (await answer(both.book(req(2, session="pm", channel="desk"))))[0] == "full"
+    refused = await set_reserve(3)  # one remote place taken: 1 + 3 > 3
+    assert refused[0] == "bad_request" and "no booking is cancelled" in refused[1]
+    assert await remote_left() == 0  # the reserve in force is still 2
+    assert (await answer(both.book(req(3, session="pm", channel="referral"))))[0] == "ok"
+    assert (await answer(both.book(req(4, session="pm", channel="referral"))))[0] == "ok"
+    assert (await set_reserve(1))[0] == "bad_request"  # two reserve places are taken
+    assert await set_reserve(2) == {"places": 3, "reserve": 2, "remote_quota": 1}

@@ -19,7 +19,7 @@ from web.console.pages import GET_PAGES, POST_ACTIONS
 CELL = {"dept": "nk", "day": DAY1.isoformat(), "session": "am"}
 # a form per action that the action would accept from its own hospital's admin
 FORMS: dict[str, dict[str, str]] = {
-    "cell": {**CELL, "places": "61"},
+    "cell": {**CELL, "places": "61", "reserve": "1"},
     "copy": {"from": DAY1.isoformat()},
     "share": {"dept": "nk", "share": "50"},
     "suspend": {**CELL, "reason": "x", "confirm": "yes"},
@@ -291,3 +291,52 @@ async def test_a_new_password_ends_the_users_sessions_and_a_role_change_counts_a
             ).code == 404  # a platform account is no hospital's to change
     audit = await (await anna.get("/console/h/main/audit")).text()
     assert "user_change" in audit and "clerk +password" in audit
+
+
+async def morning_screen(server: Server, session: str, phone: str) -> str:
+    """The USSD sessions screen of 内科 on the first day (1 book, 1 内科, 1 the first day)."""
+    reply = ""
+    for text in ("", "1", "1*1", "1*1*1"):
+        reply = await server.ussd(session, phone, text)
+    return reply
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_admin_sets_a_sessions_reserve_and_ussd_callers_see_the_remote_places_go(
+    server: Server,
+) -> None:
+    booking = server.running.booking
+
+    async def remote_left() -> int:
+        return next(s.remote_left for s in await booking.sessions("nk", DAY1)
+                    if s.session == "am")
+
+    assert await remote_left() == 48  # 60 places × 0.8, no reserve
+    assert "上午" in await morning_screen(server, "rsv-0", "13900000002")
+    everything = {**CELL, "places": "60", "reserve": "60"}
+    for name in ("carl", "vera", "olga"):  # a clerk, a viewer, another hospital's admin
+        answer = await (await client(server, name)).post("/console/h/main/cell", everything)
+        assert answer.code == 403, name
+    assert await remote_left() == 48  # nothing they sent was done
+    anna = await client(server, "anna")
+    too_many = await anna.post("/console/h/main/cell", {**CELL, "places": "60", "reserve": "61"})
+    assert too_many.code == 400
+    assert (await anna.post("/console/h/main/cell", everything)).code == 303
+    assert await remote_left() == 0
+    screen = await morning_screen(server, "rsv-1", "13900000003")
+    assert "上午" not in screen and "1.下午" in screen, screen  # the afternoon keeps its places
+    page = await (await anna.get("/console/h/main/cell", CELL)).text()
+    assert 'id="reserve">60<' in page and 'id="places">60<' in page
+    assert (await anna.post("/console/h/main/cell", {**CELL, "places": "60", "reserve": "20"})
+            ).code == 303
+    assert await remote_left() == 40
+    for n in range(2):
+        await book(server, f"rsv-b{n}", f"1390000020{n}", 70 + n)
+    cut = await anna.post("/console/h/main/cell", {**CELL, "places": "60", "reserve": "59"})
+    assert cut.code == 409  # 2 remote places taken: 2 + 59 > 60, and no booking is cancelled
+    assert "不会为改预留取消预约" in await cut.text()
+    assert await remote_left() == 38
+    kept = await booking.bookings_for("8613900000200")
+    assert [b.status.value for b in kept] == ["confirmed"], kept
+    audit = await (await anna.get("/console/h/main/audit")).text()
+    assert audit.count("reserve") >= 2 and "nk 2026-12-08 am" in audit

@@ -83,6 +83,22 @@ async def test_each_hospitals_staff_see_and_change_their_own_alone(platform: Any
 
 
 @pytest_twisted.ensureDeferred
+async def test_a_reserve_set_at_one_hospital_stays_there(platform: Any) -> None:
+    booking = platform.running.booking
+    ann = await client(platform, "ann1")
+    cell = {"dept": "nk", "day": DAY1.isoformat(), "session": "am", "places": "60",
+            "reserve": "30"}
+    assert (await ann.post("/console/h/city2/cell", cell)).code == 403  # not her hospital
+    assert (await ann.post("/console/h/city1/cell", cell)).code == 303
+
+    async def left(hid: str) -> int:
+        rows = await booking.sessions("nk", DAY1, hospital_id=hid)
+        return next(s.remote_left for s in rows if s.session == "am")
+
+    assert (await left("city1"), await left("city2")) == (30, 48)
+
+
+@pytest_twisted.ensureDeferred
 async def test_the_operators_staff_choose_a_hospital(platform: Any) -> None:
     pat = Client(platform)
     assert (await pat.login("pat")).code == 303

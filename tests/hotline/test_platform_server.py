@@ -102,6 +102,8 @@ async def test_a_hospital_token_cannot_reach_another_hospital_nor_learn_it_exist
     for path, body in (("share", {"hospital": "ns-renmin", "dept": "gk", "share": 0.5}),
                        ("session", {"hospital": "ns-renmin", "dept": "gk", "day": day,
                                     "session": "am", "places": 0}),
+                       ("reserve", {"hospital": "ns-renmin", "dept": "gk", "day": day,
+                                    "session": "am", "reserve": 0}),
                        ("blacklist/lift", {"hospital": "ns-renmin", "id": "x", "reason": "r"})):
         assert (await admin(running, RENMIN_TOKEN, "POST", path, body))[0] == 403, path
     for path in (f"bookings.csv?day={day}&hospital=ns-renmin", "blacklist?hospital=ns-renmin",

@@ -179,6 +179,27 @@ async def test_admin_share_csv_and_session_cancel(site) -> None:
 
 
 @pytest_twisted.ensureDeferred
+async def test_admin_sets_a_session_reserve_never_below_the_taken_places(site) -> None:
+    service, root, _ = site
+    http = stub_treq(root)
+    cell = {"dept": "nk", "day": "2026-11-27", "session": "am"}
+    before = await service.left("nk", DAY, "am")
+    status, text = await admin(http, "POST", "reserve", {**cell, "reserve": 20})
+    assert status == 200, text
+    assert json.loads(text) == {"places": 60, "reserve": 20, "remote_quota": 40}
+    assert (await service.left("nk", DAY, "am"))["r"] == 40 < before["r"]
+    status, text = await admin(http, "POST", "reserve", {**cell, "reserve": 61})
+    assert status == 400 and "0..60" in json.loads(text)["error"]["message"]
+    for n in range(1, 41):
+        await hold(service, n)
+    status, text = await admin(http, "POST", "reserve", {**cell, "reserve": 21})
+    assert status == 400 and "no booking is cancelled" in json.loads(text)["error"]["message"]
+    assert (await admin(http, "POST", "reserve", {**cell, "reserve": "5"}))[0] == 400
+    assert (await admin(http, "POST", "reserve", {**cell, "reserve": 5}, token=None))[0] == 401
+    assert (await service.left("nk", DAY, "am"))["v"] == 20  # the refused changes left it
+
+
+@pytest_twisted.ensureDeferred
 async def test_cli_payment_simulator_pays_a_hold(server, tmp_path: Path) -> None:
     from twisted.internet.utils import getProcessOutputAndValue
 

@@ -114,6 +114,11 @@ class HospitalBooking:
     ) -> list[str]:
         return await self._call("change_session", dept_id, day, session, places)
 
+    async def set_reserve(
+        self, dept_id: str, day: dt.date, session: str, reserve: int
+    ) -> dict[str, int]:
+        return await self._call("set_reserve", dept_id, day, session, reserve)
+
     async def find(self, query: str) -> list[dict[str, str]]:
         """Bookings of this hospital whose T-code is ``query`` or whose phone or ID number ends
         in it (4 digits or more), from SEARCH_DAYS_BACK days ago to the end of the window."""

@@ -411,6 +411,10 @@ class Console(Resource):
     async def cell_save(self, ctx: Ctx) -> str:
         dept, day, session = self._cell_args(ctx, ctx.form)
         places = self._places(ctx, ctx.field("places"))
+        text = ctx.field("reserve")  # empty: the reserve is left as it is
+        reserve = None if text == "" else self._places(ctx, text)
+        if reserve is not None and reserve > places:
+            raise Refused(400, "预留名额不能多于总名额", "the reserve cannot exceed the places")
         week = ctx.field("week") == "yes"
         changed = skipped = 0
         for d in ctx.hb.days(day, 7) if week else [day]:
@@ -421,10 +425,41 @@ class Console(Resource):
                         ctx, state["taken"], places), **state))
                 skipped += 1  # a day with more taken: left alone, the explicit step is per day
                 continue
-            if await self._set_places(ctx, dept, d, session, state["row"]["places"], places):
-                changed += 1
+            try:
+                done = await self._set_cell(ctx, dept, d, session, state["row"], places, reserve)
+            except BookingError as exc:  # the reserve would not leave room for the taken places
+                if not week:
+                    state = await self._cell_state(ctx, dept, d, session)
+                    raise _Answer(409, self.page(ctx, "cell.html", msg="", error=ctx.t(
+                        "预留名额未改：已预约的号放不下（不会为改预留取消预约）。", exc.message
+                    ), **state)) from exc
+                skipped += 1
+                continue
+            changed += done
         msg = f"week:{changed}:{skipped}" if week else "saved"
         raise Redirect(self._cell_url(ctx, dept, day, session, msg))
+
+    async def _set_cell(self, ctx: Ctx, dept: str, day: dt.date, session: str,
+                        row: dict[str, Any], places: int, reserve: int | None) -> bool:
+        """Places and reserve of one session, in the order that keeps the reserve within the
+        places at every step; each change audited. True when anything changed."""
+        first_reserve = reserve is not None and reserve < row["reserve"]
+        done = first_reserve and await self._set_reserve(ctx, dept, day, session, row, reserve)
+        done = await self._set_places(ctx, dept, day, session, row["places"], places) or done
+        if reserve is not None and not first_reserve:
+            done = await self._set_reserve(ctx, dept, day, session, row, reserve) or done
+        return bool(done)
+
+    async def _set_reserve(self, ctx: Ctx, dept: str, day: dt.date, session: str,
+                           row: dict[str, Any], reserve: int | None) -> bool:
+        """Set a session's reserve (booking refuses one the taken places would not fit) and
+        audit it; False when it was already that."""
+        if reserve is None or reserve == row["reserve"]:
+            return False
+        await ctx.hb.set_reserve(dept, day, session, reserve)
+        await self.audit.write(ctx.hb.info.id, ctx.user.name, "reserve",
+                               f"{dept} {day.isoformat()} {session}", row["reserve"], reserve)
+        return True
 
     def _cut_refused(self, ctx: Ctx, taken: int, places: int) -> str:
         return ctx.t(
