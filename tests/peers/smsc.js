@@ -25,6 +25,7 @@
 //   {"drop": true}    cut every session at once (no unbind).
 'use strict';
 const smpp = require('smpp');
+const fs = require('fs');
 const readline = require('readline');
 
 const args = process.argv.slice(2);
@@ -46,7 +47,23 @@ let counter = 0x4a0;
 let submits = 0;
 const sessions = new Set();
 
-function emit(obj) { process.stdout.write(JSON.stringify(obj) + '\n'); }
+// Each line is written to the pipe before the PDU that it reports is answered: a process killed
+// right after a submit_sm_resp has its line in the kernel's pipe buffer already. process.stdout
+// would queue it in this process when the reader lags (pipes are asynchronous in Node on
+// POSIX), and a kill would lose every queued line of a message the client saw accepted.
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
+function emit(obj) {
+  const line = Buffer.from(JSON.stringify(obj) + '\n');
+  let done = 0;
+  while (done < line.length) {
+    try {
+      done += fs.writeSync(1, line, done);
+    } catch (e) {
+      if (e.code !== 'EAGAIN') throw e;
+      Atomics.wait(PAUSE, 0, 0, 1); // the reader is behind: wait a millisecond, never drop
+    }
+  }
+}
 
 function receipt(session, pdu, id) {
   session.deliver_sm({
