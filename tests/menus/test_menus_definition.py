@@ -161,7 +161,7 @@ def test_builtin_ends_are_valid_targets() -> None:
 
 
 def test_docs_show_the_shipped_menu_verbatim() -> None:
-    doc = (BOOKING_YAML.parents[2] / "docs" / "menus.md").read_text(encoding="utf-8")
+    doc = (BOOKING_YAML.parents[2] / "docs" / "booking-menu.md").read_text(encoding="utf-8")
     assert "```yaml\n" + BOOKING_YAML.read_text(encoding="utf-8") + "```" in doc
     common = BOOKING_YAML.parent / "parts" / "common.yaml"
     assert "```yaml\n" + common.read_text(encoding="utf-8") + "```" in doc
