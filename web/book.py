@@ -369,13 +369,20 @@ class BookPages(Resource):
         page.render("login.html", next=_next_ok(page.arg("next")), step="phone", error="",
                     number="")
 
-    async def login(self, page: Page, rest: list[str]) -> None:
-        after, number = _next_ok(page.field("next")), page.field("phone")
+    @staticmethod
+    def _typed_phone(page: Page, after: str, number: str) -> str | None:
+        """The typed number as E.164 digits, or None with the phone step shown again (400)."""
         try:
-            msisdn = normalise_msisdn(number)
+            return normalise_msisdn(number)
         except NotAPhoneNumber:
             page.render("login.html", 400, next=after, step="phone", error=page.t("bad_phone"),
                         number=number)
+            return None
+
+    async def login(self, page: Page, rest: list[str]) -> None:
+        after, number = _next_ok(page.field("next")), page.field("phone")
+        msisdn = self._typed_phone(page, after, number)
+        if msisdn is None:
             return
         try:
             await self.phones.send_code(msisdn, self._client(page.request), page.lang)
@@ -390,11 +397,8 @@ class BookPages(Resource):
 
     async def verify(self, page: Page, rest: list[str]) -> None:
         after, number = _next_ok(page.field("next")), page.field("phone")
-        try:
-            msisdn = normalise_msisdn(number)
-        except NotAPhoneNumber:
-            page.render("login.html", 400, next=after, step="phone", error=page.t("bad_phone"),
-                        number=number)
+        msisdn = self._typed_phone(page, after, number)
+        if msisdn is None:
             return
         try:
             await self.phones.check_code(msisdn, page.field("code"))
