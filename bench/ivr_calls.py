@@ -61,8 +61,8 @@ def start_servers(mode: str, args: argparse.Namespace, extra: list[str]) -> tupl
     me = [sys.executable, __file__, "serve", "--mode", mode, "--calls", str(args.calls), *extra]
     shared = None
     if args.workers > 1:
-        from hotline.node.sharedport import bind
         from ivr.server import BACKLOG
+        from node.sharedport import bind
 
         shared = bind("127.0.0.1", 0, BACKLOG)
     servers, port = [], ""

@@ -68,7 +68,7 @@ def serve(args: argparse.Namespace) -> None:
         from ivr.server import listen_fastagi
 
         if args.fd >= 0:  # --workers N: the socket the orchestrator bound, as hotline shares it
-            from hotline.node.sharedport import adopt
+            from node.sharedport import adopt
 
             port = adopt(reactor, args.fd, factory)
             os.close(args.fd)

@@ -38,10 +38,10 @@ from hotline import kiosk_wiring, ussd_wiring, web_wiring
 from hotline.live import DialogueRate, sms_figures
 from hotline.logs import check_format
 from hotline.menu_desk import MenuDesk
-from hotline.node.role import Node
 from hotline.readiness import ReadyGate
 from hotline.redis_client import redacted_url
 from hotline.reload import PlatformReloader
+from hotline.role import Node
 from hotline.services import Listener, Looping, Ordered
 from hotline.settings import Settings, SettingsError
 from hotline.sms_wiring import SmsService, start_sms

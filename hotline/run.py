@@ -39,7 +39,7 @@ QR_LINK = re.compile(r"https?://\S+?/t/[A-Za-z0-9_-]{22,}")
 def run(settings: Settings, *, demo: bool, once: bool) -> int:
     from twisted.internet import reactor
 
-    from hotline.node.link import WholeLines
+    from node.link import WholeLines
 
     stream = WholeLines(sys.stdout.fileno()) if settings.workers > 1 else sys.stdout  # shared
     start_logging(stream, level="warn" if once else "info", clock=reactor,  # type: ignore[arg-type]
@@ -76,7 +76,7 @@ async def _main(
         if not sms_waiter.called:
             sms_waiter.callback(None)
 
-    from hotline.node.role import Node
+    from hotline.role import Node
 
     reactor.callWhenRunning(_stop_once_on_sigterm, reactor)  # after Twisted installs its own
     node = Node.main_for(settings, log_level="warn" if once else "info")  # + node.workers - 1

@@ -61,7 +61,7 @@ class Ordered(MultiService):
 
 class Listener(Service):
     """A listening port: bound at start (a bind error raises there, failing the start), closed
-    at stop. ``listen`` binds; it goes through the node's listeners (``hotline.node.sharedport``:
+    at stop. ``listen`` binds; it goes through the node's listeners (``node.sharedport``:
     one socket shared by the node's processes), which is why this is not Twisted's
     ``StreamServerEndpointService`` (that one logs a bind error instead of raising it)."""
 

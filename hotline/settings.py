@@ -76,7 +76,7 @@ def _checked(check: Callable[[Any], Any]) -> Any:
 
 
 def _workers(value: Any) -> int:
-    from hotline.node.workers import worker_count
+    from node.workers import worker_count
 
     return worker_count(value, cpus=lambda: 1)
 
@@ -516,7 +516,7 @@ class Settings:
     @property
     def workers(self) -> int:
         """Processes of this node, the main one included (``node.workers``; ``auto``: CPUs)."""
-        from hotline.node.workers import worker_count
+        from node.workers import worker_count
 
         return worker_count(self.raw["node"]["workers"])
 

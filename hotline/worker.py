@@ -1,4 +1,4 @@
-"""``python -m hotline.node.worker``: one worker process of a node (``hotline.node.workers``).
+"""``python -m hotline.worker``: one worker process of a node (``node.workers``).
 
 Not for operators: the main process starts it with the message pipe on stdin, reads its messages
 on fd 3 and maps the shared listening sockets into it. The worker boots from the first message
@@ -20,7 +20,7 @@ from twisted.internet.stdio import StandardIO
 from twisted.internet.task import react
 from twisted.logger import Logger
 
-from hotline.node.link import WORKER_OUT_FD, MainLink, WholeLines
+from node.link import WORKER_OUT_FD, MainLink, WholeLines
 
 log = Logger()
 
@@ -30,7 +30,7 @@ async def serve(reactor: Any, link: MainLink) -> None:
     from hotline.app import start
     from hotline.gctune import tune_gc
     from hotline.logs import start_logging
-    from hotline.node.role import Node
+    from hotline.role import Node
     from hotline.settings import Settings
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the main process stops us

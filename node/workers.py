@@ -1,19 +1,19 @@
 """The main process's side of ``node.workers``: spawn the workers, restart them, stop them.
 
-Each worker is ``python -m hotline.node.worker`` started with ``reactor.spawnProcess``: its stdin is
-the main's message pipe (``hotline.node.link``), its stdout/stderr are the main's own (log lines
-of every process go to the same place, through the same masking setup), fd 3 carries its
-messages back, and the shared listening sockets are mapped to fds 4 and up. A worker that exits
-is started again after a backoff (0.5 s, doubling to 30 s while it keeps dying young; logged);
-``stop()`` closes every worker's stdin (a worker stops when its stdin closes), kills the ones
-still there after ``stop_timeout_s`` and returns once all have exited.
+Each worker is the command the wiring names (``python -m hotline.worker``), started with
+``reactor.spawnProcess``: its stdin is the main's message pipe (``node.link``), its
+stdout/stderr are the main's own (log lines of every process go to the same place, through the
+same masking setup), fd 3 carries its messages back, and the shared listening sockets are mapped
+to fds 4 and up. A worker that exits is started again after a backoff (0.5 s, doubling to 30 s
+while it keeps dying young; logged); ``stop()`` closes every worker's stdin (a worker stops when
+its stdin closes), kills the ones still there after ``stop_timeout_s`` and returns once all have
+exited.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -26,13 +26,12 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from hotline.node.link import WORKER_OUT_FD, LineBuffer, Message, encode, sms_from
 from metrics import process_ended
+from node.link import WORKER_OUT_FD, LineBuffer, Message, encode, sms_from
 
 log = Logger()
 
 FIRST_FD = WORKER_OUT_FD + 1  # listening sockets are mapped from here on
-WORKER_ARGV = [sys.executable, "-m", "hotline.node.worker"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,14 +87,14 @@ class Supervisor:
         *,
         sender: Any = None,
         backoff: Backoff | None = None,
-        argv: list[str] | None = None,
+        argv: list[str],
         stop_timeout_s: float = 10.0,
     ) -> None:
         self.reactor = reactor
         self.count = count
         self.sender = sender
         self.backoff = backoff or Backoff()
-        self.argv = argv or WORKER_ARGV
+        self.argv = argv
         self.stop_timeout_s = stop_timeout_s
         self.child_fds: dict[int, int | str] = {0: "w", 1: 1, 2: 2, WORKER_OUT_FD: "r"}
         names: dict[str, int] = {}

@@ -2,7 +2,7 @@
 
 With ``node.workers: N`` (docs/operations.md) the main process runs N-1 workers next to itself.
 Every process serves HTTP (USSD, kiosk, admin, health) and FastAGI on the same shared sockets
-(``hotline.node.sharedport``); only the main process runs the singletons: the SMPP bind and its
+(``node.sharedport``); only the main process runs the singletons: the SMPP bind and its
 outbox sender, the ``hl:events`` consumer, MO commands, the booking sweeper, an embedded
 redis-server and the SMSC simulator. ``hotline.app.start`` asks this object at each fork in the
 wiring (each answer a part of the service tree, or None); with ``workers: 1`` every answer is
@@ -11,6 +11,7 @@ what ``start`` did before workers existed.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,19 +21,20 @@ from twisted.application.service import Service
 from twisted.internet import defer
 
 from booking.rules import day_label
-from hotline.node.link import MainLink, Message, RemoteSender
-from hotline.node.sharedport import InheritedListeners, OwnListeners, SharingListeners
-from hotline.node.workers import Supervisor
 from hotline.reload import MenuReloader, PlatformReloader, Reloaders, ReloadEvent, ReloadService
 from hotline.services import Looping, every
 from hotline.settings import Settings
 from hotline.sms_wiring import SmsService
 from menus.definition import MenuSource
+from node.link import MainLink, Message, RemoteSender
+from node.sharedport import InheritedListeners, OwnListeners, SharingListeners
+from node.workers import Supervisor
 from notify.mo import MoCommands
 from notify.templates import Renderer
 from sms.mo import Keywords
 from sms.redis_outbox import RedisOutbox
 
+WORKER_ARGV = [sys.executable, "-m", "hotline.worker"]  # a worker boots this composition root
 SHARES_REFRESH_S = 5.0  # an admin's share change reaches the other processes within this
 Listeners = OwnListeners | SharingListeners | InheritedListeners
 
@@ -133,7 +135,7 @@ class Node:
         raw["ussd"] = {**raw["ussd"], "smpp": None}  # the USSD bind is the main's alone
         boot = {"settings": raw, "base_dir": str(settings.base_dir), "log_level": self.log_level}
         self.supervisor = Supervisor(reactor, self.workers - 1, boot, self.listeners.fds(),
-                                     sender=sender)
+                                     sender=sender, argv=WORKER_ARGV)
         return WorkersService(self.supervisor, self.listeners)
 
 
