@@ -74,7 +74,7 @@ def serve(args: argparse.Namespace) -> None:
             os.close(args.fd)
         else:
             port = listen_fastagi(reactor, 0, factory)
-        from hotline.gctune import DEFAULT_GC, tune_gc
+        from node.gctune import DEFAULT_GC, tune_gc
 
         # as serve does after start-up (node.gc); IVR_BENCH_GC=python keeps CPython's defaults
         tune_gc("python" if os.environ.get("IVR_BENCH_GC") == "python" else DEFAULT_GC)
@@ -93,10 +93,10 @@ def serve(args: argparse.Namespace) -> None:
         from booking.store import RedisBookingService
         from dialogue.effects import booking_dialogue
         from hotline.redis_client import connect
-        from hotline.settings import DEFAULTS
         from ivr.server import FastAGIFactory
         from menus.definition import MenuSource, load_menu
         from menus.driver import Dialogue
+        from settings.schema import DEFAULTS
 
         menus = MenuSource([load_menu(ROOT / "config/menus/booking.yaml")])
         validators = {"resident_id": is_valid_resident_id}
@@ -149,7 +149,7 @@ def time_scripts(redis: Any, seconds: list[float]) -> None:
 def watch_gc() -> Any:
     """Time spent in the cyclic garbage collector (it runs inside whatever allocates, so a
     profile shows it as random constructors); returns a function giving the seconds so far.
-    The servers tune the collector as serve does (node.gc, hotline/gctune.py);
+    The servers tune the collector as serve does (node.gc, node/gctune.py);
     IVR_BENCH_GC=python runs them with CPython's defaults instead."""
     import gc
 

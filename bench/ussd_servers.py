@@ -34,9 +34,9 @@ def serve_ours(redis_url: str, catalog: str, data_dir: str, log_path: str, smsc_
     from twisted.internet import defer, reactor
 
     from hotline.app import start
-    from hotline.gctune import tune_gc
     from hotline.logs import start_logging
-    from hotline.settings import load_settings
+    from node.gctune import tune_gc
+    from settings.schema import load_settings
 
     settings = load_settings(ROOT / "config" / "hotline.yaml", {
         "redis": {"url": redis_url}, "http": {"port": 0}, "ivr": {"fastagi": {"port": 0}},

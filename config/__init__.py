@@ -2,5 +2,5 @@
 
 The files here (settings example, menus, catalog, SMS templates) are read through
 ``importlib.resources`` when a settings file does not name its own (pyproject.toml maps the
-folder; hotline/settings.py reads it).
+folder; settings/schema.py reads it).
 """

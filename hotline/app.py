@@ -43,7 +43,6 @@ from hotline.redis_client import redacted_url
 from hotline.reload import PlatformReloader
 from hotline.role import Node
 from hotline.services import Listener, Looping, Ordered
-from hotline.settings import Settings, SettingsError
 from hotline.sms_wiring import SmsService, start_sms
 from hotline.storage import RedisService
 from ivr.live import LiveSpeech
@@ -52,6 +51,7 @@ from ivr.server import BACKLOG, FastAGIFactory
 from menus.definition import MenuSource, load_menu
 from menus.driver import Dialogue
 from notify.templates import load_templates, template_hospitals
+from settings.schema import Settings, SettingsError
 from ussd.httpport import GatewayHttpFactory
 from web.admin import install_booking
 from web.console import install_console

@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         code = dispatch(args)
         assert code is not None
         return code
-    from hotline.settings import load_settings
+    from settings.schema import load_settings
 
     if args.command == "simulate":
         from hotline.simulate import main as simulate
@@ -153,8 +153,8 @@ def config_command(args: argparse.Namespace) -> int:
     """``config show|check|reference``."""
     import yaml
 
-    from hotline.settings import load_settings, masked
-    from hotline.settings_doc import reference
+    from settings.reference import reference
+    from settings.schema import load_settings, masked
 
     if args.config_command == "reference":
         sys.stdout.write(reference())

@@ -23,7 +23,6 @@ from twisted.internet import defer
 from booking.rules import day_label
 from hotline.reload import MenuReloader, PlatformReloader, Reloaders, ReloadEvent, ReloadService
 from hotline.services import Looping, every
-from hotline.settings import Settings
 from hotline.sms_wiring import SmsService
 from menus.definition import MenuSource
 from node.link import MainLink, Message, RemoteSender
@@ -31,6 +30,7 @@ from node.sharedport import InheritedListeners, OwnListeners, SharingListeners
 from node.workers import Supervisor
 from notify.mo import MoCommands
 from notify.templates import Renderer
+from settings.schema import Settings
 from sms.mo import Keywords
 from sms.redis_outbox import RedisOutbox
 

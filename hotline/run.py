@@ -23,10 +23,10 @@ from twisted.internet import defer
 from twisted.internet.task import react
 from twisted.logger import Logger
 
-from hotline.gctune import tune_gc
 from hotline.logs import start_logging
-from hotline.settings import Settings, merge
+from node.gctune import tune_gc
 from pii import mask_tail
+from settings.schema import Settings, merge
 
 log = Logger()
 

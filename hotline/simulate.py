@@ -34,7 +34,7 @@ from menus.types import (
 )
 
 if TYPE_CHECKING:  # the CLI builds its parser from add_parser: keep that import light
-    from hotline.settings import Settings
+    from settings.schema import Settings
 
 ReadLine = Callable[[str], Awaitable[str | None]]  # prompt -> line (None at end of input)
 Write = Callable[[str], None]

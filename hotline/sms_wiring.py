@@ -21,11 +21,11 @@ from twisted.logger import Logger
 import metrics
 from booking.rules import day_label
 from hotline.services import Listener, Ordered, every
-from hotline.settings import Settings
 from metrics import CountingOutbox
 from notify.events import EventConsumer
 from notify.mo import MoCommands
 from notify.templates import Renderer
+from settings.schema import Settings
 from sms.cmpp.client import CmppConfig
 from sms.cmpp.ismg import start_ismg
 from sms.cmpp.service import CmppSender

@@ -19,7 +19,7 @@ from twisted.logger import Logger
 from hotline import redis_client
 from hotline.readiness import Backoff, probe, until_ready
 from hotline.redis_server import RedisProcess
-from hotline.settings import Settings
+from settings.schema import Settings
 
 log = Logger()
 

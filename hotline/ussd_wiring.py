@@ -13,9 +13,9 @@ from typing import Any
 from twisted.web.resource import Resource
 
 from hotline.menu_versions import MenuVersions
-from hotline.settings import Settings, SettingsError
 from menus.definition import MenuSource
 from menus.driver import DialogueLike
+from settings.schema import Settings, SettingsError
 from ussd.at import AtUssdResource
 from ussd.gateway import UssdGateway
 from ussd.httpbase import Adapter

@@ -13,7 +13,7 @@ from twisted.web.resource import Resource
 import metrics
 from booking.idcard import is_valid_resident_id
 from booking.rules import day_label
-from hotline.settings import Settings, SettingsError
+from settings.schema import Settings, SettingsError
 from web.book import BookPages, WebOptions
 from web.booktexts import Texts
 from web.clientaddr import parse_networks

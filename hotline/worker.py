@@ -28,10 +28,10 @@ log = Logger()
 async def serve(reactor: Any, link: MainLink) -> None:
     """Boot from the main's first message, serve until the link closes."""
     from hotline.app import start
-    from hotline.gctune import tune_gc
     from hotline.logs import start_logging
     from hotline.role import Node
-    from hotline.settings import Settings
+    from node.gctune import tune_gc
+    from settings.schema import Settings
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the main process stops us
     boot = await link.boot

@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 OURS = ("hotline", "ivr", "ussd", "menus", "booking", "sms", "pii", "phone", "web", "notify",
-        "fastpath", "dialogue", "metrics", "node")
+        "fastpath", "dialogue", "metrics", "node", "settings")
 # pii (the one masking of phone and ID numbers) and phone (the one normalising of phone numbers)
 # import nothing of ours; everyone may use them
 ALLOWED: dict[str, tuple[str, ...]] = {
@@ -33,6 +33,8 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "notify": ("notify", "booking.api", "sms", "pii", "phone"),
     # a node's processes: supervisor, pipes, shared sockets; what a worker runs is the wiring's
     "node": ("node", "sms.api", "metrics"),
+    # the typed settings schema and its reference page; the node's own parsers (workers, GC)
+    "settings": ("settings", "node"),
     "hotline": OURS,
 }
 # Pure cores: no Twisted, no Redis client, no sockets.

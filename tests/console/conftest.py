@@ -12,7 +12,7 @@ from console_support import PASSWORD, ROOT, START, BrowserThread, Inbox, Server,
 from twisted.internet import task
 
 from hotline.app import start
-from hotline.settings import load_settings
+from settings.schema import load_settings
 from web.console.accounts import Accounts
 
 

@@ -31,7 +31,7 @@ from twisted.internet import task
 from twisted.internet.task import deferLater
 
 from hotline.app import start
-from hotline.settings import load_settings
+from settings.schema import load_settings
 from web.console.accounts import Accounts
 
 SCREEN = re.compile(r'<div class="screen" id="screen"[^>]*><pre>(.*?)</pre>', re.DOTALL)

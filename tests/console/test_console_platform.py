@@ -12,7 +12,7 @@ from twisted.internet import task
 
 from booking.api import BookingRequest
 from hotline.app import start
-from hotline.settings import load_settings
+from settings.schema import load_settings
 from web.console.accounts import Accounts
 
 

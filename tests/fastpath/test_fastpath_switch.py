@@ -12,7 +12,7 @@ from twisted.logger import formatEvent, globalLogPublisher
 import fastpath
 from fastpath import PIECES, configure
 from hotline.app import start
-from hotline.settings import load_settings
+from settings.schema import load_settings
 
 
 @pytest.fixture

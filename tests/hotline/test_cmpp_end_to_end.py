@@ -15,8 +15,8 @@ from twisted.internet import task
 from booking.api import BookingStatus
 from booking.idcard import check_char
 from hotline.app import start
-from hotline.settings import SettingsError, load_settings
 from notify.events import REMINDERS
+from settings.schema import SettingsError, load_settings
 from sms.cmpp.ismg import IsmgFactory
 from sms.redis_outbox import RedisOutbox
 

@@ -6,8 +6,8 @@ import gc
 
 import pytest
 
-from hotline.gctune import gc_settings, tune_gc
-from hotline.settings import SettingsError, load_settings
+from node.gctune import gc_settings, tune_gc
+from settings.schema import SettingsError, load_settings
 
 
 def test_defaults_freeze_and_raise_thresholds() -> None:

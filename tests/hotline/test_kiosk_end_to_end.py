@@ -13,7 +13,7 @@ from test_cmpp_end_to_end import TCODE, book, reactor, until
 
 from booking.idcard import check_char
 from hotline.app import start
-from hotline.settings import load_settings
+from settings.schema import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 LINK = re.compile(r"https://hotline\.example/t/([A-Za-z0-9_-]{22})")

@@ -20,8 +20,8 @@ from twisted.internet import task
 import metrics
 from booking.idcard import check_char
 from hotline.app import Running, start
-from hotline.settings import load_settings
 from ivr.simulator import place_call
+from settings.schema import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 TCODE = re.compile(r"(?<!\d)\d{10}(?!\d)")

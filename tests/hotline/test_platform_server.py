@@ -20,7 +20,7 @@ from twisted.internet import task
 
 from booking.api import BookingError, BookingRequest
 from hotline.app import start
-from hotline.settings import load_settings
+from settings.schema import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 PLATFORM_TOKEN, RENMIN_TOKEN, NANSHAN_TOKEN = "p-token-1", "h-token-sz", "h-token-ns"

@@ -13,7 +13,7 @@ from txredisapi import ResponseError
 
 from hotline.app import start
 from hotline.redis_server import RedisProcess, free_port
-from hotline.settings import load_settings
+from settings.schema import load_settings
 
 
 @pytest_twisted.ensureDeferred

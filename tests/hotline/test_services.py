@@ -23,7 +23,7 @@ from twisted.logger import formatEvent, globalLogPublisher
 from hotline.app import start
 from hotline.redis_server import free_port
 from hotline.services import Listener, Ordered, every
-from hotline.settings import load_settings
+from settings.schema import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

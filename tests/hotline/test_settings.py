@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from hotline.settings import (
+from settings.reference import reference
+from settings.schema import (
     DEFAULTS,
     Schema,
     SettingsError,
@@ -10,7 +11,6 @@ from hotline.settings import (
     masked,
     path_keys,
 )
-from hotline.settings_doc import reference
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import socket
 
-from hotline.settings import load_settings
 from hotline.sms_wiring import sender_name
+from settings.schema import load_settings
 
 
 def test_the_default_name_is_host_and_http_port() -> None:

@@ -19,7 +19,7 @@ from hotline.app import start
 from hotline.readiness import Backoff, why_not_ready
 from hotline.redis_client import connect
 from hotline.redis_server import RedisProcess, free_port
-from hotline.settings import load_settings
+from settings.schema import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

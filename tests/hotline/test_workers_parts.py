@@ -18,11 +18,11 @@ from twisted.web.resource import Resource
 from twisted.web.server import Site
 
 from hotline.cli import main as cli_main
-from hotline.settings import SettingsError, load_settings
 from node.link import LineBuffer, MainLink, RemoteSender, WholeLines, encode, sms_from
 from node.sharedport import adopt as adopt_port
 from node.sharedport import bind
 from node.workers import Backoff, worker_count
+from settings.schema import SettingsError, load_settings
 from sms.api import OutgoingSms
 
 

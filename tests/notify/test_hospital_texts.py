@@ -132,7 +132,7 @@ def test_texts_and_tokens_of_hospitals_not_on_the_platform_are_logged_not_fatal(
     from twisted.logger import globalLogPublisher
 
     from hotline.app import load_static
-    from hotline.settings import load_settings
+    from settings.schema import load_settings
 
     logged: list[dict] = []
     globalLogPublisher.addObserver(logged.append)

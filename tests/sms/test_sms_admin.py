@@ -13,7 +13,7 @@ import treq
 from twisted.internet import defer, reactor
 
 from hotline.app import start
-from hotline.settings import load_settings
+from settings.schema import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,8 +13,8 @@ from twisted.internet import reactor
 from ussdc_peer import start_node_ussdc
 
 from hotline.app import start
-from hotline.settings import Settings, SettingsError, load_settings
 from hotline.ussd_wiring import limits_for, mount
+from settings.schema import Settings, SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

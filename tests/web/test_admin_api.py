@@ -20,7 +20,7 @@ from web_stub import stub_treq
 from booking import keys
 from booking.api import BookingRequest
 from booking.store import RedisBookingService
-from hotline.settings import load_settings
+from settings.schema import load_settings
 from web.admin import install_booking
 from web.payments import sign, simulate_payment
 from web.root import build_root

@@ -21,7 +21,7 @@ from twisted.internet import threads
 
 from booking.idcard import check_char
 from hotline.app import start
-from hotline.settings import load_settings
+from settings.schema import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"

@@ -15,7 +15,7 @@ from demo_booking import demo_service
 from web_stub import stub_treq
 
 from hotline.app import http_edge
-from hotline.settings import SettingsError, load_settings
+from settings.schema import SettingsError, load_settings
 from web.kiosk import KioskAccess
 from web.root import build_root
 

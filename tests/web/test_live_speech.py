@@ -55,8 +55,8 @@ async def test_the_url_renders_once_and_serves_only_what_a_call_asked_for(tmp_pa
 
 def test_serve_mounts_live_speech_only_when_enabled(tmp_path: Path) -> None:
     from hotline.app import mount_live_speech
-    from hotline.settings import load_settings
     from menus.definition import MenuSource, load_menu
+    from settings.schema import load_settings
 
     root_dir = Path(__file__).resolve().parents[2]
     menus = MenuSource([load_menu(root_dir / "config/menus/booking.yaml")])

@@ -27,8 +27,8 @@ from twisted.internet import defer, threads
 from booking.idcard import check_char
 from hotline.app import start
 from hotline.run import link_to_self
-from hotline.settings import load_settings
 from pii import mask_tail
+from settings.schema import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 PHONE, MSISDN = "13600136000", "8613600136000"

@@ -16,7 +16,7 @@ from twisted.web.server import Site
 
 from hotline import web_wiring
 from hotline.app import load_static
-from hotline.settings import load_settings
+from settings.schema import load_settings
 from sms.api import OutgoingSms
 from web.root import build_root
 

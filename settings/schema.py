@@ -34,7 +34,7 @@ from pydantic import (
     model_validator,
 )
 
-from hotline.gctune import gc_settings
+from node.gctune import gc_settings
 
 
 class SettingsError(ValueError):

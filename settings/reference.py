@@ -1,4 +1,4 @@
-"""docs/settings.md from the schema in ``hotline.settings`` (``hotline config reference``)."""
+"""docs/settings.md from the schema in ``settings.schema`` (``hotline config reference``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel
 
-from hotline.settings import PACKAGE, Schema, _unwrap
+from settings.schema import PACKAGE, Schema, _unwrap
 
 
 def reference() -> str:
@@ -18,7 +18,7 @@ def reference() -> str:
     out = [
         "# Settings reference",
         "",
-        "Generated from `hotline/settings.py` by `hotline config reference > docs/settings.md`",
+        "Generated from `settings/schema.py` by `hotline config reference > docs/settings.md`",
         "(a test fails when this page is stale). Every key is optional (`required`: within its",
         "section, when the section is given). A path written in a settings file resolves against",
         "that file's folder; a default marked *shipped* is the file installed with hotline, one",
