@@ -43,8 +43,8 @@ from booking.catalog import Platform, parse_catalog
 from booking.idcard import check_char
 from booking.store import RedisBookingService
 from booking.tcode import new_tcode
-from hotline.redis_client import connect
-from hotline.redis_server import RedisProcess
+from storage.client import connect
+from storage.embedded import RedisProcess
 
 
 class FixedClock:

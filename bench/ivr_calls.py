@@ -180,7 +180,7 @@ def main() -> None:
     if args.role == "load":
         return load(args)
 
-    from hotline.redis_server import RedisProcess
+    from storage.embedded import RedisProcess
 
     load0 = os.getloadavg()[0]
 

@@ -92,11 +92,11 @@ def serve(args: argparse.Namespace) -> None:
         from booking.idcard import is_valid_resident_id
         from booking.store import RedisBookingService
         from dialogue.effects import booking_dialogue
-        from hotline.redis_client import connect
         from ivr.server import FastAGIFactory
         from menus.definition import MenuSource, load_menu
         from menus.driver import Dialogue
         from settings.schema import DEFAULTS
+        from storage.client import connect
 
         menus = MenuSource([load_menu(ROOT / "config/menus/booking.yaml")])
         validators = {"resident_id": is_valid_resident_id}
@@ -176,7 +176,7 @@ def watch_gc() -> Any:
 def start_server_logging(reactor: Any, args: argparse.Namespace) -> None:
     """Log as ``hotline serve`` does (Twisted and structlog events, masked, one line each, at
     ``--log-level``), to ``<tmp>/server.log`` instead of stdout (stdout talks to the bench)."""
-    from hotline.logs import start_logging
+    from logs.output import start_logging
 
     path = Path(args.tmp or tempfile.gettempdir()) / "ivr-server.log"
     stream = open(path, "w", encoding="utf-8")  # noqa: SIM115 (open for the process's life)

@@ -162,12 +162,12 @@ async def main(reactor: Any, args: argparse.Namespace) -> None:
     from booking.catalog import load_platform
     from booking.store import RedisBookingService
     from dialogue.effects import booking_dialogue
-    from hotline import redis_client
     from hotline.app import VALIDATORS
-    from hotline.redis_server import RedisProcess
     from ivr.prompt_texts import lexicons
     from menus.definition import MenuSource, load_menu
     from menus.types import SayDigits
+    from storage import client as redis_client
+    from storage.embedded import RedisProcess
 
     scratch = Path(tempfile.mkdtemp(prefix="hotline-journey-"))
     server = started(RedisProcess(data_dir=scratch, durable=False).start())

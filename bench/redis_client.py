@@ -5,7 +5,7 @@
 The fast path changes txredisapi's hot path (``fastpath.redis``: a leaner encoder, a direct
 path to a connected connection, one Deferred per command) and sends the first request of each
 reactor turn at once (``fastpath.send``). This measures the client's CPU per command of three
-clients made by ``hotline.redis_client.connect``: the fast path off (stock txredisapi, the
+clients made by ``storage.client.connect``: the fast path off (stock txredisapi, the
 baseline), the ``redis`` piece alone, and the whole fast path, in the two shapes the server
 produces: a **burst** (100 GETs issued in one reactor turn, as when many hops or calls are
 handled in one turn) and **single** requests (one in flight, each waiting for its reply, as a
@@ -72,7 +72,7 @@ LABELS = {"stock": "stock (baseline), fast path off", "redis": "redis piece alon
 
 async def run(url: str, rounds: int, commands: int) -> None:
     import fastpath
-    from hotline.redis_client import connect
+    from storage.client import connect
 
     clients = {}
     for name, pieces in CLIENTS.items():
@@ -118,7 +118,7 @@ def main() -> None:
 
     from twisted.internet import defer, reactor
 
-    from hotline.redis_server import RedisProcess
+    from storage.embedded import RedisProcess
 
     with tempfile.TemporaryDirectory() as tmp, RedisProcess(data_dir=Path(tmp),
                                                             durable=False) as server:

@@ -36,12 +36,12 @@ sys.path.insert(0, str(ROOT))
 from children import started, stop  # noqa: E402
 from twisted.internet import defer, protocol, task  # noqa: E402
 
-from hotline.redis_client import connect  # noqa: E402
-from hotline.redis_server import RedisProcess  # noqa: E402
 from sms.api import OutgoingSms  # noqa: E402
 from sms.redis_outbox import RedisOutbox  # noqa: E402
 from sms.service import SmppSender  # noqa: E402
 from sms.smpp.pdu import Pdu, encode_pdu  # noqa: E402
+from storage.client import connect  # noqa: E402
+from storage.embedded import RedisProcess  # noqa: E402
 
 TO = "8613800138000"
 TEXT = "【深圳市第一人民医院】预约成功：内科 11月27日 星期五 上午，取号码4820193756。请凭此码签到。"

@@ -149,7 +149,7 @@ def main() -> int:
     if os.environ.get("BENCH_TURNS"):
         Path(os.environ["BENCH_TURNS"]).unlink(missing_ok=True)  # this run's counts only
 
-    from hotline.redis_server import RedisProcess
+    from storage.embedded import RedisProcess
 
     scratch = Path(tempfile.mkdtemp(prefix="bench-ussd-"))
     catalog = scratch / "hospital.yaml"

@@ -34,7 +34,7 @@ def serve_ours(redis_url: str, catalog: str, data_dir: str, log_path: str, smsc_
     from twisted.internet import defer, reactor
 
     from hotline.app import start
-    from hotline.logs import start_logging
+    from logs.output import start_logging
     from node.gctune import tune_gc
     from settings.schema import load_settings
 
@@ -130,11 +130,11 @@ def serve_channel(redis_url: str) -> None:
     from twisted.web.resource import Resource
 
     import metrics
-    from hotline import redis_client
     from hotline.ussd_wiring import gateway_routes
     from menus.definition import MenuSource, load_menu
     from menus.driver import Dialogue
     from menus.types import Effect, EffectResult, Session
+    from storage import client as redis_client
     from ussd.at import AtUssdResource
     from ussd.httpport import GatewayHttpFactory
     from ussd.sessions import UssdSessionStore

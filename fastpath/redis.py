@@ -1,7 +1,7 @@
 """txredisapi's protocol and pool handle, leaner on the hot path (the ``redis`` piece).
 
 Both override txredisapi internals (``execute_command``, ``replyQueue``, ``_build_command``,
-``ConnectionHandler.__getattr__``); ``hotline.redis_client`` uses them only while
+``ConnectionHandler.__getattr__``); ``storage.client`` uses them only while
 ``fastpath.enabled("redis")``, and stock txredisapi otherwise.
 """
 

@@ -36,22 +36,22 @@ from dialogue.effects import booking_dialogue
 from dialogue.languages import LanguageMemory
 from hotline import kiosk_wiring, ussd_wiring, web_wiring
 from hotline.live import DialogueRate, sms_figures
-from hotline.logs import check_format
 from hotline.menu_desk import MenuDesk
-from hotline.readiness import ReadyGate
-from hotline.redis_client import redacted_url
 from hotline.reload import PlatformReloader
 from hotline.role import Node
 from hotline.services import Listener, Looping, Ordered
 from hotline.sms_wiring import SmsService, start_sms
-from hotline.storage import RedisService
 from ivr.live import LiveSpeech
 from ivr.prompt_texts import lexicons, voice_languages
 from ivr.server import BACKLOG, FastAGIFactory
+from logs.output import check_format
 from menus.definition import MenuSource, load_menu
 from menus.driver import Dialogue
 from notify.templates import load_templates, template_hospitals
 from settings.schema import Settings, SettingsError
+from storage.client import redacted_url
+from storage.readiness import ReadyGate
+from storage.service import RedisService
 from ussd.httpport import GatewayHttpFactory
 from web.admin import install_booking
 from web.console import install_console
@@ -166,7 +166,7 @@ async def start(
     ``retry_clock`` (default: the reactor) times the waits for a Redis not ready yet.
 
     The HTTP port is bound first and answers 503 (``/healthz``: starting, and why) until
-    Redis takes writes and everything is wired (``hotline.readiness``)."""
+    Redis takes writes and everything is wired (``storage.readiness``)."""
     fastpath.configure(settings.raw["node"]["fast_path"])  # before any connection is made
     node = node or Node.main_for(settings)
     if node.main and not node.alone:  # one scrape shows every process (metrics)

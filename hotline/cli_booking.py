@@ -184,8 +184,8 @@ async def _command(reactor: Any, url: str, args: Any, settings: Any, rows: list)
     from booking.api import BookingError
     from booking.catalog import load_platform
     from booking.store import RedisBookingService
-    from hotline.redis_client import connect
     from pii import mask_tail
+    from storage.client import connect
 
     redis = await connect(url, reconnect=False)
     if args.command == "booking" and args.booking_command == "migrate":

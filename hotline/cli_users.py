@@ -74,7 +74,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
 
 
 async def _command(url: str, args: argparse.Namespace, password: str) -> int:
-    from hotline.redis_client import connect
+    from storage.client import connect
 
     redis = await connect(url, reconnect=False)
     try:

@@ -23,7 +23,7 @@ from twisted.internet import defer
 from twisted.internet.task import react
 from twisted.logger import Logger
 
-from hotline.logs import start_logging
+from logs.output import start_logging
 from node.gctune import tune_gc
 from pii import mask_tail
 from settings.schema import Settings, merge

@@ -111,9 +111,9 @@ async def _session(reactor: Any, args: argparse.Namespace, settings: Any) -> Non
 
     from booking.store import RedisBookingService
     from dialogue.effects import booking_dialogue
-    from hotline import redis_client
     from hotline.app import VALIDATORS, load_static
-    from hotline.redis_server import RedisProcess
+    from storage import client as redis_client
+    from storage.embedded import RedisProcess
 
     platform, menus, _ = load_static(settings)
     scratch: Path | None = None

@@ -28,8 +28,8 @@ log = Logger()
 async def serve(reactor: Any, link: MainLink) -> None:
     """Boot from the main's first message, serve until the link closes."""
     from hotline.app import start
-    from hotline.logs import start_logging
     from hotline.role import Node
+    from logs.output import start_logging
     from node.gctune import tune_gc
     from settings.schema import Settings
 

@@ -15,9 +15,9 @@ import pytest_twisted
 from log_scan import LogScan
 from twisted.logger import LogLevel, globalLogPublisher
 
-from hotline.logs import configure_structlog
-from hotline.redis_client import connect
-from hotline.redis_server import RedisProcess
+from logs.output import configure_structlog
+from storage.client import connect
+from storage.embedded import RedisProcess
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import io
 import re
 from typing import Any
 
-from hotline.logs import MaskingObserver
+from logs.output import MaskingObserver
 
 _JOINED = re.compile(r"(?<=\d)[ \-](?=\d)")
 _PHONE = re.compile(r"(?<!\d)(?:0{0,2}86)?1[3-9]\d{9}(?!\d)")  # a mobile, with or without 86

@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 OURS = ("hotline", "ivr", "ussd", "menus", "booking", "sms", "pii", "phone", "web", "notify",
-        "fastpath", "dialogue", "metrics", "node", "settings")
+        "fastpath", "dialogue", "metrics", "node", "settings", "storage", "logs")
 # pii (the one masking of phone and ID numbers) and phone (the one normalising of phone numbers)
 # import nothing of ours; everyone may use them
 ALLOWED: dict[str, tuple[str, ...]] = {
@@ -35,6 +35,10 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "node": ("node", "sms.api", "metrics"),
     # the typed settings schema and its reference page; the node's own parsers (workers, GC)
     "settings": ("settings", "node"),
+    # Redis as hotline connects to it: client, embedded server, readiness, the storage service
+    "storage": ("storage", "settings", "fastpath", "metrics"),
+    # log output of a node, masked
+    "logs": ("logs", "pii"),
     "hotline": OURS,
 }
 # Pure cores: no Twisted, no Redis client, no sockets.

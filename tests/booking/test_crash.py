@@ -17,8 +17,8 @@ from booking import keys
 from booking.api import BookingRequest
 from booking.catalog import load_catalog
 from booking.store import RedisBookingService
-from hotline.redis_client import connect
-from hotline.redis_server import RedisProcess
+from storage.client import connect
+from storage.embedded import RedisProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOG = load_catalog(ROOT / "config/hospital.yaml")

@@ -1,4 +1,4 @@
-"""``fastpath.redis`` against a real server, and ``hotline.redis_client`` choosing it or stock
+"""``fastpath.redis`` against a real server, and ``storage.client`` choosing it or stock
 txredisapi by the switch. (What the Redis connection does on both paths: test_redis_client.py.)"""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from twisted.internet.task import deferLater
 
 import fastpath
 import fastpath.redis
-from hotline.redis_client import connect
 from metrics import REGISTRY
+from storage.client import connect
 
 
 @pytest_twisted.async_yield_fixture

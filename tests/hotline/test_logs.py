@@ -9,7 +9,7 @@ import time
 from twisted.internet.task import Clock
 from twisted.logger import LogLevel
 
-from hotline.logs import MaskingObserver
+from logs.output import MaskingObserver
 
 
 class CountingStream(io.StringIO):
@@ -73,7 +73,7 @@ FORMATS = [
 def test_event_text_matches_twisted_formatting() -> None:
     from twisted.logger import formatEvent
 
-    from hotline.logs import event_text
+    from logs.output import event_text
 
     for fmt, fields in FORMATS:
         ev = {"log_format": fmt, "log_level": LogLevel.info, "log_time": 0.0, **fields}
@@ -93,7 +93,7 @@ def test_events_below_the_level_are_dropped() -> None:
 def test_structlog_lines_share_the_shape_masking_and_flush_of_twisted_lines() -> None:
     import structlog
 
-    from hotline.logs import configure_structlog
+    from logs.output import configure_structlog
 
     stream, clock = CountingStream(), Clock()
     observer = MaskingObserver(stream, clock, "info")
@@ -152,7 +152,7 @@ def test_structlog_json_lines_share_the_keys_and_the_masking() -> None:
 
     import structlog
 
-    from hotline.logs import configure_structlog
+    from logs.output import configure_structlog
 
     stream = CountingStream()
     configure_structlog("info", MaskingObserver(stream, fmt="json"))
@@ -172,7 +172,7 @@ def test_structlog_json_lines_share_the_keys_and_the_masking() -> None:
 def test_an_unknown_log_format_is_refused() -> None:
     import pytest
 
-    from hotline.logs import check_format
+    from logs.output import check_format
 
     assert check_format("json") == "json"
     with pytest.raises(ValueError, match=r"log\.format must be one of text, json"):

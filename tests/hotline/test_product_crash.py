@@ -19,8 +19,8 @@ from twisted.internet import defer, task
 from booking.catalog import load_catalog
 from booking.idcard import check_char
 from booking.store import RedisBookingService
-from hotline.redis_client import connect
-from hotline.redis_server import RedisProcess, free_port
+from storage.client import connect
+from storage.embedded import RedisProcess, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 TCODE = re.compile(r"(?<!\d)\d{10}(?!\d)")

@@ -12,8 +12,8 @@ from twisted.logger import formatEvent, globalLogPublisher
 from txredisapi import ResponseError
 
 from hotline.app import start
-from hotline.redis_server import RedisProcess, free_port
 from settings.schema import load_settings
+from storage.embedded import RedisProcess, free_port
 
 
 @pytest_twisted.ensureDeferred

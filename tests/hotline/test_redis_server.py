@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest_twisted
 
-from hotline.redis_server import RedisProcess, find_redis_server
+from storage.embedded import RedisProcess, find_redis_server
 
 
 def test_finds_a_binary() -> None:

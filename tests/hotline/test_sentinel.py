@@ -10,8 +10,8 @@ import pytest
 import pytest_twisted
 from twisted.internet import defer, task
 
-from hotline.redis_client import connect_sentinel, sentinel_settings
-from hotline.redis_server import RedisProcess
+from storage.client import connect_sentinel, sentinel_settings
+from storage.embedded import RedisProcess
 
 
 def reactor() -> Any:

@@ -21,9 +21,9 @@ from twisted.internet.tcp import Port
 from twisted.logger import formatEvent, globalLogPublisher
 
 from hotline.app import start
-from hotline.redis_server import free_port
 from hotline.services import Listener, Ordered, every
 from settings.schema import load_settings
+from storage.embedded import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -211,7 +211,7 @@ async def test_stopping_redis_while_it_is_awaited_gives_up_the_wait(tmp_path):
     from twisted.internet import reactor
     from twisted.internet.protocol import Protocol
 
-    from hotline.storage import RedisService
+    from storage.service import RedisService
 
     accepted: list[Protocol] = []
 

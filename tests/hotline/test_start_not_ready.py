@@ -16,10 +16,10 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import formatEvent, globalLogPublisher
 
 from hotline.app import start
-from hotline.readiness import Backoff, why_not_ready
-from hotline.redis_client import connect
-from hotline.redis_server import RedisProcess, free_port
 from settings.schema import load_settings
+from storage.client import connect
+from storage.embedded import RedisProcess, free_port
+from storage.readiness import Backoff, why_not_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 

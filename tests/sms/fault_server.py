@@ -15,11 +15,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from twisted.internet import defer, task
 
-from hotline.redis_client import connect
 from sms.cmpp.client import CmppConfig
 from sms.cmpp.service import CmppSender
 from sms.redis_outbox import RedisOutbox
 from sms.service import LinkSender, SmppSender
+from storage.client import connect
 
 
 async def main(reactor: object, redis_url: str, port: int, protocol: str) -> None:

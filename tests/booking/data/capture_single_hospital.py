@@ -80,8 +80,8 @@ async def main(reactor) -> None:
 
     from booking.catalog import parse_catalog
     from booking.store import RedisBookingService
-    from hotline.redis_client import connect
-    from hotline.redis_server import RedisProcess
+    from storage.client import connect
+    from storage.embedded import RedisProcess
 
     with tempfile.TemporaryDirectory() as tmp, RedisProcess(Path(tmp), durable=False) as server:
         redis = await connect(server.url)

@@ -2,7 +2,7 @@
 
 ``RedisService`` is the storage part of the service tree (``hotline.app``): at start it runs
 the embedded redis-server when no Redis is configured, then connects once Redis takes writes
-(``hotline.readiness``: retried with backoff, each wait logged and told to ``note``); ``ready``
+(``storage.readiness``: retried with backoff, each wait logged and told to ``note``); ``ready``
 fires with the pool. At stop it closes the pool and stops the embedded server.
 """
 
@@ -16,10 +16,10 @@ from twisted.application.service import Service
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from hotline import redis_client
-from hotline.readiness import Backoff, probe, until_ready
-from hotline.redis_server import RedisProcess
 from settings.schema import Settings
+from storage import client as redis_client
+from storage.embedded import RedisProcess
+from storage.readiness import Backoff, probe, until_ready
 
 log = Logger()
 
