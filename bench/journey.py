@@ -116,7 +116,7 @@ def audio(outputs: list[Any], lang: str, sounds: Path, lex: Any) -> tuple[float,
 
 def build_sounds(menu: Path, catalog: Path, sounds: Path) -> None:
     from booking.catalog import load_platform
-    from hotline.cli_prompts import prompt_items
+    from ivr.prompt_texts import prompt_items
     from ivr.prompts import build
     from menus.definition import load_menu
 

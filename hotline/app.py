@@ -36,7 +36,6 @@ from dialogue.effects import booking_dialogue
 from dialogue.languages import LanguageMemory
 from hotline import kiosk_wiring, ussd_wiring, web_wiring
 from hotline.live import DialogueRate, sms_figures
-from hotline.menu_desk import MenuDesk
 from hotline.reload import PlatformReloader
 from hotline.role import Node
 from hotline.services import Listener, Looping, Ordered
@@ -45,6 +44,7 @@ from ivr.live import LiveSpeech
 from ivr.prompt_texts import lexicons, voice_languages
 from ivr.server import BACKLOG, FastAGIFactory
 from logs.output import check_format
+from menudesk.desk import MenuDesk
 from menus.definition import MenuSource, load_menu
 from menus.driver import Dialogue
 from notify.templates import load_templates, template_hospitals

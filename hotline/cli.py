@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="send SMS over CMPP 2.0 to a loopback ISMG instead of SMPP")
     demo.add_argument("--http-port", type=int, default=None)
     demo.add_argument("--fastagi-port", type=int, default=None)
-    from hotline.cli_menus import add_parsers as add_menu_parsers
+    from menudesk.cli import add_parsers as add_menu_parsers
 
     add_menu_parsers(sub)  # menus check|graph, simulate
     from hotline.cli_prompts import add_parser as add_prompts_parser
@@ -83,7 +83,7 @@ def default_config(path: Path | None) -> Path | None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "menus":
-        from hotline.cli_menus import dispatch
+        from menudesk.cli import dispatch
 
         code = dispatch(args)
         assert code is not None
@@ -91,14 +91,17 @@ def main(argv: list[str] | None = None) -> int:
     from settings.schema import load_settings
 
     if args.command == "simulate":
-        from hotline.simulate import main as simulate
+        from hotline.app import VALIDATORS, load_static
+        from menudesk.simulate import main as simulate
 
         try:
             settings = load_settings(default_config(args.config))
+            platform, menus, _ = load_static(settings)
         except CONFIG_ERRORS as exc:
             print(f"hotline: cannot simulate: {exc}", file=sys.stderr)
             return 2
-        return simulate(args, settings)
+        return simulate(args, platform=platform, menus=menus, validators=VALIDATORS,
+                        default_menu=settings.default_menu)
     if args.command == "config":
         return config_command(args)
     overrides: dict[str, Any] = {}

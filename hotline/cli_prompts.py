@@ -30,38 +30,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     build.add_argument("-q", "--quiet", action="store_true")
 
 
-def prompt_items(menus: list[Any], catalog: Any) -> list[Any]:
-    """Everything the menus can say in every voice language: their static texts and pieces,
-    the catalog's names (any name field) and the words for digits, numbers and dates."""
-    from ivr.prompt_texts import (
-        catalog_names,
-        menu_prompts,
-        menu_values,
-        value_prompts,
-        voice_languages,
-        word_prompts,
-    )
-
-    items = []
-    written: dict[str, str] = {}
-    languages: set[str] = set()
-    for menu in menus:
-        items += menu_prompts(menu)[0]
-        written.update(getattr(menu, "voice_languages", {}))
-        languages.update(voice_languages(menu))
-    found = catalog_names(catalog, written) if catalog is not None else {}
-    names = {lang: texts for lang, texts in found.items() if lang in languages}
-    for menu in menus:
-        for lang in voice_languages(menu):
-            names.setdefault(lang, set()).update(menu_values(menu, lang))
-    items += value_prompts(names)
-    items += word_prompts(sorted(languages))
-    return sorted(set(items))
-
-
 def run(args: argparse.Namespace, settings: Any) -> int:
     """Build the prompts for ``settings``; prints a summary and what cannot be pre-rendered."""
     from booking.catalog import load_platform
+    from ivr.prompt_texts import prompt_items
     from ivr.prompts import PIECES, PromptToolsMissing, build, find_tools
     from menus.definition import load_menu
 

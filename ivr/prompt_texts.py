@@ -191,3 +191,23 @@ def word_prompts(languages: Iterable[str]) -> list[PromptText]:
     return [
         PromptText(lang, name, text) for lang in languages for name, text in words_for(lang).items()
     ]
+
+
+def prompt_items(menus: list[Any], catalog: Any) -> list[Any]:
+    """Everything the menus can say in every voice language: their static texts and pieces,
+    the catalog's names (any name field) and the words for digits, numbers and dates."""
+    items = []
+    written: dict[str, str] = {}
+    languages: set[str] = set()
+    for menu in menus:
+        items += menu_prompts(menu)[0]
+        written.update(getattr(menu, "voice_languages", {}))
+        languages.update(voice_languages(menu))
+    found = catalog_names(catalog, written) if catalog is not None else {}
+    names = {lang: texts for lang, texts in found.items() if lang in languages}
+    for menu in menus:
+        for lang in voice_languages(menu):
+            names.setdefault(lang, set()).update(menu_values(menu, lang))
+    items += value_prompts(names)
+    items += word_prompts(sorted(languages))
+    return sorted(set(items))

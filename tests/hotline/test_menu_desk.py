@@ -12,9 +12,9 @@ import pytest_twisted
 from twisted.internet.task import Clock
 
 from booking.catalog import load_platform
-from hotline import menu_desk
 from hotline.app import VALIDATORS
-from hotline.menu_desk import MenuDesk
+from menudesk import desk as menu_desk
+from menudesk.desk import MenuDesk
 from menus.definition import MenuSource
 
 ROOT = Path(__file__).resolve().parents[2]

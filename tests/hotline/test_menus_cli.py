@@ -35,7 +35,7 @@ def test_every_error_class_has_a_fixture() -> None:
 def _built_prompts(menu: Path, into: Path, *, recorded: tuple[str, ...] = ()) -> list[Any]:
     """A prompts dir as ``hotline prompts build`` leaves it (every static text), plus the
     ``recorded`` explicit prompt names in each language."""
-    from hotline.cli_menus import needed_prompts
+    from menudesk.cli import needed_prompts
     from menus.definition import load_menu
 
     definition = load_menu(menu)
@@ -190,7 +190,7 @@ async def _walk(redis, channel: str, keys: list[str], lang: str | None = None) -
     from booking.store import RedisBookingService
     from dialogue.effects import make_effect_runner
     from hotline.app import VALIDATORS
-    from hotline.simulate import walk
+    from menudesk.simulate import walk
     from menus.definition import MenuSource
     from menus.driver import Dialogue
 
@@ -263,7 +263,7 @@ def test_journey_bench_books_in_six_screens_new_and_five_returning() -> None:
 async def test_simulate_ivr_through_fastagi_books_and_shows_the_agi_commands(redis) -> None:
     from twisted.internet import reactor
 
-    from hotline.simulate_ivr import call
+    from menudesk.simulate_call import call
 
     booking, dialogue = _core(redis)
     keys = ["1", "1", "1", "1", "11010519491231002*", "1"]

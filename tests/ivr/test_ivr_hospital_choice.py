@@ -25,9 +25,8 @@ from voice_sounds import built_sounds
 
 from booking.catalog import load_platform
 from hotline.cli import main
-from hotline.cli_prompts import prompt_items
 from ivr.compose import text_name
-from ivr.prompt_texts import lexicons, voice_languages
+from ivr.prompt_texts import lexicons, prompt_items, voice_languages
 from ivr.prompts import available_prompts, build
 from ivr.server import FastAGIFactory, listen_fastagi
 from ivr.simulator import place_call

@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from booking.catalog import load_catalog
-from hotline.cli_prompts import prompt_items
-from ivr.prompt_texts import voice_languages
+from ivr.prompt_texts import prompt_items, voice_languages
 from ivr.prompts import available_prompts, build
 from menus.definition import load_menu
 

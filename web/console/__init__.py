@@ -32,7 +32,7 @@ def install_console(root: Resource, booking: Any, redis: Any, raw: Mapping[str, 
     the server's notion of now (sessions, login windows, audit times). For the dashboard:
     ``rate`` (dialogues per minute) and ``sms_figures`` (the outbox, delivery); ``sms``: the
     outbox's sender and the SMS renderer, which answer appeals; ``menus``: the menu pages and
-    the simulator (``hotline.menu_desk``), none without it."""
+    the simulator (``menudesk.desk``), none without it."""
     conf = raw["console"]
     limits = Limits(session_s=float(conf["session_s"]),
                     attempts_per_user=int(conf["login_attempts_per_user"]),

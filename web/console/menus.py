@@ -2,7 +2,7 @@
 menu, and the phone simulator.
 
 The pages only show and ask; the work is done by a ``MenuDesk`` the server wires in
-(``hotline.menu_desk``: the same check as ``hotline menus check``, the reload of the menu file,
+(``menudesk.desk``: the same check as ``hotline menus check``, the reload of the menu file,
 and the real engine on a sandbox of a hospital). Reading the menus is for platform staff;
 uploading and activating for platform admins; the simulator for anyone of the hospital, on a
 sandbox that never touches the hospital's bookings.

@@ -16,7 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
-from hotline.menu_check import (  # the last two: the CLI's names of old
+from menudesk.check import (  # the last two: the CLI's names of old
     _error_line,
     check_one,
     missing_text_prompts,  # noqa: F401
@@ -44,7 +44,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     graph = menus_sub.add_parser("graph", help="draw a menu (.svg via Graphviz, .mmd, .dot)")
     graph.add_argument("file", type=Path)
     graph.add_argument("-o", "--output", type=Path, required=True)
-    from hotline.simulate import add_parser as add_simulate
+    from menudesk.simulate import add_parser as add_simulate
 
     add_simulate(sub)
 

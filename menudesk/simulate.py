@@ -3,7 +3,7 @@
 Booking runs for real (Redis, Lua scripts, the hospital catalog): an embedded redis-server in a
 scratch directory unless ``--redis URL`` names one. USSD mode shows each screen as the handset
 would. IVR mode runs the call through the real FastAGI server with the Asterisk stand-in
-(``ivr.simulator``, see ``hotline.simulate_ivr``): it shows what the call says (the text behind
+(``ivr.simulator``, see ``menudesk.simulate_call``): it shows what the call says (the text behind
 each prompt, codes read digit by digit), the AGI commands, and asks for keys when Asterisk would
 listen; ``--direct`` skips FastAGI and shows the menu's outputs and waits. An empty line is a
 no-input timeout, ``q`` hangs up; a transfer to the operator asks you for the Dial outcome.
@@ -15,11 +15,11 @@ import argparse
 import shutil
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from hotline.simulate_render import render
+from menudesk.render import render
 from menus.driver import ChannelEffects, Dialogue
 from menus.types import (
     Digits,
@@ -32,9 +32,6 @@ from menus.types import (
     Session,
     Wait,
 )
-
-if TYPE_CHECKING:  # the CLI builds its parser from add_parser: keep that import light
-    from settings.schema import Settings
 
 ReadLine = Callable[[str], Awaitable[str | None]]  # prompt -> line (None at end of input)
 Write = Callable[[str], None]
@@ -106,16 +103,15 @@ async def walk(
     return session
 
 
-async def _session(reactor: Any, args: argparse.Namespace, settings: Any) -> None:
+async def _session(reactor: Any, args: argparse.Namespace, platform: Any, menus: Any,
+                   validators: Mapping[str, Any], default_menu: str) -> None:
     from twisted.internet.threads import deferToThread
 
     from booking.store import RedisBookingService
     from dialogue.effects import booking_dialogue
-    from hotline.app import VALIDATORS, load_static
     from storage import client as redis_client
     from storage.embedded import RedisProcess
 
-    platform, menus, _ = load_static(settings)
     scratch: Path | None = None
     embedded: RedisProcess | None = None
     url = args.redis
@@ -126,7 +122,7 @@ async def _session(reactor: Any, args: argparse.Namespace, settings: Any) -> Non
     redis = await redis_client.connect(url)
     try:
         booking = RedisBookingService(redis, platform, clock=reactor)
-        dialogue = booking_dialogue(menus, booking, reactor, VALIDATORS)  # as serve wires it
+        dialogue = booking_dialogue(menus, booking, reactor, validators)  # as serve wires it
 
         async def read(prompt: str) -> str | None:
             def blocking() -> str | None:
@@ -141,9 +137,9 @@ async def _session(reactor: Any, args: argparse.Namespace, settings: Any) -> Non
             sys.stdout.write(text)
             sys.stdout.flush()
 
-        menu = args.menu or settings.default_menu
+        menu = args.menu or default_menu
         if args.channel == "ivr" and not args.direct:
-            from hotline.simulate_ivr import call
+            from menudesk.simulate_call import call
 
             await call(
                 reactor,
@@ -172,13 +168,16 @@ async def _session(reactor: Any, args: argparse.Namespace, settings: Any) -> Non
             shutil.rmtree(scratch, ignore_errors=True)
 
 
-def main(args: argparse.Namespace, settings: Settings) -> int:
-    """Run the simulation; ``hotline.cli`` loads ``settings`` (as for every other command)."""
+def main(args: argparse.Namespace, *, platform: Any, menus: Any, validators: Mapping[str, Any],
+         default_menu: str) -> int:
+    """Run the simulation on what ``hotline.cli`` loaded from the settings (the hospitals, the
+    menus) with the validators the server uses."""
     from twisted.internet import defer
     from twisted.internet.task import react
 
     try:
-        react(lambda reactor: defer.ensureDeferred(_session(reactor, args, settings)))
+        react(lambda reactor: defer.ensureDeferred(
+            _session(reactor, args, platform, menus, validators, default_menu)))
     except SystemExit as exc:
         return int(exc.code or 0)
     return 0

@@ -1,6 +1,6 @@
 """The console's menu desk: check, upload, activate, and the phone simulator on a sandbox.
 
-- **Check**: ``hotline.menu_check.check_one``, the code of ``hotline menus check``, on the
+- **Check**: ``menudesk.check.check_one``, the code of ``hotline menus check``, on the
   configured menu files, or on an upload's bytes read as the file it would replace (its
   ``include:`` files resolve there; its lines are the upload's lines).
 - **Pending**: one upload waits in Redis (``hl:console:menus:pending``) until an admin
@@ -34,8 +34,8 @@ from typing import Any
 
 from booking import MemoryBookingService, Platform
 from dialogue.effects import booking_dialogue
-from hotline.menu_check import check_one
-from hotline.simulate_render import render
+from menudesk.check import check_one
+from menudesk.render import render
 from menus.definition import MenuDefinition, MenuSource, load_menu, load_menu_bytes
 from menus.driver import ChannelEffects, Dialogue
 from menus.inspect import edges

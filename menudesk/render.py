@@ -1,7 +1,7 @@
 """What ``hotline simulate`` prints for a menu's output: a USSD screen or what a call would say.
 
-Pure text, shared by the terminal walk (``hotline.simulate``) and the call through FastAGI
-(``hotline.simulate_ivr``).
+Pure text, shared by the terminal walk (``menudesk.simulate``) and the call through FastAGI
+(``menudesk.simulate_call``).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ def needed_prompts(definition: Any, catalog: Any = None) -> list[Any]:
     """Every file a call of this menu can play, in every voice language: static texts, the
     static parts of sentences with values, option labels, words (digits, numbers, dates) and,
     with ``catalog``, its names."""
-    from hotline.cli_prompts import prompt_items
+    from ivr.prompt_texts import prompt_items
 
     return prompt_items([definition], catalog)
 

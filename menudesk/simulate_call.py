@@ -14,10 +14,10 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 
-from hotline.simulate_render import render
 from ivr.simulator import AsteriskSimulator
 from ivr.simulator_rules import find_command, tokenize
 from ivr.simulator_steps import HANGUP, SILENCE, Dial
+from menudesk.render import render
 from menus.types import Input, Output, Session
 
 ReadLine = Callable[[str], Awaitable[str | None]]
