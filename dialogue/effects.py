@@ -229,7 +229,7 @@ def booking_dialogue(
     """The channels' ``Dialogue`` on the booking core, as ``hotline serve`` runs it: effects
     against ``booking``, each caller's registered IDs read as their dialogue begins, and a
     menu version this process lacks fetched with ``fetch_version``; ``count_begin`` hears of
-    each dialogue begun (``hotline.live``), ``count`` of each booking (``metrics``)."""
+    each dialogue begun (``metrics.live``), ``count`` of each booking (``metrics``)."""
     prefetch = CallerPrefetch(booking, clock)
     runner = make_effect_runner(booking, sms_help=sms_help, prefetch=prefetch, languages=languages,
                                 count=count)

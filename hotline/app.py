@@ -35,10 +35,9 @@ from booking.store import RedisBookingService
 from dialogue.effects import booking_dialogue
 from dialogue.languages import LanguageMemory
 from hotline import kiosk_wiring, ussd_wiring, web_wiring
-from hotline.live import DialogueRate, sms_figures
 from hotline.reload import PlatformReloader
 from hotline.role import Node
-from hotline.services import Listener, Looping, Ordered
+from hotline.services import Listener, Looping, Ordered, every
 from hotline.sms_wiring import SmsService, start_sms
 from ivr.live import LiveSpeech
 from ivr.prompt_texts import lexicons, voice_languages
@@ -47,6 +46,7 @@ from logs.output import check_format
 from menudesk.desk import MenuDesk
 from menus.definition import MenuSource, load_menu
 from menus.driver import Dialogue
+from metrics.live import DialogueRate, sms_figures
 from notify.templates import load_templates, template_hospitals
 from settings.schema import Settings, SettingsError
 from storage.client import redacted_url
@@ -216,7 +216,7 @@ async def _wire(tree: HotlineService, settings: Settings, reactor: Any, node: No
     sms_help = sms.mo.send_help if sms.mo else None
     versions = ussd_wiring.menu_versions(settings, redis, menus)  # for dialogues moving nodes
     await versions.publish_all()
-    core.add(versions.service(reactor))
+    core.add(every("menu-versions", versions.republish_every_s, versions.republish, reactor))
     rate = DialogueRate(redis, clock)  # calls and USSD dialogues per minute (the console)
     dialogue = booking_dialogue(menus, booking, reactor, VALIDATORS, sms_help=sms_help,
                                 languages=LanguageMemory(redis), fetch_version=versions.fetch,

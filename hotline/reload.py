@@ -5,7 +5,7 @@ down.
 includes; a changed file is loaded and inspected, and only a menu without errors is added to the
 ``MenuSource``. Sessions keep the version they started on (``MenuSource`` holds old versions, the
 session stores the content hash), so a call in flight finishes on the old menu while new sessions
-get the new one; ``hotline.menu_versions`` keeps every version in Redis too, so a USSD dialogue
+get the new one; ``ussd.menu_versions`` keeps every version in Redis too, so a USSD dialogue
 served by another node, or by this one after a restart, also finishes on its version. A
 rejected edit is logged with ``file:line:col`` and the running menu stays. SIGHUP forces a
 reload of every file. ``PlatformReloader`` does the same for the hospitals' folder (or one

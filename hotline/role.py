@@ -79,7 +79,7 @@ class Node:
         """Menu (and ``hospitals``: the catalog) hot reload. The main process watches the files
         (and SIGHUP) and tells the workers to reload what it loaded; a worker reloads when told
         (or on its own SIGHUP). ``on_event`` hears every menu reload of this process
-        (``hotline.menu_versions``)."""
+        (``ussd.menu_versions``)."""
         extra = [hospitals] if hospitals is not None else []
         if self.alone:
             menu = MenuReloader(menus, list(paths), reactor, on_event=on_event)

@@ -12,7 +12,6 @@ from typing import Any
 
 from twisted.web.resource import Resource
 
-from hotline.menu_versions import MenuVersions
 from menus.definition import MenuSource
 from menus.driver import DialogueLike
 from settings.schema import Settings, SettingsError
@@ -20,6 +19,7 @@ from ussd.at import AtUssdResource
 from ussd.gateway import UssdGateway
 from ussd.httpbase import Adapter
 from ussd.hubtel import HubtelUssdResource
+from ussd.menu_versions import MenuVersions
 from ussd.paging import ScreenLimits
 from ussd.sessions import UssdSessionStore
 from ussd.smpp import UssdOpCodes, UssdSmppService

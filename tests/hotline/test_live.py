@@ -1,4 +1,4 @@
-"""The whole line's figures for the console's dashboard (hotline.live): dialogues begun per
+"""The whole line's figures for the console's dashboard (metrics.live): dialogues begun per
 minute in Redis, whichever process counts them, and the SMS outbox and delivery."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import pytest_twisted
 from twisted.internet.task import Clock
 
 import metrics
-from hotline.live import DialogueRate, rate_key, sms_figures
 from menus.types import Session
+from metrics.live import DialogueRate, rate_key, sms_figures
 
 
 def session(channel: str) -> Session:

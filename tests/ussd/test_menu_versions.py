@@ -14,11 +14,11 @@ from twisted.internet import defer, reactor, task
 from twisted.internet.task import Clock
 from ussd_harness import Server, start_server
 
-from hotline.menu_versions import MenuVersions, version_key
 from hotline.reload import MenuReloader
 from menus.definition import MenuSource, load_menu, load_menu_sources
 from menus.driver import Dialogue
 from menus.types import EffectResult
+from ussd.menu_versions import MenuVersions, version_key
 
 MENU = """\
 menu: booking

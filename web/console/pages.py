@@ -143,7 +143,7 @@ class Live:
     """What the dashboard and the appeal answers need beyond booking (all optional: without
     them those figures are left out, and decisions are not texted)."""
 
-    rate: Any = None  # hotline.live.DialogueRate: ``per_minute(minutes)``
+    rate: Any = None  # metrics.live.DialogueRate: ``per_minute(minutes)``
     sms_figures: Callable[[], Awaitable[dict[str, Any]]] | None = None
     sender: Any = None  # the SMS outbox's sender: ``send(OutgoingSms)``
     renderer: Any = None  # notify.templates.Renderer: ``text(kind, lang, hospital, **fields)``

@@ -17,19 +17,24 @@ started.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry
 from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.logger import Logger
 
 import metrics
-from menus.types import Session
 
 log = Logger()
 KEEP_S = 2 * 3600
 CHANNELS = ("ivr", "ussd")
 OUTBOX = "hl:{sms}:"  # sms.redis_outbox's keys, as metrics reads them: q, f, dead
+
+
+class Begun(Protocol):
+    """What ``DialogueRate.hit`` reads of a dialogue's session (``menus.types.Session``)."""
+
+    channel: str
 
 
 def rate_key(channel: str, minute: int) -> str:
@@ -42,7 +47,7 @@ class DialogueRate:
     def __init__(self, redis: Any, clock: Any) -> None:
         self.redis, self.clock = redis, clock
 
-    def hit(self, session: Session) -> Deferred[None]:
+    def hit(self, session: Begun) -> Deferred[None]:
         """``on_begin``: count the dialogue without waiting for Redis (the Deferred fires once
         it is counted); a Redis error loses the count, never the call."""
         key = rate_key(session.channel or "other", int(self.clock.seconds() // 60))

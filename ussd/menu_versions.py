@@ -22,7 +22,6 @@ from typing import Any
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
-from hotline.services import Looping, every
 from menus.definition import MenuDefinition, MenuError, MenuSource, load_menu_sources
 
 log = Logger(namespace="hotline.menus")
@@ -93,7 +92,8 @@ class MenuVersions:
         return d.addErrback(lambda f: log.warn("menus.publish_failed why={why}",
                                                why=f.getErrorMessage()))
 
-    def service(self, clock: Any) -> Looping:
-        """The re-publishing every quarter of ``ttl_s`` as a part of the service tree (the
-        first a quarter after start: the wiring publishes at start)."""
-        return every("menu-versions", max(self.ttl_s / 4, 1.0), self.republish, clock)
+    @property
+    def republish_every_s(self) -> float:
+        """How often to ``republish``: four times per time to live, so a version in use never
+        expires between two rounds."""
+        return max(self.ttl_s / 4, 1.0)
