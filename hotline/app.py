@@ -35,10 +35,10 @@ from booking.store import RedisBookingService
 from dialogue.effects import booking_dialogue
 from dialogue.languages import LanguageMemory
 from hotline import kiosk_wiring, ussd_wiring, web_wiring
-from hotline.reload import PlatformReloader
 from hotline.role import Node
 from hotline.services import Listener, Looping, Ordered, every
 from hotline.sms_wiring import SmsService, start_sms
+from hotreload.reloaders import PlatformReloader
 from ivr.live import LiveSpeech
 from ivr.prompt_texts import lexicons, voice_languages
 from ivr.server import BACKLOG, FastAGIFactory

@@ -21,9 +21,15 @@ from twisted.application.service import Service
 from twisted.internet import defer
 
 from booking.rules import day_label
-from hotline.reload import MenuReloader, PlatformReloader, Reloaders, ReloadEvent, ReloadService
 from hotline.services import Looping, every
 from hotline.sms_wiring import SmsService
+from hotreload.reloaders import (
+    MenuReloader,
+    PlatformReloader,
+    Reloaders,
+    ReloadEvent,
+    ReloadService,
+)
 from menus.definition import MenuSource
 from node.link import MainLink, Message, RemoteSender
 from node.sharedport import InheritedListeners, OwnListeners, SharingListeners

@@ -7,7 +7,7 @@
   activates or discards it; every node of the platform sees the same one.
 - **Activate**: what an operator's edit of the file does. The pending bytes are written over
   the configured menu file atomically (a temporary file in its folder, then a rename) and the
-  menu reload runs at once (``hotline.reload``, as SIGHUP does): the new version serves
+  menu reload runs at once (``hotreload.reloaders``, as SIGHUP does): the new version serves
   dialogues that begin from then on, a dialogue in flight keeps the version it began on.
 - **Simulator**: the real ``Dialogue`` and effects runner (``dialogue.effects``) over
   ``booking.testing.MemoryBookingService`` on a platform of that one hospital's catalog: a walk

@@ -78,7 +78,7 @@ class MenuVersions:
         return definition
 
     def on_reload(self, event: Any) -> None:
-        """``hotline.reload`` hook: publish a version as soon as this process loads it."""
+        """``hotreload.reloaders`` hook: publish a version as soon as this process loads it."""
         if event.outcome != "loaded":
             return
         definition = self.source.get(event.menu, event.version)

@@ -20,7 +20,7 @@ from booking.api import BookingError, BookingRequest
 from booking.catalog import load_platform
 from booking.rules import day_label
 from booking.testing import MemoryBookingService
-from hotline.reload import PlatformReloader, Reloaders
+from hotreload.reloaders import PlatformReloader, Reloaders
 from notify.templates import Renderer, load_templates
 
 ROOT = Path(__file__).resolve().parents[2]

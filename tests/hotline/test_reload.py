@@ -14,7 +14,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.logger import globalLogPublisher
 
-from hotline.reload import MenuReloader, ReloadEvent, install_sighup
+from hotreload.reloaders import MenuReloader, ReloadEvent, install_sighup
 from menus.definition import MenuSource, load_menu
 from menus.driver import Dialogue
 from menus.types import Digits, EffectResult

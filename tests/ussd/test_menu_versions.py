@@ -14,7 +14,7 @@ from twisted.internet import defer, reactor, task
 from twisted.internet.task import Clock
 from ussd_harness import Server, start_server
 
-from hotline.reload import MenuReloader
+from hotreload.reloaders import MenuReloader
 from menus.definition import MenuSource, load_menu, load_menu_sources
 from menus.driver import Dialogue
 from menus.types import EffectResult
