@@ -51,7 +51,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 def dispatch(args: argparse.Namespace) -> int | None:
     """Run ``menus`` commands; None for other commands (``simulate`` needs the settings:
-    ``hotline.cli`` runs it)."""
+    ``commands.main`` runs it)."""
     if args.command == "menus" and args.menus_command == "check":
         prompts = prompt_names(args.prompts) if args.prompts is not None else None
         catalog = None

@@ -170,7 +170,7 @@ async def _session(reactor: Any, args: argparse.Namespace, platform: Any, menus:
 
 def main(args: argparse.Namespace, *, platform: Any, menus: Any, validators: Mapping[str, Any],
          default_menu: str) -> int:
-    """Run the simulation on what ``hotline.cli`` loaded from the settings (the hospitals, the
+    """Run the simulation on what ``commands.main`` loaded from the settings (the hospitals, the
     menus) with the validators the server uses."""
     from twisted.internet import defer
     from twisted.internet.task import react

@@ -33,7 +33,7 @@ def req(n: int) -> BookingRequest:
 
 def reconcile_cli(url: str, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "hotline.cli", "--config", str(ROOT / "config/hotline.yaml"),
+        [sys.executable, "-m", "commands.main", "--config", str(ROOT / "config/hotline.yaml"),
          "booking", "--redis-url", url, "reconcile", *extra],
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )  # fmt: skip

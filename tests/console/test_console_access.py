@@ -175,7 +175,7 @@ async def test_a_cut_below_the_booked_places_is_refused_without_the_explicit_ste
 def test_users_add_reads_the_password_from_stdin(redis_url: str) -> None:
     def cli(*args: str, password: str = PASSWORD) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "hotline.cli", "--config", str(ROOT / "config/hotline.yaml"),
+            [sys.executable, "-m", "commands.main", "--config", str(ROOT / "config/hotline.yaml"),
              "users", "--redis-url", redis_url, *args],
             input=password + "\n", capture_output=True, text=True, timeout=60)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hotline.cli import main
+from commands.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,7 +56,7 @@ def test_menus_check_passes_shipped_and_fails_broken(tmp_path, capsys) -> None:
 def test_demo_once_books_by_ussd_and_the_sms_carries_the_code() -> None:
     """README's first command, minus the install: a real process with its own Redis and SMSC."""
     done = subprocess.run(
-        [sys.executable, "-m", "hotline.cli", "demo", "--once", "--http-port", "0",
+        [sys.executable, "-m", "commands.main", "demo", "--once", "--http-port", "0",
          "--fastagi-port", "0"],
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )
@@ -85,7 +85,7 @@ def _leaf_parsers(parser, path=()):
 
 
 def test_every_subcommand_takes_config() -> None:
-    from hotline.cli import build_parser
+    from commands.main import build_parser
 
     found = list(_leaf_parsers(build_parser()))
     assert len(found) > 15
@@ -148,7 +148,7 @@ def test_config_check_validates_what_the_settings_name(tmp_path, capsys) -> None
 def test_demo_once_over_cmpp_sends_the_code_to_the_loopback_ismg() -> None:
     """``hotline demo --once --cmpp``: the same tour with the SMS over CMPP 2.0."""
     done = subprocess.run(
-        [sys.executable, "-m", "hotline.cli", "demo", "--once", "--cmpp", "--http-port", "0",
+        [sys.executable, "-m", "commands.main", "demo", "--once", "--cmpp", "--http-port", "0",
          "--fastagi-port", "0"],
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )

@@ -23,7 +23,7 @@ def run_cli(
     *args: str, config: Path = ROOT / "config/hotline.yaml"
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "hotline.cli", "--config", str(config), *args],
+        [sys.executable, "-m", "commands.main", "--config", str(config), *args],
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
 
@@ -104,7 +104,7 @@ async def test_csv_and_schedule_load_take_a_hospital(redis, redis_url: str, tmp_
         for n, h in enumerate(("sz-renmin", "ns-renmin"))}
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "hotline.cli", "--config", str(config),
+        return subprocess.run([sys.executable, "-m", "commands.main", "--config", str(config),
                                *args], cwd=tmp_path, capture_output=True, text=True, timeout=60)
 
     one = run("booking", "--redis-url", redis_url, "csv", "--day", DAY.isoformat(),

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import pytest_twisted
 
-from hotline.cli import main
+from commands.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECK = ROOT / "tests" / "menus" / "check"

@@ -41,7 +41,7 @@ def person(n: int) -> tuple[str, str]:
 
 def start_server(config: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "hotline.cli", "--config", str(config), "serve"],
+        [sys.executable, "-m", "commands.main", "--config", str(config), "serve"],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
 

@@ -17,7 +17,7 @@ from twisted.web.client import HTTPConnectionPool
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
-from hotline.cli import main as cli_main
+from commands.main import main as cli_main
 from node.link import LineBuffer, MainLink, RemoteSender, WholeLines, encode, sms_from
 from node.sharedport import adopt as adopt_port
 from node.sharedport import bind

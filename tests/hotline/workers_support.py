@@ -45,7 +45,7 @@ def write_config(tmp_path: Path, redis_url: str, workers: int, menus: Path | Non
 
 
 class NodeProcess(ProcessProtocol):
-    """``python -m hotline.cli --config X serve``; ``line(regex)`` fires on the first log line
+    """``python -m commands.main --config X serve``; ``line(regex)`` fires on the first log line
     (seen before or after the call) that matches."""
 
     def __init__(self) -> None:
@@ -57,7 +57,7 @@ class NodeProcess(ProcessProtocol):
     @classmethod
     def start(cls, config: Path) -> NodeProcess:
         node = cls()
-        argv = [sys.executable, "-m", "hotline.cli", "--config", str(config), "serve"]
+        argv = [sys.executable, "-m", "commands.main", "--config", str(config), "serve"]
         reactor().spawnProcess(node, argv[0], argv, env=dict(os.environ), path=str(ROOT))
         return node
 

@@ -24,7 +24,7 @@ from twisted.internet.task import Clock
 from voice_sounds import built_sounds
 
 from booking.catalog import load_platform
-from hotline.cli import main
+from commands.main import main
 from ivr.compose import text_name
 from ivr.prompt_texts import lexicons, prompt_items, voice_languages
 from ivr.prompts import available_prompts, build

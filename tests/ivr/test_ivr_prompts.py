@@ -75,7 +75,7 @@ def test_missing_tools_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_cli_says_what_is_missing(tmp_path: Path) -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "hotline.cli", "prompts", "build", "--out", str(tmp_path)],
+        [sys.executable, "-m", "commands.main", "prompts", "build", "--out", str(tmp_path)],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -126,7 +126,7 @@ def test_cli_builds_the_shipped_menus(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "hotline.cli",
+            "commands.main",
             "prompts",
             "build",
             "--out",

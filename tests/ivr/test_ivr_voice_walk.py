@@ -23,8 +23,8 @@ from booking.api import Booking, BookingStatus, SessionAvailability
 from booking.catalog import load_catalog
 from booking.directory import hospital_value
 from booking.idcard import is_valid_resident_id
+from commands.main import main
 from dialogue.effects import make_effect_runner
-from hotline.cli import main
 from ivr.compose import compose, heard, normalised, text_name
 from ivr.prompt_texts import lexicons
 from ivr.render import clips

@@ -212,7 +212,7 @@ async def test_cli_payment_simulator_pays_a_hold(server, tmp_path: Path) -> None
     )
     out, err, code = await getProcessOutputAndValue(
         sys.executable,
-        ["-m", "hotline.cli", "--config", str(config), "booking", "pay", tcode,
+        ["-m", "commands.main", "--config", str(config), "booking", "pay", tcode,
          "--port", str(port)],
         path=str(ROOT), env=None,
     )  # fmt: skip

@@ -34,13 +34,13 @@ def build_parser() -> argparse.ArgumentParser:
     from menudesk.cli import add_parsers as add_menu_parsers
 
     add_menu_parsers(sub)  # menus check|graph, simulate
-    from hotline.cli_prompts import add_parser as add_prompts_parser
+    from commands.prompts import add_parser as add_prompts_parser
 
     add_prompts_parser(sub)  # prompts build
-    from hotline.cli_booking import add_commands as add_booking_commands
+    from commands.bookings import add_commands as add_booking_commands
 
     add_booking_commands(sub)  # booking reconcile|fill|share|blacklist|csv, schedule load
-    from hotline.cli_users import add_parser as add_users_parser
+    from commands.users import add_parser as add_users_parser
 
     add_users_parser(sub)  # users add|list|remove (the console's accounts)
     config = sub.add_parser("config", help="the effective settings, checks, the reference")
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         workers = args.workers
         overrides["node"] = {"workers": "auto" if workers == "auto" else _whole(workers)}
     if args.command in ("booking", "schedule"):
-        from hotline.cli_booking import run as booking_command
+        from commands.bookings import run as booking_command
 
         try:
             return booking_command(args, load_settings(default_config(args.config)))
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"hotline: cannot start: {exc}", file=sys.stderr)
             return 2
     if args.command == "users":
-        from hotline.cli_users import run as users_command
+        from commands.users import run as users_command
 
         try:
             return users_command(args, load_settings(default_config(args.config)))
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"hotline: cannot start: {exc}", file=sys.stderr)
             return 2
     if args.command == "prompts":
-        from hotline.cli_prompts import run as prompts
+        from commands.prompts import run as prompts
 
         try:
             return prompts(args, load_settings(default_config(args.config)))
