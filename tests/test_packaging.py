@@ -11,8 +11,10 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-OURS = ("hotline", "ivr", "ussd", "menus", "booking", "sms", "web", "notify", "dialogue", "pii",
-        "phone", "fastpath", "metrics")
+# our packages: every top-level folder with an __init__.py but config/ (installed as
+# hotline.defaults, checked below)
+OURS = tuple(sorted(init.parent.name for init in ROOT.glob("*/__init__.py")
+                    if init.parent.name != "config"))
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 
 
