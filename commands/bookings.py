@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from commands.once import run_once
+
 HOSPITAL_HELP = ("the hospital's id (its file's hospital.id); may be left out on a platform of "
                  "one hospital")
 
@@ -115,19 +117,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
             return 2
     else:
         rows = []
-    from twisted.internet import defer, reactor
-
-    result: list[int] = []
-
-    def start() -> None:
-        d = defer.ensureDeferred(_command(reactor, url, args, settings, rows))
-        d.addCallback(result.append)
-        d.addErrback(lambda f: print(f"hotline: {f.getErrorMessage()}", file=sys.stderr))
-        d.addBoth(lambda _: reactor.stop())  # type: ignore[attr-defined]
-
-    reactor.callWhenRunning(start)  # type: ignore[attr-defined]
-    reactor.run()  # type: ignore[attr-defined]
-    return result[0] if result else 1
+    return run_once(lambda reactor: _command(reactor, url, args, settings, rows))
 
 
 async def _migrate(redis: Any, args: argparse.Namespace) -> int:

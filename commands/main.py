@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ from typing import Any
 CONFIG_ERRORS: tuple[type[Exception], ...] = (ValueError, OSError)
 
 
+TOOLS = {"booking": "commands.bookings", "schedule": "commands.bookings",
+         "users": "commands.users", "prompts": "commands.prompts"}
 CONFIG_HELP = "settings file (default: config/hotline.yaml if there, else the built-in defaults)"
 
 
@@ -115,27 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "workers", None) is not None:
         workers = args.workers
         overrides["node"] = {"workers": "auto" if workers == "auto" else _whole(workers)}
-    if args.command in ("booking", "schedule"):
-        from commands.bookings import run as booking_command
-
+    if args.command in TOOLS:  # one tool on the settings' Redis or files, then exit
+        tool = importlib.import_module(TOOLS[args.command])
         try:
-            return booking_command(args, load_settings(default_config(args.config)))
-        except CONFIG_ERRORS as exc:
-            print(f"hotline: cannot start: {exc}", file=sys.stderr)
-            return 2
-    if args.command == "users":
-        from commands.users import run as users_command
-
-        try:
-            return users_command(args, load_settings(default_config(args.config)))
-        except CONFIG_ERRORS as exc:
-            print(f"hotline: cannot start: {exc}", file=sys.stderr)
-            return 2
-    if args.command == "prompts":
-        from commands.prompts import run as prompts
-
-        try:
-            return prompts(args, load_settings(default_config(args.config)))
+            return int(tool.run(args, load_settings(default_config(args.config))))
         except CONFIG_ERRORS as exc:
             print(f"hotline: cannot start: {exc}", file=sys.stderr)
             return 2

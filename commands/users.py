@@ -12,6 +12,7 @@ import argparse
 import sys
 from typing import Any
 
+from commands.once import run_once
 from web.console.accounts import PLATFORM, ROLES, AccountError, Accounts, check_new
 
 
@@ -58,19 +59,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         except AccountError as exc:
             print(f"hotline: {exc}", file=sys.stderr)
             return 2
-    from twisted.internet import defer, reactor
-
-    result: list[int] = []
-
-    def start() -> None:
-        d = defer.ensureDeferred(_command(url, args, password))
-        d.addCallback(result.append)
-        d.addErrback(lambda f: print(f"hotline: {f.getErrorMessage()}", file=sys.stderr))
-        d.addBoth(lambda _: reactor.stop())  # type: ignore[attr-defined]
-
-    reactor.callWhenRunning(start)  # type: ignore[attr-defined]
-    reactor.run()  # type: ignore[attr-defined]
-    return result[0] if result else 1
+    return run_once(lambda reactor: _command(url, args, password))
 
 
 async def _command(url: str, args: argparse.Namespace, password: str) -> int:
