@@ -83,7 +83,7 @@ async def _main(
     running = await start(settings, reactor, on_sms=on_sms if demo else None, node=node)
     if demo:
         link_to_self(running)
-    tune_gc(settings.raw["node"]["gc"])  # after start-up: see hotline/gctune
+    tune_gc(settings.raw["node"]["gc"])  # after start-up: see node/gctune.py
     if not once:
         reactor.addSystemEventTrigger(
             "before", "shutdown", lambda: defer.ensureDeferred(running.stop())

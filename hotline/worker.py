@@ -44,7 +44,7 @@ async def serve(reactor: Any, link: MainLink) -> None:
     except Exception:
         log.failure("worker.start_failed pid={pid}", pid=os.getpid())
         raise
-    tune_gc(settings.raw["node"]["gc"])  # after start-up: see hotline/gctune
+    tune_gc(settings.raw["node"]["gc"])  # after start-up: see node/gctune.py
     reactor.addSystemEventTrigger(  # SIGTERM, or the link closing: close listeners, Redis pool
         "before", "shutdown", lambda: defer.ensureDeferred(running.stop())
     )
