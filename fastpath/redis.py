@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import txredisapi
 from twisted.internet import defer
 from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
 
 from fastpath.send import send_first_write_now
 
@@ -48,8 +49,9 @@ class Protocol(txredisapi.RedisProtocol):  # type: ignore[misc]
             raise txredisapi.ConnectionError("Not connected")
         command = self._build_command(*args)
         result: Deferred = Deferred()
-        result.addCallback(self.handle_reply)  # an error reply arrives as an exception value
-        result.addBoth(_timed, self.roundtrip, time.perf_counter())
+        # one callback times the reply and turns an error reply (an exception value) into a
+        # failure: a second callback per command was a visible share of a hop's Deferred work
+        result.addBoth(_answered, self.roundtrip, self.handle_reply, time.perf_counter())
         # waiting before the write, which may send at once: no reply can come before its waiter
         queue.waiting.append(result)  # replyReceived -> queue.put fires the oldest waiter
         try:
@@ -72,9 +74,14 @@ class Protocol(txredisapi.RedisProtocol):  # type: ignore[misc]
         return b"".join(parts)
 
 
-def _timed(result: Any, roundtrip: Callable[[float], Any], started: float) -> Any:
+def _answered(result: Any, roundtrip: Callable[[float], Any],
+              handle_reply: Callable[[Any], Any], started: float) -> Any:
+    """A command's reply (or the failure of the connection): timed, then ``handle_reply``
+    (raises an error reply) unless it is already a failure."""
     roundtrip(time.perf_counter() - started)
-    return result
+    if isinstance(result, Failure):
+        return result
+    return handle_reply(result)
 
 
 class Handler(txredisapi.ConnectionHandler):  # type: ignore[misc]

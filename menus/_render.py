@@ -32,16 +32,24 @@ def scope(
     }
 
 
+def slots(session: Session) -> bool:
+    """Whether the session's parts need ``Say.slots`` (voice plays a sentence with values as
+    pieces); USSD shows the text alone (``render_parts(slots=False)``)."""
+    return session.channel != "ussd"
+
+
 def _pick(definition: MenuDefinition, session: Session, tpl: Text) -> Template:
     return definition.pick(tpl, session.lang)
 
 
 def text(definition: MenuDefinition, session: Session, tpl: Text, prompt: str | None) -> Parts:
-    return render_parts(_pick(definition, session, tpl), scope(session), prompt)
+    return render_parts(_pick(definition, session, tpl), scope(session), prompt,
+                        slots=slots(session))
 
 
 def message(definition: MenuDefinition, session: Session, name: str, **extra: Any) -> Parts:
-    return render_parts(definition.message(name, session.lang), scope(session, **extra))
+    return render_parts(definition.message(name, session.lang), scope(session, **extra),
+                        slots=slots(session))
 
 
 def items(session: Session, node: AskNode) -> list[Mapping[str, Any]] | None:
@@ -115,8 +123,9 @@ def prompt(
     else:
         question, recorded = node.text, node.prompt
     base = scope(session)  # built once: every option line renders in it
+    keep = slots(session)
     parts = session.pending + before + render_parts(_pick(definition, session, question), base,
-                                                    recorded)
+                                                    recorded, slots=keep)
     fmt = definition.messages.get(f"item_{session.channel}") or definition.messages["item_ussd"]
     tpl = definition.pick(fmt, session.lang)
     shown = options(definition, session, node)
@@ -127,11 +136,11 @@ def prompt(
         else:  # a screen may show an item's short form (a date list fits one USSD page)
             shown_name = option.get("short") if session.channel == "ussd" else None
             name, item = str(shown_name or option.get("name", "")), option
-        parts += render_parts(tpl, {**base, "n": key, "name": name, "item": item})
+        parts += render_parts(tpl, {**base, "n": key, "name": name, "item": item}, slots=keep)
     if node.show_operator and definition.keys.operator:
         label = render_str(definition.message("operator_option", session.lang), base)
         key = definition.keys.operator
-        parts += render_parts(tpl, {**base, "n": key, "name": label, "item": {}})
+        parts += render_parts(tpl, {**base, "n": key, "name": label, "item": {}}, slots=keep)
     out = Output(parts, wait(definition, session, node, shown))
     return Step(_flushed(session), output=out)
 

@@ -25,7 +25,7 @@ from menus._model import (
     RouteNode,
     SayNode,
 )
-from menus._render import READBACK, items, prompt, scope, text
+from menus._render import READBACK, items, prompt, scope, slots, text
 from menus.errors import MenuError
 from menus.template import render_parts, render_value
 from menus.types import (
@@ -151,7 +151,7 @@ def _run(definition: MenuDefinition, session: Session, target: str, *, reset: bo
 
 def _builtin_end(definition: MenuDefinition, session: Session, target: str) -> Step:
     tpl = definition.message(BUILTIN_ENDS[target], session.lang)
-    parts = session.pending + render_parts(tpl, scope(session))
+    parts = session.pending + render_parts(tpl, scope(session), slots=slots(session))
     return Step(session.evolve(pending=(), ended=True), output=Output(parts, None))
 
 

@@ -137,15 +137,24 @@ def render_value(template: Template, scope: Mapping[str, Any]) -> Any:
 
 
 def render_parts(
-    template: Template, scope: Mapping[str, Any], prompt: str | None = None
+    template: Template, scope: Mapping[str, Any], prompt: str | None = None, *,
+    slots: bool = True,
 ) -> tuple[Say | SayDigits, ...]:
     """Render into speech parts: ``{digits:x}`` becomes its own ``SayDigits`` part.
 
     A part with values keeps them apart from its static text in ``Say.slots`` (voice plays
-    such a sentence as pieces; ``ivr.compose``)."""
+    such a sentence as pieces; ``ivr.compose``). ``slots=False``: leave ``Say.slots`` empty,
+    for a channel that only shows the text (USSD): building them is most of the cost of
+    rendering an option line, and a list screen renders one per option."""
     segments = template.segments
     if len(segments) == 1 and type(segments[0]) is str:  # static text: most questions
         return (Say(segments[0], prompt),)
+    if not template.speaks_digits and not slots:  # text only: the old one-string rendering
+        text = "".join([seg if type(seg) is str else _text(lookup(scope, seg.path), seg.filter)
+                        for seg in segments])
+        if text:
+            return (Say(text, prompt),)
+        return () if prompt is None else (Say("", prompt),)
     if not template.speaks_digits:  # one sentence: no part boundaries to trim around
         slots = tuple(
             seg if isinstance(seg, str) else Slot(_text(lookup(scope, seg.path), seg.filter),
@@ -158,6 +167,7 @@ def render_parts(
         return () if prompt is None else (Say("", prompt),)
     parts: list[Say | SayDigits] = []
     buf: list[str | Slot] = []
+    keep = slots
 
     def flush(before_digits: bool = False) -> None:
         nonlocal prompt
@@ -169,7 +179,7 @@ def render_parts(
         buf.clear()
         text = "".join(s if isinstance(s, str) else s.text for s in slots)
         if text:
-            has_values = any(isinstance(s, Slot) for s in slots)
+            has_values = keep and any(isinstance(s, Slot) for s in slots)
             parts.append(Say(text, prompt, slots=slots if has_values else ()))
             prompt = None
 

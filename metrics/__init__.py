@@ -6,7 +6,12 @@ Three kinds of family (the list, with labels, is in docs/operations.md#metrics):
   SMS submits and receipts, Redis round trips, HTTP requests by route). Label values come from
   small fixed sets: a route template, never the raw path, so a client cannot grow the series.
   The hot paths keep the children they use (``Families.hops``, ``Routes``): a hop looks up
-  no labels.
+  no labels. With one process, what they count per hop and per Redis round trip (hops, hop
+  times, Redis round trips, HTTP requests by route) is tallied in plain numbers and moved into
+  the families by ``flush`` before every collection of ``REGISTRY`` and at each ``/metrics``
+  scrape, so a scrape shows every hop: a prometheus_client counter increment or histogram
+  observation takes a lock per value. With several processes they count straight into the
+  families (another process's scrape reads them from the files at once).
 - per-process gauges (live USSD dialogues, calls, processes; the SMPP binds, which only the
   main process holds) set by ``LocalGauges.refresh``.
 - node-wide facts read at scrape time (``ScrapeFacts``): outbox depth and the age of its oldest
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from bisect import bisect_left
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -55,6 +61,74 @@ _FAST = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 # AGI commands include the caller's time: a prompt played, digits typed.
 _AGI = (0.005, 0.025, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0)
 _REDIS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0)
+
+
+class _Count:
+    """A counter child's increments not yet moved into it (``flush``)."""
+
+    __slots__ = ("child", "n")
+
+    def __init__(self, child: Any) -> None:
+        self.child, self.n = child, 0
+        _PENDING.append(self)
+
+    def flush(self) -> None:
+        if self.n:
+            n, self.n = self.n, 0
+            self.child.inc(n)
+
+
+class _Observed:
+    """A histogram child's observations not yet moved into it: a count per bucket (the
+    first bucket whose bound is at or above the value, as ``Histogram.observe`` counts) and
+    their sum."""
+
+    __slots__ = ("bounds", "buckets", "child", "sum")
+
+    def __init__(self, child: Any) -> None:
+        self.child = child
+        self.bounds = list(child._upper_bounds)  # the last is +Inf: every value has a bucket
+        self.buckets = [0] * len(self.bounds)
+        self.sum = 0.0
+        _PENDING.append(self)
+
+    def observe(self, value: float) -> None:
+        self.buckets[bisect_left(self.bounds, value)] += 1
+        self.sum += value
+
+    def flush(self) -> None:
+        buckets = self.buckets
+        if not any(buckets):
+            return
+        self.buckets = [0] * len(buckets)
+        total, self.sum = self.sum, 0.0
+        child = self.child
+        # prometheus_client has no call that adds many observations at once: add each
+        # bucket's count and the sum to the values ``observe`` would have incremented
+        for i, n in enumerate(buckets):
+            if n:
+                child._buckets[i].inc(n)
+        child._sum.inc(total)
+
+
+_PENDING: list[_Count | _Observed] = []
+
+
+def flush() -> None:
+    """Move the hot paths' tallies into their families (see the module docstring)."""
+    for pending in _PENDING:
+        pending.flush()
+
+
+class _Flush:
+    """Registered in ``REGISTRY`` before the families: a collection flushes first."""
+
+    def collect(self) -> Iterator[Metric]:
+        flush()
+        return iter(())
+
+
+REGISTRY.register(_Flush())  # type: ignore[arg-type]
 
 
 def _counter(name: str, doc: str, labels: list[str]) -> Counter:
@@ -106,8 +180,11 @@ class Families:
         self.processes = _live_sum("hotline_processes", "Live processes of this node.")
         self.smpp_bound = Gauge("hotline_smpp_bound", "1 while the SMPP bind is up.", ["bind"],
                                 registry=REGISTRY, multiprocess_mode="livemax")
-        self.hops: dict[tuple[str, str], Any] = {}  # bound children of the hot paths
-        self.hop_seconds: dict[str, Any] = {}
+        # the hot paths' children, with their tallies (used with one process only)
+        self.tally = not os.environ.get(MULTIPROC_ENV)
+        self.hops: dict[tuple[str, str], _Count] = {}
+        self.hop_seconds: dict[str, _Observed] = {}
+        self.redis_pending = _Observed(self.redis_seconds) if self.tally else None
 
 
 F = Families()
@@ -128,20 +205,29 @@ STATS = frozenset({"DELIVRD", "EXPIRED", "DELETED", "UNDELIV", "ACCEPTD", "UNKNO
 
 
 def hop(event: Any) -> None:
-    """A ``ussd.gateway.HopEvent``: count it by outcome and time it (the hot path: children
-    are looked up in a dict after the first hop of each kind)."""
+    """A ``ussd.gateway.HopEvent``: count it by outcome and time it (the hot path: looked up
+    in a dict after the first hop of each kind; tallied with one process)."""
     families = F
     key = (event.gateway, event.outcome)
-    child = families.hops.get(key)
-    if child is None:
+    count = families.hops.get(key)
+    if count is None:
         outcome = event.outcome if event.outcome in OUTCOMES else "other"
         gateway = str(event.gateway)[:16]
         child = families.ussd_hops.labels(gateway, outcome)
-        if len(families.hops) < 256:  # kinds come from our code: a handful per gateway
-            families.hops[key] = child
-        families.hop_seconds.setdefault(event.gateway, families.ussd_hop_seconds.labels(gateway))
-    child.inc()
-    families.hop_seconds[event.gateway].observe(event.ms / 1000.0)
+        if event.gateway not in families.hop_seconds:
+            families.hop_seconds[event.gateway] = _Observed(
+                families.ussd_hop_seconds.labels(gateway))
+        if len(families.hops) >= 256:  # kinds come from our code: a handful per gateway
+            child.inc()
+            families.ussd_hop_seconds.labels(gateway).observe(event.ms / 1000.0)
+            return
+        count = families.hops[key] = _Count(child)
+    if families.tally:
+        count.n += 1
+        families.hop_seconds[event.gateway].observe(event.ms / 1000.0)
+    else:
+        count.child.inc()
+        families.hop_seconds[event.gateway].child.observe(event.ms / 1000.0)
 
 
 def agi_command(command: str, outcome: str, seconds: float) -> None:
@@ -161,7 +247,11 @@ def booking(outcome: str, channel: str) -> None:
 
 
 def redis_roundtrip(seconds: float) -> None:
-    F.redis_seconds.observe(seconds)
+    pending = F.redis_pending
+    if pending is not None:
+        pending.observe(seconds)
+    else:
+        F.redis_seconds.observe(seconds)
 
 
 class CountingOutbox:
@@ -199,7 +289,7 @@ class Routes:
 
     def __init__(self, templates: Iterable[str]) -> None:
         self.templates = frozenset(templates)
-        self._children: dict[tuple[bytes, int], Any] = {}  # known exact paths only: bounded
+        self._children: dict[tuple[bytes, int], _Count] = {}  # known exact paths only: bounded
 
     def route_of(self, path: bytes) -> str:
         text = path.split(b"?", 1)[0].decode("latin-1").rstrip("/")
@@ -214,13 +304,18 @@ class Routes:
         return "other"
 
     def count(self, path: bytes, code: int) -> None:
-        child = self._children.get((path, code))
-        if child is None:
+        count = self._children.get((path, code))
+        if count is None:
             route = self.route_of(path)
             child = F.http_requests.labels(route, str(int(code)))
-            if route == path.decode("latin-1") and len(self._children) < 1000:
-                self._children[(path, code)] = child
-        child.inc()
+            if route != path.decode("latin-1") or len(self._children) >= 1000:
+                child.inc()
+                return
+            count = self._children[(path, code)] = _Count(child)
+        if F.tally:
+            count.n += 1
+        else:
+            count.child.inc()
 
 
 def templates_of(root: Resource, extra: Iterable[bytes] = ()) -> set[str]:
@@ -399,6 +494,7 @@ def use_multiprocess(directory: Path) -> None:
     global F
     from prometheus_client import values
 
+    flush()  # from now on every count goes straight into the files (Families.tally)
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True, exist_ok=True)
     os.environ[MULTIPROC_ENV] = str(directory)

@@ -47,6 +47,22 @@ async def test_a_request_leaves_before_the_reactor_turn_ends(fast_redis: Any) ->
 
 
 
+@pytest_twisted.ensureDeferred
+async def test_a_lean_command_times_and_raises_in_one_callback(fast_redis: Any) -> None:
+    """Per command one callback on the reply's Deferred times it and raises an error reply;
+    the reply and the error still reach the caller as before."""
+    redis = fast_redis
+    await redis.set("hl:t:one", "v")
+    before = _roundtrips()
+    answer = redis.get("hl:t:one")
+    assert len(answer.callbacks) == 1
+    assert await answer == "v"
+    wrong = redis.execute_command("LPUSH", "hl:t:one", "x")  # a string key: WRONGTYPE
+    with pytest.raises(txredisapi.ResponseError, match="WRONGTYPE"):
+        await wrong
+    assert _roundtrips() == before + 2  # the error reply is timed too
+
+
 @pytest.mark.parametrize("on", [True, False])
 @pytest_twisted.ensureDeferred
 async def test_the_switch_picks_the_lean_client_or_stock_txredisapi(

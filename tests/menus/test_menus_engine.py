@@ -371,6 +371,22 @@ def test_pending_values_survive_a_json_round_trip(booking_menu: MenuDefinition) 
     assert isinstance(again, Say) and again.slots == (Slot("内科"), "近期已无号源。")
 
 
+def test_voice_keeps_the_values_of_an_option_line_apart_and_ussd_shows_text_only(
+    booking_menu: MenuDefinition,
+) -> None:
+    """The department list: voice says each option line as pieces around its values
+    (``Say.slots``); a USSD screen is text alone, so its parts carry no slots to build."""
+    screens = {}
+    for channel in ("ussd", "ivr"):
+        session = start(booking_menu, channel=channel, msisdn="8613812345678")
+        session, _, _ = drive(booking_menu, session, Start(), canned())
+        _, out, _ = drive(booking_menu, session, Digits("1"), canned())
+        screens[channel] = [p for p in out.parts if isinstance(p, Say)]
+    assert any(p.slots for p in screens["ivr"])
+    assert not any(p.slots for p in screens["ussd"])
+    assert any(DEPTS[0]["name"] in p.text for p in screens["ussd"])
+
+
 def test_voice_only_choices_are_neither_shown_nor_taken_on_ussd(booking_menu: MenuDefinition):
     ussd = start(booking_menu, channel="ussd", msisdn="", lang="yue")
     assert ussd.lang == "zh"  # USSD stays zh/en

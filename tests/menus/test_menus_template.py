@@ -6,7 +6,7 @@ import pytest
 
 from menus.errors import MenuError
 from menus.template import Field, parse, render_parts, render_str, render_value
-from menus.types import Say, SayDigits
+from menus.types import Say, SayDigits, Slot
 
 
 def test_fields_filters_and_escapes_parse() -> None:
@@ -57,3 +57,21 @@ def test_last4_masks_and_render_value_keeps_types() -> None:
     assert render_value(parse("{items}"), {"items": [1, 2]}) == [1, 2]
     assert render_value(parse("{missing}"), {}) == ""
     assert render_value(parse("x{n}"), {"n": 1}) == "x1"
+
+
+@pytest.mark.parametrize("source", [
+    "{n}. {name}", "请确认：{dept} {day}，尾号{last4:id}。", "{missing}", "",
+    "代码 {digits:code} 已发送 {n}", "{digits:code}",
+])
+def test_text_only_rendering_says_the_same_without_slots(source: str) -> None:
+    """``slots=False`` (a channel that only shows text) renders the same parts, with the
+    slots left empty; with them, a sentence with values keeps its values apart."""
+    scope = {"n": "1", "name": "内科", "dept": "外科", "day": "12月6日", "id": "11010519491231002X",
+             "code": "4381090292"}
+    tpl = parse(source)
+    full = render_parts(tpl, scope, "p1")
+    bare = render_parts(tpl, scope, "p1", slots=False)
+    assert bare == full  # equality is the text, the prompt and the digits
+    assert all(not p.slots for p in bare if isinstance(p, Say))
+    if source == "{n}. {name}":
+        assert full[0].slots == (Slot("1"), ". ", Slot("内科"))
