@@ -5,8 +5,8 @@ node as a ``twisted.application`` service tree (docs/architecture.md, "The servi
 
     hotline
     ├── storage     redis (embedded redis-server, pool)
-    ├── core        sms (simulator, sender, reclaim, events), menu-versions, menu-reload,
-    │               sweeper, ussd-smpp, shares-refresh, metrics-local
+    ├── core        sms (simulator, sender, reclaim, events), menu-versions, dialogue-rate,
+    │               menu-reload, sweeper, ussd-smpp, shares-refresh, metrics-local
     └── edge        http, fastagi, workers
 
 and returns a ``Running`` handle; ``Running.stop()`` stops the tree, each part in turn in
@@ -46,7 +46,7 @@ from logs.output import check_format
 from menudesk.desk import MenuDesk
 from menus.definition import MenuSource, load_menu
 from menus.driver import Dialogue
-from metrics.live import DialogueRate, sms_figures
+from metrics.live import FLUSH_S, DialogueRate, sms_figures
 from notify.templates import load_templates, template_hospitals
 from settings.schema import Settings, SettingsError
 from storage.client import redacted_url
@@ -218,6 +218,7 @@ async def _wire(tree: HotlineService, settings: Settings, reactor: Any, node: No
     await versions.publish_all()
     core.add(every("menu-versions", versions.republish_every_s, versions.republish, reactor))
     rate = DialogueRate(redis, clock)  # calls and USSD dialogues per minute (the console)
+    core.add(every("dialogue-rate", FLUSH_S, rate.flush, reactor, last=True))
     dialogue = booking_dialogue(menus, booking, reactor, VALIDATORS, sms_help=sms_help,
                                 languages=LanguageMemory(redis), fetch_version=versions.fetch,
                                 count=metrics.booking, count_begin=rate.hit)

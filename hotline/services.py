@@ -87,28 +87,33 @@ class Listener(Service):
 
 
 class Looping(Service):
-    """A ``LoopingCall`` that ``begin`` starts at start; stopped at stop. Unlike Twisted's
-    ``TimerService`` the first call may wait one interval (``every(..., now=False)``)."""
+    """A ``LoopingCall`` that ``begin`` starts at start; stopped at stop (then ``at_stop``, if
+    given, runs once more and the stop waits for it). Unlike Twisted's ``TimerService`` the first
+    call may wait one interval (``every(..., now=False)``)."""
 
-    def __init__(self, name: str, begin: Callable[[], LoopingCall]) -> None:
+    def __init__(self, name: str, begin: Callable[[], LoopingCall],
+                 at_stop: Callable[[], Any] | None = None) -> None:
         self.setName(name)
         self._begin = begin
+        self._at_stop = at_stop
         self.loop: LoopingCall | None = None
 
     def startService(self) -> None:
         super().startService()
         self.loop = self._begin()
 
-    def stopService(self) -> None:
+    def stopService(self) -> Any:
         super().stopService()
         if self.loop is not None and self.loop.running:
             self.loop.stop()
         self.loop = None
+        return self._at_stop() if self._at_stop is not None else None
 
 
 def every(name: str, step_s: float, call: Callable[[], Any], clock: Any, *,
-          now: bool = False) -> Looping:
-    """``call`` every ``step_s`` seconds on ``clock``; a failed loop is logged."""
+          now: bool = False, last: bool = False) -> Looping:
+    """``call`` every ``step_s`` seconds on ``clock``; a failed loop is logged. ``last``: once
+    more at stop (what is batched in memory is written out before the process ends)."""
 
     def begin() -> LoopingCall:
         loop = LoopingCall(call)
@@ -117,4 +122,4 @@ def every(name: str, step_s: float, call: Callable[[], Any], clock: Any, *,
             lambda f: log.failure("{name}.loop_failed", f, name=name))
         return loop
 
-    return Looping(name, begin)
+    return Looping(name, begin, call if last else None)

@@ -1,11 +1,11 @@
 """What the console's live dashboard reads about the whole line: dialogues begun per minute,
 the SMS outbox and how delivery went.
 
-Dialogues per minute are counted in Redis (``hl:live:dlg:<channel>:<minute>``, kept two hours),
-one INCR where a dialogue begins (``menus.driver.Dialogue``'s ``on_begin``), so the figure is the
-node's and the platform's whole traffic whichever process or node served a call or a USSD
-session; a per-process Prometheus counter read in the process answering the dashboard would show
-only that process's share.
+Dialogues per minute are counted in Redis (``hl:live:dlg:<channel>:<minute>``, kept two hours):
+each process counts the dialogues it begins (``menus.driver.Dialogue``'s ``on_begin``) and adds
+them there once a second, so the figure is the node's and the platform's whole traffic whichever
+process or node served a call or a USSD session; a per-process Prometheus counter read in the
+process answering the dashboard would show only that process's share.
 
 The outbox depth is read from Redis (the same keys as the ``hotline_sms_outbox_*`` facts of
 ``metrics``). Submits and delivery receipts are counted only as Prometheus counters, by
@@ -20,13 +20,14 @@ import os
 from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry
-from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.defer import Deferred, ensureDeferred, succeed
 from twisted.logger import Logger
 
 import metrics
 
 log = Logger()
 KEEP_S = 2 * 3600
+FLUSH_S = 1.0  # how often a process adds its dialogue counts to Redis
 CHANNELS = ("ivr", "ussd")
 OUTBOX = "hl:{sms}:"  # sms.redis_outbox's keys, as metrics reads them: q, f, dead
 
@@ -42,32 +43,46 @@ def rate_key(channel: str, minute: int) -> str:
 
 
 class DialogueRate:
-    """Dialogues begun per channel and minute of ``clock`` (booking's notion of now)."""
+    """Dialogues begun per channel and minute of ``clock`` (booking's notion of now).
+
+    A dialogue is counted in the process (``hit``, on its first hop) and the counts go to Redis
+    in one INCRBY per channel and minute when ``flush`` runs (the wiring: every ``FLUSH_S`` and
+    once more at stop), not in two round trips per dialogue. A crash loses at most the last
+    second's counts of one process; a Redis error loses that batch, never a call."""
 
     def __init__(self, redis: Any, clock: Any) -> None:
         self.redis, self.clock = redis, clock
+        self._pending: dict[str, int] = {}
 
-    def hit(self, session: Begun) -> Deferred[None]:
-        """``on_begin``: count the dialogue without waiting for Redis (the Deferred fires once
-        it is counted); a Redis error loses the count, never the call."""
+    def hit(self, session: Begun) -> None:
         key = rate_key(session.channel or "other", int(self.clock.seconds() // 60))
-        d = ensureDeferred(self._count(key))
-        d.addErrback(lambda f: log.warn("live.count_failed why={why}", why=f.getErrorMessage()))
+        self._pending[key] = self._pending.get(key, 0) + 1
+
+    def flush(self) -> Deferred[None]:
+        """Add what was counted since the last flush to Redis."""
+        if not self._pending:
+            return succeed(None)
+        pending, self._pending = self._pending, {}
+        d = ensureDeferred(self._add(pending))
+        d.addErrback(lambda f: log.warn("live.count_failed dialogues={n} why={why}",
+                                        n=sum(pending.values()), why=f.getErrorMessage()))
         return d
 
-    async def _count(self, key: str) -> None:
-        await self.redis.incr(key)
-        await self.redis.expire(key, KEEP_S)
+    async def _add(self, pending: dict[str, int]) -> None:
+        for key, count in pending.items():
+            await self.redis.incrby(key, count)
+            await self.redis.expire(key, KEEP_S)
 
     async def per_minute(self, minutes: int = 30) -> dict[str, list[int]]:
         """Per channel, the counts of the last ``minutes`` minutes, oldest first (the current,
-        unfinished minute last)."""
+        unfinished minute last), with this process's counts not yet flushed."""
         now = int(self.clock.seconds() // 60)
         out = {}
         for channel in CHANNELS:
             keys = [rate_key(channel, m) for m in range(now - minutes + 1, now + 1)]
             values = await self.redis.mget(keys)
-            out[channel] = [int(v or 0) for v in values]
+            out[channel] = [int(v or 0) + self._pending.get(k, 0) for k, v in zip(
+                keys, values, strict=True)]
         return out
 
 

@@ -115,6 +115,25 @@ def test_a_periodic_part_waits_one_interval_and_stops_with_the_tree() -> None:
     assert calls == [2.0, 4.0]
 
 
+def test_a_periodic_part_with_last_runs_once_more_and_the_stop_waits_for_it() -> None:
+    clock, calls = Clock(), []
+    written: Deferred[None] = Deferred()
+
+    def flush() -> Deferred[None]:
+        calls.append(clock.seconds())
+        return written
+
+    tree = Ordered("test", clock=clock)
+    tree.add(every("flush", 1.0, flush, clock, last=True))
+    tree.startService()
+    clock.advance(1.0)
+    stopped = tree.stopService()
+    assert calls == [1.0, 1.0]  # the loop's call, then the last one at stop
+    assert not stopped.called  # waits until the last batch is written
+    written.callback(None)
+    assert stopped.called
+
+
 def _names(service: Any, prefix: str = "") -> list[str]:
     found = []
     for child in service:
@@ -154,7 +173,8 @@ async def test_a_server_stops_listeners_then_sms_then_redis(redis, redis_url, tm
     assert _names(running.service) == [
         "storage", "storage/redis",
         "core", "core/sms", "core/sms/smsc", "core/sms/sender", "core/sms/reclaim",
-        "core/sms/events", "core/menu-versions", "core/menu-reload", "core/sweeper",
+        "core/sms/events", "core/menu-versions", "core/dialogue-rate", "core/menu-reload",
+        "core/sweeper",
         "edge", "edge/http", "edge/fastagi"]
     stopped: list[str] = []
     _record_stops(running.service, stopped)
@@ -163,7 +183,7 @@ async def test_a_server_stops_listeners_then_sms_then_redis(redis, redis_url, tm
     await running.stop()
     assert stopped == [
         "edge", "edge/fastagi", "edge/http",
-        "core", "core/sweeper", "core/menu-reload", "core/menu-versions",
+        "core", "core/sweeper", "core/menu-reload", "core/dialogue-rate", "core/menu-versions",
         "core/sms", "core/sms/events", "core/sms/reclaim", "core/sms/sender", "core/sms/smsc",
         "storage", "storage/redis"]
     assert all(_refused(port) for port in ports)

@@ -20,13 +20,43 @@ async def test_dialogues_are_counted_per_channel_and_minute_in_redis(redis) -> N
     clock = Clock()
     clock.advance(600 * 60 + 30)
     one, other = DialogueRate(redis, clock), DialogueRate(redis, clock)  # two processes
-    await one.hit(session("ussd"))
-    await other.hit(session("ussd"))
-    await one.hit(session("ivr"))
+    one.hit(session("ussd"))
+    other.hit(session("ussd"))
+    one.hit(session("ivr"))
+    await one.flush()
+    await other.flush()
     clock.advance(60)
-    await other.hit(session("ivr"))
+    other.hit(session("ivr"))
+    await other.flush()
     assert await one.per_minute(5) == {"ivr": [0, 0, 0, 1, 1], "ussd": [0, 0, 0, 2, 0]}
     assert 0 < await redis.ttl(rate_key("ussd", 600)) <= 7200
+
+
+@pytest_twisted.ensureDeferred
+async def test_counts_wait_in_the_process_until_a_flush_adds_them_once(redis) -> None:
+    clock = Clock()
+    clock.advance(700 * 60)
+    rate = DialogueRate(redis, clock)
+    for _ in range(3):
+        rate.hit(session("ussd"))
+    assert await redis.get(rate_key("ussd", 700)) is None  # nothing sent per dialogue
+    assert (await rate.per_minute(1))["ussd"] == [3]  # but this process shows its own at once
+    await rate.flush()
+    await rate.flush()  # nothing new: adds nothing
+    assert int(await redis.get(rate_key("ussd", 700))) == 3
+    assert (await rate.per_minute(1))["ussd"] == [3]  # not counted twice
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_redis_error_loses_the_batch_never_the_caller() -> None:
+    class Down:
+        async def incrby(self, key: str, count: int) -> None:
+            raise ConnectionError("redis is down")
+
+    rate = DialogueRate(Down(), Clock())
+    rate.hit(session("ivr"))
+    await rate.flush()  # logged, not raised
+    assert rate._pending == {}
 
 
 @pytest_twisted.ensureDeferred
