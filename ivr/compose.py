@@ -31,8 +31,10 @@ import dataclasses
 import functools
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ivr.words import MONTH, NUMBER_MAX, PAUSE, SCREEN, number_names
 from menus.types import Say, SayDigits, Slot
@@ -69,11 +71,15 @@ def speakable(text: str) -> bool:
 
 class Known(dict[str, str]):
     """A lexicon that knows its longest entry (a value is scanned that far at each position;
-    worked out once, as a catalog of many hospitals has many names)."""
+    worked out once, as a catalog of many hospitals has many names), and remembers what the
+    outputs it has split sound like (``memo``, kept by ``ivr.render.clips``): every call hears
+    the same menus and lists, so each is split once per lexicon, not once per call. A Known is
+    not changed after it is made (a reload makes a new one, with an empty memo)."""
 
     def __init__(self, entries: Mapping[str, str]) -> None:
         super().__init__(entries)
         self.longest = max((len(k) for k in self), default=0)
+        self.memo: OrderedDict[Hashable, Any] = OrderedDict()
 
 
 def lexicon(lang: str, names: Iterable[str] = ()) -> Known:
@@ -85,7 +91,8 @@ def lexicon(lang: str, names: Iterable[str] = ()) -> Known:
 
 
 @functools.lru_cache(maxsize=16)
-def _words(lang: str) -> Known:
+def word_lexicon(lang: str) -> Known:
+    """The words of ``lang`` alone: the lexicon of a server given none."""
     return lexicon(lang)
 
 
@@ -178,7 +185,7 @@ def compose(
         return digit_pieces(part.digits)
     if not part.slots:
         return [Piece(prompt_name(part, lang), part.text)]
-    known = lex if lex is not None else _words(lang)
+    known = lex if lex is not None else word_lexicon(lang)
     out: list[Piece] = []
     for slot in part.slots:
         if isinstance(slot, str):
