@@ -50,6 +50,13 @@ class Clip:
     name: str
     bargein: bool
     digits: str | None = None
+    batchable: bool = False  # a file EXEC Read/Playback can take in a list (``clip``)
+
+
+def clip(name: str, bargein: bool) -> Clip:
+    """A sound file; whether it may go in a ``&`` list is worked out once, here, as the clips
+    of an output are remembered (``clips``) and looked at on every call."""
+    return Clip(name, bargein, None, bool(_SAFE_NAME.match(name)))
 
 
 def bargein(part: Say | SayDigits) -> bool:
@@ -103,12 +110,8 @@ def _clips(
             out.append(Clip("", True, part.digits))
             continue
         keys = bargein(part)
-        out += [Clip(piece.name, keys) for piece in compose(part, lang, lex, live)]
+        out += [clip(piece.name, keys) for piece in compose(part, lang, lex, live)]
     return out
-
-
-def _batchable(clip: Clip) -> bool:
-    return clip.digits is None and bool(_SAFE_NAME.match(clip.name))
 
 
 def _remote(clip: Clip) -> bool:
@@ -139,10 +142,11 @@ async def render_output(
     head = clips(output.parts, lang, lexicon, live)
     tail: list[Clip] = []
     if batch and wait is not None:
-        while head and head[-1].bargein and _batchable(head[-1]):
-            tail.insert(0, head.pop())
-        if len(tail) < BATCH_MIN:
-            head, tail = head + tail, []
+        cut = len(head)
+        while cut and head[cut - 1].bargein and head[cut - 1].batchable:
+            cut -= 1
+        if len(head) - cut >= BATCH_MIN:
+            head, tail = head[:cut], head[cut:]
     last_prompt = None
     last = head[-1] if head else None
     if (
@@ -217,7 +221,7 @@ async def _play_head(command: Command, head: list[Clip], waits: bool, batch: boo
             i += 1
             continue
         run = i
-        while run < len(head) and _batchable(head[run]):
+        while run < len(head) and head[run].batchable:
             run += 1
         if batch and run - i >= 2:
             names = [c.name for c in head[i:run]]
