@@ -197,3 +197,24 @@ def test_free_text_said_live_asks_live_speech_every_time() -> None:
     assert clips(parts, "zh", known, live)[0].name == "http://tts/zh/1.wav"
     assert clips(parts, "zh", known, live)[0].name == "http://tts/zh/2.wav"
     assert asked == ["带上病历", "带上病历"]
+
+
+def test_a_value_is_scanned_once_in_outputs_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ivr import compose as module
+
+    known = lexicon("zh", ["内科"])
+    confirm = parse("请确认：{dept} {day}，身份证尾号{last4:id}。")
+    scope = {"dept": "内科", "day": "12月6日 星期日", "id": "110101199003071234"}
+    first = [p.name for p in compose(render_parts(confirm, scope)[0], "zh", known)]
+    scanned: list[str] = []
+    real = module.value_pieces
+    monkeypatch.setattr(module, "value_pieces", lambda v, *a: scanned.append(v) or real(v, *a))
+    tail = render_parts(confirm, {**scope, "id": "1234"})[0]
+    other = [p.name for p in compose(tail, "zh", known)]
+    assert other == first and scanned == []  # another caller's tail, the same values
+    scope["day"] = "12月7日 星期一"
+    later = [p.name for p in compose(render_parts(confirm, scope)[0], "zh", known)]
+    assert scanned == ["12月7日 星期一"] and "hotline/words/day_7" in later
+    plain = dict(known)  # a lexicon that is a plain mapping is scanned every time
+    compose(render_parts(confirm, scope)[0], "zh", plain)
+    assert scanned == ["12月7日 星期一", "内科", "12月7日 星期一"]
