@@ -31,14 +31,17 @@ import dataclasses
 import functools
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ivr.words import MONTH, NUMBER_MAX, PAUSE, SCREEN, number_names
 from menus.types import Say, SayDigits, Slot
 
 Lexicon = Mapping[str, str]  # screen text -> sound file name
 Live = Callable[[str, str], str]  # (text, lang) -> a URL Asterisk can play (ivr.live)
+VALUES_REMEMBERED = 4096  # values split remembered per lexicon (``Known.values``)
 _ENDS = "。！？.!?；;"  # punctuation that ends a line: a pause when nothing else carries it
 
 
@@ -69,11 +72,17 @@ def speakable(text: str) -> bool:
 
 class Known(dict[str, str]):
     """A lexicon that knows its longest entry (a value is scanned that far at each position;
-    worked out once, as a catalog of many hospitals has many names)."""
+    worked out once, as a catalog of many hospitals has many names), and remembers what the
+    outputs it has split sound like (``memo``, kept by ``ivr.render.clips``): every call hears
+    the same menus and lists, so each is split once per lexicon, not once per call; and the
+    pieces of each value (``values``), which recur in outputs that are a call's own. A Known is
+    not changed after it is made (a reload makes a new one, with empty memories)."""
 
     def __init__(self, entries: Mapping[str, str]) -> None:
         super().__init__(entries)
         self.longest = max((len(k) for k in self), default=0)
+        self.memo: OrderedDict[Hashable, Any] = OrderedDict()
+        self.values: dict[tuple[str, str], tuple[Piece, ...]] = {}  # (lang, value): pieces
 
 
 def lexicon(lang: str, names: Iterable[str] = ()) -> Known:
@@ -85,7 +94,8 @@ def lexicon(lang: str, names: Iterable[str] = ()) -> Known:
 
 
 @functools.lru_cache(maxsize=16)
-def _words(lang: str) -> Known:
+def word_lexicon(lang: str) -> Known:
+    """The words of ``lang`` alone: the lexicon of a server given none."""
     return lexicon(lang)
 
 
@@ -178,7 +188,7 @@ def compose(
         return digit_pieces(part.digits)
     if not part.slots:
         return [Piece(prompt_name(part, lang), part.text)]
-    known = lex if lex is not None else _words(lang)
+    known = lex if lex is not None else word_lexicon(lang)
     out: list[Piece] = []
     for slot in part.slots:
         if isinstance(slot, str):
@@ -200,7 +210,17 @@ def _slot(slot: Slot, lang: str, lex: Lexicon, live: Live | None) -> list[Piece]
         return [Piece(live(said, lang) if live else text_name(said, lang), said)]
     if slot.filter == "last4" or slot.filter == "digits":
         return digit_pieces(slot.text.strip())
-    return value_pieces(slot.text, lang, lex)
+    if not isinstance(lex, Known):
+        return value_pieces(slot.text, lang, lex)
+    # a department, a date, a session recur in outputs that are each a call's own (the
+    # confirmation with the caller's ID tail): each value is scanned once per lexicon
+    key = (lang, slot.text)
+    found = lex.values.get(key)
+    if found is None:
+        if len(lex.values) >= VALUES_REMEMBERED:
+            lex.values.clear()
+        found = lex.values[key] = tuple(value_pieces(slot.text, lang, lex))
+    return list(found)
 
 
 @functools.lru_cache(maxsize=16)

@@ -26,15 +26,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from ivr.agi import AgiReply, Quoted
-from ivr.compose import Lexicon, Live, compose, heard, prompt_name
+from ivr.compose import Lexicon, Live, compose, heard, prompt_name, word_lexicon
 from ivr.states import CallEvent, Ended
-from menus.types import Digits, Input, NoInput, Output, Say, SayDigits, Wait
+from menus.types import Digits, Input, NoInput, Output, Say, SayDigits, Slot, Wait
 
 __all__ = ["BARGE_IN", "SILENCE", "bargein", "clips", "prompt_name", "render_output"]
 
 BARGE_IN = "0123456789*"  # keys that stop a prompt; '#' only ends GET DATA
 SILENCE = "silence/1"  # a stock Asterisk file: GET DATA needs a file to play
 _RUNS = re.compile(r"[0-9]+|[A-Za-z]+")
+MEMO_SIZE = 2048  # outputs remembered per lexicon (clips)
 BATCH_MIN = 3  # a tail of this many barge-in files is played by one EXEC Read
 READ_VAR = "HOTLINE_KEYS"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_./-]+$")  # nothing Read's argument parser would split
@@ -49,6 +50,13 @@ class Clip:
     name: str
     bargein: bool
     digits: str | None = None
+    batchable: bool = False  # a file EXEC Read/Playback can take in a list (``clip``)
+
+
+def clip(name: str, bargein: bool) -> Clip:
+    """A sound file; whether it may go in a ``&`` list is worked out once, here, as the clips
+    of an output are remembered (``clips``) and looked at on every call."""
+    return Clip(name, bargein, None, bool(_SAFE_NAME.match(name)))
 
 
 def bargein(part: Say | SayDigits) -> bool:
@@ -63,19 +71,47 @@ def clips(
     live: Live | None = None,
 ) -> list[Clip]:
     """What the parts play, in order: the files of each Say's pieces (as heard: ``heard``),
-    each SayDigits whole."""
+    each SayDigits whole.
+
+    Remembered per lexicon (``Known.memo``, the last ``MEMO_SIZE`` outputs): callers hear the
+    same menus and lists over and over, and splitting them is most of what a voice output
+    costs. Not when live speech is on and a part has free text (``live`` remembers each text
+    it is asked for), nor for a lexicon that is a plain mapping."""
+    known = lex if lex is not None else word_lexicon(lang)
+    memo = getattr(known, "memo", None)
+    if memo is None or (live is not None and _has_free_text(parts)):
+        return _clips(parts, lang, known, live)
+    # Say equality leaves its slots out: they are part of the key
+    key = (lang, parts, tuple([getattr(part, "slots", None) for part in parts]))
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = tuple(_clips(parts, lang, known, live))
+        if len(memo) > MEMO_SIZE:
+            memo.popitem(last=False)
+    else:
+        memo.move_to_end(key)
+    return list(found)
+
+
+def _has_free_text(parts: tuple[Say | SayDigits, ...]) -> bool:
+    return any(
+        isinstance(slot, Slot) and slot.filter == "speak"
+        for part in parts
+        for slot in getattr(part, "slots", ())
+    )
+
+
+def _clips(
+    parts: tuple[Say | SayDigits, ...], lang: str, lex: Lexicon, live: Live | None
+) -> list[Clip]:
     out: list[Clip] = []
     for part in heard(parts, lang):
         if isinstance(part, SayDigits):
             out.append(Clip("", True, part.digits))
             continue
         keys = bargein(part)
-        out += [Clip(piece.name, keys) for piece in compose(part, lang, lex, live)]
+        out += [clip(piece.name, keys) for piece in compose(part, lang, lex, live)]
     return out
-
-
-def _batchable(clip: Clip) -> bool:
-    return clip.digits is None and bool(_SAFE_NAME.match(clip.name))
 
 
 def _remote(clip: Clip) -> bool:
@@ -106,10 +142,11 @@ async def render_output(
     head = clips(output.parts, lang, lexicon, live)
     tail: list[Clip] = []
     if batch and wait is not None:
-        while head and head[-1].bargein and _batchable(head[-1]):
-            tail.insert(0, head.pop())
-        if len(tail) < BATCH_MIN:
-            head, tail = head + tail, []
+        cut = len(head)
+        while cut and head[cut - 1].bargein and head[cut - 1].batchable:
+            cut -= 1
+        if len(head) - cut >= BATCH_MIN:
+            head, tail = head[:cut], head[cut:]
     last_prompt = None
     last = head[-1] if head else None
     if (
@@ -184,7 +221,7 @@ async def _play_head(command: Command, head: list[Clip], waits: bool, batch: boo
             i += 1
             continue
         run = i
-        while run < len(head) and _batchable(head[run]):
+        while run < len(head) and head[run].batchable:
             run += 1
         if batch and run - i >= 2:
             names = [c.name for c in head[i:run]]

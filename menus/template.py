@@ -156,12 +156,13 @@ def render_parts(
             return (Say(text, prompt),)
         return () if prompt is None else (Say("", prompt),)
     if not template.speaks_digits:  # one sentence: no part boundaries to trim around
-        slots = tuple(
-            seg if isinstance(seg, str) else Slot(_text(lookup(scope, seg.path), seg.filter),
-                                                  seg.filter)
+        # lists, not generators: this runs for every option line a call hears
+        slots = tuple([
+            seg if type(seg) is str else Slot(_text(lookup(scope, seg.path), seg.filter),
+                                              seg.filter)
             for seg in segments
-        )
-        text = "".join(s if isinstance(s, str) else s.text for s in slots)
+        ])
+        text = "".join([s if type(s) is str else s.text for s in slots])
         if text:
             return (Say(text, prompt, slots=slots),)
         return () if prompt is None else (Say("", prompt),)

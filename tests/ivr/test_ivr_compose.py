@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from booking.rules import day_label
+from ivr import render
 from ivr.compose import compose, heard, lexicon, normalised, text_name, value_pieces
 from ivr.render import clips
 from menus.template import parse, render_parts
@@ -153,3 +156,65 @@ def test_only_a_list_of_one_shape_shortens_its_dates() -> None:
     en = render_parts(parse(ITEM["en"]), {"name": "December clinic, Sun 6 Dec", "n": "1"})
     en2 = render_parts(parse(ITEM["en"]), {"name": "Mon 7 December", "n": "2"})
     assert [p.text for p in heard(en + en2, "en")][1] == "Mon 7: press 2."
+
+
+def test_an_output_heard_again_is_not_split_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    known = lexicon("zh", ["内科"])
+    first = clips(date_list(DAYS, "zh"), "zh", known)
+    split: list[object] = []
+    real = render.compose
+    monkeypatch.setattr(render, "compose", lambda *a: split.append(a) or real(*a))
+    again = clips(date_list(DAYS, "zh"), "zh", known)  # the next caller's equal list
+    assert again == first and split == []
+    again.pop()  # the caller's own list: what is remembered stays whole
+    assert clips(date_list(DAYS, "zh"), "zh", known) == first
+    assert clips(date_list(DAYS[:2], "zh"), "zh", known) != first and split  # another list
+    fresh = lexicon("zh", ["内科"])  # a reloaded catalog: its own memory
+    split.clear()
+    assert clips(date_list(DAYS, "zh"), "zh", fresh) == first and split
+
+
+def test_the_memory_tells_values_from_static_text_of_the_same_words() -> None:
+    known = lexicon("zh")
+    said = render_parts(parse("{day}"), {"day": "12月6日"})
+    static = (Say("12月6日"),)
+    assert said == static  # equal as text: Say leaves its slots out of equality
+    assert [c.name for c in clips(said, "zh", known)] == [
+        "hotline/words/month_12", "hotline/words/day_6",
+    ]  # fmt: skip
+    assert [c.name for c in clips(static, "zh", known)] == [text_name("12月6日", "zh")]
+
+
+def test_free_text_said_live_asks_live_speech_every_time() -> None:
+    asked: list[str] = []
+
+    def live(text: str, lang: str) -> str:
+        asked.append(text)
+        return f"http://tts/{lang}/{len(asked)}.wav"
+
+    known = lexicon("zh")
+    parts = render_parts(parse("{speak:note}"), {"note": "带上病历"})
+    assert clips(parts, "zh", known, live)[0].name == "http://tts/zh/1.wav"
+    assert clips(parts, "zh", known, live)[0].name == "http://tts/zh/2.wav"
+    assert asked == ["带上病历", "带上病历"]
+
+
+def test_a_value_is_scanned_once_in_outputs_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ivr import compose as module
+
+    known = lexicon("zh", ["内科"])
+    confirm = parse("请确认：{dept} {day}，身份证尾号{last4:id}。")
+    scope = {"dept": "内科", "day": "12月6日 星期日", "id": "110101199003071234"}
+    first = [p.name for p in compose(render_parts(confirm, scope)[0], "zh", known)]
+    scanned: list[str] = []
+    real = module.value_pieces
+    monkeypatch.setattr(module, "value_pieces", lambda v, *a: scanned.append(v) or real(v, *a))
+    tail = render_parts(confirm, {**scope, "id": "1234"})[0]
+    other = [p.name for p in compose(tail, "zh", known)]
+    assert other == first and scanned == []  # another caller's tail, the same values
+    scope["day"] = "12月7日 星期一"
+    later = [p.name for p in compose(render_parts(confirm, scope)[0], "zh", known)]
+    assert scanned == ["12月7日 星期一"] and "hotline/words/day_7" in later
+    plain = dict(known)  # a lexicon that is a plain mapping is scanned every time
+    compose(render_parts(confirm, scope)[0], "zh", plain)
+    assert scanned == ["12月7日 星期一", "内科", "12月7日 星期一"]
