@@ -21,6 +21,7 @@ import platform
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from twisted.application.internet import TimerService
@@ -204,8 +205,8 @@ async def _wire(tree: HotlineService, settings: Settings, reactor: Any, node: No
     sms: SmsService
     if node.main:  # the singletons: SMPP bind, hl:events -> SMS outbox, MO text commands
         sms = core.add(start_sms(settings, reactor, redis, hospitals, templates, on_sms=on_sms))
-        await sms.attach(booking, hospitals, link=kiosk_wiring.link_maker(
-            settings, links, booking, lambda: booking.platform))
+        await sms.attach(booking, hospitals, link=kiosk_wiring.link_maker(  # the reloaded one:
+            links, booking, partial(getattr, booking, "platform")))  # no frame of ours per SMS
     else:
         sms = core.add(node.worker_sms(settings, reactor, redis, booking, hospitals, templates))
     catalogs = PlatformReloader(settings.hospital_file, load_platform, clock=reactor,

@@ -2,14 +2,14 @@
 (``kiosk.*``, ``web.public_url``; docs/kiosk.md).
 
 ``mount_kiosk`` hangs ``/kiosk/``, ``/api/kiosk/check-in.pdf`` and ``/t/<token>`` on the HTTP
-tree; ``link_maker`` is what the SMS side calls for a ``booked`` event to get the link the
-confirmation carries (None while the links have no public address: ``web.public_url`` unset,
-and not the demo, which uses its own address).
+tree; ``link_maker`` builds what the SMS side calls for a ``booked`` event to get the link the
+confirmation carries (``web.ticket_links.ConfirmationLinks``: None while the links have no
+public address, ``web.public_url`` unset and not the demo, which uses its own address).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from twisted.logger import Logger
@@ -17,14 +17,12 @@ from twisted.logger import Logger
 from booking.api import BookingService
 from booking.catalog import Platform
 from booking.rules import day_label
-from pii import mask_tail
 from web.kiosk import CountBooking, KioskAccess, no_count
 from web.kiosk_screen import kiosk_screen
 from web.slip import FontMissing, SlipPdf, check_font
-from web.ticket_links import TicketLinks, TicketPages, end_of_day
+from web.ticket_links import ConfirmationLinks, TicketLinks, TicketPages
 
 log = Logger()
-LinkMaker = Callable[[Mapping[str, str]], Awaitable[str | None]]
 
 
 def ticket_links(settings: Any, redis: Any, platform: Platform, clock: Any) -> TicketLinks:
@@ -35,33 +33,11 @@ def ticket_links(settings: Any, redis: Any, platform: Platform, clock: Any) -> T
     return TicketLinks(redis, base, clock.seconds, limit=limit)
 
 
-def link_maker(settings: Any, links: TicketLinks, booking: BookingService,
-               platform: Callable[[], Platform]) -> LinkMaker:
-    """``event -> link`` for the confirmation SMS (None while ``links`` has no public address,
-    read at each event: the demo sets its own once its port is bound); ``platform()``: the
-    hospitals in force (they are reloaded)."""
-
-    async def link(event: Mapping[str, str]) -> str | None:
-        if not links.base:
-            return None
-        found = [b for b in await booking.bookings_for(event["msisdn"])
-                 if b.tcode == event["tcode"]]
-        if not found:  # cancelled or lapsed before the SMS went out: no link to a dead code
-            return None
-        b = found[0]
-        hospital = platform().hospital(b.hospital_id)
-        names = b.dept_name
-        ticket = {"tcode": b.tcode, "day": b.day.isoformat(), "id_number": mask_tail(b.id_number),
-                  "phone": mask_tail(b.msisdn)}
-        for lang in ("zh", "en"):
-            ticket[f"hospital_{lang}"] = b.hospital_name.get(lang) or b.hospital_name.get("zh", "")
-            ticket[f"dept_{lang}"] = names.get(lang) or names.get("zh", "")
-            ticket[f"day_{lang}"] = day_label(b.day, lang)
-            ticket[f"session_{lang}"] = b.session_label.get(lang) or b.session
-        tz = hospital.tz if hospital is not None else platform().hospitals[0].tz
-        return await links.make(ticket, end_of_day(b.day, tz))
-
-    return link
+def link_maker(links: TicketLinks, booking: BookingService,
+               platform: Callable[[], Platform]) -> ConfirmationLinks:
+    """``event -> link`` for the confirmation SMS; ``platform()``: the hospitals in force (they
+    are reloaded)."""
+    return ConfirmationLinks(links, booking, platform, day_label)
 
 
 def mount_kiosk(root: Any, settings: Any, booking: BookingService, platform: Platform,

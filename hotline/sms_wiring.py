@@ -32,7 +32,7 @@ from sms.cmpp.service import CmppSender
 from sms.mo import Keywords
 from sms.redis_outbox import RedisOutbox
 from sms.service import LinkSender, SmppSender
-from sms.smsc import start_smsc
+from sms.smsc import log_received, start_smsc
 from web.admin import AdminTokens
 from web.sms_admin import sms_admin_resource
 
@@ -82,7 +82,7 @@ class SmsService(Ordered):
 
     async def attach(self, booking: Any, catalog: Any, link: Any = None) -> None:
         """Start consuming booking events and answering MO commands; ``link``: the QR page's
-        link of a ``booked`` event (``hotline.kiosk_wiring.link_maker``), or None."""
+        link of a ``booked`` event (``web.ticket_links.ConfirmationLinks``), or None."""
         opts = self.options
         self.events = EventConsumer(
             self.redis, self.sender, self.renderer, self.reactor, catalog=catalog,
@@ -111,7 +111,7 @@ def start_sms(settings: Any, reactor: Any, redis: Any, catalog: Any,
     lease_s = float(raw.get("lease_s", 300))
     name = sender_name(settings)
     outbox = RedisOutbox(redis, reactor, owner=name, lease_s=lease_s)
-    simulator = _simulator(settings, reactor, on_sms or _log_sms)
+    simulator = _simulator(settings, reactor, on_sms or log_received)
     smsc_port = simulator.bind().getHost().port if simulator is not None else None
     try:  # the simulator is bound already: its port is the sender's address
         sender = _sender(settings, reactor, outbox, smsc_port)
@@ -184,7 +184,3 @@ def sender_name(settings: Settings) -> str:
     restart takes back its own in-flight messages at once), distinct per node on one Redis."""
     return str(settings.raw.get("sms", {}).get("sender_name")
                or f"{socket.gethostname()}:{settings.http_port}")
-
-
-def _log_sms(to: str, source: str, text: str) -> None:
-    log.info("smsc.received from={source} chars={n}", source=source, n=len(text))

@@ -152,6 +152,12 @@ class SmscFactory(Factory):
                 proto.transport.abortConnection()
 
 
+def log_received(to: str, source: str, text: str) -> None:
+    """A simulator's ``on_message`` when nobody prints the messages: one line per message
+    received, without its number or its text."""
+    log.info("smsc.received from={source} chars={n}", source=source, n=len(text))
+
+
 def start_smsc(reactor: Any, port: int, on_message: OnMessage, *, interface: str = "127.0.0.1",
                credentials: tuple[str, str] | None = None) -> IListeningPort:
     """Listen on ``port`` (0 = any); the factory is ``listening.factory``."""

@@ -27,6 +27,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
 from booking.api import BookingError, BookingService, RateLimited
+from pii import mask_tail
 from web.qr import qr_svg
 
 log = Logger()
@@ -96,6 +97,38 @@ class TicketLinks:
 def end_of_day(day: dt.date, tz: dt.tzinfo) -> float:
     """When a link for a visit on ``day`` stops working: midnight after it, hospital time."""
     return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tz).timestamp()
+
+
+class ConfirmationLinks:
+    """``event -> link`` for a ``booked`` event's confirmation SMS: the link to the code's QR
+    page, or None while ``links`` has no public address (read at each event: the demo sets its
+    own once its port is bound) or when the booking is gone before its SMS went out."""
+
+    def __init__(self, links: TicketLinks, booking: BookingService, platform: Callable[[], Any],
+                 day_label: Callable[[dt.date, str], str]) -> None:
+        self.links, self.booking, self.platform, self.day_label = (links, booking, platform,
+                                                                   day_label)
+
+    async def __call__(self, event: Mapping[str, str]) -> str | None:
+        if not self.links.base:
+            return None
+        found = [b for b in await self.booking.bookings_for(event["msisdn"])
+                 if b.tcode == event["tcode"]]
+        if not found:  # cancelled or lapsed before the SMS went out: no link to a dead code
+            return None
+        b = found[0]
+        platform = self.platform()
+        hospital = platform.hospital(b.hospital_id)
+        names = b.dept_name
+        ticket = {"tcode": b.tcode, "day": b.day.isoformat(), "id_number": mask_tail(b.id_number),
+                  "phone": mask_tail(b.msisdn)}
+        for lang in ("zh", "en"):
+            ticket[f"hospital_{lang}"] = b.hospital_name.get(lang) or b.hospital_name.get("zh", "")
+            ticket[f"dept_{lang}"] = names.get(lang) or names.get("zh", "")
+            ticket[f"day_{lang}"] = self.day_label(b.day, lang)
+            ticket[f"session_{lang}"] = b.session_label.get(lang) or b.session
+        tz = hospital.tz if hospital is not None else platform.hospitals[0].tz
+        return await self.links.make(ticket, end_of_day(b.day, tz))
 
 
 # ---- the page ------------------------------------------------------------------------------

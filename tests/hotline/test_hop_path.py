@@ -1,6 +1,7 @@
 """The composition root wires once and then stays out of the way: a USSD booking, hop after
-hop over real HTTP, runs no code of ``hotline/`` (docs/architecture.md, "Where things are
-handled"). A closure or helper of the wiring that ends up on the hop's path fails here."""
+hop over real HTTP, and its confirmation SMS on its way to the SMSC run no code of ``hotline/``
+(docs/architecture.md, "Where things are handled"). A closure or helper of the wiring that ends
+up on that path fails here."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest_twisted
 import treq
+from twisted.internet.task import deferLater
 
 from booking.idcard import check_char
 from hotline.app import start
@@ -51,7 +53,9 @@ async def test_a_ussd_booking_runs_no_code_of_the_composition_root(redis_url, tm
     settings = load_settings(ROOT / "config/hotline.yaml", {
         "redis": {"url": redis_url}, "http": {"port": 0}, "ivr": {"fastagi": {"port": 0}},
         "data_dir": str(tmp_path)})
-    running = await start(settings, reactor())
+    received: list[str] = []
+    running = await start(settings, reactor(),
+                          on_sms=lambda to, source, text: received.append(text))
     url = f"http://127.0.0.1:{running.http_port}/ussd/at"
     first17 = "44030519900101077"
     id_number = first17 + check_char(first17)
@@ -70,6 +74,11 @@ async def test_a_ussd_booking_runs_no_code_of_the_composition_root(redis_url, tm
                 break
             inputs.append(id_number.replace("X", "*") if "身份证号码" in reply else "1")
         assert reply.startswith("END ") and "取号码" in reply, reply  # booked: the T-code
+        for _ in range(200):  # the confirmation: event, outbox, SMPP, the SMSC simulator
+            if received:
+                break
+            await recorder.during(deferLater(reactor(), 0.01, lambda: None))
+        assert len(received) == 1 and reply.split("：")[-1].strip() in received[0], received
     finally:
         await running.stop()
     assert recorder.seen == set(), sorted(recorder.seen)

@@ -84,7 +84,7 @@ class KioskServer:
         self.clock.advance(at - self.clock.seconds())
 
     async def link(self, booking: Booking) -> str:
-        make = link_maker(self.settings, self.links, self.service, lambda: self.platform)
+        make = link_maker(self.links, self.service, lambda: self.platform)
         assert make is not None
         made = await make({"tcode": booking.tcode, "msisdn": booking.msisdn})
         assert made is not None
