@@ -2,7 +2,7 @@
 
 Others hand a message to a ``Sender`` (``sms.api``; ``sms.testing`` has its twin); the composition
 root builds ``SmppSender`` or ``CmppSender`` over a ``RedisOutbox``, and the simulators
-(``start_smsc``, ``start_ismg``); USSD over SMPP reuses the ESME (``EsmeProtocol``, ``Pdu``,
+(``start_smsc``, ``start_ismg``; ``log_received`` logs what they receive); USSD over SMPP reuses the ESME (``EsmeProtocol``, ``Pdu``,
 ``LinkKeeper``) and the encodings. ``sms.smpp`` and ``sms.cmpp`` are the wire layers.
 
 The interface and the pure parts are imported here; the Twisted parts on first use, so importing
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from sms.redis_outbox import RedisOutbox
     from sms.service import LinkSender, SmppSender
     from sms.smpp.pdu import Pdu
-    from sms.smsc import start_smsc
+    from sms.smsc import log_received, start_smsc
 
 __all__ = [
     "CmppConfig",
@@ -48,6 +48,7 @@ __all__ = [
     "State",
     "encoding",
     "gsm0338",
+    "log_received",
     "parse",
     "reconnect_policy",
     "start_ismg",
@@ -58,7 +59,7 @@ _ON_FIRST_USE = {
     "EsmeConfig": "sms.esme_config", "EsmeProtocol": "sms.esme", "LinkKeeper": "sms.link",
     "LinkSender": "sms.service", "Pdu": "sms.smpp.pdu", "RedisOutbox": "sms.redis_outbox",
     "SmppSender": "sms.service", "State": "sms.esme", "reconnect_policy": "sms.flow",
-    "start_ismg": "sms.cmpp.ismg", "start_smsc": "sms.smsc",
+    "start_ismg": "sms.cmpp.ismg", "start_smsc": "sms.smsc", "log_received": "sms.smsc",
 }  # fmt: skip
 
 
