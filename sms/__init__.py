@@ -2,8 +2,9 @@
 
 Others hand a message to a ``Sender`` (``sms.api``; ``sms.testing`` has its twin); the composition
 root builds ``SmppSender`` or ``CmppSender`` over a ``RedisOutbox``, and the simulators
-(``start_smsc``, ``start_ismg``; ``log_received`` logs what they receive); USSD over SMPP reuses the ESME (``EsmeProtocol``, ``Pdu``,
-``LinkKeeper``) and the encodings. ``sms.smpp`` and ``sms.cmpp`` are the wire layers.
+(``start_smsc``, ``start_ismg``; ``log_received`` logs what they receive); USSD over SMPP reuses
+the ESME (``EsmeProtocol``, ``Pdu``, ``LinkKeeper``) and the encodings. ``sms.smpp`` and
+``sms.cmpp`` are the wire layers.
 
 The interface and the pure parts are imported here; the Twisted parts on first use, so importing
 ``sms.api`` stays cheap and never installs a reactor (``RedisOutbox`` brings txredisapi).
