@@ -9,7 +9,6 @@ reactor serves; SMS reach the test through the simulator's ``on_sms``, handed ov
 from __future__ import annotations
 
 import os
-import queue
 import re
 import shutil
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 import pytest
 import pytest_twisted
+from sms_inbox import Sms
 from twisted.internet import threads
 
 from booking.idcard import check_char
@@ -53,23 +53,6 @@ def reactor() -> Any:
     from twisted.internet import reactor as r
 
     return r
-
-
-class Sms:
-    """What the SMSC simulator received, for the browser's thread."""
-
-    def __init__(self) -> None:
-        self.queue: queue.Queue[tuple[str, str]] = queue.Queue()
-
-    def on_sms(self, to: str, source: str, text: str) -> None:
-        self.queue.put((to, text))
-
-    def next(self, to: str, pattern: str) -> re.Match[str]:
-        while True:
-            got_to, text = self.queue.get(timeout=15)  # blocks the browser's thread only
-            found = re.search(pattern, text)
-            if got_to.endswith(to) and found:
-                return found
 
 
 @pytest_twisted.async_yield_fixture

@@ -15,13 +15,13 @@ reach it through a queue, and it moves the server's clock through the reactor's 
 from __future__ import annotations
 
 import datetime as dt
-import queue
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest_twisted
 from kiosk_browser import CHROMIUM, decode_qr, need_chromium, need_font
+from sms_inbox import Sms
 from twisted.internet import defer, threads
 
 from booking.idcard import check_char
@@ -51,23 +51,6 @@ class ShiftedClock:
 
     def seconds(self) -> float:
         return self.reactor.seconds() + self.offset
-
-
-class Sms:
-    """What the SMSC simulator received, handed to the browser's thread."""
-
-    def __init__(self) -> None:
-        self.queue: queue.Queue[tuple[str, str]] = queue.Queue()
-
-    def on_sms(self, to: str, source: str, text: str) -> None:
-        self.queue.put((to, text))
-
-    def next(self, to: str, pattern: str) -> re.Match[str]:
-        while True:
-            got_to, text = self.queue.get(timeout=20)  # blocks the browser's thread only
-            found = re.search(pattern, text)
-            if got_to == to and found:
-                return found
 
 
 @pytest_twisted.async_yield_fixture
