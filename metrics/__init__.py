@@ -104,7 +104,9 @@ class _Observed:
         total, self.sum = self.sum, 0.0
         child = self.child
         # prometheus_client has no call that adds many observations at once: add each
-        # bucket's count and the sum to the values ``observe`` would have incremented
+        # bucket's count and the sum to the values ``observe`` would have incremented (its
+        # private ``_buckets``/``_sum``/``_upper_bounds``: tests/metrics/test_metrics_tallies.py
+        # checks the result against ``Histogram.observe``, so an upgrade that changes them fails)
         for i, n in enumerate(buckets):
             if n:
                 child._buckets[i].inc(n)
