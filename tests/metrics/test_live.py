@@ -61,3 +61,16 @@ async def test_a_redis_error_loses_the_batch_never_the_caller() -> None:
     await rate.flush()  # logged, not raised
     await rate.flush()  # the lost batch is not sent again
     assert Down.calls == 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_sms_figures_read_the_outbox_and_the_receipts(redis) -> None:
+    before = await sms_figures(redis)
+    await redis.zadd("hl:{sms}:q", 1, "a")
+    metrics.F.sms_receipts.labels("DELIVRD").inc()
+    metrics.F.sms_receipts.labels("UNDELIV").inc()
+    after = await sms_figures(redis)
+    assert after["queued"] == before["queued"] + 1
+    assert after["delivered"] == before["delivered"] + 1
+    assert after["receipts"] == before["receipts"] + 2
+    assert after["success"] == after["delivered"] / after["receipts"]
